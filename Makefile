@@ -1,0 +1,58 @@
+# The front door. `make demo` and `make test` are all a newcomer needs (see README.md).
+# Everything local lives under $(SPOTIFY_DATA_DIR) (the lake and the warehouse) and
+# $(DAGSTER_HOME) (Dagster's own run and event storage); both are git-ignored.
+
+PYTHON ?= python3
+export SPOTIFY_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# Never let uv download a Python: use the machine's 3.11+.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+VENV_BIN := $(CURDIR)/.venv/bin
+
+.PHONY: install demo dev test lint bench clean help
+
+help:
+	@echo "make demo   install, then materialize the whole graph on the sample world"
+	@echo "make dev    install, then start the Dagster UI on http://127.0.0.1:3000"
+	@echo "make test   install, then run the tests"
+	@echo "make lint   ruff"
+	@echo "make bench  benchmarks (bench/), prints figures"
+	@echo "make clean  remove data/, .dagster_home/ and the virtualenv"
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version'
+	$(PYTHON) -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# Installs exactly what uv.lock pins (dev tools included).
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: .venv/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV_BIN)/python -m spotify_assets.demo
+
+dev: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV_BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+
+test: install
+	$(VENV_BIN)/python -m pytest
+
+lint: install
+	$(VENV_BIN)/ruff check spotify_assets spotify_assets_tests bench
+
+bench: install
+	$(VENV_BIN)/python bench/bench_catalog.py
+
+clean:
+	rm -rf $(SPOTIFY_DATA_DIR) $(DAGSTER_HOME) .venv .tools

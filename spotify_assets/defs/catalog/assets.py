@@ -1,0 +1,450 @@
+"""Group ``catalog``: Spotify Web API snapshots every 8 hours -> the catalog tables.
+
+Lineage::
+
+    raw/playlist_snapshots (8-hourly) -> raw/catalog_entities (8-hourly)
+    raw/playlist_snapshots -> core/playlist_tracks (8-hourly), core/tracks, core/albums,
+                              core/track_artists, core/playlists
+    raw/catalog_entities   -> core/artists, core/artist_genres
+
+Raw bodies are kept in the lake exactly as the API gave them, written as soon as they are
+fetched, so a run that fails half-way keeps what it got and its re-run fetches only the rest.
+"""
+
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from spotify_assets.lib.catalog import (
+    TABLE_COLUMNS,
+    CatalogAccumulator,
+    SnapshotDocument,
+    embedded_items_page,
+    frame,
+    parse_artist_bodies,
+    parse_snapshot,
+    utc_naive,
+)
+from spotify_assets.lib.spotify_client import RetryAfterTooLong, SpotifyApiError
+from spotify_assets.resources import LakeResource, SpotifyResource
+
+SNAPSHOT_PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
+SNAPSHOT_PARTITIONS = dg.TimeWindowPartitionsDefinition(
+    cron_schedule="0 */8 * * *",
+    start="2026-01-01-00:00",
+    fmt=SNAPSHOT_PARTITION_FORMAT,
+    timezone="UTC",
+    # The current window is a partition: a live snapshot is taken while its window is open.
+    end_offset=1,
+)
+
+SNAPSHOTS_KEY = dg.AssetKey(["raw", "playlist_snapshots"])
+ENTITIES_KEY = dg.AssetKey(["raw", "catalog_entities"])
+SNAPSHOTS_PREFIX = "raw/playlist_snapshots"
+ENTITIES_PREFIX = "raw/catalog_entities"
+OWNERS = ["team:data-platform"]
+
+
+def column_descriptions(table: str) -> dict[str, str]:
+    return {name: desc for name, (_dtype, desc) in TABLE_COLUMNS[table].items()}
+
+
+def table_metadata(table: str, **extra: Any) -> dict[str, Any]:
+    """Static metadata of a warehouse table: its declared schema, shown before the first
+    materialization; the IO manager records the real one at each write."""
+    return {
+        "column_descriptions": column_descriptions(table),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn(name=name, type=dtype, description=desc)
+                for name, (dtype, desc) in TABLE_COLUMNS[table].items()
+            ]
+        ),
+        **extra,
+    }
+
+
+class SnapshotConfig(dg.Config):
+    refetch: bool = False
+    """Fetch every playlist again even if this window already holds its body."""
+
+
+def _doc_key(partition_key: str, playlist_id: str) -> str:
+    return f"{SNAPSHOTS_PREFIX}/{partition_key}/{playlist_id}.json"
+
+
+@dg.asset(
+    key=SNAPSHOTS_KEY,
+    group_name="catalog",
+    partitions_def=SNAPSHOT_PARTITIONS,
+    io_manager_key="lake_io_manager",
+    kinds={"spotify", "json", "s3"},
+    owners=OWNERS,
+    description=(
+        "Every configured playlist with all its items, as the Spotify Web API answers at the "
+        "start of the 8-hour window: raw JSON bodies in the lake under "
+        "raw/playlist_snapshots/<window>/<playlist_id>.json; the value is the window's manifest."
+    ),
+)
+def playlist_snapshots(
+    context: dg.AssetExecutionContext,
+    config: SnapshotConfig,
+    spotify: SpotifyResource,
+    lake: LakeResource,
+) -> dg.Output[dict[str, Any]]:
+    window = context.partition_time_window
+    partition_key = context.partition_key
+    snapshot_time = window.start.astimezone(UTC)
+    spotify.check_window(window.start, window.end)
+    playlist_ids = spotify.snapshot_playlist_ids()
+    store = lake.store()
+    started = time.perf_counter()
+    manifest: dict[str, Any] = {
+        "snapshot_time": snapshot_time.isoformat(),
+        "source": spotify.source,
+        "playlists": {},
+    }
+    failures: dict[str, str] = {}
+    items_total = 0
+    context.log.info(
+        f"Snapshot {partition_key}: {len(playlist_ids)} playlists from the "
+        f"{spotify.source} API ({spotify.api_mode} mode) into {lake.uri(SNAPSHOTS_PREFIX)}"
+    )
+    with spotify.client(as_of=snapshot_time, log=context.log) as client:
+        for n, playlist_id in enumerate(playlist_ids, start=1):
+            key = _doc_key(partition_key, playlist_id)
+            if not config.refetch and store.exists(key):
+                doc = SnapshotDocument.from_json(lake.get_json(key))
+                pages = 1 + len(doc.item_pages)
+                items = sum(len(p.get("items") or []) for p in doc.pages())
+                manifest["playlists"][playlist_id] = {
+                    "key": key, "items": items, "pages": pages, "reused": True
+                }
+                items_total += items
+                continue
+            try:
+                body = client.playlist(playlist_id)
+                first = embedded_items_page(body)
+                pages = list(client.playlist_item_pages(playlist_id, first))
+            except RetryAfterTooLong as exc:
+                failures[playlist_id] = str(exc)
+                context.log.error(f"Stopping: {exc}")
+                break  # every further call would be refused too
+            except SpotifyApiError as exc:
+                failures[playlist_id] = str(exc)
+                context.log.error(f"playlist {playlist_id}: {exc}")
+                continue
+            # Without an embedded first page (a metadata-only body) every page was fetched.
+            item_pages = pages[1:] if first is not None else pages
+            doc = SnapshotDocument(
+                playlist_id=playlist_id,
+                snapshot_time=snapshot_time,
+                fetched_at=datetime.now(UTC),
+                playlist=body,
+                item_pages=item_pages,
+            )
+            lake.put_json(key, doc.to_json())
+            items = sum(len(p.get("items") or []) for p in doc.pages())
+            items_total += items
+            manifest["playlists"][playlist_id] = {
+                "key": key, "items": items, "pages": len(pages), "reused": False
+            }
+            if n % 50 == 0 or n == len(playlist_ids):
+                context.log.info(
+                    f"{n}/{len(playlist_ids)} playlists, {items_total} items, "
+                    f"{client.stats.total_calls} API calls, {time.perf_counter() - started:.1f} s"
+                )
+        stats = client.stats
+    calls = dict(sorted(stats.calls.items()))
+    manifest["api_calls"] = calls
+    metadata = {
+        "playlists": len(manifest["playlists"]),
+        "items": items_total,
+        "api_calls": stats.total_calls,
+        "api_calls_by_endpoint": dg.MetadataValue.json(calls),
+        "retries": sum(stats.retries.values()),
+        "retry_wait_s": round(stats.waited_s, 2),
+        "lake_prefix": dg.MetadataValue.path(lake.uri(f"{SNAPSHOTS_PREFIX}/{partition_key}/")),
+        "source": spotify.source,
+    }
+    if failures:
+        raise dg.Failure(
+            description=(
+                f"{len(failures)} of {len(playlist_ids)} playlists could not be snapshotted "
+                f"for window {partition_key}; the {len(manifest['playlists'])} fetched are kept "
+                "in the lake and a re-run fetches only the rest:\n"
+                + "\n".join(f"- {pid}: {why}" for pid, why in failures.items())
+            ),
+            metadata={**metadata, "failed_playlists": dg.MetadataValue.json(failures)},
+        )
+    return dg.Output(manifest, metadata=metadata)
+
+
+def _snapshot_documents(lake: LakeResource, manifest: dict[str, Any]) -> Iterator[SnapshotDocument]:
+    for entry in manifest["playlists"].values():
+        yield SnapshotDocument.from_json(lake.get_json(entry["key"]))
+
+
+def _window_start(partition_key: str) -> datetime:
+    return datetime.strptime(partition_key, SNAPSHOT_PARTITION_FORMAT).replace(tzinfo=UTC)
+
+
+def _artist_batches(
+    lake: LakeResource, since: datetime | None = None, until: datetime | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Stored artist batches (key, doc) of the windows in [since, until], oldest first."""
+    for obj in lake.store().list(f"{ENTITIES_PREFIX}/"):
+        parts = obj.key[len(ENTITIES_PREFIX) + 1 :].split("/")
+        if len(parts) != 2 or not parts[1].startswith("artists-"):
+            continue
+        try:
+            start = _window_start(parts[0])
+        except ValueError:
+            continue
+        if (since is None or start >= since) and (until is None or start <= until):
+            yield obj.key, lake.get_json(obj.key)
+
+
+class EntitiesConfig(dg.Config):
+    refresh_hours: int = 168
+    """An artist fetched within this many hours before the window is not fetched again."""
+
+
+@dg.asset(
+    key=ENTITIES_KEY,
+    group_name="catalog",
+    partitions_def=SNAPSHOT_PARTITIONS,
+    io_manager_key="lake_io_manager",
+    ins={"manifest": dg.AssetIn(key=SNAPSHOTS_KEY)},
+    kinds={"spotify", "json", "s3"},
+    owners=OWNERS,
+    description=(
+        "The artists that the window's playlists reference and that were not fetched within "
+        "the refresh window: raw /artists bodies (50 per call; one per call for "
+        "development-mode apps) under raw/catalog_entities/<window>/."
+    ),
+)
+def catalog_entities(
+    context: dg.AssetExecutionContext,
+    config: EntitiesConfig,
+    manifest: dict[str, Any],
+    spotify: SpotifyResource,
+    lake: LakeResource,
+) -> dg.Output[dict[str, Any]]:
+    partition_key = context.partition_key
+    window_start = _window_start(partition_key)
+    needed: set[str] = set()
+    for doc in _snapshot_documents(lake, manifest):
+        needed |= parse_snapshot(doc).artist_ids
+    since = window_start - timedelta(hours=config.refresh_hours)
+    cached: set[str] = set()
+    existing_batches = 0
+    for key, batch in _artist_batches(lake, since=since + timedelta(seconds=1), until=window_start):
+        cached.update(a["id"] for a in batch.get("artists") or [] if a and a.get("id"))
+        if key.startswith(f"{ENTITIES_PREFIX}/{partition_key}/"):
+            existing_batches += 1
+    missing = sorted(needed - cached)
+    context.log.info(
+        f"{len(needed)} artists referenced; {len(needed) - len(missing)} fetched within "
+        f"{config.refresh_hours} h; fetching {len(missing)}"
+    )
+    fetched = 0
+    batch_no = existing_batches
+    failure: SpotifyApiError | None = None
+    started = time.perf_counter()
+    with spotify.client(as_of=window_start, log=context.log) as client:
+        pending: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            nonlocal pending, batch_no
+            if not pending:
+                return
+            batch_no += 1
+            lake.put_json(
+                f"{ENTITIES_PREFIX}/{partition_key}/artists-{batch_no:05d}.json",
+                {
+                    "fetched_at": datetime.now(UTC).isoformat(),
+                    "endpoint": "GET /artists" if client.batch_mode else "GET /artists/{id}",
+                    "artists": pending,
+                },
+            )
+            pending = []
+
+        try:
+            for got in client.artists(missing):
+                pending.extend(got)
+                fetched += len(got)
+                if len(pending) >= 500:
+                    flush()
+                    context.log.info(
+                        f"{fetched}/{len(missing)} artists, {client.stats.total_calls} calls, "
+                        f"{time.perf_counter() - started:.1f} s"
+                    )
+        except SpotifyApiError as exc:
+            failure = exc
+        finally:
+            flush()  # keep what was fetched
+        stats = client.stats
+    calls = dict(sorted(stats.calls.items()))
+    metadata = {
+        "artists_referenced": len(needed),
+        "artists_from_cache": len(needed) - len(missing),
+        "artists_fetched": fetched,
+        "api_calls": stats.total_calls,
+        "api_calls_by_endpoint": dg.MetadataValue.json(calls),
+        "batch_mode": str(client.batch_mode),
+    }
+    if failure is not None:
+        raise dg.Failure(
+            description=(
+                f"Fetching artists for window {partition_key} stopped after {fetched} of "
+                f"{len(missing)}; those are kept and a re-run fetches only the rest: {failure}"
+            ),
+            metadata=metadata,
+        )
+    return dg.Output(
+        {
+            "window": partition_key,
+            "artists_referenced": sorted(needed),
+            "artists_fetched": fetched,
+            "api_calls": calls,
+        },
+        metadata=metadata,
+    )
+
+
+@dg.asset(
+    key=["core", "playlist_tracks"],
+    group_name="catalog",
+    partitions_def=SNAPSHOT_PARTITIONS,
+    io_manager_key="warehouse_io_manager",
+    ins={"manifest": dg.AssetIn(key=SNAPSHOTS_KEY)},
+    kinds={"duckdb", "pandas"},
+    owners=OWNERS,
+    pool="duckdb",
+    metadata=table_metadata("playlist_tracks", partition_expr="snapshot_time"),
+    description="One row per snapshot window, playlist and position: what each playlist held.",
+)
+def playlist_tracks(
+    context: dg.AssetExecutionContext, manifest: dict[str, Any], lake: LakeResource
+) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    skipped = {"episodes": 0, "local_files": 0, "unavailable": 0}
+    for doc in _snapshot_documents(lake, manifest):
+        parsed = parse_snapshot(doc)
+        rows.extend(parsed.entries)
+        for name in skipped:
+            skipped[name] += getattr(parsed.stats, name)
+    context.add_output_metadata({f"skipped_{k}": v for k, v in skipped.items()})
+    return frame("playlist_tracks", rows)
+
+
+def _completed_snapshots(lake: LakeResource) -> list[tuple[str, dict[str, Any]]]:
+    """Manifests of the windows whose snapshot completed, oldest first."""
+    out = []
+    for obj in lake.store().list(f"{SNAPSHOTS_PREFIX}/"):
+        rest = obj.key[len(SNAPSHOTS_PREFIX) + 1 :]
+        if "/" in rest or not rest.endswith(".json"):
+            continue
+        partition_key = rest[: -len(".json")]
+        try:
+            _window_start(partition_key)
+        except ValueError:
+            continue
+        out.append((partition_key, lake.get_json(obj.key)))
+    out.sort(key=lambda kv: kv[0])
+    return out
+
+
+@dg.multi_asset(
+    outs={
+        name: dg.AssetOut(
+            key=["core", name],
+            io_manager_key="warehouse_io_manager",
+            group_name="catalog",
+            kinds={"duckdb", "pandas"},
+            owners=OWNERS,
+            metadata=table_metadata(name),
+            description=description,
+        )
+        for name, description in {
+            "tracks": "Every track seen in a snapshot, with its latest observed values.",
+            "albums": "Albums of the tracks (from the albums embedded in track bodies).",
+            "track_artists": "Credited artists of each track, primary first.",
+            "playlists": "Playlist metadata as of its latest snapshot.",
+        }.items()
+    },
+    deps=[SNAPSHOTS_KEY],
+    pool="duckdb",
+    name="catalog_dimensions",
+)
+def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
+    """Built from every completed snapshot window, oldest first, so the latest observation
+    of each entity wins and ``first_seen`` is the earliest."""
+    acc = CatalogAccumulator()
+    started = time.perf_counter()
+    snapshots = _completed_snapshots(lake)
+    if not snapshots:
+        raise dg.Failure(
+            "No completed raw/playlist_snapshots window in the lake "
+            f"({lake.uri(SNAPSHOTS_PREFIX)}): materialize at least one window first."
+        )
+    for i, (partition_key, manifest) in enumerate(snapshots, start=1):
+        for doc in _snapshot_documents(lake, manifest):
+            acc.add(parse_snapshot(doc))
+        context.log.info(
+            f"window {partition_key} ({i}/{len(snapshots)}): {len(acc.tracks)} tracks so far, "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+    frames = acc.frames()
+    for name, df in frames.items():
+        yield dg.Output(
+            df,
+            output_name=name,
+            metadata={"snapshot_windows": len(snapshots), "latest_window": snapshots[-1][0]},
+        )
+
+
+@dg.multi_asset(
+    outs={
+        "artists": dg.AssetOut(
+            key=["core", "artists"],
+            io_manager_key="warehouse_io_manager",
+            group_name="catalog",
+            kinds={"duckdb", "pandas"},
+            owners=OWNERS,
+            metadata=table_metadata("artists"),
+            description="Artists with followers and popularity (null for development-mode apps).",
+        ),
+        "artist_genres": dg.AssetOut(
+            key=["core", "artist_genres"],
+            io_manager_key="warehouse_io_manager",
+            group_name="catalog",
+            kinds={"duckdb", "pandas"},
+            owners=OWNERS,
+            metadata=table_metadata("artist_genres"),
+            description="Artists' micro-genres with their genre family (rules in lib/genres.py).",
+        ),
+    },
+    deps=[ENTITIES_KEY],
+    pool="duckdb",
+    name="catalog_artists",
+)
+def catalog_artists(context: dg.AssetExecutionContext, lake: LakeResource):
+    """The latest fetched body of every artist."""
+
+    def bodies() -> Iterator[tuple[dict[str, Any], datetime]]:
+        for _key, batch in _artist_batches(lake):
+            fetched_at = utc_naive(batch.get("fetched_at"))
+            for body in batch.get("artists") or []:
+                yield body, fetched_at
+
+    artists, genres = parse_artist_bodies(bodies())
+    context.log.info(f"{len(artists)} artists, {len(genres)} artist genres")
+    yield dg.Output(artists, output_name="artists")
+    yield dg.Output(genres, output_name="artist_genres")

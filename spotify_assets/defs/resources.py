@@ -1,0 +1,72 @@
+"""Resources for the current environment, chosen from environment variables (see
+``spotify_assets.settings`` and the README). Assets ask for resources by key and never
+change between environments: the lake is a folder or S3, Spotify is the sample world or the
+real API, through these keys:
+
+- ``spotify``: :class:`SpotifyResource`
+- ``lake``: :class:`LakeResource`; ``lake_io_manager`` stores raw JSON and Parquet in it
+- ``warehouse_io_manager``: DuckDB tables; ``warehouse``: a DuckDB connection for SQL
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from spotify_assets.resources import LakeIOManager, LakeResource, SpotifyResource, WarehouseIOManager
+from spotify_assets.settings import Settings, load_settings
+
+
+def spotify_resource(settings: Settings) -> SpotifyResource:
+    common = dict(
+        api_mode=settings.api_mode,
+        playlist_ids=list(settings.playlist_ids),
+        market=settings.market,
+        timeout_s=settings.timeout_s,
+        max_retries=settings.max_retries,
+        max_retry_wait_s=settings.max_retry_wait_s,
+    )
+    if settings.source == "live":
+        return SpotifyResource(
+            source="live",
+            client_id=dg.EnvVar("SPOTIPY_CLIENT_ID"),
+            client_secret=dg.EnvVar("SPOTIPY_CLIENT_SECRET"),
+            # Optional: without it only playlist metadata is readable (client credentials).
+            refresh_token=dg.EnvVar("SPOTIFY_REFRESH_TOKEN") if _env("SPOTIFY_REFRESH_TOKEN") else None,
+            **common,
+        )
+    return SpotifyResource(
+        source="sample",
+        sample_scale=settings.sample_scale,
+        sample_seed=settings.sample_seed,
+        sample_app_mode=settings.sample_app_mode,
+        **common,
+    )
+
+
+def _env(name: str) -> bool:
+    import os
+
+    return bool(os.environ.get(name))
+
+
+def build_resources(settings: Settings | None = None) -> dict[str, object]:
+    settings = settings or load_settings()
+    lake = LakeResource(
+        url=settings.lake_url,
+        s3_endpoint_url=settings.s3_endpoint_url,
+        s3_region_name=settings.aws_region,
+    )
+    if not settings.lake_is_s3:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "spotify": spotify_resource(settings),
+        "lake": lake,
+        "lake_io_manager": LakeIOManager(lake=lake),
+        "warehouse_io_manager": WarehouseIOManager(database=str(settings.warehouse_path)),
+        "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
+    }
+
+
+defs = dg.Definitions(resources=build_resources())

@@ -1,0 +1,389 @@
+"""Raw Spotify catalog bodies -> warehouse tables (Dagster-free).
+
+A *snapshot document* is what ``raw/playlist_snapshots`` keeps in the lake for one playlist
+and one 8-hour window: the playlist body exactly as the API gave it (its first page of items
+embedded, as Spotify does since 2026) and every further items page, unmodified. An *artist
+batch* is one ``/artists`` (or ``/artists/{id}``) answer kept by ``raw/catalog_entities``.
+
+The parsers are tolerant of the API's variants: items under ``item`` (2026) or ``track``
+(older bodies), ``tracks`` instead of ``items`` on the playlist, removed tracks (``null``),
+local files and podcast episodes in playlists, fields that development-mode apps no longer
+get (``popularity``, ``followers``, ``label``: null, not an error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from spotify_assets.lib.genres import genre_families
+
+# Column order and pandas dtypes of every catalog table: the single source for the
+# DataFrames, the DuckDB tables and the `dagster/column_schema` descriptions.
+TABLE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
+    "tracks": {
+        "track_id": ("string", "Spotify track id (22 base62 characters)"),
+        "track_name": ("string", "Track title"),
+        "album_id": ("string", "The track's album (core.albums)"),
+        "primary_artist_id": ("string", "First credited artist (core.artists)"),
+        "duration_ms": ("Int64", "Duration in milliseconds"),
+        "explicit": ("boolean", "Explicit lyrics flag"),
+        "popularity": ("Int64", "Spotify popularity 0-100; null for development-mode apps"),
+        "track_number": ("Int64", "Position on its disc"),
+        "disc_number": ("Int64", "Disc of the album"),
+        "isrc": ("string", "International Standard Recording Code"),
+        "first_seen": ("datetime64[us]", "Snapshot (UTC) in which the track was first seen"),
+        "last_seen": ("datetime64[us]", "Latest snapshot (UTC) the row's values come from"),
+    },
+    "albums": {
+        "album_id": ("string", "Spotify album id"),
+        "album_name": ("string", "Album title"),
+        "album_type": ("string", "album, single or compilation"),
+        "release_date": ("string", "As Spotify gives it: YYYY, YYYY-MM or YYYY-MM-DD"),
+        "release_date_precision": ("string", "year, month or day"),
+        "release_year": ("Int64", "Year of release_date; null when Spotify gives 0000"),
+        "total_tracks": ("Int64", "Tracks on the album"),
+        "primary_artist_id": ("string", "First album artist (core.artists)"),
+        "last_seen": ("datetime64[us]", "Latest snapshot (UTC) the row's values come from"),
+    },
+    "artists": {
+        "artist_id": ("string", "Spotify artist id"),
+        "artist_name": ("string", "Artist name"),
+        "followers": ("Int64", "Follower count; null for development-mode apps"),
+        "popularity": ("Int64", "Spotify popularity 0-100; null for development-mode apps"),
+        "fetched_at": ("datetime64[us]", "When the artist body was fetched (UTC)"),
+    },
+    "track_artists": {
+        "track_id": ("string", "core.tracks"),
+        "artist_id": ("string", "core.artists"),
+        "artist_position": ("Int64", "0 for the primary artist, then features in credit order"),
+    },
+    "artist_genres": {
+        "artist_id": ("string", "core.artists"),
+        "genre": ("string", "Spotify micro-genre"),
+        "genre_family": ("string", "One of about a dozen families (see lib/genres.py)"),
+    },
+    "playlists": {
+        "playlist_id": ("string", "Spotify playlist id"),
+        "playlist_name": ("string", "Playlist name"),
+        "description": ("string", "Playlist description"),
+        "owner_id": ("string", "Spotify user id of the owner"),
+        "owner_display_name": ("string", "Owner's display name"),
+        "public": ("boolean", "Public flag (null when Spotify does not say)"),
+        "collaborative": ("boolean", "Collaborative flag"),
+        "followers": ("Int64", "Playlist followers; null when not given"),
+        "spotify_snapshot_id": ("string", "Spotify's version id of the playlist"),
+        "total_items": ("Int64", "Items in the latest snapshot, episodes and local files included"),
+        "last_seen": ("datetime64[us]", "Latest snapshot (UTC) the row's values come from"),
+    },
+    "playlist_tracks": {
+        "snapshot_time": ("datetime64[us]", "Start of the 8-hour snapshot window (UTC)"),
+        "playlist_id": ("string", "core.playlists"),
+        "position": ("Int64", "0-based position in the playlist"),
+        "track_id": ("string", "core.tracks"),
+        "added_at": ("datetime64[us]", "When the track was added to the playlist (UTC)"),
+        "added_by": ("string", "User id who added it, when Spotify says"),
+    },
+}
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "tracks": ("track_id",),
+    "albums": ("album_id",),
+    "artists": ("artist_id",),
+    "track_artists": ("track_id", "artist_id"),
+    "artist_genres": ("artist_id", "genre"),
+    "playlists": ("playlist_id",),
+    "playlist_tracks": ("snapshot_time", "playlist_id", "position"),
+}
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    return frame(table, [])
+
+
+def frame(table: str, rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Rows -> a DataFrame with exactly the table's columns, order and dtypes."""
+    cols = TABLE_COLUMNS[table]
+    df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    for name in cols:
+        if name not in df.columns:
+            df[name] = None
+    df = df[list(cols)]
+    out = {}
+    for name, (dtype, _desc) in cols.items():
+        col = df[name]
+        if dtype.startswith("datetime64"):
+            col = pd.to_datetime(col, utc=True, errors="coerce").dt.tz_localize(None)
+            out[name] = col.astype(dtype)
+        else:
+            out[name] = col.astype(dtype)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+
+
+def utc_naive(value: str | datetime | None) -> datetime | None:
+    """ISO text or a datetime -> naive UTC (the warehouse stores UTC without a zone)."""
+    if value in (None, ""):
+        return None
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+def release_year(release_date: str | None) -> int | None:
+    if not release_date:
+        return None
+    try:
+        year = int(str(release_date)[:4])
+    except ValueError:
+        return None
+    return year if year > 0 else None
+
+
+@dataclass
+class SnapshotDocument:
+    """One playlist in one snapshot window, as kept in the lake."""
+
+    playlist_id: str
+    snapshot_time: datetime
+    fetched_at: datetime
+    playlist: dict[str, Any]
+    item_pages: list[dict[str, Any]]  # the pages after the one embedded in `playlist`
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "playlist_id": self.playlist_id,
+            "snapshot_time": self.snapshot_time.isoformat(),
+            "fetched_at": self.fetched_at.isoformat(),
+            "playlist": self.playlist,
+            "item_pages": self.item_pages,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> SnapshotDocument:
+        try:
+            return cls(
+                playlist_id=doc["playlist_id"],
+                snapshot_time=utc_naive(doc["snapshot_time"]),  # type: ignore[arg-type]
+                fetched_at=utc_naive(doc["fetched_at"]),  # type: ignore[arg-type]
+                playlist=doc["playlist"],
+                item_pages=list(doc.get("item_pages") or []),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a snapshot document: missing {exc}") from exc
+
+    def pages(self) -> Iterator[dict[str, Any]]:
+        first = embedded_items_page(self.playlist)
+        if first is not None:
+            yield first
+        yield from self.item_pages
+
+
+def embedded_items_page(playlist: dict[str, Any]) -> dict[str, Any] | None:
+    """The first items page embedded in a playlist body (``items`` in 2026, ``tracks``
+    before), or None when the body carries only a reference (``{href, total}``)."""
+    for key in ("items", "tracks"):
+        page = playlist.get(key)
+        if isinstance(page, dict) and isinstance(page.get("items"), list):
+            return page
+    return None
+
+
+@dataclass
+class ParseStats:
+    items: int = 0
+    tracks: int = 0
+    episodes: int = 0
+    local_files: int = 0
+    unavailable: int = 0
+
+    def add(self, other: ParseStats) -> None:
+        for name in ("items", "tracks", "episodes", "local_files", "unavailable"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class ParsedPlaylist:
+    playlist: dict[str, Any]
+    entries: list[dict[str, Any]]
+    tracks: list[dict[str, Any]]
+    albums: list[dict[str, Any]]
+    track_artists: list[dict[str, Any]]
+    artist_ids: set[str]
+    stats: ParseStats
+
+
+def parse_snapshot(doc: SnapshotDocument) -> ParsedPlaylist:
+    """One snapshot document -> rows for playlists, playlist_tracks, tracks, albums and
+    track_artists, plus the artist ids to fetch."""
+    body = doc.playlist
+    when = doc.snapshot_time
+    entries: list[dict[str, Any]] = []
+    tracks: list[dict[str, Any]] = []
+    albums: list[dict[str, Any]] = []
+    track_artists: list[dict[str, Any]] = []
+    artist_ids: set[str] = set()
+    stats = ParseStats()
+    position = 0
+    for page in doc.pages():
+        offset = page.get("offset")
+        if isinstance(offset, int):
+            position = offset
+        for item in page.get("items") or []:
+            stats.items += 1
+            pos = position
+            position += 1
+            obj = (item or {}).get("item") or (item or {}).get("track")
+            if not obj:
+                stats.unavailable += 1  # removed from Spotify: Spotify answers null
+                continue
+            if obj.get("type") == "episode":
+                stats.episodes += 1
+                continue
+            if item.get("is_local") or obj.get("is_local") or not obj.get("id"):
+                stats.local_files += 1
+                continue
+            stats.tracks += 1
+            track_id = obj["id"]
+            entries.append(
+                {
+                    "snapshot_time": when,
+                    "playlist_id": doc.playlist_id,
+                    "position": pos,
+                    "track_id": track_id,
+                    "added_at": utc_naive(item.get("added_at")),
+                    "added_by": (item.get("added_by") or {}).get("id"),
+                }
+            )
+            credited = [a["id"] for a in obj.get("artists") or [] if a and a.get("id")]
+            album = obj.get("album") or {}
+            tracks.append(
+                {
+                    "track_id": track_id,
+                    "track_name": obj.get("name"),
+                    "album_id": album.get("id"),
+                    "primary_artist_id": credited[0] if credited else None,
+                    "duration_ms": obj.get("duration_ms"),
+                    "explicit": obj.get("explicit"),
+                    "popularity": obj.get("popularity"),
+                    "track_number": obj.get("track_number"),
+                    "disc_number": obj.get("disc_number"),
+                    "isrc": (obj.get("external_ids") or {}).get("isrc"),
+                    "first_seen": when,
+                    "last_seen": when,
+                }
+            )
+            for i, artist_id in enumerate(dict.fromkeys(credited)):
+                track_artists.append(
+                    {"track_id": track_id, "artist_id": artist_id, "artist_position": i}
+                )
+            artist_ids.update(credited)
+            if album.get("id"):
+                album_artists = [a["id"] for a in album.get("artists") or [] if a and a.get("id")]
+                artist_ids.update(album_artists)
+                albums.append(
+                    {
+                        "album_id": album["id"],
+                        "album_name": album.get("name"),
+                        "album_type": (album.get("album_type") or "").lower() or None,
+                        "release_date": album.get("release_date"),
+                        "release_date_precision": album.get("release_date_precision"),
+                        "release_year": release_year(album.get("release_date")),
+                        "total_tracks": album.get("total_tracks"),
+                        "primary_artist_id": album_artists[0] if album_artists else None,
+                        "last_seen": when,
+                    }
+                )
+    owner = body.get("owner") or {}
+    followers = body.get("followers") or {}
+    first = embedded_items_page(body)
+    total = (first or body.get("items") or body.get("tracks") or {}).get("total")
+    playlist = {
+        "playlist_id": doc.playlist_id,
+        "playlist_name": body.get("name"),
+        "description": body.get("description"),
+        "owner_id": owner.get("id"),
+        "owner_display_name": owner.get("display_name"),
+        "public": body.get("public"),
+        "collaborative": body.get("collaborative"),
+        "followers": followers.get("total") if isinstance(followers, dict) else None,
+        "spotify_snapshot_id": body.get("snapshot_id"),
+        "total_items": total if total is not None else stats.items,
+        "last_seen": when,
+    }
+    return ParsedPlaylist(playlist, entries, tracks, albums, track_artists, artist_ids, stats)
+
+
+@dataclass
+class CatalogAccumulator:
+    """Builds the dimension tables from snapshots fed in time order: the latest observation
+    of each entity wins, ``first_seen`` is kept from the earliest."""
+
+    tracks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    albums: dict[str, dict[str, Any]] = field(default_factory=dict)
+    playlists: dict[str, dict[str, Any]] = field(default_factory=dict)
+    track_artists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    stats: ParseStats = field(default_factory=ParseStats)
+
+    def add(self, parsed: ParsedPlaylist) -> None:
+        self.playlists[parsed.playlist["playlist_id"]] = parsed.playlist
+        for row in parsed.tracks:
+            old = self.tracks.get(row["track_id"])
+            if old is not None:
+                row = {**row, "first_seen": min(old["first_seen"], row["first_seen"])}
+            self.tracks[row["track_id"]] = row
+        for row in parsed.albums:
+            self.albums[row["album_id"]] = row
+        by_track: dict[str, list[dict[str, Any]]] = {}
+        for row in parsed.track_artists:
+            by_track.setdefault(row["track_id"], []).append(row)
+        self.track_artists.update(by_track)
+        self.stats.add(parsed.stats)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {
+            "tracks": frame("tracks", self.tracks.values()),
+            "albums": frame("albums", self.albums.values()),
+            "playlists": frame("playlists", self.playlists.values()),
+            "track_artists": frame(
+                "track_artists", (r for rows in self.track_artists.values() for r in rows)
+            ),
+        }
+
+    def artist_ids(self) -> set[str]:
+        ids = {r["artist_id"] for rows in self.track_artists.values() for r in rows}
+        ids.update(a["primary_artist_id"] for a in self.albums.values() if a["primary_artist_id"])
+        return ids
+
+
+def parse_artist_bodies(
+    bodies: Iterable[tuple[dict[str, Any], datetime]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(artist body, fetched_at) pairs, oldest first -> (artists, artist_genres). A later
+    body of the same artist replaces an earlier one."""
+    latest: dict[str, tuple[dict[str, Any], datetime]] = {}
+    for body, fetched_at in bodies:
+        if body and body.get("id"):
+            latest[body["id"]] = (body, fetched_at)
+    artists = []
+    genres = []
+    for artist_id, (body, fetched_at) in latest.items():
+        followers = body.get("followers")
+        artists.append(
+            {
+                "artist_id": artist_id,
+                "artist_name": body.get("name"),
+                "followers": followers.get("total") if isinstance(followers, dict) else None,
+                "popularity": body.get("popularity"),
+                "fetched_at": fetched_at,
+            }
+        )
+        for genre in dict.fromkeys(g for g in body.get("genres") or [] if g):
+            genres.append({"artist_id": artist_id, "genre": genre})
+    genres_df = pd.DataFrame(genres, columns=["artist_id", "genre"])
+    genres_df["genre_family"] = genre_families(genres_df["genre"].astype("string"))
+    return frame("artists", artists), frame("artist_genres", genres_df)

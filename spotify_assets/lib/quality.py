@@ -1,0 +1,111 @@
+"""Data-quality rules as SQL over the warehouse (Dagster-free).
+
+Each rule is a query that returns the *violating* rows; a rule passes when there are none.
+Asset checks run them and attach the count and a few examples, so a person sees what is
+wrong, not just that something is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named data-quality rule on one table."""
+
+    name: str
+    table: str  # schema.table
+    description: str
+    violations_sql: str  # selects the offending rows
+    blocking: bool = True  # ERROR and blocking; False: WARN
+
+
+def unique_key(table: str, columns: Sequence[str]) -> Rule:
+    cols = ", ".join(columns)
+    nulls = " or ".join(f"{c} is null" for c in columns)
+    return Rule(
+        name=f"{table.split('.')[-1]}_key_unique_not_null",
+        table=table,
+        description=f"({cols}) is unique and never null in {table}",
+        violations_sql=(
+            f"select {cols}, count(*) as n from {table} group by all "
+            f"having count(*) > 1 or bool_or({nulls})"
+        ),
+    )
+
+
+def references(table: str, column: str, target: str, target_column: str) -> Rule:
+    return Rule(
+        name=f"{table.split('.')[-1]}_{column}_resolves",
+        table=table,
+        description=f"every non-null {table}.{column} exists in {target}.{target_column}",
+        violations_sql=(
+            f"select distinct t.{column} from {table} t anti join {target} r "
+            f"on t.{column} = r.{target_column} where t.{column} is not null"
+        ),
+    )
+
+
+def in_range(
+    table: str, column: str, low: float | None, high: float | None, *, key: str, blocking: bool = True
+) -> Rule:
+    conds = []
+    if low is not None:
+        conds.append(f"{column} < {low}")
+    if high is not None:
+        conds.append(f"{column} > {high}")
+    bounds = f"[{'' if low is None else low}, {'' if high is None else high}]"
+    return Rule(
+        name=f"{table.split('.')[-1]}_{column}_in_range",
+        table=table,
+        description=f"{table}.{column} lies within {bounds} when present",
+        violations_sql=f"select {key}, {column} from {table} where {' or '.join(conds)}",
+        blocking=blocking,
+    )
+
+
+def accepted_values(
+    table: str, column: str, values: Sequence[str], *, key: str, blocking: bool = True
+) -> Rule:
+    listed = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return Rule(
+        name=f"{table.split('.')[-1]}_{column}_accepted_values",
+        table=table,
+        description=f"{table}.{column} is one of {', '.join(values)} (or null)",
+        violations_sql=(
+            f"select {key}, {column} from {table} where {column} is not null "
+            f"and {column} not in ({listed})"
+        ),
+        blocking=blocking,
+    )
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: Rule
+    passed: bool
+    violations: int
+    examples: list[dict[str, Any]]
+    error: str | None = None
+
+
+def evaluate(connection: Any, rule: Rule, *, examples: int = 5) -> RuleResult:
+    """Run one rule on a DuckDB connection. A table that does not exist fails the rule with
+    the reason, rather than raising, so one missing table does not hide other results."""
+    try:
+        count = connection.execute(f"select count(*) from ({rule.violations_sql})").fetchone()[0]
+        rows: list[dict[str, Any]] = []
+        if count:
+            cur = connection.execute(f"{rule.violations_sql} limit {int(examples)}")
+            names = [d[0] for d in cur.description]
+            rows = [
+                {k: (v if isinstance(v, int | float | bool) or v is None else str(v))
+                 for k, v in zip(names, row, strict=True)}
+                for row in cur.fetchall()
+            ]
+        return RuleResult(rule, passed=count == 0, violations=int(count), examples=rows)
+    except Exception as exc:  # duckdb.CatalogException and friends
+        return RuleResult(rule, passed=False, violations=-1, examples=[], error=str(exc))

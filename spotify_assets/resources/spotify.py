@@ -1,0 +1,169 @@
+"""The Spotify Web API as a Dagster resource: the real API (``source=live``) or the embedded
+sample world served by the local fake API (``source=sample``), behind the same client."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from spotify_assets.lib.spotify_client import (
+    ClientSettings,
+    SpotifyApiError,
+    SpotifyCatalogClient,
+    build_spotipy,
+)
+
+SAMPLE_AS_OF_HEADER = "X-Sample-As-Of"
+SAMPLE_CLIENT_ID = "sample-client"
+SAMPLE_CLIENT_SECRET = "sample-secret"  # the fake API accepts any; not a secret
+SAMPLE_REFRESH_TOKEN = "sample-refresh-token"
+
+
+class LiveWindowError(SpotifyApiError):
+    """A snapshot window that the live API cannot answer for."""
+
+
+class SpotifyResource(dg.ConfigurableResource):
+    """Spotify Web API access for catalog snapshots.
+
+    ``source=sample`` starts the local fake Spotify API in-process over the sample world and
+    points spotipy at it, so the same ingestion code (spotipy included) runs offline; the fake
+    API answers as of the snapshot window, so backfills of past windows work. ``source=live``
+    talks to api.spotify.com with ``SPOTIPY_CLIENT_ID``/``SPOTIPY_CLIENT_SECRET`` and, for
+    playlist items and recently-played, ``SPOTIFY_REFRESH_TOKEN`` (a user token of the
+    playlists' owner); it knows only the present.
+    """
+
+    source: Literal["sample", "live"] = Field(
+        default="sample", description="sample (embedded world, offline) or live (Spotify)"
+    )
+    api_mode: Literal["extended", "development", "auto"] = Field(
+        default="auto",
+        description="extended: multi-id endpoints; development: one id per call, no "
+        "popularity/followers; auto: try a batch once and fall back on 403/404",
+    )
+    client_id: str | None = Field(default=None, description="SPOTIPY_CLIENT_ID (live)")
+    client_secret: str | None = Field(default=None, description="SPOTIPY_CLIENT_SECRET (live)")
+    refresh_token: str | None = Field(
+        default=None, description="SPOTIFY_REFRESH_TOKEN: user token for owned playlists"
+    )
+    playlist_ids: list[str] = Field(
+        default_factory=list,
+        description="Playlists to snapshot; empty in sample mode = the sample curator's",
+    )
+    market: str = "US"
+    timeout_s: float = Field(default=10.0, description="Timeout of every HTTP call")
+    max_retries: int = 5
+    backoff_s: float = 0.5
+    max_retry_wait_s: float = Field(
+        default=60.0, description="Longest Retry-After honoured; longer fails the run"
+    )
+    dev_concurrency: int = Field(default=4, description="Parallel calls in development mode")
+    sample_scale: str = "demo"
+    sample_seed: int = 42
+    sample_app_mode: Literal["extended", "development"] = Field(
+        default="extended",
+        description="How the fake API behaves: an extended-quota or a development-mode app",
+    )
+    sample_server_url: str | None = Field(
+        default=None,
+        description="Use an already running fake API (tests) instead of starting one",
+    )
+
+    def client_settings(self) -> ClientSettings:
+        return ClientSettings(
+            api_mode=self.api_mode,
+            market=self.market,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            backoff_s=self.backoff_s,
+            max_retry_wait_s=self.max_retry_wait_s,
+            dev_concurrency=self.dev_concurrency,
+        )
+
+    def check_window(self, start: datetime, end: datetime, now: datetime | None = None) -> None:
+        """The live API only knows the present: a window that is over (or not begun) cannot
+        be snapshotted. The sample world answers as of any window."""
+        if self.source != "live":
+            return
+        now = now or datetime.now(UTC)
+        if now >= end:
+            raise LiveWindowError(
+                "GET /playlists/{id}",
+                f"the snapshot window {start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC is over and the "
+                "live Spotify API only answers for the present",
+                hint="materialize the current window (the schedule does), or backfill past "
+                "windows with SPOTIFY_SOURCE=sample",
+            )
+        if now < start:
+            raise LiveWindowError(
+                "GET /playlists/{id}",
+                f"the snapshot window starting {start:%Y-%m-%d %H:%M} UTC has not begun",
+                hint="wait for the window, or materialize the current one",
+            )
+
+    def sample_world(self):  # -> SampleWorld (import kept lazy: live mode never builds it)
+        from spotify_assets.lib.sample_world import build_world
+
+        return build_world(self.sample_scale, seed=self.sample_seed)
+
+    def snapshot_playlist_ids(self) -> list[str]:
+        if self.playlist_ids:
+            return list(dict.fromkeys(self.playlist_ids))
+        if self.source == "live":
+            raise SpotifyApiError(
+                "GET /playlists/{id}",
+                "no playlists configured",
+                hint="set SPOTIFY_PLAYLIST_IDS to a comma-separated list of playlist ids",
+            )
+        from spotify_assets.lib.sample_world import APP_USER_ID
+
+        playlists = self.sample_world().playlists
+        return playlists.loc[playlists["owner_id"] == APP_USER_ID, "playlist_id"].tolist()
+
+    @contextmanager
+    def client(
+        self, *, as_of: datetime | None = None, log: logging.Logger | None = None
+    ) -> Iterator[SpotifyCatalogClient]:
+        """A ready client. In sample mode the fake API runs for the duration of the block
+        and answers as of ``as_of``."""
+        settings = self.client_settings()
+        if self.source == "live":
+            sp = build_spotipy(
+                client_id=self.client_id or "",
+                client_secret=self.client_secret or "",
+                refresh_token=self.refresh_token,
+                timeout_s=self.timeout_s,
+            )
+            yield SpotifyCatalogClient(sp, settings, log=log)
+            return
+
+        server = None
+        url = self.sample_server_url
+        if url is None:
+            from spotify_assets.lib.fake_spotify import FakeSpotifyServer
+
+            server = FakeSpotifyServer(self.sample_world(), mode=self.sample_app_mode).start()
+            url = server.url
+        try:
+            sp = build_spotipy(
+                client_id=SAMPLE_CLIENT_ID,
+                client_secret=SAMPLE_CLIENT_SECRET,
+                refresh_token=self.refresh_token or SAMPLE_REFRESH_TOKEN,
+                timeout_s=self.timeout_s,
+                api_prefix=url.rstrip("/") + "/v1/",
+                token_url=url.rstrip("/") + "/api/token",
+            )
+            if as_of is not None:
+                stamp = as_of.astimezone(UTC) if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+                sp._session.headers[SAMPLE_AS_OF_HEADER] = stamp.isoformat()
+            yield SpotifyCatalogClient(sp, settings, log=log)
+        finally:
+            if server is not None:
+                server.stop()

@@ -1,0 +1,111 @@
+"""Every setting of the platform, read from environment variables in one place.
+
+Assets never read the environment: resources do, through this module, so the same asset code
+runs on a laptop with the sample world and in production with Spotify and S3. Secrets
+(``SPOTIPY_CLIENT_SECRET``, ``SPOTIFY_REFRESH_TOKEN``, AWS keys) are not read here: they reach
+resources as ``dg.EnvVar`` (see ``spotify_assets.defs.resources``) or boto3's own lookup, so
+they never appear in code, logs or run config.
+
+The README's "Configuration" section lists the same variables; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A setting with a value the platform cannot use; names the variable."""
+
+
+def _get(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = _get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from exc
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _float(name: str, default: float, minimum: float = 0.0) -> float:
+    raw = _get(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number") from exc
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _get(name, default).lower()
+    if value not in choices:
+        raise SettingsError(f"{name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    lake_url: str
+    warehouse_path: Path
+    s3_endpoint_url: str | None
+    aws_region: str | None
+    source: str
+    api_mode: str
+    playlist_ids: tuple[str, ...]
+    market: str
+    timeout_s: float
+    max_retries: int
+    max_retry_wait_s: float
+    entity_refresh_hours: int
+    sample_scale: str
+    sample_seed: int
+    sample_app_mode: str
+    demo_snapshots: int
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def lake_is_s3(self) -> bool:
+        return self.lake_url.startswith("s3://")
+
+
+def load_settings() -> Settings:
+    """Read the environment now (tests set variables, then call this)."""
+    data_dir = Path(_get("SPOTIFY_DATA_DIR", "./data")).expanduser().resolve()
+    lake_url = _get("SPOTIFY_LAKE_URL", str(data_dir / "lake"))
+    if not lake_url.startswith("s3://"):
+        lake_url = str(Path(lake_url.removeprefix("file://")).expanduser().resolve())
+    playlists = tuple(p.strip() for p in _get("SPOTIFY_PLAYLIST_IDS", "").split(",") if p.strip())
+    return Settings(
+        data_dir=data_dir,
+        lake_url=lake_url,
+        warehouse_path=Path(
+            _get("SPOTIFY_WAREHOUSE_PATH", str(data_dir / "warehouse.duckdb"))
+        ).expanduser().resolve(),
+        s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        or None,
+        aws_region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
+        source=_choice("SPOTIFY_SOURCE", "sample", ("sample", "live")),
+        api_mode=_choice("SPOTIFY_API_MODE", "auto", ("extended", "development", "auto")),
+        playlist_ids=playlists,
+        market=_get("SPOTIFY_MARKET", "US").upper(),
+        timeout_s=_float("SPOTIFY_TIMEOUT_S", 10.0, minimum=0.1),
+        max_retries=_int("SPOTIFY_MAX_RETRIES", 5),
+        max_retry_wait_s=_float("SPOTIFY_MAX_RETRY_WAIT_S", 60.0),
+        entity_refresh_hours=_int("SPOTIFY_ENTITY_REFRESH_HOURS", 168, minimum=1),
+        sample_scale=_get("SPOTIFY_SAMPLE_SCALE", "demo"),
+        sample_seed=_int("SPOTIFY_SAMPLE_SEED", 42),
+        sample_app_mode=_choice("SPOTIFY_SAMPLE_APP_MODE", "extended", ("extended", "development")),
+        demo_snapshots=_int("SPOTIFY_DEMO_SNAPSHOTS", 3, minimum=1),
+    )
