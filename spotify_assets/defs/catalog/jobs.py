@@ -1,0 +1,25 @@
+"""Jobs of the catalog group: the 8-hourly snapshot of one window, and the tables built
+from every window."""
+
+import dagster as dg
+
+from spotify_assets.defs.catalog.assets import (
+    ENTITIES_KEY,
+    SNAPSHOT_PARTITIONS,
+    SNAPSHOTS_KEY,
+    catalog_artists,
+    catalog_dimensions,
+)
+
+catalog_snapshot_job = dg.define_asset_job(
+    "catalog_snapshot_job",
+    selection=dg.AssetSelection.assets(SNAPSHOTS_KEY, ENTITIES_KEY, ["core", "playlist_tracks"]),
+    partitions_def=SNAPSHOT_PARTITIONS,
+    description="Snapshot the configured playlists and new artists for one 8-hour window.",
+)
+
+catalog_tables_job = dg.define_asset_job(
+    "catalog_tables_job",
+    selection=dg.AssetSelection.assets(catalog_dimensions, catalog_artists),
+    description="Rebuild the catalog dimension tables from every completed snapshot window.",
+)

@@ -1,0 +1,142 @@
+"""``make demo``: materialize the whole graph on the embedded sample world, headless, and
+say where the results are.
+
+It runs through the same Dagster instance as ``make dev`` ($DAGSTER_HOME), so every run,
+materialization and check result it makes is there in the UI afterwards. Steps:
+
+1. write the sample world's listening-history export files into the landing zone (once);
+2. snapshot the latest ``SPOTIFY_DEMO_SNAPSHOTS`` 8-hour windows (a backfill: the sample
+   world answers as of any window);
+3. build every unpartitioned asset from them;
+4. print the warehouse tables with their row counts, the check results and the paths.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from spotify_assets.settings import Settings, load_settings
+
+LANDING_PREFIX = "landing/streaming_history"
+
+log = logging.getLogger("spotify_assets.demo")
+
+
+def write_sample_history(settings: Settings) -> tuple[int, str]:
+    """Put the sample world's export files into the landing zone unless already there."""
+    from spotify_assets.lib.sample_world import build_world, write_streaming_history
+    from spotify_assets.resources import LakeResource
+
+    lake = LakeResource(
+        url=settings.lake_url,
+        s3_endpoint_url=settings.s3_endpoint_url,
+        s3_region_name=settings.aws_region,
+    )
+    store = lake.store()
+    existing = store.list(f"{LANDING_PREFIX}/")
+    if existing:
+        return len(existing), lake.uri(f"{LANDING_PREFIX}/")
+    world = build_world(settings.sample_scale, seed=settings.sample_seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_streaming_history(world, Path(tmp))
+        for path in paths:
+            key = f"{LANDING_PREFIX}/{path.relative_to(tmp).as_posix()}"
+            store.put_bytes(key, path.read_bytes())
+    return len(paths), lake.uri(f"{LANDING_PREFIX}/")
+
+
+def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
+    result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+    if not result.success:
+        failures = [
+            e.event_specific_data.error.message.strip()  # type: ignore[union-attr]
+            for e in result.all_events
+            if e.is_step_failure and e.event_specific_data and e.event_specific_data.error
+        ]
+        raise SystemExit(
+            f"Run {result.run_id} of {job.name} failed"
+            + (f" {kwargs.get('partition_key', '')}" if kwargs.get("partition_key") else "")
+            + ":\n"
+            + "\n".join(failures)
+            + "\nSee the run in the UI (make dev) for the full logs."
+        )
+    return result
+
+
+def check_summary(results: list[dg.ExecuteInProcessResult]) -> tuple[int, list[str]]:
+    passed = 0
+    failed: list[str] = []
+    for result in results:
+        for event in result.get_asset_check_evaluations():
+            if event.passed:
+                passed += 1
+            else:
+                failed.append(
+                    f"{event.asset_key.to_user_string()} / {event.check_name} "
+                    f"({event.severity.value})"
+                )
+    return passed, failed
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = load_settings()
+    from spotify_assets.defs.catalog.assets import SNAPSHOT_PARTITIONS
+    from spotify_assets.definitions import defs
+
+    started = time.perf_counter()
+    try:
+        instance = dg.DagsterInstance.get()
+    except dg.DagsterInvariantViolationError:
+        instance = dg.DagsterInstance.ephemeral()
+        print("DAGSTER_HOME is not set: runs are not kept (use `make demo` to keep them).")
+
+    files, landing = write_sample_history(settings)
+    print(f"Listening-history exports in the landing zone: {files} files at {landing}")
+
+    windows = SNAPSHOT_PARTITIONS.get_partition_keys(current_time=datetime.now(UTC))
+    windows = windows[-settings.demo_snapshots :]
+    results = []
+    snapshot_job = defs.resolve_job_def("catalog_snapshot_job")
+    for window in windows:
+        t0 = time.perf_counter()
+        results.append(_run(snapshot_job, instance, partition_key=window))
+        print(f"Snapshot window {window}: done in {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    results.append(_run(defs.resolve_job_def("catalog_tables_job"), instance))
+    print(f"Catalog tables: done in {time.perf_counter() - t0:.1f} s")
+
+    passed, failed = check_summary(results)
+    print()
+    print(f"Whole graph materialized in {time.perf_counter() - started:.1f} s.")
+    print(f"Warehouse (DuckDB): {settings.warehouse_path}")
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "order by table_schema, table_name"
+        ).fetchall()
+        for schema, table in tables:
+            n = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+            print(f"  {schema}.{table:<24} {n:>10,} rows")
+    print(f"Lake: {settings.lake_url}")
+    print(f"Checks: {passed} passed, {len(failed)} failed")
+    for line in failed:
+        print(f"  FAILED {line}")
+    print(
+        "Query it:  .venv/bin/python -c \"import duckdb; print(duckdb.connect("
+        f"'{settings.warehouse_path}', read_only=True).sql('from core.tracks limit 5'))\""
+    )
+    print("See it:    make dev, then open http://127.0.0.1:3000")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from spotify_assets.lib.lake import LakeError, LocalLakeStore, S3LakeStore, open_lake
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path):
+    if request.param == "local":
+        return LocalLakeStore(tmp_path / "lake")
+    s3_client = request.getfixturevalue("s3_client")
+    bucket = request.getfixturevalue("s3_bucket")
+    return S3LakeStore(s3_client, bucket, "some/prefix")
+
+
+def test_put_get_list_delete_same_on_every_store(store):
+    store.put_bytes("raw/a/1.json", b"[1]")
+    store.put_bytes("raw/a/2.json", b"[2, 2]")
+    store.put_bytes("raw/b.json", b"{}")
+    assert store.get_bytes("raw/a/2.json") == b"[2, 2]"
+    assert store.exists("raw/a/1.json") and not store.exists("raw/a/3.json")
+    listed = store.list("raw/a/")
+    assert [o.key for o in listed] == ["raw/a/1.json", "raw/a/2.json"]
+    assert [o.size for o in listed] == [3, 6]
+    assert all(o.last_modified.tzinfo is not None for o in listed)
+    assert all(o.etag for o in listed)
+    # A prefix that is not a folder matches the start of names.
+    assert [o.key for o in store.list("raw/b")] == ["raw/b.json"]
+    store.delete("raw/a/1.json")
+    assert [o.key for o in store.list("raw/")] == ["raw/a/2.json", "raw/b.json"]
+
+
+def test_rewrite_changes_etag(store):
+    store.put_bytes("landing/x.json", b"[1]")
+    before = store.list("landing/")[0].etag
+    store.put_bytes("landing/x.json", b"[1, 2, 3]")
+    assert store.list("landing/")[0].etag != before
+
+
+def test_missing_key_error_names_key(store):
+    with pytest.raises(LakeError, match="nope/missing.json"):
+        store.get_bytes("nope/missing.json")
+
+
+@pytest.mark.parametrize("bad", ["", "/abs", "a/../b"])
+def test_invalid_keys_rejected(tmp_path, bad):
+    with pytest.raises(LakeError, match="invalid lake key"):
+        LocalLakeStore(tmp_path).put_bytes(bad, b"")
+
+
+def test_local_list_ignores_temp_files_and_missing_folders(tmp_path):
+    store = LocalLakeStore(tmp_path)
+    assert store.list("nothing/here/") == []
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / ".x.json.abc.tmp").write_bytes(b"partial")
+    store.put_bytes("raw/x.json", b"ok")
+    assert [o.key for o in store.list("raw/")] == ["raw/x.json"]
+    assert store.list("raw/")[0].last_modified <= datetime.now(UTC)
+
+
+def test_open_lake_urls(tmp_path, s3_client):
+    assert isinstance(open_lake(str(tmp_path)), LocalLakeStore)
+    assert isinstance(open_lake(f"file://{tmp_path}"), LocalLakeStore)
+    s3 = open_lake("s3://bucket-x/deep/prefix/", s3_client=s3_client)
+    assert isinstance(s3, S3LakeStore) and s3.uri("raw/k") == "s3://bucket-x/deep/prefix/raw/k"
+    with pytest.raises(LakeError, match="no S3 client"):
+        open_lake("s3://bucket-x")
+    with pytest.raises(LakeError, match="names no bucket"):
+        open_lake("s3:///prefix", s3_client=s3_client)
