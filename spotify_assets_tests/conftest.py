@@ -62,3 +62,20 @@ def _boto_kwargs() -> dict[str, str]:
 @pytest.fixture
 def s3_client(moto_endpoint):
     return boto3.client("s3", endpoint_url=moto_endpoint, **_boto_kwargs())
+
+
+@pytest.fixture(scope="session")
+def tiny_world():
+    from spotify_assets.lib.sample_world import build_world
+
+    return build_world("tiny", seed=42)
+
+
+@pytest.fixture
+def fake_api(tiny_world):
+    """A fake Spotify API over the tiny world (extended mode, no faults), per test."""
+    from spotify_assets.lib.fake_spotify import FakeSpotifyServer
+
+    server = FakeSpotifyServer(tiny_world).start()
+    yield server
+    server.stop()

@@ -19,7 +19,6 @@ from spotify_assets.lib.spotify_client import (
     build_spotipy,
 )
 
-SAMPLE_AS_OF_HEADER = "X-Sample-As-Of"
 SAMPLE_CLIENT_ID = "sample-client"
 SAMPLE_CLIENT_SECRET = "sample-secret"  # the fake API accepts any; not a secret
 SAMPLE_REFRESH_TOKEN = "sample-refresh-token"
@@ -162,7 +161,11 @@ class SpotifyResource(dg.ConfigurableResource):
             )
             if as_of is not None:
                 stamp = as_of.astimezone(UTC) if as_of.tzinfo else as_of.replace(tzinfo=UTC)
-                sp._session.headers[SAMPLE_AS_OF_HEADER] = stamp.isoformat()
+                from spotify_assets.lib.fake_spotify import AS_OF_HEADER
+
+                # The fake API answers as of this instant: concurrent runs of different
+                # windows can share one server.
+                sp._session.headers[AS_OF_HEADER] = stamp.isoformat()
             yield SpotifyCatalogClient(sp, settings, log=log)
         finally:
             if server is not None:

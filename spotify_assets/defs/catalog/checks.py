@@ -23,6 +23,7 @@ CATALOG_RULES: dict[str, list[Rule]] = {
         unique_key("core.tracks", ["track_id"]),
         references("core.tracks", "album_id", "core.albums", "album_id"),
         references("core.tracks", "primary_artist_id", "core.artists", "artist_id"),
+        references("core.playlist_tracks", "track_id", "core.tracks", "track_id"),
         in_range("core.tracks", "popularity", 0, 100, key="track_id"),
         in_range("core.tracks", "duration_ms", 1, None, key="track_id"),
     ],
@@ -55,13 +56,17 @@ CATALOG_RULES: dict[str, list[Rule]] = {
         unique_key("core.artist_genres", ["artist_id", "genre"]),
         references("core.artist_genres", "artist_id", "core.artists", "artist_id"),
     ],
-    "playlists": [unique_key("core.playlists", ["playlist_id"])],
-    "playlist_tracks": [
-        unique_key("core.playlist_tracks", ["snapshot_time", "playlist_id", "position"]),
-        references("core.playlist_tracks", "track_id", "core.tracks", "track_id"),
+    "playlists": [
+        unique_key("core.playlists", ["playlist_id"]),
         references("core.playlist_tracks", "playlist_id", "core.playlists", "playlist_id"),
     ],
+    "playlist_tracks": [
+        unique_key("core.playlist_tracks", ["snapshot_time", "playlist_id", "position"]),
+    ],
 }
+# core.playlist_tracks is written per window, before the dimension tables are rebuilt from
+# every window; so its references are checked on the tables they point to, when those are
+# rebuilt ("every playlist track resolves" is a rule of core.tracks and core.playlists).
 
 
 def rules_checks(table_rules: dict[str, list[Rule]], schema: str) -> list[dg.AssetChecksDefinition]:
