@@ -32,24 +32,26 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_overhead(instance, run_id: str) -> tuple[float, float, int]:
-    """(run wall s, sum of step s, steps) from the event log."""
-    from dagster import DagsterEventType, EventRecordsFilter
+def run_steps(instance, run_id: str) -> tuple[float, dict[str, float]]:
+    """(run wall s, {step: s}) from the run's event log."""
+    from dagster import DagsterEventType
 
-    def times(event_type):
-        records = instance.get_event_records(
-            EventRecordsFilter(event_type=event_type), ascending=True, limit=100000
-        )
-        return [r for r in records if r.event_log_entry.run_id == run_id]
-
-    start = times(DagsterEventType.RUN_START)[0].event_log_entry.timestamp
-    end = times(DagsterEventType.RUN_SUCCESS)[0].event_log_entry.timestamp
-    starts = {r.event_log_entry.step_key: r.event_log_entry.timestamp
-              for r in times(DagsterEventType.STEP_START)}
-    ends = {r.event_log_entry.step_key: r.event_log_entry.timestamp
-            for r in times(DagsterEventType.STEP_SUCCESS)}
-    steps = sum(ends[k] - starts[k] for k in ends if k in starts)
-    return end - start, steps, len(ends)
+    run_start = run_end = None
+    starts: dict[str, float] = {}
+    steps: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == DagsterEventType.RUN_START:
+            run_start = entry.timestamp
+        elif event.event_type == DagsterEventType.RUN_SUCCESS:
+            run_end = entry.timestamp
+        elif event.event_type == DagsterEventType.STEP_START:
+            starts[entry.step_key] = entry.timestamp
+        elif event.event_type == DagsterEventType.STEP_SUCCESS:
+            steps[entry.step_key] = entry.timestamp - starts[entry.step_key]
+    return (run_end or 0) - (run_start or 0), steps
 
 
 def main() -> int:
@@ -76,8 +78,10 @@ def main() -> int:
 
     t0 = time.perf_counter()
     world = build_world(args.scale)
-    print(f"world {args.scale}: {len(world.tracks):,} tracks, {len(world.artists):,} artists, "
-          f"{len(world.playlists):,} playlists; built in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"world {args.scale}: {len(world.tracks):,} tracks, {len(world.artists):,} artists, "
+        f"{len(world.playlists):,} playlists; built in {time.perf_counter() - t0:.1f} s"
+    )
 
     server = FakeSpotifyServer(world, mode=args.mode).start()
 
@@ -86,18 +90,25 @@ def main() -> int:
 
     # The same definitions, with the Spotify resource pointed at this counting server.
     spotify = SpotifyResource(
-        source="sample", sample_scale=args.scale, sample_app_mode=args.mode,
-        api_mode="auto", sample_server_url=server.url,
+        source="sample",
+        sample_scale=args.scale,
+        sample_app_mode=args.mode,
+        api_mode="auto",
+        sample_server_url=server.url,
     )
     resources = {**defs.resources, "spotify": spotify}
     bench_defs = dg.Definitions.merge(
-        dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs,
-                       executor=defs.executor),
+        dg.Definitions(
+            assets=defs.assets,
+            asset_checks=defs.asset_checks,
+            jobs=defs.jobs,
+            executor=defs.executor,
+        ),
         dg.Definitions(resources=resources),
     )
     instance = dg.DagsterInstance.get()
     owned = world.playlists.loc[world.playlists["owner_id"] == APP_USER_ID, "playlist_id"]
-    windows = SNAPSHOT_PARTITIONS.get_partition_keys()[-args.windows:]
+    windows = SNAPSHOT_PARTITIONS.get_partition_keys()[-args.windows :]
     overheads = []
     for key in windows:
         at = SNAPSHOT_PARTITIONS.time_window_for_partition_key(key).start
@@ -105,7 +116,8 @@ def main() -> int:
         server.reset_counts()
         t0 = time.perf_counter()
         result = bench_defs.resolve_job_def("catalog_snapshot_job").execute_in_process(
-            partition_key=key, instance=instance)
+            partition_key=key, instance=instance
+        )
         wall = time.perf_counter() - t0
         assert result.success
         meta = result.asset_materializations_for_node("raw__catalog_entities")[0].metadata
@@ -114,23 +126,32 @@ def main() -> int:
         minimum = pages + math.ceil(fetched / per_artist)
         counts = {k: v for k, v in sorted(server.request_counts.items()) if k != "POST /api/token"}
         print(f"\nwindow {key}: {wall:.1f} s wall, peak RSS {peak_rss_mb():,.0f} MB")
-        print(f"  API calls {sum(counts.values()):,} (minimum {minimum:,} = {pages:,} item pages"
-              f" + {fetched:,} new artists / {per_artist}); cached artists "
-              f"{meta['artists_from_cache'].value:,}")
+        print(
+            f"  API calls {sum(counts.values()):,} (minimum {minimum:,} = {pages:,} item pages"
+            f" + {fetched:,} new artists / {per_artist}); cached artists "
+            f"{meta['artists_from_cache'].value:,}"
+        )
         for endpoint, n in counts.items():
             print(f"    {endpoint:<36} {n:>8,}")
-        overheads.append(run_overhead(instance, result.run_id))
+        overheads.append(run_steps(instance, result.run_id))
     t0 = time.perf_counter()
     result = bench_defs.resolve_job_def("catalog_tables_job").execute_in_process(instance=instance)
     assert result.success
-    print(f"\ncatalog tables: {time.perf_counter() - t0:.1f} s wall, peak RSS {peak_rss_mb():,.0f} MB")
-    overheads.append(run_overhead(instance, result.run_id))
+    print(
+        f"\ncatalog tables: {time.perf_counter() - t0:.1f} s wall, peak RSS {peak_rss_mb():,.0f} MB"
+    )
+    overheads.append(run_steps(instance, result.run_id))
     server.stop()
 
     print("\norchestration (run wall time vs. the sum of its steps):")
-    for (wall, steps, n), label in zip(overheads, [*windows, "tables"], strict=True):
-        print(f"  {label:<18} run {wall:6.2f} s, steps {steps:6.2f} s, {n} steps, "
-              f"overhead {(wall - steps) / max(n, 1) * 1000:5.0f} ms per step")
+    for (wall, steps), label in zip(overheads, [*windows, "tables"], strict=True):
+        total = sum(steps.values())
+        print(
+            f"  {label:<18} run {wall:6.2f} s, steps {total:6.2f} s, {len(steps)} steps, "
+            f"overhead {(wall - total) / max(len(steps), 1) * 1000:5.0f} ms per step"
+        )
+        for step, seconds in sorted(steps.items(), key=lambda kv: -kv[1]):
+            print(f"      {step:<36} {seconds:6.2f} s")
     return 0
 
 

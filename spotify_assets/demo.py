@@ -32,7 +32,8 @@ log = logging.getLogger("spotify_assets.demo")
 
 def write_sample_history(settings: Settings) -> tuple[int, str]:
     """Put the sample world's export files into the landing zone unless already there."""
-    from spotify_assets.lib.sample_world import build_world, write_streaming_history
+    from spotify_assets.lib.sample_world import build_world
+    from spotify_assets.lib.sample_world.history import write_streaming_history
     from spotify_assets.resources import LakeResource
 
     lake = LakeResource(
@@ -53,7 +54,9 @@ def write_sample_history(settings: Settings) -> tuple[int, str]:
     return len(paths), lake.uri(f"{LANDING_PREFIX}/")
 
 
-def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
+def _run(
+    job: dg.JobDefinition, instance: dg.DagsterInstance, **kwargs
+) -> dg.ExecuteInProcessResult:
     result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
     if not result.success:
         failures = [
@@ -87,10 +90,13 @@ def check_summary(results: list[dg.ExecuteInProcessResult]) -> tuple[int, list[s
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     settings = load_settings()
-    from spotify_assets.defs.catalog.assets import SNAPSHOT_PARTITIONS
     from spotify_assets.definitions import defs
+    from spotify_assets.defs.catalog.assets import SNAPSHOT_PARTITIONS
 
     started = time.perf_counter()
     try:
@@ -131,7 +137,7 @@ def main() -> int:
     for line in failed:
         print(f"  FAILED {line}")
     print(
-        "Query it:  .venv/bin/python -c \"import duckdb; print(duckdb.connect("
+        'Query it:  .venv/bin/python -c "import duckdb; print(duckdb.connect('
         f"'{settings.warehouse_path}', read_only=True).sql('from core.tracks limit 5'))\""
     )
     print("See it:    make dev, then open http://127.0.0.1:3000")

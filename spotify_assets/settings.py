@@ -90,10 +90,11 @@ def load_settings() -> Settings:
     return Settings(
         data_dir=data_dir,
         lake_url=lake_url,
-        warehouse_path=Path(
-            _get("SPOTIFY_WAREHOUSE_PATH", str(data_dir / "warehouse.duckdb"))
-        ).expanduser().resolve(),
-        s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        warehouse_path=Path(_get("SPOTIFY_WAREHOUSE_PATH", str(data_dir / "warehouse.duckdb")))
+        .expanduser()
+        .resolve(),
+        s3_endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
         or None,
         aws_region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
         source=_choice("SPOTIFY_SOURCE", "sample", ("sample", "live")),

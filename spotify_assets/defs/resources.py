@@ -13,7 +13,12 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.resources import LakeIOManager, LakeResource, SpotifyResource, WarehouseIOManager
+from spotify_assets.resources import (
+    LakeIOManager,
+    LakeResource,
+    SpotifyResource,
+    WarehouseIOManager,
+)
 from spotify_assets.settings import Settings, load_settings
 
 
@@ -32,7 +37,9 @@ def spotify_resource(settings: Settings) -> SpotifyResource:
             client_id=dg.EnvVar("SPOTIPY_CLIENT_ID"),
             client_secret=dg.EnvVar("SPOTIPY_CLIENT_SECRET"),
             # Optional: without it only playlist metadata is readable (client credentials).
-            refresh_token=dg.EnvVar("SPOTIFY_REFRESH_TOKEN") if _env("SPOTIFY_REFRESH_TOKEN") else None,
+            refresh_token=dg.EnvVar("SPOTIFY_REFRESH_TOKEN")
+            if _env("SPOTIFY_REFRESH_TOKEN")
+            else None,
             **common,
         )
     return SpotifyResource(

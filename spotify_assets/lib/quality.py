@@ -50,7 +50,13 @@ def references(table: str, column: str, target: str, target_column: str) -> Rule
 
 
 def in_range(
-    table: str, column: str, low: float | None, high: float | None, *, key: str, blocking: bool = True
+    table: str,
+    column: str,
+    low: float | None,
+    high: float | None,
+    *,
+    key: str,
+    blocking: bool = True,
 ) -> Rule:
     conds = []
     if low is not None:
@@ -102,8 +108,10 @@ def evaluate(connection: Any, rule: Rule, *, examples: int = 5) -> RuleResult:
             cur = connection.execute(f"{rule.violations_sql} limit {int(examples)}")
             names = [d[0] for d in cur.description]
             rows = [
-                {k: (v if isinstance(v, int | float | bool) or v is None else str(v))
-                 for k, v in zip(names, row, strict=True)}
+                {
+                    k: (v if isinstance(v, int | float | bool) or v is None else str(v))
+                    for k, v in zip(names, row, strict=True)
+                }
                 for row in cur.fetchall()
             ]
         return RuleResult(rule, passed=count == 0, violations=int(count), examples=rows)

@@ -371,9 +371,7 @@ class SpotifyCatalogClient:
     def _batch(self, kind: str, ids: list[str]) -> list[dict[str, Any]]:
         fn = {"tracks": self.sp.tracks, "artists": self.sp.artists, "albums": self.sp.albums}[kind]
         extra = {} if kind == "artists" else {"market": self.settings.market}
-        body = self.call(
-            f"GET /{kind}", fn, ids, _what=f"{len(ids)} ids from {ids[0]}", **extra
-        )
+        body = self.call(f"GET /{kind}", fn, ids, _what=f"{len(ids)} ids from {ids[0]}", **extra)
         if kind not in body:
             raise SpotifyApiError(f"GET /{kind}", f"body has no '{kind}' list")
         # Spotify answers null for unknown ids: leave them out, the caller sees them missing.
@@ -397,8 +395,7 @@ class SpotifyCatalogClient:
         with ThreadPoolExecutor(max_workers=max(1, self.settings.dev_concurrency)) as pool:
             window = max(1, self.settings.dev_concurrency) * 4
             for start in range(0, len(ids), window):
-                for got in pool.map(one, ids[start : start + window]):
-                    yield got
+                yield from pool.map(one, ids[start : start + window])
 
     # -- listening ------------------------------------------------------------------------
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import dagster as dg
+import orjson
 import pandas as pd
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
@@ -42,14 +42,19 @@ class LakeResource(dg.ConfigurableResource):
         return self.store().uri(key)
 
     def put_json(self, key: str, obj: Any) -> None:
-        self.store().put_bytes(key, json.dumps(obj, separators=(",", ":")).encode())
+        self.store().put_bytes(key, dumps_json(obj))
 
     def get_json(self, key: str) -> Any:
         data = self.store().get_bytes(key)
         try:
-            return json.loads(data)
-        except ValueError as exc:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
             raise LakeError(f"{self.uri(key)} is not valid JSON: {exc}") from exc
+
+
+def dumps_json(obj: Any) -> bytes:
+    """Compact JSON; orjson because raw snapshot bodies run to hundreds of MB at scale."""
+    return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _asset_path(context: dg.OutputContext | dg.InputContext) -> str:
@@ -80,7 +85,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
             store.put_bytes(key, buf.getvalue())
         elif isinstance(obj, dict | list):
             key = self._key(base, partition, "json")
-            store.put_bytes(key, json.dumps(obj, separators=(",", ":"), default=str).encode())
+            store.put_bytes(key, dumps_json(obj))
         else:
             raise LakeError(
                 f"LakeIOManager stores dicts, lists and DataFrames; {base} returned "
@@ -92,7 +97,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
         store = self.lake.store()
         json_key = self._key(base, partition, "json")
         if store.exists(json_key):
-            return json.loads(store.get_bytes(json_key))
+            return orjson.loads(store.get_bytes(json_key))
         parquet_key = self._key(base, partition, "parquet")
         if store.exists(parquet_key):
             return pd.read_parquet(io.BytesIO(store.get_bytes(parquet_key)))

@@ -20,7 +20,9 @@ from dagster_duckdb_pandas import DuckDBPandasIOManager
 from dagster_duckdb_pandas.duckdb_pandas_type_handler import DuckDBPandasTypeHandler
 
 
-def table_schema(connection, schema: str, table: str, descriptions: dict[str, str]) -> dg.TableSchema:
+def table_schema(
+    connection, schema: str, table: str, descriptions: dict[str, str]
+) -> dg.TableSchema:
     rows = connection.execute(
         "select column_name, data_type, is_nullable from information_schema.columns "
         "where table_schema = ? and table_name = ? order by ordinal_position",
@@ -52,7 +54,9 @@ class WarehousePandasTypeHandler(DuckDBPandasTypeHandler):
                 )
                 connection.execute(f"insert into {target} by name select * from _dagster_output")
             else:
-                connection.execute(f"create or replace table {target} as select * from _dagster_output")
+                connection.execute(
+                    f"create or replace table {target} as select * from _dagster_output"
+                )
         finally:
             connection.unregister("_dagster_output")
         descriptions = dict((context.definition_metadata or {}).get("column_descriptions") or {})

@@ -23,7 +23,12 @@ from spotify_assets.defs.catalog.checks import catalog_checks
 from spotify_assets.lib.catalog import TABLE_COLUMNS
 from spotify_assets.lib.fake_spotify import FakeSpotifyServer, FaultConfig
 from spotify_assets.lib.sample_world import APP_USER_ID
-from spotify_assets.resources import LakeIOManager, LakeResource, SpotifyResource, WarehouseIOManager
+from spotify_assets.resources import (
+    LakeIOManager,
+    LakeResource,
+    SpotifyResource,
+    WarehouseIOManager,
+)
 
 WINDOWS = ["2026-06-01-00:00", "2026-06-01-08:00"]
 PARTITIONED = [playlist_snapshots, catalog_entities, playlist_tracks]
@@ -102,16 +107,27 @@ def test_two_windows_build_every_table_with_design_columns(tmp_path, tiny_world,
     assert failed_checks(*results) == []
 
     for table, columns in TABLE_COLUMNS.items():
-        got = [r[0] for r in query(tmp_path, f"select column_name from information_schema.columns "
-                                             f"where table_schema='core' and table_name='{table}' "
-                                             "order by ordinal_position")]
+        got = [
+            r[0]
+            for r in query(
+                tmp_path,
+                f"select column_name from information_schema.columns "
+                f"where table_schema='core' and table_name='{table}' "
+                "order by ordinal_position",
+            )
+        ]
         assert got == list(columns), table
 
     # playlist_tracks: exactly what the world's playlists held at each window start.
     for key in WINDOWS:
-        expected = sum(len(tiny_world.playlist_items_at(p, window_start(key))) for p in owned(tiny_world))
-        got = query(tmp_path, "select count(*) from core.playlist_tracks where snapshot_time = "
-                              f"'{window_start(key).replace(tzinfo=None)}'")[0][0]
+        expected = sum(
+            len(tiny_world.playlist_items_at(p, window_start(key))) for p in owned(tiny_world)
+        )
+        got = query(
+            tmp_path,
+            "select count(*) from core.playlist_tracks where snapshot_time = "
+            f"'{window_start(key).replace(tzinfo=None)}'",
+        )[0][0]
         assert got == expected
     distinct = {
         t
@@ -124,11 +140,17 @@ def test_two_windows_build_every_table_with_design_columns(tmp_path, tiny_world,
     assert query(tmp_path, "select count(*) from core.tracks where popularity is null")[0][0] == 0
     assert query(tmp_path, "select count(*) from core.artists where followers is null")[0][0] == 0
     # Genre families are assigned to every genre row.
-    assert query(tmp_path, "select count(*) from core.artist_genres where genre_family is null")[0][0] == 0
+    assert (
+        query(tmp_path, "select count(*) from core.artist_genres where genre_family is null")[0][0]
+        == 0
+    )
     # The latest window's popularity wins in core.tracks.
-    track_id, popularity = query(tmp_path, "select track_id, popularity from core.tracks "
-                                           "order by track_id limit 1")[0]
-    last_seen = query(tmp_path, f"select last_seen from core.tracks where track_id = '{track_id}'")[0][0]
+    track_id, popularity = query(
+        tmp_path, "select track_id, popularity from core.tracks order by track_id limit 1"
+    )[0]
+    last_seen = query(tmp_path, f"select last_seen from core.tracks where track_id = '{track_id}'")[
+        0
+    ][0]
     expected_pop = tiny_world.track_popularity_at([track_id], last_seen.replace(tzinfo=UTC))[0]
     assert popularity == expected_pop
 
@@ -139,8 +161,10 @@ def test_api_calls_are_the_minimum_and_entities_are_not_refetched(tmp_path, tiny
         server.reset_counts()
         result = run_window(res, key)
         at = window_start(key)
-        pages = sum(max(1, math.ceil(len(tiny_world.playlist_items_at(p, at)) / 50))
-                    for p in owned(tiny_world))
+        pages = sum(
+            max(1, math.ceil(len(tiny_world.playlist_items_at(p, at)) / 50))
+            for p in owned(tiny_world)
+        )
         counts = server.request_counts
         # Item pages (the first one embedded in the playlist body) ...
         assert counts["GET /v1/playlists/{id}"] + counts["GET /v1/playlists/{id}/items"] == pages
@@ -171,8 +195,12 @@ def test_development_mode_app_gives_nulls_not_errors(tmp_path, tiny_world):
         assert server.request_counts["GET /v1/artists/{id}"] == n_artists
         assert server.request_counts["GET /v1/artists"] == 1  # auto tried a batch once
     assert failed_checks(*results) == []
-    assert query(tmp_path, "select count(*) from core.tracks where popularity is not null")[0][0] == 0
-    assert query(tmp_path, "select count(*), count(followers), count(popularity) from core.artists")[0] == (n_artists, 0, 0)
+    assert (
+        query(tmp_path, "select count(*) from core.tracks where popularity is not null")[0][0] == 0
+    )
+    assert query(
+        tmp_path, "select count(*), count(followers), count(popularity) from core.artists"
+    )[0] == (n_artists, 0, 0)
     assert query(tmp_path, "select count(*) from core.artist_genres")[0][0] > 0
 
 
@@ -187,19 +215,28 @@ def test_injected_429_and_5xx_lose_and_duplicate_nothing(tmp_path, tiny_world):
         res = make_resources(faulty_dir, sample_server_url=server.url, max_retries=8)
         run_window(res, WINDOWS[0]), run_tables(res)
         assert sum(server.fault_counts.values()) > 5
-    for table, keys in {"playlist_tracks": "snapshot_time, playlist_id, position",
-                        "tracks": "track_id", "artists": "artist_id",
-                        "artist_genres": "artist_id, genre"}.items():
-        sql = f"select * exclude (fetched_at) from core.{table} order by {keys}" if table == "artists" \
+    for table, keys in {
+        "playlist_tracks": "snapshot_time, playlist_id, position",
+        "tracks": "track_id",
+        "artists": "artist_id",
+        "artist_genres": "artist_id, genre",
+    }.items():
+        sql = (
+            f"select * exclude (fetched_at) from core.{table} order by {keys}"
+            if table == "artists"
             else f"select * from core.{table} order by {keys}"
+        )
         assert query(clean_dir, sql) == query(faulty_dir, sql), table
 
 
-def test_retry_after_too_long_keeps_what_was_fetched_and_rerun_fetches_the_rest(tmp_path, tiny_world):
+def test_retry_after_too_long_keeps_what_was_fetched_and_rerun_fetches_the_rest(
+    tmp_path, tiny_world
+):
     playlists = owned(tiny_world)
     # Seed 5: the first two playlist calls succeed, the third gets a 2-hour Retry-After.
-    faults = FaultConfig(rate_429=0.5, retry_after_s=7200, seed=5,
-                         endpoints=frozenset({"GET /v1/playlists/{id}"}))
+    faults = FaultConfig(
+        rate_429=0.5, retry_after_s=7200, seed=5, endpoints=frozenset({"GET /v1/playlists/{id}"})
+    )
     with FakeSpotifyServer(tiny_world, faults=faults) as server:
         res = make_resources(tmp_path, sample_server_url=server.url)
         result = run_window(res, WINDOWS[0], raise_on_error=False)
@@ -207,7 +244,9 @@ def test_retry_after_too_long_keeps_what_was_fetched_and_rerun_fetches_the_rest(
         message = failure_text(result)
         assert playlists[2] in message and "Retry-After 7200" in message
         assert "a re-run fetches only the rest" in message
-        kept = {p.stem for p in (tmp_path / "lake/raw/playlist_snapshots" / WINDOWS[0]).glob("*.json")}
+        kept = {
+            p.stem for p in (tmp_path / "lake/raw/playlist_snapshots" / WINDOWS[0]).glob("*.json")
+        }
         assert kept == set(playlists[:2])
         # It stopped at the long Retry-After instead of hammering the API.
         assert server.request_counts["GET /v1/playlists/{id}"] == 3
@@ -220,10 +259,14 @@ def test_retry_after_too_long_keeps_what_was_fetched_and_rerun_fetches_the_rest(
 
 def test_missing_playlist_and_forbidden_items_are_named(tmp_path, tiny_world, server):
     foreign = tiny_world.playlists.loc[
-        tiny_world.playlists["owner_id"] != APP_USER_ID, "playlist_id"].iloc[0]
+        tiny_world.playlists["owner_id"] != APP_USER_ID, "playlist_id"
+    ].iloc[0]
     good = owned(tiny_world)[:2]
-    res = make_resources(tmp_path, sample_server_url=server.url,
-                         playlist_ids=[*good, "0000000000000000000000", foreign])
+    res = make_resources(
+        tmp_path,
+        sample_server_url=server.url,
+        playlist_ids=[*good, "0000000000000000000000", foreign],
+    )
     result = run_window(res, WINDOWS[0], raise_on_error=False)
     assert not result.success
     message = failure_text(result)
@@ -234,28 +277,40 @@ def test_missing_playlist_and_forbidden_items_are_named(tmp_path, tiny_world, se
 
 
 def test_persistently_malformed_json_names_the_endpoint(tmp_path, tiny_world):
-    faults = FaultConfig(rate_truncated=1.0, truncate_style="malformed",
-                         endpoints=frozenset({"GET /v1/artists"}))
+    faults = FaultConfig(
+        rate_truncated=1.0, truncate_style="malformed", endpoints=frozenset({"GET /v1/artists"})
+    )
     with FakeSpotifyServer(tiny_world, faults=faults) as server:
-        res = make_resources(tmp_path, sample_server_url=server.url, max_retries=1,
-                             api_mode="extended")
+        res = make_resources(
+            tmp_path, sample_server_url=server.url, max_retries=1, api_mode="extended"
+        )
         result = run_window(res, WINDOWS[0], raise_on_error=False)
     message = failure_text(result)
     assert "GET /artists" in message and "malformed" in message
 
 
 def test_live_mode_refuses_a_window_that_is_over(tmp_path):
-    res = make_resources(tmp_path, source="live", client_id="id", client_secret="secret",
-                         playlist_ids=["37i9dQZF1DXcBWIGoYBM5M"])
+    res = make_resources(
+        tmp_path,
+        source="live",
+        client_id="id",
+        client_secret="secret",
+        playlist_ids=["37i9dQZF1DXcBWIGoYBM5M"],
+    )
     result = run_window(res, WINDOWS[0], raise_on_error=False)
     message = failure_text(result)
     assert "is over" in message and "live Spotify API only answers for the present" in message
 
 
-def test_s3_lake_through_moto_gives_the_same_tables(tmp_path, tiny_world, server, moto_endpoint,
-                                                   s3_bucket, s3_client):
-    res = make_resources(tmp_path, sample_server_url=server.url,
-                         lake_url=f"s3://{s3_bucket}/lake", s3_endpoint=moto_endpoint)
+def test_s3_lake_through_moto_gives_the_same_tables(
+    tmp_path, tiny_world, server, moto_endpoint, s3_bucket, s3_client
+):
+    res = make_resources(
+        tmp_path,
+        sample_server_url=server.url,
+        lake_url=f"s3://{s3_bucket}/lake",
+        s3_endpoint=moto_endpoint,
+    )
     run_window(res, WINDOWS[0])
     run_tables(res)
     keys = [o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket)["Contents"]]
@@ -271,9 +326,12 @@ def test_in_process_sample_server_answers_as_of_each_window(tmp_path, tiny_world
     res = make_resources(tmp_path)  # the resource starts its own fake API
     for key in WINDOWS:
         run_window(res, key)
-    rows = dict(query(tmp_path, "select snapshot_time, count(*) from core.playlist_tracks group by 1"))
+    rows = dict(
+        query(tmp_path, "select snapshot_time, count(*) from core.playlist_tracks group by 1")
+    )
     assert len(rows) == 2
     for key in WINDOWS:
         at = window_start(key)
         assert rows[at.replace(tzinfo=None)] == sum(
-            len(tiny_world.playlist_items_at(p, at)) for p in owned(tiny_world))
+            len(tiny_world.playlist_items_at(p, at)) for p in owned(tiny_world)
+        )

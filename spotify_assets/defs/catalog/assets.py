@@ -11,7 +11,6 @@ Raw bodies are kept in the lake exactly as the API gave them, written as soon as
 fetched, so a run that fails half-way keeps what it got and its re-run fetches only the rest.
 """
 
-
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -123,7 +122,10 @@ def playlist_snapshots(
                 pages = 1 + len(doc.item_pages)
                 items = sum(len(p.get("items") or []) for p in doc.pages())
                 manifest["playlists"][playlist_id] = {
-                    "key": key, "items": items, "pages": pages, "reused": True
+                    "key": key,
+                    "items": items,
+                    "pages": pages,
+                    "reused": True,
                 }
                 items_total += items
                 continue
@@ -152,7 +154,10 @@ def playlist_snapshots(
             items = sum(len(p.get("items") or []) for p in doc.pages())
             items_total += items
             manifest["playlists"][playlist_id] = {
-                "key": key, "items": items, "pages": len(pages), "reused": False
+                "key": key,
+                "items": items,
+                "pages": len(pages),
+                "reused": False,
             }
             if n % 50 == 0 or n == len(playlist_ids):
                 context.log.info(

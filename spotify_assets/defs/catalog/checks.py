@@ -1,22 +1,13 @@
 """Checks on the catalog tables: keys, references, ranges, accepted values.
 
 ERROR and blocking where downstream must not run on bad data (keys, references, ranges);
-WARN where a person should look. One multi-asset check per table, so a table's rules share
-one DuckDB connection and one step.
+WARN where a person should look.
 """
 
-
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
-from spotify_assets.lib.quality import (
-    Rule,
-    accepted_values,
-    evaluate,
-    in_range,
-    references,
-    unique_key,
-)
+from spotify_assets.defs.rule_checks import rule_checks
+from spotify_assets.lib.quality import Rule, accepted_values, in_range, references, unique_key
 
 CATALOG_RULES: dict[str, list[Rule]] = {
     "tracks": [
@@ -69,51 +60,18 @@ CATALOG_RULES: dict[str, list[Rule]] = {
 # rebuilt ("every playlist track resolves" is a rule of core.tracks and core.playlists).
 
 
-def rules_checks(table_rules: dict[str, list[Rule]], schema: str) -> list[dg.AssetChecksDefinition]:
-    """One multi-asset check per table from its rules."""
-    out = []
-    for table, rules in table_rules.items():
-        asset_key = dg.AssetKey([schema, table])
-        specs = [
-            dg.AssetCheckSpec(
-                rule.name, asset=asset_key, description=rule.description, blocking=rule.blocking
-            )
-            for rule in rules
-        ]
+DIMENSIONS = ["tracks", "albums", "artists", "track_artists", "artist_genres", "playlists"]
 
-        def make(rules: list[Rule], asset_key: dg.AssetKey, specs: list[dg.AssetCheckSpec]):
-            @dg.multi_asset_check(
-                specs=specs, name=f"{schema}_{asset_key.path[-1]}_checks", can_subset=True,
-                pool="duckdb",
-            )
-            def _checks(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource):
-                selected = {key.name for key in context.selected_asset_check_keys}
-                with warehouse.get_connection() as conn:
-                    for rule in rules:
-                        if rule.name not in selected:
-                            continue
-                        result = evaluate(conn, rule)
-                        yield dg.AssetCheckResult(
-                            asset_key=asset_key,
-                            check_name=rule.name,
-                            passed=result.passed,
-                            severity=dg.AssetCheckSeverity.ERROR
-                            if rule.blocking
-                            else dg.AssetCheckSeverity.WARN,
-                            description=result.error or rule.description,
-                            metadata={
-                                "violations": result.violations,
-                                "examples": dg.MetadataValue.json(result.examples),
-                                "sql": dg.MetadataValue.md(f"```sql\n{rule.violations_sql}\n```"),
-                            },
-                        )
-
-            return _checks
-
-        out.append(make(rules, asset_key, specs))
-    return out
-
-
-catalog_checks = rules_checks(CATALOG_RULES, "core")
+catalog_table_checks = rule_checks(
+    "catalog_table_checks",
+    {dg.AssetKey(["core", t]): CATALOG_RULES[t] for t in DIMENSIONS},
+    description="Keys, references, ranges and accepted values of the catalog tables.",
+)
+playlist_tracks_checks = rule_checks(
+    "playlist_tracks_checks",
+    {dg.AssetKey(["core", "playlist_tracks"]): CATALOG_RULES["playlist_tracks"]},
+    description="Keys of core.playlist_tracks (its references are checked on their targets).",
+)
+catalog_checks = [catalog_table_checks, playlist_tracks_checks]
 
 defs = dg.Definitions(asset_checks=catalog_checks)

@@ -1,0 +1,61 @@
+"""Turns data-quality rules (``spotify_assets.lib.quality``) into Dagster asset checks.
+
+All the rules of a group of tables become one multi-asset check: one step and one DuckDB
+connection for the lot, instead of a step per table, because a check step costs far more in
+orchestration (events, connection) than its queries take. ``can_subset`` keeps every rule
+runnable on its own from the UI. Rule severity: blocking rules are ERROR and stop downstream
+automation; the others are WARN.
+"""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from spotify_assets.lib.quality import Rule, evaluate
+
+
+def rule_checks(
+    name: str, rules_by_asset: dict[dg.AssetKey, list[Rule]], description: str = ""
+) -> dg.AssetChecksDefinition:
+    """One multi-asset check named ``name`` evaluating every rule against the warehouse."""
+    specs = [
+        dg.AssetCheckSpec(
+            rule.name, asset=key, description=rule.description, blocking=rule.blocking
+        )
+        for key, rules in rules_by_asset.items()
+        for rule in rules
+    ]
+    by_check = {
+        dg.AssetCheckKey(key, rule.name): rule
+        for key, rules in rules_by_asset.items()
+        for rule in rules
+    }
+
+    @dg.multi_asset_check(
+        specs=specs, name=name, can_subset=True, pool="duckdb", description=description
+    )
+    def _checks(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource):
+        with warehouse.get_connection() as conn:
+            for check_key in context.selected_asset_check_keys:
+                rule = by_check[check_key]
+                result = evaluate(conn, rule)
+                if not result.passed:
+                    context.log.warning(
+                        f"{check_key.asset_key.to_user_string()} {rule.name}: "
+                        f"{result.error or f'{result.violations} violations'}"
+                    )
+                yield dg.AssetCheckResult(
+                    asset_key=check_key.asset_key,
+                    check_name=rule.name,
+                    passed=result.passed,
+                    severity=dg.AssetCheckSeverity.ERROR
+                    if rule.blocking
+                    else dg.AssetCheckSeverity.WARN,
+                    description=result.error or rule.description,
+                    metadata={
+                        "violations": result.violations,
+                        "examples": dg.MetadataValue.json(result.examples),
+                        "sql": dg.MetadataValue.md(f"```sql\n{rule.violations_sql}\n```"),
+                    },
+                )
+
+    return _checks
