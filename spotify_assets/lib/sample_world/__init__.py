@@ -1,0 +1,26 @@
+"""The embedded sample world (DESIGN.md section 4): a deterministic, calibrated synthetic
+Spotify catalog, playlists and listening histories, Dagster-free."""
+
+from spotify_assets.lib.sample_world.scales import SCALES, WorldScale, get_scale
+from spotify_assets.lib.sample_world.world import (
+    APP_USER_ID,
+    COUNTRY_TIMEZONES,
+    FOREIGN_OWNER_ID,
+    WORLD_END,
+    WORLD_START,
+    SampleWorld,
+    build_world,
+)
+
+__all__ = [
+    "APP_USER_ID",
+    "COUNTRY_TIMEZONES",
+    "FOREIGN_OWNER_ID",
+    "SCALES",
+    "WORLD_END",
+    "WORLD_START",
+    "SampleWorld",
+    "WorldScale",
+    "build_world",
+    "get_scale",
+]
