@@ -21,7 +21,7 @@ S3_TEST_ENV = {
 def isolated_env(tmp_path, monkeypatch) -> None:
     """Every test gets its own data dir and no Spotify or AWS settings from the shell."""
     for name in list(os.environ):
-        if name.startswith(("SPOTIFY_", "SPOTIPY_", "AWS_")):
+        if name.startswith(("SPOTIFY_", "SPOTIPY_", "AWS_")) and name != "SPOTIFY_OPENAPI_SPEC":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SPOTIFY_DATA_DIR", str(tmp_path / "data"))
     for name, value in S3_TEST_ENV.items():

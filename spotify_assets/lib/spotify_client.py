@@ -164,6 +164,7 @@ def build_spotipy(
             client_secret=client_secret,
             requests_timeout=timeout_s,
             requests_session=session,
+            cache_handler=MemoryCacheHandler(),  # never a .cache file in the working dir
         )
     auth.OAUTH_TOKEN_URL = token_url  # instance attribute: points spotipy at a fake server
     sp = spotipy.Spotify(auth_manager=auth, requests_session=session, requests_timeout=timeout_s)

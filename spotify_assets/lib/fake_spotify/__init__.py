@@ -1,0 +1,42 @@
+"""A local fake Spotify Web API over the sample world (DESIGN.md section 4), Dagster-free.
+
+Start ``FakeSpotifyServer(world, mode=..., faults=FaultConfig(...))`` (a context manager), then
+point spotipy at it: ``sp.prefix = server.api_prefix`` and the auth manager's
+``OAUTH_TOKEN_URL = server.token_url``.
+"""
+
+from spotify_assets.lib.fake_spotify.bodies import (
+    AVAILABLE_MARKETS,
+    EMBEDDED_ITEMS_LIMIT,
+    ApiMode,
+    SpotifyBodies,
+)
+from spotify_assets.lib.fake_spotify.faults import FaultConfig, FaultDecision, FaultInjector
+from spotify_assets.lib.fake_spotify.server import (
+    AS_OF_HEADER,
+    LOGGER,
+    MAX_IDS,
+    ApiError,
+    FakeSpotifyServer,
+    Grant,
+    make_access_token,
+    parse_access_token,
+)
+
+__all__ = [
+    "AS_OF_HEADER",
+    "AVAILABLE_MARKETS",
+    "EMBEDDED_ITEMS_LIMIT",
+    "LOGGER",
+    "MAX_IDS",
+    "ApiError",
+    "ApiMode",
+    "FakeSpotifyServer",
+    "FaultConfig",
+    "FaultDecision",
+    "FaultInjector",
+    "Grant",
+    "SpotifyBodies",
+    "make_access_token",
+    "parse_access_token",
+]
