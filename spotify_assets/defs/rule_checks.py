@@ -10,7 +10,30 @@ automation; the others are WARN.
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.lib.quality import Rule, evaluate
+from spotify_assets.lib.quality import Rule, RuleResult, evaluate
+
+
+def rule_check_spec(asset_key: dg.AssetKey, rule: Rule) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        rule.name, asset=asset_key, description=rule.description, blocking=rule.blocking
+    )
+
+
+def rule_check_result(asset_key: dg.AssetKey, result: RuleResult) -> dg.AssetCheckResult:
+    """A rule's outcome as a check result: violations, examples and the SQL that finds them."""
+    rule = result.rule
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=rule.name,
+        passed=result.passed,
+        severity=dg.AssetCheckSeverity.ERROR if rule.blocking else dg.AssetCheckSeverity.WARN,
+        description=result.error or rule.description,
+        metadata={
+            "violations": result.violations,
+            "examples": dg.MetadataValue.json(result.examples),
+            "sql": dg.MetadataValue.md(f"```sql\n{rule.violations_sql}\n```"),
+        },
+    )
 
 
 def rule_checks(
@@ -43,19 +66,6 @@ def rule_checks(
                         f"{check_key.asset_key.to_user_string()} {rule.name}: "
                         f"{result.error or f'{result.violations} violations'}"
                     )
-                yield dg.AssetCheckResult(
-                    asset_key=check_key.asset_key,
-                    check_name=rule.name,
-                    passed=result.passed,
-                    severity=dg.AssetCheckSeverity.ERROR
-                    if rule.blocking
-                    else dg.AssetCheckSeverity.WARN,
-                    description=result.error or rule.description,
-                    metadata={
-                        "violations": result.violations,
-                        "examples": dg.MetadataValue.json(result.examples),
-                        "sql": dg.MetadataValue.md(f"```sql\n{rule.violations_sql}\n```"),
-                    },
-                )
+                yield rule_check_result(check_key.asset_key, result)
 
     return _checks

@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
-import pandas as pd
+from dagster_duckdb import DuckDBResource
 
+from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.lib.catalog import (
     TABLE_COLUMNS,
     CatalogAccumulator,
@@ -29,6 +30,7 @@ from spotify_assets.lib.catalog import (
     parse_snapshot,
     utc_naive,
 )
+from spotify_assets.lib.quality import evaluate, unique_key
 from spotify_assets.lib.spotify_client import RetryAfterTooLong, SpotifyApiError
 from spotify_assets.resources import LakeResource, SpotifyResource
 
@@ -44,6 +46,10 @@ SNAPSHOT_PARTITIONS = dg.TimeWindowPartitionsDefinition(
 
 SNAPSHOTS_KEY = dg.AssetKey(["raw", "playlist_snapshots"])
 ENTITIES_KEY = dg.AssetKey(["raw", "catalog_entities"])
+PLAYLIST_TRACKS_KEY = dg.AssetKey(["core", "playlist_tracks"])
+PLAYLIST_TRACKS_KEY_RULE = unique_key(
+    "core.playlist_tracks", ["snapshot_time", "playlist_id", "position"]
+)
 SNAPSHOTS_PREFIX = "raw/playlist_snapshots"
 ENTITIES_PREFIX = "raw/catalog_entities"
 OWNERS = ["team:data-platform"]
@@ -324,7 +330,7 @@ def catalog_entities(
 
 
 @dg.asset(
-    key=["core", "playlist_tracks"],
+    key=PLAYLIST_TRACKS_KEY,
     group_name="catalog",
     partitions_def=SNAPSHOT_PARTITIONS,
     io_manager_key="warehouse_io_manager",
@@ -334,10 +340,16 @@ def catalog_entities(
     pool="duckdb",
     metadata=table_metadata("playlist_tracks", partition_expr="snapshot_time"),
     description="One row per snapshot window, playlist and position: what each playlist held.",
+    check_specs=[rule_check_spec(PLAYLIST_TRACKS_KEY, PLAYLIST_TRACKS_KEY_RULE)],
 )
 def playlist_tracks(
-    context: dg.AssetExecutionContext, manifest: dict[str, Any], lake: LakeResource
-) -> pd.DataFrame:
+    context: dg.AssetExecutionContext,
+    manifest: dict[str, Any],
+    lake: LakeResource,
+    warehouse: DuckDBResource,
+):
+    """The key check runs inline, right after the window's rows are written: a separate
+    check step would cost more orchestration than the query."""
     rows: list[dict[str, Any]] = []
     skipped = {"episodes": 0, "local_files": 0, "unavailable": 0}
     for doc in _snapshot_documents(lake, manifest):
@@ -345,8 +357,11 @@ def playlist_tracks(
         rows.extend(parsed.entries)
         for name in skipped:
             skipped[name] += getattr(parsed.stats, name)
-    context.add_output_metadata({f"skipped_{k}": v for k, v in skipped.items()})
-    return frame("playlist_tracks", rows)
+    yield dg.Output(
+        frame("playlist_tracks", rows), metadata={f"skipped_{k}": v for k, v in skipped.items()}
+    )
+    with warehouse.get_connection() as conn:
+        yield rule_check_result(PLAYLIST_TRACKS_KEY, evaluate(conn, PLAYLIST_TRACKS_KEY_RULE))
 
 
 def _completed_snapshots(lake: LakeResource) -> list[tuple[str, dict[str, Any]]]:
