@@ -68,6 +68,7 @@ class Settings:
     timeout_s: float
     max_retries: int
     max_retry_wait_s: float
+    concurrency: int
     entity_refresh_hours: int
     sample_scale: str
     sample_seed: int
@@ -104,6 +105,7 @@ def load_settings() -> Settings:
         timeout_s=_float("SPOTIFY_TIMEOUT_S", 10.0, minimum=0.1),
         max_retries=_int("SPOTIFY_MAX_RETRIES", 5),
         max_retry_wait_s=_float("SPOTIFY_MAX_RETRY_WAIT_S", 60.0),
+        concurrency=_int("SPOTIFY_CONCURRENCY", 4, minimum=1),
         entity_refresh_hours=_int("SPOTIFY_ENTITY_REFRESH_HOURS", 168, minimum=1),
         sample_scale=_get("SPOTIFY_SAMPLE_SCALE", "demo"),
         sample_seed=_int("SPOTIFY_SAMPLE_SEED", 42),

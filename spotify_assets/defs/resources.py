@@ -30,6 +30,8 @@ def spotify_resource(settings: Settings) -> SpotifyResource:
         timeout_s=settings.timeout_s,
         max_retries=settings.max_retries,
         max_retry_wait_s=settings.max_retry_wait_s,
+        concurrency=settings.concurrency,
+        entity_refresh_hours=settings.entity_refresh_hours,
     )
     if settings.source == "live":
         return SpotifyResource(

@@ -89,7 +89,7 @@ class ClientSettings:
     max_retries: int = 5
     backoff_s: float = 0.5
     max_retry_wait_s: float = 60.0
-    dev_concurrency: int = 4
+    concurrency: int = 4
 
     def __post_init__(self) -> None:
         if self.api_mode not in API_MODES:
@@ -393,8 +393,8 @@ class SpotifyCatalogClient:
                 raise
 
         # Bounded concurrency: development-mode apps have a small rate budget.
-        with ThreadPoolExecutor(max_workers=max(1, self.settings.dev_concurrency)) as pool:
-            window = max(1, self.settings.dev_concurrency) * 4
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
+            window = max(1, self.settings.concurrency) * 4
             for start in range(0, len(ids), window):
                 yield from pool.map(one, ids[start : start + window])
 

@@ -63,7 +63,16 @@ class SpotifyResource(dg.ConfigurableResource):
     max_retry_wait_s: float = Field(
         default=60.0, description="Longest Retry-After honoured; longer fails the run"
     )
-    dev_concurrency: int = Field(default=4, description="Parallel calls in development mode")
+    concurrency: int = Field(
+        default=4,
+        description="Calls in flight at once: playlists fetched in parallel, and artists one "
+        "per call in development mode",
+    )
+    entity_refresh_hours: int = Field(
+        default=168,
+        description="An artist fetched within this many hours before a window is not fetched "
+        "again for it",
+    )
     sample_scale: str = "demo"
     sample_seed: int = 42
     sample_app_mode: Literal["extended", "development"] = Field(
@@ -83,7 +92,7 @@ class SpotifyResource(dg.ConfigurableResource):
             max_retries=self.max_retries,
             backoff_s=self.backoff_s,
             max_retry_wait_s=self.max_retry_wait_s,
-            dev_concurrency=self.dev_concurrency,
+            concurrency=self.concurrency,
         )
 
     def check_window(self, start: datetime, end: datetime, now: datetime | None = None) -> None:

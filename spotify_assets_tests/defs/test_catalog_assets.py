@@ -233,12 +233,13 @@ def test_retry_after_too_long_keeps_what_was_fetched_and_rerun_fetches_the_rest(
     tmp_path, tiny_world
 ):
     playlists = owned(tiny_world)
-    # Seed 5: the first two playlist calls succeed, the third gets a 2-hour Retry-After.
+    # Seed 5: the first two playlist calls succeed, the third gets a 2-hour Retry-After
+    # (one call at a time, so which playlist meets it is deterministic).
     faults = FaultConfig(
         rate_429=0.5, retry_after_s=7200, seed=5, endpoints=frozenset({"GET /v1/playlists/{id}"})
     )
     with FakeSpotifyServer(tiny_world, faults=faults) as server:
-        res = make_resources(tmp_path, sample_server_url=server.url)
+        res = make_resources(tmp_path, sample_server_url=server.url, concurrency=1)
         result = run_window(res, WINDOWS[0], raise_on_error=False)
         assert not result.success
         message = failure_text(result)

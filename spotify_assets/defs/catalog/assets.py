@@ -11,8 +11,10 @@ Raw bodies are kept in the lake exactly as the API gave them, written as soon as
 fetched, so a run that fails half-way keeps what it got and its re-run fetches only the rest.
 """
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -120,57 +122,72 @@ def playlist_snapshots(
         f"Snapshot {partition_key}: {len(playlist_ids)} playlists from the "
         f"{spotify.source} API ({spotify.api_mode} mode) into {lake.uri(SNAPSHOTS_PREFIX)}"
     )
+    stop = threading.Event()
+    entries: dict[str, dict[str, Any]] = {}
     with spotify.client(as_of=snapshot_time, log=context.log) as client:
-        for n, playlist_id in enumerate(playlist_ids, start=1):
+
+        def fetch(playlist_id: str) -> dict[str, Any] | None:
+            """Fetch one playlist and write its document; None when skipped after a stop."""
             key = _doc_key(partition_key, playlist_id)
             if not config.refetch and store.exists(key):
                 doc = SnapshotDocument.from_json(lake.get_json(key))
-                pages = 1 + len(doc.item_pages)
                 items = sum(len(p.get("items") or []) for p in doc.pages())
-                manifest["playlists"][playlist_id] = {
+                return {
                     "key": key,
                     "items": items,
-                    "pages": pages,
+                    "pages": 1 + len(doc.item_pages),
                     "reused": True,
                 }
-                items_total += items
-                continue
+            if stop.is_set():
+                return None
             try:
                 body = client.playlist(playlist_id)
                 first = embedded_items_page(body)
                 pages = list(client.playlist_item_pages(playlist_id, first))
-            except RetryAfterTooLong as exc:
-                failures[playlist_id] = str(exc)
-                context.log.error(f"Stopping: {exc}")
-                break  # every further call would be refused too
-            except SpotifyApiError as exc:
-                failures[playlist_id] = str(exc)
-                context.log.error(f"playlist {playlist_id}: {exc}")
-                continue
+            except RetryAfterTooLong:
+                stop.set()  # set here, in the worker, so no further call starts
+                raise
             # Without an embedded first page (a metadata-only body) every page was fetched.
-            item_pages = pages[1:] if first is not None else pages
             doc = SnapshotDocument(
                 playlist_id=playlist_id,
                 snapshot_time=snapshot_time,
                 fetched_at=datetime.now(UTC),
                 playlist=body,
-                item_pages=item_pages,
+                item_pages=pages[1:] if first is not None else pages,
             )
             lake.put_json(key, doc.to_json())
             items = sum(len(p.get("items") or []) for p in doc.pages())
-            items_total += items
-            manifest["playlists"][playlist_id] = {
-                "key": key,
-                "items": items,
-                "pages": len(pages),
-                "reused": False,
-            }
-            if n % 50 == 0 or n == len(playlist_ids):
-                context.log.info(
-                    f"{n}/{len(playlist_ids)} playlists, {items_total} items, "
-                    f"{client.stats.total_calls} API calls, {time.perf_counter() - started:.1f} s"
-                )
+            return {"key": key, "items": items, "pages": len(pages), "reused": False}
+
+        # Playlists are fetched concurrently (SPOTIFY_CONCURRENCY): the live API is
+        # latency-bound. A Retry-After beyond the maximum wait stops everything.
+        with ThreadPoolExecutor(max_workers=max(1, spotify.concurrency)) as pool:
+            futures = {pool.submit(fetch, pid): pid for pid in playlist_ids}
+            for n, future in enumerate(as_completed(futures), start=1):
+                playlist_id = futures[future]
+                try:
+                    entry = future.result()
+                except RetryAfterTooLong as exc:
+                    failures[playlist_id] = str(exc)
+                    context.log.error(f"Stopping, every further call would be refused: {exc}")
+                    continue
+                except SpotifyApiError as exc:
+                    failures[playlist_id] = str(exc)
+                    context.log.error(f"playlist {playlist_id}: {exc}")
+                    continue
+                if entry is None:
+                    continue
+                entries[playlist_id] = entry
+                items_total += entry["items"]
+                if n % 50 == 0 or n == len(playlist_ids):
+                    context.log.info(
+                        f"{n}/{len(playlist_ids)} playlists, {items_total} items, "
+                        f"{client.stats.total_calls} API calls, "
+                        f"{time.perf_counter() - started:.1f} s"
+                    )
         stats = client.stats
+    # The manifest lists playlists in the configured order, whatever order they finished in.
+    manifest["playlists"] = {pid: entries[pid] for pid in playlist_ids if pid in entries}
     calls = dict(sorted(stats.calls.items()))
     manifest["api_calls"] = calls
     metadata = {
@@ -221,11 +238,6 @@ def _artist_batches(
             yield obj.key, lake.get_json(obj.key)
 
 
-class EntitiesConfig(dg.Config):
-    refresh_hours: int = 168
-    """An artist fetched within this many hours before the window is not fetched again."""
-
-
 @dg.asset(
     key=ENTITIES_KEY,
     group_name="catalog",
@@ -242,7 +254,6 @@ class EntitiesConfig(dg.Config):
 )
 def catalog_entities(
     context: dg.AssetExecutionContext,
-    config: EntitiesConfig,
     manifest: dict[str, Any],
     spotify: SpotifyResource,
     lake: LakeResource,
@@ -252,7 +263,7 @@ def catalog_entities(
     needed: set[str] = set()
     for doc in _snapshot_documents(lake, manifest):
         needed |= parse_snapshot(doc).artist_ids
-    since = window_start - timedelta(hours=config.refresh_hours)
+    since = window_start - timedelta(hours=spotify.entity_refresh_hours)
     cached: set[str] = set()
     existing_batches = 0
     for key, batch in _artist_batches(lake, since=since + timedelta(seconds=1), until=window_start):
@@ -262,7 +273,7 @@ def catalog_entities(
     missing = sorted(needed - cached)
     context.log.info(
         f"{len(needed)} artists referenced; {len(needed) - len(missing)} fetched within "
-        f"{config.refresh_hours} h; fetching {len(missing)}"
+        f"{spotify.entity_refresh_hours} h; fetching {len(missing)}"
     )
     fetched = 0
     batch_no = existing_batches
