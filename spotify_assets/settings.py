@@ -74,6 +74,7 @@ class Settings:
     sample_seed: int
     sample_app_mode: str
     demo_snapshots: int
+    ingest_batch_files: int
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -111,4 +112,5 @@ def load_settings() -> Settings:
         sample_seed=_int("SPOTIFY_SAMPLE_SEED", 42),
         sample_app_mode=_choice("SPOTIFY_SAMPLE_APP_MODE", "extended", ("extended", "development")),
         demo_snapshots=_int("SPOTIFY_DEMO_SNAPSHOTS", 3, minimum=1),
+        ingest_batch_files=_int("SPOTIFY_INGEST_BATCH_FILES", 100, minimum=1),
     )

@@ -36,6 +36,8 @@ class LakeError(RuntimeError):
 class LakeStore(Protocol):
     """Bytes by key, with listing; keys always use ``/`` and never start with one."""
 
+    etag_is_content: bool
+
     def uri(self, key: str) -> str: ...
     def put_bytes(self, key: str, data: bytes) -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
@@ -53,6 +55,10 @@ def _check_key(key: str) -> str:
 class LocalLakeStore:
     """The lake as a folder. Writes are atomic (temp file + rename) so a reader never sees
     half a file, even when a run is killed mid-write."""
+
+    # The etag is size and modification time: it changes with the content, but also when a
+    # file is only touched, so a caller that must know hashes the bytes (content_hash).
+    etag_is_content = False
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
@@ -128,6 +134,8 @@ class LocalLakeStore:
 class S3LakeStore:
     """The lake as ``s3://bucket/prefix``; ``client`` is a boto3 S3 client (from
     ``dagster_aws.s3.S3Resource.get_client()`` in the platform)."""
+
+    etag_is_content = True  # S3's ETag is a digest of the uploaded bytes
 
     def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
         self.client = client

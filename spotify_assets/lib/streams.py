@@ -1,0 +1,152 @@
+"""``core.streams`` and friends, built by DuckDB over the processed Parquet files
+(Dagster-free).
+
+Each landed export file becomes one Parquet file of normalized plays (see
+``spotify_assets.lib.streaming_history``). ``core.streams`` is their union with duplicates
+removed: the same play (user, ``ts``, content id, ``ms_played``) in overlapping export files is
+one play (DESIGN.md section 6); for account-data rows, which have no URI, the content id is
+``track_name|artist_name``. Of duplicates, the row of the first file (by file key, then
+record index) is kept.
+
+The build is incremental when files were only added: their rows are inserted unless the same
+play is already there (an anti-join restricted to the users of the new files), which costs a
+small fraction of a rebuild. When a file changed or went away, the table is rebuilt whole,
+because a removed file may have been the one whose copy of a duplicated play was kept.
+``core.stream_sources`` records which file version each build took in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+PLAY_KEY = (
+    "user_id, ts, coalesce(track_id, episode_id, audiobook_chapter_id, "
+    "coalesce(track_name, '') || '|' || coalesce(artist_name, '')), ms_played"
+)  # keep in step with _cid()
+
+
+@dataclass(frozen=True)
+class ProcessedFile:
+    """One processed Parquet file: the landed file it came from and that version's id."""
+
+    source_file: str  # partition key, <user_id>/<file>.json
+    path: str  # a path DuckDB can read
+    version: str  # content id of the landed file it was made from
+    rejects_path: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildStats:
+    mode: str  # "full", "incremental" or "unchanged"
+    files: int
+    files_added: int
+    rows_read: int
+    rows_inserted: int
+    duplicates: int
+    total_rows: int
+
+
+def _sql_list(paths: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _read(paths: Sequence[str]) -> str:
+    return f"read_parquet({_sql_list(paths)}, union_by_name = true)"
+
+
+def _deduplicated(paths: Sequence[str]) -> str:
+    return (
+        f"select * from {_read(paths)} "
+        f"qualify row_number() over (partition by {PLAY_KEY} "
+        "order by source_file, record_index) = 1"
+    )
+
+
+def current_sources(conn: Any) -> dict[str, str]:
+    try:
+        return dict(conn.execute("select source_file, version from core.stream_sources").fetchall())
+    except Exception:  # noqa: BLE001 - first build: no table yet
+        return {}
+
+
+def build_streams(conn: Any, files: Sequence[ProcessedFile]) -> BuildStats:
+    """Bring ``core.streams`` and ``core.stream_sources`` in line with ``files``."""
+    conn.execute("create schema if not exists core")
+    wanted = {f.source_file: f for f in files}
+    have = current_sources(conn)
+    changed = [k for k, v in have.items() if k not in wanted or wanted[k].version != v]
+    added = [f for k, f in wanted.items() if k not in have]
+    exists = bool(
+        conn.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'core' and table_name = 'streams'"
+        ).fetchone()[0]
+    )
+    if not files:
+        conn.execute("drop table if exists core.streams")
+        _write_sources(conn, [])
+        return BuildStats("full", 0, 0, 0, 0, 0, 0)
+    if exists and not changed and not added:
+        total = conn.execute("select count(*) from core.streams").fetchone()[0]
+        return BuildStats("unchanged", len(files), 0, 0, 0, 0, total)
+
+    if exists and not changed and have:
+        paths = [f.path for f in added]
+        rows_read = conn.execute(f"select count(*) from {_read(paths)}").fetchone()[0]
+        users = conn.execute(f"select distinct user_id from {_read(paths)}").fetchall()
+        user_list = ", ".join("'" + u[0].replace("'", "''") + "'" for u in users) or "''"
+        before = conn.execute("select count(*) from core.streams").fetchone()[0]
+        conn.execute(
+            f"""
+            insert into core.streams by name
+            with n as ({_deduplicated(paths)}),
+            s as (
+                select user_id, ts, {_cid()} as cid, ms_played
+                from core.streams where user_id in ({user_list})
+            )
+            select n.* from n anti join s
+            on n.user_id = s.user_id and n.ts = s.ts and n.ms_played = s.ms_played
+            and {_cid("n")} = s.cid
+            """
+        )
+        total = conn.execute("select count(*) from core.streams").fetchone()[0]
+        _write_sources(conn, files)
+        inserted = total - before
+        return BuildStats(
+            "incremental", len(files), len(added), rows_read, inserted, rows_read - inserted, total
+        )
+
+    paths = [f.path for f in files]
+    rows_read = conn.execute(f"select count(*) from {_read(paths)}").fetchone()[0]
+    conn.execute(
+        f"create or replace table core.streams as {_deduplicated(paths)} order by user_id, ts"
+    )
+    total = conn.execute("select count(*) from core.streams").fetchone()[0]
+    _write_sources(conn, files)
+    return BuildStats("full", len(files), len(added), rows_read, total, rows_read - total, total)
+
+
+def _cid(alias: str = "") -> str:
+    """The content part of the play key: the track, episode or chapter id, or for
+    account-data rows (no URI) the track and artist names."""
+    a = f"{alias}." if alias else ""
+    return (
+        f"coalesce({a}track_id, {a}episode_id, {a}audiobook_chapter_id, "
+        f"coalesce({a}track_name, '') || '|' || coalesce({a}artist_name, ''))"
+    )
+
+
+def _write_sources(conn: Any, files: Sequence[ProcessedFile]) -> None:
+    conn.execute(
+        "create or replace table core.stream_sources "
+        "(source_file varchar, version varchar, built_at timestamp)"
+    )
+    if files:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        conn.executemany(
+            "insert into core.stream_sources values (?, ?, ?)",
+            [(f.source_file, f.version, now) for f in files],
+        )
