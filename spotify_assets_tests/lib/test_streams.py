@@ -1,0 +1,142 @@
+"""core.streams built by DuckDB over Parquet: deduplication across overlapping files,
+incremental additions, rebuilds on change or removal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from spotify_assets.lib.streams import ProcessedFile, build_streams
+
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def plays(source: str, user: str, rows: list[tuple[int, str | None, int]], **extra) -> pa.Table:
+    """rows: (minutes after T0, track id or None, ms_played)."""
+    n = len(rows)
+    return pa.table(
+        {
+            "user_id": [user] * n,
+            "ts": pa.array(
+                [T0 + timedelta(minutes=m) for m, _, _ in rows], pa.timestamp("us", "UTC")
+            ),
+            "content_type": ["music"] * n,
+            "track_id": [t for _, t, _ in rows],
+            "episode_id": pa.nulls(n, pa.string()),
+            "audiobook_chapter_id": pa.nulls(n, pa.string()),
+            "track_name": extra.get("names", [f"song {t}" for _, t, _ in rows]),
+            "artist_name": extra.get("artists", ["someone"] * n),
+            "ms_played": pa.array([ms for _, _, ms in rows], pa.int64()),
+            "source_file": [source] * n,
+            "record_index": pa.array(range(n), pa.int64()),
+        }
+    )
+
+
+@pytest.fixture
+def conn(tmp_path):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as c:
+        yield c
+
+
+def write(tmp_path, name: str, table: pa.Table, version: str = "v1") -> ProcessedFile:
+    path = tmp_path / f"{name.replace('/', '_')}.parquet"
+    pq.write_table(table, path)
+    return ProcessedFile(source_file=name, path=str(path), version=version)
+
+
+def count(conn, sql="select count(*) from core.streams"):
+    return conn.execute(sql).fetchone()[0]
+
+
+def test_overlapping_exports_are_one_play_each(tmp_path, conn):
+    a = write(
+        tmp_path,
+        "u1/a.json",
+        plays("u1/a.json", "u1", [(0, "t1", 1000), (5, "t2", 40000), (9, "t3", 5)]),
+    )
+    # b repeats two of a's plays, and has one play that differs only in ms_played.
+    b = write(
+        tmp_path,
+        "u1/b.json",
+        plays("u1/b.json", "u1", [(5, "t2", 40000), (9, "t3", 5), (0, "t1", 999)]),
+    )
+    stats = build_streams(conn, [a, b])
+    assert stats.mode == "full" and stats.rows_read == 6 and stats.duplicates == 2
+    assert count(conn) == 4
+    # The first file's copy is kept.
+    assert count(conn, "select count(*) from core.streams where source_file = 'u1/a.json'") == 3
+
+
+def test_same_play_for_two_users_is_two_plays(tmp_path, conn):
+    a = write(tmp_path, "u1/a.json", plays("u1/a.json", "u1", [(0, "t1", 1000)]))
+    b = write(tmp_path, "u2/a.json", plays("u2/a.json", "u2", [(0, "t1", 1000)]))
+    build_streams(conn, [a, b])
+    assert count(conn) == 2
+
+
+def test_account_data_rows_dedupe_by_names(tmp_path, conn):
+    t = plays(
+        "u1/s.json",
+        "u1",
+        [(0, None, 1000), (0, None, 1000), (0, None, 1000)],
+        names=["x", "x", "y"],
+        artists=["a", "a", "a"],
+    )
+    build_streams(conn, [write(tmp_path, "u1/s.json", t)])
+    assert count(conn) == 2
+
+
+def test_adding_a_file_is_incremental_and_equals_a_rebuild(tmp_path, conn):
+    a = write(tmp_path, "u1/a.json", plays("u1/a.json", "u1", [(0, "t1", 1000), (5, "t2", 40000)]))
+    b = write(tmp_path, "u2/b.json", plays("u2/b.json", "u2", [(1, "t9", 3000)]))
+    assert build_streams(conn, [a, b]).mode == "full"
+    c = write(tmp_path, "u1/c.json", plays("u1/c.json", "u1", [(5, "t2", 40000), (7, "t4", 100)]))
+    stats = build_streams(conn, [a, b, c])
+    assert (
+        stats.mode,
+        stats.files_added,
+        stats.rows_read,
+        stats.rows_inserted,
+        stats.duplicates,
+    ) == ("incremental", 1, 2, 1, 1)
+    incremental = conn.execute(
+        "select * exclude (source_file) from core.streams order by all"
+    ).fetchall()
+    with duckdb.connect(str(tmp_path / "fresh.duckdb")) as fresh:
+        build_streams(fresh, [a, b, c])
+        rebuilt = fresh.execute(
+            "select * exclude (source_file) from core.streams order by all"
+        ).fetchall()
+    assert incremental == rebuilt
+    assert build_streams(conn, [a, b, c]).mode == "unchanged"
+
+
+def test_changed_or_removed_file_rebuilds(tmp_path, conn):
+    a = write(tmp_path, "u1/a.json", plays("u1/a.json", "u1", [(0, "t1", 1000)]))
+    b = write(tmp_path, "u1/b.json", plays("u1/b.json", "u1", [(0, "t1", 1000), (3, "t5", 10)]))
+    build_streams(conn, [a, b])
+    assert count(conn) == 2
+    # a goes away: its play must survive through b's copy.
+    stats = build_streams(conn, [b])
+    assert stats.mode == "full" and count(conn) == 2
+    assert count(conn, "select count(*) from core.streams where source_file = 'u1/a.json'") == 0
+    b2 = write(tmp_path, "u1/b.json", plays("u1/b.json", "u1", [(3, "t5", 10)]), version="v2")
+    assert build_streams(conn, [b2]).mode == "full" and count(conn) == 1
+    assert conn.execute("select source_file, version from core.stream_sources").fetchall() == [
+        ("u1/b.json", "v2")
+    ]
+
+
+def test_no_files_leaves_no_streams_table(tmp_path, conn):
+    a = write(tmp_path, "u1/a.json", plays("u1/a.json", "u1", [(0, "t1", 1000)]))
+    build_streams(conn, [a])
+    assert build_streams(conn, []).total_rows == 0
+    assert (
+        count(conn, "select count(*) from information_schema.tables where table_name = 'streams'")
+        == 0
+    )
