@@ -139,6 +139,9 @@ def build_spotipy(
             "no client credentials",
             hint="set SPOTIPY_CLIENT_ID and SPOTIPY_CLIENT_SECRET (from developer.spotify.com)",
         )
+    # spotipy logs every HTTP error at ERROR, the expected ones too (the 403 of an `auto`
+    # probe, a retried 429); this client reports each failure itself, with what to do.
+    logging.getLogger("spotipy.client").setLevel(logging.CRITICAL)
     session = requests.Session()
     auth: spotipy.SpotifyClientCredentials | spotipy.SpotifyOAuth
     if refresh_token:
@@ -185,15 +188,17 @@ class SpotifyCatalogClient:
         *,
         sleep: Callable[[float], None] = time.sleep,
         log: logging.Logger | None = None,
+        batch_ok: bool | None = None,
     ) -> None:
         self.sp = sp
         self.settings = settings or ClientSettings()
         self.stats = CallStats()
         self._sleep = sleep
         self._log = log or logger
-        # What `auto` learned: None until a batch call has been tried.
+        # What `auto` learned: None until a batch call has been tried (or what an earlier
+        # run learned, passed in as `batch_ok`).
         self._batch_ok: bool | None = {"extended": True, "development": False}.get(
-            self.settings.api_mode
+            self.settings.api_mode, batch_ok
         )
         self._rng = random.Random(0)
 

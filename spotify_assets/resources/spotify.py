@@ -137,7 +137,11 @@ class SpotifyResource(dg.ConfigurableResource):
 
     @contextmanager
     def client(
-        self, *, as_of: datetime | None = None, log: logging.Logger | None = None
+        self,
+        *,
+        as_of: datetime | None = None,
+        log: logging.Logger | None = None,
+        batch_ok: bool | None = None,
     ) -> Iterator[SpotifyCatalogClient]:
         """A ready client. In sample mode the fake API runs for the duration of the block
         and answers as of ``as_of``."""
@@ -149,7 +153,7 @@ class SpotifyResource(dg.ConfigurableResource):
                 refresh_token=self.refresh_token,
                 timeout_s=self.timeout_s,
             )
-            yield SpotifyCatalogClient(sp, settings, log=log)
+            yield SpotifyCatalogClient(sp, settings, log=log, batch_ok=batch_ok)
             return
 
         server = None
@@ -175,7 +179,7 @@ class SpotifyResource(dg.ConfigurableResource):
                 # The fake API answers as of this instant: concurrent runs of different
                 # windows can share one server.
                 sp._session.headers[AS_OF_HEADER] = stamp.isoformat()
-            yield SpotifyCatalogClient(sp, settings, log=log)
+            yield SpotifyCatalogClient(sp, settings, log=log, batch_ok=batch_ok)
         finally:
             if server is not None:
                 server.stop()

@@ -194,6 +194,10 @@ def test_development_mode_app_gives_nulls_not_errors(tmp_path, tiny_world):
         n_artists = query(tmp_path, "select count(*) from core.artists")[0][0]
         assert server.request_counts["GET /v1/artists/{id}"] == n_artists
         assert server.request_counts["GET /v1/artists"] == 1  # auto tried a batch once
+        # ... and remembers it in the lake: the next run makes no refused batch call.
+        server.reset_counts()
+        run_window(res, WINDOWS[1])
+        assert server.request_counts["GET /v1/artists"] == 0
     assert failed_checks(*results) == []
     assert (
         query(tmp_path, "select count(*) from core.tracks where popularity is not null")[0][0] == 0

@@ -238,6 +238,24 @@ def _artist_batches(
             yield obj.key, lake.get_json(obj.key)
 
 
+API_MODE_STATE_KEY = "state/spotify_api_mode.json"
+# What `auto` learned about the app is trusted this long, then probed again (an app can be
+# granted extended quota, or lose it).
+API_MODE_STATE_TTL = timedelta(days=7)
+
+
+def _learned_batch_mode(lake: LakeResource, spotify: SpotifyResource) -> bool | None:
+    """Whether multi-id endpoints worked for this app in an earlier run (api_mode=auto), so
+    that a development-mode app does not pay a refused batch call every run."""
+    if spotify.api_mode != "auto" or not lake.store().exists(API_MODE_STATE_KEY):
+        return None
+    state = lake.get_json(API_MODE_STATE_KEY)
+    learned_at = datetime.fromisoformat(state["learned_at"])
+    if datetime.now(UTC) - learned_at > API_MODE_STATE_TTL:
+        return None
+    return bool(state["batch_ok"])
+
+
 @dg.asset(
     key=ENTITIES_KEY,
     group_name="catalog",
@@ -279,7 +297,8 @@ def catalog_entities(
     batch_no = existing_batches
     failure: SpotifyApiError | None = None
     started = time.perf_counter()
-    with spotify.client(as_of=window_start, log=context.log) as client:
+    learned = _learned_batch_mode(lake, spotify)
+    with spotify.client(as_of=window_start, log=context.log, batch_ok=learned) as client:
         pending: list[dict[str, Any]] = []
 
         def flush() -> None:
@@ -312,6 +331,11 @@ def catalog_entities(
         finally:
             flush()  # keep what was fetched
         stats = client.stats
+        if spotify.api_mode == "auto" and client.batch_mode is not None:
+            lake.put_json(
+                API_MODE_STATE_KEY,
+                {"batch_ok": client.batch_mode, "learned_at": datetime.now(UTC).isoformat()},
+            )
     calls = dict(sorted(stats.calls.items()))
     metadata = {
         "artists_referenced": len(needed),
