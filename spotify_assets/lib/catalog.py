@@ -108,7 +108,11 @@ def empty_frame(table: str) -> pd.DataFrame:
 def frame(table: str, rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """Rows -> a DataFrame with exactly the table's columns, order and dtypes."""
     cols = TABLE_COLUMNS[table]
-    df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    df = (
+        rows.reset_index(drop=True)
+        if isinstance(rows, pd.DataFrame)
+        else pd.DataFrame(list(rows))
+    )
     for name in cols:
         if name not in df.columns:
             df[name] = None
@@ -221,7 +225,7 @@ def parse_snapshot(doc: SnapshotDocument) -> ParsedPlaylist:
     """One snapshot document -> rows for playlists, playlist_tracks, tracks, albums and
     track_artists, plus the artist ids to fetch."""
     body = doc.playlist
-    when = doc.snapshot_time
+    when = utc_naive(doc.snapshot_time)  # the warehouse keeps UTC without a zone
     entries: list[dict[str, Any]] = []
     tracks: list[dict[str, Any]] = []
     albums: list[dict[str, Any]] = []
@@ -318,18 +322,23 @@ def parse_snapshot(doc: SnapshotDocument) -> ParsedPlaylist:
     return ParsedPlaylist(playlist, entries, tracks, albums, track_artists, artist_ids, stats)
 
 
+WINDOW_TABLES = ("playlist_tracks", "tracks", "albums", "track_artists", "playlists")
+
+
 @dataclass
 class CatalogAccumulator:
-    """Builds the dimension tables from snapshots fed in time order: the latest observation
-    of each entity wins, ``first_seen`` is kept from the earliest."""
+    """Collects the parsed playlists of one snapshot window into its tables (an entity seen
+    in several playlists of the window once; the latest fed wins)."""
 
     tracks: dict[str, dict[str, Any]] = field(default_factory=dict)
     albums: dict[str, dict[str, Any]] = field(default_factory=dict)
     playlists: dict[str, dict[str, Any]] = field(default_factory=dict)
     track_artists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    entries: list[dict[str, Any]] = field(default_factory=list)
     stats: ParseStats = field(default_factory=ParseStats)
 
     def add(self, parsed: ParsedPlaylist) -> None:
+        self.entries.extend(parsed.entries)
         self.playlists[parsed.playlist["playlist_id"]] = parsed.playlist
         for row in parsed.tracks:
             old = self.tracks.get(row["track_id"])
@@ -346,6 +355,7 @@ class CatalogAccumulator:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {
+            "playlist_tracks": frame("playlist_tracks", self.entries),
             "tracks": frame("tracks", self.tracks.values()),
             "albums": frame("albums", self.albums.values()),
             "playlists": frame("playlists", self.playlists.values()),
@@ -358,6 +368,45 @@ class CatalogAccumulator:
         ids = {r["artist_id"] for rows in self.track_artists.values() for r in rows}
         ids.update(a["primary_artist_id"] for a in self.albums.values() if a["primary_artist_id"])
         return ids
+
+
+def combine_windows(windows: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """The dimension tables from every window's tables, oldest window first: for each
+    entity the latest window's row wins, and a track's ``first_seen`` is its earliest.
+    Vectorized: a year of 8-hourly windows is a thousand small frames."""
+
+    def latest(table: str, key: str) -> pd.DataFrame:
+        parts = [w[table] for w in windows if len(w[table])]
+        if not parts:
+            return empty_frame(table)
+        df = pd.concat(parts, ignore_index=True)
+        return df.drop_duplicates(key, keep="last").reset_index(drop=True)
+
+    tracks = latest("tracks", "track_id")
+    if len(tracks):
+        all_tracks = pd.concat([w["tracks"][["track_id", "first_seen"]] for w in windows])
+        first = all_tracks.groupby("track_id")["first_seen"].min()
+        tracks["first_seen"] = tracks["track_id"].map(first).astype(tracks["first_seen"].dtype)
+    # A track's credits as of the window its row comes from.
+    credit_parts = []
+    for w in windows:
+        ta = w["track_artists"]
+        if len(ta):
+            seen = w["tracks"][["track_id", "last_seen"]]
+            credit_parts.append(ta.merge(seen, on="track_id", how="left"))
+    if credit_parts:
+        credits = pd.concat(credit_parts, ignore_index=True)
+        last = credits.groupby("track_id")["last_seen"].transform("max")
+        credits = credits[credits["last_seen"] == last].drop(columns="last_seen")
+        credits = credits.drop_duplicates(["track_id", "artist_id"], keep="last")
+    else:
+        credits = empty_frame("track_artists")
+    return {
+        "tracks": frame("tracks", tracks),
+        "albums": frame("albums", latest("albums", "album_id")),
+        "track_artists": frame("track_artists", credits),
+        "playlists": frame("playlists", latest("playlists", "playlist_id")),
+    }
 
 
 def parse_artist_bodies(

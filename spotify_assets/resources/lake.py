@@ -44,6 +44,14 @@ class LakeResource(dg.ConfigurableResource):
     def put_json(self, key: str, obj: Any) -> None:
         self.store().put_bytes(key, dumps_json(obj))
 
+    def put_frame(self, key: str, df: pd.DataFrame) -> None:
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        self.store().put_bytes(key, buf.getvalue())
+
+    def get_frame(self, key: str) -> pd.DataFrame:
+        return pd.read_parquet(io.BytesIO(self.store().get_bytes(key)))
+
     def get_json(self, key: str) -> Any:
         data = self.store().get_bytes(key)
         try:

@@ -24,8 +24,10 @@ from dagster_duckdb import DuckDBResource
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.lib.catalog import (
     TABLE_COLUMNS,
+    WINDOW_TABLES,
     CatalogAccumulator,
     SnapshotDocument,
+    combine_windows,
     embedded_items_page,
     frame,
     parse_artist_bodies,
@@ -53,6 +55,7 @@ PLAYLIST_TRACKS_KEY_RULE = unique_key(
     "core.playlist_tracks", ["snapshot_time", "playlist_id", "position"]
 )
 SNAPSHOTS_PREFIX = "raw/playlist_snapshots"
+PROCESSED_SNAPSHOTS_PREFIX = "processed/playlist_snapshots"
 ENTITIES_PREFIX = "raw/catalog_entities"
 OWNERS = ["team:data-platform"]
 
@@ -124,6 +127,7 @@ def playlist_snapshots(
     )
     stop = threading.Event()
     entries: dict[str, dict[str, Any]] = {}
+    window = CatalogAccumulator()  # the window's tables, parsed once, as fetched
     with spotify.client(as_of=snapshot_time, log=context.log) as client:
 
         def fetch(playlist_id: str) -> dict[str, Any] | None:
@@ -132,12 +136,8 @@ def playlist_snapshots(
             if not config.refetch and store.exists(key):
                 doc = SnapshotDocument.from_json(lake.get_json(key))
                 items = sum(len(p.get("items") or []) for p in doc.pages())
-                return {
-                    "key": key,
-                    "items": items,
-                    "pages": 1 + len(doc.item_pages),
-                    "reused": True,
-                }
+                entry = {"key": key, "items": items, "pages": 1 + len(doc.item_pages)}
+                return {**entry, "reused": True, "parsed": parse_snapshot(doc)}
             if stop.is_set():
                 return None
             try:
@@ -157,7 +157,8 @@ def playlist_snapshots(
             )
             lake.put_json(key, doc.to_json())
             items = sum(len(p.get("items") or []) for p in doc.pages())
-            return {"key": key, "items": items, "pages": len(pages), "reused": False}
+            entry = {"key": key, "items": items, "pages": len(pages), "reused": False}
+            return {**entry, "parsed": parse_snapshot(doc)}
 
         # Playlists are fetched concurrently (SPOTIFY_CONCURRENCY): the live API is
         # latency-bound. A Retry-After beyond the maximum wait stops everything.
@@ -177,6 +178,7 @@ def playlist_snapshots(
                     continue
                 if entry is None:
                     continue
+                window.add(entry.pop("parsed"))
                 entries[playlist_id] = entry
                 items_total += entry["items"]
                 if n % 50 == 0 or n == len(playlist_ids):
@@ -188,6 +190,9 @@ def playlist_snapshots(
         stats = client.stats
     # The manifest lists playlists in the configured order, whatever order they finished in.
     manifest["playlists"] = {pid: entries[pid] for pid in playlist_ids if pid in entries}
+    # The window's tables, for the core assets: the raw bodies are read and parsed once.
+    for table, df in window.frames().items():
+        lake.put_frame(_window_table_key(partition_key, table), df)
     calls = dict(sorted(stats.calls.items()))
     manifest["api_calls"] = calls
     metadata = {
@@ -198,6 +203,10 @@ def playlist_snapshots(
         "retries": sum(stats.retries.values()),
         "retry_wait_s": round(stats.waited_s, 2),
         "lake_prefix": dg.MetadataValue.path(lake.uri(f"{SNAPSHOTS_PREFIX}/{partition_key}/")),
+        # Playlist items that are not tracks are left out of core.playlist_tracks.
+        "skipped_episodes": window.stats.episodes,
+        "skipped_local_files": window.stats.local_files,
+        "skipped_unavailable": window.stats.unavailable,
         "source": spotify.source,
     }
     if failures:
@@ -211,6 +220,28 @@ def playlist_snapshots(
             metadata={**metadata, "failed_playlists": dg.MetadataValue.json(failures)},
         )
     return dg.Output(manifest, metadata=metadata)
+
+
+def _window_table_key(partition_key: str, table: str) -> str:
+    return f"{PROCESSED_SNAPSHOTS_PREFIX}/{partition_key}/{table}.parquet"
+
+
+def window_tables(
+    lake: LakeResource, partition_key: str, manifest: dict[str, Any]
+) -> dict[str, Any]:
+    """A window's parsed tables from the processed zone; parsed again from the raw bodies
+    (and stored) when missing, so the raw zone stays the source of truth."""
+    keys = {t: _window_table_key(partition_key, t) for t in WINDOW_TABLES}
+    store = lake.store()
+    if all(store.exists(k) for k in keys.values()):
+        return {t: frame(t, lake.get_frame(k)) for t, k in keys.items()}
+    acc = CatalogAccumulator()
+    for doc in _snapshot_documents(lake, manifest):
+        acc.add(parse_snapshot(doc))
+    tables = acc.frames()
+    for table, df in tables.items():
+        lake.put_frame(keys[table], df)
+    return tables
 
 
 def _snapshot_documents(lake: LakeResource, manifest: dict[str, Any]) -> Iterator[SnapshotDocument]:
@@ -278,9 +309,10 @@ def catalog_entities(
 ) -> dg.Output[dict[str, Any]]:
     partition_key = context.partition_key
     window_start = _window_start(partition_key)
-    needed: set[str] = set()
-    for doc in _snapshot_documents(lake, manifest):
-        needed |= parse_snapshot(doc).artist_ids
+    tables = window_tables(lake, partition_key, manifest)
+    needed = set(tables["track_artists"]["artist_id"].dropna()) | set(
+        tables["albums"]["primary_artist_id"].dropna()
+    )
     since = window_start - timedelta(hours=spotify.entity_refresh_hours)
     cached: set[str] = set()
     existing_batches = 0
@@ -385,16 +417,7 @@ def playlist_tracks(
 ):
     """The key check runs inline, right after the window's rows are written: a separate
     check step would cost more orchestration than the query."""
-    rows: list[dict[str, Any]] = []
-    skipped = {"episodes": 0, "local_files": 0, "unavailable": 0}
-    for doc in _snapshot_documents(lake, manifest):
-        parsed = parse_snapshot(doc)
-        rows.extend(parsed.entries)
-        for name in skipped:
-            skipped[name] += getattr(parsed.stats, name)
-    yield dg.Output(
-        frame("playlist_tracks", rows), metadata={f"skipped_{k}": v for k, v in skipped.items()}
-    )
+    yield dg.Output(window_tables(lake, context.partition_key, manifest)["playlist_tracks"])
     with warehouse.get_connection() as conn:
         yield rule_check_result(PLAYLIST_TRACKS_KEY, evaluate(conn, PLAYLIST_TRACKS_KEY_RULE))
 
@@ -441,7 +464,6 @@ def _completed_snapshots(lake: LakeResource) -> list[tuple[str, dict[str, Any]]]
 def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
     """Built from every completed snapshot window, oldest first, so the latest observation
     of each entity wins and ``first_seen`` is the earliest."""
-    acc = CatalogAccumulator()
     started = time.perf_counter()
     snapshots = _completed_snapshots(lake)
     if not snapshots:
@@ -449,14 +471,14 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
             "No completed raw/playlist_snapshots window in the lake "
             f"({lake.uri(SNAPSHOTS_PREFIX)}): materialize at least one window first."
         )
+    windows = []
     for i, (partition_key, manifest) in enumerate(snapshots, start=1):
-        for doc in _snapshot_documents(lake, manifest):
-            acc.add(parse_snapshot(doc))
-        context.log.info(
-            f"window {partition_key} ({i}/{len(snapshots)}): {len(acc.tracks)} tracks so far, "
-            f"{time.perf_counter() - started:.1f} s"
-        )
-    frames = acc.frames()
+        windows.append(window_tables(lake, partition_key, manifest))
+        if i % 50 == 0 or i == len(snapshots):
+            context.log.info(
+                f"{i}/{len(snapshots)} windows read, {time.perf_counter() - started:.1f} s"
+            )
+    frames = combine_windows(windows)
     for name, df in frames.items():
         yield dg.Output(
             df,
