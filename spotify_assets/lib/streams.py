@@ -4,8 +4,8 @@
 Each landed export file becomes one Parquet file of normalized plays (see
 ``spotify_assets.lib.streaming_history``). ``core.streams`` is their union with duplicates
 removed: the same play (user, ``ts``, content id, ``ms_played``) in overlapping export files is
-one play (DESIGN.md section 6); for account-data rows, which have no URI, the content id is
-``track_name|artist_name``. Of duplicates, the row of the first file (by file key, then
+one play (DESIGN.md section 6); for account-data rows, which have no URI, the item is
+its names (see :func:`play_key_sql`). Of duplicates, the row of the first file (by file key, then
 record index) is kept.
 
 The build is incremental when files were only added: their rows are inserted unless the same
@@ -22,10 +22,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-PLAY_KEY = (
-    "user_id, ts, coalesce(track_id, episode_id, audiobook_chapter_id, "
-    "coalesce(track_name, '') || '|' || coalesce(artist_name, '')), ms_played"
-)  # keep in step with _cid()
+
+def play_key_sql(alias: str = "") -> list[str]:
+    """The play key as SQL expressions over ``alias`` (DESIGN.md section 6): user, format,
+    ``ts``, ``ms_played`` and the item, which is its Spotify id (track, episode, chapter or
+    audiobook) or, for rows without one (every account-data row), its names. The two formats
+    never merge: account-data times are cut to the minute."""
+    a = f"{alias}." if alias else ""
+    item = f"coalesce({a}track_id, {a}episode_id, {a}audiobook_chapter_id, {a}audiobook_id)"
+    return [
+        f"{a}user_id",
+        f"{a}source_format",
+        f"{a}ts",
+        f"{a}ms_played",
+        item,
+        f"CASE WHEN {item} IS NULL THEN coalesce({a}track_name, {a}episode_name, "
+        f"{a}audiobook_chapter_title) END",
+        f"CASE WHEN {item} IS NULL THEN coalesce({a}artist_name, {a}show_name, "
+        f"{a}audiobook_title) END",
+    ]
+
+
+PLAY_KEY = ", ".join(play_key_sql())
 
 
 @dataclass(frozen=True)
@@ -99,17 +117,17 @@ def build_streams(conn: Any, files: Sequence[ProcessedFile]) -> BuildStats:
         users = conn.execute(f"select distinct user_id from {_read(paths)}").fetchall()
         user_list = ", ".join("'" + u[0].replace("'", "''") + "'" for u in users) or "''"
         before = conn.execute("select count(*) from core.streams").fetchone()[0]
+        # The first four parts of the key are never null; the item parts may be.
+        match = " and ".join(
+            f"{n} = {t}" if i < 4 else f"{n} is not distinct from {t}"
+            for i, (n, t) in enumerate(zip(play_key_sql("n"), play_key_sql("s"), strict=True))
+        )
         conn.execute(
             f"""
             insert into core.streams by name
             with n as ({_deduplicated(paths)}),
-            s as (
-                select user_id, ts, {_cid()} as cid, ms_played
-                from core.streams where user_id in ({user_list})
-            )
-            select n.* from n anti join s
-            on n.user_id = s.user_id and n.ts = s.ts and n.ms_played = s.ms_played
-            and {_cid("n")} = s.cid
+            s as (select * from core.streams where user_id in ({user_list}))
+            select n.* from n anti join s on {match}
             """
         )
         total = conn.execute("select count(*) from core.streams").fetchone()[0]
@@ -127,16 +145,6 @@ def build_streams(conn: Any, files: Sequence[ProcessedFile]) -> BuildStats:
     total = conn.execute("select count(*) from core.streams").fetchone()[0]
     _write_sources(conn, files)
     return BuildStats("full", len(files), len(added), rows_read, total, rows_read - total, total)
-
-
-def _cid(alias: str = "") -> str:
-    """The content part of the play key: the track, episode or chapter id, or for
-    account-data rows (no URI) the track and artist names."""
-    a = f"{alias}." if alias else ""
-    return (
-        f"coalesce({a}track_id, {a}episode_id, {a}audiobook_chapter_id, "
-        f"coalesce({a}track_name, '') || '|' || coalesce({a}artist_name, ''))"
-    )
 
 
 def _write_sources(conn: Any, files: Sequence[ProcessedFile]) -> None:

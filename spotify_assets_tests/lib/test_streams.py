@@ -28,6 +28,12 @@ def plays(source: str, user: str, rows: list[tuple[int, str | None, int]], **ext
             "track_id": [t for _, t, _ in rows],
             "episode_id": pa.nulls(n, pa.string()),
             "audiobook_chapter_id": pa.nulls(n, pa.string()),
+            "audiobook_id": pa.nulls(n, pa.string()),
+            "episode_name": pa.nulls(n, pa.string()),
+            "show_name": pa.nulls(n, pa.string()),
+            "audiobook_chapter_title": pa.nulls(n, pa.string()),
+            "audiobook_title": pa.nulls(n, pa.string()),
+            "source_format": [extra.get("source_format", "extended")] * n,
             "track_name": extra.get("names", [f"song {t}" for _, t, _ in rows]),
             "artist_name": extra.get("artists", ["someone"] * n),
             "ms_played": pa.array([ms for _, _, ms in rows], pa.int64()),
@@ -86,6 +92,7 @@ def test_account_data_rows_dedupe_by_names(tmp_path, conn):
         [(0, None, 1000), (0, None, 1000), (0, None, 1000)],
         names=["x", "x", "y"],
         artists=["a", "a", "a"],
+        source_format="account_data",
     )
     build_streams(conn, [write(tmp_path, "u1/s.json", t)])
     assert count(conn) == 2
