@@ -72,7 +72,13 @@ def _sql_list(paths: Sequence[str]) -> str:
 
 
 def _read(paths: Sequence[str]) -> str:
-    return f"read_parquet({_sql_list(paths)}, union_by_name = true)"
+    # Timestamps become TIMESTAMP in UTC: a TIMESTAMPTZ would make every date_trunc follow
+    # the session's time zone, so a UTC day would depend on the machine running the query.
+    return (
+        "(select * replace (timezone('UTC', ts) as ts, "
+        "timezone('UTC', offline_timestamp) as offline_timestamp) "
+        f"from read_parquet({_sql_list(paths)}, union_by_name = true))"
+    )
 
 
 def _deduplicated(paths: Sequence[str]) -> str:
@@ -101,22 +107,31 @@ def build_streams(conn: Any, files: Sequence[ProcessedFile]) -> BuildStats:
         conn.execute(
             "select count(*) from information_schema.tables "
             "where table_schema = 'core' and table_name = 'streams'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
     if not files:
-        conn.execute("drop table if exists core.streams")
+        # An empty landing zone is valid: an empty table with the schema, for queries.
+        from spotify_assets.lib.streaming_history import STREAMS_SCHEMA
+
+        conn.register("_no_streams", STREAMS_SCHEMA.empty_table())
+        conn.execute(
+            "create or replace table core.streams as select * replace "
+            "(timezone('UTC', ts) as ts, timezone('UTC', offline_timestamp) as offline_timestamp) "
+            "from _no_streams"
+        )
+        conn.unregister("_no_streams")
         _write_sources(conn, [])
         return BuildStats("full", 0, 0, 0, 0, 0, 0)
     if exists and not changed and not added:
-        total = conn.execute("select count(*) from core.streams").fetchone()[0]
+        total = conn.execute("select count(*) from core.streams").fetchall()[0][0]
         return BuildStats("unchanged", len(files), 0, 0, 0, 0, total)
 
     if exists and not changed and have:
         paths = [f.path for f in added]
-        rows_read = conn.execute(f"select count(*) from {_read(paths)}").fetchone()[0]
+        rows_read = conn.execute(f"select count(*) from {_read(paths)}").fetchall()[0][0]
         users = conn.execute(f"select distinct user_id from {_read(paths)}").fetchall()
         user_list = ", ".join("'" + u[0].replace("'", "''") + "'" for u in users) or "''"
-        before = conn.execute("select count(*) from core.streams").fetchone()[0]
+        before = conn.execute("select count(*) from core.streams").fetchall()[0][0]
         # The first four parts of the key are never null; the item parts may be.
         match = " and ".join(
             f"{n} = {t}" if i < 4 else f"{n} is not distinct from {t}"
@@ -130,7 +145,7 @@ def build_streams(conn: Any, files: Sequence[ProcessedFile]) -> BuildStats:
             select n.* from n anti join s on {match}
             """
         )
-        total = conn.execute("select count(*) from core.streams").fetchone()[0]
+        total = conn.execute("select count(*) from core.streams").fetchall()[0][0]
         _write_sources(conn, files)
         inserted = total - before
         return BuildStats(
@@ -138,11 +153,11 @@ def build_streams(conn: Any, files: Sequence[ProcessedFile]) -> BuildStats:
         )
 
     paths = [f.path for f in files]
-    rows_read = conn.execute(f"select count(*) from {_read(paths)}").fetchone()[0]
+    rows_read = conn.execute(f"select count(*) from {_read(paths)}").fetchall()[0][0]
     conn.execute(
         f"create or replace table core.streams as {_deduplicated(paths)} order by user_id, ts"
     )
-    total = conn.execute("select count(*) from core.streams").fetchone()[0]
+    total = conn.execute("select count(*) from core.streams").fetchall()[0][0]
     _write_sources(conn, files)
     return BuildStats("full", len(files), len(added), rows_read, total, rows_read - total, total)
 

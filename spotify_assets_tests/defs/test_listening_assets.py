@@ -1,0 +1,207 @@
+"""The listening group materialized in memory: the sample world's exports (and bad files)
+landed in a tmp lake, ingested per file partition, core.streams built by DuckDB."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from spotify_assets.defs.listening.assets import streaming_history_files, streams_tables
+from spotify_assets.defs.listening.partitions import STREAMING_HISTORY_FILES
+from spotify_assets.defs.listening.sensors import streaming_history_sensor
+from spotify_assets.lib.sample_world.history import write_streaming_history
+from spotify_assets.resources import LakeResource
+
+LANDING = "landing/streaming_history"
+
+
+@pytest.fixture
+def env(tmp_path):
+    lake = LakeResource(url=str(tmp_path / "lake"))
+    database = str(tmp_path / "warehouse.duckdb")
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"lake": lake, "warehouse": DuckDBResource(database=database)}
+    return lake, database, instance, resources
+
+
+def land_world(lake, tiny_world, tmp_path) -> list[Path]:
+    out = tmp_path / "export"
+    paths = write_streaming_history(tiny_world, out)
+    for p in paths:
+        lake.store().put_bytes(f"{LANDING}/{p.relative_to(out).as_posix()}", p.read_bytes())
+    return paths
+
+
+def ingest(instance, resources, cursor=None):
+    """One sensor tick, then its runs, as the daemon would; returns (cursor, results)."""
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+    tick = streaming_history_sensor(context)
+    for request in tick.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(STREAMING_HISTORY_FILES.name, request.partition_keys)
+    results = [
+        dg.materialize(
+            [streaming_history_files, streams_tables],
+            selection=[streaming_history_files],
+            instance=instance,
+            resources=resources,
+            tags=request.tags,
+            raise_on_error=False,
+        )
+        for request in tick.run_requests or []
+    ]
+    return tick.cursor, results
+
+
+def build_streams(instance, resources):
+    return dg.materialize(
+        [streaming_history_files, streams_tables],
+        selection=[streams_tables],
+        instance=instance,
+        resources=resources,
+    )
+
+
+def independent_distinct_plays(paths: list[Path]) -> int:
+    """Straight from the JSON, without the platform's code: distinct (user, ts, uri,
+    ms_played) over every file."""
+    plays = set()
+    for p in paths:
+        user = p.parent.name
+        for r in json.loads(p.read_text()):
+            uri = (
+                r.get("spotify_track_uri")
+                or r.get("spotify_episode_uri")
+                or r.get("audiobook_chapter_uri")
+                or r.get("audiobook_uri")
+            )
+            names = (
+                r.get("master_metadata_track_name"),
+                r.get("master_metadata_album_artist_name"),
+            )
+            plays.add((user, r["ts"], uri or names, int(r["ms_played"])))
+    return len(plays)
+
+
+def query(database, sql):
+    with duckdb.connect(database, read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_sample_exports_land_in_core_streams_with_independent_counts(env, tiny_world, tmp_path):
+    lake, database, instance, resources = env
+    paths = land_world(lake, tiny_world, tmp_path)
+    _, results = ingest(instance, resources)
+    assert results and all(r.success for r in results)
+    assert all(e.passed for r in results for e in r.get_asset_check_evaluations())
+    streams = build_streams(instance, resources)
+    assert all(e.passed for e in streams.get_asset_check_evaluations())
+    assert query(database, "select count(*) from core.streams")[0][0] == independent_distinct_plays(
+        paths
+    )
+    users = {p.parent.name for p in paths}
+    assert {r[0] for r in query(database, "select user_id from core.listeners")} == users
+    # Personal data never reaches the warehouse.
+    columns = {
+        r[0]
+        for r in query(
+            database,
+            "select column_name from information_schema.columns where table_name = 'streams'",
+        )
+    }
+    assert not columns & {"ip_addr", "ip_addr_decrypted", "user_agent_decrypted", "username"}
+    # Per-file metadata on each partition.
+    mat = (
+        instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey(["raw", "streaming_history_files"]),
+                asset_partitions=[paths[0].relative_to(tmp_path / "export").as_posix()],
+            ),
+            limit=1,
+        )
+        .records[0]
+        .asset_materialization
+    )
+    assert mat.metadata["status"].value == "accepted" and mat.metadata["accepted"].value > 0
+
+
+def test_overlapping_and_reuploaded_files_are_deduplicated(env, tiny_world, tmp_path):
+    lake, database, instance, resources = env
+    paths = land_world(lake, tiny_world, tmp_path)
+    cursor, _ = ingest(instance, resources)
+    build_streams(instance, resources)
+    before = query(database, "select count(*) from core.streams")[0][0]
+    # A second export of the same user overlapping the first: a copy under another name.
+    first = paths[0]
+    user = first.parent.name
+    lake.store().put_bytes(
+        f"{LANDING}/{user}/Streaming_History_Audio_copy_0.json", first.read_bytes()
+    )
+    cursor, results = ingest(instance, resources, cursor)
+    assert len(results) == 1 and results[0].success
+    result = build_streams(instance, resources)
+    assert query(database, "select count(*) from core.streams")[0][0] == before
+    meta = result.asset_materializations_for_node("streams_tables")[0].metadata
+    assert meta["build"].value == "incremental" and meta["rows_added"].value == 0
+    # The same file uploaded again unchanged: nothing is requested.
+    lake.store().put_bytes(f"{LANDING}/{user}/{first.name}", first.read_bytes())
+    _, results = ingest(instance, resources, cursor)
+    assert results == []
+
+
+def test_bad_files_are_set_aside_and_stop_nothing_else(env, tiny_world, tmp_path):
+    lake, database, instance, resources = env
+    paths = land_world(lake, tiny_world, tmp_path)
+    store = lake.store()
+    store.put_bytes(f"{LANDING}/zoe/Streaming_History_Audio_2024_0.json", b"this is not json")
+    store.put_bytes(f"{LANDING}/zoe/Streaming_History_Audio_2024_1.json", b'[{"ts": "2024-01-0')
+    store.put_bytes(f"{LANDING}/zoe/endsong_0.json", b'{"ts": "2024-01-01T00:00:00Z"}')
+    _, results = ingest(instance, resources)
+    assert all(r.success for r in results)
+    readable = [
+        e
+        for r in results
+        for e in r.get_asset_check_evaluations()
+        if e.check_name == "files_readable"
+    ]
+    assert any(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in readable)
+    for name in (
+        "Streaming_History_Audio_2024_0.json",
+        "Streaming_History_Audio_2024_1.json",
+        "endsong_0.json",
+    ):
+        assert not store.exists(f"{LANDING}/zoe/{name}")
+        assert store.exists(f"landing/_rejected/zoe/{name}")
+        assert store.get_bytes(f"landing/_rejected/zoe/{name}.reason.txt").strip()
+    build_streams(instance, resources)
+    assert query(database, "select count(*) from core.streams")[0][0] == independent_distinct_plays(
+        paths
+    )
+
+
+def test_negative_ms_played_fails_the_blocking_checks(env, tmp_path):
+    lake, database, instance, resources = env
+    records = [
+        {
+            "ts": f"2024-02-01T10:0{i}:00Z",
+            "ms_played": -1000 if i % 2 else 5000,
+            "spotify_track_uri": "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+        }
+        for i in range(6)
+    ]
+    lake.store().put_bytes(
+        f"{LANDING}/neg/Streaming_History_Audio_2024_0.json", json.dumps(records).encode()
+    )
+    _, results = ingest(instance, resources)
+    assert not results[0].success  # blocking checks failed: downstream must not run on it
+    checks = {e.check_name: e for r in results for e in r.get_asset_check_evaluations()}
+    assert not checks["ms_played_non_negative"].passed
+    assert not checks["parse_rate"].passed
+    build_streams(instance, resources)
+    rows = query(database, "select reason from core.rejected_stream_records")
+    assert len(rows) == 3 and all("negative" in r[0] for r in rows)
+    assert query(database, "select count(*) from core.streams")[0][0] == 3
