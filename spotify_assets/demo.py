@@ -62,7 +62,7 @@ def _run(
     result = job.execute_in_process(
         instance=instance, raise_on_error=False, run_config=quiet, **kwargs
     )
-    if not result.success:
+    if not result.success and not _only_blocking_checks_failed(result):
         failures = [
             e.event_specific_data.error.message.strip()  # type: ignore[union-attr]
             for e in result.all_events
@@ -76,6 +76,30 @@ def _run(
             + "\nSee the run in the UI (make dev) for the full logs."
         )
     return result
+
+
+def ingest_landing_zone(defs: dg.Definitions, instance: dg.DagsterInstance) -> list:
+    """What the landing-zone sensor does in `make dev`, done once: evaluate it, add the file
+    partitions, run the batches it asks for."""
+    from spotify_assets.defs.listening.partitions import STREAMING_HISTORY_FILES
+    from spotify_assets.defs.listening.sensors import streaming_history_sensor
+
+    context = dg.build_sensor_context(instance=instance, resources={"lake": defs.resources["lake"]})
+    tick = streaming_history_sensor(context)
+    for request in tick.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(STREAMING_HISTORY_FILES.name, request.partition_keys)
+    job = defs.resolve_job_def("streaming_history_job")
+    return [_run(job, instance, tags=request.tags) for request in tick.run_requests or []]
+
+
+def _only_blocking_checks_failed(result: dg.ExecuteInProcessResult) -> bool:
+    """A run whose steps all did their work but a blocking check failed: the check summary
+    reports it; the demo goes on."""
+    return all(
+        "DagsterAssetCheckFailedError" in (e.event_specific_data.error.cls_name or "")  # type: ignore[union-attr]
+        for e in result.all_events
+        if e.is_step_failure
+    )
 
 
 def check_summary(results: list[dg.ExecuteInProcessResult]) -> tuple[int, list[str]]:
@@ -111,10 +135,12 @@ def main() -> int:
 
     files, landing = write_sample_history(settings)
     print(f"Listening-history exports in the landing zone: {files} files at {landing}")
+    t0 = time.perf_counter()
+    results = list(ingest_landing_zone(defs, instance))
+    print(f"Listening history: {len(results)} ingest runs in {time.perf_counter() - t0:.1f} s")
 
     windows = SNAPSHOT_PARTITIONS.get_partition_keys(current_time=datetime.now(UTC))
     windows = windows[-settings.demo_snapshots :]
-    results = []
     snapshot_job = defs.resolve_job_def("catalog_snapshot_job")
     for window in windows:
         t0 = time.perf_counter()
@@ -123,6 +149,9 @@ def main() -> int:
     t0 = time.perf_counter()
     results.append(_run(defs.resolve_job_def("catalog_tables_job"), instance))
     print(f"Catalog tables: done in {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    results.append(_run(defs.resolve_job_def("listening_tables_job"), instance))
+    print(f"Listening tables: done in {time.perf_counter() - t0:.1f} s")
 
     passed, failed = check_summary(results)
     print()
