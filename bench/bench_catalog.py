@@ -27,31 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from run_events import run_times
+
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def run_steps(instance, run_id: str) -> tuple[float, dict[str, float]]:
-    """(run wall s, {step: s}) from the run's event log."""
-    from dagster import DagsterEventType
-
-    run_start = run_end = None
-    starts: dict[str, float] = {}
-    steps: dict[str, float] = {}
-    for entry in instance.all_logs(run_id):
-        event = entry.dagster_event
-        if event is None:
-            continue
-        if event.event_type == DagsterEventType.RUN_START:
-            run_start = entry.timestamp
-        elif event.event_type == DagsterEventType.RUN_SUCCESS:
-            run_end = entry.timestamp
-        elif event.event_type == DagsterEventType.STEP_START:
-            starts[entry.step_key] = entry.timestamp
-        elif event.event_type == DagsterEventType.STEP_SUCCESS:
-            steps[entry.step_key] = entry.timestamp - starts[entry.step_key]
-    return (run_end or 0) - (run_start or 0), steps
 
 
 def main() -> int:
@@ -133,19 +113,19 @@ def main() -> int:
         )
         for endpoint, n in counts.items():
             print(f"    {endpoint:<36} {n:>8,}")
-        overheads.append(run_steps(instance, result.run_id))
+        overheads.append(run_times(instance, result.run_id))
     t0 = time.perf_counter()
     result = bench_defs.resolve_job_def("catalog_tables_job").execute_in_process(instance=instance)
     assert result.success
     print(
         f"\ncatalog tables: {time.perf_counter() - t0:.1f} s wall, peak RSS {peak_rss_mb():,.0f} MB"
     )
-    overheads.append(run_steps(instance, result.run_id))
+    overheads.append(run_times(instance, result.run_id))
     server.stop()
 
     print("\norchestration (run wall time vs. the sum of its steps):")
-    for (wall, steps), label in zip(overheads, [*windows, "tables"], strict=True):
-        total = sum(steps.values())
+    for times, label in zip(overheads, [*windows, "tables"], strict=True):
+        wall, steps, total = times.wall, times.steps, times.step_total
         print(
             f"  {label:<18} run {wall:6.2f} s, steps {total:6.2f} s, {len(steps)} steps, "
             f"overhead {(wall - total) / max(len(steps), 1) * 1000:5.0f} ms per step"

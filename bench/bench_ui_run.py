@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import requests
+from run_events import run_times
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +57,7 @@ def main() -> int:
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+        from dagster import DagsterInstance, DagsterRunStatus
         from dagster_graphql import DagsterGraphQLClient
 
         from spotify_assets.defs.catalog.assets import SNAPSHOT_PARTITIONS
@@ -89,26 +90,8 @@ def main() -> int:
             status = client.get_run_status(run_id)
             if status != DagsterRunStatus.SUCCESS:
                 raise SystemExit(f"{job} {tags} ended {status}; see {home}")
-            start = end = None
-            step_start: dict[str, float] = {}
-            steps: dict[str, float] = {}
-            assets = set()
-            for entry in instance.all_logs(run_id):
-                ev = entry.dagster_event
-                if ev is None:
-                    continue
-                if ev.event_type == DagsterEventType.RUN_START:
-                    start = entry.timestamp
-                elif ev.event_type == DagsterEventType.RUN_SUCCESS:
-                    end = entry.timestamp
-                elif ev.event_type == DagsterEventType.STEP_START:
-                    step_start[entry.step_key] = entry.timestamp
-                elif ev.event_type == DagsterEventType.STEP_SUCCESS:
-                    steps[entry.step_key] = entry.timestamp - step_start[entry.step_key]
-                elif ev.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-                    assets.add(ev.asset_key)
-            wall = end - start
-            total = sum(steps.values())
+            times = run_times(instance, run_id)
+            wall, total, start, assets = times.wall, times.step_total, times.start, times.assets
             label = f"{job} {tags.get('dagster/partition', '')}".strip()
             print(f"{label:<34} {start - submitted:>12.2f}s {wall:>8.2f}s {total:>7.2f}s "
                   f"{len(assets):>6} {(wall - total) / max(len(assets), 1) * 1000:>12.0f} ms")
