@@ -205,3 +205,43 @@ def test_negative_ms_played_fails_the_blocking_checks(env, tmp_path):
     rows = query(database, "select reason from core.rejected_stream_records")
     assert len(rows) == 3 and all("negative" in r[0] for r in rows)
     assert query(database, "select count(*) from core.streams")[0][0] == 3
+
+
+def test_account_data_format_lands_with_names_and_no_ids(env):
+    lake, database, instance, resources = env
+    records = [
+        {
+            "endTime": "2019-05-01 21:03",
+            "artistName": "Artist A",
+            "trackName": "Song A",
+            "msPlayed": 201000,
+        },
+        {
+            "endTime": "2019-05-01 21:03",
+            "artistName": "Artist A",
+            "trackName": "Song A",
+            "msPlayed": 201000,
+        },  # the same play twice in the file: one play
+        {
+            "endTime": "2019-05-01 21:07",
+            "artistName": "Artist B",
+            "trackName": "Song B",
+            "msPlayed": 4000,
+        },
+    ]
+    lake.store().put_bytes(
+        f"{LANDING}/dave/StreamingHistory_music_0.json", json.dumps(records).encode()
+    )
+    _, results = ingest(instance, resources)
+    assert results[0].success
+    build_streams(instance, resources)
+    rows = query(
+        database,
+        "select track_id, track_name, artist_name, content_type, source_format, "
+        "ts from core.streams order by ts",
+    )
+    assert [r[:5] for r in rows] == [
+        (None, "Song A", "Artist A", "music", "account_data"),
+        (None, "Song B", "Artist B", "music", "account_data"),
+    ]
+    assert str(rows[0][5]) == "2019-05-01 21:03:00"  # UTC, stored without a zone
