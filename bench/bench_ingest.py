@@ -79,7 +79,8 @@ def worker_loop(kind: str, files: list[Path], out: Path) -> None:
     """Serve ``<start> <stop>`` lines (process those files) until stdin closes, then print
     the totals as one JSON line."""
     step = floor_step if kind == "floor" else ours_step
-    step(files[0], Path(tempfile.mkdtemp()), 0)  # imports and first-call setup, untimed
+    with tempfile.TemporaryDirectory() as warm:  # imports and first-call setup, untimed
+        step(files[0], Path(warm), 0)
     totals = {"wall": 0.0, "cpu": 0.0, "rows": 0, "rejected": 0, "bytes": 0}
     for line in sys.stdin:
         lo, hi = map(int, line.split())
@@ -142,10 +143,9 @@ def run_streams(files: list[Path], ours: Path) -> dict:
 
     from spotify_assets.lib.streaming_history import (
         process_file,
-        streams_append_sql,
-        streams_dedup_sql,
         write_parquet,
     )
+    from spotify_assets.lib.streams import streams_append_sql, streams_dedup_sql
 
     db = ours.parent / "streams.duckdb"
     db.unlink(missing_ok=True)

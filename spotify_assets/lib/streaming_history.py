@@ -2,8 +2,8 @@
 
 Dagster-free: the ``raw/streaming_history_files`` asset calls :func:`process_file` once per
 landed file (``landing/streaming_history/<user_id>/<name>.json``) and writes the result with
-:func:`write_parquet`; ``core.streams`` is then built by DuckDB over all those Parquet files with
-:func:`streams_dedup_sql`.
+:func:`write_parquet`; ``core.streams`` is then built by DuckDB over all those Parquet files
+(``spotify_assets.lib.streams``).
 
 Formats (detected from the records' field names; the file name is only a tie-breaking hint)
 -------------------------------------------------------------------------------------------
@@ -76,12 +76,12 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import IO, Any, Literal
 
 import duckdb
@@ -149,7 +149,7 @@ PERSONAL_FIELDS: tuple[str, ...] = (
 )
 _READ_FIELDS = EXTENDED_FIELDS + ACCOUNT_DATA_FIELDS
 _READ_COLUMNS = dict.fromkeys(_READ_FIELDS, "VARCHAR")
-# Fields whose presence votes for a format (ts/endTime and the play length weigh most).
+# Non-null values of these vote for a format; the format with more votes wins.
 _EXTENDED_MARKERS = ("ts", "ms_played", "spotify_track_uri", "spotify_episode_uri",
                      "master_metadata_track_name", "episode_name", "conn_country", "platform",
                      "reason_start", "reason_end", "audiobook_uri")
@@ -168,7 +168,7 @@ _ISO_CODES = (
     "VN VU WF WS YE YT ZA ZM ZW XK"
 )
 ISO_COUNTRIES: frozenset[str] = frozenset(_ISO_CODES.split())
-"""ISO 3166-1 alpha-2 codes, plus XK (Kosovo), which Spotify uses."""
+"""ISO 3166-1 alpha-2 codes, plus XK (Kosovo, user-assigned but in common use)."""
 _COUNTRY_SET = pa.array(sorted(ISO_COUNTRIES))
 
 _TS_MIN_US = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
@@ -188,7 +188,8 @@ class BadExportFile(ValueError):
 @dataclass(frozen=True)
 class RejectedRecord:
     """A record left out of the table. ``raw_excerpt`` renders the record's known,
-    non-personal fields as JSON (cut at 300 characters) so a person can see what was wrong."""
+    non-personal fields as JSON (or a scalar element itself; cut at 300 characters) so a
+    person can see what was wrong."""
 
     record_index: int
     reason: str
@@ -246,80 +247,34 @@ def process_file(data: bytes, *, source_file: str, user_id: str) -> ParsedExport
     return parsed
 
 
-def write_parquet(table: pa.Table, where: str | IO[bytes] | Any) -> None:
-    """Write rows to Parquet with zstd (level 1): measured on bench-world files it writes as
-    fast as snappy and lz4, reads as fast, and is about a fifth smaller."""
-    pq.write_table(table, where, compression="zstd", compression_level=1)
+def write_parquet(table: pa.Table, where: str | os.PathLike[str] | IO[bytes]) -> None:
+    """Write rows to Parquet, zstd level 1: measured on bench-world files it writes as fast as
+    snappy and lz4, reads as fast, and is a fifth smaller. Dictionary pages for the text
+    columns (names and ids repeat within a user's history) and min/max statistics only where
+    a reader can prune with them save another fifth of the size and of the write time."""
+    pq.write_table(table, where, compression="zstd", compression_level=1,
+                   use_dictionary=_DICTIONARY_COLUMNS, write_statistics=_STATISTICS_COLUMNS)
 
 
-def _play_key(alias: str = "") -> list[str]:
-    """The dedup key of a play as SQL expressions over ``alias`` (DESIGN.md section 6)."""
-    a = f"{alias}." if alias else ""
-    item = (f"coalesce({a}track_id, {a}episode_id, {a}audiobook_chapter_id, "
-            f"{a}audiobook_id)")
-    return [
-        f"{a}user_id", f"{a}source_format", f"{a}ts", f"{a}ms_played", item,
-        f"CASE WHEN {item} IS NULL THEN coalesce({a}track_name, {a}episode_name, "
-        f"{a}audiobook_chapter_title) END",
-        f"CASE WHEN {item} IS NULL THEN coalesce({a}artist_name, {a}show_name, "
-        f"{a}audiobook_title) END",
-    ]
-
-
-def streams_dedup_sql(source: str) -> str:
-    """A DuckDB ``SELECT`` that keeps one row per play from ``source`` (a table name or a
-    ``read_parquet(...)`` call over files written by :func:`write_parquet`).
-
-    Duplicates (DESIGN.md section 6) are the same user, ``ts``, item and ``ms_played`` from
-    overlapping export files; the item is its Spotify id (track, episode, chapter or
-    audiobook) or, when a row has none (every account-data row), its names
-    (track/episode/chapter name and artist/show/audiobook title). The two formats never merge
-    (account-data times are cut to the minute). The row from the first file by
-    ``source_file``, then ``record_index``, wins, so the result does not depend on load order.
-
-    Why not one window over everything: on 10 million plays that sorts every column and took
-    5.5 GB. Here a 64-bit hash of the key finds the few candidate duplicates in a narrow hash
-    aggregate, and only those rows go through the exact window (a hash collision costs time,
-    never a play); about 1 GB, as fast as copying the rows.
-    """
-    key = ", ".join(_play_key())
-    return (
-        f"WITH _dup_keys AS (SELECT hash({key}) AS _h FROM {source} GROUP BY _h "
-        f"HAVING count(*) > 1) "
-        f"SELECT * FROM {source} WHERE hash({key}) NOT IN (SELECT _h FROM _dup_keys) "
-        f"UNION ALL "
-        f"SELECT * FROM (SELECT * FROM {source} WHERE hash({key}) IN "
-        f"(SELECT _h FROM _dup_keys) QUALIFY row_number() OVER (PARTITION BY {key} "
-        f"ORDER BY source_file, record_index) = 1)"
-    )
-
-
-def streams_append_sql(target: str, source: str) -> str:
-    """A DuckDB ``INSERT`` that adds the plays of ``source`` (new files) to the deduplicated
-    ``target`` table and skips plays already there: the incremental form of
-    :func:`streams_dedup_sql`, for a new file (here the play already loaded wins)."""
-    match = " AND ".join(
-        f"{t} = {n}" if i < 4 else f"{t} IS NOT DISTINCT FROM {n}"  # the first four: not null
-        for i, (t, n) in enumerate(zip(_play_key("t"), _play_key("n"), strict=True))
-    )
-    return (
-        f"INSERT INTO {target} SELECT n.* FROM ({streams_dedup_sql(source)}) AS n "
-        f"ANTI JOIN {target} AS t ON {match}"
-    )
+_DICTIONARY_COLUMNS = [f.name for f in STREAMS_SCHEMA if f.type == pa.string()]
+_STATISTICS_COLUMNS = ["user_id", "ts", "content_type", "ms_played", "conn_country",
+                       "source_format", "source_file", "record_index", "offline_timestamp"]
 
 
 def format_hint(file_name: str) -> tuple[ExportFormat | None, str | None]:
     """What a file name suggests: the format and, for account data, ``"music"``,
     ``"podcast"`` or ``None`` (the old mixed files). Only a hint: content decides."""
-    name = PurePosixPath(file_name.replace("\\", "/")).name.lower()
-    if re.match(r"streaming_history_(audio|video)_.*\.json$", name) or re.match(
-        r"endsong(_\d+)?\.json$", name
-    ):
+    name = file_name.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    if _EXTENDED_NAME.match(name):
         return "extended", None
-    m = re.match(r"streaminghistory_?(music|podcast)?_?\d*\.json$", name)
+    m = _ACCOUNT_NAME.match(name)
     if m:
         return "account_data", m.group(1)
     return None, None
+
+
+_EXTENDED_NAME = re.compile(r"(streaming_history_(audio|video)_.*|endsong(_\d+)?)\.json$")
+_ACCOUNT_NAME = re.compile(r"streaminghistory_?(music|podcast)?_?\d*\.json$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,7 +352,9 @@ def _read_per_record(data: bytes) -> _Raw:
     not_object: dict[int, tuple[str, str]] = {}
     for i, element in enumerate(elements):
         if not isinstance(element, dict):
-            text = json.dumps(element, ensure_ascii=False)[:_EXCERPT_CHARS]
+            # Arrays are not rendered: they may hold records, and so personal fields.
+            text = (f"[an array of {len(element)} elements]" if isinstance(element, list)
+                    else json.dumps(element, ensure_ascii=False)[:_EXCERPT_CHARS])
             not_object[i] = (_json_type(element), text)
             continue
         for name in _READ_FIELDS:
@@ -524,8 +481,10 @@ def _int_from_text(text: str) -> tuple[int, int]:
             f = float(t)
         except ValueError:
             return 0, _NOT_NUMBER
-        if not math.isfinite(f):
+        if math.isnan(f) or (math.isinf(f) and "inf" in t.lower()):
             return 0, _NOT_NUMBER
+        if math.isinf(f):  # 1e400
+            return 0, _OUT_OF_RANGE
         if not f.is_integer():
             return 0, _NOT_WHOLE
         value = int(f)
@@ -596,23 +555,33 @@ def _ts_from_text(text: str) -> tuple[int, int]:
 def _uri_ids(arr: pa.Array, kinds: tuple[str, ...], name: str,
              normalized: Counter[str]) -> pa.Array:
     """``spotify:<kind>:<22 base-62 chars>`` -> the id; anything else -> null (counted)."""
-    arr = _trimmed(arr)
-    n = len(arr)
-    if arr.null_count == n:
+    if arr.null_count == len(arr):
         return arr
-    ids = None
+    ids = _ids(arr, kinds[0])
+    if ids is not None:  # the usual case: every URI is a well-formed one of the first kind
+        return ids
+    arr = _trimmed(arr)
+    ids = pa.nulls(len(arr), pa.string())
     for kind in kinds:
         prefix = f"spotify:{kind}:"
-        has = pc.starts_with(arr, prefix)
         cand = pc.utf8_slice_codeunits(arr, len(prefix))
-        ok = pc.and_(has, pc.and_(pc.equal(pc.utf8_length(cand), 22), pc.ascii_is_alnum(cand)))
-        kind_ids = pc.if_else(ok, cand, _NULL_STR)
-        ids = kind_ids if ids is None else pc.coalesce(ids, kind_ids)
-    assert ids is not None
+        ok = pc.and_(pc.starts_with(arr, prefix),
+                     pc.and_(pc.equal(pc.binary_length(cand), 22), pc.ascii_is_alnum(cand)))
+        ids = pc.coalesce(ids, pc.if_else(ok, cand, _NULL_STR))
     bad = ids.null_count - arr.null_count
     if bad:
         normalized[f"{name}: not a spotify:{'/'.join(kinds)} URI -> null id"] += bad
     return ids
+
+
+def _ids(arr: pa.Array, kind: str) -> pa.Array | None:
+    """The ids if every non-null value is ``spotify:<kind>:<22 base-62 chars>``, else None."""
+    prefix = f"spotify:{kind}:"
+    ok = pc.and_(pc.equal(pc.binary_length(arr), len(prefix) + 22), pc.starts_with(arr, prefix))
+    if pc.sum(ok).as_py() != len(arr) - arr.null_count:
+        return None
+    ids = pc.utf8_slice_codeunits(arr, len(prefix))
+    return ids if pc.all(pc.ascii_is_alnum(ids)).as_py() else None
 
 
 def _offline_ts(arr: pa.Array, normalized: Counter[str]) -> pa.Array:
@@ -623,7 +592,7 @@ def _offline_ts(arr: pa.Array, normalized: Counter[str]) -> pa.Array:
     values, status = _parse_int(arr)
     bad = (status != _OK) & (status != _MISSING)
     if bad.any():
-        normalized["offline_timestamp: not a whole number -> null"] += int(bad.sum())
+        normalized["offline_timestamp: not an integer -> null"] += int(bad.sum())
     v = values
     us = np.where(v < 10**11, v * 1_000_000, np.where(v < 10**14, v * 1_000, v))
     present = (status == _OK) & (v > 0) & (v < 10**17)
@@ -691,87 +660,94 @@ _STATUS_TEXT = {
 }
 
 
+def _extended_columns(c: dict[str, pa.Array], normalized: Counter[str]) -> dict[str, pa.Array]:
+    """The non-key columns of Extended Streaming History records."""
+    ids = {
+        "track_id": _uri_ids(c["spotify_track_uri"], ("track",), "spotify_track_uri",
+                             normalized),
+        "episode_id": _uri_ids(c["spotify_episode_uri"], ("episode",), "spotify_episode_uri",
+                               normalized),
+        "audiobook_id": _uri_ids(c["audiobook_uri"], ("audiobook", "show"), "audiobook_uri",
+                                 normalized),
+        "audiobook_chapter_id": _uri_ids(c["audiobook_chapter_uri"], ("chapter", "episode"),
+                                         "audiobook_chapter_uri", normalized),
+    }
+    names = {
+        "track_name": _blank_to_null(c["master_metadata_track_name"]),
+        "artist_name": _blank_to_null(c["master_metadata_album_artist_name"]),
+        "album_name": _blank_to_null(c["master_metadata_album_album_name"]),
+        "episode_name": _blank_to_null(c["episode_name"]),
+        "show_name": _blank_to_null(c["episode_show_name"]),
+        "audiobook_title": _blank_to_null(c["audiobook_title"]),
+        "audiobook_chapter_title": _blank_to_null(c["audiobook_chapter_title"]),
+    }
+    by_uri = (_valid(ids["track_id"]), _valid(ids["episode_id"]),
+              _valid(ids["audiobook_chapter_id"]) | _valid(ids["audiobook_id"]))
+    by_name = (_valid(names["track_name"]),
+               _valid(names["episode_name"]) | _valid(names["show_name"]),
+               _valid(names["audiobook_title"]) | _valid(names["audiobook_chapter_title"]))
+    no_uri = ~(by_uri[0] | by_uri[1] | by_uri[2])
+    # A URI decides; without any URI, the names decide (music, podcast, audiobook order).
+    groups = [uri | (name & no_uri) for uri, name in zip(by_uri, by_name, strict=True)]
+    return {
+        "content_type": _content_type(*groups),
+        **ids,
+        **names,
+        "conn_country": _country(c["conn_country"], normalized),
+        "platform": _trimmed(c["platform"]),
+        "reason_start": _trimmed(c["reason_start"]),
+        "reason_end": _trimmed(c["reason_end"]),
+        "shuffle": _parse_bool(c["shuffle"], "shuffle", normalized),
+        "skipped": _parse_bool(c["skipped"], "skipped", normalized),
+        "offline": _parse_bool(c["offline"], "offline", normalized),
+        "offline_timestamp": _offline_ts(c["offline_timestamp"], normalized),
+        "incognito_mode": _parse_bool(c["incognito_mode"], "incognito_mode", normalized),
+    }
+
+
+def _account_columns(c: dict[str, pa.Array], n: int,
+                     content_hint: str | None) -> dict[str, pa.Array]:
+    """The non-key columns of account-data records (names only; the rest is null)."""
+    artist = _blank_to_null(c["artistName"])
+    track = _blank_to_null(c["trackName"])
+    show = _blank_to_null(c["podcastName"])
+    episode = _blank_to_null(c["episodeName"])
+    podcast = _valid(show) | _valid(episode)
+    named = _valid(artist) | _valid(track)
+    if content_hint == "podcast":  # podcast files may name the show artist, the episode track
+        show, episode = pc.coalesce(show, artist), pc.coalesce(episode, track)
+        podcast |= named
+    music = named & ~podcast if content_hint == "music" else np.zeros(n, bool)
+    strings = pa.nulls(n, pa.string())
+    bools = pa.nulls(n, pa.bool_())
+    not_podcast = pa.array(~podcast)
+    return {
+        "content_type": _content_type(music, podcast, np.zeros(n, bool)),
+        **dict.fromkeys(("track_id", "episode_id", "audiobook_id", "audiobook_chapter_id"),
+                        strings),
+        "track_name": pc.if_else(not_podcast, track, _NULL_STR),
+        "artist_name": pc.if_else(not_podcast, artist, _NULL_STR),
+        "album_name": strings, "episode_name": episode, "show_name": show,
+        "audiobook_title": strings, "audiobook_chapter_title": strings,
+        "conn_country": strings, "platform": strings, "reason_start": strings,
+        "reason_end": strings, "shuffle": bools, "skipped": bools, "offline": bools,
+        "offline_timestamp": pa.nulls(n, TS_TYPE), "incognito_mode": bools,
+    }
+
+
 def _normalize(raw: _Raw, fmt: ExportFormat, content_hint: str | None,
                normalized: Counter[str]) -> tuple[dict[str, pa.Array], np.ndarray, list[str]]:
     """Columns for every element (rejected ones included) and the per-element reasons."""
     c = raw.columns
     n = raw.n
-    none = pa.nulls(n, pa.string())
     if fmt == "extended":
-        ts_field, ms_field = "ts", "ms_played"
-        ts_us, ts_status = _parse_ts(c["ts"], None)
-        ms, ms_status = _parse_int(c["ms_played"])
-        track_id = _uri_ids(c["spotify_track_uri"], ("track",), "spotify_track_uri",
-                            normalized)
-        episode_id = _uri_ids(c["spotify_episode_uri"], ("episode",), "spotify_episode_uri",
-                              normalized)
-        audiobook_id = _uri_ids(c["audiobook_uri"], ("audiobook", "show"), "audiobook_uri",
-                                normalized)
-        chapter_id = _uri_ids(c["audiobook_chapter_uri"], ("chapter", "episode"),
-                              "audiobook_chapter_uri", normalized)
-        names = {
-            "track_name": _blank_to_null(c["master_metadata_track_name"]),
-            "artist_name": _blank_to_null(c["master_metadata_album_artist_name"]),
-            "album_name": _blank_to_null(c["master_metadata_album_album_name"]),
-            "episode_name": _blank_to_null(c["episode_name"]),
-            "show_name": _blank_to_null(c["episode_show_name"]),
-            "audiobook_title": _blank_to_null(c["audiobook_title"]),
-            "audiobook_chapter_title": _blank_to_null(c["audiobook_chapter_title"]),
-        }
-        by_uri = (_valid(track_id), _valid(episode_id), _valid(chapter_id) | _valid(audiobook_id))
-        by_name = (
-            _valid(names["track_name"]),
-            _valid(names["episode_name"]) | _valid(names["show_name"]),
-            _valid(names["audiobook_title"]) | _valid(names["audiobook_chapter_title"]),
-        )
-        any_uri = by_uri[0] | by_uri[1] | by_uri[2]
-        content_type = _content_type(*(u | (n_ & ~any_uri) for u, n_ in zip(by_uri, by_name,
-                                                                           strict=True)))
-        rest = {
-            "conn_country": _country(c["conn_country"], normalized),
-            "platform": _trimmed(c["platform"]),
-            "reason_start": _trimmed(c["reason_start"]),
-            "reason_end": _trimmed(c["reason_end"]),
-            "shuffle": _parse_bool(c["shuffle"], "shuffle", normalized),
-            "skipped": _parse_bool(c["skipped"], "skipped", normalized),
-            "offline": _parse_bool(c["offline"], "offline", normalized),
-            "offline_timestamp": _offline_ts(c["offline_timestamp"], normalized),
-            "incognito_mode": _parse_bool(c["incognito_mode"], "incognito_mode", normalized),
-        }
-        ids = {"track_id": track_id, "episode_id": episode_id, "audiobook_id": audiobook_id,
-               "audiobook_chapter_id": chapter_id}
+        ts_field, ms_field, ts_format = "ts", "ms_played", None
+        columns = _extended_columns(c, normalized)
     else:
-        ts_field, ms_field = "endTime", "msPlayed"
-        ts_us, ts_status = _parse_ts(c["endTime"], "%Y-%m-%d %H:%M")
-        ms, ms_status = _parse_int(c["msPlayed"])
-        artist = _blank_to_null(c["artistName"])
-        track = _blank_to_null(c["trackName"])
-        podcast = _blank_to_null(c["podcastName"])
-        episode = _blank_to_null(c["episodeName"])
-        is_podcast_row = _valid(podcast) | _valid(episode)
-        has_names = _valid(artist) | _valid(track)
-        if content_hint == "podcast":  # artist = show, track = episode in podcast files
-            podcast, episode = pc.coalesce(podcast, artist), pc.coalesce(episode, track)
-            artist, track = none, none
-            is_podcast_row = is_podcast_row | has_names
-            has_names = np.zeros(n, bool)
-        music = has_names & ~is_podcast_row & (content_hint == "music")
-        content_type = _content_type(music, is_podcast_row, np.zeros(n, bool))
-        names = {
-            "track_name": pc.if_else(pa.array(is_podcast_row), _NULL_STR, track),
-            "artist_name": pc.if_else(pa.array(is_podcast_row), _NULL_STR, artist),
-            "album_name": none, "episode_name": episode, "show_name": podcast,
-            "audiobook_title": none, "audiobook_chapter_title": none,
-        }
-        ids = dict.fromkeys(("track_id", "episode_id", "audiobook_id", "audiobook_chapter_id"),
-                            none)
-        rest = {
-            "conn_country": none, "platform": none, "reason_start": none, "reason_end": none,
-            "shuffle": pa.nulls(n, pa.bool_()), "skipped": pa.nulls(n, pa.bool_()),
-            "offline": pa.nulls(n, pa.bool_()), "offline_timestamp": pa.nulls(n, TS_TYPE),
-            "incognito_mode": pa.nulls(n, pa.bool_()),
-        }
-
+        ts_field, ms_field, ts_format = "endTime", "msPlayed", "%Y-%m-%d %H:%M"
+        columns = _account_columns(c, n, content_hint)
+    ts_us, ts_status = _parse_ts(c[ts_field], ts_format)
+    ms, ms_status = _parse_int(c[ms_field])
     negative = (ms_status == _OK) & (ms < 0)
     not_object = np.zeros(n, bool)
     if raw.not_object:
@@ -794,14 +770,8 @@ def _normalize(raw: _Raw, fmt: ExportFormat, content_hint: str | None,
             elif negative[i]:
                 parts.append(f"{ms_field} negative: {int(ms[i])}")
             reasons.append("; ".join(parts))
-    columns = {
-        "ts": pa.array(ts_us, pa.int64()).cast(TS_TYPE),
-        "content_type": content_type,
-        **ids,
-        **names,
-        "ms_played": pa.array(ms, pa.int64()),
-        **rest,
-    }
+    columns["ts"] = pa.array(ts_us, pa.int64()).cast(TS_TYPE)
+    columns["ms_played"] = pa.array(ms, pa.int64())
     return columns, rejected, reasons
 
 
