@@ -64,15 +64,25 @@ def floor_step(path: Path, out: Path, index: int) -> tuple[int, int]:
 
 
 def ours_step(path: Path, out: Path, index: int) -> tuple[int, int]:
-    """Ours for one file: parse, validate, normalize, sort, write Parquet."""
-    from spotify_assets.lib.streaming_history import process_file, write_parquet
+    """Ours for one file, the platform's own path (the asset's ``ingest_file``): read from
+    the landing zone, hash, parse, validate, normalize, sort, write Parquet, rejected records
+    and the manifest to the lake's processed zone."""
+    from spotify_assets.defs.listening.assets import ingest_file
 
-    user_id = path.parent.name
-    parsed = process_file(path.read_bytes(), source_file=f"{user_id}/{path.name}",
-                          user_id=user_id)
-    (out / user_id).mkdir(exist_ok=True)
-    write_parquet(parsed.table, out / user_id / f"{path.stem}.parquet")
-    return parsed.n_accepted, parsed.n_rejected
+    info = ingest_file(_bench_lake(out, path), f"{path.parent.name}/{path.name}", reprocess=True)
+    return info.get("accepted", 0), info.get("rejected", 0)
+
+
+def _bench_lake(out: Path, path: Path):
+    """A local lake under ``out`` whose landing zone is the bench history (a link)."""
+    from spotify_assets.resources import LakeResource
+
+    root = out / "lake"
+    landing = root / "landing" / "streaming_history"
+    if not landing.exists():
+        landing.parent.mkdir(parents=True, exist_ok=True)
+        landing.symlink_to(path.parent.parent.resolve())
+    return LakeResource(url=str(root))
 
 
 def worker_loop(kind: str, files: list[Path], out: Path) -> None:
@@ -139,48 +149,52 @@ def overlapping_export(files: list[Path], n_new: int = 500) -> tuple[str, bytes]
 
 
 def run_streams(files: list[Path], ours: Path) -> dict:
+    """core.streams the platform's way (``build_streams`` over the processed files): a full
+    build, then one new overlapping file ingested and added incrementally, then a full
+    rebuild for comparison."""
     import duckdb
 
-    from spotify_assets.lib.streaming_history import (
-        process_file,
-        write_parquet,
-    )
-    from spotify_assets.lib.streams import streams_append_sql, streams_dedup_sql
+    from spotify_assets.defs.listening.assets import ingest_file, processed_files
+    from spotify_assets.lib.streams import build_streams
+    from spotify_assets.resources import LakeResource
 
+    lake = LakeResource(url=str(ours / "lake"))
     db = ours.parent / "streams.duckdb"
     db.unlink(missing_ok=True)
     con = duckdb.connect(str(db))
-    glob = f"read_parquet('{ours}/*/*.parquet')"
     result: dict = {}
+    processed = processed_files(lake, ours)
 
     t = time.perf_counter()
-    con.execute(f"CREATE TABLE streams AS {streams_dedup_sql(glob)}")
+    stats = build_streams(con, processed)
     result["full_build"] = time.perf_counter() - t
-    result["rows_in_files"] = con.execute(f"SELECT count(*) FROM {glob}").fetchall()[0][0]
-    result["streams_rows"] = con.execute("SELECT count(*) FROM streams").fetchall()[0][0]
+    result["rows_in_files"] = stats.rows_read
+    result["streams_rows"] = stats.total_rows
 
     user_id, data = overlapping_export(files)
-    name = "Streaming_History_Audio_2099_new"
-    t = time.perf_counter()
-    parsed = process_file(data, source_file=f"{user_id}/{name}.json", user_id=user_id)
-    new_file = ours / user_id / f"{name}.parquet"
-    write_parquet(parsed.table, new_file)
-    result["new_file_ingest"] = time.perf_counter() - t
-    result["new_file_rows"] = parsed.n_accepted
+    key = f"{user_id}/Streaming_History_Audio_2099_new.json"
+    landed = ours / "lake" / "landing" / "streaming_history" / key  # lands in the input folder
+    landed.write_bytes(data)
+    try:
+        t = time.perf_counter()
+        info = ingest_file(lake, key)
+        result["new_file_ingest"] = time.perf_counter() - t
+        result["new_file_rows"] = info["accepted"]
+    finally:
+        landed.unlink()
 
     t = time.perf_counter()
-    con.execute(streams_append_sql("streams", f"read_parquet('{new_file}')"))
+    stats = build_streams(con, processed_files(lake, ours))
     result["incremental_append"] = time.perf_counter() - t
-    result["streams_rows_after_append"] = (
-        con.execute("SELECT count(*) FROM streams").fetchall()[0][0])
+    result["incremental_mode"] = stats.mode
+    result["streams_rows_after_append"] = stats.total_rows
 
     t = time.perf_counter()
-    con.execute(f"CREATE OR REPLACE TABLE streams AS {streams_dedup_sql(glob)}")
+    con.execute("drop table core.stream_sources")  # forget: the next build is a full one
+    stats = build_streams(con, processed_files(lake, ours))
     result["full_rebuild_with_new_file"] = time.perf_counter() - t
-    result["streams_rows_after_rebuild"] = (
-        con.execute("SELECT count(*) FROM streams").fetchall()[0][0])
+    result["streams_rows_after_rebuild"] = stats.total_rows
     con.close()
-    new_file.unlink()
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 
