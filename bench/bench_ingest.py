@@ -161,7 +161,10 @@ def run_streams(files: list[Path], ours: Path) -> dict:
     lake = LakeResource(url=str(ours / "lake"))
     db = ours.parent / "streams.duckdb"
     db.unlink(missing_ok=True)
-    con = duckdb.connect(str(db))
+    # The platform's DuckDB settings (SPOTIFY_DUCKDB_MEMORY_LIMIT).
+    from spotify_assets.settings import load_settings
+
+    con = duckdb.connect(str(db), config={"memory_limit": load_settings().duckdb_memory_limit})
     result: dict = {}
     processed = processed_files(lake, ours)
 

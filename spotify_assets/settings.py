@@ -75,6 +75,7 @@ class Settings:
     sample_app_mode: str
     demo_snapshots: int
     ingest_batch_files: int
+    duckdb_memory_limit: str
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -113,4 +114,6 @@ def load_settings() -> Settings:
         sample_app_mode=_choice("SPOTIFY_SAMPLE_APP_MODE", "extended", ("extended", "development")),
         demo_snapshots=_int("SPOTIFY_DEMO_SNAPSHOTS", 3, minimum=1),
         ingest_batch_files=_int("SPOTIFY_INGEST_BATCH_FILES", 100, minimum=1),
+        # DuckDB's own default is 80% of RAM; a cap makes big builds spill to disk instead.
+        duckdb_memory_limit=_get("SPOTIFY_DUCKDB_MEMORY_LIMIT", "2GB"),
     )

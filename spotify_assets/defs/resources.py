@@ -69,12 +69,17 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
     if not settings.lake_is_s3:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    duckdb_config = {"memory_limit": settings.duckdb_memory_limit}
     return {
         "spotify": spotify_resource(settings),
         "lake": lake,
         "lake_io_manager": LakeIOManager(lake=lake),
-        "warehouse_io_manager": WarehouseIOManager(database=str(settings.warehouse_path)),
-        "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
+        "warehouse_io_manager": WarehouseIOManager(
+            database=str(settings.warehouse_path), connection_config=duckdb_config
+        ),
+        "warehouse": DuckDBResource(
+            database=str(settings.warehouse_path), connection_config=duckdb_config
+        ),
     }
 
 

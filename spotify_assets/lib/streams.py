@@ -175,7 +175,7 @@ def build_streams(conn: Any, files: Sequence[ProcessedFile]) -> BuildStats:
     rows_read = conn.execute("select count(*) from _stream_files").fetchall()[0][0]
     conn.execute(
         "create or replace table core.streams as "
-        f"select * from ({streams_dedup_sql('_stream_files')}) order by user_id, ts"
+        f"select * from ({streams_dedup_sql('_stream_files')})"
     )
     total = conn.execute("select count(*) from core.streams").fetchall()[0][0]
     _write_sources(conn, files)
