@@ -46,10 +46,15 @@ class BuildStats:
 
 def play_key_sql(alias: str = "") -> list[str]:
     """The play key as SQL expressions over ``alias`` (DESIGN.md section 6): user, format,
-    ``ts``, ``ms_played`` and the item, which is its Spotify id (track, episode, chapter or
-    audiobook) or, for rows without one (every account-data row), its names."""
+    ``ts``, ``ms_played`` and the item. The item of an extended-format row is its Spotify id
+    (track, episode, chapter or audiobook), or its names when it has none; an account-data
+    row (no URIs) is always keyed by its names, so resolving its track id later by name
+    (:func:`resolve_account_data_tracks`) never changes its key."""
     a = f"{alias}." if alias else ""
-    item = f"coalesce({a}track_id, {a}episode_id, {a}audiobook_chapter_id, {a}audiobook_id)"
+    item = (
+        f"CASE WHEN {a}source_format = 'account_data' THEN NULL ELSE "
+        f"coalesce({a}track_id, {a}episode_id, {a}audiobook_chapter_id, {a}audiobook_id) END"
+    )
     return [
         f"{a}user_id",
         f"{a}source_format",
@@ -61,6 +66,47 @@ def play_key_sql(alias: str = "") -> list[str]:
         f"CASE WHEN {item} IS NULL THEN coalesce({a}artist_name, {a}show_name, "
         f"{a}audiobook_title) END",
     ]
+
+
+def resolve_account_data_tracks(conn: Any) -> int:
+    """Give account-data rows (names, no URI) the track id of the catalog track with the
+    same name and primary artist (case-insensitive), where exactly one matches; such rows of
+    the old mixed files become ``music``. Uses ``core.tracks`` and ``core.artists`` as they
+    are; without them nothing is resolved. Returns the rows resolved."""
+    tables = {
+        r[0]
+        for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'core'"
+        ).fetchall()
+    }
+    if not {"tracks", "artists", "streams"} <= tables:
+        return 0
+    before = conn.execute(
+        "select count(*) from core.streams where source_format = 'account_data' "
+        "and track_id is not null"
+    ).fetchall()[0][0]
+    conn.execute(
+        """
+        update core.streams s
+        set track_id = m.track_id,
+            content_type = case when s.content_type = 'unknown' then 'music' else s.content_type end
+        from (
+            select lower(t.track_name) as tn, lower(a.artist_name) as an,
+                   min(t.track_id) as track_id
+            from core.tracks t join core.artists a on a.artist_id = t.primary_artist_id
+            group by all
+            having count(distinct t.track_id) = 1
+        ) m
+        where s.source_format = 'account_data' and s.track_id is null
+          and s.content_type in ('music', 'unknown')
+          and lower(s.track_name) = m.tn and lower(s.artist_name) = m.an
+        """
+    )
+    after = conn.execute(
+        "select count(*) from core.streams where source_format = 'account_data' "
+        "and track_id is not null"
+    ).fetchall()[0][0]
+    return int(after - before)
 
 
 def streams_dedup_sql(source: str) -> str:

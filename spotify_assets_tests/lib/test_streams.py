@@ -25,7 +25,7 @@ def plays(source: str, user: str, rows: list[tuple[int, str | None, int]], **ext
                 [T0 + timedelta(minutes=m) for m, _, _ in rows], pa.timestamp("us", "UTC")
             ),
             "content_type": ["music"] * n,
-            "track_id": [t for _, t, _ in rows],
+            "track_id": pa.array([t for _, t, _ in rows], pa.string()),
             "episode_id": pa.nulls(n, pa.string()),
             "audiobook_chapter_id": pa.nulls(n, pa.string()),
             "audiobook_id": pa.nulls(n, pa.string()),
@@ -147,3 +147,35 @@ def test_no_files_gives_an_empty_streams_table(tmp_path, conn):
     assert count(conn) == 0
     columns = {r[0] for r in conn.execute("describe core.streams").fetchall()}
     assert {"user_id", "ts", "track_id", "ms_played", "source_file"} <= columns
+
+
+def test_account_data_rows_are_resolved_by_name_without_changing_their_key(tmp_path, conn):
+    t = plays(
+        "u1/s.json",
+        "u1",
+        [(0, None, 1000), (3, None, 2000), (5, None, 3000)],
+        names=["Song A", "song a", "Nowhere"],
+        artists=["Artist", "ARTIST", "Artist"],
+        source_format="account_data",
+    )
+    f = write(tmp_path, "u1/s.json", t)
+    build_streams(conn, [f])
+    conn.execute(
+        "create table core.tracks as select 'T1' as track_id, 'Song A' as track_name, "
+        "'A1' as primary_artist_id"
+    )
+    conn.execute("create table core.artists as select 'A1' as artist_id, 'Artist' as artist_name")
+    from spotify_assets.lib.streams import resolve_account_data_tracks
+
+    assert resolve_account_data_tracks(conn) == 2
+    got = conn.execute("select track_name, track_id from core.streams order by ts").fetchall()
+    assert got == [("Song A", "T1"), ("song a", "T1"), ("Nowhere", None)]
+    # The same file landing again under another name adds nothing: the key is unchanged.
+    again = write(
+        tmp_path,
+        "u1/t.json",
+        t.set_column(
+            t.schema.get_field_index("source_file"), "source_file", pa.array(["u1/t.json"] * 3)
+        ),
+    )
+    assert build_streams(conn, [f, again]).rows_inserted == 0

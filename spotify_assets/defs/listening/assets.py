@@ -36,7 +36,12 @@ from spotify_assets.lib.landing import (
     rejected_keys,
 )
 from spotify_assets.lib.streaming_history import BadExportFile, process_file, write_parquet
-from spotify_assets.lib.streams import ProcessedFile, build_streams, play_key_sql
+from spotify_assets.lib.streams import (
+    ProcessedFile,
+    build_streams,
+    play_key_sql,
+    resolve_account_data_tracks,
+)
 from spotify_assets.resources import LakeResource
 
 OWNERS = ["team:data-platform"]
@@ -425,6 +430,7 @@ def streams_tables(
         context.log.info(f"{len(files)} processed files in {lake.uri(PROCESSED_PREFIX)}")
         with warehouse.get_connection() as conn:
             stats = build_streams(conn, files)
+            resolved = resolve_account_data_tracks(conn)
             context.log.info(
                 f"core.streams: {stats.mode} build, {stats.rows_inserted:,} rows added, "
                 f"{stats.total_rows:,} in all, {time.perf_counter() - started:.1f} s"
@@ -461,6 +467,7 @@ def streams_tables(
             "rows_read": stats.rows_read,
             "rows_added": stats.rows_inserted,
             "duplicates_dropped": stats.duplicates,
+            "account_data_rows_resolved_by_name": resolved,
             "seconds": round(time.perf_counter() - started, 2),
         },
     )
