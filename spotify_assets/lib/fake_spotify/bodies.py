@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -344,17 +344,24 @@ class SpotifyBodies:
 
         return self._cached(("track", track_id, markets), build)
 
-    def tracks(
-        self, track_ids: Sequence[str], *, at: datetime, mode: ApiMode, market: str | None
-    ) -> list[Body | None]:
-        """TrackObjects (None for unknown ids); one vectorized popularity lookup per call."""
-        markets = market is None
+    def _rows_and_popularity(
+        self, track_ids: Sequence[str], *, at: datetime, mode: ApiMode
+    ) -> tuple[list[Any], Iterator[int]]:
+        """Each id's world row (None when unknown) and, in extended mode, an iterator over
+        the known tracks' popularity at ``at`` (one vectorized lookup per call)."""
         rows = [self.track_row(t) for t in track_ids]
         known = [t for t, r in zip(track_ids, rows, strict=True) if r is not None]
         pops: list[int] = []
         if mode == "extended" and known:
             pops = self.world.track_popularity_at(known, at).tolist()
-        it = iter(pops)
+        return rows, iter(pops)
+
+    def tracks(
+        self, track_ids: Sequence[str], *, at: datetime, mode: ApiMode, market: str | None
+    ) -> list[Body | None]:
+        """TrackObjects (None for unknown ids); one vectorized popularity lookup per call."""
+        markets = market is None
+        rows, it = self._rows_and_popularity(track_ids, at=at, mode=mode)
         out: list[Body | None] = []
         for t, r in zip(track_ids, rows, strict=True):
             if r is None:
@@ -382,12 +389,7 @@ class SpotifyBodies:
         """Like :meth:`tracks`, as JSON text: the hot path of playlist pages, where
         re-serializing every nested album and artist would dominate the cost."""
         markets = market is None
-        rows = [self.track_row(t) for t in track_ids]
-        known = [t for t, r in zip(track_ids, rows, strict=True) if r is not None]
-        pops: list[int] = []
-        if mode == "extended" and known:
-            pops = self.world.track_popularity_at(known, at).tolist()
-        it = iter(pops)
+        rows, it = self._rows_and_popularity(track_ids, at=at, mode=mode)
         out: list[str | None] = []
         for t, r in zip(track_ids, rows, strict=True):
             if r is None:
