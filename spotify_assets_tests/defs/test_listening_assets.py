@@ -245,3 +245,18 @@ def test_account_data_format_lands_with_names_and_no_ids(env):
         (None, "Song B", "Artist B", "music", "account_data"),
     ]
     assert str(rows[0][5]) == "2019-05-01 21:03:00"  # UTC, stored without a zone
+
+
+def test_a_sensor_without_a_cursor_skips_files_already_processed(env, tiny_world, tmp_path):
+    """After `make demo` (which ingests outside the daemon) the daemon's first tick has no
+    cursor: files the processed zone already holds, unchanged, are not requested again."""
+    lake, database, instance, resources = env
+    land_world(lake, tiny_world, tmp_path)
+    ingest(instance, resources)
+    _, results = ingest(instance, resources, cursor=None)
+    assert results == []
+    # ... but a file changed since is.
+    key = next(o.key for o in lake.store().list(f"{LANDING}/"))
+    lake.store().put_bytes(key, b"[]")
+    _, results = ingest(instance, resources, cursor=None)
+    assert len(results) == 1

@@ -112,10 +112,18 @@ def ingest_file(
         where = "it was rejected earlier" if store.exists(rejected) else "it was removed"
         return {"status": "missing", "reason": f"not in the landing zone: {where}"}
     version = content_id(data)
+    # The landed object's etag, so a sensor without a cursor can tell it was processed.
+    landed = [
+        o for o in store.list(LANDING_PREFIX + partition_key) if o.key.endswith(partition_key)
+    ]
+    landed_etag = landed[0].etag if landed else None
     parquet_key, manifest_key, rejects_key = processed_keys(partition_key)
     if not reprocess and store.exists(manifest_key) and store.exists(parquet_key):
         previous = orjson.loads(store.get_bytes(manifest_key))
         if previous.get("version") == version:
+            if previous.get("landed_etag") != landed_etag:  # touched or re-uploaded as is
+                previous["landed_etag"] = landed_etag
+                store.put_bytes(manifest_key, orjson.dumps(previous, default=str))
             return {**previous, "unchanged": True}
     try:
         parsed = process_file(data, source_file=partition_key, user_id=user_id)
@@ -149,6 +157,7 @@ def ingest_file(
         "negative_ms_played": sum("negative" in r.reason for r in parsed.rejected),
         "normalized": dict(parsed.normalized),
         "version": version,
+        "landed_etag": landed_etag,
     }
     store.put_bytes(manifest_key, orjson.dumps(info, default=str))
     return info
