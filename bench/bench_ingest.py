@@ -64,12 +64,13 @@ def floor_step(path: Path, out: Path, index: int) -> tuple[int, int]:
 
 
 def ours_step(path: Path, out: Path, index: int) -> tuple[int, int]:
-    """Ours for one file, the platform's own path (the asset's ``ingest_file``): read from
-    the landing zone, hash, parse, validate, normalize, sort, write Parquet, rejected records
-    and the manifest to the lake's processed zone."""
-    from spotify_assets.defs.listening.assets import ingest_file
+    """Ours for one file, the platform's own path (``lib.ingest.ingest_file``, which the
+    asset runs): read from the landing zone, hash, parse, validate, normalize, sort, then
+    write Parquet, rejected records and the manifest to the lake's processed zone."""
+    from spotify_assets.lib.ingest import ingest_file
 
-    info = ingest_file(_bench_lake(out, path), f"{path.parent.name}/{path.name}", reprocess=True)
+    key = f"{path.parent.name}/{path.name}"
+    info = ingest_file(_bench_lake(out, path).store(), key, reprocess=True)
     return info.get("accepted", 0), info.get("rejected", 0)
 
 
@@ -112,12 +113,21 @@ def run_interleaved(args: argparse.Namespace, n_files: int, chunk: int = 20) -> 
     workers = {}
     for kind in ("floor", "ours"):
         (args.out / kind).mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, __file__, "--worker", kind, "--files", str(args.files),
-               "--out", str(args.out)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            kind,
+            "--files",
+            str(args.files),
+            "--out",
+            str(args.out),
+        ]
         if args.limit:
             cmd += ["--limit", str(args.limit)]
-        workers[kind] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         text=True)
+        workers[kind] = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
     order = ["floor", "ours"]
     for k, lo in enumerate(range(0, n_files, chunk)):
         for kind in order if k % 2 == 0 else order[::-1]:
@@ -154,7 +164,7 @@ def run_streams(files: list[Path], ours: Path) -> dict:
     rebuild for comparison."""
     import duckdb
 
-    from spotify_assets.defs.listening.assets import ingest_file, processed_files
+    from spotify_assets.lib.ingest import ingest_file, processed_files
     from spotify_assets.lib.streams import build_streams
     from spotify_assets.resources import LakeResource
 
@@ -166,7 +176,7 @@ def run_streams(files: list[Path], ours: Path) -> dict:
 
     con = duckdb.connect(str(db), config={"memory_limit": load_settings().duckdb_memory_limit})
     result: dict = {}
-    processed = processed_files(lake, ours)
+    processed = processed_files(lake.store(), ours)
 
     t = time.perf_counter()
     stats = build_streams(con, processed)
@@ -180,21 +190,21 @@ def run_streams(files: list[Path], ours: Path) -> dict:
     landed.write_bytes(data)
     try:
         t = time.perf_counter()
-        info = ingest_file(lake, key)
+        info = ingest_file(lake.store(), key)
         result["new_file_ingest"] = time.perf_counter() - t
         result["new_file_rows"] = info["accepted"]
     finally:
         landed.unlink()
 
     t = time.perf_counter()
-    stats = build_streams(con, processed_files(lake, ours))
+    stats = build_streams(con, processed_files(lake.store(), ours))
     result["incremental_append"] = time.perf_counter() - t
     result["incremental_mode"] = stats.mode
     result["streams_rows_after_append"] = stats.total_rows
 
     t = time.perf_counter()
     con.execute("drop table core.stream_sources")  # forget: the next build is a full one
-    stats = build_streams(con, processed_files(lake, ours))
+    stats = build_streams(con, processed_files(lake.store(), ours))
     result["full_rebuild_with_new_file"] = time.perf_counter() - t
     result["streams_rows_after_rebuild"] = stats.total_rows
     con.close()
@@ -204,8 +214,16 @@ def run_streams(files: list[Path], ours: Path) -> dict:
 
 def child(kind: str, args: argparse.Namespace) -> dict:
     """Run one part in a fresh process and return what it printed (one JSON line)."""
-    cmd = [sys.executable, __file__, "--worker", kind, "--files", str(args.files),
-           "--out", str(args.out)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        kind,
+        "--files",
+        str(args.files),
+        "--out",
+        str(args.out),
+    ]
     if args.limit:
         cmd += ["--limit", str(args.limit)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -215,13 +233,13 @@ def child(kind: str, args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--files", type=Path, required=True, help="landing folder <user>/*.json")
     parser.add_argument("--limit", type=int, help="only the first N files")
     parser.add_argument("--out", type=Path, help="where Parquet goes (default: a temp folder)")
-    parser.add_argument("--worker", choices=["floor", "ours", "streams"],
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["floor", "ours", "streams"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     files = list_files(args.files, args.limit)
     if not files:
@@ -243,20 +261,33 @@ def main() -> None:
         shutil.rmtree(args.out / "floor", ignore_errors=True)
         floor, ours = results["floor"], results["ours"]
         for name, r in (("floor", floor), ("ours", ours)):
-            print(f"{name:<6} {r['wall']:7.1f} s wall {r['cpu']:7.1f} s CPU "
-                  f"{r['bytes'] / 1e6 / r['wall']:6.1f} MB/s  {r['rows']:>11,} rows  "
-                  f"peak RSS {r['peak_rss_mb']:6.0f} MB", flush=True)
-        print(f"ratio  ours speed / floor speed = {floor['wall'] / ours['wall']:.2f} (wall), "
-              f"{floor['cpu'] / ours['cpu']:.2f} (CPU); rejected {ours['rejected']:,}")
+            print(
+                f"{name:<6} {r['wall']:7.1f} s wall {r['cpu']:7.1f} s CPU "
+                f"{r['bytes'] / 1e6 / r['wall']:6.1f} MB/s  {r['rows']:>11,} rows  "
+                f"peak RSS {r['peak_rss_mb']:6.0f} MB",
+                flush=True,
+            )
+        print(
+            f"ratio  ours speed / floor speed = {floor['wall'] / ours['wall']:.2f} (wall), "
+            f"{floor['cpu'] / ours['cpu']:.2f} (CPU); rejected {ours['rejected']:,}"
+        )
         s = child("streams", args)
-        print(f"streams full build          {s['full_build']:6.1f} s  "
-              f"{s['rows_in_files']:,} rows in files -> {s['streams_rows']:,} plays")
-        print(f"new overlapping file        {s['new_file_ingest']:6.2f} s ingest, "
-              f"{s['new_file_rows']:,} rows")
-        print(f"  incremental append        {s['incremental_append']:6.2f} s  "
-              f"-> {s['streams_rows_after_append']:,} plays")
-        print(f"  full rebuild              {s['full_rebuild_with_new_file']:6.1f} s  "
-              f"-> {s['streams_rows_after_rebuild']:,} plays")
+        print(
+            f"streams full build          {s['full_build']:6.1f} s  "
+            f"{s['rows_in_files']:,} rows in files -> {s['streams_rows']:,} plays"
+        )
+        print(
+            f"new overlapping file        {s['new_file_ingest']:6.2f} s ingest, "
+            f"{s['new_file_rows']:,} rows"
+        )
+        print(
+            f"  incremental append        {s['incremental_append']:6.2f} s  "
+            f"-> {s['streams_rows_after_append']:,} plays"
+        )
+        print(
+            f"  full rebuild              {s['full_rebuild_with_new_file']:6.1f} s  "
+            f"-> {s['streams_rows_after_rebuild']:,} plays"
+        )
         print(f"streams peak RSS {s['peak_rss_mb']:.0f} MB")
     finally:
         if not keep:

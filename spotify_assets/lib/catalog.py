@@ -108,11 +108,7 @@ def empty_frame(table: str) -> pd.DataFrame:
 def frame(table: str, rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """Rows -> a DataFrame with exactly the table's columns, order and dtypes."""
     cols = TABLE_COLUMNS[table]
-    df = (
-        rows.reset_index(drop=True)
-        if isinstance(rows, pd.DataFrame)
-        else pd.DataFrame(list(rows))
-    )
+    df = rows.reset_index(drop=True) if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     for name in cols:
         if name not in df.columns:
             df[name] = None

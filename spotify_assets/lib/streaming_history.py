@@ -133,28 +133,60 @@ CONTENT_TYPES: tuple[ContentType, ...] = ("music", "podcast", "audiobook", "unkn
 
 # The only fields ever read from a record. Personal fields are deliberately absent.
 EXTENDED_FIELDS: tuple[str, ...] = (
-    "ts", "platform", "ms_played", "conn_country",
-    "master_metadata_track_name", "master_metadata_album_artist_name",
-    "master_metadata_album_album_name", "spotify_track_uri",
-    "episode_name", "episode_show_name", "spotify_episode_uri",
-    "audiobook_title", "audiobook_uri", "audiobook_chapter_uri", "audiobook_chapter_title",
-    "reason_start", "reason_end", "shuffle", "skipped", "offline", "offline_timestamp",
+    "ts",
+    "platform",
+    "ms_played",
+    "conn_country",
+    "master_metadata_track_name",
+    "master_metadata_album_artist_name",
+    "master_metadata_album_album_name",
+    "spotify_track_uri",
+    "episode_name",
+    "episode_show_name",
+    "spotify_episode_uri",
+    "audiobook_title",
+    "audiobook_uri",
+    "audiobook_chapter_uri",
+    "audiobook_chapter_title",
+    "reason_start",
+    "reason_end",
+    "shuffle",
+    "skipped",
+    "offline",
+    "offline_timestamp",
     "incognito_mode",
 )
 ACCOUNT_DATA_FIELDS: tuple[str, ...] = (
-    "endTime", "artistName", "trackName", "msPlayed", "podcastName", "episodeName",
+    "endTime",
+    "artistName",
+    "trackName",
+    "msPlayed",
+    "podcastName",
+    "episodeName",
 )
 PERSONAL_FIELDS: tuple[str, ...] = (
-    "ip_addr", "ip_addr_decrypted", "user_agent_decrypted", "username",
+    "ip_addr",
+    "ip_addr_decrypted",
+    "user_agent_decrypted",
+    "username",
 )
 _READ_FIELDS = EXTENDED_FIELDS + ACCOUNT_DATA_FIELDS
 _READ_COLUMNS = dict.fromkeys(_READ_FIELDS, "VARCHAR")
 # Non-null values of these vote for a format; the format with more votes wins.
-_EXTENDED_MARKERS = ("ts", "ms_played", "spotify_track_uri", "spotify_episode_uri",
-                     "master_metadata_track_name", "episode_name", "conn_country", "platform",
-                     "reason_start", "reason_end", "audiobook_uri")
-_ACCOUNT_MARKERS = ("endTime", "msPlayed", "artistName", "trackName", "podcastName",
-                    "episodeName")
+_EXTENDED_MARKERS = (
+    "ts",
+    "ms_played",
+    "spotify_track_uri",
+    "spotify_episode_uri",
+    "master_metadata_track_name",
+    "episode_name",
+    "conn_country",
+    "platform",
+    "reason_start",
+    "reason_end",
+    "audiobook_uri",
+)
+_ACCOUNT_MARKERS = ("endTime", "msPlayed", "artistName", "trackName", "podcastName", "episodeName")
 
 _ISO_CODES = (
     "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ "
@@ -252,13 +284,28 @@ def write_parquet(table: pa.Table, where: str | os.PathLike[str] | IO[bytes]) ->
     snappy and lz4, reads as fast, and is a fifth smaller. Dictionary pages for the text
     columns (names and ids repeat within a user's history) and min/max statistics only where
     a reader can prune with them save another fifth of the size and of the write time."""
-    pq.write_table(table, where, compression="zstd", compression_level=1,
-                   use_dictionary=_DICTIONARY_COLUMNS, write_statistics=_STATISTICS_COLUMNS)
+    pq.write_table(
+        table,
+        where,
+        compression="zstd",
+        compression_level=1,
+        use_dictionary=_DICTIONARY_COLUMNS,
+        write_statistics=_STATISTICS_COLUMNS,
+    )
 
 
 _DICTIONARY_COLUMNS = [f.name for f in STREAMS_SCHEMA if f.type == pa.string()]
-_STATISTICS_COLUMNS = ["user_id", "ts", "content_type", "ms_played", "conn_country",
-                       "source_format", "source_file", "record_index", "offline_timestamp"]
+_STATISTICS_COLUMNS = [
+    "user_id",
+    "ts",
+    "content_type",
+    "ms_played",
+    "conn_country",
+    "source_format",
+    "source_file",
+    "record_index",
+    "offline_timestamp",
+]
 
 
 def format_hint(file_name: str) -> tuple[ExportFormat | None, str | None]:
@@ -316,8 +363,7 @@ def _read(data: bytes, *, force_per_record: bool = False) -> _Raw:
         try:
             table = (
                 _duckdb()
-                .read_json(io.BytesIO(data), format="array", records="true",
-                           columns=_READ_COLUMNS)
+                .read_json(io.BytesIO(data), format="array", records="true", columns=_READ_COLUMNS)
                 .to_arrow_table()
             )
         except duckdb.Error:
@@ -341,8 +387,7 @@ def _read_per_record(data: bytes) -> _Raw:
     try:
         rows = (
             _duckdb()
-            .read_json(io.BytesIO(data), format="array", records="false",
-                       columns={"json": "JSON"})
+            .read_json(io.BytesIO(data), format="array", records="false", columns={"json": "JSON"})
             .fetchall()
         )
         elements = [None if text is None else json.loads(text) for (text,) in rows]
@@ -353,8 +398,11 @@ def _read_per_record(data: bytes) -> _Raw:
     for i, element in enumerate(elements):
         if not isinstance(element, dict):
             # Arrays are not rendered: they may hold records, and so personal fields.
-            text = (f"[an array of {len(element)} elements]" if isinstance(element, list)
-                    else json.dumps(element, ensure_ascii=False)[:_EXCERPT_CHARS])
+            text = (
+                f"[an array of {len(element)} elements]"
+                if isinstance(element, list)
+                else json.dumps(element, ensure_ascii=False)[:_EXCERPT_CHARS]
+            )
             not_object[i] = (_json_type(element), text)
             continue
         for name in _READ_FIELDS:
@@ -396,20 +444,19 @@ def _json_type(value: Any) -> str:
 
 def _load_strict(data: bytes) -> list[Any]:
     """Parse with orjson (strict RFC 8259) to say precisely why a file is not an export."""
-    body = data[len(_BOM):] if data.startswith(_BOM) else data
+    body = data[len(_BOM) :] if data.startswith(_BOM) else data
     if not body.strip(b" \t\r\n"):
         raise BadExportFile("empty file: no JSON document")
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         if exc.msg.startswith("unexpected end of data"):
-            raise BadExportFile(f"truncated JSON: the file ends inside the document ({exc})") \
-                from None
+            raise BadExportFile(
+                f"truncated JSON: the file ends inside the document ({exc})"
+            ) from None
         raise BadExportFile(f"not JSON: {exc}") from None
     if not isinstance(doc, list):
-        raise BadExportFile(
-            f"top level is a JSON {_json_type(doc)}, expected an array of records"
-        )
+        raise BadExportFile(f"top level is a JSON {_json_type(doc)}, expected an array of records")
     return doc
 
 
@@ -521,8 +568,7 @@ def _parse_ts(arr: pa.Array, fast_format: str | None) -> tuple[np.ndarray, np.nd
         try:
             parsed = pc.cast(arr, TS_TYPE)
         except pa.ArrowInvalid:
-            parsed = pc.strptime(arr, format="%Y-%m-%dT%H:%M:%SZ", unit="us",
-                                 error_is_null=True)
+            parsed = pc.strptime(arr, format="%Y-%m-%dT%H:%M:%SZ", unit="us", error_is_null=True)
     else:
         parsed = pc.strptime(arr, format=fast_format, unit="us", error_is_null=True)
     good = _mask(pc.is_valid(parsed))
@@ -552,8 +598,9 @@ def _ts_from_text(text: str) -> tuple[int, int]:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds, _OK
 
 
-def _uri_ids(arr: pa.Array, kinds: tuple[str, ...], name: str,
-             normalized: Counter[str]) -> pa.Array:
+def _uri_ids(
+    arr: pa.Array, kinds: tuple[str, ...], name: str, normalized: Counter[str]
+) -> pa.Array:
     """``spotify:<kind>:<22 base-62 chars>`` -> the id; anything else -> null (counted)."""
     if arr.null_count == len(arr):
         return arr
@@ -565,8 +612,10 @@ def _uri_ids(arr: pa.Array, kinds: tuple[str, ...], name: str,
     for kind in kinds:
         prefix = f"spotify:{kind}:"
         cand = pc.utf8_slice_codeunits(arr, len(prefix))
-        ok = pc.and_(pc.starts_with(arr, prefix),
-                     pc.and_(pc.equal(pc.binary_length(cand), 22), pc.ascii_is_alnum(cand)))
+        ok = pc.and_(
+            pc.starts_with(arr, prefix),
+            pc.and_(pc.equal(pc.binary_length(cand), 22), pc.ascii_is_alnum(cand)),
+        )
         ids = pc.coalesce(ids, pc.if_else(ok, cand, _NULL_STR))
     bad = ids.null_count - arr.null_count
     if bad:
@@ -663,14 +712,16 @@ _STATUS_TEXT = {
 def _extended_columns(c: dict[str, pa.Array], normalized: Counter[str]) -> dict[str, pa.Array]:
     """The non-key columns of Extended Streaming History records."""
     ids = {
-        "track_id": _uri_ids(c["spotify_track_uri"], ("track",), "spotify_track_uri",
-                             normalized),
-        "episode_id": _uri_ids(c["spotify_episode_uri"], ("episode",), "spotify_episode_uri",
-                               normalized),
-        "audiobook_id": _uri_ids(c["audiobook_uri"], ("audiobook", "show"), "audiobook_uri",
-                                 normalized),
-        "audiobook_chapter_id": _uri_ids(c["audiobook_chapter_uri"], ("chapter", "episode"),
-                                         "audiobook_chapter_uri", normalized),
+        "track_id": _uri_ids(c["spotify_track_uri"], ("track",), "spotify_track_uri", normalized),
+        "episode_id": _uri_ids(
+            c["spotify_episode_uri"], ("episode",), "spotify_episode_uri", normalized
+        ),
+        "audiobook_id": _uri_ids(
+            c["audiobook_uri"], ("audiobook", "show"), "audiobook_uri", normalized
+        ),
+        "audiobook_chapter_id": _uri_ids(
+            c["audiobook_chapter_uri"], ("chapter", "episode"), "audiobook_chapter_uri", normalized
+        ),
     }
     names = {
         "track_name": _blank_to_null(c["master_metadata_track_name"]),
@@ -681,11 +732,16 @@ def _extended_columns(c: dict[str, pa.Array], normalized: Counter[str]) -> dict[
         "audiobook_title": _blank_to_null(c["audiobook_title"]),
         "audiobook_chapter_title": _blank_to_null(c["audiobook_chapter_title"]),
     }
-    by_uri = (_valid(ids["track_id"]), _valid(ids["episode_id"]),
-              _valid(ids["audiobook_chapter_id"]) | _valid(ids["audiobook_id"]))
-    by_name = (_valid(names["track_name"]),
-               _valid(names["episode_name"]) | _valid(names["show_name"]),
-               _valid(names["audiobook_title"]) | _valid(names["audiobook_chapter_title"]))
+    by_uri = (
+        _valid(ids["track_id"]),
+        _valid(ids["episode_id"]),
+        _valid(ids["audiobook_chapter_id"]) | _valid(ids["audiobook_id"]),
+    )
+    by_name = (
+        _valid(names["track_name"]),
+        _valid(names["episode_name"]) | _valid(names["show_name"]),
+        _valid(names["audiobook_title"]) | _valid(names["audiobook_chapter_title"]),
+    )
     no_uri = ~(by_uri[0] | by_uri[1] | by_uri[2])
     # A URI decides; without any URI, the names decide (music, podcast, audiobook order).
     groups = [uri | (name & no_uri) for uri, name in zip(by_uri, by_name, strict=True)]
@@ -705,8 +761,9 @@ def _extended_columns(c: dict[str, pa.Array], normalized: Counter[str]) -> dict[
     }
 
 
-def _account_columns(c: dict[str, pa.Array], n: int,
-                     content_hint: str | None) -> dict[str, pa.Array]:
+def _account_columns(
+    c: dict[str, pa.Array], n: int, content_hint: str | None
+) -> dict[str, pa.Array]:
     """The non-key columns of account-data records (names only; the rest is null)."""
     artist = _blank_to_null(c["artistName"])
     track = _blank_to_null(c["trackName"])
@@ -723,20 +780,31 @@ def _account_columns(c: dict[str, pa.Array], n: int,
     not_podcast = pa.array(~podcast)
     return {
         "content_type": _content_type(music, podcast, np.zeros(n, bool)),
-        **dict.fromkeys(("track_id", "episode_id", "audiobook_id", "audiobook_chapter_id"),
-                        strings),
+        **dict.fromkeys(
+            ("track_id", "episode_id", "audiobook_id", "audiobook_chapter_id"), strings
+        ),
         "track_name": pc.if_else(not_podcast, track, _NULL_STR),
         "artist_name": pc.if_else(not_podcast, artist, _NULL_STR),
-        "album_name": strings, "episode_name": episode, "show_name": show,
-        "audiobook_title": strings, "audiobook_chapter_title": strings,
-        "conn_country": strings, "platform": strings, "reason_start": strings,
-        "reason_end": strings, "shuffle": bools, "skipped": bools, "offline": bools,
-        "offline_timestamp": pa.nulls(n, TS_TYPE), "incognito_mode": bools,
+        "album_name": strings,
+        "episode_name": episode,
+        "show_name": show,
+        "audiobook_title": strings,
+        "audiobook_chapter_title": strings,
+        "conn_country": strings,
+        "platform": strings,
+        "reason_start": strings,
+        "reason_end": strings,
+        "shuffle": bools,
+        "skipped": bools,
+        "offline": bools,
+        "offline_timestamp": pa.nulls(n, TS_TYPE),
+        "incognito_mode": bools,
     }
 
 
-def _normalize(raw: _Raw, fmt: ExportFormat, content_hint: str | None,
-               normalized: Counter[str]) -> tuple[dict[str, pa.Array], np.ndarray, list[str]]:
+def _normalize(
+    raw: _Raw, fmt: ExportFormat, content_hint: str | None, normalized: Counter[str]
+) -> tuple[dict[str, pa.Array], np.ndarray, list[str]]:
     """Columns for every element (rejected ones included) and the per-element reasons."""
     c = raw.columns
     n = raw.n
@@ -787,8 +855,9 @@ def _repeat(value: str, n: int) -> pa.Array:
     return pa.repeat(pa.scalar(value, pa.string()), n) if n else pa.array([], pa.string())
 
 
-def _parse(data: bytes, *, source_file: str, user_id: str,
-           force_per_record: bool = False) -> ParsedExport:
+def _parse(
+    data: bytes, *, source_file: str, user_id: str, force_per_record: bool = False
+) -> ParsedExport:
     hint, content_hint = format_hint(source_file)
     raw = _read(data, force_per_record=force_per_record)
     fmt = _detect_format(raw, hint)
@@ -798,8 +867,7 @@ def _parse(data: bytes, *, source_file: str, user_id: str,
     if raw.n and len(raw.not_object) == raw.n:
         kinds = sorted({kind for kind, _ in raw.not_object.values()})
         raise BadExportFile(
-            f"the array holds no records: all {raw.n} elements are non-objects "
-            f"({', '.join(kinds)})"
+            f"the array holds no records: all {raw.n} elements are non-objects ({', '.join(kinds)})"
         )
     if fmt is None:
         if raw.n:
@@ -822,8 +890,7 @@ def _parse(data: bytes, *, source_file: str, user_id: str,
         for name in _READ_FIELDS:
             empty &= ~_valid(raw.columns[name].take(pa.array(idx)))
         if empty.any():
-            return _parse(data, source_file=source_file, user_id=user_id,
-                          force_per_record=True)
+            return _parse(data, source_file=source_file, user_id=user_id, force_per_record=True)
 
     n = raw.n
     keep = ~rejected_mask
@@ -839,9 +906,17 @@ def _parse(data: bytes, *, source_file: str, user_id: str,
     if rejected_mask.any():
         table = table.filter(pa.array(keep))
         for i, reason in zip(np.flatnonzero(rejected_mask), reasons, strict=True):
-            rejected.append(RejectedRecord(record_index=int(i), reason=reason,
-                                           raw_excerpt=_excerpt(raw, int(i))))
+            rejected.append(
+                RejectedRecord(
+                    record_index=int(i), reason=reason, raw_excerpt=_excerpt(raw, int(i))
+                )
+            )
     return ParsedExport(
-        table=table, rejected=rejected, format=fmt, n_records=n, source_file=source_file,
-        user_id=user_id, normalized=dict(normalized),
+        table=table,
+        rejected=rejected,
+        format=fmt,
+        n_records=n,
+        source_file=source_file,
+        user_id=user_id,
+        normalized=dict(normalized),
     )

@@ -239,3 +239,47 @@ def _write_sources(conn: Any, files: Sequence[ProcessedFile]) -> None:
             "insert into core.stream_sources values (?, ?, ?)",
             [(f.source_file, f.version, now) for f in files],
         )
+
+
+LISTENERS_SQL = """
+create or replace table core.listeners as
+select
+    user_id,
+    min(ts) as first_play,
+    max(ts) as last_play,
+    count(*) filter (where content_type = 'music') as plays,
+    count(*) filter (where content_type = 'music' and ms_played >= 30000) as streams,
+    round(sum(ms_played) filter (where content_type = 'music') / 3600000.0, 3) as listening_hours,
+    count(*) filter (where content_type = 'podcast') as podcast_plays,
+    count(distinct cast(ts as date)) as active_days,
+    mode(conn_country) as main_country,
+    mode(platform) as main_platform,
+    count(distinct source_file) as source_files
+from core.streams
+group by user_id
+order by user_id
+"""
+
+REJECTED_SQL_EMPTY = """
+create or replace table core.rejected_stream_records (
+    source_file varchar, record_index bigint, reason varchar, raw_excerpt varchar
+)
+"""
+
+
+def build_listeners(conn: Any) -> None:
+    """``core.listeners`` from ``core.streams``: one row per user."""
+    conn.execute(LISTENERS_SQL)
+
+
+def build_rejected_records(conn: Any, files: Sequence[ProcessedFile]) -> None:
+    """``core.rejected_stream_records`` from the files' rejected-records Parquet."""
+    rejects = [f.rejects_path for f in files if f.rejects_path]
+    if not rejects:
+        conn.execute(REJECTED_SQL_EMPTY)
+        return
+    conn.execute(
+        "create or replace table core.rejected_stream_records as "
+        f"select * from read_parquet({_sql_list(rejects)}, union_by_name = true) "
+        "order by source_file, record_index"
+    )

@@ -12,32 +12,21 @@ A file that cannot be read at all is moved to ``landing/_rejected/`` with a reas
 does not stop the other files of its run; bad records are kept aside with their reason.
 """
 
-import io
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
-import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.listening.partitions import STREAMING_FILES_KEY, STREAMING_HISTORY_FILES
-from spotify_assets.lib.lake import LakeError, LocalLakeStore
-from spotify_assets.lib.landing import (
-    LANDING_PREFIX,
-    PROCESSED_PREFIX,
-    content_id,
-    processed_keys,
-    rejected_keys,
-)
-from spotify_assets.lib.streaming_history import BadExportFile, process_file, write_parquet
+from spotify_assets.lib.ingest import ingest_file, processed_files
+from spotify_assets.lib.landing import PROCESSED_PREFIX
 from spotify_assets.lib.streams import (
     ProcessedFile,
+    build_listeners,
+    build_rejected_records,
     build_streams,
     play_key_sql,
     resolve_account_data_tracks,
@@ -53,114 +42,6 @@ EARLIEST_PLAY = "2008-10-01"
 STREAMS_KEY = dg.AssetKey(["core", "streams"])
 LISTENERS_KEY = dg.AssetKey(["core", "listeners"])
 REJECTED_RECORDS_KEY = dg.AssetKey(["core", "rejected_stream_records"])
-
-
-def _reject_file(lake: LakeResource, partition_key: str, data: bytes, reason: str) -> str:
-    """Move a whole unreadable file aside (copy, then remove) with a reason file beside it."""
-    store = lake.store()
-    target, reason_key = rejected_keys(partition_key)
-    store.put_bytes(target, data)
-    store.put_bytes(reason_key, (reason.strip() + "\n").encode())
-    store.delete(LANDING_PREFIX + partition_key)
-    for key in processed_keys(partition_key):
-        store.delete(key)  # an earlier, readable version of this file no longer counts
-    return lake.uri(target)
-
-
-def rejected_table(source_file: str, rejected: list) -> pa.Table:
-    return pa.table(
-        {
-            "source_file": [source_file] * len(rejected),
-            "record_index": pa.array([r.record_index for r in rejected], pa.int64()),
-            "reason": [r.reason for r in rejected],
-            "raw_excerpt": [r.raw_excerpt for r in rejected],
-        }
-    )
-
-
-_local = threading.local()
-
-
-def duplicates_in(table: pa.Table) -> int:
-    """Plays that the file itself holds twice (the same play key). One in-memory DuckDB
-    connection per thread: opening one per file cost more than the query."""
-    if not table.num_rows:
-        return 0
-    conn = getattr(_local, "conn", None)
-    if conn is None:
-        conn = _local.conn = duckdb.connect()
-    conn.register("_file_plays", table)
-    try:
-        return conn.execute(
-            f"select count(*) - count(distinct ({', '.join(play_key_sql())})) from _file_plays"
-        ).fetchall()[0][0]
-    finally:
-        conn.unregister("_file_plays")
-
-
-def ingest_file(
-    lake: LakeResource, partition_key: str, *, reprocess: bool = False
-) -> dict[str, Any]:
-    """Parse one landed file into the processed zone; returns its per-file metadata. A file
-    whose bytes were processed already is not parsed again unless ``reprocess``."""
-    store = lake.store()
-    user_id = partition_key.split("/", 1)[0]
-    try:
-        data = store.get_bytes(LANDING_PREFIX + partition_key)
-    except LakeError:
-        rejected, _ = rejected_keys(partition_key)
-        where = "it was rejected earlier" if store.exists(rejected) else "it was removed"
-        return {"status": "missing", "reason": f"not in the landing zone: {where}"}
-    version = content_id(data)
-    # The landed object's etag, so a sensor without a cursor can tell it was processed.
-    landed = [
-        o for o in store.list(LANDING_PREFIX + partition_key) if o.key.endswith(partition_key)
-    ]
-    landed_etag = landed[0].etag if landed else None
-    parquet_key, manifest_key, rejects_key = processed_keys(partition_key)
-    if not reprocess and store.exists(manifest_key) and store.exists(parquet_key):
-        previous = orjson.loads(store.get_bytes(manifest_key))
-        if previous.get("version") == version:
-            if previous.get("landed_etag") != landed_etag:  # touched or re-uploaded as is
-                previous["landed_etag"] = landed_etag
-                store.put_bytes(manifest_key, orjson.dumps(previous, default=str))
-            return {**previous, "unchanged": True}
-    try:
-        parsed = process_file(data, source_file=partition_key, user_id=user_id)
-    except BadExportFile as exc:
-        uri = _reject_file(lake, partition_key, data, str(exc))
-        return {"status": "rejected", "reason": str(exc), "moved_to": uri, "version": version}
-    buf = io.BytesIO()
-    write_parquet(parsed.table, buf)
-    store.put_bytes(parquet_key, buf.getvalue())
-    if parsed.rejected:
-        rbuf = io.BytesIO()
-        write_parquet(rejected_table(partition_key, parsed.rejected), rbuf)
-        store.put_bytes(rejects_key, rbuf.getvalue())
-    else:
-        store.delete(rejects_key)
-    table = parsed.table
-    ts_min, ts_max = (None, None)
-    if table.num_rows:
-        bounds = pc.min_max(table["ts"])
-        ts_min, ts_max = (bounds["min"].as_py().isoformat(), bounds["max"].as_py().isoformat())
-    info = {
-        "status": "accepted",
-        "format": parsed.format,
-        "records": parsed.n_records,
-        "accepted": parsed.n_accepted,
-        "rejected": parsed.n_rejected,
-        "duplicates_in_file": duplicates_in(table),
-        "parse_rate": round(parsed.n_accepted / parsed.n_records, 4) if parsed.n_records else 1.0,
-        "min_ts": ts_min,
-        "max_ts": ts_max,
-        "negative_ms_played": sum("negative" in r.reason for r in parsed.rejected),
-        "normalized": dict(parsed.normalized),
-        "version": version,
-        "landed_etag": landed_etag,
-    }
-    store.put_bytes(manifest_key, orjson.dumps(info, default=str))
-    return info
 
 
 class IngestConfig(dg.Config):
@@ -215,7 +96,7 @@ def streaming_history_files(
     started = time.perf_counter()
     per_file: dict[str, dict[str, Any]] = {}
     for n, partition_key in enumerate(keys, start=1):
-        info = ingest_file(lake, partition_key, reprocess=config.reprocess)
+        info = ingest_file(lake.store(), partition_key, reprocess=config.reprocess)
         per_file[partition_key] = info
         if info["status"] != "accepted":
             context.log.warning(f"{partition_key}: {info['status']}: {info['reason']}")
@@ -290,43 +171,6 @@ def streaming_history_files(
         )
 
 
-def processed_files(lake: LakeResource, workdir: Path) -> list[ProcessedFile]:
-    """Every processed file with its version; S3 objects are copied to ``workdir`` first
-    (DuckDB reads local files; the lake may be a bucket)."""
-    store = lake.store()
-    out = []
-    for obj in store.list(PROCESSED_PREFIX):
-        if not obj.key.endswith(".manifest.json"):
-            continue
-        source = obj.key[len(PROCESSED_PREFIX) : -len(".manifest.json")]
-        manifest = orjson.loads(store.get_bytes(obj.key))
-        parquet_key, _, rejects_key = processed_keys(source)
-        paths = []
-        for key in (parquet_key, rejects_key):
-            if isinstance(store, LocalLakeStore):
-                path = store.path(key)
-                paths.append(str(path) if path.exists() else None)
-            elif store.exists(key):
-                local = workdir / key
-                local.parent.mkdir(parents=True, exist_ok=True)
-                local.write_bytes(store.get_bytes(key))
-                paths.append(str(local))
-            else:
-                paths.append(None)
-        if paths[0] is None:
-            continue
-        out.append(
-            ProcessedFile(
-                source_file=source,
-                path=paths[0],
-                version=manifest["version"],
-                rejects_path=paths[1],
-            )
-        )
-    out.sort(key=lambda f: f.source_file)
-    return out
-
-
 STREAMS_COLUMNS = {
     "user_id": "The landing folder the export came from",
     "ts": "End of the play (UTC)",
@@ -344,64 +188,43 @@ STREAMS_COLUMNS = {
     "source_file": "The landed file (partition key) the kept copy of the play came from",
 }
 
-LISTENERS_SQL = """
-create or replace table core.listeners as
-select
-    user_id,
-    min(ts) as first_play,
-    max(ts) as last_play,
-    count(*) filter (where content_type = 'music') as plays,
-    count(*) filter (where content_type = 'music' and ms_played >= 30000) as streams,
-    round(sum(ms_played) filter (where content_type = 'music') / 3600000.0, 3) as listening_hours,
-    count(*) filter (where content_type = 'podcast') as podcast_plays,
-    count(distinct cast(ts as date)) as active_days,
-    mode(conn_country) as main_country,
-    mode(platform) as main_platform,
-    count(distinct source_file) as source_files
-from core.streams
-group by user_id
-order by user_id
-"""
 
-REJECTED_SQL_EMPTY = """
-create or replace table core.rejected_stream_records (
-    source_file varchar, record_index bigint, reason varchar, raw_excerpt varchar
-)
-"""
+def _warehouse_table(
+    key: dg.AssetKey, deps: list[dg.AssetKey], description: str, **kwargs: Any
+) -> dg.AssetSpec:
+    """A listening table built in SQL, updating itself when what it reads changes."""
+    return dg.AssetSpec(
+        key,
+        deps=deps,
+        group_name="listening",
+        kinds={"duckdb", "sql"},
+        owners=OWNERS,
+        description=description,
+        automation_condition=dg.AutomationCondition.eager(),
+        **kwargs,
+    )
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
+        _warehouse_table(
             STREAMS_KEY,
-            deps=[STREAMING_FILES_KEY],
-            group_name="listening",
-            kinds={"duckdb", "sql"},
-            owners=OWNERS,
-            description="Every play of every processed export file, duplicates across "
-            "overlapping exports removed (same user, ts, content and ms_played).",
+            [STREAMING_FILES_KEY],
+            "Every play of every processed export file, duplicates across overlapping exports "
+            "removed (same user, ts, content and ms_played).",
             metadata={"column_descriptions": STREAMS_COLUMNS},
-            automation_condition=dg.AutomationCondition.eager(),
         ),
-        dg.AssetSpec(
+        _warehouse_table(
             LISTENERS_KEY,
-            deps=[STREAMS_KEY],
-            group_name="listening",
-            kinds={"duckdb", "sql"},
-            owners=OWNERS,
-            description="One row per user: first and last play, plays, streams, listening "
-            "hours, active days, main country and platform.",
-            automation_condition=dg.AutomationCondition.eager(),
+            [STREAMS_KEY],
+            "One row per user: first and last play, plays, streams, listening hours, active "
+            "days, main country and platform.",
         ),
-        dg.AssetSpec(
+        _warehouse_table(
             REJECTED_RECORDS_KEY,
-            deps=[STREAMING_FILES_KEY],
-            group_name="listening",
-            kinds={"duckdb", "sql"},
-            owners=OWNERS,
-            description="Records of processed files that could not be used: file, index in "
-            "the file, reason and an excerpt.",
-            automation_condition=dg.AutomationCondition.eager(),
+            [STREAMING_FILES_KEY],
+            "Records of processed files that could not be used: file, index in the file, "
+            "reason and an excerpt.",
         ),
     ],
     check_specs=[
@@ -435,7 +258,7 @@ def streams_tables(
     plays are 4 s and 3 GB as pandas, a few hundred MB inside DuckDB."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="streams-") as tmp:
-        files = processed_files(lake, Path(tmp))
+        files = processed_files(lake.store(), Path(tmp))
         context.log.info(f"{len(files)} processed files in {lake.uri(PROCESSED_PREFIX)}")
         with warehouse.get_connection() as conn:
             stats = build_streams(conn, files)
@@ -444,23 +267,8 @@ def streams_tables(
                 f"core.streams: {stats.mode} build, {stats.rows_inserted:,} rows added, "
                 f"{stats.total_rows:,} in all, {time.perf_counter() - started:.1f} s"
             )
-            if files:
-                conn.execute(LISTENERS_SQL)
-            else:
-                conn.execute(
-                    "create or replace table core.listeners as "
-                    "select null::varchar as user_id where false"
-                )
-            rejects = [f.rejects_path for f in files if f.rejects_path]
-            if rejects:
-                paths = ", ".join("'" + p.replace("'", "''") + "'" for p in rejects)
-                conn.execute(
-                    "create or replace table core.rejected_stream_records as "
-                    f"select * from read_parquet([{paths}], union_by_name = true) "
-                    "order by source_file, record_index"
-                )
-            else:
-                conn.execute(REJECTED_SQL_EMPTY)
+            build_listeners(conn)
+            build_rejected_records(conn, files)
             results = _streams_checks(conn, files, stats)
             metadata = {
                 key: _table_metadata(conn, key, STREAMS_COLUMNS if key == STREAMS_KEY else {})

@@ -4,10 +4,9 @@
 import hashlib
 
 import dagster as dg
-import orjson
 
 from spotify_assets.defs.listening.partitions import STREAMING_FILES_KEY, STREAMING_HISTORY_FILES
-from spotify_assets.lib.lake import LakeError
+from spotify_assets.lib.ingest import processed_manifest
 from spotify_assets.lib.landing import (
     LANDING_PREFIX,
     LandedFile,
@@ -15,24 +14,12 @@ from spotify_assets.lib.landing import (
     classify,
     content_id,
     new_or_changed,
-    processed_keys,
 )
 from spotify_assets.resources import LakeResource
 from spotify_assets.settings import load_settings
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
-
-
-def processed_manifest(store, partition_key: str) -> dict:
-    """What the processed zone records of a landed file (content version, the landed
-    object's etag), or {} when it holds nothing for it."""
-    _, manifest_key, _ = processed_keys(partition_key)
-    try:
-        manifest = orjson.loads(store.get_bytes(manifest_key))
-    except (LakeError, orjson.JSONDecodeError):
-        return {}
-    return manifest if isinstance(manifest, dict) else {}
 
 
 def plan_runs(

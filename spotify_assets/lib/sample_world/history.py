@@ -87,25 +87,47 @@ def _content_blocks(world: SampleWorld) -> tuple[pa.Array, np.ndarray]:
         f'"master_metadata_album_album_name":{_enc(al)},"spotify_track_uri":"spotify:track:{tid}"'
         f",{tail_music}"
         for t, a, al, tid in zip(
-            tr["track_name"].tolist(), artist_name.tolist(), album_name.tolist(),
-            tr["track_id"].tolist(), strict=True,
+            tr["track_name"].tolist(),
+            artist_name.tolist(),
+            album_name.tolist(),
+            tr["track_id"].tolist(),
+            strict=True,
         )
     ]
     ep = world.episodes
     blocks += [
-        _fields({**_EMPTY_TRACK, "episode_name": name, "episode_show_name": show,
-                 "spotify_episode_uri": f"spotify:episode:{eid}", **_EMPTY_BOOK})
-        for name, show, eid in zip(ep["episode_name"], ep["show_name"], ep["episode_id"],
-                                   strict=True)
+        _fields(
+            {
+                **_EMPTY_TRACK,
+                "episode_name": name,
+                "episode_show_name": show,
+                "spotify_episode_uri": f"spotify:episode:{eid}",
+                **_EMPTY_BOOK,
+            }
+        )
+        for name, show, eid in zip(
+            ep["episode_name"], ep["show_name"], ep["episode_id"], strict=True
+        )
     ]
     ch = world.audiobook_chapters
     blocks += [
-        _fields({**_EMPTY_TRACK, **_EMPTY_EPISODE, "audiobook_title": title,
-                 "audiobook_uri": f"spotify:audiobook:{bid}",
-                 "audiobook_chapter_uri": f"spotify:chapter:{cid}",
-                 "audiobook_chapter_title": ctitle})
-        for title, bid, cid, ctitle in zip(ch["audiobook_title"], ch["audiobook_id"],
-                                           ch["chapter_id"], ch["chapter_title"], strict=True)
+        _fields(
+            {
+                **_EMPTY_TRACK,
+                **_EMPTY_EPISODE,
+                "audiobook_title": title,
+                "audiobook_uri": f"spotify:audiobook:{bid}",
+                "audiobook_chapter_uri": f"spotify:chapter:{cid}",
+                "audiobook_chapter_title": ctitle,
+            }
+        )
+        for title, bid, cid, ctitle in zip(
+            ch["audiobook_title"],
+            ch["audiobook_id"],
+            ch["chapter_id"],
+            ch["chapter_title"],
+            strict=True,
+        )
     ]
     offsets = np.array([0, len(tr), len(tr) + len(ep)], dtype=np.int64)
     return pa.array(blocks, type=pa.string()), offsets
@@ -153,10 +175,13 @@ def render_records(world: SampleWorld, user_id: str, plays: dict[str, np.ndarray
         [f',"conn_country":"{country}","ip_addr":"{ip}",' for ip in world.user_ips(user_id)]
     )
     flags = (
-        (((plays["reason_start"].astype(np.int64) * _N_R + plays["reason_end"]) * 2
-          + plays["shuffle"]) * 3 + (plays["skipped"].astype(np.int64) + 1)) * 2
-        + plays["offline"]
-    )
+        (
+            (plays["reason_start"].astype(np.int64) * _N_R + plays["reason_end"]) * 2
+            + plays["shuffle"]
+        )
+        * 3
+        + (plays["skipped"].astype(np.int64) + 1)
+    ) * 2 + plays["offline"]
     item = plays["item"] + content_offset[plays["content"].astype(np.int64)]
     take = pc.take
     return pc.binary_join_element_wise(
@@ -203,7 +228,8 @@ def write_user_history(
     bounds = np.linspace(0, n, n_files + 1).round().astype(np.int64)
     records = render_records(world, user_id, plays)
     offsets = np.frombuffer(records.buffers()[1], dtype=np.int32)[
-        records.offset: records.offset + n + 1]
+        records.offset : records.offset + n + 1
+    ]
     data = memoryview(records.buffers()[2])
     ts = plays["ts"]
     written = []
@@ -213,7 +239,7 @@ def write_user_history(
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as fh:
             fh.write(b"[\n")
-            fh.write(data[int(offsets[lo]): int(offsets[hi]) - 2])  # drop the last ",\n"
+            fh.write(data[int(offsets[lo]) : int(offsets[hi]) - 2])  # drop the last ",\n"
             fh.write(b"\n]\n")
         os.replace(tmp, path)  # a sensor never sees half a file
         written.append(path)

@@ -55,26 +55,76 @@ _NAT_NS = np.iinfo(np.int64).max  # "never removed" in the int64 membership arra
 
 # One zone per country: the capital's (DESIGN.md section 6, "local time").
 COUNTRY_TIMEZONES: dict[str, str] = {
-    "US": "America/New_York", "BR": "America/Sao_Paulo", "GB": "Europe/London",
-    "MX": "America/Mexico_City", "DE": "Europe/Berlin", "FR": "Europe/Paris",
-    "ES": "Europe/Madrid", "IT": "Europe/Rome", "CA": "America/Toronto",
-    "AU": "Australia/Sydney", "NL": "Europe/Amsterdam", "SE": "Europe/Stockholm",
-    "PL": "Europe/Warsaw", "IN": "Asia/Kolkata", "ID": "Asia/Jakarta", "PH": "Asia/Manila",
-    "JP": "Asia/Tokyo", "AR": "America/Argentina/Buenos_Aires", "CO": "America/Bogota",
-    "TR": "Europe/Istanbul", "NG": "Africa/Lagos", "ZA": "Africa/Johannesburg",
-    "KR": "Asia/Seoul", "CL": "America/Santiago",
+    "US": "America/New_York",
+    "BR": "America/Sao_Paulo",
+    "GB": "Europe/London",
+    "MX": "America/Mexico_City",
+    "DE": "Europe/Berlin",
+    "FR": "Europe/Paris",
+    "ES": "Europe/Madrid",
+    "IT": "Europe/Rome",
+    "CA": "America/Toronto",
+    "AU": "Australia/Sydney",
+    "NL": "Europe/Amsterdam",
+    "SE": "Europe/Stockholm",
+    "PL": "Europe/Warsaw",
+    "IN": "Asia/Kolkata",
+    "ID": "Asia/Jakarta",
+    "PH": "Asia/Manila",
+    "JP": "Asia/Tokyo",
+    "AR": "America/Argentina/Buenos_Aires",
+    "CO": "America/Bogota",
+    "TR": "Europe/Istanbul",
+    "NG": "Africa/Lagos",
+    "ZA": "Africa/Johannesburg",
+    "KR": "Asia/Seoul",
+    "CL": "America/Santiago",
 }
 _COUNTRY_WEIGHTS = np.array(
-    [.26, .09, .07, .06, .06, .04, .03, .03, .04, .03, .02, .02,
-     .02, .04, .03, .03, .03, .02, .02, .02, .01, .01, .01, .01]
+    [
+        0.26,
+        0.09,
+        0.07,
+        0.06,
+        0.06,
+        0.04,
+        0.03,
+        0.03,
+        0.04,
+        0.03,
+        0.02,
+        0.02,
+        0.02,
+        0.04,
+        0.03,
+        0.03,
+        0.03,
+        0.02,
+        0.02,
+        0.02,
+        0.01,
+        0.01,
+        0.01,
+        0.01,
+    ]
 )
 _COUNTRIES = tuple(COUNTRY_TIMEZONES)
 
 # Stream shares by genre family (DESIGN.md section 4), in GENRE_FAMILIES order.
 _FAMILY_STREAM_SHARE = {
-    "hip hop/r&b": 0.25, "rock": 0.20, "pop": 0.19, "latin": 0.10, "country": 0.07,
-    "electronic": 0.06, "jazz/blues": 0.02, "classical": 0.015, "metal": 0.025,
-    "folk/acoustic": 0.02, "asian pop": 0.02, "world": 0.02, "other": 0.01,
+    "hip hop/r&b": 0.25,
+    "rock": 0.20,
+    "pop": 0.19,
+    "latin": 0.10,
+    "country": 0.07,
+    "electronic": 0.06,
+    "jazz/blues": 0.02,
+    "classical": 0.015,
+    "metal": 0.025,
+    "folk/acoustic": 0.02,
+    "asian pop": 0.02,
+    "world": 0.02,
+    "other": 0.01,
 }
 _FAMILY_P = np.array([_FAMILY_STREAM_SHARE[f] for f in GENRE_FAMILIES])
 _FAMILY_P = _FAMILY_P / _FAMILY_P.sum()
@@ -89,25 +139,78 @@ _DECADE_STATIC_SHARE = np.array([0.40, 0.35, 0.125, 0.06, 0.035, 0.02, 0.01])
 _SESSION_LEN = (12.0, 1.6, 1.3)
 
 PLATFORMS: tuple[str, ...] = (
-    "android", "ios", "windows", "osx", "linux", "web_player", "android_tv", "sonos",
+    "android",
+    "ios",
+    "windows",
+    "osx",
+    "linux",
+    "web_player",
+    "android_tv",
+    "sonos",
     "cast_to_device",
 )
-_PRIMARY_PLATFORM_P = np.array([.38, .32, .12, .08, .02, .05, .015, .015, 0.0])
-_SECONDARY_PLATFORM_P = np.array([0, 0, .3, .2, 0, .2, .1, .05, .15])
+_PRIMARY_PLATFORM_P = np.array([0.38, 0.32, 0.12, 0.08, 0.02, 0.05, 0.015, 0.015, 0.0])
+_SECONDARY_PLATFORM_P = np.array([0, 0, 0.3, 0.2, 0, 0.2, 0.1, 0.05, 0.15])
 
 REASONS: tuple[str, ...] = (
-    "trackdone", "fwdbtn", "backbtn", "endplay", "logout", "remote", "clickrow", "playbtn",
-    "appload", "trackerror", "unexpected-exit", "unexpected-exit-while-paused",
+    "trackdone",
+    "fwdbtn",
+    "backbtn",
+    "endplay",
+    "logout",
+    "remote",
+    "clickrow",
+    "playbtn",
+    "appload",
+    "trackerror",
+    "unexpected-exit",
+    "unexpected-exit-while-paused",
 )
-(_R_TRACKDONE, _R_FWD, _R_BACK, _R_ENDPLAY, _R_LOGOUT, _R_REMOTE, _R_CLICKROW, _R_PLAYBTN,
- _R_APPLOAD, _R_TRACKERROR, _R_UNEXP, _R_UNEXP_PAUSED) = range(len(REASONS))
+(
+    _R_TRACKDONE,
+    _R_FWD,
+    _R_BACK,
+    _R_ENDPLAY,
+    _R_LOGOUT,
+    _R_REMOTE,
+    _R_CLICKROW,
+    _R_PLAYBTN,
+    _R_APPLOAD,
+    _R_TRACKERROR,
+    _R_UNEXP,
+    _R_UNEXP_PAUSED,
+) = range(len(REASONS))
 
 CONTENT_TYPES: tuple[str, ...] = ("music", "podcast", "audiobook")
 
 # Local-time rhythm of session starts (hour 0..23): low 02-05, morning peak 09-10, main 18-21.
 _HOUR_WEIGHTS = np.array(
-    [2.2, 1.3, 0.6, 0.4, 0.4, 0.7, 1.6, 3.0, 4.4, 6.0, 5.0, 3.5,
-     3.7, 3.5, 3.4, 3.6, 4.2, 5.0, 6.1, 6.5, 6.4, 5.9, 4.6, 3.2]
+    [
+        2.2,
+        1.3,
+        0.6,
+        0.4,
+        0.4,
+        0.7,
+        1.6,
+        3.0,
+        4.4,
+        6.0,
+        5.0,
+        3.5,
+        3.7,
+        3.5,
+        3.4,
+        3.6,
+        4.2,
+        5.0,
+        6.1,
+        6.5,
+        6.4,
+        5.9,
+        4.6,
+        3.2,
+    ]
 )
 # Monday..Sunday: Friday heaviest, Sunday about 85% of Friday.
 _WEEKDAY_FACTOR = np.array([0.93, 0.94, 0.95, 0.97, 1.00, 0.93, 0.85])
@@ -158,27 +261,68 @@ _OBJ = _words(
     "|",
 )
 _NAME_PREFIX = {
-    "hip hop/r&b": ("Lil ", "Young ", "MC ", "Big ", ""), "latin": ("Los ", "La ", "El ", ""),
-    "electronic": ("DJ ", "", ""), "asian pop": ("", ""), "country": ("", ""),
+    "hip hop/r&b": ("Lil ", "Young ", "MC ", "Big ", ""),
+    "latin": ("Los ", "La ", "El ", ""),
+    "electronic": ("DJ ", "", ""),
+    "asian pop": ("", ""),
+    "country": ("", ""),
 }
 _MAJOR_LABELS = (
-    "Northwind Records", "Blue Harbor Music", "Meridian Recordings", "Atlas Sound",
-    "Crownfield Music", "Silverline Records", "Parallel Music Group", "Redwood Entertainment",
-    "Lumen Records", "Kestrel Music",
+    "Northwind Records",
+    "Blue Harbor Music",
+    "Meridian Recordings",
+    "Atlas Sound",
+    "Crownfield Music",
+    "Silverline Records",
+    "Parallel Music Group",
+    "Redwood Entertainment",
+    "Lumen Records",
+    "Kestrel Music",
 )
 _INDIE_WORDS = (
-    "Moth", "Lantern", "Copper", "Static", "Orchard", "Tide", "Basement", "Comet", "Harbor",
-    "Fern", "Echo", "Granite", "Saffron", "Kite", "Marble", "Juniper",
+    "Moth",
+    "Lantern",
+    "Copper",
+    "Static",
+    "Orchard",
+    "Tide",
+    "Basement",
+    "Comet",
+    "Harbor",
+    "Fern",
+    "Echo",
+    "Granite",
+    "Saffron",
+    "Kite",
+    "Marble",
+    "Juniper",
 )
 _FAMILY_LABEL = {
-    "hip hop/r&b": "Hip Hop", "rock": "Rock", "pop": "Pop", "latin": "Latin",
-    "country": "Country", "electronic": "Electronic", "jazz/blues": "Jazz", "classical":
-    "Classical", "metal": "Metal", "folk/acoustic": "Acoustic", "asian pop": "K-Pop & J-Pop",
-    "world": "Afrobeats & World", "other": "Chill",
+    "hip hop/r&b": "Hip Hop",
+    "rock": "Rock",
+    "pop": "Pop",
+    "latin": "Latin",
+    "country": "Country",
+    "electronic": "Electronic",
+    "jazz/blues": "Jazz",
+    "classical": "Classical",
+    "metal": "Metal",
+    "folk/acoustic": "Acoustic",
+    "asian pop": "K-Pop & J-Pop",
+    "world": "Afrobeats & World",
+    "other": "Chill",
 }
 _MIXED_PLAYLIST_NAMES = (
-    "Today's Mix", "Road Trip", "Focus Flow", "Workout Energy", "Throwback Jams", "Sunday Reset",
-    "Fresh Finds", "Late Night Drive", "Morning Coffee", "Party Starters",
+    "Today's Mix",
+    "Road Trip",
+    "Focus Flow",
+    "Workout Energy",
+    "Throwback Jams",
+    "Sunday Reset",
+    "Fresh Finds",
+    "Late Night Drive",
+    "Morning Coffee",
+    "Party Starters",
 )
 
 
@@ -195,33 +339,55 @@ def _base62_ids(rng: np.random.Generator, n: int, length: int = 22) -> np.ndarra
     codes = rng.integers(0, 62, size=(n, length), dtype=np.uint8)
     raw = _ALPHABET[codes].tobytes()
     return np.array(
-        [raw[i * length:(i + 1) * length].decode("ascii") for i in range(n)], dtype=object
+        [raw[i * length : (i + 1) * length].decode("ascii") for i in range(n)], dtype=object
     )
 
 
 def ndtri(p: np.ndarray) -> np.ndarray:
     """Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9): keeps
     scipy out of the import path."""
-    a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
-         1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
-    b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
-         6.680131188771972e01, -1.328068155288572e01)
-    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
-         -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
-    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00,
-         3.754408661907416e00)
+    a = (
+        -3.969683028665376e01,
+        2.209460984245205e02,
+        -2.759285104469687e02,
+        1.383577518672690e02,
+        -3.066479806614716e01,
+        2.506628277459239e00,
+    )
+    b = (
+        -5.447609879822406e01,
+        1.615858368580409e02,
+        -1.556989798598866e02,
+        6.680131188771972e01,
+        -1.328068155288572e01,
+    )
+    c = (
+        -7.784894002430293e-03,
+        -3.223964580411365e-01,
+        -2.400758277161838e00,
+        -2.549732539343734e00,
+        4.374664141464968e00,
+        2.938163982698783e00,
+    )
+    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
     p = np.asarray(p, dtype=np.float64)
     out = np.empty_like(p)
     lo, hi = p < 0.02425, p > 1 - 0.02425
     mid = ~(lo | hi)
     q = p[mid] - 0.5
     r = q * q
-    out[mid] = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (
-        ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    out[mid] = (
+        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
+        * q
+        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    )
     for sel, sign in ((lo, 1.0), (hi, -1.0)):
         q = np.sqrt(-2 * np.log(np.where(sign > 0, p[sel], 1 - p[sel])))
-        out[sel] = sign * (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
-            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+        out[sel] = (
+            sign
+            * (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
+            / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+        )
     return out
 
 
@@ -440,7 +606,7 @@ class SampleWorld:
         fam_targets = np.array([_FAMILY_STREAM_SHARE[f] for f in GENRE_FAMILIES])
         other_code = GENRE_FAMILIES.index("other")
         pre = np.full(n_a, -1, dtype=np.int64)
-        light = np.argsort(-a_w, kind="stable")[int(0.3 * n_a):]
+        light = np.argsort(-a_w, kind="stable")[int(0.3 * n_a) :]
         no_genre = rng.choice(light, size=int(round(0.10 * n_a)), replace=False)
         pre[no_genre] = other_code
         fam = _greedy_weighted_assign(rng, a_w, fam_targets, preassigned=pre)
@@ -504,8 +670,10 @@ class SampleWorld:
         maj_i = rng.integers(0, len(_MAJOR_LABELS), n_a)
         ind_i = rng.integers(0, len(_INDIE_WORDS), (n_a, 2))
         artist_label = [
-            _MAJOR_LABELS[maj_i[i]] if major[i]
-            else f"{_INDIE_WORDS[ind_i[i, 0]]} {_INDIE_WORDS[ind_i[i, 1]]} Records" if indie[i]
+            _MAJOR_LABELS[maj_i[i]]
+            if major[i]
+            else f"{_INDIE_WORDS[ind_i[i, 0]]} {_INDIE_WORDS[ind_i[i, 1]]} Records"
+            if indie[i]
             else artist_names[i]
             for i in range(n_a)
         ]
@@ -514,10 +682,15 @@ class SampleWorld:
         size_pool_n = 2 * n_t + 16
         kind = rng.choice(4, size=size_pool_n, p=[0.40, 0.17, 0.13, 0.30])
         sizes = np.where(
-            kind == 0, 1,
-            np.where(kind == 1, rng.integers(2, 4, size_pool_n),
-                     np.where(kind == 2, rng.integers(4, 7, size_pool_n),
-                              rng.integers(8, 21, size_pool_n))),
+            kind == 0,
+            1,
+            np.where(
+                kind == 1,
+                rng.integers(2, 4, size_pool_n),
+                np.where(
+                    kind == 2, rng.integers(4, 7, size_pool_n), rng.integers(8, 21, size_pool_n)
+                ),
+            ),
         )
         album_artist: list[int] = []
         album_size: list[int] = []
@@ -555,19 +728,20 @@ class SampleWorld:
         # Not among the heaviest albums, so that catalog shares hold before they come out.
         heavy = alb_w >= np.quantile(alb_w, 0.98)
         in_world = (decade == 2020) & ~heavy & (rng.random(n_al) < 0.32)
-        year = np.where(decade == 2020, rng.integers(2020, 2024, n_al),
-                        decade + rng.integers(0, 10, n_al))
-        day_of_year = rng.integers(0, 365, n_al)
-        pre_ns = (
-            (year - 1970).astype("datetime64[Y]").astype("datetime64[ns]").astype(np.int64)
-            + day_of_year * _NS_DAY
+        year = np.where(
+            decade == 2020, rng.integers(2020, 2024, n_al), decade + rng.integers(0, 10, n_al)
         )
+        day_of_year = rng.integers(0, 365, n_al)
+        pre_ns = (year - 1970).astype("datetime64[Y]").astype("datetime64[ns]").astype(
+            np.int64
+        ) + day_of_year * _NS_DAY
         world_days = (_END_NS - _START_NS) // _NS_DAY
         in_ns = _START_NS + rng.integers(0, world_days - 1, n_al) * _NS_DAY
         release_ns = np.where(in_world, in_ns, pre_ns)
         prec_u = rng.random(n_al)
         precision = np.where(
-            (year < 1990) & (prec_u < 0.35), "year",
+            (year < 1990) & (prec_u < 0.35),
+            "year",
             np.where((year < 2000) & (prec_u > 0.95), "month", "day"),
         ).astype(object)
         day = (release_ns // _NS_DAY).astype("datetime64[D]")
@@ -578,9 +752,11 @@ class SampleWorld:
         )
         # A year- or month-precision release is available from the start of that period.
         floored = np.where(
-            precision == "year", day.astype("datetime64[Y]").astype("datetime64[D]"),
-            np.where(precision == "month", day.astype("datetime64[M]").astype("datetime64[D]"),
-                     day),
+            precision == "year",
+            day.astype("datetime64[Y]").astype("datetime64[D]"),
+            np.where(
+                precision == "month", day.astype("datetime64[M]").astype("datetime64[D]"), day
+            ),
         )
         release_ns = floored.astype(np.int64) * _NS_DAY
 
@@ -591,12 +767,16 @@ class SampleWorld:
         iv = rng.integers(0, len(_VERB), n_t)
         io = rng.integers(0, len(_OBJ), n_t)
         base_names = [
-            f"{_ADJ[a]} {_NOUN[b]}" if k == 0
-            else _NOUN[b] if k == 1
-            else f"{_VERB[v]} {_OBJ[o]}" if k == 2
+            f"{_ADJ[a]} {_NOUN[b]}"
+            if k == 0
+            else _NOUN[b]
+            if k == 1
+            else f"{_VERB[v]} {_OBJ[o]}"
+            if k == 2
             else _ADJ[a]
-            for k, a, b, v, o in zip(tp.tolist(), ia.tolist(), inn.tolist(), iv.tolist(),
-                                     io.tolist(), strict=True)
+            for k, a, b, v, o in zip(
+                tp.tolist(), ia.tolist(), inn.tolist(), iv.tolist(), io.tolist(), strict=True
+            )
         ]
         # Features: ~15% of tracks credit 1-2 more artists, mostly popular ones.
         has_feat = rng.random(n_t) < 0.15
@@ -658,23 +838,33 @@ class SampleWorld:
         long_tail = rng.random(n_t) < 0.02
         dur_s = np.where(long_tail, rng.lognormal(np.log(420.0), 0.5, n_t), dur_s)
         fam_t = fam[trk_artist]
-        classical = np.isin(fam_t, [GENRE_FAMILIES.index("classical"),
-                                    GENRE_FAMILIES.index("jazz/blues")])
+        classical = np.isin(
+            fam_t, [GENRE_FAMILIES.index("classical"), GENRE_FAMILIES.index("jazz/blues")]
+        )
         dur_s = np.where(classical & (rng.random(n_t) < 0.3), dur_s * 1.8, dur_s)
         duration_ms = np.clip(np.rint(dur_s * 1000), 30_000, 1_800_000).astype(np.int64)
 
         explicit_p = np.full(len(GENRE_FAMILIES), 0.05)
-        for f, p in (("hip hop/r&b", 0.6), ("latin", 0.35), ("pop", 0.2), ("rock", 0.15),
-                     ("electronic", 0.12), ("metal", 0.3)):
+        for f, p in (
+            ("hip hop/r&b", 0.6),
+            ("latin", 0.35),
+            ("pop", 0.2),
+            ("rock", 0.15),
+            ("electronic", 0.12),
+            ("metal", 0.3),
+        ):
             explicit_p[GENRE_FAMILIES.index(f)] = p
         explicit = rng.random(n_t) < explicit_p[fam_t]
 
         isrc_cc = np.array(["US", "GB", "DE", "SE", "BR", "MX", "FR", "QM", "QZ", "KR"])
-        cc = rng.choice(isrc_cc, size=n_a, p=[.3, .1, .06, .05, .07, .07, .05, .15, .1, .05])
+        cc = rng.choice(
+            isrc_cc, size=n_a, p=[0.3, 0.1, 0.06, 0.05, 0.07, 0.07, 0.05, 0.15, 0.1, 0.05]
+        )
         reg = _base62_ids(rng, n_a, 3)
         seq = rng.integers(0, 100_000, n_t)
         t_year = (release_ns[trk_album] // _NS_DAY).astype("datetime64[D]").astype(
-            "datetime64[Y]").astype(np.int64) + 1970
+            "datetime64[Y]"
+        ).astype(np.int64) + 1970
         registrant = [c + r.upper() for c, r in zip(cc.tolist(), reg.tolist(), strict=True)]
         isrc = [
             f"{registrant[a]}{y % 100:02d}{q:05d}"
@@ -766,13 +956,31 @@ class SampleWorld:
         self._follow_growth = 0.03 + 0.35 * rng.beta(1.0, 4.0, n_a) * (1 - art_pop_base / 150)
         # Column order as documented.
         self.artists = self.artists[
-            ["artist_id", "artist_name", "genres", "followers_base", "popularity_base",
-             "genre_family"]
+            [
+                "artist_id",
+                "artist_name",
+                "genres",
+                "followers_base",
+                "popularity_base",
+                "genre_family",
+            ]
         ]
         self.tracks = self.tracks[
-            ["track_id", "track_name", "album_id", "artist_ids", "duration_ms", "explicit",
-             "disc_number", "track_number", "isrc", "stream_weight", "popularity_base",
-             "primary_artist_id", "release_ts"]
+            [
+                "track_id",
+                "track_name",
+                "album_id",
+                "artist_ids",
+                "duration_ms",
+                "explicit",
+                "disc_number",
+                "track_number",
+                "isrc",
+                "stream_weight",
+                "popularity_base",
+                "primary_artist_id",
+                "release_ts",
+            ]
         ]
 
     def _pop_from_latent(self, latent: np.ndarray) -> np.ndarray:
@@ -816,8 +1024,11 @@ class SampleWorld:
         a_idx = self._indices(self.artist_index, artist_ids)
         at_ns = _to_ns(at)
         first, end = self._art_first[a_idx], self._art_end[a_idx]
-        pos = np.concatenate([np.arange(s, e) for s, e in zip(first, end, strict=True)]) \
-            if len(a_idx) else np.zeros(0, dtype=np.int64)
+        pos = (
+            np.concatenate([np.arange(s, e) for s, e in zip(first, end, strict=True)])
+            if len(a_idx)
+            else np.zeros(0, dtype=np.int64)
+        )
         vals = self._track_pop_idx(pos, at_ns).astype(np.float64)
         counts = end - first
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
@@ -871,19 +1082,22 @@ class SampleWorld:
         lifetime_ns = sc.playlist_lifetime_days * _NS_DAY
 
         # Themes: a family (in proportion to its catalog size) or a mixed playlist (-1).
-        fam_counts = np.bincount(fam_t[release < _START_NS],
-                                 minlength=len(GENRE_FAMILIES)).astype(np.float64)
+        fam_counts = np.bincount(fam_t[release < _START_NS], minlength=len(GENRE_FAMILIES)).astype(
+            np.float64
+        )
         # Only families with enough tracks for several playlists can be a theme.
         fam_counts[fam_counts < 4 * sc.mean_playlist_size] = 0.0
         if fam_counts.sum() == 0:
             fam_counts[:] = 1.0
         theme = np.where(
-            (rng.random(n_p) < 0.15) | (fam_counts.max() < 4 * sc.mean_playlist_size), -1,
+            (rng.random(n_p) < 0.15) | (fam_counts.max() < 4 * sc.mean_playlist_size),
+            -1,
             rng.choice(len(GENRE_FAMILIES), size=n_p, p=fam_counts / fam_counts.sum()),
         )
         sizes = np.clip(
             np.rint(sc.mean_playlist_size * rng.lognormal(-0.1, 0.45, n_p)),
-            8, 4 * sc.mean_playlist_size,
+            8,
+            4 * sc.mean_playlist_size,
         ).astype(np.int64)
 
         # Curators pick less concentrated than listeners stream: square-root weights.
@@ -963,7 +1177,8 @@ class SampleWorld:
         # ever, which keeps the coverage cycle's union near the whole catalog); initial members
         # count from WORLD_START.
         e_rem = np.maximum(e_add, _START_NS) + rng.gamma(4.0, lifetime_ns / 4.0, len(e_add)).astype(
-            np.int64)
+            np.int64
+        )
         e_add = e_add // 10**9 * 10**9  # whole seconds
         e_rem = np.maximum(e_rem // 10**9 * 10**9, e_add + 10**9)
         e_rem[e_rem >= _END_NS] = _NAT_NS
@@ -998,15 +1213,17 @@ class SampleWorld:
         adj = rng.integers(0, len(_ADJ), n_p)
         mixed = rng.integers(0, len(_MIXED_PLAYLIST_NAMES), n_p)
         raw_names = [
-            _MIXED_PLAYLIST_NAMES[mixed[p]] if theme[p] < 0
+            _MIXED_PLAYLIST_NAMES[mixed[p]]
+            if theme[p] < 0
             else f"{_ADJ[adj[p]]} {_FAMILY_LABEL[GENRE_FAMILIES[theme[p]]]}"
             for p in range(n_p)
         ]
         names = _dedupe_names(raw_names, tuple(f" Vol. {k}" for k in range(2, 10)))
         descriptions = [
-            "A bit of everything, refreshed every few hours." if theme[p] < 0
+            "A bit of everything, refreshed every few hours."
+            if theme[p] < 0
             else f"The {_FAMILY_LABEL[GENRE_FAMILIES[theme[p]]].lower()} tracks we keep coming "
-                 "back to, updated often."
+            "back to, updated often."
             for p in range(n_p)
         ]
         collaborative = rng.random(n_p) < 0.1
@@ -1018,8 +1235,9 @@ class SampleWorld:
                 "name": np.array(names, dtype=object),
                 "description": np.array(descriptions, dtype=object),
                 "owner_id": np.where(owned, APP_USER_ID, FOREIGN_OWNER_ID).astype(object),
-                "owner_display_name": np.where(owned, APP_USER_DISPLAY_NAME, "Another User")
-                .astype(object),
+                "owner_display_name": np.where(owned, APP_USER_DISPLAY_NAME, "Another User").astype(
+                    object
+                ),
                 "public": public,
                 "collaborative": collaborative,
                 "followers": np.rint(10 ** rng.normal(2.3, 1.0, n_p)).astype(np.int64),
@@ -1099,13 +1317,17 @@ class SampleWorld:
             {
                 "user_id": np.array(user_ids, dtype=object),
                 "display_name": np.array(
-                    [APP_USER_DISPLAY_NAME] + [
+                    [APP_USER_DISPLAY_NAME]
+                    + [
                         f"{_FIRST[i % len(_FIRST)]} {_LAST[(i * 7) % len(_LAST)][0]}."
                         for i in range(1, n_u)
-                    ], dtype=object),
+                    ],
+                    dtype=object,
+                ),
                 "country": np.array(_COUNTRIES, dtype=object)[country],
-                "timezone": np.array([COUNTRY_TIMEZONES[_COUNTRIES[c]] for c in country],
-                                     dtype=object),
+                "timezone": np.array(
+                    [COUNTRY_TIMEZONES[_COUNTRIES[c]] for c in country], dtype=object
+                ),
                 "primary_platform": np.array(PLATFORMS, dtype=object)[primary],
                 "secondary_platform": np.array(PLATFORMS, dtype=object)[secondary],
                 "shuffle_share": rng.beta(2.0, 2.5, n_u),
@@ -1128,8 +1350,9 @@ class SampleWorld:
             [".".join(str(int(x)) for x in octets[u, k]) for k in range(n_ip[u])]
             for u in range(n_u)
         ]
-        self._static_pool = _ReleasePool(np.arange(len(self.tracks)), self._track_release_ns,
-                                         self._t_w)
+        self._static_pool = _ReleasePool(
+            np.arange(len(self.tracks)), self._track_release_ns, self._t_w
+        )
         fam_t = self._fam[self._trk_artist]
         self._family_pools = [
             _ReleasePool(np.flatnonzero(fam_t == f), self._track_release_ns, self._t_w)
@@ -1145,47 +1368,69 @@ class SampleWorld:
         rng = _rng(self.seed, 5)
         n_ep_per = rng.integers(20, 60, sc.n_shows)
         show_names = _dedupe_names(
-            [f"The {_ADJ[a]} {_NOUN[b]} Podcast" if k else f"{_NOUN[b]} Daily"
-             for a, b, k in zip(rng.integers(0, len(_ADJ), sc.n_shows),
-                                rng.integers(0, len(_NOUN), sc.n_shows),
-                                rng.random(sc.n_shows) < 0.7, strict=True)],
+            [
+                f"The {_ADJ[a]} {_NOUN[b]} Podcast" if k else f"{_NOUN[b]} Daily"
+                for a, b, k in zip(
+                    rng.integers(0, len(_ADJ), sc.n_shows),
+                    rng.integers(0, len(_NOUN), sc.n_shows),
+                    rng.random(sc.n_shows) < 0.7,
+                    strict=True,
+                )
+            ],
             (" Show", " Hour", " Radio"),
         )
         ep_show = np.repeat(np.arange(sc.n_shows), n_ep_per)
-        ep_num = np.arange(len(ep_show)) - np.repeat(
-            np.concatenate([[0], np.cumsum(n_ep_per)[:-1]]), n_ep_per) + 1
+        ep_num = (
+            np.arange(len(ep_show))
+            - np.repeat(np.concatenate([[0], np.cumsum(n_ep_per)[:-1]]), n_ep_per)
+            + 1
+        )
         self.episodes = pd.DataFrame(
             {
                 "episode_id": _base62_ids(rng, len(ep_show)),
                 "episode_name": np.array(
-                    [f"#{n}: {_VERB[(n * 3) % len(_VERB)]} {_OBJ[(n * 5 + s) % len(_OBJ)]}"
-                     for n, s in zip(ep_num, ep_show, strict=True)], dtype=object),
+                    [
+                        f"#{n}: {_VERB[(n * 3) % len(_VERB)]} {_OBJ[(n * 5 + s) % len(_OBJ)]}"
+                        for n, s in zip(ep_num, ep_show, strict=True)
+                    ],
+                    dtype=object,
+                ),
                 "show_name": np.array(show_names, dtype=object)[ep_show],
-                "duration_ms": np.rint(rng.lognormal(np.log(45 * 60e3), 0.45, len(ep_show)))
-                .astype(np.int64),
+                "duration_ms": np.rint(rng.lognormal(np.log(45 * 60e3), 0.45, len(ep_show))).astype(
+                    np.int64
+                ),
             }
         )
         self._ep_show_first = np.concatenate([[0], np.cumsum(n_ep_per)[:-1]])
         self._ep_show_n = n_ep_per
         n_ch = rng.integers(10, 30, sc.n_audiobooks)
         book_titles = _dedupe_names(
-            [f"{_ADJ[a]} {_NOUN[b]}: A Novel" for a, b in zip(
-                rng.integers(0, len(_ADJ), sc.n_audiobooks),
-                rng.integers(0, len(_NOUN), sc.n_audiobooks), strict=True)],
+            [
+                f"{_ADJ[a]} {_NOUN[b]}: A Novel"
+                for a, b in zip(
+                    rng.integers(0, len(_ADJ), sc.n_audiobooks),
+                    rng.integers(0, len(_NOUN), sc.n_audiobooks),
+                    strict=True,
+                )
+            ],
             (" (Unabridged)", " (Book 2)"),
         )
         book_ids = _base62_ids(rng, sc.n_audiobooks)
         ch_book = np.repeat(np.arange(sc.n_audiobooks), n_ch)
-        ch_num = np.arange(len(ch_book)) - np.repeat(
-            np.concatenate([[0], np.cumsum(n_ch)[:-1]]), n_ch) + 1
+        ch_num = (
+            np.arange(len(ch_book))
+            - np.repeat(np.concatenate([[0], np.cumsum(n_ch)[:-1]]), n_ch)
+            + 1
+        )
         self.audiobook_chapters = pd.DataFrame(
             {
                 "chapter_id": _base62_ids(rng, len(ch_book)),
                 "chapter_title": np.array([f"Chapter {n}" for n in ch_num], dtype=object),
                 "audiobook_id": book_ids[ch_book],
                 "audiobook_title": np.array(book_titles, dtype=object)[ch_book],
-                "duration_ms": np.rint(rng.lognormal(np.log(25 * 60e3), 0.3, len(ch_book)))
-                .astype(np.int64),
+                "duration_ms": np.rint(rng.lognormal(np.log(25 * 60e3), 0.3, len(ch_book))).astype(
+                    np.int64
+                ),
             }
         )
         self._book_first = np.concatenate([[0], np.cumsum(n_ch)[:-1]])
@@ -1246,25 +1491,34 @@ class SampleWorld:
         period = np.arange(d0, d1)
         weekday = (period + WORLD_START.dayofweek) % 7
         wf = _WEEKDAY_FACTOR[weekday] ** 0.5
-        n_days = int(np.clip(round(n_sess / float(usr["sessions_per_day"])), 1,
-                             min(len(period), n_sess)))
+        n_days = int(
+            np.clip(round(n_sess / float(usr["sessions_per_day"])), 1, min(len(period), n_sess))
+        )
         days = np.sort(rng.choice(period, size=n_days, replace=False, p=wf / wf.sum()))
-        day_w = rng.lognormal(0.0, 0.6, n_days) * _WEEKDAY_FACTOR[
-            (days + WORLD_START.dayofweek) % 7] ** 0.5
-        sess_day = np.concatenate([
-            rng.permutation(n_days),
-            rng.choice(n_days, size=n_sess - n_days, p=day_w / day_w.sum()),
-        ])
+        day_w = (
+            rng.lognormal(0.0, 0.6, n_days)
+            * _WEEKDAY_FACTOR[(days + WORLD_START.dayofweek) % 7] ** 0.5
+        )
+        sess_day = np.concatenate(
+            [
+                rng.permutation(n_days),
+                rng.choice(n_days, size=n_sess - n_days, p=day_w / day_w.sum()),
+            ]
+        )
         hour_p = np.roll(_HOUR_WEIGHTS, int(usr["chronotype_shift"]))
         hour = rng.choice(24, size=n_sess, p=hour_p / hour_p.sum())
-        local_ns = (
-            (_START_NS + days[sess_day] * _NS_DAY)
-            + (hour * 3600 + rng.random(n_sess) * 3600).astype(np.int64) * 10**9
+        local_ns = (_START_NS + days[sess_day] * _NS_DAY) + (
+            hour * 3600 + rng.random(n_sess) * 3600
+        ).astype(np.int64) * 10**9
+        utc = (
+            pd.DatetimeIndex(local_ns.astype("datetime64[ns]"))
+            .tz_localize(
+                str(usr["timezone"]),
+                ambiguous=np.zeros(n_sess, dtype=bool),
+                nonexistent="shift_forward",
+            )
+            .asi8
         )
-        utc = pd.DatetimeIndex(local_ns.astype("datetime64[ns]")).tz_localize(
-            str(usr["timezone"]), ambiguous=np.zeros(n_sess, dtype=bool),
-            nonexistent="shift_forward",
-        ).asi8
         order = np.argsort(utc, kind="stable")
         utc = utc[order]
         types, lengths = types[order], lengths[order]
@@ -1288,7 +1542,8 @@ class SampleWorld:
         t_m = elig[music]
         picks = pool.pick(t_m, u_pick)
         new = (mode_u >= float(usr["rotation_share"])) & (
-            mode_u < float(usr["rotation_share"]) + _P_NEW)
+            mode_u < float(usr["rotation_share"]) + _P_NEW
+        )
         # New releases: the family is drawn first (from the target shares), so which few
         # tracks happen to come out during the history cannot skew the genre mix.
         window = _NEW_WINDOW_DAYS * _NS_DAY
@@ -1300,15 +1555,17 @@ class SampleWorld:
             if sel.any() and len(fpool):
                 new_picks[sel] = fpool.pick(t_new[sel], u_new[sel], window_ns=window, min_count=3)
         missing = new_picks < 0
-        new_picks[missing] = pool.pick(t_new[missing], u_new[missing], window_ns=window,
-                                       min_count=10)
+        new_picks[missing] = pool.pick(
+            t_new[missing], u_new[missing], window_ns=window, min_count=10
+        )
         picks[new] = np.where(new_picks >= 0, new_picks, picks[new])
         in_rot = mode_u < float(usr["rotation_share"])
         if len(rot):
             rot_w = (np.arange(len(rot)) + 1.0) ** -0.8
             rot_cdf = np.cumsum(rot_w / rot_w.sum())
-            picks[in_rot] = rot[np.minimum(
-                np.searchsorted(rot_cdf, u_pick[in_rot], side="right"), len(rot) - 1)]
+            picks[in_rot] = rot[
+                np.minimum(np.searchsorted(rot_cdf, u_pick[in_rot], side="right"), len(rot) - 1)
+            ]
         if (picks < 0).any():  # nothing released yet (cannot happen after WORLD_START)
             picks[picks < 0] = int(np.argmax(self._t_w))
         item[music] = picks
@@ -1319,7 +1576,8 @@ class SampleWorld:
             favs = rng.choice(len(show_p), size=n_fav, replace=False, p=show_p / show_p.sum())
             show = favs[rng.integers(0, n_fav, int(pod.sum()))]
             item[pod] = self._ep_show_first[show] + (
-                rng.random(int(pod.sum())) * self._ep_show_n[show]).astype(np.int64)
+                rng.random(int(pod.sum())) * self._ep_show_n[show]
+            ).astype(np.int64)
         book = content == 2
         if book.any():
             b = int(rng.integers(0, len(self._book_n)))
@@ -1327,9 +1585,13 @@ class SampleWorld:
 
         # Outcomes: ~25% end within 5 s, ~1/3 skipped.
         dur = np.where(
-            music, self._duration_ms[np.where(music, item, 0)],
-            np.where(pod, self.episodes["duration_ms"].to_numpy()[np.where(pod, item, 0)],
-                     self.audiobook_chapters["duration_ms"].to_numpy()[np.where(book, item, 0)]),
+            music,
+            self._duration_ms[np.where(music, item, 0)],
+            np.where(
+                pod,
+                self.episodes["duration_ms"].to_numpy()[np.where(pod, item, 0)],
+                self.audiobook_chapters["duration_ms"].to_numpy()[np.where(book, item, 0)],
+            ),
         )
         uo = rng.random(n)
         quick = music & (uo < 0.255)
@@ -1343,14 +1605,19 @@ class SampleWorld:
         re_u = rng.random(n)
         reason_end[quick] = np.select(
             [re_u[quick] < 0.83, re_u[quick] < 0.89, re_u[quick] < 0.97, re_u[quick] < 0.98],
-            [_R_FWD, _R_BACK, _R_ENDPLAY, _R_TRACKERROR], _R_REMOTE)
+            [_R_FWD, _R_BACK, _R_ENDPLAY, _R_TRACKERROR],
+            _R_REMOTE,
+        )
         reason_end[mid] = np.select(
-            [re_u[mid] < 0.78, re_u[mid] < 0.86, re_u[mid] < 0.96], [_R_FWD, _R_BACK, _R_ENDPLAY],
-            _R_REMOTE)
+            [re_u[mid] < 0.78, re_u[mid] < 0.86, re_u[mid] < 0.96],
+            [_R_FWD, _R_BACK, _R_ENDPLAY],
+            _R_REMOTE,
+        )
         reason_end[spoken_partial] = np.where(re_u[spoken_partial] < 0.7, _R_ENDPLAY, _R_FWD)
         # The last play of a session ends it: pause, logout, app killed...
-        last_choices = np.array([_R_TRACKDONE, _R_ENDPLAY, _R_LOGOUT, _R_UNEXP, _R_UNEXP_PAUSED,
-                                 _R_REMOTE])
+        last_choices = np.array(
+            [_R_TRACKDONE, _R_ENDPLAY, _R_LOGOUT, _R_UNEXP, _R_UNEXP_PAUSED, _R_REMOTE]
+        )
         last_p = np.array([0.2, 0.35, 0.15, 0.12, 0.1, 0.08])
         lr = last_choices[rng.choice(len(last_choices), size=n, p=last_p)]
         complete = reason_end == _R_TRACKDONE
@@ -1359,22 +1626,36 @@ class SampleWorld:
         reason_end = np.where(last_in & complete, lr, reason_end)
         ms = np.maximum(ms.astype(np.int64), 0)
         skipped = np.where(
-            reason_end == _R_FWD, 1, np.where(reason_end == _R_BACK,
-                                              (rng.random(n) < 0.5).astype(np.int64), 0))
+            reason_end == _R_FWD,
+            1,
+            np.where(reason_end == _R_BACK, (rng.random(n) < 0.5).astype(np.int64), 0),
+        )
         # reason_start follows the previous play's end within a session.
         prev_end = np.roll(reason_end, 1)
         follow = np.select(
-            [prev_end == _R_TRACKDONE, prev_end == _R_FWD, prev_end == _R_BACK,
-             prev_end == _R_REMOTE, prev_end == _R_TRACKERROR],
-            [_R_TRACKDONE, _R_FWD, _R_BACK, _R_REMOTE, _R_TRACKERROR], _R_CLICKROW)
-        start_choices = np.array([_R_CLICKROW, _R_PLAYBTN, _R_APPLOAD, _R_REMOTE, _R_TRACKDONE,
-                                  _R_FWD])
-        first_reason = start_choices[rng.choice(6, size=n, p=[.4, .25, .15, .08, .07, .05])]
+            [
+                prev_end == _R_TRACKDONE,
+                prev_end == _R_FWD,
+                prev_end == _R_BACK,
+                prev_end == _R_REMOTE,
+                prev_end == _R_TRACKERROR,
+            ],
+            [_R_TRACKDONE, _R_FWD, _R_BACK, _R_REMOTE, _R_TRACKERROR],
+            _R_CLICKROW,
+        )
+        start_choices = np.array(
+            [_R_CLICKROW, _R_PLAYBTN, _R_APPLOAD, _R_REMOTE, _R_TRACKDONE, _R_FWD]
+        )
+        first_reason = start_choices[rng.choice(6, size=n, p=[0.4, 0.25, 0.15, 0.08, 0.07, 0.05])]
         reason_start = np.where(first_in, first_reason, follow)
 
         # Timing: plays back to back within a session; sessions never overlap.
-        gap = np.where(reason_end == _R_TRACKDONE, rng.integers(0, 600, n),
-                       rng.integers(100, 1500, n)).astype(np.int64) * 10**6
+        gap = (
+            np.where(
+                reason_end == _R_TRACKDONE, rng.integers(0, 600, n), rng.integers(100, 1500, n)
+            ).astype(np.int64)
+            * 10**6
+        )
         pause = rng.random(n) < 0.03
         gap = np.where(pause, (rng.exponential(240.0, n) * 1e9).astype(np.int64), gap)
         step = ms * 10**6 + gap
@@ -1394,19 +1675,24 @@ class SampleWorld:
         # Session attributes.
         plat_u = rng.random(n_sess)
         plat_idx = np.where(
-            plat_u < 0.78, PLATFORMS.index(str(usr["primary_platform"])),
-            np.where(plat_u < 0.96, PLATFORMS.index(str(usr["secondary_platform"])),
-                     rng.integers(0, len(PLATFORMS), n_sess)))
+            plat_u < 0.78,
+            PLATFORMS.index(str(usr["primary_platform"])),
+            np.where(
+                plat_u < 0.96,
+                PLATFORMS.index(str(usr["secondary_platform"])),
+                rng.integers(0, len(PLATFORMS), n_sess),
+            ),
+        )
         shuffle = (rng.random(n_sess) < float(usr["shuffle_share"]))[sess_of] & music
         offline = (rng.random(n_sess) < 0.04)[sess_of] & (
-            plat_idx[sess_of] != PLATFORMS.index("web_player"))
+            plat_idx[sess_of] != PLATFORMS.index("web_player")
+        )
         incognito = (rng.random(n_sess) < 0.01)[sess_of]
         n_ip = len(self._user_ips[u])
         ip = np.minimum(rng.choice(3, size=n_sess, p=[0.8, 0.15, 0.05]), n_ip - 1)[sess_of]
         # Older records lack "skipped" for a minority; spoken word mostly has it null.
         null_cut = _START_NS + int(0.2 * self.scale.history_days) * _NS_DAY
-        null_skip = ((end_ns < null_cut) & (rng.random(n) < 0.5)) | (~music & (
-            rng.random(n) < 0.5))
+        null_skip = ((end_ns < null_cut) & (rng.random(n) < 0.5)) | (~music & (rng.random(n) < 0.5))
         skipped = np.where(null_skip, -1, skipped).astype(np.int8)
 
         keep = ts < self.history_end.value // 10**9
@@ -1447,12 +1733,18 @@ class SampleWorld:
         ts = p["ts"][music]
         item = p["item"][music]
         lo = 0 if after is None else int(np.searchsorted(ts, _to_ns(after) // 10**9, "right"))
-        hi = len(ts) if before is None else int(
-            np.searchsorted(ts, -(-_to_ns(before) // 10**9), "left"))
+        hi = (
+            len(ts)
+            if before is None
+            else int(np.searchsorted(ts, -(-_to_ns(before) // 10**9), "left"))
+        )
         if hi < lo:
             hi = lo
-        sl = slice(lo, min(hi, lo + limit)) if after is not None and before is None \
+        sl = (
+            slice(lo, min(hi, lo + limit))
+            if after is not None and before is None
             else slice(max(lo, hi - limit), hi)
+        )
         out_ts, out_item = ts[sl][::-1], item[sl][::-1]
         return pd.DataFrame(
             {
