@@ -76,6 +76,7 @@ class Settings:
     demo_snapshots: int
     ingest_batch_files: int
     duckdb_memory_limit: str
+    has_refresh_token: bool  # whether SPOTIFY_REFRESH_TOKEN is set (its value is not read)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -116,4 +117,5 @@ def load_settings() -> Settings:
         ingest_batch_files=_int("SPOTIFY_INGEST_BATCH_FILES", 100, minimum=1),
         # DuckDB's own default is 80% of RAM; a cap makes big builds spill to disk instead.
         duckdb_memory_limit=_get("SPOTIFY_DUCKDB_MEMORY_LIMIT", "2GB"),
+        has_refresh_token=bool(os.environ.get("SPOTIFY_REFRESH_TOKEN")),
     )

@@ -40,7 +40,7 @@ def spotify_resource(settings: Settings) -> SpotifyResource:
             client_secret=dg.EnvVar("SPOTIPY_CLIENT_SECRET"),
             # Optional: without it only playlist metadata is readable (client credentials).
             refresh_token=dg.EnvVar("SPOTIFY_REFRESH_TOKEN")
-            if _env("SPOTIFY_REFRESH_TOKEN")
+            if settings.has_refresh_token
             else None,
             **common,
         )
@@ -51,12 +51,6 @@ def spotify_resource(settings: Settings) -> SpotifyResource:
         sample_app_mode=settings.sample_app_mode,
         **common,
     )
-
-
-def _env(name: str) -> bool:
-    import os
-
-    return bool(os.environ.get(name))
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
