@@ -77,6 +77,8 @@ class Settings:
     ingest_batch_files: int
     duckdb_memory_limit: str
     has_refresh_token: bool  # whether SPOTIFY_REFRESH_TOKEN is set (its value is not read)
+    ui_url: str
+    has_alert_webhook: bool  # whether SPOTIFY_ALERT_WEBHOOK_URL is set (it holds a token)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -118,4 +120,6 @@ def load_settings() -> Settings:
         # DuckDB's own default is 80% of RAM; a cap makes big builds spill to disk instead.
         duckdb_memory_limit=_get("SPOTIFY_DUCKDB_MEMORY_LIMIT", "2GB"),
         has_refresh_token=bool(os.environ.get("SPOTIFY_REFRESH_TOKEN")),
+        ui_url=_get("SPOTIFY_UI_URL", "http://127.0.0.1:3000").rstrip("/"),
+        has_alert_webhook=bool(os.environ.get("SPOTIFY_ALERT_WEBHOOK_URL", "").strip()),
     )

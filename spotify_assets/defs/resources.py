@@ -6,6 +6,7 @@ real API, through these keys:
 - ``spotify``: :class:`SpotifyResource`
 - ``lake``: :class:`LakeResource`; ``lake_io_manager`` stores raw JSON and Parquet in it
 - ``warehouse_io_manager``: DuckDB tables; ``warehouse``: a DuckDB connection for SQL
+- ``alerts``: :class:`AlertsResource` (the failure sensors' webhook, if any)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.resources import (
+    AlertsResource,
     LakeIOManager,
     LakeResource,
     SpotifyResource,
@@ -73,6 +75,12 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         ),
         "warehouse": DuckDBResource(
             database=str(settings.warehouse_path), connection_config=duckdb_config
+        ),
+        "alerts": AlertsResource(
+            webhook_url=dg.EnvVar("SPOTIFY_ALERT_WEBHOOK_URL")
+            if settings.has_alert_webhook
+            else None,
+            ui_url=settings.ui_url,
         ),
     }
 

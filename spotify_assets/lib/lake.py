@@ -40,6 +40,7 @@ class LakeStore(Protocol):
 
     def uri(self, key: str) -> str: ...
     def put_bytes(self, key: str, data: bytes) -> None: ...
+    def put_file(self, key: str, path: Path) -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[LakeObject]: ...
@@ -76,6 +77,19 @@ class LocalLakeStore:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def put_file(self, key: str, path: Path) -> None:
+        """Copy a local file in (atomically), without reading it into memory."""
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            shutil.copyfile(path, tmp)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -153,6 +167,13 @@ class S3LakeStore:
         try:
             self.client.put_object(Bucket=self.bucket, Key=self._full(key), Body=data)
         except Exception as exc:  # botocore errors are many; the key is what a user needs
+            raise LakeError(f"could not write {self.uri(key)}: {exc}") from exc
+
+    def put_file(self, key: str, path: Path) -> None:
+        """Upload a local file (multipart for big ones, by boto3), without reading it whole."""
+        try:
+            self.client.upload_file(str(path), self.bucket, self._full(key))
+        except Exception as exc:
             raise LakeError(f"could not write {self.uri(key)}: {exc}") from exc
 
     def get_bytes(self, key: str) -> bytes:

@@ -117,3 +117,19 @@ def evaluate(connection: Any, rule: Rule, *, examples: int = 5) -> RuleResult:
         return RuleResult(rule, passed=count == 0, violations=int(count), examples=rows)
     except Exception as exc:  # duckdb.CatalogException and friends
         return RuleResult(rule, passed=False, violations=-1, examples=[], error=str(exc))
+
+
+#: ``reports.data_quality``: the latest result of every asset check, one row per check.
+DATA_QUALITY_COLUMNS: dict[str, str] = {
+    "asset_key": "The checked asset, e.g. core/streams",
+    "check_name": "The check's name",
+    "severity": "ERROR (blocking: downstream waits) or WARN (a person should look)",
+    "blocking": "Whether a failure stops downstream automation",
+    "status": "passed, failed, not run (planned but its run stopped first) or never run",
+    "passed": "True or False when the check ran; null otherwise",
+    "evaluated_at": "When the latest result was recorded (UTC)",
+    "run_id": "The Dagster run of the latest result",
+    "partition": "The partition checked, for partitioned assets",
+    "description": "What the check asserts, or what it found",
+    "details": "The result's key figures (violations, rates, row counts)",
+}

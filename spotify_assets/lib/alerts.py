@@ -1,0 +1,120 @@
+"""Failure alerts (Dagster-free): the message a person reads, and its delivery to a webhook.
+
+The message says what failed (the asset and check, or the job and step), in which run, and
+what to look at, so the reader can act without opening five pages. Delivery is one JSON POST
+with a ``text`` field, which Slack, Mattermost, Microsoft Teams (incoming webhooks) and most
+chat tools accept, plus the structured fields for anything else. The webhook URL usually
+carries a secret token, so it is never logged: errors name only its host.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class AlertDeliveryError(RuntimeError):
+    """The webhook did not accept the alert (the message names the host, not the URL)."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # "check_failed" or "run_failed"
+    title: str
+    lines: tuple[str, ...]
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "\n".join((self.title, *self.lines))
+
+
+def _run_url(base_url: str | None, run_id: str) -> str | None:
+    return f"{base_url.rstrip('/')}/runs/{run_id}" if base_url else None
+
+
+def check_failed_alert(
+    *,
+    asset: str,
+    check: str,
+    severity: str,
+    run_id: str,
+    description: str | None,
+    details: Mapping[str, Any] | None = None,
+    ui_url: str | None = None,
+) -> Alert:
+    """A failed asset check. ERROR checks stop what is downstream; WARN ones ask for a look."""
+    consequence = (
+        "Downstream assets will not update from it until it passes (blocking)."
+        if severity == "ERROR"
+        else "Nothing was stopped (WARN); a person should look."
+    )
+    lines = [f"{description}" if description else "", consequence]
+    for name, value in (details or {}).items():
+        lines.append(f"{name}: {value}")
+    url = _run_url(ui_url, run_id)
+    lines.append(
+        f"Look at: the check's result on the asset's Checks tab, run {run_id}"
+        + (f" ({url})" if url else "")
+    )
+    return Alert(
+        "check_failed",
+        f"[{severity}] check {check} failed on {asset}",
+        tuple(line for line in lines if line),
+        {"asset": asset, "check": check, "severity": severity, "run_id": run_id},
+    )
+
+
+def run_failed_alert(
+    *,
+    job: str,
+    run_id: str,
+    error: str | None,
+    failed_steps: list[str],
+    assets: list[str],
+    ui_url: str | None = None,
+) -> Alert:
+    """A failed run: which steps failed with which error, and which assets it was building."""
+    lines = []
+    if failed_steps:
+        lines.append(f"Failed steps: {', '.join(failed_steps)}")
+    if assets:
+        shown = ", ".join(assets[:10]) + (
+            f" and {len(assets) - 10} more" if len(assets) > 10 else ""
+        )
+        lines.append(f"Assets in the run: {shown}")
+    if error:
+        lines.append(f"Error: {error.strip().splitlines()[0][:500]}")
+    url = _run_url(ui_url, run_id)
+    lines.append(f"Look at: the run's logs, run {run_id}" + (f" ({url})" if url else ""))
+    return Alert(
+        "run_failed",
+        f"Run of {job} failed",
+        tuple(lines),
+        {"job": job, "run_id": run_id, "failed_steps": failed_steps, "assets": assets},
+    )
+
+
+def post_webhook(url: str, alert: Alert, *, timeout_s: float = 10.0) -> int:
+    """POST the alert as JSON; returns the HTTP status. Raises :class:`AlertDeliveryError`."""
+    host = urlsplit(url).netloc or "?"
+    body = json.dumps(
+        {"text": alert.text, "kind": alert.kind, **{k: v for k, v in alert.fields.items()}},
+        default=str,
+    ).encode("utf-8")
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        raise AlertDeliveryError(f"the webhook at {host} answered HTTP {exc.code}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise AlertDeliveryError(f"the webhook at {host} is unreachable: {reason}") from None

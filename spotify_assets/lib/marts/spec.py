@@ -1,0 +1,112 @@
+"""What a mart is, independent of Dagster: a named SELECT over the warehouse, its columns with
+descriptions, where each derived column comes from, and the chart a person reads instead of it.
+
+The definitions layer (``spotify_assets/defs/kpis``) turns each :class:`Mart` into an asset that
+runs ``CREATE OR REPLACE TABLE marts.<name> AS <sql>`` in DuckDB, emits the column schema,
+row count and column lineage, and renders :attr:`Mart.charts` with
+:func:`spotify_assets.lib.charts.render` into the asset's metadata and the dashboard.
+Big tables (``core.streams``) are only ever read here, in SQL; only the finished mart (small)
+is turned into a DataFrame, for its chart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from spotify_assets.lib.genres import GENRE_FAMILIES
+
+ChartKind = Literal["line", "bar", "barh", "stacked_bar", "area", "heatmap", "scatter", "hist"]
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """A declarative chart of a mart (rendered by :mod:`spotify_assets.lib.charts`).
+
+    ``query`` (optional) is a SELECT over the warehouse that shapes the mart for this chart
+    (a filter, a top-N, a pivot); without it the chart reads the whole mart table.
+    For ``heatmap``: ``x`` and ``y`` are the axes and ``value`` the cell. For ``scatter``:
+    ``fit="log10x"`` draws a least-squares line of y on log10(x + 1) and puts x on a log axis.
+    ``series`` names a column whose values become separate lines/bars (long format).
+    """
+
+    title: str
+    kind: ChartKind
+    x: str
+    y: tuple[str, ...] = ()
+    query: str | None = None
+    series: str | None = None
+    value: str | None = None
+    fit: str | None = None
+    x_label: str | None = None
+    y_label: str | None = None
+    log_x: bool = False
+    log_y: bool = False
+
+
+@dataclass(frozen=True)
+class Mart:
+    """One table ``marts.<name>``.
+
+    ``sql`` is a SELECT (no trailing semicolon) reading only the tables named in ``reads``
+    (``core.*`` and other ``marts.*``); marts that read other marts come after them in their
+    module's ``MARTS`` list. ``columns`` lists every output column in order with a one-line
+    description. ``lineage`` maps each *derived* output column to the upstream
+    ``(table, column)`` pairs it is computed from. ``after_sql`` are statements run after the
+    table is created (for example ``CREATE OR REPLACE MACRO``), in order.
+    ``headline`` is an optional SELECT returning one row of named numbers shown on top of the
+    dashboard section (e.g. ``select sum(streams) as "streams" from marts.daily_engagement``).
+    ``key`` names the columns that identify a row (checked unique and not null); filled by the
+    definitions layer where a mart module leaves it empty.
+    """
+
+    name: str
+    description: str
+    sql: str
+    columns: dict[str, str]
+    reads: tuple[str, ...]
+    lineage: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    charts: tuple[ChartSpec, ...] = ()
+    after_sql: tuple[str, ...] = ()
+    headline: str | None = None
+    key: tuple[str, ...] = ()
+
+    @property
+    def table(self) -> str:
+        return f"marts.{self.name}"
+
+
+# Shared definitions every mart module uses, so one KPI means one thing everywhere.
+
+#: Music plays only (DESIGN.md section 6: podcasts and audiobooks are left out of music KPIs).
+MUSIC_PLAYS = "core.streams where content_type = 'music'"
+
+#: A stream: a music play of at least 30 seconds.
+STREAM_MIN_MS = 30_000
+
+#: Popularity thresholds for mainstream and niche.
+MAINSTREAM_MIN_POPULARITY = 70
+NICHE_MAX_POPULARITY = 30
+
+_FAMILY_ORDER = ", ".join(
+    f"('{f.replace(chr(39), chr(39) * 2)}', {i})" for i, f in enumerate(GENRE_FAMILIES)
+)
+
+#: One genre family per artist: the family most of the artist's genres map to; ties go to the
+#: family listed first in ``GENRE_FAMILIES``; an artist with no genres is ``other``.
+#: Columns: ``artist_id``, ``genre_family``. Use it as a CTE:
+#: ``with artist_family as (ARTIST_FAMILY_SQL) ...``. Tracks take their primary artist's family;
+#: a played track that is not in the catalog has family ``unknown``.
+ARTIST_FAMILY_SQL = f"""
+select a.artist_id, coalesce(f.genre_family, 'other') as genre_family
+  from core.artists a
+  left join (
+        select artist_id, genre_family
+          from (select g.artist_id, g.genre_family,
+                       row_number() over (partition by g.artist_id
+                                          order by count(*) desc, min(o.ord)) as rank
+                  from core.artist_genres g
+                  join (values {_FAMILY_ORDER}) o(family, ord) on o.family = g.genre_family
+                 group by g.artist_id, g.genre_family)
+         where rank = 1) f using (artist_id)
+"""

@@ -1,0 +1,154 @@
+"""Hand-written warehouse rows for tests: the core tables with their real column types, filled
+from short lists of dicts (missing columns are null), so a test states only what it is about.
+
+The schemas are those the catalog and listening assets write (checked against a real
+materialization in ``spotify_assets_tests/defs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+CORE_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
+    "core.albums": (
+        ("album_id", "VARCHAR"),
+        ("album_name", "VARCHAR"),
+        ("album_type", "VARCHAR"),
+        ("release_date", "VARCHAR"),
+        ("release_date_precision", "VARCHAR"),
+        ("release_year", "BIGINT"),
+        ("total_tracks", "BIGINT"),
+        ("primary_artist_id", "VARCHAR"),
+        ("last_seen", "TIMESTAMP"),
+    ),
+    "core.artist_genres": (
+        ("artist_id", "VARCHAR"),
+        ("genre", "VARCHAR"),
+        ("genre_family", "VARCHAR"),
+    ),
+    "core.artists": (
+        ("artist_id", "VARCHAR"),
+        ("artist_name", "VARCHAR"),
+        ("followers", "BIGINT"),
+        ("popularity", "BIGINT"),
+        ("fetched_at", "TIMESTAMP"),
+    ),
+    "core.listeners": (
+        ("user_id", "VARCHAR"),
+        ("first_play", "TIMESTAMP"),
+        ("last_play", "TIMESTAMP"),
+        ("plays", "BIGINT"),
+        ("streams", "BIGINT"),
+        ("listening_hours", "DOUBLE"),
+        ("podcast_plays", "BIGINT"),
+        ("active_days", "BIGINT"),
+        ("main_country", "VARCHAR"),
+        ("main_platform", "VARCHAR"),
+        ("source_files", "BIGINT"),
+    ),
+    "core.playlist_tracks": (
+        ("snapshot_time", "TIMESTAMP"),
+        ("playlist_id", "VARCHAR"),
+        ("position", "BIGINT"),
+        ("track_id", "VARCHAR"),
+        ("added_at", "TIMESTAMP"),
+        ("added_by", "VARCHAR"),
+    ),
+    "core.playlists": (
+        ("playlist_id", "VARCHAR"),
+        ("playlist_name", "VARCHAR"),
+        ("description", "VARCHAR"),
+        ("owner_id", "VARCHAR"),
+        ("owner_display_name", "VARCHAR"),
+        ("public", "BOOLEAN"),
+        ("collaborative", "BOOLEAN"),
+        ("followers", "BIGINT"),
+        ("spotify_snapshot_id", "VARCHAR"),
+        ("total_items", "BIGINT"),
+        ("last_seen", "TIMESTAMP"),
+    ),
+    "core.rejected_stream_records": (
+        ("source_file", "VARCHAR"),
+        ("record_index", "BIGINT"),
+        ("reason", "VARCHAR"),
+        ("raw_excerpt", "VARCHAR"),
+    ),
+    "core.stream_sources": (
+        ("source_file", "VARCHAR"),
+        ("version", "VARCHAR"),
+        ("built_at", "TIMESTAMP"),
+    ),
+    "core.streams": (
+        ("user_id", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+        ("content_type", "VARCHAR"),
+        ("track_id", "VARCHAR"),
+        ("episode_id", "VARCHAR"),
+        ("audiobook_id", "VARCHAR"),
+        ("audiobook_chapter_id", "VARCHAR"),
+        ("track_name", "VARCHAR"),
+        ("artist_name", "VARCHAR"),
+        ("album_name", "VARCHAR"),
+        ("episode_name", "VARCHAR"),
+        ("show_name", "VARCHAR"),
+        ("audiobook_title", "VARCHAR"),
+        ("audiobook_chapter_title", "VARCHAR"),
+        ("ms_played", "BIGINT"),
+        ("conn_country", "VARCHAR"),
+        ("platform", "VARCHAR"),
+        ("reason_start", "VARCHAR"),
+        ("reason_end", "VARCHAR"),
+        ("shuffle", "BOOLEAN"),
+        ("skipped", "BOOLEAN"),
+        ("offline", "BOOLEAN"),
+        ("offline_timestamp", "TIMESTAMP"),
+        ("incognito_mode", "BOOLEAN"),
+        ("source_format", "VARCHAR"),
+        ("source_file", "VARCHAR"),
+        ("record_index", "BIGINT"),
+    ),
+    "core.track_artists": (
+        ("track_id", "VARCHAR"),
+        ("artist_id", "VARCHAR"),
+        ("artist_position", "BIGINT"),
+    ),
+    "core.tracks": (
+        ("track_id", "VARCHAR"),
+        ("track_name", "VARCHAR"),
+        ("album_id", "VARCHAR"),
+        ("primary_artist_id", "VARCHAR"),
+        ("duration_ms", "BIGINT"),
+        ("explicit", "BOOLEAN"),
+        ("popularity", "BIGINT"),
+        ("track_number", "BIGINT"),
+        ("disc_number", "BIGINT"),
+        ("isrc", "VARCHAR"),
+        ("first_seen", "TIMESTAMP"),
+        ("last_seen", "TIMESTAMP"),
+    ),
+}
+
+
+def create_core_tables(conn: Any, tables: Iterable[str] | None = None) -> None:
+    """Create the (empty) core tables on a DuckDB connection."""
+    conn.execute("create schema if not exists core")
+    for table in tables or CORE_SCHEMAS:
+        cols = ", ".join(f'"{name}" {kind}' for name, kind in CORE_SCHEMAS[table])
+        conn.execute(f"create or replace table {table} ({cols})")
+
+
+def insert(conn: Any, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Insert rows (dicts) into a core table; columns a row leaves out are null. Unknown
+    columns raise, so a typo in a test does not silently become a null."""
+    schema = CORE_SCHEMAS[table]
+    names = [name for name, _ in schema]
+    count = 0
+    for row in rows:
+        unknown = set(row) - set(names)
+        if unknown:
+            raise KeyError(f"{table} has no column(s) {sorted(unknown)}")
+        placeholders = ", ".join(f"cast(? as {kind})" for _, kind in schema)
+        conn.execute(f"insert into {table} values ({placeholders})", [row.get(n) for n in names])
+        count += 1
+    return count
