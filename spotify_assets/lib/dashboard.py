@@ -1,0 +1,383 @@
+"""The offline HTML dashboard (Dagster-free): one self-contained page built from sections.
+
+The page must open from a file, an e-mail attachment or an S3 object with no network: CSS is
+inline, charts are ``data:`` PNGs, there is no JavaScript, and nothing is fetched from
+``http(s)://``. Every piece of text comes from data (artist names, playlist titles, check
+descriptions), so all of it is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from numbers import Number
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from spotify_assets.lib.charts import png_size
+
+MAX_TABLE_ROWS = 200
+PASS_COLUMNS = ("passed", "success", "ok")
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A number on a card: ``value`` is already formatted (see :func:`format_number`)."""
+
+    label: str
+    value: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A rendered chart (PNG bytes from :func:`spotify_assets.lib.charts.render`)."""
+
+    title: str
+    png: bytes
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the page, usually one mart: what it is, its numbers, charts, notes, table."""
+
+    title: str
+    description: str
+    headlines: Sequence[Headline]
+    charts: Sequence[Chart]
+    notes: Sequence[str] = ()
+    table: pd.DataFrame | None = None
+
+
+# ---------------------------------------------------------------------------- numbers
+
+
+def format_number(x: Any, *, percent: bool = False, digits: int = 3) -> str:
+    """A number as a person reads it on a card: 1234567 -> '1.23M', 12345 -> '12.3k',
+    1234 -> '1,234', 0.1234 -> '0.123' (or '12.3%' with ``percent``); missing -> '–'.
+
+    Below 10,000 the exact figure stays readable, so it is kept (with a thousands separator).
+    ``digits`` is the number of significant digits of the rounded forms.
+    """
+    if x is None or x is pd.NA or x is pd.NaT:
+        return "–"
+    if isinstance(x, bool | np.bool_):
+        return "yes" if x else "no"
+    if not isinstance(x, Number | Decimal | np.number):
+        return str(x)
+    value = float(x)
+    if math.isnan(value):
+        return "–"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    if percent:
+        return _significant(value * 100, digits) + "%"
+    magnitude = abs(value)
+    units = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
+    for i, (unit, scale) in enumerate(units):
+        if magnitude >= scale and (scale > 1e3 or magnitude >= 1e4):
+            text = _significant(value / scale, digits)
+            if abs(float(text)) >= 1000 and i > 0:  # 999,999 rounds to 1000k: say 1M
+                unit, scale = units[i - 1]
+                text = _significant(value / scale, digits)
+            return text + unit
+    if magnitude >= 1000 or value.is_integer():
+        return f"{value:,.0f}"
+    return _significant(value, digits)
+
+
+def _significant(value: float, digits: int) -> str:
+    """``digits`` significant digits, no exponent, no trailing zeros: 12.30 -> '12.3'."""
+    if value == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def headlines_from_row(
+    row: Mapping[str, Any], hints: Mapping[str, str] | None = None
+) -> list[Headline]:
+    """Cards from the one-row result of a mart's ``headline`` query (column name = label).
+
+    Columns named like rates or shares (``churn_rate``, ``mainstream_share``) in [0, 1] are
+    shown as percentages. Labels are the column names (``as "Active users"`` reads best);
+    bare snake_case names are turned into words.
+    """
+    hints = hints or {}
+    cards = []
+    for label, value in row.items():
+        share = bool(re.search(r"(rate|share|ratio|fraction)$", str(label).lower()))
+        percent = share and _is_number(value) and 0 <= float(value) <= 1
+        text = str(label)
+        if "_" in text and " " not in text:  # a bare column name: make it read like a label
+            text = text.replace("_", " ").capitalize()
+        cards.append(Headline(text, format_number(value, percent=percent), hints.get(label)))
+    return cards
+
+
+# ---------------------------------------------------------------------------- tables
+
+
+def render_table(frame: pd.DataFrame, *, max_rows: int = MAX_TABLE_ROWS) -> str:
+    """A small DataFrame as an escaped HTML table (the first ``max_rows`` rows).
+
+    Check results stand out: a boolean ``passed`` column and a ``status`` column become
+    passed/failed badges, failed rows are tinted, ``severity`` is coloured (ERROR, WARN).
+    """
+    if frame is None or frame.empty:
+        return '<p class="empty">No rows.</p>'
+    shown = frame.iloc[:max_rows]
+    columns = [str(c) for c in shown.columns]
+    numeric = [
+        pd.api.types.is_numeric_dtype(shown[c]) and not pd.api.types.is_bool_dtype(shown[c])
+        for c in shown.columns
+    ]
+    head = "".join(
+        f'<th scope="col"{_num_class(n)}>{_e(c)}</th>'
+        for c, n in zip(columns, numeric, strict=True)
+    )
+    body = []
+    for record in shown.itertuples(index=False, name=None):  # display only: <= max_rows rows
+        cells, failed = [], False
+        for column, value, is_num in zip(columns, record, numeric, strict=True):
+            cell, bad = _table_cell(column.lower(), value, is_num)
+            cells.append(cell)
+            failed = failed or bad
+        row_class = ' class="failed"' if failed else ""
+        body.append(f"<tr{row_class}>{''.join(cells)}</tr>")
+    more = ""
+    if len(frame) > max_rows:
+        more = f'<p class="more">Showing {max_rows:,} of {len(frame):,} rows.</p>'
+    return (
+        '<div class="table-wrap"><table>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{more}"
+    )
+
+
+def _table_cell(column: str, value: Any, numeric: bool) -> tuple[str, bool]:
+    """One ``<td>`` and whether it marks its row as failed."""
+    if column in PASS_COLUMNS and _is_bool(value):
+        return _badge("passed" if value else "failed"), not value
+    if column == "status" and isinstance(value, str):
+        return _badge(value), value.lower() in ("failed", "error")
+    if column == "severity" and isinstance(value, str):
+        level = re.sub(r"[^a-z]", "", value.lower())
+        return f'<td><span class="sev sev-{level}">{_e(value)}</span></td>', False
+    return f"<td{_num_class(numeric)}>{_e(_cell(value))}</td>", False
+
+
+def _badge(status: str) -> str:
+    kind = {"passed": "pass", "failed": "fail", "error": "fail"}.get(status.lower(), "neutral")
+    return f'<td><span class="badge {kind}">{_e(status)}</span></td>'
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, Number | Decimal | np.number)
+        and not _is_bool(value)
+        and math.isfinite(float(value))
+    )
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool | np.bool_)
+
+
+def _num_class(numeric: bool) -> str:
+    return ' class="num"' if numeric else ""
+
+
+def _cell(value: Any) -> str:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float | np.floating) and math.isnan(value):
+        return ""
+    if _is_bool(value):
+        return "true" if value else "false"
+    if isinstance(value, pd.Timestamp | datetime):
+        ts = pd.Timestamp(value)
+        return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating | Decimal):
+        v = float(value)
+        return f"{v:,.0f}" if v.is_integer() else _significant(v, 4)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------- page
+
+
+def build_dashboard(
+    title: str,
+    data_as_of: str,
+    sections: Sequence[Section],
+    *,
+    generated_at: str,
+) -> str:
+    """The whole page as one HTML string: a header with the data date and generation time, a
+    table of contents, then each section (cards, a responsive grid of charts, notes, table).
+
+    ``generated_at`` is passed in, not read from the clock, so the page is reproducible.
+    """
+    anchors = _anchors([s.title for s in sections])
+    toc = "".join(
+        f'<li><a href="#{a}">{_e(s.title)}</a></li>' for s, a in zip(sections, anchors, strict=True)
+    )
+    body = "".join(_section(s, a) for s, a in zip(sections, anchors, strict=True))
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(title)}</title>
+<style>{_CSS}</style>
+</head>
+<body id="top">
+<header class="page">
+<h1>{_e(title)}</h1>
+<p class="meta">Data as of <strong>{_e(data_as_of)}</strong> · generated {_e(generated_at)}</p>
+</header>
+<nav class="toc" aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>
+<main>
+{body}
+</main>
+<footer class="page"><p>Built offline from the warehouse marts; every chart is embedded in this
+file. <a href="#top">Back to top</a></p></footer>
+</body>
+</html>
+"""
+
+
+def _section(section: Section, anchor: str) -> str:
+    parts = [f'<section id="{anchor}">', f"<h2>{_e(section.title)}</h2>"]
+    if section.description:
+        parts.append(f'<p class="description">{_e(section.description)}</p>')
+    if section.headlines:
+        cards = "".join(_card(h) for h in section.headlines)
+        parts.append(f'<div class="cards">{cards}</div>')
+    if section.charts:
+        parts.append(f'<div class="charts">{"".join(_figure(c) for c in section.charts)}</div>')
+    if section.notes:
+        notes = "".join(f"<li>{_e(n)}</li>" for n in section.notes)
+        parts.append(f'<ul class="notes">{notes}</ul>')
+    if section.table is not None:
+        parts.append(render_table(section.table))
+    parts.append('<p class="top"><a href="#top">↑ top</a></p></section>')
+    return "\n".join(parts)
+
+
+def _card(headline: Headline) -> str:
+    hint = f'<div class="hint">{_e(headline.hint)}</div>' if headline.hint else ""
+    return (
+        f'<div class="card"><div class="value">{_e(headline.value)}</div>'
+        f'<div class="label">{_e(headline.label)}</div>{hint}</div>'
+    )
+
+
+def _figure(chart: Chart) -> str:
+    try:
+        width, height = png_size(chart.png)
+        size = f' width="{width}" height="{height}"'
+    except ValueError:
+        size = ""
+    uri = "data:image/png;base64," + base64.b64encode(chart.png).decode("ascii")
+    caption = f"<figcaption>{_e(chart.caption)}</figcaption>" if chart.caption else ""
+    return (
+        f'<figure><img src="{uri}" alt="{_e(chart.title)}"{size} loading="lazy">{caption}</figure>'
+    )
+
+
+def _anchors(titles: Sequence[str]) -> list[str]:
+    """Unique, readable ids: "Top artists" -> "top-artists", repeats get "-2", "-3"."""
+    seen: dict[str, int] = {"top": 1}
+    out = []
+    for i, title in enumerate(titles, start=1):
+        base = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or f"section-{i}"
+        anchor = base
+        while anchor in seen:
+            seen[base] += 1
+            anchor = f"{base}-{seen[base]}"
+        seen.setdefault(anchor, 1)
+        out.append(anchor)
+    return out
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+_CSS = """
+:root { --text: #222; --muted: #666; --line: #e3e3e3; --bg: #fafafa; --card: #fff;
+        --accent: #4c72b0; --ok: #2e7d4f; --bad: #b3261e; --warn: #a15c00; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--text);
+       font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+       sans-serif; }
+header.page, nav.toc, main, footer.page { max-width: 1280px; margin: 0 auto; padding: 0 24px; }
+header.page { padding-top: 28px; }
+h1 { margin: 0 0 4px; font-size: 28px; }
+h2 { margin: 0 0 6px; font-size: 21px; }
+.meta, .description, .hint, figcaption, .more, .top, footer.page { color: var(--muted); }
+nav.toc h2 { font-size: 14px; text-transform: uppercase; letter-spacing: .06em;
+             color: var(--muted); margin-top: 16px; }
+nav.toc ol { margin: 0; padding-left: 22px; columns: 3 240px; }
+nav.toc a, .top a, footer.page a { color: var(--accent); text-decoration: none; }
+nav.toc a:hover { text-decoration: underline; }
+section { background: var(--card); border: 1px solid var(--line); border-radius: 8px;
+          padding: 20px 24px; margin: 20px 0; }
+.description { margin: 0 0 14px; max-width: 80ch; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 0 0 16px; }
+.card { flex: 1 1 160px; max-width: 260px; border: 1px solid var(--line); border-radius: 6px;
+        padding: 10px 14px; background: #fff; }
+.card .value { font-size: 26px; font-weight: 600; font-variant-numeric: tabular-nums; }
+.card .label { font-size: 13px; }
+.card .hint { font-size: 12px; }
+.charts { display: grid; gap: 16px;
+          grid-template-columns: repeat(auto-fit, minmax(min(100%, 520px), 1fr)); }
+figure { margin: 0; }
+figure img { display: block; width: 100%; height: auto; border: 1px solid var(--line);
+             border-radius: 4px; background: #fff; }
+figcaption { font-size: 13px; margin-top: 4px; }
+.notes { margin: 14px 0 0; padding-left: 20px; color: var(--muted); font-size: 14px; }
+.table-wrap { overflow-x: auto; margin-top: 14px; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line);
+         vertical-align: top; }
+th { background: #f3f3f3; font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.failed td { background: #fdf0ef; }
+.badge { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 12px;
+         font-weight: 600; color: #fff; }
+.badge.pass { background: var(--ok); }
+.badge.fail { background: var(--bad); }
+.badge.neutral { background: #8a8a8a; }
+.sev { font-weight: 600; font-size: 12px; }
+.sev-error { color: var(--bad); }
+.sev-warn, .sev-warning { color: var(--warn); }
+.empty { color: var(--muted); font-style: italic; }
+.top { text-align: right; margin: 8px 0 0; font-size: 13px; }
+footer.page { padding-bottom: 32px; font-size: 13px; }
+@media print {
+  body { background: #fff; font-size: 11pt; }
+  section { border: none; padding: 0; margin: 0 0 18px; break-before: auto; }
+  .charts { grid-template-columns: 1fr 1fr; }
+  figure, .card, tr { break-inside: avoid; }
+  .top, footer.page a { display: none; }
+  nav.toc a { color: var(--text); }
+}
+"""
