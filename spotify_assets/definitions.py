@@ -12,8 +12,13 @@ from pathlib import Path
 import dagster as dg
 
 import spotify_assets.defs
+from spotify_assets.defs.quality.assets import build_data_quality_asset, check_specs_of
+
+_domains = dg.load_defs(spotify_assets.defs, project_root=Path(__file__).resolve().parent.parent)
 
 defs = dg.Definitions.merge(
-    dg.load_defs(spotify_assets.defs, project_root=Path(__file__).resolve().parent.parent),
+    _domains,
+    # reports/data_quality lists every check of the location, so it is made once they are known.
+    dg.Definitions(assets=[build_data_quality_asset(check_specs_of(_domains))]),
     dg.Definitions(executor=dg.in_process_executor),
 )

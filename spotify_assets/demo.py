@@ -7,7 +7,8 @@ materialization and check result it makes is there in the UI afterwards. Steps:
 1. write the sample world's listening-history export files into the landing zone (once);
 2. snapshot the latest ``SPOTIFY_DEMO_SNAPSHOTS`` 8-hour windows (a backfill: the sample
    world answers as of any window);
-3. build every unpartitioned asset from them;
+3. build every unpartitioned asset from them: the core tables, the marts, the model, the
+   dashboard and the BI exports;
 4. print the warehouse tables with their row counts, the check results and the paths.
 """
 
@@ -117,6 +118,18 @@ def check_summary(results: list[dg.ExecuteInProcessResult]) -> tuple[int, list[s
     return passed, failed
 
 
+def dashboard_location(defs: dg.Definitions) -> str:
+    from spotify_assets.defs.reports.assets import DASHBOARD_OBJECT
+
+    return defs.resources["lake"].uri(DASHBOARD_OBJECT)
+
+
+def bi_location(defs: dg.Definitions) -> str:
+    from spotify_assets.defs.reports.assets import BI_PREFIX
+
+    return defs.resources["lake"].uri(BI_PREFIX)
+
+
 def main() -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -152,6 +165,9 @@ def main() -> int:
     t0 = time.perf_counter()
     results.append(_run(defs.resolve_job_def("listening_tables_job"), instance))
     print(f"Listening tables: done in {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    results.append(_run(defs.resolve_job_def("analytics_job"), instance))
+    print(f"Marts, model and reports: done in {time.perf_counter() - t0:.1f} s")
 
     passed, failed = check_summary(results)
     print()
@@ -166,6 +182,8 @@ def main() -> int:
             n = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
             print(f"  {schema}.{table:<24} {n:>10,} rows")
     print(f"Lake: {settings.lake_url}")
+    print(f"Dashboard: {dashboard_location(defs)}  (opens offline in any browser)")
+    print(f"BI exports (Parquet, CSV, DuckDB): {bi_location(defs)}")
     print(f"Checks: {passed} passed, {len(failed)} failed")
     for line in failed:
         print(f"  FAILED {line}")

@@ -21,6 +21,7 @@ from typing import Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from spotify_assets.defs.automation import CATALOG_FRESHNESS, on_upstream_change
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.lib.catalog import (
     TABLE_COLUMNS,
@@ -447,6 +448,8 @@ def _completed_snapshots(lake: LakeResource) -> list[tuple[str, dict[str, Any]]]
             group_name="catalog",
             kinds={"duckdb", "pandas"},
             owners=OWNERS,
+            automation_condition=on_upstream_change(),
+            freshness_policy=CATALOG_FRESHNESS,
             metadata=table_metadata(name),
             description=description,
         )
@@ -495,6 +498,8 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
             group_name="catalog",
             kinds={"duckdb", "pandas"},
             owners=OWNERS,
+            automation_condition=on_upstream_change(),
+            freshness_policy=CATALOG_FRESHNESS,
             metadata=table_metadata("artists"),
             description="Artists with followers and popularity (null for development-mode apps).",
         ),
@@ -504,6 +509,8 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
             group_name="catalog",
             kinds={"duckdb", "pandas"},
             owners=OWNERS,
+            automation_condition=on_upstream_change(),
+            freshness_policy=CATALOG_FRESHNESS,
             metadata=table_metadata("artist_genres"),
             description="Artists' micro-genres with their genre family (rules in lib/genres.py).",
         ),

@@ -20,6 +20,7 @@ from typing import Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from spotify_assets.defs.automation import LISTENING_FRESHNESS, on_upstream_change
 from spotify_assets.defs.listening.partitions import STREAMING_FILES_KEY, STREAMING_HISTORY_FILES
 from spotify_assets.lib.ingest import ingest_file, processed_files
 from spotify_assets.lib.landing import PROCESSED_PREFIX
@@ -200,7 +201,8 @@ def _warehouse_table(
         kinds={"duckdb", "sql"},
         owners=OWNERS,
         description=description,
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=on_upstream_change(),
+        freshness_policy=LISTENING_FRESHNESS,
         **kwargs,
     )
 

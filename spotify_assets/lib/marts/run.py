@@ -19,6 +19,7 @@ def prepare(conn: Any) -> None:
     """Session settings every mart relies on: UTC, so casts between ``TIMESTAMP`` (naive UTC,
     as stored) and ``TIMESTAMPTZ`` never follow the machine's time zone."""
     conn.execute("set TimeZone = 'UTC'")
+    conn.execute("set enable_progress_bar = false")
     conn.execute("create schema if not exists marts")
 
 

@@ -1,0 +1,95 @@
+"""How the graph keeps itself fresh: the automation conditions and freshness policies every
+domain uses, and one automation-condition sensor per group (so one group's evaluation never
+delays another's, as in dagster-open-platform).
+
+- Downstream of raw data, assets update when an upstream asset updated (``eager``), but only
+  when every blocking check upstream passed: bad data stops where it is found.
+  ``any_deps_missing`` is dropped from ``eager`` because the snapshot history is partitioned:
+  windows before the platform was started are missing forever and must not block anything.
+- Some updates are ignored on purpose, so one upstream change moves one part of the graph:
+  catalog marts do not rebuild for new listening history (only ``genre_families`` reads
+  ``core.streams``, for a streams count), engagement marts do not rebuild for a new snapshot
+  (they read the catalog for genres and popularity, which change slowly), and the dashboard
+  does not rebuild for new check results.
+- The model retrains weekly (cron), the BI exports are refreshed hourly when a mart changed;
+  both would churn if they followed every upstream change.
+"""
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import dagster as dg
+
+#: Model retraining: Mondays 04:00 UTC.
+MODEL_CRON = "0 4 * * 1"
+#: BI exports: hourly, when a mart changed since the last tick.
+BI_EXPORT_CRON = "0 * * * *"
+CRON_TIMEZONE = "UTC"
+
+
+def on_upstream_change(ignore: Sequence[dg.AssetKey] = ()) -> dg.AutomationCondition:
+    """Eager, guarded by upstream blocking checks, not blocked by never-materialized partitions
+    of a partitioned upstream. Updates of ``ignore`` do not trigger it."""
+    eager = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+    if ignore:
+        eager = eager.ignore(dg.AssetSelection.assets(*ignore))
+    return (eager & dg.AutomationCondition.all_deps_blocking_checks_passed()).with_label(
+        "eager, when upstream blocking checks passed"
+    )
+
+
+def on_cron(cron: str) -> dg.AutomationCondition:
+    """After each cron tick, once every upstream updated since the tick (and its blocking
+    checks passed)."""
+    return (
+        dg.AutomationCondition.on_cron(cron, cron_timezone=CRON_TIMEZONE)
+        & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    ).with_label(f"on cron {cron} ({CRON_TIMEZONE})")
+
+
+# Freshness: what "stale" means for each kind of asset, matching what updates it.
+#: Snapshots every 8 hours: a catalog table or mart is late after one missed window and failing
+#: after two.
+CATALOG_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=17), warn_window=timedelta(hours=9)
+)
+#: Listening history arrives as exports that people request (Spotify sends them within days to
+#: weeks): a week without a new file is worth a look, a month is failing.
+LISTENING_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(days=31), warn_window=timedelta(days=8)
+)
+#: Weekly retraining, with a day of slack.
+MODEL_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(days=8), warn_window=timedelta(days=7, hours=6)
+)
+#: Hourly exports.
+EXPORT_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=26), warn_window=timedelta(hours=2)
+)
+
+
+def _group_sensor(group: str, description: str) -> dg.AutomationConditionSensorDefinition:
+    return dg.AutomationConditionSensorDefinition(
+        f"{group}_automation_sensor",
+        target=dg.AssetSelection.groups(group),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=30,
+        description=description,
+    )
+
+
+listening_automation_sensor = _group_sensor(
+    "listening", "Updates core/streams and what follows it when export files land."
+)
+catalog_automation_sensor = _group_sensor(
+    "catalog", "Rebuilds the catalog tables after each snapshot window."
+)
+kpis_automation_sensor = _group_sensor(
+    "kpis", "Rebuilds the marts when the core tables they read change."
+)
+ml_automation_sensor = _group_sensor(
+    "ml", "Retrains the popularity model weekly; predictions follow the model."
+)
+reports_automation_sensor = _group_sensor(
+    "reports", "Redraws the dashboard when a mart changes; refreshes the BI exports hourly."
+)

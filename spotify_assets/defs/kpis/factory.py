@@ -1,0 +1,278 @@
+"""Turns a module's marts (``spotify_assets.lib.marts``) into one Dagster multi-asset.
+
+One step per domain builds all its marts on one DuckDB connection: each mart is a
+``CREATE OR REPLACE TABLE marts.<name> AS SELECT ...`` inside DuckDB (``core.streams`` never
+becomes a DataFrame), so the cost of a step (a run event, a connection) is paid once per
+domain rather than once per mart, while ``can_subset`` still lets the UI or automation refresh
+a single mart. Each mart gets its own materialization with ``dagster/row_count``,
+``dagster/column_schema`` (with the column descriptions), ``dagster/column_lineage``, its
+headline numbers and its charts as Markdown with embedded PNGs.
+
+Charts are drawn in a background thread while DuckDB computes the next mart: DuckDB releases
+the GIL while it works, so drawing costs little extra wall time.
+"""
+
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from spotify_assets.lib.charts import markdown_image, render
+from spotify_assets.lib.marts.run import build_mart, chart_frame, headline, prepare
+from spotify_assets.lib.marts.spec import Mart
+from spotify_assets.lib.quality import evaluate, unique_key
+from spotify_assets.resources.warehouse import table_schema
+
+OWNERS = ["team:analytics"]
+
+
+def table_key(table: str) -> dg.AssetKey:
+    """``core.tracks`` -> ``AssetKey(["core", "tracks"])``: the layer is the DuckDB schema."""
+    return dg.AssetKey(table.split("."))
+
+
+def mart_key(mart: Mart) -> dg.AssetKey:
+    return dg.AssetKey(["marts", mart.name])
+
+
+def mart_spec(
+    mart: Mart,
+    *,
+    group: str,
+    automation_condition: dg.AutomationCondition | None,
+    freshness_policy: dg.FreshnessPolicy | None,
+) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=mart_key(mart),
+        group_name=group,
+        description=mart.description,
+        deps=[table_key(t) for t in mart.reads],
+        kinds={"duckdb", "sql"},
+        owners=OWNERS,
+        automation_condition=automation_condition,
+        freshness_policy=freshness_policy,
+        metadata={"dagster/table_name": f"warehouse.{mart.table}"},
+        skippable=True,
+    )
+
+
+def column_lineage(mart: Mart) -> dg.TableColumnLineage:
+    """Each derived column's upstream columns (each named once, as Dagster requires)."""
+    return dg.TableColumnLineage(
+        deps_by_column={
+            column: [
+                dg.TableColumnDep(asset_key=table_key(table), column_name=source)
+                for table, source in dict.fromkeys(sources)
+            ]
+            for column, sources in mart.lineage.items()
+        }
+    )
+
+
+def draw_charts(mart: Mart, frames: Sequence[pd.DataFrame]) -> str:
+    """All of a mart's charts as one Markdown block (a heading and an image each)."""
+    parts = []
+    for chart, frame in zip(mart.charts, frames, strict=True):
+        parts.append(f"**{chart.title}**\n\n{markdown_image(render(chart, frame), chart.title)}")
+    return "\n\n".join(parts)
+
+
+def mart_metadata(conn: Any, mart: Mart, seconds: float) -> dict[str, Any]:
+    rows = conn.execute(f"select count(*) from {mart.table}").fetchall()[0][0]
+    metadata: dict[str, Any] = {
+        "dagster/row_count": int(rows),
+        "dagster/column_schema": table_schema(conn, "marts", mart.name, mart.columns),
+        "dagster/table_name": f"warehouse.{mart.table}",
+        "seconds": round(seconds, 3),
+        "sql": dg.MetadataValue.md(f"```sql\n{mart.sql.strip()}\n```"),
+    }
+    if mart.lineage:
+        metadata["dagster/column_lineage"] = column_lineage(mart)
+    for name, value in headline(conn, mart).items():
+        metadata[name] = value
+    return metadata
+
+
+def mart_assets(
+    name: str,
+    marts: Sequence[Mart],
+    *,
+    group: str,
+    description: str,
+    automation_condition: dg.AutomationCondition | None = None,
+    freshness_policy: dg.FreshnessPolicy | None = None,
+) -> dg.AssetsDefinition:
+    """One subsettable multi-asset ``name`` that builds ``marts`` in order, with each mart's
+    checks (:func:`mart_check_specs`) evaluated inline right after it is built."""
+    by_key = {mart_key(m): m for m in marts}
+    specs = [
+        mart_spec(
+            m,
+            group=group,
+            automation_condition=automation_condition,
+            freshness_policy=freshness_policy,
+        )
+        for m in marts
+    ]
+
+    @dg.multi_asset(
+        name=name,
+        specs=specs,
+        check_specs=[spec for m in marts for spec in mart_check_specs(m)],
+        can_subset=True,
+        pool="duckdb",
+        description=description,
+    )
+    def _build(
+        context: dg.AssetExecutionContext, warehouse: DuckDBResource
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        selected = [m for key, m in by_key.items() if key in context.selected_asset_keys]
+        started = time.perf_counter()
+        previous: tuple[Mart, dict[str, Any], Future[str], list] | None = None
+        with warehouse.get_connection() as conn, ThreadPoolExecutor(1) as drawer:
+            prepare(conn)
+            for i, mart in enumerate(selected, 1):
+                seconds = build_mart(conn, mart)
+                metadata = mart_metadata(conn, mart, seconds)
+                checks = [
+                    result
+                    for result in mart_check_results(context, conn, mart, metadata)
+                    if dg.AssetCheckKey(result.asset_key, result.check_name)
+                    in context.selected_asset_check_keys
+                ]
+                frames = [chart_frame(conn, mart, chart) for chart in mart.charts]
+                context.log.info(
+                    f"[{i}/{len(selected)}] {mart.table}: "
+                    f"{metadata['dagster/row_count']:,} rows in {seconds:.2f} s"
+                )
+                # The previous mart's charts were drawn while this one was computed.
+                if previous:
+                    yield from _results(*previous)
+                previous = (mart, metadata, drawer.submit(draw_charts, mart, frames), checks)
+            if previous:
+                yield from _results(*previous)
+        context.log.info(f"{len(selected)} marts in {time.perf_counter() - started:.1f} s")
+
+    return _build
+
+
+def _results(
+    mart: Mart, metadata: dict[str, Any], charts: Future[str], checks: list[dg.AssetCheckResult]
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    if mart.charts:
+        metadata = {**metadata, "chart": dg.MetadataValue.md(charts.result())}
+    yield dg.MaterializeResult(asset_key=mart_key(mart), metadata=metadata)
+    yield from checks
+
+
+# Checks of every mart. A mart is a table people and dashboards read: a duplicated key doubles
+# a KPI, a share outside [0, 1] is a bug, and a table that lost more than half its rows since
+# the last build means an upstream table was cut short. All three are ERROR and blocking: the
+# dashboard and the exports keep their previous version until a person looks.
+KEY_CHECK = "key_unique_not_null"
+ROW_COUNT_CHECK = "row_count_vs_previous"
+RATES_CHECK = "rates_within_0_1"
+#: A mart may shrink to this share of its previous row count before the check fails.
+MIN_ROW_RATIO = 0.5
+
+
+def rate_columns(mart: Mart) -> list[str]:
+    """Columns holding a share or rate in [0, 1], by naming convention."""
+    return [
+        c
+        for c in mart.columns
+        if c.endswith(("_share", "_rate"))
+        or c in ("share", "share_of_plays", "share_of_start")
+        or c.startswith("share_")
+    ]
+
+
+def mart_check_specs(mart: Mart) -> list[dg.AssetCheckSpec]:
+    key = mart_key(mart)
+    specs = [
+        dg.AssetCheckSpec(
+            ROW_COUNT_CHECK,
+            asset=key,
+            blocking=True,
+            description=f"{mart.table} keeps at least {MIN_ROW_RATIO:.0%} of the rows of its "
+            "previous materialization",
+        )
+    ]
+    if mart.key:
+        specs.append(
+            dg.AssetCheckSpec(
+                KEY_CHECK,
+                asset=key,
+                blocking=True,
+                description=f"({', '.join(mart.key)}) is unique and never null in {mart.table}",
+            )
+        )
+    if rate_columns(mart):
+        specs.append(
+            dg.AssetCheckSpec(
+                RATES_CHECK,
+                asset=key,
+                blocking=True,
+                description=f"{', '.join(rate_columns(mart))} lie within [0, 1] when present",
+            )
+        )
+    return specs
+
+
+def _previous_row_count(instance: dg.DagsterInstance, key: dg.AssetKey) -> int | None:
+    event = instance.get_latest_materialization_event(key)
+    if event is None or event.asset_materialization is None:
+        return None
+    value = event.asset_materialization.metadata.get("dagster/row_count")
+    return None if value is None else int(value.value)
+
+
+def mart_check_results(
+    context: dg.AssetExecutionContext, conn: Any, mart: Mart, metadata: dict[str, Any]
+) -> list[dg.AssetCheckResult]:
+    key = mart_key(mart)
+    rows = int(metadata["dagster/row_count"])
+    previous = _previous_row_count(context.instance, key)
+    results = [
+        dg.AssetCheckResult(
+            asset_key=key,
+            check_name=ROW_COUNT_CHECK,
+            passed=previous is None or previous == 0 or rows >= MIN_ROW_RATIO * previous,
+            metadata={
+                "rows": rows,
+                "previous_rows": previous if previous is not None else "none",
+                "change": f"{(rows - previous) / previous:+.1%}" if previous else "n/a",
+            },
+        )
+    ]
+    if mart.key:
+        result = evaluate(conn, unique_key(mart.table, mart.key))
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name=KEY_CHECK,
+                passed=result.passed,
+                description=result.error,
+                metadata={
+                    "violations": result.violations,
+                    "examples": dg.MetadataValue.json(result.examples),
+                },
+            )
+        )
+    columns = rate_columns(mart)
+    if columns:
+        condition = " or ".join(f"{c} < 0 or {c} > 1.000001" for c in columns)
+        (bad,) = conn.execute(f"select count(*) from {mart.table} where {condition}").fetchall()[0]
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name=RATES_CHECK,
+                passed=bad == 0,
+                metadata={"violations": int(bad)},
+            )
+        )
+    return results

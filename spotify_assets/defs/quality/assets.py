@@ -1,0 +1,117 @@
+"""``reports/data_quality``: the latest result of every asset check in the code location, as a
+warehouse table (``reports.data_quality``) and a section of the dashboard.
+
+It reads Dagster's own event log, so it shows WARN failures (which fail nothing), checks that
+were skipped because a blocking check upstream failed, and checks that never ran. The
+check-failure sensor asks for it whenever new check results arrive.
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+
+from spotify_assets.lib.quality import DATA_QUALITY_COLUMNS
+
+DATA_QUALITY_KEY = dg.AssetKey(["reports", "data_quality"])
+_DETAIL_KEYS = ("violations", "parse_rate", "rows", "previous_rows", "change", "files")
+
+
+def _value(metadata, name):
+    value = metadata.get(name)
+    return getattr(value, "value", value)
+
+
+def check_results(
+    instance: dg.DagsterInstance, specs: dict[dg.AssetCheckKey, dg.AssetCheckSpec]
+) -> pd.DataFrame:
+    """One row per check: its latest execution (or ``never run``)."""
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(specs))
+    rows = []
+    for key, spec in sorted(specs.items(), key=lambda kv: (kv[0].asset_key.path, kv[0].name)):
+        record = latest.get(key)
+        declared = "ERROR" if spec.blocking else "WARN"
+        row = {
+            "asset_key": key.asset_key.to_user_string(),
+            "check_name": key.name,
+            "severity": declared,
+            "blocking": bool(spec.blocking),
+            "status": "never run",
+            "passed": None,
+            "evaluated_at": None,
+            "run_id": None,
+            "partition": None,
+            "description": spec.description,
+            "details": None,
+        }
+        if record is not None:
+            row["run_id"] = record.run_id
+            row["partition"] = record.partition
+            row["evaluated_at"] = datetime.fromtimestamp(record.create_timestamp, UTC).replace(
+                tzinfo=None
+            )
+            event = record.event.dagster_event if record.event else None
+            evaluation = event.event_specific_data if event else None
+            if record.status.value == "PLANNED" or evaluation is None:
+                # Planned in a run and not executed: the run failed or a blocking check upstream
+                # stopped it.
+                row["status"] = "not run"
+            else:
+                row["passed"] = bool(evaluation.passed)
+                row["status"] = "passed" if evaluation.passed else "failed"
+                row["severity"] = evaluation.severity.value
+                row["description"] = evaluation.description or spec.description
+                metadata = dict(evaluation.metadata)
+                details = {n: _value(metadata, n) for n in _DETAIL_KEYS if n in metadata}
+                row["details"] = ", ".join(f"{k}={v}" for k, v in details.items()) or None
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=list(DATA_QUALITY_COLUMNS))
+    frame["passed"] = frame["passed"].astype("boolean")
+    frame["evaluated_at"] = pd.to_datetime(frame["evaluated_at"])
+    return frame
+
+
+def build_data_quality_asset(check_specs: Sequence[dg.AssetCheckSpec]) -> dg.AssetsDefinition:
+    """The asset over the given checks: ``spotify_assets.definitions`` passes every check of the
+    code location (it is built after the other definitions are loaded, so none is missed)."""
+    specs = {spec.key: spec for spec in check_specs}
+
+    @dg.asset(
+        key=DATA_QUALITY_KEY,
+        group_name="reports",
+        io_manager_key="warehouse_io_manager",
+        kinds={"duckdb"},
+        owners=["team:data-platform"],
+        description="The latest result of every asset check: asset, check, severity, status "
+        "(passed, failed, not run, never run), when, run and what it found.",
+        metadata={"column_descriptions": DATA_QUALITY_COLUMNS},
+    )
+    def data_quality(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
+        frame = check_results(context.instance, specs)
+        counts = frame["status"].value_counts().to_dict()
+        failed_errors = frame[(frame["status"] == "failed") & (frame["severity"] == "ERROR")]
+        context.log.info(f"{len(frame)} checks: {counts}")
+        return dg.Output(
+            frame,
+            metadata={
+                "checks": len(frame),
+                **{f"status: {status}": int(n) for status, n in sorted(counts.items())},
+                "failed_error_checks": dg.MetadataValue.md(
+                    "\n".join(
+                        f"- {r.asset_key} / {r.check_name}" for r in failed_errors.itertuples()
+                    )
+                    or "none"
+                ),
+            },
+        )
+
+    return data_quality
+
+
+def check_specs_of(defs: dg.Definitions) -> list[dg.AssetCheckSpec]:
+    """Every asset check declared in ``defs``: inline ones on assets and standalone ones."""
+    specs: list[dg.AssetCheckSpec] = []
+    for item in [*(defs.assets or []), *(defs.asset_checks or [])]:
+        specs.extend(getattr(item, "check_specs", ()))
+    return specs

@@ -1,0 +1,116 @@
+"""Alerts: a failed run or a failed asset check is reported to the log always, and to a
+webhook when ``SPOTIFY_ALERT_WEBHOOK_URL`` is set (Slack, Teams, Mattermost...).
+
+Failed checks need their own sensor: a WARN check never fails its run, and a run-failure
+sensor would never hear of it. The check sensor reads new check evaluations from the event
+log (its cursor is the last storage id seen), so each failure is reported once, even across
+daemon restarts.
+"""
+
+import dagster as dg
+from dagster._core.events import DagsterEventType
+
+from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
+from spotify_assets.lib.alerts import Alert, check_failed_alert, run_failed_alert
+from spotify_assets.resources.alerts import AlertsResource
+
+# A tick reads at most this many check results; the next tick goes on from the cursor.
+CHECK_EVENTS_PER_TICK = 500
+
+
+def _summary(metadata: dict) -> dict[str, object]:
+    """The few metadata values a reader needs in the alert (not the SQL or the examples)."""
+    keep = ("violations", "parse_rate", "rows", "previous_rows", "change", "files", "value")
+    out: dict[str, object] = {}
+    for name in keep:
+        if name in metadata:
+            value = getattr(metadata[name], "value", metadata[name])
+            out[name] = value
+    return out
+
+
+def _deliver(context, alerts: AlertsResource, alert: Alert) -> str | None:
+    """Log the alert and send it; returns an error text when delivery failed."""
+    context.log.warning(alert.text)
+    return alerts.send(alert)
+
+
+@dg.sensor(
+    name="check_failure_alert_sensor",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    target=[DATA_QUALITY_KEY],
+    description="Reports every failed asset check (ERROR and WARN) to the log and the webhook, "
+    "and refreshes reports/data_quality when new check results arrive.",
+)
+def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerts: AlertsResource):
+    after = int(context.cursor) if context.cursor else None
+    records = context.instance.get_event_records(
+        dg.EventRecordsFilter(
+            event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after
+        ),
+        limit=CHECK_EVENTS_PER_TICK,
+        ascending=True,
+    )
+    if not records:
+        return dg.SkipReason("No new check results since the last tick.")
+    failed, undelivered = 0, []
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        evaluation = event.event_specific_data if event else None
+        if evaluation is None or evaluation.passed:
+            continue
+        failed += 1
+        alert = check_failed_alert(
+            asset=evaluation.asset_key.to_user_string(),
+            check=evaluation.check_name,
+            severity=evaluation.severity.value,
+            run_id=record.run_id,
+            description=evaluation.description,
+            details=_summary(dict(evaluation.metadata)),
+            ui_url=alerts.ui_url,
+        )
+        error = _deliver(context, alerts, alert)
+        if error:
+            undelivered.append(error)
+    last = records[-1].storage_id
+    message = f"{len(records)} new check results, {failed} failed and reported"
+    if undelivered:
+        message += f"; webhook delivery failed {len(undelivered)} times: {undelivered[0]}"
+    context.log.info(message)
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=f"check-results-{last}")],
+        cursor=str(last),
+    )
+
+
+@dg.run_failure_sensor(
+    name="run_failure_alert_sensor",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Reports every failed run (its failed steps, error and assets) to the log and "
+    "the webhook.",
+)
+def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerts: AlertsResource):
+    run = context.dagster_run
+    steps = []
+    first_error = None
+    for event in context.get_step_failure_events():
+        steps.append(event.step_key or "?")
+        data = event.event_specific_data
+        if first_error is None and data is not None and getattr(data, "error", None):
+            first_error = data.error.message
+    if first_error is None and context.failure_event.message:
+        first_error = context.failure_event.message
+    assets = sorted(key.to_user_string() for key in (run.asset_selection or []))
+    alert = run_failed_alert(
+        job=run.job_name,
+        run_id=run.run_id,
+        error=first_error,
+        failed_steps=steps,
+        assets=assets,
+        ui_url=alerts.ui_url,
+    )
+    error = _deliver(context, alerts, alert)
+    if error:
+        context.log.error(f"Alert not delivered: {error}")

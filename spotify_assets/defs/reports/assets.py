@@ -1,0 +1,139 @@
+"""Group ``reports``: what leaves the platform, written to the lake's ``exports/`` zone.
+
+- ``reports/dashboard``: one self-contained HTML page (no network needed to open it) with the
+  charts and headline numbers of every mart and the date of the data;
+- ``reports/bi_exports``: every mart as Parquet and CSV for Tableau, Power BI or QuickSight,
+  and a DuckDB file with copies of them that BI tools open read-only without ever locking the
+  warehouse while runs write it.
+"""
+
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from spotify_assets.defs.kpis.assets import MART_KEYS
+from spotify_assets.lib.dashboard import build_dashboard
+from spotify_assets.lib.marts import catalog as catalog_sql
+from spotify_assets.lib.marts import engagement as engagement_sql
+from spotify_assets.lib.marts.export import BI_DATABASE, export_tables
+from spotify_assets.lib.marts.report import MartGroup, data_as_of, mart_section
+from spotify_assets.resources import LakeResource
+
+OWNERS = ["team:analytics"]
+DASHBOARD_KEY = dg.AssetKey(["reports", "dashboard"])
+BI_EXPORTS_KEY = dg.AssetKey(["reports", "bi_exports"])
+DASHBOARD_OBJECT = "exports/dashboard/index.html"
+BI_PREFIX = "exports/bi"
+
+DASHBOARD_GROUPS = (
+    MartGroup(
+        "Listening engagement",
+        "Who listens, how much and when, from the listening-history exports (music only).",
+        engagement_sql.MARTS,
+    ),
+    MartGroup(
+        "Catalog",
+        "The tracks and artists in the tracked playlists, from the Spotify Web API snapshots.",
+        catalog_sql.MARTS,
+    ),
+)
+
+
+def _location(uri: str) -> dg.MetadataValue:
+    return dg.MetadataValue.url(uri) if "://" in uri else dg.MetadataValue.path(uri)
+
+
+@dg.asset(
+    key=DASHBOARD_KEY,
+    group_name="reports",
+    deps=MART_KEYS,
+    kinds={"html"},
+    owners=OWNERS,
+    pool="duckdb",
+    description="The dashboard: one self-contained HTML page with every mart's charts and "
+    "headline numbers, in the lake at exports/dashboard/index.html. Opens offline.",
+)
+def dashboard(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, lake: LakeResource
+) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    with warehouse.get_connection() as conn:
+        as_of = data_as_of(conn)
+        sections = [mart_section(conn, group) for group in DASHBOARD_GROUPS]
+    charts = sum(len(s.charts) for s in sections)
+    html = build_dashboard(
+        "Spotify analytics",
+        "; ".join(f"{k}: {v}" for k, v in as_of.items()) or "no data yet",
+        sections,
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    data = html.encode("utf-8")
+    lake.store().put_bytes(DASHBOARD_OBJECT, data)
+    uri = lake.uri(DASHBOARD_OBJECT)
+    context.log.info(f"Dashboard with {charts} charts written to {uri}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": _location(uri),
+            "charts": charts,
+            "sections": len(sections),
+            "bytes": len(data),
+            **{f"data: {k}": v for k, v in as_of.items()},
+            "missing": dg.MetadataValue.json([n for s in sections for n in s.notes]),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+
+
+@dg.asset(
+    key=BI_EXPORTS_KEY,
+    group_name="reports",
+    deps=MART_KEYS,
+    kinds={"parquet", "csv", "duckdb"},
+    owners=OWNERS,
+    pool="duckdb",
+    description="Every mart as Parquet and CSV under exports/bi/<schema>/<table>.<ext>, and "
+    f"exports/bi/{BI_DATABASE} (copies of the marts) for BI tools to open read-only.",
+)
+def bi_exports(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, lake: LakeResource
+) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    tables = [".".join(key.path) for key in MART_KEYS]
+    store = lake.store()
+    with tempfile.TemporaryDirectory(prefix="bi-exports-") as tmp:
+        with warehouse.get_connection() as conn:
+            files = export_tables(conn, tables, Path(tmp))
+        for f in files:
+            store.put_file(f"{BI_PREFIX}/{f.name}", f.path)
+    context.log.info(f"{len(tables)} marts exported to {lake.uri(BI_PREFIX)}")
+    listing = dg.TableRecord
+    return dg.MaterializeResult(
+        metadata={
+            "path": _location(lake.uri(BI_PREFIX)),
+            "duckdb_file": _location(lake.uri(f"{BI_PREFIX}/{BI_DATABASE}")),
+            "tables": len(tables),
+            "files": dg.MetadataValue.table(
+                [listing({"file": f.name, "rows": f.rows or 0, "bytes": f.bytes}) for f in files],
+                schema=dg.TableSchema(
+                    columns=[
+                        dg.TableColumn("file", "string"),
+                        dg.TableColumn("rows", "int"),
+                        dg.TableColumn("bytes", "int"),
+                    ]
+                ),
+            ),
+            "bytes": sum(f.bytes for f in files),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+
+
+analytics_job = dg.define_asset_job(
+    "analytics_job",
+    selection=dg.AssetSelection.groups("kpis", "ml", "reports"),
+    description="Rebuild every mart, the popularity model and the reports from the core tables.",
+)

@@ -1,0 +1,86 @@
+"""The dashboard's content from the warehouse (Dagster-free): one section per group of marts,
+with their headline numbers and charts, and the date of the data.
+
+The charts are drawn again from the marts (small queries) rather than passed along from the
+mart assets, so the dashboard is always the marts as they are in the warehouse now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from spotify_assets.lib.charts import render
+from spotify_assets.lib.dashboard import Chart, Headline, Section, format_number
+from spotify_assets.lib.marts.run import chart_frame, headline
+from spotify_assets.lib.marts.spec import Mart
+
+
+@dataclass(frozen=True)
+class MartGroup:
+    """A dashboard section: a title, a sentence on what it answers, and its marts."""
+
+    title: str
+    description: str
+    marts: Sequence[Mart]
+
+
+def existing_tables(conn: Any) -> set[str]:
+    return {
+        f"{schema}.{name}"
+        for schema, name in conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = current_database()"
+        ).fetchall()
+    }
+
+
+def data_as_of(conn: Any) -> dict[str, str]:
+    """What the data covers: the last play in the listening history, the latest snapshot."""
+    tables = existing_tables(conn)
+    out: dict[str, str] = {}
+    if "core.streams" in tables:
+        first, last = conn.execute("select min(ts), max(ts) from core.streams").fetchall()[0]
+        if last is not None:
+            out["listening history"] = f"{first:%Y-%m-%d} to {last:%Y-%m-%d %H:%M} UTC"
+    if "core.playlist_tracks" in tables:
+        (snap,) = conn.execute("select max(snapshot_time) from core.playlist_tracks").fetchall()[0]
+        if snap is not None:
+            out["latest playlist snapshot"] = f"{snap:%Y-%m-%d %H:%M} UTC"
+    return out
+
+
+def _headline_value(name: str, value: Any) -> str:
+    if isinstance(value, float) and ("rate" in name or "share" in name):
+        return f"{value:.1%}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format_number(value)
+    return "n/a" if value is None else str(value)
+
+
+def mart_section(conn: Any, group: MartGroup) -> Section:
+    """Headlines and charts of the group's marts that exist; missing ones are listed as notes."""
+    tables = existing_tables(conn)
+    headlines: list[Headline] = []
+    charts: list[Chart] = []
+    notes: list[str] = []
+    for mart in group.marts:
+        if mart.table not in tables:
+            notes.append(f"{mart.table} is not materialized yet.")
+            continue
+        for name, value in headline(conn, mart).items():
+            headlines.append(Headline(name, _headline_value(name, value), hint=mart.table))
+        for chart in mart.charts:
+            frame = chart_frame(conn, mart, chart)
+            charts.append(Chart(chart.title, render(chart, frame), caption=mart.description))
+    return Section(group.title, group.description, headlines, charts, notes=notes)
+
+
+def table_section(
+    title: str, description: str, frame: pd.DataFrame, headlines: Sequence[Headline] = ()
+) -> Section:
+    """A section that is a table (the data-quality results, the candidate hits)."""
+    return Section(title, description, list(headlines), [], table=frame)
