@@ -47,6 +47,15 @@ def _float(name: str, default: float, minimum: float = 0.0) -> float:
     return value
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = _get(name, "true" if default else "false").lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r} must be true or false")
+
+
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = _get(name, default).lower()
     if value not in choices:
@@ -78,6 +87,7 @@ class Settings:
     duckdb_memory_limit: str
     has_refresh_token: bool  # whether SPOTIFY_REFRESH_TOKEN is set (its value is not read)
     ui_url: str
+    ml_allow_live_training: bool
     has_alert_webhook: bool  # whether SPOTIFY_ALERT_WEBHOOK_URL is set (it holds a token)
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -120,6 +130,7 @@ def load_settings() -> Settings:
         # DuckDB's own default is 80% of RAM; a cap makes big builds spill to disk instead.
         duckdb_memory_limit=_get("SPOTIFY_DUCKDB_MEMORY_LIMIT", "2GB"),
         has_refresh_token=bool(os.environ.get("SPOTIFY_REFRESH_TOKEN")),
+        ml_allow_live_training=_bool("SPOTIFY_ML_ALLOW_LIVE_TRAINING", False),
         ui_url=_get("SPOTIFY_UI_URL", "http://127.0.0.1:3000").rstrip("/"),
         has_alert_webhook=bool(os.environ.get("SPOTIFY_ALERT_WEBHOOK_URL", "").strip()),
     )

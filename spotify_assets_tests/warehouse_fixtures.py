@@ -8,6 +8,7 @@ materialization in ``spotify_assets_tests/defs``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 CORE_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -152,3 +153,68 @@ def insert(conn: Any, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
         conn.execute(f"insert into {table} values ({placeholders})", [row.get(n) for n in names])
         count += 1
     return count
+
+
+#: The snapshot windows of :func:`tiny_core_tables`.
+TINY_WINDOWS = [datetime(2026, 6, 1, h, tzinfo=UTC) for h in (0, 8, 16)]
+
+
+def tiny_core_tables(conn: Any, world: Any, tmp_path: Any) -> None:
+    """The tiny world's core tables, made by the pipeline's own code without HTTP: the fake
+    API's bodies for every playlist at three 8-hour windows, parsed and combined as the
+    catalog assets do; its listening history exported, parsed and deduplicated as the
+    listening assets do."""
+    import pandas as pd
+
+    from spotify_assets.lib.catalog import (
+        CatalogAccumulator,
+        SnapshotDocument,
+        combine_windows,
+        parse_artist_bodies,
+        parse_snapshot,
+    )
+    from spotify_assets.lib.fake_spotify.bodies import SpotifyBodies
+    from spotify_assets.lib.sample_world.history import write_streaming_history
+    from spotify_assets.lib.streaming_history import process_file, write_parquet
+    from spotify_assets.lib.streams import ProcessedFile, build_streams
+
+    bodies = SpotifyBodies(world, "http://fake.test/v1")
+    windows, entries, artist_ids = [], [], set()
+    for at in TINY_WINDOWS:
+        acc = CatalogAccumulator()
+        for playlist_id in world.playlists["playlist_id"]:
+            kw = {"at": at, "mode": "extended", "market": "US"}
+            body = bodies.playlist(playlist_id, with_items=True, **kw)
+            pages, page = [], body["items"]
+            while page["next"]:
+                offset = page["offset"] + page["limit"]
+                page = bodies.playlist_items_page(
+                    playlist_id, limit=page["limit"], offset=offset, **kw
+                )
+                pages.append(page)
+            acc.add(parse_snapshot(SnapshotDocument(playlist_id, at, at, body, pages)))
+        frames = acc.frames()
+        windows.append(frames)
+        entries.append(frames["playlist_tracks"])
+        artist_ids |= acc.artist_ids()
+    tables = combine_windows(windows)
+    fetched = TINY_WINDOWS[-1].replace(tzinfo=None)
+    artist_bodies = bodies.artists(sorted(artist_ids), at=TINY_WINDOWS[-1], mode="extended")
+    tables["artists"], tables["artist_genres"] = parse_artist_bodies(
+        (b, fetched) for b in artist_bodies
+    )
+    tables["playlist_tracks"] = pd.concat(entries, ignore_index=True)
+    create_core_tables(conn)
+    for name, frame in tables.items():
+        conn.register("_frame", frame)
+        conn.execute(f"insert into core.{name} by name select * from _frame")
+        conn.unregister("_frame")
+
+    files = []
+    for i, path in enumerate(write_streaming_history(world, tmp_path / "landing")):
+        source = f"{path.parent.name}/{path.name}"
+        parsed = process_file(path.read_bytes(), source_file=source, user_id=path.parent.name)
+        out = tmp_path / f"{i}.parquet"
+        write_parquet(parsed.table, out)
+        files.append(ProcessedFile(source_file=source, path=str(out), version="v1"))
+    build_streams(conn, files)

@@ -6,12 +6,16 @@ real API, through these keys:
 - ``spotify``: :class:`SpotifyResource`
 - ``lake``: :class:`LakeResource`; ``lake_io_manager`` stores raw JSON and Parquet in it
 - ``warehouse_io_manager``: DuckDB tables; ``warehouse``: a DuckDB connection for SQL
+- ``model_io_manager``: pickled models in the lake (``models/``), S3 or local
 - ``alerts``: :class:`AlertsResource` (the failure sensors' webhook, if any)
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
+from dagster_aws.s3 import S3PickleIOManager, S3Resource
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.resources import (
@@ -34,6 +38,7 @@ def spotify_resource(settings: Settings) -> SpotifyResource:
         max_retry_wait_s=settings.max_retry_wait_s,
         concurrency=settings.concurrency,
         entity_refresh_hours=settings.entity_refresh_hours,
+        allow_model_training=settings.ml_allow_live_training,
     )
     if settings.source == "live":
         return SpotifyResource(
@@ -53,6 +58,21 @@ def spotify_resource(settings: Settings) -> SpotifyResource:
         sample_app_mode=settings.sample_app_mode,
         **common,
     )
+
+
+def model_io_manager(settings: Settings, lake: LakeResource) -> dg.ConfigurableIOManager:
+    """Pickled models under the lake's ``models/`` zone: dagster-aws's S3 pickle IO manager
+    when the lake is in S3, Dagster's filesystem pickle IO manager on the local lake."""
+    if settings.lake_is_s3:
+        bucket, _, prefix = settings.lake_url.removeprefix("s3://").partition("/")
+        return S3PickleIOManager(
+            s3_resource=S3Resource(
+                endpoint_url=settings.s3_endpoint_url, region_name=settings.aws_region
+            ),
+            s3_bucket=bucket,
+            s3_prefix="/".join(p for p in (prefix.strip("/"), "models") if p),
+        )
+    return dg.FilesystemIOManager(base_dir=str(Path(lake.url) / "models"))
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
@@ -76,6 +96,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "warehouse": DuckDBResource(
             database=str(settings.warehouse_path), connection_config=duckdb_config
         ),
+        "model_io_manager": model_io_manager(settings, lake),
         "alerts": AlertsResource(
             webhook_url=dg.EnvVar("SPOTIFY_ALERT_WEBHOOK_URL")
             if settings.has_alert_webhook

@@ -73,6 +73,11 @@ class SpotifyResource(dg.ConfigurableResource):
         description="An artist fetched within this many hours before a window is not fetched "
         "again for it",
     )
+    allow_model_training: bool = Field(
+        default=False,
+        description="SPOTIFY_ML_ALLOW_LIVE_TRAINING: let the popularity model train on live API "
+        "content (Spotify's developer terms forbid it; the sample world is always allowed)",
+    )
     sample_scale: str = "demo"
     sample_seed: int = 42
     sample_app_mode: Literal["extended", "development"] = Field(
@@ -83,6 +88,10 @@ class SpotifyResource(dg.ConfigurableResource):
         default=None,
         description="Use an already running fake API (tests) instead of starting one",
     )
+
+    def training_allowed(self) -> bool:
+        """Whether models may learn from this source's content (see ``allow_model_training``)."""
+        return self.source == "sample" or self.allow_model_training
 
     def client_settings(self) -> ClientSettings:
         return ClientSettings(

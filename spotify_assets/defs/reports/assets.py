@@ -15,12 +15,29 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from spotify_assets.defs.automation import (
+    BI_EXPORT_CRON,
+    CATALOG_FRESHNESS,
+    EXPORT_FRESHNESS,
+    on_cron,
+    on_upstream_change,
+)
 from spotify_assets.defs.kpis.assets import MART_KEYS
-from spotify_assets.lib.dashboard import build_dashboard
+from spotify_assets.defs.kpis.factory import mart_key
+from spotify_assets.defs.ml.assets import MODEL_KEY
+from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
+from spotify_assets.lib.dashboard import Chart, build_dashboard
 from spotify_assets.lib.marts import catalog as catalog_sql
 from spotify_assets.lib.marts import engagement as engagement_sql
+from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
 from spotify_assets.lib.marts.export import BI_DATABASE, export_tables
-from spotify_assets.lib.marts.report import MartGroup, data_as_of, mart_section
+from spotify_assets.lib.marts.report import (
+    MartGroup,
+    data_as_of,
+    data_quality_section,
+    images_in_markdown,
+    mart_section,
+)
 from spotify_assets.resources import LakeResource
 
 OWNERS = ["team:analytics"]
@@ -36,11 +53,27 @@ DASHBOARD_GROUPS = (
         engagement_sql.MARTS,
     ),
     MartGroup(
+        "Popularity model",
+        "Tracks a Random Forest rates well above their current popularity (held-out "
+        "predictions: the model never saw the artist). Scores and charts: ml/popularity_model.",
+        (CANDIDATE_HITS,),
+    ),
+    MartGroup(
         "Catalog",
         "The tracks and artists in the tracked playlists, from the Spotify Web API snapshots.",
         catalog_sql.MARTS,
     ),
 )
+
+
+def _drawn_images(
+    instance: dg.DagsterInstance, key: dg.AssetKey, name: str
+) -> list[tuple[str, bytes]]:
+    """The PNGs an asset drew into its latest materialization's ``name`` metadata."""
+    event = instance.get_latest_materialization_event(key)
+    materialization = event.asset_materialization if event else None
+    value = materialization.metadata.get(name) if materialization else None
+    return images_in_markdown(str(value.value)) if value is not None else []
 
 
 def _location(uri: str) -> dg.MetadataValue:
@@ -50,7 +83,10 @@ def _location(uri: str) -> dg.MetadataValue:
 @dg.asset(
     key=DASHBOARD_KEY,
     group_name="reports",
-    deps=MART_KEYS,
+    deps=[*MART_KEYS, mart_key(CANDIDATE_HITS), MODEL_KEY, DATA_QUALITY_KEY],
+    # New check results alone do not redraw it (they come after every run).
+    automation_condition=on_upstream_change(ignore=[DATA_QUALITY_KEY]),
+    freshness_policy=CATALOG_FRESHNESS,
     kinds={"html"},
     owners=OWNERS,
     pool="duckdb",
@@ -61,9 +97,27 @@ def dashboard(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, lake: LakeResource
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
+    drawn = {
+        mart.name: [png for _, png in _drawn_images(context.instance, mart_key(mart), "chart")]
+        for group in DASHBOARD_GROUPS
+        for mart in group.marts
+    }
+    model_charts = [
+        Chart(alt.capitalize(), png, caption="From ml/popularity_model's latest training.")
+        for alt, png in _drawn_images(context.instance, MODEL_KEY, "charts")
+    ]
     with warehouse.get_connection() as conn:
         as_of = data_as_of(conn)
-        sections = [mart_section(conn, group) for group in DASHBOARD_GROUPS]
+        sections = [
+            mart_section(
+                conn,
+                group,
+                drawn,
+                model_charts if CANDIDATE_HITS in group.marts else (),
+            )
+            for group in DASHBOARD_GROUPS
+        ]
+        sections.append(data_quality_section(conn))
     charts = sum(len(s.charts) for s in sections)
     html = build_dashboard(
         "Spotify analytics",
@@ -92,6 +146,8 @@ def dashboard(
     key=BI_EXPORTS_KEY,
     group_name="reports",
     deps=MART_KEYS,
+    automation_condition=on_cron(BI_EXPORT_CRON),
+    freshness_policy=EXPORT_FRESHNESS,
     kinds={"parquet", "csv", "duckdb"},
     owners=OWNERS,
     pool="duckdb",

@@ -7,7 +7,9 @@ mart assets, so the dashboard is always the marts as they are in the warehouse n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,8 +63,17 @@ def _headline_value(name: str, value: Any) -> str:
     return "n/a" if value is None else str(value)
 
 
-def mart_section(conn: Any, group: MartGroup) -> Section:
-    """Headlines and charts of the group's marts that exist; missing ones are listed as notes."""
+def mart_section(
+    conn: Any,
+    group: MartGroup,
+    drawn: Mapping[str, Sequence[bytes]] | None = None,
+    extra_charts: Sequence[Chart] = (),
+) -> Section:
+    """Headlines and charts of the group's marts that exist; missing ones are listed as notes.
+
+    ``drawn`` maps a mart's name to the PNGs already drawn for its charts when it was built
+    (taken from its materialization): they are used as they are instead of drawn again, which
+    is most of a dashboard's cost. ``extra_charts`` are appended (e.g. the model's charts)."""
     tables = existing_tables(conn)
     headlines: list[Headline] = []
     charts: list[Chart] = []
@@ -73,10 +84,21 @@ def mart_section(conn: Any, group: MartGroup) -> Section:
             continue
         for name, value in headline(conn, mart).items():
             headlines.append(Headline(name, _headline_value(name, value), hint=mart.table))
-        for chart in mart.charts:
-            frame = chart_frame(conn, mart, chart)
-            charts.append(Chart(chart.title, render(chart, frame), caption=mart.description))
+        pngs = list((drawn or {}).get(mart.name, ()))
+        if len(pngs) != len(mart.charts):
+            pngs = [render(chart, chart_frame(conn, mart, chart)) for chart in mart.charts]
+        for chart, png in zip(mart.charts, pngs, strict=True):
+            charts.append(Chart(chart.title, png, caption=mart.description))
+    charts.extend(extra_charts)
     return Section(group.title, group.description, headlines, charts, notes=notes)
+
+
+_DATA_URI = re.compile(r"!\[([^\]]*)\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)")
+
+
+def images_in_markdown(markdown: str) -> list[tuple[str, bytes]]:
+    """The ``(alt, PNG bytes)`` of every embedded image of a Markdown text (chart metadata)."""
+    return [(alt, base64.b64decode(data)) for alt, data in _DATA_URI.findall(markdown)]
 
 
 def table_section(
@@ -84,3 +106,30 @@ def table_section(
 ) -> Section:
     """A section that is a table (the data-quality results, the candidate hits)."""
     return Section(title, description, list(headlines), [], table=frame)
+
+
+def data_quality_section(conn: Any) -> Section:
+    """The latest result of every check (``reports.data_quality``), failures first."""
+    title = "Data quality"
+    description = (
+        "The latest result of every asset check. ERROR checks are blocking: what is downstream "
+        "of a failed one keeps its previous version until the data is fixed."
+    )
+    if "reports.data_quality" not in existing_tables(conn):
+        return Section(title, description, [], [], notes=["reports.data_quality is not built yet."])
+    frame = conn.execute(
+        "select asset_key, check_name, severity, status, passed, evaluated_at, description "
+        "from reports.data_quality order by case status when 'failed' then 0 "
+        "when 'not run' then 1 when 'never run' then 2 else 3 end, severity, asset_key, "
+        "check_name"
+    ).df()
+    counts = frame["status"].value_counts()
+    headlines = [
+        Headline("checks", format_number(len(frame))),
+        Headline("passed", format_number(int(counts.get("passed", 0)))),
+        Headline("failed", format_number(int(counts.get("failed", 0)))),
+        Headline(
+            "not run", format_number(int(counts.get("not run", 0) + counts.get("never run", 0)))
+        ),
+    ]
+    return table_section(title, description, frame, headlines)

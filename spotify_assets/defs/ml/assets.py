@@ -1,0 +1,364 @@
+"""Group ``ml``: a Random Forest that predicts track popularity.
+
+    core tables -> ml/popularity_features (ml.popularity_features: features + target per track)
+                -> ml/popularity_model (pickled in the lake's models/ zone; grouped CV scores)
+                -> ml/popularity_predictions (ml.popularity_predictions)
+                -> marts/candidate_hits (tracks predicted well above their popularity)
+
+The features, target, cross-validation and baselines are in ``spotify_assets.lib.popularity``
+(Dagster-free). Policy (DESIGN.md section 2): Spotify's developer terms forbid training models
+on Spotify content, so the model trains on the sample world by default and on live API content
+only when ``SPOTIFY_ML_ALLOW_LIVE_TRAINING=true``.
+"""
+
+import time
+from typing import Literal
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from spotify_assets.defs.automation import (
+    MODEL_CRON,
+    MODEL_FRESHNESS,
+    on_cron,
+    on_upstream_change,
+)
+from spotify_assets.defs.kpis.factory import mart_assets
+from spotify_assets.lib.charts import markdown_image, render
+from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
+from spotify_assets.lib.marts.spec import ChartSpec
+from spotify_assets.lib.popularity import (
+    FEATURE_DESCRIPTIONS,
+    ID_COLUMNS,
+    ModelError,
+    ModelParams,
+    TrainingResult,
+    beats_baselines,
+    fit_and_evaluate,
+    load_training_data,
+)
+from spotify_assets.lib.popularity.features import NULLABLE_FEATURES
+from spotify_assets.resources import SpotifyResource
+
+OWNERS = ["team:data-science"]
+FEATURES_KEY = dg.AssetKey(["ml", "popularity_features"])
+MODEL_KEY = dg.AssetKey(["ml", "popularity_model"])
+PREDICTIONS_KEY = dg.AssetKey(["ml", "popularity_predictions"])
+TARGET_NAME_COLUMN = "target_name"
+CATALOG_INPUTS = [
+    dg.AssetKey(["core", name])
+    for name in ("tracks", "albums", "artists", "artist_genres", "playlist_tracks", "streams")
+]
+
+FEATURE_TABLE_COLUMNS = {
+    "track_id": "The track (Spotify id)",
+    "primary_artist_id": "Its primary artist: the cross-validation group, not a feature",
+    "target": "The value the model learns (see target_name)",
+    TARGET_NAME_COLUMN: "spotify_popularity or stream_popularity",
+    **FEATURE_DESCRIPTIONS,
+}
+PREDICTION_COLUMNS = {
+    "track_id": "The track",
+    "target": "The value the model learned (null: the track had none and was not trained on)",
+    "prediction": "The final model's prediction, 0-100",
+    "oof_prediction": "Its out-of-fold prediction: from the fold whose model never saw the "
+    "track's artist (null for unlabelled tracks)",
+    "fold": "The grouped cross-validation fold the track was held out in",
+    "model_version": "Hash of features, hyperparameters and training data",
+}
+
+
+class FeaturesConfig(dg.Config):
+    target: Literal["auto", "spotify_popularity", "stream_popularity"] = "auto"
+    """auto: Spotify's popularity where at least 90% of tracks have it (extended-quota apps,
+    the sample world), else the stream popularity computed from the listening history."""
+    half_life_days: float = 30.0
+    """Half-life of a play's weight in the stream popularity target."""
+    top_k_families: int = 8
+    """Genre families that get their own one-hot column (the rest: genre_other)."""
+
+
+class ModelConfig(dg.Config):
+    n_estimators: int = ModelParams.n_estimators
+    max_depth: int | None = ModelParams.max_depth
+    min_samples_leaf: int = ModelParams.min_samples_leaf
+    max_features: float = 0.5
+    max_samples: float | None = ModelParams.max_samples
+    n_folds: int = ModelParams.n_folds
+    random_state: int = ModelParams.random_state
+    n_jobs: int = ModelParams.n_jobs
+    min_margin: float = 0.01
+    """How much better than each baseline the held-out R² and MAE must be (blocking check)."""
+
+    def params(self) -> ModelParams:
+        return ModelParams(
+            n_estimators=self.n_estimators,
+            max_depth=self.max_depth,
+            min_samples_leaf=self.min_samples_leaf,
+            max_features=self.max_features,
+            max_samples=self.max_samples,
+            n_folds=self.n_folds,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+        )
+
+
+def _feature_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in (*ID_COLUMNS, "target", TARGET_NAME_COLUMN)]
+
+
+@dg.asset(
+    key=FEATURES_KEY,
+    group_name="ml",
+    deps=CATALOG_INPUTS,
+    io_manager_key="warehouse_io_manager",
+    kinds={"duckdb", "pandas"},
+    owners=OWNERS,
+    pool="duckdb",
+    automation_condition=on_cron(MODEL_CRON),
+    freshness_policy=MODEL_FRESHNESS,
+    metadata={"column_descriptions": FEATURE_TABLE_COLUMNS},
+    description="One row per track: the model's features (no feature leaks the target: see "
+    "lib/popularity/features.py) and its target.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "no_nulls_where_not_allowed",
+            asset=FEATURES_KEY,
+            blocking=True,
+            description="Only features the pipeline imputes may be null",
+        ),
+        dg.AssetCheckSpec(
+            "no_constant_features",
+            asset=FEATURES_KEY,
+            description="No feature has a single value (WARN: it is harmless to the forest "
+            "but says an input is missing, e.g. followers in development mode)",
+        ),
+    ],
+)
+def popularity_features(
+    context: dg.AssetExecutionContext, config: FeaturesConfig, warehouse: DuckDBResource
+):
+    with warehouse.get_connection() as conn:
+        try:
+            data, target, excluded, timings = load_training_data(
+                conn,
+                config.target,
+                top_k_families=config.top_k_families,
+                half_life_days=config.half_life_days,
+            )
+        except ModelError as exc:
+            raise dg.Failure(str(exc)) from exc
+    data[TARGET_NAME_COLUMN] = target
+    features = _feature_columns(data)
+    labelled = int(data["target"].notna().sum())
+    context.log.info(
+        f"{len(data):,} tracks, {len(features)} features, target {target} ({labelled:,} labelled)"
+    )
+    yield dg.Output(
+        data,
+        metadata={
+            "target": target,
+            "tracks": len(data),
+            "labelled_tracks": labelled,
+            "features": len(features),
+            "excluded_features": dg.MetadataValue.json(excluded),
+            "seconds": round(sum(timings.values()), 2),
+        },
+    )
+    nulls = {
+        c: int(n)
+        for c, n in data[features].isna().sum().items()
+        if n and c not in NULLABLE_FEATURES
+    }
+    yield dg.AssetCheckResult(
+        check_name="no_nulls_where_not_allowed",
+        passed=not nulls,
+        metadata={"columns_with_nulls": dg.MetadataValue.json(nulls)},
+    )
+    constant = [c for c in features if data[c].nunique(dropna=False) <= 1]
+    yield dg.AssetCheckResult(
+        check_name="no_constant_features",
+        passed=not constant,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"constant_columns": dg.MetadataValue.json(constant)},
+    )
+
+
+def _metric_metadata(result: TrainingResult) -> dict[str, float]:
+    out = {}
+    for name, metrics in [("model", result.metrics), *result.baseline_metrics.items()]:
+        for metric in ("r2", "mae", "rmse"):
+            out[f"{name} {metric}"] = round(float(metrics[metric]), 4)
+    return out
+
+
+def _importance_table(importances: pd.DataFrame) -> str:
+    rows = [
+        f"| {r.feature} | {r.importance_mean:.4f} | {r.importance_std:.4f} |"
+        for r in importances.head(20).itertuples()
+    ]
+    return "\n".join(["| feature | R² drop (mean) | std |", "| --- | ---: | ---: |", *rows])
+
+
+def _charts(result: TrainingResult) -> str:
+    top = result.importances.head(15)
+    importance_png = render(
+        ChartSpec(
+            "Permutation importance on held-out folds (drop in R²)",
+            "barh",
+            x="feature",
+            y=("importance_mean",),
+        ),
+        top,
+    )
+    labelled = result.predictions.dropna(subset=["target", "oof_prediction"])
+    sample = labelled.sample(n=min(5000, len(labelled)), random_state=0)
+    scatter_png = render(
+        ChartSpec(
+            "Out-of-fold prediction against actual",
+            "scatter",
+            x="target",
+            y=("oof_prediction",),
+            x_label="actual",
+            y_label="predicted (held out)",
+        ),
+        sample,
+    )
+    return (
+        "**Feature importance**\n\n"
+        + markdown_image(importance_png, "feature importance")
+        + "\n\n**Predicted against actual (held-out folds)**\n\n"
+        + markdown_image(scatter_png, "predicted against actual")
+    )
+
+
+@dg.asset(
+    key=MODEL_KEY,
+    group_name="ml",
+    ins={"features": dg.AssetIn(FEATURES_KEY)},
+    io_manager_key="model_io_manager",
+    kinds={"scikitlearn", "s3"},
+    owners=OWNERS,
+    automation_condition=on_cron(MODEL_CRON),
+    freshness_policy=MODEL_FRESHNESS,
+    description="A scikit-learn pipeline (median imputation + RandomForestRegressor), evaluated "
+    "with cross-validation grouped by artist against two baselines on the same folds.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "beats_baselines",
+            asset=MODEL_KEY,
+            blocking=True,
+            description="Held-out R² and MAE beat both the training mean and a linear fit on "
+            "the artist's log followers (predictions are not refreshed from a worse model)",
+        )
+    ],
+)
+def popularity_model(
+    context: dg.AssetExecutionContext,
+    config: ModelConfig,
+    features: pd.DataFrame,
+    spotify: SpotifyResource,
+):
+    if not spotify.training_allowed():
+        raise dg.Failure(
+            "Not training on live Spotify content: Spotify's developer terms forbid using it "
+            "to train machine-learning models. Set SPOTIFY_ML_ALLOW_LIVE_TRAINING=true if your "
+            "use is allowed (for example under your own agreement with Spotify), or run on the "
+            "sample world (SPOTIFY_SOURCE=sample)."
+        )
+    targets = features[TARGET_NAME_COLUMN].unique()
+    if len(targets) != 1:
+        raise dg.Failure(f"ml.popularity_features mixes targets {list(targets)}: rebuild it")
+    data = features.drop(columns=[TARGET_NAME_COLUMN])
+    started = time.perf_counter()
+    context.log.info(
+        f"Training on {int(data['target'].notna().sum()):,} tracks with {config.n_folds}-fold "
+        f"cross-validation grouped by artist, {config.n_estimators} trees"
+    )
+    result = fit_and_evaluate(data, target=str(targets[0]), params=config.params())
+    ok, message = beats_baselines(result, config.min_margin)
+    context.log.info(message)
+    importances = result.importances
+    yield dg.Output(
+        result,
+        metadata={
+            "target": result.target,
+            "model_version": result.model_version,
+            **_metric_metadata(result),
+            "beats_baselines": message,
+            "tracks": result.n_tracks,
+            "labelled_tracks": result.n_labelled,
+            "artists": result.n_artists,
+            "features": dg.MetadataValue.json(result.features),
+            "excluded_features": dg.MetadataValue.json(result.excluded_features),
+            "hyperparameters": dg.MetadataValue.json(config.model_dump()),
+            "importances": dg.MetadataValue.md(_importance_table(importances)),
+            "charts": dg.MetadataValue.md(_charts(result)),
+            "seconds": round(time.perf_counter() - started, 1),
+            **{f"seconds: {k}": round(v, 2) for k, v in result.timings.items()},
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="beats_baselines", passed=ok, description=message, metadata={"value": message}
+    )
+
+
+@dg.asset(
+    key=PREDICTIONS_KEY,
+    group_name="ml",
+    ins={"model": dg.AssetIn(MODEL_KEY)},
+    io_manager_key="warehouse_io_manager",
+    kinds={"duckdb", "pandas"},
+    owners=OWNERS,
+    automation_condition=on_upstream_change(),
+    freshness_policy=MODEL_FRESHNESS,
+    metadata={"column_descriptions": PREDICTION_COLUMNS},
+    description="Every track's prediction, with its out-of-fold prediction and fold so the "
+    "held-out scores can be recomputed in SQL.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "predictions_within_0_100",
+            asset=PREDICTIONS_KEY,
+            blocking=True,
+            description="Every prediction lies within 0-100 and none is missing",
+        )
+    ],
+)
+def popularity_predictions(context: dg.AssetExecutionContext, model: TrainingResult):
+    frame = model.predictions.copy()
+    frame["model_version"] = model.model_version
+    bad = int(
+        (frame["prediction"].isna() | (frame["prediction"] < 0) | (frame["prediction"] > 100)).sum()
+    )
+    labelled = frame.dropna(subset=["target", "oof_prediction"])
+    r2 = (
+        1
+        - float(np.sum((labelled["target"] - labelled["oof_prediction"]) ** 2))
+        / float(np.sum((labelled["target"] - labelled["target"].mean()) ** 2))
+        if len(labelled) > 1
+        else None
+    )
+    yield dg.Output(
+        frame,
+        metadata={
+            "model_version": model.model_version,
+            "target": model.target,
+            "held_out_r2 (recomputed)": round(r2, 4) if r2 is not None else "n/a",
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="predictions_within_0_100", passed=bad == 0, metadata={"violations": bad}
+    )
+
+
+candidate_hits = mart_assets(
+    "candidate_hits_mart",
+    [CANDIDATE_HITS],
+    group="ml",
+    description="Tracks predicted well above their current popularity: candidates for "
+    "playlist curation.",
+    automation_condition=on_upstream_change(),
+    freshness_policy=MODEL_FRESHNESS,
+)
