@@ -241,6 +241,8 @@ def _charts(result: TrainingResult) -> str:
     io_manager_key="model_io_manager",
     kinds={"scikitlearn", "s3"},
     owners=OWNERS,
+    # It reads its input from the warehouse: in the pool, so no run writes DuckDB meanwhile.
+    pool="duckdb",
     automation_condition=on_cron(MODEL_CRON),
     freshness_policy=MODEL_FRESHNESS,
     description="A scikit-learn pipeline (median imputation + RandomForestRegressor), evaluated "
@@ -312,6 +314,7 @@ def popularity_model(
     io_manager_key="warehouse_io_manager",
     kinds={"duckdb", "pandas"},
     owners=OWNERS,
+    pool="duckdb",
     automation_condition=on_upstream_change(),
     freshness_policy=MODEL_FRESHNESS,
     metadata={"column_descriptions": PREDICTION_COLUMNS},

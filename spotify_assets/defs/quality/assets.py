@@ -82,6 +82,7 @@ def build_data_quality_asset(check_specs: Sequence[dg.AssetCheckSpec]) -> dg.Ass
         group_name="reports",
         io_manager_key="warehouse_io_manager",
         kinds={"duckdb"},
+        pool="duckdb",
         owners=["team:data-platform"],
         description="The latest result of every asset check: asset, check, severity, status "
         "(passed, failed, not run, never run), when, run and what it found.",

@@ -190,6 +190,15 @@ def bi_exports(
 
 analytics_job = dg.define_asset_job(
     "analytics_job",
-    selection=dg.AssetSelection.groups("kpis", "ml", "reports"),
-    description="Rebuild every mart, the popularity model and the reports from the core tables.",
+    selection=dg.AssetSelection.groups("kpis", "ml", "reports")
+    - dg.AssetSelection.assets(DASHBOARD_KEY, DATA_QUALITY_KEY),
+    description="Rebuild every mart, the popularity model and the BI exports from the core "
+    "tables (then dashboard_job draws the dashboard with their check results).",
+)
+
+dashboard_job = dg.define_asset_job(
+    "dashboard_job",
+    selection=dg.AssetSelection.assets(DATA_QUALITY_KEY, DASHBOARD_KEY),
+    description="Collect the latest check results into reports/data_quality, then draw the "
+    "dashboard.",
 )

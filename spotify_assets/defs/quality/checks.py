@@ -1,0 +1,103 @@
+"""Schema-change checks on every warehouse table, over the ``dagster/column_schema`` each table
+records at every materialization: a column added, removed or retyped between the last two
+materializations is a WARN, because whoever queries the table (SQL, notebooks, BI tools) may
+need to change.
+
+Dagster's ``build_column_schema_change_checks`` does the same comparison, but its checks carry
+no automation condition (and ``with_attributes`` does not set one on checks), so runs launched
+by declarative automation would never execute them. These are one multi-asset check whose
+specs are eager: they run whenever their table updates, in the same run.
+"""
+
+import dagster as dg
+
+from spotify_assets.defs.catalog.assets import PLAYLIST_TRACKS_KEY
+from spotify_assets.defs.kpis.assets import MART_KEYS
+from spotify_assets.defs.kpis.factory import mart_key
+from spotify_assets.defs.listening.assets import (
+    LISTENERS_KEY,
+    REJECTED_RECORDS_KEY,
+    STREAMS_KEY,
+)
+from spotify_assets.defs.ml.assets import FEATURES_KEY, PREDICTIONS_KEY
+from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
+
+CATALOG_TABLES = [
+    dg.AssetKey(["core", name])
+    for name in ("tracks", "albums", "artists", "artist_genres", "track_artists", "playlists")
+]
+WAREHOUSE_TABLES = [
+    *CATALOG_TABLES,
+    PLAYLIST_TRACKS_KEY,
+    STREAMS_KEY,
+    LISTENERS_KEY,
+    REJECTED_RECORDS_KEY,
+    *MART_KEYS,
+    mart_key(CANDIDATE_HITS),
+    FEATURES_KEY,
+    PREDICTIONS_KEY,
+]
+
+SCHEMA_CHANGE_CHECK = "column_schema_change"
+
+
+def _schema(record) -> dict[str, str] | None:
+    value = record.asset_materialization.metadata.get("dagster/column_schema")
+    if value is None:
+        return None
+    return {c.name: c.type for c in value.schema.columns}
+
+
+def schema_change(
+    previous: dict[str, str] | None, current: dict[str, str] | None
+) -> dict[str, list[str]]:
+    """Columns added, removed and retyped from ``previous`` to ``current``."""
+    if previous is None or current is None:
+        return {"added": [], "removed": [], "retyped": []}
+    return {
+        "added": [c for c in current if c not in previous],
+        "removed": [c for c in previous if c not in current],
+        "retyped": [
+            f"{c}: {previous[c]} -> {current[c]}"
+            for c in current
+            if c in previous and previous[c] != current[c]
+        ],
+    }
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            SCHEMA_CHANGE_CHECK,
+            asset=key,
+            description="The columns (names and types) are those of the previous "
+            "materialization (WARN: readers of the table may need to change)",
+            automation_condition=dg.AutomationCondition.eager(),
+        )
+        for key in WAREHOUSE_TABLES
+    ],
+    can_subset=True,
+    name="column_schema_change_checks",
+)
+def column_schema_change_checks(context: dg.AssetCheckExecutionContext):
+    for check_key in context.selected_asset_check_keys:
+        records = context.instance.fetch_materializations(check_key.asset_key, limit=2).records
+        schemas = [_schema(r) for r in records]
+        if len(schemas) < 2 or None in schemas:
+            yield dg.AssetCheckResult(
+                asset_key=check_key.asset_key,
+                check_name=SCHEMA_CHANGE_CHECK,
+                passed=True,
+                severity=dg.AssetCheckSeverity.WARN,
+                description="Nothing to compare yet (fewer than two materializations with a "
+                "column schema)",
+            )
+            continue
+        change = schema_change(previous=schemas[1], current=schemas[0])
+        yield dg.AssetCheckResult(
+            asset_key=check_key.asset_key,
+            check_name=SCHEMA_CHANGE_CHECK,
+            passed=not any(change.values()),
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={name: dg.MetadataValue.json(cols) for name, cols in change.items()},
+        )
