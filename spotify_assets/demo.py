@@ -118,6 +118,19 @@ def check_summary(results: list[dg.ExecuteInProcessResult]) -> tuple[int, list[s
     return passed, failed
 
 
+def model_summary(instance: dg.DagsterInstance) -> str | None:
+    """The model's held-out scores against the baselines, from its latest materialization."""
+    event = instance.get_latest_materialization_event(dg.AssetKey(["ml", "popularity_model"]))
+    if event is None or event.asset_materialization is None:
+        return None
+    md = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    return (
+        f"target {md.get('target')}; held-out R² {md.get('model r2')} (training mean "
+        f"{md.get('mean r2')}, followers line {md.get('followers_linear r2')}), MAE "
+        f"{md.get('model mae')} ({md.get('mean mae')}, {md.get('followers_linear mae')})"
+    )
+
+
 def dashboard_location(defs: dg.Definitions) -> str:
     from spotify_assets.defs.reports.assets import DASHBOARD_OBJECT
 
@@ -167,7 +180,11 @@ def main() -> int:
     print(f"Listening tables: done in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     results.append(_run(defs.resolve_job_def("analytics_job"), instance))
-    print(f"Marts, model and reports: done in {time.perf_counter() - t0:.1f} s")
+    print(f"Marts, model and BI exports: done in {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    results.append(_run(defs.resolve_job_def("dashboard_job"), instance))
+    print(f"Data quality and dashboard: done in {time.perf_counter() - t0:.1f} s")
+    model = model_summary(instance)
 
     passed, failed = check_summary(results)
     print()
@@ -184,6 +201,8 @@ def main() -> int:
     print(f"Lake: {settings.lake_url}")
     print(f"Dashboard: {dashboard_location(defs)}  (opens offline in any browser)")
     print(f"BI exports (Parquet, CSV, DuckDB): {bi_location(defs)}")
+    if model:
+        print(f"Popularity model: {model}")
     print(f"Checks: {passed} passed, {len(failed)} failed")
     for line in failed:
         print(f"  FAILED {line}")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 from dagster_duckdb import DuckDBResource
 
@@ -340,3 +341,29 @@ def test_in_process_sample_server_answers_as_of_each_window(tmp_path, tiny_world
         assert rows[at.replace(tzinfo=None)] == sum(
             len(tiny_world.playlist_items_at(p, at)) for p in owned(tiny_world)
         )
+
+
+def test_a_window_with_a_repeated_item_fails_its_blocking_check(tmp_path, tiny_world, server):
+    resources = make_resources(tmp_path, sample_server_url=server.url)
+    key = WINDOWS[0]
+    assert run_window(resources, key).success
+    # Break the window's parsed items the way a page fetched twice would: one item repeated.
+    lake = resources["lake"]
+    object_key = f"processed/playlist_snapshots/{key}/playlist_tracks.parquet"
+    items = lake.get_frame(object_key)
+    doubled = items.iloc[[0]].assign(position=items["position"].max() + 1)
+    lake.put_frame(object_key, pd.concat([items, doubled], ignore_index=True))
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=[playlist_tracks],
+        partition_key=key,
+        resources=resources,
+        raise_on_error=False,
+    )
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not checks["no_repeated_items_in_window"].passed
+    assert checks["no_repeated_items_in_window"].severity == dg.AssetCheckSeverity.ERROR
+    assert checks["no_repeated_items_in_window"].metadata["violations"].value == 1
+    assert not checks["no_repeated_tracks_in_window"].passed  # the WARN one sees it too
+    assert checks["playlist_tracks_key_unique_not_null"].passed  # positions are still unique
+    assert not result.success  # blocking: the run fails, automation stops downstream

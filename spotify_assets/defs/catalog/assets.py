@@ -35,7 +35,7 @@ from spotify_assets.lib.catalog import (
     parse_snapshot,
     utc_naive,
 )
-from spotify_assets.lib.quality import evaluate, unique_key
+from spotify_assets.lib.quality import Rule, evaluate, unique_key
 from spotify_assets.lib.spotify_client import RetryAfterTooLong, SpotifyApiError
 from spotify_assets.resources import LakeResource, SpotifyResource
 
@@ -55,6 +55,35 @@ PLAYLIST_TRACKS_KEY = dg.AssetKey(["core", "playlist_tracks"])
 PLAYLIST_TRACKS_KEY_RULE = unique_key(
     "core.playlist_tracks", ["snapshot_time", "playlist_id", "position"]
 )
+
+
+def window_item_rules(snapshot_time: datetime) -> list[Rule]:
+    """Partition-level rules: the items of one window. The same item twice (track and
+    ``added_at`` both repeated in one playlist) is what a page fetched twice or a broken
+    export looks like: ERROR, blocking. A track repeated with different ``added_at`` is a
+    real duplicate in the playlist (Spotify allows them): WARN."""
+    window = f"timestamp '{snapshot_time.replace(tzinfo=None):%Y-%m-%d %H:%M:%S}'"
+    table = "core.playlist_tracks"
+    return [
+        Rule(
+            name="no_repeated_items_in_window",
+            table=table,
+            description="No playlist of the window holds the same item (track and added_at) twice",
+            violations_sql=f"select playlist_id, track_id, added_at, count(*) as n from {table} "
+            f"where snapshot_time = {window} group by all having count(*) > 1",
+        ),
+        Rule(
+            name="no_repeated_tracks_in_window",
+            table=table,
+            description="No playlist of the window lists a track more than once (WARN: "
+            "Spotify allows it, curators rarely mean it)",
+            violations_sql=f"select playlist_id, track_id, count(*) as n from {table} "
+            f"where snapshot_time = {window} group by all having count(*) > 1",
+            blocking=False,
+        ),
+    ]
+
+
 SNAPSHOTS_PREFIX = "raw/playlist_snapshots"
 PROCESSED_SNAPSHOTS_PREFIX = "processed/playlist_snapshots"
 ENTITIES_PREFIX = "raw/catalog_entities"
@@ -408,7 +437,10 @@ def catalog_entities(
     pool="duckdb",
     metadata=table_metadata("playlist_tracks", partition_expr="snapshot_time"),
     description="One row per snapshot window, playlist and position: what each playlist held.",
-    check_specs=[rule_check_spec(PLAYLIST_TRACKS_KEY, PLAYLIST_TRACKS_KEY_RULE)],
+    check_specs=[
+        rule_check_spec(PLAYLIST_TRACKS_KEY, rule)
+        for rule in [PLAYLIST_TRACKS_KEY_RULE, *window_item_rules(datetime(2026, 1, 1))]
+    ],
 )
 def playlist_tracks(
     context: dg.AssetExecutionContext,
@@ -421,6 +453,8 @@ def playlist_tracks(
     yield dg.Output(window_tables(lake, context.partition_key, manifest)["playlist_tracks"])
     with warehouse.get_connection() as conn:
         yield rule_check_result(PLAYLIST_TRACKS_KEY, evaluate(conn, PLAYLIST_TRACKS_KEY_RULE))
+        for rule in window_item_rules(_window_start(context.partition_key)):
+            yield rule_check_result(PLAYLIST_TRACKS_KEY, evaluate(conn, rule))
 
 
 def _completed_snapshots(lake: LakeResource) -> list[tuple[str, dict[str, Any]]]:

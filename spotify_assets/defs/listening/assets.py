@@ -22,8 +22,10 @@ from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.automation import LISTENING_FRESHNESS, on_upstream_change
 from spotify_assets.defs.listening.partitions import STREAMING_FILES_KEY, STREAMING_HISTORY_FILES
+from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.lib.ingest import ingest_file, processed_files
 from spotify_assets.lib.landing import PROCESSED_PREFIX
+from spotify_assets.lib.quality import accepted_values, evaluate
 from spotify_assets.lib.streams import (
     ProcessedFile,
     build_listeners,
@@ -41,6 +43,37 @@ MIN_PARSE_RATE = 0.9
 EARLIEST_PLAY = "2008-10-01"
 
 STREAMS_KEY = dg.AssetKey(["core", "streams"])
+
+# Values Spotify's exports use. content_type is ours (ERROR); the reasons are Spotify's, and a
+# new one appears now and then: WARN, so a person adds it here and to the KPI docs.
+CONTENT_TYPES = ["music", "podcast", "audiobook", "unknown"]
+REASONS_START = [
+    "appload", "backbtn", "clickrow", "clickside", "endplay", "fwdbtn", "persisted",
+    "playbtn", "popup", "remote", "switched-to-audio", "switched-to-video", "trackdone",
+    "trackerror", "unknown", "uriopen",
+]  # fmt: skip
+REASONS_END = [
+    "backbtn", "clickrow", "endplay", "fwdbtn", "logout", "popup", "remote",
+    "trackdone", "trackerror", "unexpected-exit", "unexpected-exit-while-paused", "unknown",
+    "uriopen",
+]  # fmt: skip
+STREAMS_VALUE_RULES = [
+    accepted_values("core.streams", "content_type", CONTENT_TYPES, key="source_file, record_index"),
+    accepted_values(
+        "core.streams",
+        "reason_start",
+        REASONS_START,
+        key="source_file, record_index",
+        blocking=False,
+    ),
+    accepted_values(
+        "core.streams",
+        "reason_end",
+        REASONS_END,
+        key="source_file, record_index",
+        blocking=False,
+    ),
+]
 LISTENERS_KEY = dg.AssetKey(["core", "listeners"])
 REJECTED_RECORDS_KEY = dg.AssetKey(["core", "rejected_stream_records"])
 
@@ -248,6 +281,7 @@ def _warehouse_table(
             blocking=True,
             description="Rows = records accepted from the files - duplicates",
         ),
+        *[rule_check_spec(STREAMS_KEY, rule) for rule in STREAMS_VALUE_RULES],
     ],
     can_subset=False,
     pool="duckdb",
@@ -349,6 +383,7 @@ def _streams_checks(conn, files: list[ProcessedFile], stats) -> list[dg.AssetChe
             passed=unknown == 0,
             metadata={"unknown_source_files": int(unknown)},
         ),
+        *[rule_check_result(STREAMS_KEY, evaluate(conn, rule)) for rule in STREAMS_VALUE_RULES],
         dg.AssetCheckResult(
             asset_key=STREAMS_KEY,
             check_name="row_count_matches_files",

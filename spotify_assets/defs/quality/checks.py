@@ -1,4 +1,12 @@
-"""Schema-change checks on every warehouse table, over the ``dagster/column_schema`` each table
+"""Checks every warehouse table has, whatever it holds:
+
+- ``row_count_vs_previous`` (ERROR, blocking): the table keeps at least half the rows of its
+  previous materialization (for a partitioned table: of the previous partition written). A
+  table that halves between two builds almost always means an upstream input was cut short,
+  and downstream must not publish it. The marts carry the same check inline.
+- ``column_schema_change`` (WARN), below.
+
+Schema-change checks on every warehouse table, over the ``dagster/column_schema`` each table
 records at every materialization: a column added, removed or retyped between the last two
 materializations is a WARN, because whoever queries the table (SQL, notebooks, BI tools) may
 need to change.
@@ -38,7 +46,57 @@ WAREHOUSE_TABLES = [
     PREDICTIONS_KEY,
 ]
 
+# The marts check their row count inline (defs/kpis/factory.py); rejected records may drop to
+# zero when a bad file is fixed.
+ROW_COUNT_TABLES = [
+    key
+    for key in WAREHOUSE_TABLES
+    if key not in (*MART_KEYS, mart_key(CANDIDATE_HITS), REJECTED_RECORDS_KEY)
+]
 SCHEMA_CHANGE_CHECK = "column_schema_change"
+ROW_COUNT_CHECK = "row_count_vs_previous"
+MIN_ROW_RATIO = 0.5
+
+
+def _row_count(record) -> int | None:
+    value = record.asset_materialization.metadata.get("dagster/row_count")
+    return None if value is None else int(value.value)
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            ROW_COUNT_CHECK,
+            asset=key,
+            blocking=True,
+            description=f"Keeps at least {MIN_ROW_RATIO:.0%} of the rows of the previous "
+            "materialization",
+            automation_condition=dg.AutomationCondition.eager(),
+        )
+        for key in ROW_COUNT_TABLES
+    ],
+    can_subset=True,
+    name="row_count_checks",
+)
+def row_count_checks(context: dg.AssetCheckExecutionContext):
+    for check_key in context.selected_asset_check_keys:
+        records = context.instance.fetch_materializations(check_key.asset_key, limit=2).records
+        counts = [_row_count(r) for r in records]
+        current = counts[0] if counts else None
+        previous = counts[1] if len(counts) > 1 else None
+        passed = current is None or not previous or current >= MIN_ROW_RATIO * previous
+        yield dg.AssetCheckResult(
+            asset_key=check_key.asset_key,
+            check_name=ROW_COUNT_CHECK,
+            passed=passed,
+            metadata={
+                "rows": current if current is not None else "unknown",
+                "previous_rows": previous if previous is not None else "none",
+                "change": f"{(current - previous) / previous:+.1%}"
+                if previous and current is not None
+                else "n/a",
+            },
+        )
 
 
 def _schema(record) -> dict[str, str] | None:

@@ -1,0 +1,504 @@
+"""Training and evaluation of the popularity model (Dagster-free).
+
+A random forest on the features of :mod:`.features`, evaluated with grouped cross-validation:
+folds are split by primary artist, so no artist has tracks on both sides. Tracks of one artist
+share followers, genre and much of their popularity; a random split would let the model
+recognise the artist instead of learning what makes a track popular, and overstate its score.
+
+Two baselines are evaluated on the very same folds, so the model is worth keeping only if it
+beats them (:func:`beats_baselines`): the training folds' mean, and a straight line of the
+target on the artist's log followers (the one number a person would look at first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import Pipeline
+
+from spotify_assets.lib.popularity.features import (
+    DEFAULT_TOP_FAMILIES,
+    ID_COLUMNS,
+    NULLABLE_FEATURES,
+    STREAM_FEATURES,
+    load_features,
+)
+from spotify_assets.lib.popularity.target import (
+    DEFAULT_HALF_LIFE_DAYS,
+    MIN_POPULARITY_SHARE,
+    MIN_STREAM_COVERAGE,
+    ModelError,
+    TargetChoice,
+    choose_target,
+    load_target,
+)
+
+TARGET_COLUMN = "target"
+FOLLOWERS_FEATURE = "artist_log_followers"
+BASELINES: tuple[str, ...] = ("mean", "followers_linear")
+_METRICS = ("r2", "mae", "rmse")
+#: Bump when the pipeline changes (steps, imputation, estimator): it is part of model_version.
+_ALGORITHM = "median-impute+random-forest/1"
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Hyperparameters of the forest and of its evaluation.
+
+    Defaults were chosen on the bench world (200k tracks, see ``bench/bench_model.py``):
+    bootstrap samples of 30% of the rows and leaves of at least 5 tracks lose little R² against
+    a full-depth forest on all rows and fit about 5x faster. ``importance_rows`` held-out rows
+    (split over the folds) and ``importance_repeats`` shuffles per feature bound the cost of
+    permutation importance, which is one prediction per feature and repeat.
+    ``n_jobs`` (-1: all cores) does not change results, only speed.
+    """
+
+    n_estimators: int = 100
+    max_depth: int | None = None
+    min_samples_leaf: int = 5
+    max_features: float | int | str | None = 0.5
+    max_samples: float | None = 0.3
+    n_folds: int = 5
+    random_state: int = 42
+    n_jobs: int = -1
+    importance_rows: int = 20_000
+    importance_repeats: int = 3
+
+
+@dataclass
+class TrainingResult:
+    """Everything a training run produced, as plain data an asset can store or show.
+
+    ``metrics``: the model's held-out scores: ``r2``, ``mae``, ``rmse`` pooled over all
+    out-of-fold predictions, and ``*_fold_mean`` the mean of the per-fold scores.
+    ``baseline_metrics``: the same keys for each baseline (``mean``, ``followers_linear``).
+    ``fold_metrics``: one row per (fold, model). ``importances``: permutation importance
+    (drop in held-out R² when a feature is shuffled), ``feature``, ``importance_mean``,
+    ``importance_std``, most important first. ``predictions``: one row per track,
+    ``track_id``, ``target`` (null when unknown), ``prediction`` (final model, 0-100),
+    ``oof_prediction`` (from the fold where the track was held out), ``fold`` (null when
+    unlabelled). ``timings``: seconds per step.
+    """
+
+    pipeline: Pipeline
+    target: str
+    features: list[str]
+    excluded_features: dict[str, str]
+    params: ModelParams
+    model_version: str
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, dict[str, float]]
+    fold_metrics: pd.DataFrame
+    importances: pd.DataFrame
+    predictions: pd.DataFrame
+    n_tracks: int
+    n_labelled: int
+    n_dropped_unlabelled: int
+    n_artists: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def build_pipeline(features: list[str], params: ModelParams) -> Pipeline:
+    """Median imputation of the features that may be null (the rest passed through), then the
+    forest. Imputation maps each column to one column (no indicator columns) so that permutation
+    importance can shuffle the imputed matrix (see :func:`held_out_importance`)."""
+    nullable = [f for f in features if f in NULLABLE_FEATURES]
+    complete = [f for f in features if f not in NULLABLE_FEATURES]
+    prep = ColumnTransformer(
+        [
+            (
+                "impute",
+                SimpleImputer(strategy="median", keep_empty_features=True),
+                nullable,
+            ),
+            ("keep", "passthrough", complete),
+        ],
+        verbose_feature_names_out=False,
+    )
+    forest = RandomForestRegressor(
+        n_estimators=params.n_estimators,
+        max_depth=params.max_depth,
+        min_samples_leaf=params.min_samples_leaf,
+        max_features=params.max_features,
+        max_samples=params.max_samples,
+        bootstrap=True,
+        random_state=params.random_state,
+        n_jobs=params.n_jobs,
+    )
+    return Pipeline([("prep", prep), ("forest", forest)])
+
+
+def model_version(
+    features: list[str], params: ModelParams, data: pd.DataFrame, target: str = ""
+) -> str:
+    """Short hash of the feature list, the hyperparameters that change the model (not
+    ``n_jobs`` nor the importance settings) and a fingerprint of the training rows (ids, target
+    and feature values), so the same inputs always give the same version. The pipeline's
+    design (``_ALGORITHM``, bumped when this module changes what it fits) and the scikit-learn
+    version are part of it too: either can change the fitted model."""
+    settings = asdict(params)
+    for key in ("n_jobs", "importance_rows", "importance_repeats"):
+        settings.pop(key)
+    h = hashlib.blake2b(digest_size=6)
+    key = [_ALGORITHM, sklearn.__version__, target, list(features), settings]
+    h.update(json.dumps(key, sort_keys=True, default=str).encode())
+    cols = [c for c in (*ID_COLUMNS, TARGET_COLUMN, *features) if c in data.columns]
+    h.update(pd.util.hash_pandas_object(data[cols], index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+_ROW_BLOCK = 2_048
+
+
+def _tree_sum(trees: list[Any], z: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(z))
+    for tree in trees:
+        out += tree.tree_.predict(z)[:, 0]
+    return out
+
+
+def forest_predict(forest: RandomForestRegressor, z: np.ndarray, n_jobs: int = 1) -> np.ndarray:
+    """The forest's prediction on an already transformed matrix, bit-for-bit reproducible.
+
+    ``RandomForestRegressor.predict`` adds the trees' outputs in whatever order its threads
+    finish (last-bit differences between runs) and spends about 1 ms per tree in joblib
+    bookkeeping whatever the number of rows. Here each block of rows sums its trees in tree
+    order (threads split rows, not trees: the result does not depend on ``n_jobs``), using the
+    trees' own ``tree_.predict``, which releases the GIL.
+    """
+    z = np.ascontiguousarray(z, dtype=np.float32)
+    trees = list(forest.estimators_)
+    blocks = [z[i : i + _ROW_BLOCK] for i in range(0, len(z), _ROW_BLOCK)] or [z]
+    workers = min(len(blocks), effective_n_jobs(n_jobs))
+    if workers <= 1:
+        parts = [_tree_sum(trees, b) for b in blocks]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(lambda b: _tree_sum(trees, b), blocks))
+    return np.concatenate(parts) / len(trees)
+
+
+def predict_popularity(pipeline: Pipeline, features: pd.DataFrame, n_jobs: int = -1) -> np.ndarray:
+    """Predictions of a fitted pipeline (from :class:`TrainingResult`) clipped to 0-100,
+    reproducible to the bit (see :func:`forest_predict`). ``features`` needs the columns the
+    pipeline was trained on (``result.features``); extra columns are ignored."""
+    z = pipeline[:-1].transform(features[list(pipeline.feature_names_in_)])
+    return np.clip(forest_predict(pipeline[-1], z, n_jobs), 0.0, 100.0)
+
+
+class _TreeAverage(RegressorMixin, BaseEstimator):
+    """A fitted forest predicting through :func:`forest_predict`, for
+    ``permutation_importance``, which predicts once per feature and repeat on a few thousand
+    rows: the forest's own per-tree dispatch would dominate the cost."""
+
+    def __init__(self, forest: RandomForestRegressor, n_jobs: int = 1):
+        self.forest = forest
+        self.n_jobs = n_jobs
+
+    def fit(self, x: Any, y: Any = None) -> _TreeAverage:
+        return self  # already fitted: only predict is used
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return forest_predict(self.forest, x, self.n_jobs)
+
+
+def held_out_importance(
+    pipeline: Pipeline,
+    x: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    n_repeats: int,
+    random_state: int,
+    n_jobs: int = 1,
+) -> pd.DataFrame:
+    """Permutation importance of a fitted pipeline on rows it was not trained on: the drop in
+    R² when one feature's values are shuffled, one column per repeat (``feature`` x repeats).
+
+    The rows go through the imputation step once and the forest is permuted on the result:
+    imputation maps each input column to one output column row by row, so shuffling an input
+    column then imputing equals imputing then shuffling its output column (same permutations:
+    ``permutation_importance`` draws them per column from one seed). That, and
+    :class:`_TreeAverage`, keep the cost to the trees' own work.
+    """
+    z = np.asarray(pipeline[:-1].transform(x), dtype=np.float32)
+    names = list(pipeline[:-1].get_feature_names_out())
+    perm = permutation_importance(
+        _TreeAverage(pipeline[-1], n_jobs),
+        z,
+        y,
+        scoring="r2",
+        n_repeats=n_repeats,
+        random_state=random_state,
+        n_jobs=1,
+    )
+    return pd.DataFrame(perm.importances, index=names).loc[list(x.columns)]
+
+
+def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """R², MAE and RMSE of predictions against the truth."""
+    return {
+        "r2": float(r2_score(y, pred)),
+        "mae": float(mean_absolute_error(y, pred)),
+        "rmse": float(np.sqrt(mean_squared_error(y, pred))),
+    }
+
+
+def _followers_baseline(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+    """Linear fit of the target on log followers; null followers take the training median
+    (0 when no artist has followers: the fit is then the mean)."""
+    med = float(np.nanmedian(x_train)) if np.isfinite(x_train).any() else 0.0
+    fill_train = np.where(np.isnan(x_train), med, x_train).reshape(-1, 1)
+    fill_test = np.where(np.isnan(x_test), med, x_test).reshape(-1, 1)
+    return LinearRegression().fit(fill_train, y_train).predict(fill_test)
+
+
+def feature_columns(data: pd.DataFrame) -> list[str]:
+    """The feature columns of a frame: everything but the ids and the target."""
+    return [c for c in data.columns if c not in (*ID_COLUMNS, TARGET_COLUMN)]
+
+
+def fit_and_evaluate(
+    data: pd.DataFrame,
+    *,
+    target: str,
+    params: ModelParams | None = None,
+    features: list[str] | None = None,
+    excluded_features: dict[str, str] | None = None,
+) -> TrainingResult:
+    """Cross-validate the model and both baselines on the same artist-grouped folds, compute
+    permutation importance on held-out rows, then fit on every labelled track and predict all.
+
+    ``data``: ``track_id``, ``primary_artist_id``, ``target`` (null: unlabelled, dropped from
+    training and still predicted) and the features (default: every other column). Raises
+    :class:`ModelError` when a feature would leak the target or there is too little data.
+    """
+    params = params or ModelParams()
+    features = list(features) if features is not None else feature_columns(data)
+    leaked = [f for f in features if "popularity" in f or f in (*ID_COLUMNS, TARGET_COLUMN)]
+    if target == "stream_popularity":
+        leaked += [f for f in features if f in STREAM_FEATURES]
+    if leaked:
+        raise ModelError(f"features {leaked} would leak the target {target!r}; drop them")
+    if params.n_folds < 2:
+        raise ModelError(f"n_folds must be >= 2, got {params.n_folds}")
+    timings: dict[str, float] = {}
+
+    labelled_mask = data[TARGET_COLUMN].notna().to_numpy()
+    train = data.loc[labelled_mask].reset_index(drop=True)
+    groups = train["primary_artist_id"].to_numpy()
+    n_artists = len(pd.unique(groups))
+    if n_artists < params.n_folds:
+        raise ModelError(
+            f"{len(train):,} labelled tracks by {n_artists} artists: grouped CV with "
+            f"{params.n_folds} folds needs at least {params.n_folds} artists"
+        )
+    x = train[features]
+    y = train[TARGET_COLUMN].to_numpy(dtype=np.float64)
+    followers = (
+        train[FOLLOWERS_FEATURE].to_numpy(dtype=np.float64)
+        if FOLLOWERS_FEATURE in train.columns
+        else np.full(len(train), np.nan)
+    )
+
+    # Cross-validation: model and baselines on the same folds.
+    started = time.perf_counter()
+    importance_s = 0.0
+    oof = {name: np.full(len(train), np.nan) for name in ("model", *BASELINES)}
+    fold_of = np.full(len(train), -1, dtype=np.int64)
+    fold_rows: list[dict[str, Any]] = []
+    perm_runs: list[np.ndarray] = []
+    per_fold_rows = -(-params.importance_rows // params.n_folds)
+    splitter = GroupKFold(n_splits=params.n_folds)
+    for fold, (tr, te) in enumerate(splitter.split(x, y, groups)):
+        if np.intersect1d(groups[tr], groups[te]).size:
+            raise AssertionError(f"fold {fold}: an artist is in both training and test rows")
+        fold_of[te] = fold
+        pipe = build_pipeline(features, params).fit(x.iloc[tr], y[tr])
+        oof["model"][te] = predict_popularity(pipe, x.iloc[te], params.n_jobs)
+        oof["mean"][te] = y[tr].mean()
+        oof["followers_linear"][te] = _followers_baseline(followers[tr], y[tr], followers[te])
+        for name in ("model", *BASELINES):
+            fold_rows.append(
+                {"fold": fold, "model": name, "n_train": len(tr), "n_test": len(te)}
+                | regression_scores(y[te], oof[name][te])
+            )
+        # Permutation importance on held-out rows of this fold (a subsample: each feature and
+        # repeat costs one prediction).
+        t_imp = time.perf_counter()
+        rng = np.random.default_rng([params.random_state, fold])
+        sample = np.sort(rng.choice(te, size=min(per_fold_rows, len(te)), replace=False))
+        perm_runs.append(
+            held_out_importance(
+                pipe,
+                x.iloc[sample],
+                y[sample],
+                n_repeats=params.importance_repeats,
+                random_state=params.random_state,
+                n_jobs=params.n_jobs,
+            ).to_numpy()
+        )
+        importance_s += time.perf_counter() - t_imp
+        del pipe
+    timings["cv_s"] = time.perf_counter() - started - importance_s
+    timings["importance_s"] = importance_s
+    if (fold_of < 0).any():
+        raise AssertionError("a labelled track was in no test fold")
+
+    fold_metrics = pd.DataFrame(fold_rows)
+    summary: dict[str, dict[str, float]] = {}
+    for name in ("model", *BASELINES):
+        pooled = regression_scores(y, oof[name])
+        per_fold = fold_metrics.loc[fold_metrics["model"] == name, list(_METRICS)].mean()
+        summary[name] = pooled | {f"{m}_fold_mean": float(per_fold[m]) for m in _METRICS}
+    all_perm = np.concatenate(perm_runs, axis=1)
+    importances = (
+        pd.DataFrame(
+            {
+                "feature": features,
+                "importance_mean": all_perm.mean(axis=1),
+                "importance_std": all_perm.std(axis=1),
+            }
+        )
+        .sort_values(["importance_mean", "feature"], ascending=[False, True])
+        .reset_index(drop=True)
+    )
+
+    # Final model on every labelled track; predictions for all tracks.
+    started = time.perf_counter()
+    pipeline = build_pipeline(features, params).fit(x, y)
+    timings["final_fit_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    prediction = predict_popularity(pipeline, data, params.n_jobs)
+    timings["predict_s"] = time.perf_counter() - started
+
+    predictions = pd.DataFrame(
+        {
+            "track_id": data["track_id"].to_numpy(),
+            "target": data[TARGET_COLUMN].to_numpy(dtype=np.float64),
+            "prediction": prediction,
+            "oof_prediction": np.nan,
+            "fold": pd.array([pd.NA] * len(data), dtype="Int64"),
+        }
+    )
+    labelled_idx = np.flatnonzero(labelled_mask)
+    predictions.loc[labelled_idx, "oof_prediction"] = oof["model"]
+    predictions.loc[labelled_idx, "fold"] = fold_of
+
+    return TrainingResult(
+        pipeline=pipeline,
+        target=target,
+        features=features,
+        excluded_features=dict(excluded_features or {}),
+        params=params,
+        model_version=model_version(features, params, train, target),
+        metrics=summary["model"],
+        baseline_metrics={name: summary[name] for name in BASELINES},
+        fold_metrics=fold_metrics,
+        importances=importances,
+        predictions=predictions,
+        n_tracks=len(data),
+        n_labelled=len(train),
+        n_dropped_unlabelled=int((~labelled_mask).sum()),
+        n_artists=n_artists,
+        timings=timings,
+    )
+
+
+def load_training_data(
+    conn: Any,
+    target: TargetChoice = "auto",
+    *,
+    top_k_families: int = DEFAULT_TOP_FAMILIES,
+    half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
+    min_popularity_share: float = MIN_POPULARITY_SHARE,
+    min_stream_coverage: float = MIN_STREAM_COVERAGE,
+) -> tuple[pd.DataFrame, str, dict[str, str], dict[str, float]]:
+    """Features and target of every track from the warehouse: ``(data, target name, excluded
+    features with the reason, timings)``. With the stream target, the listening features are
+    not built at all (they are computed from the same plays as the target)."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    name = choose_target(
+        conn,
+        target,
+        min_popularity_share=min_popularity_share,
+        min_stream_coverage=min_stream_coverage,
+    )
+    labels = load_target(conn, name, half_life_days=half_life_days)
+    timings["target_s"] = time.perf_counter() - started
+    excluded: dict[str, str] = {}
+    stream_features: bool | None = None
+    if name == "stream_popularity":
+        stream_features = False
+        reason = "computed from core.streams, the source of the stream_popularity target"
+        excluded = dict.fromkeys(STREAM_FEATURES, reason)
+    started = time.perf_counter()
+    data = load_features(conn, top_k_families=top_k_families, stream_features=stream_features)
+    timings["features_s"] = time.perf_counter() - started
+    if not data["track_id"].equals(labels["track_id"]):  # both ordered by track_id
+        raise AssertionError("features and target rows are not aligned by track_id")
+    data.insert(2, TARGET_COLUMN, labels[TARGET_COLUMN].to_numpy(dtype=np.float64))
+    return data, name, excluded, timings
+
+
+def train_popularity_model(
+    conn: Any,
+    target: TargetChoice = "auto",
+    *,
+    params: ModelParams | None = None,
+    top_k_families: int = DEFAULT_TOP_FAMILIES,
+    half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
+    min_popularity_share: float = MIN_POPULARITY_SHARE,
+    min_stream_coverage: float = MIN_STREAM_COVERAGE,
+) -> TrainingResult:
+    """Load features and target from the warehouse (DuckDB connection, read only), then
+    :func:`fit_and_evaluate`. ``result.target`` says which target ``auto`` chose."""
+    data, name, excluded, timings = load_training_data(
+        conn,
+        target,
+        top_k_families=top_k_families,
+        half_life_days=half_life_days,
+        min_popularity_share=min_popularity_share,
+        min_stream_coverage=min_stream_coverage,
+    )
+    result = fit_and_evaluate(data, target=name, params=params, excluded_features=excluded)
+    result.timings = timings | result.timings
+    return result
+
+
+def beats_baselines(result: TrainingResult, min_margin: float = 0.01) -> tuple[bool, str]:
+    """Whether the model's held-out (pooled out-of-fold) R² and MAE beat both baselines:
+    R² higher by at least ``min_margin`` (R² points) and MAE lower by at least ``min_margin``
+    of the baseline's MAE. The message gives every difference."""
+    ok = True
+    parts = []
+    r2, mae = result.metrics["r2"], result.metrics["mae"]
+    for name, base in result.baseline_metrics.items():
+        d_r2 = r2 - base["r2"]
+        d_mae = (base["mae"] - mae) / base["mae"] if base["mae"] > 0 else 0.0
+        good = d_r2 >= min_margin and d_mae >= min_margin
+        ok &= good
+        parts.append(
+            f"{'beats' if good else 'does not beat'} {name}: R² {r2:.3f} vs {base['r2']:.3f} "
+            f"({d_r2:+.3f}), MAE {mae:.2f} vs {base['mae']:.2f} ({-d_mae:+.1%})"
+        )
+    return ok, f"model {'beats' if ok else 'does not beat'} the baselines " + (
+        f"(margin {min_margin:g}): " + "; ".join(parts)
+    )
