@@ -102,7 +102,13 @@ def run_failed_alert(
 
 def post_webhook(url: str, alert: Alert, *, timeout_s: float = 10.0) -> int:
     """POST the alert as JSON; returns the HTTP status. Raises :class:`AlertDeliveryError`."""
-    host = urlsplit(url).netloc or "?"
+    parts = urlsplit(url)
+    host = parts.netloc or "?"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        # Never echo the URL: its path is usually the token.
+        raise AlertDeliveryError(
+            "the webhook URL is not an http(s) URL with a host (check SPOTIFY_ALERT_WEBHOOK_URL)"
+        )
     body = json.dumps(
         {"text": alert.text, "kind": alert.kind, **{k: v for k, v in alert.fields.items()}},
         default=str,
@@ -115,6 +121,6 @@ def post_webhook(url: str, alert: Alert, *, timeout_s: float = 10.0) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         raise AlertDeliveryError(f"the webhook at {host} answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise AlertDeliveryError(f"the webhook at {host} is unreachable: {reason}") from None

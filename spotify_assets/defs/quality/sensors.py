@@ -35,6 +35,29 @@ def _deliver(context, alerts: AlertsResource, alert: Alert) -> str | None:
     return alerts.send(alert)
 
 
+def _root_message(error) -> str:
+    """The user's error, not Dagster's wrapper ("Error occurred while executing op ..."): the
+    innermost cause of the error chain."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip()
+
+
+def _run_assets(instance: dg.DagsterInstance, run) -> set[dg.AssetKey]:
+    """The assets a run set out to materialize: its asset selection, or, for a run of a whole
+    asset job (schedules, jobs), the assets it planned."""
+    if run.asset_selection:
+        return set(run.asset_selection)
+    records = instance.get_records_for_run(
+        run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+    ).records
+    return {
+        r.event_log_entry.dagster_event.asset_key
+        for r in records
+        if r.event_log_entry.dagster_event and r.event_log_entry.dagster_event.asset_key
+    }
+
+
 @dg.sensor(
     name="check_failure_alert_sensor",
     minimum_interval_seconds=30,
@@ -99,10 +122,10 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerts: Alerts
         steps.append(event.step_key or "?")
         data = event.event_specific_data
         if first_error is None and data is not None and getattr(data, "error", None):
-            first_error = data.error.message
+            first_error = _root_message(data.error)
     if first_error is None and context.failure_event.message:
         first_error = context.failure_event.message
-    assets = sorted(key.to_user_string() for key in (run.asset_selection or []))
+    assets = sorted(key.to_user_string() for key in _run_assets(context.instance, run))
     alert = run_failed_alert(
         job=run.job_name,
         run_id=run.run_id,
