@@ -39,12 +39,23 @@ def on_upstream_change(ignore: Sequence[dg.AssetKey] = ()) -> dg.AutomationCondi
 
 
 def on_cron(cron: str) -> dg.AutomationCondition:
-    """After each cron tick, once every upstream updated since the tick (and its blocking
-    checks passed)."""
+    """Once after each cron tick, as soon as *any* upstream updated since the tick (and every
+    blocking check upstream passed).
+
+    Dagster's ``on_cron`` waits for *all* upstream assets to update since the tick: an asset
+    reading both the 8-hourly catalog and the listening history (which moves only when exports
+    land) would then almost never run. Here one updated input is enough."""
+    tick = dg.AutomationCondition.cron_tick_passed(cron, cron_timezone=CRON_TIMEZONE)
+    any_updated = dg.AutomationCondition.any_deps_match(
+        dg.AutomationCondition.newly_updated().since(tick)
+        | dg.AutomationCondition.will_be_requested()
+    ).with_label(f"any_deps_updated_since_cron({cron}, {CRON_TIMEZONE})")
     return (
-        dg.AutomationCondition.on_cron(cron, cron_timezone=CRON_TIMEZONE)
+        dg.AutomationCondition.on_cron(cron, cron_timezone=CRON_TIMEZONE).replace(
+            f"all_deps_updated_since_cron({cron}, {CRON_TIMEZONE})", any_updated
+        )
         & dg.AutomationCondition.all_deps_blocking_checks_passed()
-    ).with_label(f"on cron {cron} ({CRON_TIMEZONE})")
+    ).with_label(f"on cron {cron} ({CRON_TIMEZONE}), when any upstream updated")
 
 
 # Freshness: what "stale" means for each kind of asset, matching what updates it.

@@ -9,6 +9,7 @@ carries a secret token, so it is never logged: errors name only its host.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -102,13 +103,16 @@ def run_failed_alert(
 
 def post_webhook(url: str, alert: Alert, *, timeout_s: float = 10.0) -> int:
     """POST the alert as JSON; returns the HTTP status. Raises :class:`AlertDeliveryError`."""
-    parts = urlsplit(url)
+    invalid = AlertDeliveryError(
+        "the webhook URL is not a valid http(s) URL with a host (check SPOTIFY_ALERT_WEBHOOK_URL)"
+    )
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise invalid from None  # never echo the URL: its path is usually the token
     host = parts.netloc or "?"
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        # Never echo the URL: its path is usually the token.
-        raise AlertDeliveryError(
-            "the webhook URL is not an http(s) URL with a host (check SPOTIFY_ALERT_WEBHOOK_URL)"
-        )
+        raise invalid
     body = json.dumps(
         {"text": alert.text, "kind": alert.kind, **{k: v for k, v in alert.fields.items()}},
         default=str,
@@ -121,6 +125,8 @@ def post_webhook(url: str, alert: Alert, *, timeout_s: float = 10.0) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         raise AlertDeliveryError(f"the webhook at {host} answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+    except (http.client.InvalidURL, ValueError):
+        raise invalid from None
+    except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise AlertDeliveryError(f"the webhook at {host} is unreachable: {reason}") from None

@@ -39,12 +39,12 @@ ALL_FIXTURES = sorted(p.name for p in FIXTURES.glob("*.json"))
 
 
 def parse_fixture(name: str, user_id: str = "alice") -> ParsedExport:
-    return parse_export((FIXTURES / name).read_bytes(), source_file=f"{user_id}/{name}",
-                        user_id=user_id)
+    return parse_export(
+        (FIXTURES / name).read_bytes(), source_file=f"{user_id}/{name}", user_id=user_id
+    )
 
 
-def parse_records(records: list, name: str = "Streaming_History_Audio_2024_0.json"
-                  ) -> ParsedExport:
+def parse_records(records: list, name: str = "Streaming_History_Audio_2024_0.json") -> ParsedExport:
     return parse_export(json.dumps(records).encode(), source_file=f"u/{name}", user_id="u")
 
 
@@ -54,9 +54,12 @@ def utc(*args: int) -> datetime:
 
 def rec(**fields) -> dict:
     """A minimal valid extended record, with overrides."""
-    base = {"ts": "2024-03-01T12:00:00Z", "ms_played": 1000,
-            "spotify_track_uri": "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
-            "master_metadata_track_name": "T"}
+    base = {
+        "ts": "2024-03-01T12:00:00Z",
+        "ms_played": 1000,
+        "spotify_track_uri": "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+        "master_metadata_track_name": "T",
+    }
     return {**base, **fields}
 
 
@@ -68,9 +71,22 @@ def column(parsed: ParsedExport, name: str) -> list:
 
 
 def test_schema_has_the_core_streams_columns_of_the_design():
-    required = ["user_id", "ts", "content_type", "track_id", "ms_played", "conn_country",
-                "platform", "reason_start", "reason_end", "shuffle", "skipped", "offline",
-                "incognito_mode", "source_file"]
+    required = [
+        "user_id",
+        "ts",
+        "content_type",
+        "track_id",
+        "ms_played",
+        "conn_country",
+        "platform",
+        "reason_start",
+        "reason_end",
+        "shuffle",
+        "skipped",
+        "offline",
+        "incognito_mode",
+        "source_file",
+    ]
     assert set(required) <= set(STREAMS_SCHEMA.names)
     assert not set(PERSONAL_FIELDS) & set(STREAMS_SCHEMA.names)
 
@@ -150,8 +166,9 @@ def test_old_mixed_account_data_leaves_content_type_to_name_resolution():
 
 
 def test_podcast_file_with_artist_and_track_names():
-    records = [{"endTime": "2021-01-02 03:04", "artistName": "Show", "trackName": "Ep 1",
-                "msPlayed": 10}]
+    records = [
+        {"endTime": "2021-01-02 03:04", "artistName": "Show", "trackName": "Ep 1", "msPlayed": 10}
+    ]
     p = parse_records(records, "StreamingHistory_podcast_1.json")
     assert column(p, "content_type") == ["podcast"]
     assert (column(p, "show_name"), column(p, "episode_name")) == (["Show"], ["Ep 1"])
@@ -160,8 +177,7 @@ def test_podcast_file_with_artist_and_track_names():
 
 def test_format_is_detected_by_content_not_name():
     account = (FIXTURES / "StreamingHistory_music_0.json").read_bytes()
-    p = parse_export(account, source_file="u/Streaming_History_Audio_2024_0.json",
-                     user_id="u")
+    p = parse_export(account, source_file="u/Streaming_History_Audio_2024_0.json", user_id="u")
     assert p.format == "account_data" and p.n_accepted == 3
     extended = (FIXTURES / "endsong_0.json").read_bytes()
     p = parse_export(extended, source_file="u/StreamingHistory_music_0.json", user_id="u")
@@ -210,13 +226,11 @@ def test_bad_files_raise_with_a_reason(data, words):
 
 
 def test_empty_array_is_a_valid_empty_export():
-    p = parse_export(b"[ ]\n", source_file="u/Streaming_History_Audio_2024_0.json",
-                     user_id="u")
+    p = parse_export(b"[ ]\n", source_file="u/Streaming_History_Audio_2024_0.json", user_id="u")
     assert (p.n_records, p.n_accepted, p.n_rejected) == (0, 0, 0)
     assert p.table.schema == STREAMS_SCHEMA
     assert p.format == "extended"
-    empty_account = parse_export(b"[]", source_file="u/StreamingHistory_music_0.json",
-                                 user_id="u")
+    empty_account = parse_export(b"[]", source_file="u/StreamingHistory_music_0.json", user_id="u")
     assert empty_account.format == "account_data"
     buf = io.BytesIO()
     write_parquet(process_file(b"[]", source_file="u/x.json", user_id="u").table, buf)
@@ -273,8 +287,13 @@ def test_record_rejections_keep_index_reason_and_excerpt():
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (1000, 1000), ("1000", 1000), (" 1000 ", 1000), (1000.0, 1000), ("1e3", 1000),
-        ("+1000", 1000), (0, 0),
+        (1000, 1000),
+        ("1000", 1000),
+        (" 1000 ", 1000),
+        (1000.0, 1000),
+        ("1e3", 1000),
+        ("+1000", 1000),
+        (0, 0),
         (1.5, "ms_played not a whole number: '1.5'"),
         ("1_000", "ms_played not a number: '1_000'"),
         (True, "ms_played not a number: 'true'"),
@@ -287,8 +306,12 @@ def test_record_rejections_keep_index_reason_and_excerpt():
 )
 def test_ms_played_forms(value, expected):
     for force_per_record in (False, True):
-        p = _parse(json.dumps([rec(), rec(ms_played=value)]).encode(), source_file="u/x.json",
-                   user_id="u", force_per_record=force_per_record)
+        p = _parse(
+            json.dumps([rec(), rec(ms_played=value)]).encode(),
+            source_file="u/x.json",
+            user_id="u",
+            force_per_record=force_per_record,
+        )
         if isinstance(expected, int):
             assert column(p, "ms_played") == [1000, expected]
         else:
@@ -305,15 +328,16 @@ def test_null_element_among_valid_records_is_rejected_as_not_an_object():
 def test_empty_object_among_records_is_rejected_for_its_fields():
     p = parse_records([rec(), {}])
     assert [(r.record_index, r.reason) for r in p.rejected] == [
-        (1, "ts missing; ms_played missing")]
+        (1, "ts missing; ms_played missing")
+    ]
 
 
 def test_account_data_rejections_name_the_account_fields():
-    records = [{"endTime": "2023-05-06 21:14", "artistName": "A", "trackName": "T",
-                "msPlayed": 1},
-               {"endTime": "", "artistName": "A", "trackName": "T", "msPlayed": 1},
-               {"endTime": "2023-05-06 21:15", "artistName": "A", "trackName": "T",
-                "msPlayed": -1}]
+    records = [
+        {"endTime": "2023-05-06 21:14", "artistName": "A", "trackName": "T", "msPlayed": 1},
+        {"endTime": "", "artistName": "A", "trackName": "T", "msPlayed": 1},
+        {"endTime": "2023-05-06 21:15", "artistName": "A", "trackName": "T", "msPlayed": -1},
+    ]
     p = parse_records(records, "StreamingHistory_music_0.json")
     assert [r.reason for r in p.rejected] == ["endTime missing", "msPlayed negative: -1"]
 
@@ -322,17 +346,32 @@ def test_account_data_rejections_name_the_account_fields():
 
 
 def test_personal_data_is_never_copied():
-    secrets = ["jdoe1987", "84.216.12.34", "10.0.0.7", "Spotify/8.4.97", "Mozilla/5.0",
-               "2a02:908:1a2:3b00::1", "91.64.200.17"]
-    bad = rec(ms_played=-1, username="jdoe1987", ip_addr="91.64.200.17",
-              ip_addr_decrypted="84.216.12.34", user_agent_decrypted="Mozilla/5.0 x")
-    parsed = [parse_fixture("endsong_0.json"),
-              parse_fixture("Streaming_History_Audio_2023-2024_3.json"),
-              parse_records([rec(), bad, None, [bad]])]
+    secrets = [
+        "jdoe1987",
+        "84.216.12.34",
+        "10.0.0.7",
+        "Spotify/8.4.97",
+        "Mozilla/5.0",
+        "2a02:908:1a2:3b00::1",
+        "91.64.200.17",
+    ]
+    bad = rec(
+        ms_played=-1,
+        username="jdoe1987",
+        ip_addr="91.64.200.17",
+        ip_addr_decrypted="84.216.12.34",
+        user_agent_decrypted="Mozilla/5.0 x",
+    )
+    parsed = [
+        parse_fixture("endsong_0.json"),
+        parse_fixture("Streaming_History_Audio_2023-2024_3.json"),
+        parse_records([rec(), bad, None, [bad]]),
+    ]
     for p in parsed:
         assert not set(PERSONAL_FIELDS) & set(p.table.column_names)
         text = json.dumps(p.table.to_pylist(), default=str) + json.dumps(
-            [r.__dict__ for r in p.rejected])
+            [r.__dict__ for r in p.rejected]
+        )
         for secret in secrets:
             assert secret not in text
     assert parsed[2].n_rejected == 3
@@ -341,9 +380,16 @@ def test_personal_data_is_never_copied():
 
 @pytest.mark.parametrize(
     "ts",
-    ["2024-03-01T12:00:00Z", "2024-03-01T12:00:00", "2024-03-01 12:00:00Z",
-     "2024-03-01T12:00:00.000Z", "2024-03-01T13:00:00+01:00", "2024-03-01T07:00:00-05:00",
-     " 2024-03-01T12:00:00Z ", "2024-03-01T12:00:00.000000+00:00"],
+    [
+        "2024-03-01T12:00:00Z",
+        "2024-03-01T12:00:00",
+        "2024-03-01 12:00:00Z",
+        "2024-03-01T12:00:00.000Z",
+        "2024-03-01T13:00:00+01:00",
+        "2024-03-01T07:00:00-05:00",
+        " 2024-03-01T12:00:00Z ",
+        "2024-03-01T12:00:00.000000+00:00",
+    ],
 )
 def test_ts_forms_normalize_to_utc(ts):
     p = parse_records([rec(), rec(ts=ts)])  # one canonical record keeps the fast cast honest
@@ -357,8 +403,9 @@ def test_ts_keeps_fractions():
 
 
 def test_account_data_times_with_seconds_are_accepted():
-    records = [{"endTime": "2023-05-06 21:14:30", "artistName": "A", "trackName": "T",
-                "msPlayed": 1}]
+    records = [
+        {"endTime": "2023-05-06 21:14:30", "artistName": "A", "trackName": "T", "msPlayed": 1}
+    ]
     p = parse_records(records, "StreamingHistory_music_0.json")
     assert column(p, "ts") == [utc(2023, 5, 6, 21, 14, 30)]
 
@@ -386,36 +433,68 @@ def test_offline_timestamp_units_agree_with_old_and_new_fixtures():
     assert column(old, "offline_timestamp")[3] is None  # 0
     new = parse_fixture("Streaming_History_Audio_2023-2024_3.json")
     assert column(new, "offline_timestamp") == [
-        datetime(2023, 11, 14, 21, 0, 34, 123000, tzinfo=UTC), None, utc(2024, 1, 9, 16, 40),
-        None]
+        datetime(2023, 11, 14, 21, 0, 34, 123000, tzinfo=UTC),
+        None,
+        utc(2024, 1, 9, 16, 40),
+        None,
+    ]
 
 
 def test_content_types_from_uris_then_names():
     records = [
         rec(),
-        rec(spotify_track_uri=None, master_metadata_track_name=None,
-            spotify_episode_uri="spotify:episode:2PtBhfoPZ6VYtXkrE5FrCH", episode_name="E"),
-        rec(spotify_track_uri=None, master_metadata_track_name=None,
+        rec(
+            spotify_track_uri=None,
+            master_metadata_track_name=None,
+            spotify_episode_uri="spotify:episode:2PtBhfoPZ6VYtXkrE5FrCH",
+            episode_name="E",
+        ),
+        rec(
+            spotify_track_uri=None,
+            master_metadata_track_name=None,
             audiobook_chapter_uri="spotify:chapter:0D5wENdkdwbqlrHoaJ9g29",
-            audiobook_title="B"),
+            audiobook_title="B",
+        ),
         rec(spotify_track_uri=None, master_metadata_track_name=None),
         rec(spotify_track_uri="", master_metadata_track_name=""),
-        rec(spotify_track_uri=None, master_metadata_track_name=None,
-            episode_show_name="Only the show"),
+        rec(
+            spotify_track_uri=None,
+            master_metadata_track_name=None,
+            episode_show_name="Only the show",
+        ),
         rec(spotify_track_uri="spotify:local:A:B:C:200", master_metadata_track_name="Local"),
         rec(master_metadata_track_name=None, audiobook_title="Also a book?"),
     ]
     p = parse_records(records)
     assert column(p, "content_type") == [
-        "music", "podcast", "audiobook", "unknown", "unknown", "podcast", "music", "music"]
+        "music",
+        "podcast",
+        "audiobook",
+        "unknown",
+        "unknown",
+        "podcast",
+        "music",
+        "music",
+    ]
     assert column(p, "track_id")[6] is None
     assert p.normalized == {"spotify_track_uri: not a spotify:track URI -> null id": 1}
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("SE", "SE"), (" se ", "SE"), ("gb", "GB"), ("ZZ", None), ("zz", None), ("", None),
-     (None, None), ("Sweden", None), ("XX", None), ("XK", "XK"), (12, None)],
+    [
+        ("SE", "SE"),
+        (" se ", "SE"),
+        ("gb", "GB"),
+        ("ZZ", None),
+        ("zz", None),
+        ("", None),
+        (None, None),
+        ("Sweden", None),
+        ("XX", None),
+        ("XK", "XK"),
+        (12, None),
+    ],
 )
 def test_conn_country_is_iso_alpha2_or_null(raw, expected):
     p = parse_records([rec(conn_country="US"), rec(conn_country=raw)])
@@ -430,8 +509,7 @@ def test_unknown_countries_are_counted():
 
 def test_string_numbers_and_booleans():
     records = [
-        rec(ms_played="1234", shuffle="true", skipped="False", offline="TRUE",
-            incognito_mode="0"),
+        rec(ms_played="1234", shuffle="true", skipped="False", offline="TRUE", incognito_mode="0"),
         rec(ms_played=" 99 ", shuffle=True, skipped="1", offline=False, incognito_mode=None),
         rec(ms_played=2000.0, shuffle="", skipped="maybe", offline="no", incognito_mode=1),
         rec(ms_played="+7", shuffle=False, skipped=None, offline=0, incognito_mode="true "),
@@ -442,14 +520,24 @@ def test_string_numbers_and_booleans():
     assert column(p, "skipped") == [False, True, None, None]
     assert column(p, "offline") == [True, False, None, False]
     assert column(p, "incognito_mode") == [False, None, True, True]
-    assert p.normalized == {"skipped: not a boolean -> null": 1,
-                            "offline: not a boolean -> null": 1}
+    assert p.normalized == {
+        "skipped: not a boolean -> null": 1,
+        "offline: not a boolean -> null": 1,
+    }
 
 
 def test_blank_strings_are_null_and_names_are_kept_as_given():
-    p = parse_records([rec(master_metadata_album_album_name="", platform="  ios ",
-                           reason_start=" ", master_metadata_track_name=" Intro ",
-                           episode_name="   ")])
+    p = parse_records(
+        [
+            rec(
+                master_metadata_album_album_name="",
+                platform="  ios ",
+                reason_start=" ",
+                master_metadata_track_name=" Intro ",
+                episode_name="   ",
+            )
+        ]
+    )
     row = p.table.to_pylist()[0]
     assert row["album_name"] is None and row["episode_name"] is None
     assert row["platform"] == "ios" and row["reason_start"] is None
@@ -458,8 +546,15 @@ def test_blank_strings_are_null_and_names_are_kept_as_given():
 
 def test_unknown_extra_fields_are_ignored():
     plain = parse_records([rec()])
-    extra = parse_records([rec(brand_new_field={"nested": [1, 2, {"x": None}]},
-                               another="text", ts_local="2024-03-01T13:00:00")])
+    extra = parse_records(
+        [
+            rec(
+                brand_new_field={"nested": [1, 2, {"x": None}]},
+                another="text",
+                ts_local="2024-03-01T13:00:00",
+            )
+        ]
+    )
     assert extra.table.equals(plain.table)
     assert extra.n_rejected == 0
 
@@ -485,8 +580,7 @@ def test_messy_fixture():
     assert rows[2]["ts"] == utc(2022, 6, 1, 10, 3)
     assert rows[2]["platform"] is None and rows[2]["conn_country"] is None
     assert (rows[2]["track_id"], rows[2]["content_type"]) == (None, "music")
-    assert (rows[2]["shuffle"], rows[2]["skipped"], rows[2]["incognito_mode"]) == (
-        True, None, True)
+    assert (rows[2]["shuffle"], rows[2]["skipped"], rows[2]["incognito_mode"]) == (True, None, True)
     assert p.normalized == {
         "conn_country: not an ISO 3166 code -> null": 1,
         "spotify_track_uri: not a spotify:track URI -> null id": 1,
@@ -498,13 +592,17 @@ def test_records_in_any_order():
     records = [rec(ts=f"2024-03-01T12:00:{s:02d}Z", ms_played=s) for s in (30, 5, 50, 0, 17)]
     p = parse_records(records)
     assert column(p, "ms_played") == [30, 5, 50, 0, 17]  # parse_export keeps file order
-    sorted_ = process_file(json.dumps(records).encode(),
-                           source_file="u/Streaming_History_Audio_2024_0.json", user_id="u")
+    sorted_ = process_file(
+        json.dumps(records).encode(),
+        source_file="u/Streaming_History_Audio_2024_0.json",
+        user_id="u",
+    )
     assert column(sorted_, "ms_played") == [0, 5, 17, 30, 50]
     assert column(sorted_, "record_index") == [3, 1, 4, 0, 2]
     in_order = parse_records(sorted(records, key=lambda r: r["ts"]))
     assert sorted_.table.drop_columns(["record_index"]).equals(
-        in_order.table.drop_columns(["record_index"]))
+        in_order.table.drop_columns(["record_index"])
+    )
 
 
 # ------------------------------------------------------------------------ paths and counts
@@ -528,8 +626,7 @@ def test_per_record_path_is_used_for_odd_files_and_agrees():
     assert (p.n_accepted, p.n_rejected) == (3, 1)
     assert column(p, "record_index") == [0, 1, 3]
     clean = parse_records([r for r in records if r != 7])
-    assert p.table.drop_columns(["record_index"]).equals(
-        clean.table.drop_columns(["record_index"]))
+    assert p.table.drop_columns(["record_index"]).equals(clean.table.drop_columns(["record_index"]))
 
 
 def test_sample_world_file_matches_an_independent_count(tiny_world, tmp_path):
@@ -542,19 +639,26 @@ def test_sample_world_file_matches_an_independent_count(tiny_world, tmp_path):
         data = path.read_bytes()
         records = json.loads(data)
         expected = Counter(
-            "music" if r["spotify_track_uri"] else
-            "podcast" if r["spotify_episode_uri"] else
-            "audiobook" if r["audiobook_chapter_uri"] else "unknown"
+            "music"
+            if r["spotify_track_uri"]
+            else "podcast"
+            if r["spotify_episode_uri"]
+            else "audiobook"
+            if r["audiobook_chapter_uri"]
+            else "unknown"
             for r in records
         )
-        p = process_file(data, source_file=f"{path.parent.name}/{path.name}",
-                         user_id=path.parent.name)
+        p = process_file(
+            data, source_file=f"{path.parent.name}/{path.name}", user_id=path.parent.name
+        )
         assert (p.n_records, p.n_accepted, p.n_rejected) == (len(records), len(records), 0)
         assert Counter(column(p, "content_type")) == expected
         assert sum(column(p, "ms_played")) == sum(r["ms_played"] for r in records)
         assert Counter(t for t in column(p, "track_id") if t) == Counter(
             r["spotify_track_uri"].removeprefix("spotify:track:")
-            for r in records if r["spotify_track_uri"])
+            for r in records
+            if r["spotify_track_uri"]
+        )
         assert set(column(p, "user_id")) == {path.parent.name}
         total += p.n_accepted
     assert total > 0
@@ -564,45 +668,56 @@ def test_sample_world_file_matches_an_independent_count(tiny_world, tmp_path):
 
 
 def test_write_parquet_round_trip(tmp_path):
-    p = process_file((FIXTURES / "endsong_0.json").read_bytes(), source_file="a/endsong_0.json",
-                     user_id="a")
+    p = process_file(
+        (FIXTURES / "endsong_0.json").read_bytes(), source_file="a/endsong_0.json", user_id="a"
+    )
     write_parquet(p.table, tmp_path / "x.parquet")
     back = pq.read_table(tmp_path / "x.parquet")
     assert back.schema.equals(STREAMS_SCHEMA)
     assert back.equals(p.table)
-    assert pq.ParquetFile(tmp_path / "x.parquet").metadata.row_group(0).column(0).compression \
-        == "ZSTD"
+    assert (
+        pq.ParquetFile(tmp_path / "x.parquet").metadata.row_group(0).column(0).compression == "ZSTD"
+    )
 
 
 def test_dedup_keeps_one_play_per_overlapping_export(tmp_path):
     a = [rec(ts=f"2024-03-01T12:00:0{i}Z", ms_played=1000 + i) for i in range(4)]
     b = a[2:] + [rec(ts="2024-03-02T00:00:00Z"), rec(ts="2024-03-01T12:00:03Z", ms_played=5)]
-    account = [{"endTime": "2024-03-01 12:00", "artistName": "A", "trackName": "T",
-                "msPlayed": 1000}]
-    for name, records, user in [("Streaming_History_Audio_2024_0.json", a, "u"),
-                                ("Streaming_History_Audio_2024_1.json", b, "u"),
-                                ("Streaming_History_Audio_2024_0.json", a, "v"),
-                                ("StreamingHistory_music_0.json", account * 2, "u")]:
-        p = process_file(json.dumps(records).encode(), source_file=f"{user}/{name}",
-                         user_id=user)
+    account = [
+        {"endTime": "2024-03-01 12:00", "artistName": "A", "trackName": "T", "msPlayed": 1000}
+    ]
+    for name, records, user in [
+        ("Streaming_History_Audio_2024_0.json", a, "u"),
+        ("Streaming_History_Audio_2024_1.json", b, "u"),
+        ("Streaming_History_Audio_2024_0.json", a, "v"),
+        ("StreamingHistory_music_0.json", account * 2, "u"),
+    ]:
+        p = process_file(json.dumps(records).encode(), source_file=f"{user}/{name}", user_id=user)
         (tmp_path / user).mkdir(exist_ok=True)
         write_parquet(p.table, tmp_path / user / f"{name}.parquet")
     con = duckdb.connect()
     src = f"read_parquet('{tmp_path}/*/*.parquet')"
     con.execute(f"CREATE TABLE streams AS {streams_dedup_sql(src)}")
-    rows = con.execute("SELECT user_id, source_format, source_file, record_index FROM streams "
-                       "ORDER BY ALL").fetchall()
+    rows = con.execute(
+        "SELECT user_id, source_format, source_file, record_index FROM streams ORDER BY ALL"
+    ).fetchall()
     # u: 4 from a, 2 new from b (a new ts; the same ts with another ms_played), 1 account play
     # (the file lists it twice); v: its own 4.
     assert Counter((u, f) for u, f, _, _ in rows) == {
-        ("u", "extended"): 6, ("u", "account_data"): 1, ("v", "extended"): 4}
+        ("u", "extended"): 6,
+        ("u", "account_data"): 1,
+        ("v", "extended"): 4,
+    }
     winners = {(u, i) for u, fmt, f, i in rows if f.endswith("2024_1.json")}
     assert winners == {("u", 2), ("u", 3)}  # only b's two new plays
     # Adding b again, incrementally, adds nothing; a file with one new play adds one.
     con.execute(streams_append_sql("streams", f"read_parquet('{tmp_path}/u/*_1.json.parquet')"))
     assert con.execute("SELECT count(*) FROM streams").fetchall() == [(11,)]
-    c = process_file(json.dumps(a + [rec(ts="2024-04-01T00:00:00Z")]).encode(),
-                     source_file="u/Streaming_History_Audio_2024_2.json", user_id="u")
+    c = process_file(
+        json.dumps(a + [rec(ts="2024-04-01T00:00:00Z")]).encode(),
+        source_file="u/Streaming_History_Audio_2024_2.json",
+        user_id="u",
+    )
     write_parquet(c.table, tmp_path / "c.parquet")
     con.execute(streams_append_sql("streams", f"read_parquet('{tmp_path}/c.parquet')"))
     assert con.execute("SELECT count(*) FROM streams").fetchall() == [(12,)]
@@ -610,19 +725,19 @@ def test_dedup_keeps_one_play_per_overlapping_export(tmp_path):
 
 def test_dedup_matches_a_plain_window_and_survives_a_file_loaded_twice(tmp_path):
     records = [rec(ts=f"2024-03-01T12:{m:02d}:00Z", ms_played=m % 3) for m in range(40)]
-    records += records[5:15] + [rec(ts="2024-03-01T12:00:00Z", ms_played=0,
-                                    spotify_track_uri=None, episode_name="E")]
+    records += records[5:15] + [
+        rec(ts="2024-03-01T12:00:00Z", ms_played=0, spotify_track_uri=None, episode_name="E")
+    ]
     p = process_file(json.dumps(records).encode(), source_file="u/a.json", user_id="u")
     write_parquet(p.table, tmp_path / "a.parquet")
     write_parquet(p.table, tmp_path / "a_again.parquet")  # the same file, processed twice
     src = f"read_parquet('{tmp_path}/*.parquet')"
     con = duckdb.connect()
-    got = con.execute(f"SELECT record_index FROM ({streams_dedup_sql(src)}) ORDER BY 1"
-                      ).fetchall()
+    got = con.execute(f"SELECT record_index FROM ({streams_dedup_sql(src)}) ORDER BY 1").fetchall()
     plain = con.execute(
         f"SELECT DISTINCT record_index FROM {src} QUALIFY row_number() OVER (PARTITION BY "
         "user_id, ts, ms_played, coalesce(track_id, episode_name) "
-        "ORDER BY source_file, record_index) = 1 ORDER BY 1").fetchall()
+        "ORDER BY source_file, record_index) = 1 ORDER BY 1"
+    ).fetchall()
     assert got == plain
     assert len(got) == 41
-

@@ -60,7 +60,9 @@ def check_results(
             else:
                 row["passed"] = bool(evaluation.passed)
                 row["status"] = "passed" if evaluation.passed else "failed"
-                row["severity"] = evaluation.severity.value
+                # A passing result's severity is only Dagster's default: keep the declared one.
+                if not evaluation.passed:
+                    row["severity"] = evaluation.severity.value
                 row["description"] = evaluation.description or spec.description
                 metadata = dict(evaluation.metadata)
                 details = {n: _value(metadata, n) for n in _DETAIL_KEYS if n in metadata}
