@@ -14,11 +14,17 @@ import dagster as dg
 import spotify_assets.defs
 from spotify_assets.defs.quality.assets import build_data_quality_asset, check_specs_of
 
-_domains = dg.load_defs(spotify_assets.defs, project_root=Path(__file__).resolve().parent.parent)
 
-defs = dg.Definitions.merge(
-    _domains,
-    # reports/data_quality lists every check of the location, so it is made once they are known.
-    dg.Definitions(assets=[build_data_quality_asset(check_specs_of(_domains))]),
-    dg.Definitions(executor=dg.in_process_executor),
-)
+def build_definitions() -> dg.Definitions:
+    """Every domain's definitions, then reports/data_quality over every check they declare
+    (it is made once they are known), then the executor. A function, because Dagster allows
+    one Definitions object at module scope."""
+    domains = dg.load_defs(spotify_assets.defs, project_root=Path(__file__).resolve().parent.parent)
+    return dg.Definitions.merge(
+        domains,
+        dg.Definitions(assets=[build_data_quality_asset(check_specs_of(domains))]),
+        dg.Definitions(executor=dg.in_process_executor),
+    )
+
+
+defs = build_definitions()

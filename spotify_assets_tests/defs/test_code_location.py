@@ -1,0 +1,56 @@
+"""The code location loads the way `dagster dev` loads it (workspace.yaml), with every
+schedule and sensor on by default where the README says so."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_workspace_validates_like_dagster_dev(tmp_path):
+    # `dagster dev` refuses a module with more than one Definitions object at module scope,
+    # which importing the module in a test would not notice.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "definitions",
+            "validate",
+            "-w",
+            str(ROOT / "workspace.yaml"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DAGSTER_HOME": str(tmp_path),
+            "SPOTIFY_DATA_DIR": str(tmp_path / "data"),
+        },
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "passed validation" in result.stdout + result.stderr
+
+
+def test_automation_is_on_by_default():
+    from spotify_assets.definitions import defs
+
+    repo = defs.get_repository_def()
+    schedules = {s.name: s for s in repo.schedule_defs}
+    sensors = {s.name: s for s in repo.sensor_defs}
+    assert set(schedules) == {"catalog_snapshot_schedule"}
+    assert {
+        "streaming_history_sensor",
+        "check_failure_alert_sensor",
+        "run_failure_alert_sensor",
+        *(f"{g}_automation_sensor" for g in ("catalog", "listening", "kpis", "ml", "reports")),
+    } == set(sensors)
+    assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
+    assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
