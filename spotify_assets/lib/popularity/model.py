@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sklearn
-from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestRegressor
@@ -176,6 +176,14 @@ def _tree_sum(trees: list[Any], z: np.ndarray) -> np.ndarray:
     return out
 
 
+def _workers(n_jobs: int | None) -> int:
+    """Threads for ``n_jobs`` as scikit-learn counts them (-1: all cores, -2: all but one)."""
+    cores = os.cpu_count() or 1
+    if not n_jobs:
+        return 1
+    return max(1, n_jobs if n_jobs > 0 else cores + 1 + n_jobs)
+
+
 def forest_predict(forest: RandomForestRegressor, z: np.ndarray, n_jobs: int = 1) -> np.ndarray:
     """The forest's prediction on an already transformed matrix, bit-for-bit reproducible.
 
@@ -188,7 +196,7 @@ def forest_predict(forest: RandomForestRegressor, z: np.ndarray, n_jobs: int = 1
     z = np.ascontiguousarray(z, dtype=np.float32)
     trees = list(forest.estimators_)
     blocks = [z[i : i + _ROW_BLOCK] for i in range(0, len(z), _ROW_BLOCK)] or [z]
-    workers = min(len(blocks), effective_n_jobs(n_jobs))
+    workers = min(len(blocks), _workers(n_jobs))
     if workers <= 1:
         parts = [_tree_sum(trees, b) for b in blocks]
     else:
