@@ -54,3 +54,26 @@ def test_automation_is_on_by_default():
     } == set(sensors)
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
+
+
+def test_the_projects_instance_lets_the_check_sensor_read_across_runs(tmp_path, monkeypatch):
+    # dagster.yaml's event storage must support the check-failure sensor's cursor (Dagster's
+    # default SQLite storage, one database per run, does not).
+    from spotify_assets.defs.quality.sensors import check_failure_alert_sensor
+    from spotify_assets.resources import AlertsResource
+
+    (tmp_path / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+
+    @dg.asset(check_specs=[dg.AssetCheckSpec("positive", asset="numbers")])
+    def numbers():
+        yield dg.MaterializeResult()
+        yield dg.AssetCheckResult(check_name="positive", passed=False)
+
+    with dg.DagsterInstance.get() as instance:
+        dg.materialize([numbers], instance=instance, raise_on_error=False)
+        context = dg.build_sensor_context(instance=instance, resources={"alerts": AlertsResource()})
+        result = check_failure_alert_sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        assert len(result.run_requests) == 1
+        assert int(result.cursor) > 0

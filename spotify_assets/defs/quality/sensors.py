@@ -68,13 +68,23 @@ def _run_assets(instance: dg.DagsterInstance, run) -> set[dg.AssetKey]:
 )
 def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerts: AlertsResource):
     after = int(context.cursor) if context.cursor else None
-    records = context.instance.get_event_records(
-        dg.EventRecordsFilter(
-            event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after
-        ),
-        limit=CHECK_EVENTS_PER_TICK,
-        ascending=True,
-    )
+    try:
+        records = context.instance.get_event_records(
+            dg.EventRecordsFilter(
+                event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after
+            ),
+            limit=CHECK_EVENTS_PER_TICK,
+            ascending=True,
+        )
+    except Exception as exc:
+        if "run-sharded" not in str(exc):
+            raise
+        # Dagster's default SQLite storage keeps one database per run: no cross-run cursor.
+        return dg.SkipReason(
+            "This instance's event log is sharded by run (Dagster's default SQLite storage), "
+            "so check results cannot be read across runs: use the project's dagster.yaml "
+            "(ConsolidatedSqliteEventLogStorage) or Postgres."
+        )
     if not records:
         return dg.SkipReason("No new check results since the last tick.")
     failed, undelivered = 0, []
