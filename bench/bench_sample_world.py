@@ -22,8 +22,10 @@ def peak_rss_mb() -> float:
 
 
 def step(name: str, started: float) -> None:
-    print(f"{name:<28} {time.perf_counter() - started:8.1f} s   peak RSS {peak_rss_mb():7.0f} MB",
-          flush=True)
+    print(
+        f"{name:<28} {time.perf_counter() - started:8.1f} s   peak RSS {peak_rss_mb():7.0f} MB",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -52,8 +54,10 @@ def main() -> None:
     for playlist_id in world.playlists["playlist_id"]:
         live.update(world.playlist_items_at(playlist_id, at)["track_id"])
     step("items of every playlist", t)
-    print(f"  union of playlists at {at:%Y-%m-%d}: {len(live):,} tracks "
-          f"({len(live) / len(world.tracks):.0%} of the catalog)")
+    print(
+        f"  union of playlists at {at:%Y-%m-%d}: {len(live):,} tracks "
+        f"({len(live) / len(world.tracks):.0%} of the catalog)"
+    )
     t = time.perf_counter()
     world.track_popularity_at(world.tracks["track_id"], at)
     world.artist_popularity_at(world.artists["artist_id"], at)
@@ -65,8 +69,10 @@ def main() -> None:
         paths = write_streaming_history(world, out)
         step("write_streaming_history", t)
         size = sum(p.stat().st_size for p in paths)
-        print(f"  {len(paths):,} files, {size / 1e9:.2f} GB, "
-              f"{int(world.users['n_plays'].sum()):,} planned plays")
+        print(
+            f"  {len(paths):,} files, {size / 1e9:.2f} GB, "
+            f"{int(world.users['n_plays'].sum()):,} planned plays"
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(out, ignore_errors=True)

@@ -52,9 +52,22 @@ def main() -> int:
     os.environ.update(env)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
-         "-p", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         from dagster import DagsterInstance, DagsterRunStatus
@@ -75,16 +88,20 @@ def main() -> int:
             time.sleep(1)
         instance = DagsterInstance.get()
         submissions = []
-        for key in SNAPSHOT_PARTITIONS.get_partition_keys()[-args.windows:]:
+        for key in SNAPSHOT_PARTITIONS.get_partition_keys()[-args.windows :]:
             submissions.append(("catalog_snapshot_job", {"dagster/partition": key}))
         submissions.append(("catalog_tables_job", {}))
-        print(f"{'run':<34} {'submit->start':>13} {'run wall':>9} {'steps':>8} "
-              f"{'assets':>6} {'overhead/asset':>15}")
+        print(
+            f"{'run':<34} {'submit->start':>13} {'run wall':>9} {'steps':>8} "
+            f"{'assets':>6} {'overhead/asset':>15}"
+        )
         for job, tags in submissions:
             submitted = time.time()
             run_id = client.submit_job_execution(job, tags=tags)
             while client.get_run_status(run_id) not in (
-                DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED
+                DagsterRunStatus.SUCCESS,
+                DagsterRunStatus.FAILURE,
+                DagsterRunStatus.CANCELED,
             ):
                 time.sleep(0.5)
             status = client.get_run_status(run_id)
@@ -93,8 +110,10 @@ def main() -> int:
             times = run_times(instance, run_id)
             wall, total, start, assets = times.wall, times.step_total, times.start, times.assets
             label = f"{job} {tags.get('dagster/partition', '')}".strip()
-            print(f"{label:<34} {start - submitted:>12.2f}s {wall:>8.2f}s {total:>7.2f}s "
-                  f"{len(assets):>6} {(wall - total) / max(len(assets), 1) * 1000:>12.0f} ms")
+            print(
+                f"{label:<34} {start - submitted:>12.2f}s {wall:>8.2f}s {total:>7.2f}s "
+                f"{len(assets):>6} {(wall - total) / max(len(assets), 1) * 1000:>12.0f} ms"
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
