@@ -19,7 +19,7 @@ help:
 	@echo "make demo   install, then materialize the whole graph on the sample world"
 	@echo "make dev    install, then start the Dagster UI on http://127.0.0.1:3000"
 	@echo "make test   install, then run the tests"
-	@echo "make lint   ruff"
+	@echo "make lint   ruff check and ruff format --check"
 	@echo "make bench  benchmarks (bench/), prints figures"
 	@echo "make clean  remove data/, .dagster_home/ and the virtualenv"
 
@@ -50,6 +50,7 @@ test: install
 
 lint: install
 	$(VENV_BIN)/ruff check spotify_assets spotify_assets_tests bench
+	$(VENV_BIN)/ruff format --check spotify_assets spotify_assets_tests bench
 
 bench: install
 	$(VENV_BIN)/python bench/bench_catalog.py
