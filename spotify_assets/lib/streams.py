@@ -173,6 +173,35 @@ def current_sources(conn: Any) -> dict[str, str]:
         return {}
 
 
+def create_empty_streams(conn: Any) -> None:
+    """``core.streams`` (and ``core.stream_sources``) with their schema and no rows."""
+    from spotify_assets.lib.streaming_history import STREAMS_SCHEMA
+
+    conn.execute("create schema if not exists core")
+    conn.register("_no_streams", STREAMS_SCHEMA.empty_table())
+    conn.execute(
+        "create or replace table core.streams as select * replace "
+        "(timezone('UTC', ts) as ts, timezone('UTC', offline_timestamp) as offline_timestamp) "
+        "from _no_streams"
+    )
+    conn.unregister("_no_streams")
+    _write_sources(conn, [])
+
+
+def ensure_streams(conn: Any) -> bool:
+    """Create an empty ``core.streams`` when none exists yet (no export has landed, e.g. a
+    live deployment that only snapshots playlists), so what reads it sees "no plays" instead
+    of failing. Returns whether it had to."""
+    (exists,) = conn.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'core' and table_name = 'streams'"
+    ).fetchall()[0]
+    if exists:
+        return False
+    create_empty_streams(conn)
+    return True
+
+
 def build_streams(conn: Any, files: Sequence[ProcessedFile]) -> BuildStats:
     """Bring ``core.streams`` and ``core.stream_sources`` in line with ``files``."""
     conn.execute("create schema if not exists core")
@@ -188,16 +217,7 @@ def build_streams(conn: Any, files: Sequence[ProcessedFile]) -> BuildStats:
     )
     if not files:
         # An empty landing zone is valid: an empty table with the schema, for queries.
-        from spotify_assets.lib.streaming_history import STREAMS_SCHEMA
-
-        conn.register("_no_streams", STREAMS_SCHEMA.empty_table())
-        conn.execute(
-            "create or replace table core.streams as select * replace "
-            "(timezone('UTC', ts) as ts, timezone('UTC', offline_timestamp) as offline_timestamp) "
-            "from _no_streams"
-        )
-        conn.unregister("_no_streams")
-        _write_sources(conn, [])
+        create_empty_streams(conn)
         return BuildStats("full", 0, 0, 0, 0, 0, 0)
     if exists and not changed and not added:
         total = conn.execute("select count(*) from core.streams").fetchall()[0][0]

@@ -36,7 +36,11 @@ from spotify_assets.defs.reports.assets import (
 from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
 from spotify_assets.lib.marts.export import BI_DATABASE
 from spotify_assets.resources import LakeResource, SpotifyResource, WarehouseIOManager
-from spotify_assets_tests.warehouse_fixtures import tiny_core_tables
+from spotify_assets_tests.warehouse_fixtures import (
+    CORE_SCHEMAS,
+    create_core_tables,
+    tiny_core_tables,
+)
 
 ALL_MARTS = [*CATALOG_MARTS, *ENGAGEMENT_MARTS, CANDIDATE_HITS]
 ML = [popularity_features, popularity_model, popularity_predictions, candidate_hits]
@@ -260,3 +264,17 @@ def test_a_mart_that_loses_most_rows_fails_its_blocking_check(built, tmp_path):
     }
     assert "content_daily" in failed and "sessions" in failed
     assert not result.success  # blocking: the run reports the failure
+
+
+def test_marts_build_before_any_listening_history_has_landed(tmp_path):
+    # A live deployment that only snapshots playlists: core.streams does not exist yet.
+    catalog_tables = [t for t in CORE_SCHEMAS if t not in ("core.streams", "core.stream_sources")]
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        create_core_tables(conn, catalog_tables)
+    result = dg.materialize(
+        [catalog_marts, engagement_marts], resources=resources(tmp_path), raise_on_error=False
+    )
+    assert result.success
+    assert query(tmp_path, "select count(*) from core.streams") == [(0,)]
+    assert query(tmp_path, "select count(*) from marts.daily_engagement") == [(0,)]
+    assert query(tmp_path, "select count(*) from marts.hourly_engagement") == [(168,)]

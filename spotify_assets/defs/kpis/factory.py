@@ -25,6 +25,7 @@ from spotify_assets.lib.charts import markdown_image, render
 from spotify_assets.lib.marts.run import build_mart, chart_frame, headline, prepare
 from spotify_assets.lib.marts.spec import Mart
 from spotify_assets.lib.quality import evaluate, unique_key
+from spotify_assets.lib.streams import ensure_streams
 from spotify_assets.resources.warehouse import table_schema
 
 OWNERS = ["team:analytics"]
@@ -135,6 +136,11 @@ def mart_assets(
         previous: tuple[Mart, dict[str, Any], Future[str], list] | None = None
         with warehouse.get_connection() as conn, ThreadPoolExecutor(1) as drawer:
             prepare(conn)
+            if any("core.streams" in m.reads for m in selected) and ensure_streams(conn):
+                context.log.info(
+                    "core.streams does not exist yet (no listening history has landed): "
+                    "created empty, so these marts show no plays"
+                )
             for i, mart in enumerate(selected, 1):
                 seconds = build_mart(conn, mart)
                 metadata = mart_metadata(conn, mart, seconds)
