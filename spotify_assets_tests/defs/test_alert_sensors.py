@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
 import duckdb
@@ -25,40 +23,9 @@ from spotify_assets.defs.quality.assets import (
 from spotify_assets.defs.quality.sensors import check_failure_alert_sensor, run_failure_alert_sensor
 from spotify_assets.lib.quality import DATA_QUALITY_COLUMNS
 from spotify_assets.resources import AlertsResource, WarehouseIOManager
+from spotify_assets_tests.webhook import TOKEN, Hook
 
-TOKEN = "T0KEN-s3cr3t-abc123"
 UI = "http://ui"
-
-
-class Hook:
-    """A local webhook that records the JSON of each POST and answers ``status``."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict] = []
-        self.status = 200
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                length = int(self.headers.get("Content-Length", 0))
-                hook.posts.append(json.loads(self.rfile.read(length)))
-                self.send_response(hook.status)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.host = f"127.0.0.1:{self.server.server_port}"
-        self.url = f"http://{self.host}/services/{TOKEN}"
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -188,7 +155,7 @@ def test_only_results_after_the_cursor_are_alerted(instance, hook):
     run_toy(instance)
     first, _ = check_tick(instance, None, hook.url)
     second_run = run_toy(instance)
-    hook.posts.clear()
+    hook.requests.clear()
     second, _ = check_tick(instance, first.cursor, hook.url)
     assert {p["run_id"] for p in hook.posts} == {second_run}
     assert len(hook.posts) == 2

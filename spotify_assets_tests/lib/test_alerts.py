@@ -4,12 +4,9 @@ error. The webhook is a tiny HTTP server on 127.0.0.1: no network."""
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -19,48 +16,9 @@ from spotify_assets.lib.alerts import (
     post_webhook,
     run_failed_alert,
 )
+from spotify_assets_tests.webhook import TOKEN, Hook
 
-TOKEN = "T0KEN-s3cr3t-abc123"
 RUN_ID = "0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
-
-
-class Hook:
-    """A local webhook that records each POST and answers ``status`` after ``delay_s``."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict] = []
-        self.status = 200
-        self.delay_s = 0.0
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                length = int(self.headers.get("Content-Length", 0))
-                hook.posts.append(
-                    {
-                        "path": self.path,
-                        "content_type": self.headers.get("Content-Type"),
-                        "json": json.loads(self.rfile.read(length)),
-                    }
-                )
-                time.sleep(hook.delay_s)
-                self.send_response(hook.status)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.host = f"127.0.0.1:{self.server.server_port}"
-        self.url = f"http://{self.host}/services/{TOKEN}"
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -161,8 +119,8 @@ def test_run_alert_error_line_is_capped_and_optional_parts_are_left_out():
 def test_post_webhook_sends_one_json_post_with_text_and_fields(hook):
     alert = error_check_alert()
     assert post_webhook(hook.url, alert, timeout_s=5) == 200
-    assert len(hook.posts) == 1
-    post = hook.posts[0]
+    assert len(hook.requests) == 1
+    post = hook.requests[0]
     assert post["path"] == f"/services/{TOKEN}"
     assert post["content_type"] == "application/json"
     assert post["json"] == {
