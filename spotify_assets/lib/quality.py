@@ -89,6 +89,57 @@ def accepted_values(
     )
 
 
+def within_unit_interval(
+    table: str, columns: Sequence[str], *, key: str, blocking: bool = True
+) -> Rule:
+    """Shares and rates in [0, 1] (a tolerance of 1e-6 for sums of doubles)."""
+    cols = ", ".join(columns)
+    conds = " or ".join(f"{c} < 0 or {c} > 1.000001" for c in columns)
+    return Rule(
+        name=f"{table.split('.')[-1]}_rates_within_0_1",
+        table=table,
+        description=f"{cols} lie within [0, 1] when present",
+        violations_sql=f"select {key}, {cols} from {table} where {conds}",
+        blocking=blocking,
+    )
+
+
+#: A table may shrink to this share of its previous row count before its check fails.
+MIN_ROW_RATIO = 0.5
+
+
+def row_count_change(
+    current: int | None, previous: int | None, min_ratio: float = MIN_ROW_RATIO
+) -> tuple[bool, dict[str, Any]]:
+    """Whether a table kept at least ``min_ratio`` of its previous rows, with the figures a
+    person reads. Nothing to compare (no previous count, or it was 0) passes."""
+    passed = current is None or not previous or current >= min_ratio * previous
+    return passed, {
+        "rows": current if current is not None else "unknown",
+        "previous_rows": previous if previous is not None else "none",
+        "change": f"{(current - previous) / previous:+.1%}"
+        if previous and current is not None
+        else "n/a",
+    }
+
+
+def schema_change(
+    previous: dict[str, str] | None, current: dict[str, str] | None
+) -> dict[str, list[str]]:
+    """Columns (name -> type) added, removed and retyped from ``previous`` to ``current``."""
+    if previous is None or current is None:
+        return {"added": [], "removed": [], "retyped": []}
+    return {
+        "added": [c for c in current if c not in previous],
+        "removed": [c for c in previous if c not in current],
+        "retyped": [
+            f"{c}: {previous[c]} -> {current[c]}"
+            for c in current
+            if c in previous and previous[c] != current[c]
+        ],
+    }
+
+
 @dataclass(frozen=True)
 class RuleResult:
     rule: Rule

@@ -17,10 +17,9 @@ from spotify_assets.defs.quality.checks import (
     WAREHOUSE_TABLES,
     column_schema_change_checks,
     row_count_checks,
-    schema_change,
 )
 from spotify_assets.lib.marts.spec import ChartSpec, Mart
-from spotify_assets.lib.quality import evaluate
+from spotify_assets.lib.quality import evaluate, schema_change
 from spotify_assets_tests.warehouse_fixtures import create_core_tables, insert
 
 BAD_MART = Mart(

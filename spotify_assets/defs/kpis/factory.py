@@ -12,6 +12,7 @@ Charts are drawn in a background thread while DuckDB computes the next mart: Duc
 the GIL while it works, so drawing costs little extra wall time.
 """
 
+import dataclasses
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,10 +22,18 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.lib.charts import markdown_image, render
 from spotify_assets.lib.marts.run import build_mart, chart_frame, headline, prepare
 from spotify_assets.lib.marts.spec import Mart
-from spotify_assets.lib.quality import evaluate, unique_key
+from spotify_assets.lib.quality import (
+    MIN_ROW_RATIO,
+    Rule,
+    evaluate,
+    row_count_change,
+    unique_key,
+    within_unit_interval,
+)
 from spotify_assets.lib.streams import ensure_streams
 from spotify_assets.resources.warehouse import table_schema
 
@@ -178,58 +187,39 @@ def _results(
 # Checks of every mart. A mart is a table people and dashboards read: a duplicated key doubles
 # a KPI, a share outside [0, 1] is a bug, and a table that lost more than half its rows since
 # the last build means an upstream table was cut short. All three are ERROR and blocking: the
-# dashboard and the exports keep their previous version until a person looks.
+# dashboard and the exports keep their previous version until a person looks. The first two
+# are data-quality rules (lib/quality.py) under short, mart-independent check names.
 KEY_CHECK = "key_unique_not_null"
 ROW_COUNT_CHECK = "row_count_vs_previous"
 RATES_CHECK = "rates_within_0_1"
-#: A mart may shrink to this share of its previous row count before the check fails.
-MIN_ROW_RATIO = 0.5
 
 
-def rate_columns(mart: Mart) -> list[str]:
-    """Columns holding a share or rate in [0, 1], by naming convention."""
-    return [
-        c
-        for c in mart.columns
-        if c.endswith(("_share", "_rate"))
-        or c in ("share", "share_of_plays", "share_of_start")
-        or c.startswith("share_")
-    ]
+def mart_rules(mart: Mart) -> list[Rule]:
+    rules = []
+    if mart.key:
+        rules.append(dataclasses.replace(unique_key(mart.table, mart.key), name=KEY_CHECK))
+    if mart.rate_columns:
+        rule = within_unit_interval(mart.table, mart.rate_columns, key=", ".join(mart.key or ["*"]))
+        rules.append(dataclasses.replace(rule, name=RATES_CHECK))
+    return rules
 
 
 def mart_check_specs(mart: Mart) -> list[dg.AssetCheckSpec]:
     key = mart_key(mart)
-    specs = [
+    return [
         dg.AssetCheckSpec(
             ROW_COUNT_CHECK,
             asset=key,
             blocking=True,
             description=f"{mart.table} keeps at least {MIN_ROW_RATIO:.0%} of the rows of its "
             "previous materialization",
-        )
+        ),
+        *[rule_check_spec(key, rule) for rule in mart_rules(mart)],
     ]
-    if mart.key:
-        specs.append(
-            dg.AssetCheckSpec(
-                KEY_CHECK,
-                asset=key,
-                blocking=True,
-                description=f"({', '.join(mart.key)}) is unique and never null in {mart.table}",
-            )
-        )
-    if rate_columns(mart):
-        specs.append(
-            dg.AssetCheckSpec(
-                RATES_CHECK,
-                asset=key,
-                blocking=True,
-                description=f"{', '.join(rate_columns(mart))} lie within [0, 1] when present",
-            )
-        )
-    return specs
 
 
-def _previous_row_count(instance: dg.DagsterInstance, key: dg.AssetKey) -> int | None:
+def previous_row_count(instance: dg.DagsterInstance, key: dg.AssetKey) -> int | None:
+    """``dagster/row_count`` of the asset's latest materialization (before this one)."""
     event = instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
         return None
@@ -241,44 +231,12 @@ def mart_check_results(
     context: dg.AssetExecutionContext, conn: Any, mart: Mart, metadata: dict[str, Any]
 ) -> list[dg.AssetCheckResult]:
     key = mart_key(mart)
-    rows = int(metadata["dagster/row_count"])
-    previous = _previous_row_count(context.instance, key)
-    results = [
+    passed, figures = row_count_change(
+        int(metadata["dagster/row_count"]), previous_row_count(context.instance, key)
+    )
+    return [
         dg.AssetCheckResult(
-            asset_key=key,
-            check_name=ROW_COUNT_CHECK,
-            passed=previous is None or previous == 0 or rows >= MIN_ROW_RATIO * previous,
-            metadata={
-                "rows": rows,
-                "previous_rows": previous if previous is not None else "none",
-                "change": f"{(rows - previous) / previous:+.1%}" if previous else "n/a",
-            },
-        )
+            asset_key=key, check_name=ROW_COUNT_CHECK, passed=passed, metadata=figures
+        ),
+        *[rule_check_result(key, evaluate(conn, rule)) for rule in mart_rules(mart)],
     ]
-    if mart.key:
-        result = evaluate(conn, unique_key(mart.table, mart.key))
-        results.append(
-            dg.AssetCheckResult(
-                asset_key=key,
-                check_name=KEY_CHECK,
-                passed=result.passed,
-                description=result.error,
-                metadata={
-                    "violations": result.violations,
-                    "examples": dg.MetadataValue.json(result.examples),
-                },
-            )
-        )
-    columns = rate_columns(mart)
-    if columns:
-        condition = " or ".join(f"{c} < 0 or {c} > 1.000001" for c in columns)
-        (bad,) = conn.execute(f"select count(*) from {mart.table} where {condition}").fetchall()[0]
-        results.append(
-            dg.AssetCheckResult(
-                asset_key=key,
-                check_name=RATES_CHECK,
-                passed=bad == 0,
-                metadata={"violations": int(bad)},
-            )
-        )
-    return results

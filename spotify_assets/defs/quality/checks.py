@@ -29,6 +29,7 @@ from spotify_assets.defs.listening.assets import (
 )
 from spotify_assets.defs.ml.assets import FEATURES_KEY, PREDICTIONS_KEY
 from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
+from spotify_assets.lib.quality import MIN_ROW_RATIO, row_count_change, schema_change
 
 CATALOG_TABLES = [
     dg.AssetKey(["core", name])
@@ -55,7 +56,6 @@ ROW_COUNT_TABLES = [
 ]
 SCHEMA_CHANGE_CHECK = "column_schema_change"
 ROW_COUNT_CHECK = "row_count_vs_previous"
-MIN_ROW_RATIO = 0.5
 
 
 def _row_count(record) -> int | None:
@@ -82,20 +82,14 @@ def row_count_checks(context: dg.AssetCheckExecutionContext):
     for check_key in context.selected_asset_check_keys:
         records = context.instance.fetch_materializations(check_key.asset_key, limit=2).records
         counts = [_row_count(r) for r in records]
-        current = counts[0] if counts else None
-        previous = counts[1] if len(counts) > 1 else None
-        passed = current is None or not previous or current >= MIN_ROW_RATIO * previous
+        passed, figures = row_count_change(
+            counts[0] if counts else None, counts[1] if len(counts) > 1 else None
+        )
         yield dg.AssetCheckResult(
             asset_key=check_key.asset_key,
             check_name=ROW_COUNT_CHECK,
             passed=passed,
-            metadata={
-                "rows": current if current is not None else "unknown",
-                "previous_rows": previous if previous is not None else "none",
-                "change": f"{(current - previous) / previous:+.1%}"
-                if previous and current is not None
-                else "n/a",
-            },
+            metadata=figures,
         )
 
 
@@ -104,23 +98,6 @@ def _schema(record) -> dict[str, str] | None:
     if value is None:
         return None
     return {c.name: c.type for c in value.schema.columns}
-
-
-def schema_change(
-    previous: dict[str, str] | None, current: dict[str, str] | None
-) -> dict[str, list[str]]:
-    """Columns added, removed and retyped from ``previous`` to ``current``."""
-    if previous is None or current is None:
-        return {"added": [], "removed": [], "retyped": []}
-    return {
-        "added": [c for c in current if c not in previous],
-        "removed": [c for c in previous if c not in current],
-        "retyped": [
-            f"{c}: {previous[c]} -> {current[c]}"
-            for c in current
-            if c in previous and previous[c] != current[c]
-        ],
-    }
 
 
 @dg.multi_asset_check(

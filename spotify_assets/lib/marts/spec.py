@@ -75,6 +75,15 @@ class Mart:
     def table(self) -> str:
         return f"marts.{self.name}"
 
+    @property
+    def rate_columns(self) -> list[str]:
+        """Columns holding a share or rate in [0, 1], by the naming convention of the marts."""
+        return [
+            c
+            for c in self.columns
+            if c.endswith(("_share", "_rate")) or c.startswith("share_") or c == "share"
+        ]
+
 
 # Shared definitions every mart module uses, so one KPI means one thing everywhere.
 
