@@ -15,7 +15,6 @@ import time
 from typing import Literal
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
@@ -40,6 +39,7 @@ from spotify_assets.lib.popularity import (
     load_training_data,
 )
 from spotify_assets.lib.popularity.features import NULLABLE_FEATURES
+from spotify_assets.lib.popularity.model import regression_scores
 from spotify_assets.resources import SpotifyResource
 
 OWNERS = ["team:data-science"]
@@ -335,20 +335,19 @@ def popularity_predictions(context: dg.AssetExecutionContext, model: TrainingRes
     bad = int(
         (frame["prediction"].isna() | (frame["prediction"] < 0) | (frame["prediction"] > 100)).sum()
     )
+    # The held-out scores again, from the table itself (what anyone can recompute in SQL).
     labelled = frame.dropna(subset=["target", "oof_prediction"])
-    r2 = (
-        1
-        - float(np.sum((labelled["target"] - labelled["oof_prediction"]) ** 2))
-        / float(np.sum((labelled["target"] - labelled["target"].mean()) ** 2))
+    scores = (
+        regression_scores(labelled["target"].to_numpy(), labelled["oof_prediction"].to_numpy())
         if len(labelled) > 1
-        else None
+        else {}
     )
     yield dg.Output(
         frame,
         metadata={
             "model_version": model.model_version,
             "target": model.target,
-            "held_out_r2 (recomputed)": round(r2, 4) if r2 is not None else "n/a",
+            **{f"held-out {k}": round(v, 4) for k, v in scores.items()},
         },
     )
     yield dg.AssetCheckResult(
