@@ -13,12 +13,13 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV_BIN := $(CURDIR)/.venv/bin
 
-.PHONY: install demo dev test lint bench clean help
+.PHONY: install demo dev test check-defs lint bench clean help
 
 help:
 	@echo "make demo   install, then materialize the whole graph on the sample world"
 	@echo "make dev    install, then start the Dagster UI on http://127.0.0.1:3000"
 	@echo "make test   install, then run the tests"
+	@echo "make check-defs  dg check defs: the code location loads and validates"
 	@echo "make lint   ruff check and ruff format --check"
 	@echo "make bench  benchmarks (bench/), prints figures"
 	@echo "make clean  remove data/, .dagster_home/ and the virtualenv"
@@ -42,11 +43,16 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV_BIN)/python -m spotify_assets.demo
 
+# dg dev runs from $(DAGSTER_HOME), where the instance config it uses is: started from the
+# project folder, Dagster would warn that ./dagster.yaml is not the one in use.
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	$(VENV_BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+	cd $(DAGSTER_HOME) && $(VENV_BIN)/dg dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
 
 test: install
 	$(VENV_BIN)/python -m pytest
+
+check-defs: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV_BIN)/dg check defs
 
 lint: install
 	$(VENV_BIN)/ruff check spotify_assets spotify_assets_tests bench

@@ -53,8 +53,8 @@ def main() -> int:
     import dagster as dg
 
     from spotify_assets.defs.catalog.assets import SNAPSHOT_PARTITIONS
-    from spotify_assets.lib.fake_spotify import FakeSpotifyServer
-    from spotify_assets.lib.sample_world import APP_USER_ID, build_world
+    from spotify_assets.lib.sample.fake_api import FakeSpotifyServer
+    from spotify_assets.lib.sample.world import APP_USER_ID, build_world
 
     t0 = time.perf_counter()
     world = build_world(args.scale)

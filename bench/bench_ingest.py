@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_ingest.py --files /tmp/bench_history [--limit N] [--out DIR]
 
 Make the input once (about 70 s, 6.5 GB):
-    .venv/bin/python -c "from pathlib import Path; from spotify_assets.lib.sample_world import \
-build_world; from spotify_assets.lib.sample_world.history import write_streaming_history; \
+    .venv/bin/python -c "from pathlib import Path; from spotify_assets.lib.sample.world import \
+build_world; from spotify_assets.lib.sample.world.history import write_streaming_history; \
 write_streaming_history(build_world('bench'), Path('/tmp/bench_history'))"
 
 - floor: the simplest fast thing, with no validation or normalization at all: per file,
@@ -165,7 +165,7 @@ def run_streams(files: list[Path], ours: Path) -> dict:
     import duckdb
 
     from spotify_assets.lib.ingest import ingest_file, processed_files
-    from spotify_assets.lib.streams import build_streams
+    from spotify_assets.lib.listening.streams import build_streams
     from spotify_assets.resources import LakeResource
 
     lake = LakeResource(url=str(ours / "lake"))

@@ -7,7 +7,7 @@ The requirement: computing every engagement mart from ``core.streams`` takes at 
 what the same KPIs take as plain DuckDB SQL over the same data in one process.
 
 - platform: ``dg.materialize`` of the ``engagement_marts`` multi-asset (every mart of
-  ``spotify_assets.lib.marts.engagement.MARTS``) on an ephemeral instance, with the warehouse
+  ``spotify_assets.lib.marts.engagement_marts.MARTS``) on an ephemeral instance, with the warehouse
   as a ``DuckDBResource`` (``memory_limit`` 2GB). Timed: the whole ``materialize`` call
   (metadata, headlines and charts included); also the sum of the marts' own ``seconds``
   metadata (their SQL only).
@@ -62,7 +62,7 @@ def plain_statements() -> dict[str, str]:
     """Name -> ``CREATE TABLE`` statement, in order (helpers first). Written from the KPI
     definitions only: music plays, streams >= 30 s, hours from all music plays, active = a
     stream, local time in the country's zone, sessions broken by gaps over 30 minutes."""
-    from spotify_assets.lib.genres import GENRE_FAMILIES
+    from spotify_assets.lib.catalog.genres import GENRE_FAMILIES
     from spotify_assets.lib.timezones import COUNTRY_TIMEZONES
 
     zones = ", ".join(f"('{c}', '{z}')" for c, z in COUNTRY_TIMEZONES.items())
@@ -460,8 +460,8 @@ def run_platform(db: Path) -> dict:
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
-    from spotify_assets.defs.kpis.assets import ENGAGEMENT_MART_KEYS, engagement_marts
-    from spotify_assets.lib.marts.engagement import MARTS
+    from spotify_assets.defs.marts.assets import ENGAGEMENT_MART_KEYS, engagement_marts
+    from spotify_assets.lib.marts.engagement_marts import MARTS
 
     # Which version of the marts' SQL ran (engagement.py may change between runs).
     version = hashlib.sha1("".join(m.sql for m in MARTS).encode()).hexdigest()[:10]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from spotify_assets.lib.popularity import ModelParams
+    from spotify_assets.lib.ml import ModelParams
 
 
 def peak_rss_mb() -> float:
@@ -57,8 +57,8 @@ def sweep(data: pd.DataFrame, params: ModelParams) -> None:
     """Fit each setting of SWEEP on one grouped split and print its scores and times."""
     from sklearn.model_selection import GroupKFold
 
-    from spotify_assets.lib.popularity import build_pipeline, feature_columns, predict_popularity
-    from spotify_assets.lib.popularity.model import regression_scores
+    from spotify_assets.lib.ml import build_pipeline, feature_columns, predict_popularity
+    from spotify_assets.lib.ml.model import regression_scores
 
     labelled = data[data["target"].notna()].reset_index(drop=True)
     features = feature_columns(labelled)
@@ -104,7 +104,7 @@ def main() -> None:
     t = time.perf_counter()
     import duckdb
 
-    from spotify_assets.lib.popularity import (
+    from spotify_assets.lib.ml import (
         ModelParams,
         beats_baselines,
         fit_and_evaluate,

@@ -36,8 +36,8 @@ def main() -> None:
     args = parser.parse_args()
 
     t = time.perf_counter()
-    from spotify_assets.lib.sample_world import build_world
-    from spotify_assets.lib.sample_world.history import write_streaming_history
+    from spotify_assets.lib.sample.world import build_world
+    from spotify_assets.lib.sample.world.history import write_streaming_history
 
     step("import", t)
     t = time.perf_counter()

@@ -154,7 +154,7 @@ def catalog_step(args: argparse.Namespace) -> dict:
         resources,
         dg.Definitions(executor=dg.in_process_executor),
     )
-    from spotify_assets.lib.sample_world import build_world
+    from spotify_assets.lib.sample.world import build_world
 
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -203,7 +203,7 @@ def listening_step(args: argparse.Namespace) -> dict:
     import duckdb
 
     from spotify_assets.lib.ingest import ingest_file, processed_files
-    from spotify_assets.lib.streams import (
+    from spotify_assets.lib.listening.streams import (
         build_listeners,
         build_rejected_records,
         build_streams,

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import dagster as dg
 
-import spotify_assets.defs
 from spotify_assets.defs.quality.assets import build_data_quality_asset, check_specs_of
 
 
@@ -19,7 +18,7 @@ def build_definitions() -> dg.Definitions:
     """Every domain's definitions, then reports/data_quality over every check they declare
     (it is made once they are known), then the executor. A function, because Dagster allows
     one Definitions object at module scope."""
-    domains = dg.load_defs(spotify_assets.defs, project_root=Path(__file__).resolve().parent.parent)
+    domains = dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent)
     return dg.Definitions.merge(
         domains,
         dg.Definitions(assets=[build_data_quality_asset(check_specs_of(domains))]),

@@ -33,8 +33,8 @@ log = logging.getLogger("spotify_assets.demo")
 
 def write_sample_history(settings: Settings) -> tuple[int, str]:
     """Put the sample world's export files into the landing zone unless already there."""
-    from spotify_assets.lib.sample_world import build_world
-    from spotify_assets.lib.sample_world.history import write_streaming_history
+    from spotify_assets.lib.sample.world import build_world
+    from spotify_assets.lib.sample.world.history import write_streaming_history
     from spotify_assets.resources import LakeResource
 
     lake = LakeResource(

@@ -66,7 +66,7 @@ def s3_client(moto_endpoint):
 
 @pytest.fixture(scope="session")
 def tiny_world():
-    from spotify_assets.lib.sample_world import build_world
+    from spotify_assets.lib.sample.world import build_world
 
     return build_world("tiny", seed=42)
 
@@ -74,7 +74,7 @@ def tiny_world():
 @pytest.fixture
 def fake_api(tiny_world):
     """A fake Spotify API over the tiny world (extended mode, no faults), per test."""
-    from spotify_assets.lib.fake_spotify import FakeSpotifyServer
+    from spotify_assets.lib.sample.fake_api import FakeSpotifyServer
 
     server = FakeSpotifyServer(tiny_world).start()
     yield server

@@ -166,17 +166,17 @@ def tiny_core_tables(conn: Any, world: Any, tmp_path: Any) -> None:
     listening assets do."""
     import pandas as pd
 
-    from spotify_assets.lib.catalog import (
+    from spotify_assets.lib.catalog.parse import (
         CatalogAccumulator,
         SnapshotDocument,
         combine_windows,
         parse_artist_bodies,
         parse_snapshot,
     )
-    from spotify_assets.lib.fake_spotify.bodies import SpotifyBodies
-    from spotify_assets.lib.sample_world.history import write_streaming_history
-    from spotify_assets.lib.streaming_history import process_file, write_parquet
-    from spotify_assets.lib.streams import ProcessedFile, build_streams
+    from spotify_assets.lib.listening.export_files import process_file, write_parquet
+    from spotify_assets.lib.listening.streams import ProcessedFile, build_streams
+    from spotify_assets.lib.sample.fake_api.bodies import SpotifyBodies
+    from spotify_assets.lib.sample.world.history import write_streaming_history
 
     bodies = SpotifyBodies(world, "http://fake.test/v1")
     windows, entries, artist_ids = [], [], set()

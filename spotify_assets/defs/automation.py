@@ -95,8 +95,8 @@ listening_automation_sensor = _group_sensor(
 catalog_automation_sensor = _group_sensor(
     "catalog", "Rebuilds the catalog tables after each snapshot window."
 )
-kpis_automation_sensor = _group_sensor(
-    "kpis", "Rebuilds the marts when the core tables they read change."
+marts_automation_sensor = _group_sensor(
+    "marts", "Rebuilds the marts when the core tables they read change."
 )
 ml_automation_sensor = _group_sensor(
     "ml", "Retrains the popularity model weekly; predictions follow the model."

@@ -1,4 +1,4 @@
-"""Turns data-quality rules (``spotify_assets.lib.quality``) into Dagster asset checks.
+"""Turns data-quality rules (``spotify_assets.lib.quality.rules``) into Dagster asset checks.
 
 All the rules of a group of tables become one multi-asset check: one step and one DuckDB
 connection for the lot, instead of a step per table, because a check step costs far more in
@@ -10,7 +10,7 @@ automation; the others are WARN.
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.lib.quality import Rule, RuleResult, evaluate
+from spotify_assets.lib.quality.rules import Rule, RuleResult, evaluate
 
 
 def rule_check_spec(asset_key: dg.AssetKey, rule: Rule) -> dg.AssetCheckSpec:

@@ -1,7 +1,7 @@
 """A landed export file -> the lake's processed zone (Dagster-free).
 
 For each file of ``landing/streaming_history/<user_id>/``: parse and validate it
-(``spotify_assets.lib.streaming_history``), write its plays and its rejected records as
+(``spotify_assets.lib.listening.export_files``), write its plays and its rejected records as
 Parquet and a manifest (counts, content version, the landed object's etag) beside them, or,
 when the file cannot be read at all, move it to ``landing/_rejected/`` with the reason. The
 ``raw/streaming_history_files`` asset calls :func:`ingest_file` once per partition;
@@ -28,8 +28,8 @@ from spotify_assets.lib.landing import (
     processed_keys,
     rejected_keys,
 )
-from spotify_assets.lib.streaming_history import BadExportFile, process_file, write_parquet
-from spotify_assets.lib.streams import ProcessedFile, play_key_sql
+from spotify_assets.lib.listening.export_files import BadExportFile, process_file, write_parquet
+from spotify_assets.lib.listening.streams import ProcessedFile, play_key_sql
 
 
 def processed_manifest(store: LakeStore, partition_key: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ seat of government's), so a country's plays share one clock. ``conn_country`` nu
 (:data:`UNKNOWN_COUNTRY_ZONE`), so such plays still fall into an hour, the UTC one.
 
 How it was made (once; nothing is read at run time, so every machine gets the same answer): the
-keys are :data:`spotify_assets.lib.streaming_history.ISO_COUNTRIES` (ISO 3166-1 alpha-2 plus
+keys are :data:`spotify_assets.lib.listening.export_files.ISO_COUNTRIES` (ISO 3166-1 alpha-2 plus
 XK); each value is the first zone ``/usr/share/zoneinfo/zone.tab`` (tzdata 2025b) lists for the
 code, which for most multi-zone countries is the capital's; the exceptions (marked below) were
 set by hand after checking every multi-zone country of zone.tab, and three codes zone.tab does

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from spotify_assets.lib.alerts import Alert, AlertDeliveryError, post_webhook
+from spotify_assets.lib.quality.alerts import Alert, AlertDeliveryError, post_webhook
 
 
 class AlertsResource(dg.ConfigurableResource):

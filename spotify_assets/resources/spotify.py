@@ -126,7 +126,7 @@ class SpotifyResource(dg.ConfigurableResource):
             )
 
     def sample_world(self):  # -> SampleWorld (import kept lazy: live mode never builds it)
-        from spotify_assets.lib.sample_world import build_world
+        from spotify_assets.lib.sample.world import build_world
 
         return build_world(self.sample_scale, seed=self.sample_seed)
 
@@ -139,7 +139,7 @@ class SpotifyResource(dg.ConfigurableResource):
                 "no playlists configured",
                 hint="set SPOTIFY_PLAYLIST_IDS to a comma-separated list of playlist ids",
             )
-        from spotify_assets.lib.sample_world import APP_USER_ID
+        from spotify_assets.lib.sample.world import APP_USER_ID
 
         playlists = self.sample_world().playlists
         return playlists.loc[playlists["owner_id"] == APP_USER_ID, "playlist_id"].tolist()
@@ -168,7 +168,7 @@ class SpotifyResource(dg.ConfigurableResource):
         server = None
         url = self.sample_server_url
         if url is None:
-            from spotify_assets.lib.fake_spotify import FakeSpotifyServer
+            from spotify_assets.lib.sample.fake_api import FakeSpotifyServer
 
             server = FakeSpotifyServer(self.sample_world(), mode=self.sample_app_mode).start()
             url = server.url
@@ -183,7 +183,7 @@ class SpotifyResource(dg.ConfigurableResource):
             )
             if as_of is not None:
                 stamp = as_of.astimezone(UTC) if as_of.tzinfo else as_of.replace(tzinfo=UTC)
-                from spotify_assets.lib.fake_spotify import AS_OF_HEADER
+                from spotify_assets.lib.sample.fake_api import AS_OF_HEADER
 
                 # The fake API answers as of this instant: concurrent runs of different
                 # windows can share one server.

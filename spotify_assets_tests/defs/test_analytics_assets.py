@@ -1,4 +1,4 @@
-"""Groups kpis, ml and reports materialized in memory with real resources on the tiny world:
+"""Groups marts, ml and reports materialized in memory with real resources on the tiny world:
 DuckDB in tmp_path, the lake in a folder, the model pickled into the lake."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.defs.kpis.assets import (
+from spotify_assets.defs.marts.assets import (
     CATALOG_MARTS,
     ENGAGEMENT_MARTS,
     catalog_marts,

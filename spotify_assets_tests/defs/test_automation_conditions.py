@@ -16,8 +16,8 @@ import pytest
 
 from spotify_assets.defs.automation import BI_EXPORT_CRON, on_cron, on_upstream_change
 from spotify_assets.defs.catalog.assets import SNAPSHOT_PARTITIONS
-from spotify_assets.defs.kpis.assets import CATALOG_MART_KEYS, ENGAGEMENT_MART_KEYS
 from spotify_assets.defs.listening.partitions import STREAMING_HISTORY_FILES
+from spotify_assets.defs.marts.assets import CATALOG_MART_KEYS, ENGAGEMENT_MART_KEYS
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 
 # A whole hour a day ahead: no cron tick of the real clock interferes.
@@ -216,7 +216,7 @@ def test_every_downstream_asset_has_a_condition_and_freshness(graph):
     automated = {
         name
         for name, node in nodes.items()
-        if node.group_name in ("kpis", "ml", "reports")
+        if node.group_name in ("marts", "ml", "reports")
         or (name.startswith("core/") and node.partitions_def is None)
     } - {DATA_QUALITY_KEY.to_user_string()}  # requested by the check sensor
     # The core tables: catalog (6) and listening (3) unpartitioned ones.
@@ -234,7 +234,7 @@ def test_every_downstream_asset_has_a_condition_and_freshness(graph):
     assert len(automated) > 30
     assert sorted(n for n in automated if nodes[n].automation_condition is None) == []
     assert nodes[DATA_QUALITY_KEY.to_user_string()].automation_condition is None
-    fresh = {n for n, node in nodes.items() if node.group_name in ("kpis", "ml")} | {
+    fresh = {n for n, node in nodes.items() if node.group_name in ("marts", "ml")} | {
         "reports/dashboard"
     }
     assert sorted(n for n in fresh if nodes[n].freshness_policy is None) == []
@@ -244,7 +244,7 @@ def test_one_running_automation_sensor_per_group_covers_every_condition(defs, gr
     sensors = {
         s.name: s for s in defs.sensors if isinstance(s, dg.AutomationConditionSensorDefinition)
     }
-    groups = ("catalog", "listening", "kpis", "ml", "reports")
+    groups = ("catalog", "listening", "marts", "ml", "reports")
     assert set(sensors) == {f"{g}_automation_sensor" for g in groups}
     assert {s.default_status for s in sensors.values()} == {dg.DefaultSensorStatus.RUNNING}
     conditioned = {k for k in graph.get_all_asset_keys() if graph.get(k).automation_condition}

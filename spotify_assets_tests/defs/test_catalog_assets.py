@@ -21,9 +21,9 @@ from spotify_assets.defs.catalog.assets import (
     playlist_tracks,
 )
 from spotify_assets.defs.catalog.checks import catalog_checks
-from spotify_assets.lib.catalog import TABLE_COLUMNS
-from spotify_assets.lib.fake_spotify import FakeSpotifyServer, FaultConfig
-from spotify_assets.lib.sample_world import APP_USER_ID
+from spotify_assets.lib.catalog.parse import TABLE_COLUMNS
+from spotify_assets.lib.sample.fake_api import FakeSpotifyServer, FaultConfig
+from spotify_assets.lib.sample.world import APP_USER_ID
 from spotify_assets.resources import (
     LakeIOManager,
     LakeResource,

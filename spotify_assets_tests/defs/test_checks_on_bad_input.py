@@ -8,8 +8,8 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.defs.kpis.factory import mart_assets
 from spotify_assets.defs.listening.assets import STREAMS_VALUE_RULES
+from spotify_assets.defs.marts.factory import mart_assets
 from spotify_assets.defs.quality.checks import (
     ROW_COUNT_CHECK,
     ROW_COUNT_TABLES,
@@ -19,7 +19,7 @@ from spotify_assets.defs.quality.checks import (
     row_count_checks,
 )
 from spotify_assets.lib.marts.spec import ChartSpec, Mart
-from spotify_assets.lib.quality import evaluate, schema_change
+from spotify_assets.lib.quality.rules import evaluate, schema_change
 from spotify_assets_tests.warehouse_fixtures import create_core_tables, insert
 
 BAD_MART = Mart(
@@ -34,7 +34,7 @@ BAD_MART = Mart(
 
 
 def test_a_mart_with_a_duplicated_key_and_a_share_above_one_fails(tmp_path):
-    marts = mart_assets("bad_marts", [BAD_MART], group="kpis", description="bad")
+    marts = mart_assets("bad_marts", [BAD_MART], group="marts", description="bad")
     result = dg.materialize(
         [marts],
         resources={"warehouse": DuckDBResource(database=str(tmp_path / "w.duckdb"))},

@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 from spotify_assets.defs.listening.assets import streaming_history_files, streams_tables
 from spotify_assets.defs.listening.partitions import STREAMING_HISTORY_FILES
 from spotify_assets.defs.listening.sensors import streaming_history_sensor
-from spotify_assets.lib.sample_world.history import write_streaming_history
+from spotify_assets.lib.sample.world.history import write_streaming_history
 from spotify_assets.resources import LakeResource
 
 LANDING = "landing/streaming_history"

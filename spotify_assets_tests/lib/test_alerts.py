@@ -1,4 +1,4 @@
-"""Alert messages and webhook delivery (``spotify_assets.lib.alerts``): what a person reads,
+"""Alert messages and webhook delivery (``spotify_assets.lib.quality.alerts``): what a person reads,
 what the webhook receives, and that the webhook URL (it holds a token) never shows in an
 error. The webhook is a tiny HTTP server on 127.0.0.1: no network."""
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from spotify_assets.lib.alerts import (
+from spotify_assets.lib.quality.alerts import (
     AlertDeliveryError,
     check_failed_alert,
     post_webhook,
@@ -82,7 +82,7 @@ def test_warn_check_alert_says_nothing_stopped_and_skips_empty_parts():
 def test_run_alert_lists_steps_ten_assets_and_the_first_error_line():
     assets = [f"marts/m{i:02d}" for i in range(12)]
     alert = run_failed_alert(
-        job="kpis_job",
+        job="marts_job",
         run_id=RUN_ID,
         error="  duckdb.IOException: cannot open file\nTraceback (most recent call last):\n",
         failed_steps=["engagement_marts", "catalog_marts"],
@@ -91,7 +91,7 @@ def test_run_alert_lists_steps_ten_assets_and_the_first_error_line():
     )
     assert alert.kind == "run_failed"
     assert alert.text.splitlines() == [
-        "Run of kpis_job failed",
+        "Run of marts_job failed",
         "Failed steps: engagement_marts, catalog_marts",
         # 12 assets: the first 10 shown, "2 more" (12 - 10).
         "Assets in the run: " + ", ".join(assets[:10]) + " and 2 more",

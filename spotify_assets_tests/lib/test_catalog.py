@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from spotify_assets.lib.catalog import (
+from spotify_assets.lib.catalog.parse import (
     CatalogAccumulator,
     SnapshotDocument,
     combine_windows,
     parse_artist_bodies,
     parse_snapshot,
 )
-from spotify_assets.lib.sample_world import APP_USER_ID
+from spotify_assets.lib.sample.world import APP_USER_ID
 
 T1 = datetime(2026, 6, 1, tzinfo=UTC)
 T2 = datetime(2026, 6, 1, 8, tzinfo=UTC)

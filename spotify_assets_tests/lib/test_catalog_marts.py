@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spotify_assets.lib.marts.catalog import MARTS
+from spotify_assets.lib.marts.catalog_marts import MARTS
 from spotify_assets.lib.marts.run import build_marts
 from spotify_assets_tests.warehouse_fixtures import (
     TINY_WINDOWS as WINDOWS,

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from spotify_assets.lib import charts
-from spotify_assets.lib.charts import fit_log10x, markdown_image, png_size, render
 from spotify_assets.lib.marts.spec import ChartSpec
+from spotify_assets.lib.reports import charts
+from spotify_assets.lib.reports.charts import fit_log10x, markdown_image, png_size, render
 
 DAYS = pd.date_range("2024-01-01", periods=10, freq="D")
 

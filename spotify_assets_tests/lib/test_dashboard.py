@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from spotify_assets.lib.charts import png_size, render
-from spotify_assets.lib.dashboard import (
+from spotify_assets.lib.marts.spec import ChartSpec
+from spotify_assets.lib.reports.charts import png_size, render
+from spotify_assets.lib.reports.dashboard import (
     Chart,
     Headline,
     Section,
@@ -25,7 +26,6 @@ from spotify_assets.lib.dashboard import (
     headlines_from_row,
     render_table,
 )
-from spotify_assets.lib.marts.spec import ChartSpec
 
 EXTERNAL = re.compile(r"^\s*(https?:|//)", re.IGNORECASE)
 

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spotify_assets.lib.marts.engagement import MARTS, MIN_ARTIST_PLAYS
+from spotify_assets.lib.listening.export_files import process_file, write_parquet
+from spotify_assets.lib.listening.streams import ProcessedFile, build_streams
+from spotify_assets.lib.marts.engagement_marts import MARTS, MIN_ARTIST_PLAYS
 from spotify_assets.lib.marts.run import build_marts, chart_frame, headline
-from spotify_assets.lib.streaming_history import process_file, write_parquet
-from spotify_assets.lib.streams import ProcessedFile, build_streams
 from spotify_assets.lib.timezones import COUNTRY_TIMEZONES
 from spotify_assets_tests.warehouse_fixtures import CORE_SCHEMAS, create_core_tables, insert
 
@@ -751,7 +751,7 @@ def pandas_skip_rates(p: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def world_warehouse(tiny_world, tmp_path_factory) -> Any:
-    from spotify_assets.lib.sample_world.history import write_streaming_history
+    from spotify_assets.lib.sample.world.history import write_streaming_history
 
     root = tmp_path_factory.mktemp("engagement_world")
     export = root / "export"

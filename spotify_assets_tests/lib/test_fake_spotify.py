@@ -17,13 +17,13 @@ import spotipy
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.oauth2 import SpotifyClientCredentials
 
-from spotify_assets.lib.fake_spotify import (
+from spotify_assets.lib.sample.fake_api import (
     AS_OF_HEADER,
     FakeSpotifyServer,
     FaultConfig,
     parse_access_token,
 )
-from spotify_assets.lib.sample_world import APP_USER_ID, build_world
+from spotify_assets.lib.sample.world import APP_USER_ID, build_world
 from spotify_assets_tests.lib.openapi_schema import (
     DEVELOPMENT_MODE_DROPS,
     WITH_MARKET_DROPS,
@@ -407,7 +407,7 @@ def test_as_of_header_overrides_the_server_instant(server, world, biggest):
 
 
 def test_default_as_of_is_now_clamped_to_the_world(world):
-    from spotify_assets.lib.sample_world import WORLD_END, WORLD_START
+    from spotify_assets.lib.sample.world import WORLD_END, WORLD_START
 
     srv = FakeSpotifyServer(world)
     now = pd.Timestamp.now(tz=UTC)

@@ -1,7 +1,12 @@
 import pandas as pd
 import pytest
 
-from spotify_assets.lib.genres import GENRE_FAMILIES, MICRO_GENRES, genre_families, genre_family
+from spotify_assets.lib.catalog.genres import (
+    GENRE_FAMILIES,
+    MICRO_GENRES,
+    genre_families,
+    genre_family,
+)
 
 
 def test_about_a_dozen_families_with_other_last():

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from sklearn.inspection import permutation_importance
 
-from spotify_assets.lib.genres import genre_families
-from spotify_assets.lib.popularity import (
+from spotify_assets.lib.catalog.genres import genre_families
+from spotify_assets.lib.ml import (
     FEATURE_DESCRIPTIONS,
     STREAM_FEATURES,
     ModelError,
@@ -33,8 +33,8 @@ from spotify_assets.lib.popularity import (
     predict_popularity,
     train_popularity_model,
 )
-from spotify_assets.lib.popularity.model import _TreeAverage, held_out_importance
-from spotify_assets.lib.sample_world.world import CONTENT_TYPES
+from spotify_assets.lib.ml.model import _TreeAverage, held_out_importance
+from spotify_assets.lib.sample.world.world import CONTENT_TYPES
 from spotify_assets_tests.warehouse_fixtures import create_core_tables, insert
 
 # Small and fast: the contract does not depend on the forest's size.
@@ -159,7 +159,7 @@ def write_world(conn: duckdb.DuckDBPyConnection, world, *, popularity: bool = Tr
 
 @pytest.fixture(scope="module")
 def world_conn():
-    from spotify_assets.lib.sample_world import build_world
+    from spotify_assets.lib.sample.world import build_world
 
     conn = duckdb.connect()
     write_world(conn, build_world("tiny", seed=42))

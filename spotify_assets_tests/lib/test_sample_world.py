@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spotify_assets.lib.genres import GENRE_FAMILIES, genre_family
-from spotify_assets.lib.sample_world import (
+from spotify_assets.lib.catalog.genres import GENRE_FAMILIES, genre_family
+from spotify_assets.lib.sample.world import (
     APP_USER_ID,
     SCALES,
     WORLD_START,
@@ -16,8 +16,8 @@ from spotify_assets.lib.sample_world import (
     build_world,
     get_scale,
 )
-from spotify_assets.lib.sample_world.history import EXPORT_FIELDS, write_streaming_history
-from spotify_assets.lib.sample_world.world import REASONS
+from spotify_assets.lib.sample.world.history import EXPORT_FIELDS, write_streaming_history
+from spotify_assets.lib.sample.world.world import REASONS
 
 ID_RE = re.compile(r"^[0-9A-Za-z]{22}$")
 FILE_RE = re.compile(r"^Streaming_History_Audio_(\d{4})(?:-(\d{4}))?_(\d+)\.json$")

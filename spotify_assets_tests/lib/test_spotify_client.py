@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from spotify_assets.lib.fake_spotify import FaultConfig
-from spotify_assets.lib.sample_world import APP_USER_ID
+from spotify_assets.lib.sample.fake_api import FaultConfig
+from spotify_assets.lib.sample.world import APP_USER_ID
 from spotify_assets.lib.spotify_client import (
     ClientSettings,
     RetryAfterTooLong,
@@ -46,7 +46,7 @@ def foreign_playlist(world):
 
 
 def fetch_items(client, playlist_id):
-    from spotify_assets.lib.catalog import embedded_items_page
+    from spotify_assets.lib.catalog.parse import embedded_items_page
 
     body = client.playlist(playlist_id)
     pages = list(client.playlist_item_pages(playlist_id, embedded_items_page(body)))

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spotify_assets.lib.streaming_history import (
+from spotify_assets.lib.listening.export_files import (
     PERSONAL_FIELDS,
     STREAMS_SCHEMA,
     BadExportFile,
@@ -32,7 +32,7 @@ from spotify_assets.lib.streaming_history import (
     process_file,
     write_parquet,
 )
-from spotify_assets.lib.streams import streams_append_sql, streams_dedup_sql  # noqa: E402
+from spotify_assets.lib.listening.streams import streams_append_sql, streams_dedup_sql  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "streaming_history"
 ALL_FIXTURES = sorted(p.name for p in FIXTURES.glob("*.json"))
@@ -630,7 +630,7 @@ def test_per_record_path_is_used_for_odd_files_and_agrees():
 
 
 def test_sample_world_file_matches_an_independent_count(tiny_world, tmp_path):
-    from spotify_assets.lib.sample_world.history import write_streaming_history
+    from spotify_assets.lib.sample.world.history import write_streaming_history
 
     paths = write_streaming_history(tiny_world, tmp_path)
     assert paths

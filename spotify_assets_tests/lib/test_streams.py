@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spotify_assets.lib.streams import ProcessedFile, build_streams
+from spotify_assets.lib.listening.streams import ProcessedFile, build_streams
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -165,7 +165,7 @@ def test_account_data_rows_are_resolved_by_name_without_changing_their_key(tmp_p
         "'A1' as primary_artist_id"
     )
     conn.execute("create table core.artists as select 'A1' as artist_id, 'Artist' as artist_name")
-    from spotify_assets.lib.streams import resolve_account_data_tracks
+    from spotify_assets.lib.listening.streams import resolve_account_data_tracks
 
     assert resolve_account_data_tracks(conn) == 2
     got = conn.execute("select track_name, track_id from core.streams order by ts").fetchall()

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from spotify_assets.lib.streaming_history import ISO_COUNTRIES
+from spotify_assets.lib.listening.export_files import ISO_COUNTRIES
 from spotify_assets.lib.timezones import (
     COUNTRY_TIMEZONES,
     UNKNOWN_COUNTRY_ZONE,

@@ -23,7 +23,7 @@ from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.automation import CATALOG_FRESHNESS, on_upstream_change
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
-from spotify_assets.lib.catalog import (
+from spotify_assets.lib.catalog.parse import (
     TABLE_COLUMNS,
     WINDOW_TABLES,
     CatalogAccumulator,
@@ -35,7 +35,7 @@ from spotify_assets.lib.catalog import (
     parse_snapshot,
     utc_naive,
 )
-from spotify_assets.lib.quality import Rule, evaluate, unique_key
+from spotify_assets.lib.quality.rules import Rule, evaluate, unique_key
 from spotify_assets.lib.spotify_client import RetryAfterTooLong, SpotifyApiError
 from spotify_assets.resources import LakeResource, SpotifyResource
 
@@ -546,7 +546,8 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
             automation_condition=on_upstream_change(),
             freshness_policy=CATALOG_FRESHNESS,
             metadata=table_metadata("artist_genres"),
-            description="Artists' micro-genres with their genre family (rules in lib/genres.py).",
+            description="Artists' micro-genres with their genre family "
+            "(rules in lib/catalog/genres.py).",
         ),
     },
     deps=[ENTITIES_KEY],

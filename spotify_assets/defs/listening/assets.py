@@ -25,8 +25,7 @@ from spotify_assets.defs.listening.partitions import STREAMING_FILES_KEY, STREAM
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.lib.ingest import ingest_file, processed_files
 from spotify_assets.lib.landing import PROCESSED_PREFIX
-from spotify_assets.lib.quality import accepted_values, evaluate
-from spotify_assets.lib.streams import (
+from spotify_assets.lib.listening.streams import (
     ProcessedFile,
     build_listeners,
     build_rejected_records,
@@ -34,6 +33,7 @@ from spotify_assets.lib.streams import (
     play_key_sql,
     resolve_account_data_tracks,
 )
+from spotify_assets.lib.quality.rules import accepted_values, evaluate
 from spotify_assets.resources import LakeResource
 
 OWNERS = ["team:data-platform"]

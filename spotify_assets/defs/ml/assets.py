@@ -5,7 +5,7 @@
                 -> ml/popularity_predictions (ml.popularity_predictions)
                 -> marts/candidate_hits (tracks predicted well above their popularity)
 
-The features, target, cross-validation and baselines are in ``spotify_assets.lib.popularity``
+The features, target, cross-validation and baselines are in ``spotify_assets.lib.ml``
 (Dagster-free). Policy (DESIGN.md section 2): Spotify's developer terms forbid training models
 on Spotify content, so the model trains on the sample world by default and on live API content
 only when ``SPOTIFY_ML_ALLOW_LIVE_TRAINING=true``.
@@ -24,11 +24,10 @@ from spotify_assets.defs.automation import (
     on_cron,
     on_upstream_change,
 )
-from spotify_assets.defs.kpis.factory import mart_assets
-from spotify_assets.lib.charts import markdown_image, render
+from spotify_assets.defs.marts.factory import mart_assets
 from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
 from spotify_assets.lib.marts.spec import ChartSpec
-from spotify_assets.lib.popularity import (
+from spotify_assets.lib.ml import (
     FEATURE_DESCRIPTIONS,
     ID_COLUMNS,
     ModelError,
@@ -38,8 +37,9 @@ from spotify_assets.lib.popularity import (
     fit_and_evaluate,
     load_training_data,
 )
-from spotify_assets.lib.popularity.features import NULLABLE_FEATURES
-from spotify_assets.lib.popularity.model import regression_scores
+from spotify_assets.lib.ml.features import NULLABLE_FEATURES
+from spotify_assets.lib.ml.model import regression_scores
+from spotify_assets.lib.reports.charts import markdown_image, render
 from spotify_assets.resources import SpotifyResource
 
 OWNERS = ["team:data-science"]
@@ -121,7 +121,7 @@ def _feature_columns(frame: pd.DataFrame) -> list[str]:
     freshness_policy=MODEL_FRESHNESS,
     metadata={"column_descriptions": FEATURE_TABLE_COLUMNS},
     description="One row per track: the model's features (no feature leaks the target: see "
-    "lib/popularity/features.py) and its target.",
+    "lib/ml/features.py) and its target.",
     check_specs=[
         dg.AssetCheckSpec(
             "no_nulls_where_not_allowed",

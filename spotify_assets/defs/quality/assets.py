@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from spotify_assets.lib.quality import DATA_QUALITY_COLUMNS
+from spotify_assets.lib.quality.rules import DATA_QUALITY_COLUMNS
 
 DATA_QUALITY_KEY = dg.AssetKey(["reports", "data_quality"])
 _DETAIL_KEYS = ("violations", "parse_rate", "rows", "previous_rows", "change", "files")

@@ -20,16 +20,16 @@ specs are eager: they run whenever their table updates, in the same run.
 import dagster as dg
 
 from spotify_assets.defs.catalog.assets import PLAYLIST_TRACKS_KEY
-from spotify_assets.defs.kpis.assets import MART_KEYS
-from spotify_assets.defs.kpis.factory import mart_key
 from spotify_assets.defs.listening.assets import (
     LISTENERS_KEY,
     REJECTED_RECORDS_KEY,
     STREAMS_KEY,
 )
+from spotify_assets.defs.marts.assets import MART_KEYS
+from spotify_assets.defs.marts.factory import mart_key
 from spotify_assets.defs.ml.assets import FEATURES_KEY, PREDICTIONS_KEY
 from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
-from spotify_assets.lib.quality import MIN_ROW_RATIO, row_count_change, schema_change
+from spotify_assets.lib.quality.rules import MIN_ROW_RATIO, row_count_change, schema_change
 
 CATALOG_TABLES = [
     dg.AssetKey(["core", name])
@@ -47,7 +47,7 @@ WAREHOUSE_TABLES = [
     PREDICTIONS_KEY,
 ]
 
-# The marts check their row count inline (defs/kpis/factory.py); rejected records may drop to
+# The marts check their row count inline (defs/marts/factory.py); rejected records may drop to
 # zero when a bad file is fixed.
 ROW_COUNT_TABLES = [
     key

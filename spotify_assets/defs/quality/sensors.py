@@ -11,7 +11,7 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
-from spotify_assets.lib.alerts import Alert, check_failed_alert, run_failed_alert
+from spotify_assets.lib.quality.alerts import Alert, check_failed_alert, run_failed_alert
 from spotify_assets.resources.alerts import AlertsResource
 
 # A tick reads at most this many check results; the next tick goes on from the cursor.

@@ -22,13 +22,12 @@ from spotify_assets.defs.automation import (
     on_cron,
     on_upstream_change,
 )
-from spotify_assets.defs.kpis.assets import MART_KEYS
-from spotify_assets.defs.kpis.factory import mart_key
+from spotify_assets.defs.marts.assets import MART_KEYS
+from spotify_assets.defs.marts.factory import mart_key
 from spotify_assets.defs.ml.assets import MODEL_KEY
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
-from spotify_assets.lib.dashboard import Chart, build_dashboard
-from spotify_assets.lib.marts import catalog as catalog_sql
-from spotify_assets.lib.marts import engagement as engagement_sql
+from spotify_assets.lib.marts import catalog_marts as catalog_sql
+from spotify_assets.lib.marts import engagement_marts as engagement_sql
 from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
 from spotify_assets.lib.marts.export import BI_DATABASE, export_tables
 from spotify_assets.lib.marts.report import (
@@ -38,6 +37,7 @@ from spotify_assets.lib.marts.report import (
     images_in_markdown,
     mart_section,
 )
+from spotify_assets.lib.reports.dashboard import Chart, build_dashboard
 from spotify_assets.resources import LakeResource
 
 OWNERS = ["team:analytics"]
@@ -190,7 +190,7 @@ def bi_exports(
 
 analytics_job = dg.define_asset_job(
     "analytics_job",
-    selection=dg.AssetSelection.groups("kpis", "ml", "reports")
+    selection=dg.AssetSelection.groups("marts", "ml", "reports")
     - dg.AssetSelection.assets(DASHBOARD_KEY, DATA_QUALITY_KEY),
     description="Rebuild every mart, the popularity model and the BI exports from the core "
     "tables (then dashboard_job draws the dashboard with their check results).",

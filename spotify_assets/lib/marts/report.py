@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from spotify_assets.lib.charts import render
-from spotify_assets.lib.dashboard import Chart, Headline, Section, format_number
 from spotify_assets.lib.marts.run import chart_frame, headline
 from spotify_assets.lib.marts.spec import Mart
+from spotify_assets.lib.reports.charts import render
+from spotify_assets.lib.reports.dashboard import Chart, Headline, Section, format_number
 
 
 @dataclass(frozen=True)

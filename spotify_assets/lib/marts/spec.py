@@ -1,10 +1,10 @@
 """What a mart is, independent of Dagster: a named SELECT over the warehouse, its columns with
 descriptions, where each derived column comes from, and the chart a person reads instead of it.
 
-The definitions layer (``spotify_assets/defs/kpis``) turns each :class:`Mart` into an asset that
+The definitions layer (``spotify_assets/defs/marts``) turns each :class:`Mart` into an asset that
 runs ``CREATE OR REPLACE TABLE marts.<name> AS <sql>`` in DuckDB, emits the column schema,
 row count and column lineage, and renders :attr:`Mart.charts` with
-:func:`spotify_assets.lib.charts.render` into the asset's metadata and the dashboard.
+:func:`spotify_assets.lib.reports.charts.render` into the asset's metadata and the dashboard.
 Big tables (``core.streams``) are only ever read here, in SQL; only the finished mart (small)
 is turned into a DataFrame, for its chart.
 """
@@ -14,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from spotify_assets.lib.genres import GENRE_FAMILIES
+from spotify_assets.lib.catalog.genres import GENRE_FAMILIES
 
 ChartKind = Literal["line", "bar", "barh", "stacked_bar", "area", "heatmap", "scatter", "hist"]
 
 
 @dataclass(frozen=True)
 class ChartSpec:
-    """A declarative chart of a mart (rendered by :mod:`spotify_assets.lib.charts`).
+    """A declarative chart of a mart (rendered by :mod:`spotify_assets.lib.reports.charts`).
 
     ``query`` (optional) is a SELECT over the warehouse that shapes the mart for this chart
     (a filter, a top-N, a pivot); without it the chart reads the whole mart table.

@@ -33,14 +33,14 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 
-from spotify_assets.lib.popularity.features import (
+from spotify_assets.lib.ml.features import (
     DEFAULT_TOP_FAMILIES,
     ID_COLUMNS,
     NULLABLE_FEATURES,
     STREAM_FEATURES,
     load_features,
 )
-from spotify_assets.lib.popularity.target import (
+from spotify_assets.lib.ml.target import (
     DEFAULT_HALF_LIFE_DAYS,
     MIN_POPULARITY_SHARE,
     MIN_STREAM_COVERAGE,

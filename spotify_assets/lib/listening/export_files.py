@@ -3,7 +3,7 @@
 Dagster-free: the ``raw/streaming_history_files`` asset calls :func:`process_file` once per
 landed file (``landing/streaming_history/<user_id>/<name>.json``) and writes the result with
 :func:`write_parquet`; ``core.streams`` is then built by DuckDB over all those Parquet files
-(``spotify_assets.lib.streams``).
+(``spotify_assets.lib.listening.streams``).
 
 Formats (detected from the records' field names; the file name is only a tie-breaking hint)
 -------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spotify_assets.lib.sample_world.world import (
+from spotify_assets.lib.sample.world.world import (
     PLATFORMS,
     REASONS,
     SampleWorld,

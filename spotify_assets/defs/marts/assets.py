@@ -1,4 +1,4 @@
-"""Group ``kpis``: the marts people read, in the DuckDB schema ``marts``.
+"""Group ``marts``: the marts people read, in the DuckDB schema ``marts``.
 
 Two steps, one per source: ``catalog_marts`` (from the playlist snapshots and the catalog
 tables) and ``engagement_marts`` (from ``core.streams``). The SQL and the KPI definitions are
@@ -16,9 +16,9 @@ from spotify_assets.defs.automation import (
     LISTENING_FRESHNESS,
     on_upstream_change,
 )
-from spotify_assets.defs.kpis.factory import mart_assets, mart_key
-from spotify_assets.lib.marts import catalog as catalog_sql
-from spotify_assets.lib.marts import engagement as engagement_sql
+from spotify_assets.defs.marts.factory import mart_assets, mart_key
+from spotify_assets.lib.marts import catalog_marts as catalog_sql
+from spotify_assets.lib.marts import engagement_marts as engagement_sql
 from spotify_assets.lib.marts.spec import Mart
 
 #: What identifies a row of each mart (checked unique and not null after every build).
@@ -73,7 +73,7 @@ CATALOG_TABLE_KEYS = [
 catalog_marts = mart_assets(
     "catalog_marts",
     CATALOG_MARTS,
-    group="kpis",
+    group="marts",
     description="Catalog marts: top artists, genre families, popularity against followers, "
     "release years, duration against popularity, albums, playlist movement over snapshots.",
     # A new snapshot rebuilds them; new listening history does not (see defs/automation.py).
@@ -84,7 +84,7 @@ catalog_marts = mart_assets(
 engagement_marts = mart_assets(
     "engagement_marts",
     ENGAGEMENT_MARTS,
-    group="kpis",
+    group="marts",
     description="Engagement marts from core.streams: daily, monthly (churn, year over year) "
     "and hourly engagement, top content over any range, sessions, skips and completion, "
     "genre and regional share, taste over time.",
@@ -97,8 +97,8 @@ CATALOG_MART_KEYS = [mart_key(m) for m in CATALOG_MARTS]
 ENGAGEMENT_MART_KEYS = [mart_key(m) for m in ENGAGEMENT_MARTS]
 MART_KEYS = CATALOG_MART_KEYS + ENGAGEMENT_MART_KEYS
 
-kpis_job = dg.define_asset_job(
-    "kpis_job",
+marts_job = dg.define_asset_job(
+    "marts_job",
     selection=dg.AssetSelection.assets(*MART_KEYS),
-    description="Rebuild every mart (group kpis) from the warehouse's core tables.",
+    description="Rebuild every mart (group marts) from the warehouse's core tables.",
 )

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from spotify_assets.lib.marts.spec import STREAM_MIN_MS
-from spotify_assets.lib.popularity.features import has_music_streams, table_exists
+from spotify_assets.lib.ml.features import has_music_streams, table_exists
 
 TargetName = Literal["spotify_popularity", "stream_popularity"]
 TargetChoice = Literal["auto", "spotify_popularity", "stream_popularity"]

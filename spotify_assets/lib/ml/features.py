@@ -42,7 +42,7 @@ from typing import Any
 
 import pandas as pd
 
-from spotify_assets.lib.genres import GENRE_FAMILIES
+from spotify_assets.lib.catalog.genres import GENRE_FAMILIES
 from spotify_assets.lib.marts.spec import ARTIST_FAMILY_SQL, STREAM_MIN_MS
 
 #: Identifier columns of the feature frame: kept beside the features, never inside the matrix.

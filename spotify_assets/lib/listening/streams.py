@@ -2,7 +2,7 @@
 (Dagster-free).
 
 Each landed export file becomes one Parquet file of normalized plays (see
-``spotify_assets.lib.streaming_history``). ``core.streams`` is their union with duplicates
+``spotify_assets.lib.listening.export_files``). ``core.streams`` is their union with duplicates
 removed: the same play (user, ``ts``, content id, ``ms_played``) in overlapping export files is
 one play (DESIGN.md section 6); for account-data rows, which have no URI, the item is
 its names (see :func:`play_key_sql`). Of duplicates, the row of the first file (by file key, then
@@ -175,7 +175,7 @@ def current_sources(conn: Any) -> dict[str, str]:
 
 def create_empty_streams(conn: Any) -> None:
     """``core.streams`` (and ``core.stream_sources``) with their schema and no rows."""
-    from spotify_assets.lib.streaming_history import STREAMS_SCHEMA
+    from spotify_assets.lib.listening.export_files import STREAMS_SCHEMA
 
     conn.execute("create schema if not exists core")
     conn.register("_no_streams", STREAMS_SCHEMA.empty_table())

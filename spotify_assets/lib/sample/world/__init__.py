@@ -1,8 +1,8 @@
 """The embedded sample world (DESIGN.md section 4): a deterministic, calibrated synthetic
 Spotify catalog, playlists and listening histories, Dagster-free."""
 
-from spotify_assets.lib.sample_world.scales import SCALES, WorldScale, get_scale
-from spotify_assets.lib.sample_world.world import (
+from spotify_assets.lib.sample.world.scales import SCALES, WorldScale, get_scale
+from spotify_assets.lib.sample.world.world import (
     APP_USER_ID,
     COUNTRY_TIMEZONES,
     FOREIGN_OWNER_ID,

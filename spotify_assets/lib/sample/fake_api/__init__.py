@@ -5,14 +5,14 @@ point spotipy at it: ``sp.prefix = server.api_prefix`` and the auth manager's
 ``OAUTH_TOKEN_URL = server.token_url``.
 """
 
-from spotify_assets.lib.fake_spotify.bodies import (
+from spotify_assets.lib.sample.fake_api.bodies import (
     AVAILABLE_MARKETS,
     EMBEDDED_ITEMS_LIMIT,
     ApiMode,
     SpotifyBodies,
 )
-from spotify_assets.lib.fake_spotify.faults import FaultConfig, FaultDecision, FaultInjector
-from spotify_assets.lib.fake_spotify.server import (
+from spotify_assets.lib.sample.fake_api.faults import FaultConfig, FaultDecision, FaultInjector
+from spotify_assets.lib.sample.fake_api.server import (
     AS_OF_HEADER,
     LOGGER,
     MAX_IDS,

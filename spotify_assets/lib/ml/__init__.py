@@ -8,7 +8,7 @@ Typical use::
     ok, message = beats_baselines(result)
 """
 
-from spotify_assets.lib.popularity.features import (
+from spotify_assets.lib.ml.features import (
     DEFAULT_TOP_FAMILIES,
     FEATURE_DESCRIPTIONS,
     ID_COLUMNS,
@@ -18,7 +18,7 @@ from spotify_assets.lib.popularity.features import (
     load_features,
     top_families,
 )
-from spotify_assets.lib.popularity.model import (
+from spotify_assets.lib.ml.model import (
     ModelParams,
     TrainingResult,
     beats_baselines,
@@ -31,7 +31,7 @@ from spotify_assets.lib.popularity.model import (
     regression_scores,
     train_popularity_model,
 )
-from spotify_assets.lib.popularity.target import (
+from spotify_assets.lib.ml.target import (
     DEFAULT_HALF_LIFE_DAYS,
     TARGETS,
     ModelError,

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spotify_assets.lib.charts import png_size
+from spotify_assets.lib.reports.charts import png_size
 
 MAX_TABLE_ROWS = 200
 PASS_COLUMNS = ("passed", "success", "ok")
@@ -39,7 +39,7 @@ class Headline:
 
 @dataclass(frozen=True)
 class Chart:
-    """A rendered chart (PNG bytes from :func:`spotify_assets.lib.charts.render`)."""
+    """A rendered chart (PNG bytes from :func:`spotify_assets.lib.reports.charts.render`)."""
 
     title: str
     png: bytes

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from spotify_assets.lib.genres import genre_families
+from spotify_assets.lib.catalog.genres import genre_families
 
 # Column order and pandas dtypes of every catalog table: the single source for the
 # DataFrames, the DuckDB tables and the `dagster/column_schema` descriptions.
@@ -65,7 +65,7 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "artist_genres": {
         "artist_id": ("string", "core.artists"),
         "genre": ("string", "Spotify micro-genre"),
-        "genre_family": ("string", "One of about a dozen families (see lib/genres.py)"),
+        "genre_family": ("string", "One of about a dozen families (see lib/catalog/genres.py)"),
     },
     "playlists": {
         "playlist_id": ("string", "Spotify playlist id"),

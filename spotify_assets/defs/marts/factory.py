@@ -23,10 +23,10 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
-from spotify_assets.lib.charts import markdown_image, render
+from spotify_assets.lib.listening.streams import ensure_streams
 from spotify_assets.lib.marts.run import build_mart, chart_frame, headline, prepare
 from spotify_assets.lib.marts.spec import Mart
-from spotify_assets.lib.quality import (
+from spotify_assets.lib.quality.rules import (
     MIN_ROW_RATIO,
     Rule,
     evaluate,
@@ -34,7 +34,7 @@ from spotify_assets.lib.quality import (
     unique_key,
     within_unit_interval,
 )
-from spotify_assets.lib.streams import ensure_streams
+from spotify_assets.lib.reports.charts import markdown_image, render
 from spotify_assets.resources.warehouse import table_schema
 
 OWNERS = ["team:analytics"]
@@ -188,7 +188,7 @@ def _results(
 # a KPI, a share outside [0, 1] is a bug, and a table that lost more than half its rows since
 # the last build means an upstream table was cut short. All three are ERROR and blocking: the
 # dashboard and the exports keep their previous version until a person looks. The first two
-# are data-quality rules (lib/quality.py) under short, mart-independent check names.
+# are data-quality rules (lib/quality/rules.py) under short, mart-independent check names.
 KEY_CHECK = "key_unique_not_null"
 ROW_COUNT_CHECK = "row_count_vs_previous"
 RATES_CHECK = "rates_within_0_1"

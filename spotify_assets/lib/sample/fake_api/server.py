@@ -33,8 +33,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import pandas as pd
 
-from spotify_assets.lib.fake_spotify.bodies import ApiMode, Body, SpotifyBodies, dumps
-from spotify_assets.lib.fake_spotify.faults import (
+from spotify_assets.lib.sample.fake_api.bodies import ApiMode, Body, SpotifyBodies, dumps
+from spotify_assets.lib.sample.fake_api.faults import (
     SERVER_ERRORS,
     FaultConfig,
     FaultDecision,
@@ -817,7 +817,7 @@ def _utc(at: datetime) -> datetime:
 
 
 def _world_module() -> Any:
-    from spotify_assets.lib import sample_world
+    from spotify_assets.lib.sample import world as sample_world
 
     return sample_world
 

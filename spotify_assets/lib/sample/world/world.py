@@ -36,8 +36,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from spotify_assets.lib.genres import GENRE_FAMILIES, MICRO_GENRES
-from spotify_assets.lib.sample_world.scales import WorldScale, get_scale
+from spotify_assets.lib.catalog.genres import GENRE_FAMILIES, MICRO_GENRES
+from spotify_assets.lib.sample.world.scales import WorldScale, get_scale
 
 APP_USER_ID = "sample_curator"
 APP_USER_DISPLAY_NAME = "Sample Curator"
