@@ -27,8 +27,61 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from spotify_assets.lib.lake import LakeObject
+
+# --------------------------------------------------------------------------------------------
+# The contract between the landed-file mechanism and a zone's parser
+# --------------------------------------------------------------------------------------------
+
+
+class NotIngested(ValueError):
+    """The object is fine but is not this zone's kind of data (``Userdata.json`` in an export,
+    video history, a README): it stays where it is and is listed as not ingested, with
+    ``reason``. Raised by a zone's parser."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BadFile(ValueError):
+    """The object should be this zone's data but cannot be read (not JSON, truncated, an
+    unreadable encoding, an unsafe zip): it is moved aside to the rejected zone with
+    ``reason``. Raised by a zone's parser."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """One record of a readable file left out, with why. ``record_index`` is its position
+    (record number, or line number for text formats) within ``source_file``; ``raw_excerpt``
+    shows a person what was wrong and never holds personal fields."""
+
+    record_index: int
+    reason: str
+    raw_excerpt: str
+    source_file: str | None = None  # the member of a zip; None: the landed file itself
+
+
+@dataclass
+class ParsedFile:
+    """What a zone's parser makes of one landed object.
+
+    ``table``: the accepted rows, in the zone's Arrow schema (every row carries its
+    ``source_file``); ``rejected``: records left out; ``info``: JSON-able figures for the
+    file's manifest (format, records, accepted, ...); ``not_ingested``: parts of the object
+    that were not taken, as (name, reason), e.g. the non-history members of a zip.
+    """
+
+    table: Any  # pyarrow.Table (not imported here: the sensor must not pay for pyarrow)
+    rejected: list[RejectedRecord] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    not_ingested: list[tuple[str, str]] = field(default_factory=list)
 
 LANDING_PREFIX = "landing/streaming_history/"
 REJECTED_PREFIX = "landing/_rejected/"
