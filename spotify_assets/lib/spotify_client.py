@@ -80,6 +80,25 @@ class RetryAfterTooLong(SpotifyApiError):
         )
 
 
+class TokenError(SpotifyApiError):
+    """The token is refused and a refresh cannot fix it (``invalid_grant``: since 2026 a
+    refresh token expires six months after authorization, or when the user revokes the app;
+    ``invalid_client``; a 401 on a call): every further call fails the same way, so a caller
+    stops at the first."""
+
+
+class PremiumRequired(SpotifyApiError):
+    """403 "Active premium subscription required for the owner of the app" (since 2026).
+    Not the development-mode restriction: every call fails until the owner has Premium."""
+
+
+REAUTHORIZE_HINT = (
+    "re-authorize with `python -m spotify_assets.auth` and set SPOTIFY_REFRESH_TOKEN to the "
+    "refresh token it prints (a refresh token expires six months after authorization, or when "
+    "the user revokes the app)"
+)
+
+
 @dataclass
 class ClientSettings:
     """Knobs of the client; every one is also a setting of the Dagster resource."""
@@ -130,6 +149,7 @@ def build_spotipy(
     timeout_s: float,
     api_prefix: str = SPOTIFY_API_PREFIX,
     token_url: str = SPOTIFY_TOKEN_URL,
+    headers: dict[str, str] | None = None,
 ) -> spotipy.Spotify:
     """A spotipy client with our own session (no urllib3 retries: we retry ourselves) and
     timeouts on the API and the token calls. A refresh token gives a user token (needed for
@@ -145,6 +165,9 @@ def build_spotipy(
     logging.getLogger("spotipy.client").setLevel(logging.CRITICAL)
     session = requests.Session()
     session.hooks["response"].append(_orjson_body)
+    # Extra headers on every call (the fake API's as-of instant), through spotipy's public
+    # `requests_session` argument rather than its private `_session`.
+    session.headers.update(headers or {})
     auth: spotipy.SpotifyClientCredentials | spotipy.SpotifyOAuth
     if refresh_token:
         auth = spotipy.SpotifyOAuth(
@@ -251,14 +274,16 @@ class SpotifyCatalogClient:
             except SpotifyOauthError as exc:
                 error = getattr(exc, "error", None)
                 if error in _FATAL_OAUTH or attempt > s.max_retries:
-                    raise SpotifyApiError(
+                    fatal = error in _FATAL_OAUTH
+                    raise (TokenError if fatal else SpotifyApiError)(
                         "POST /api/token",
                         f"token request failed: {error or exc}"
                         + (f" ({exc.error_description})" if exc.error_description else ""),
                         hint=(
-                            "check SPOTIPY_CLIENT_ID, SPOTIPY_CLIENT_SECRET and "
-                            "SPOTIFY_REFRESH_TOKEN (a refresh token expires when the user "
-                            "revokes the app)"
+                            REAUTHORIZE_HINT
+                            if error == "invalid_grant"
+                            else "check SPOTIPY_CLIENT_ID, SPOTIPY_CLIENT_SECRET and "
+                            "SPOTIFY_REFRESH_TOKEN"
                         ),
                     ) from exc
                 self._wait("POST /api/token", self._backoff(attempt), f"token: {error}", attempt)
@@ -361,7 +386,13 @@ class SpotifyCatalogClient:
             try:
                 yield self._batch(kind, batches[i])
             except SpotifyApiError as exc:
-                if self._batch_ok is None and exc.status in (403, 404):
+                # Only the development-mode answer switches to one call per id: a 403
+                # for the app owner's missing Premium fails every endpoint alike.
+                if (
+                    self._batch_ok is None
+                    and exc.status in (403, 404)
+                    and not isinstance(exc, PremiumRequired)
+                ):
                     self._log.warning(
                         "GET /%s?ids= answered %s: this app is in development mode; "
                         "falling back to one call per id (api_mode=auto remembers this)",
@@ -443,9 +474,18 @@ def _short(text: Any, n: int = 200) -> str:
 def _http_error(label: str, endpoint: str, exc: SpotifyException) -> SpotifyApiError:
     status = exc.http_status
     hint = ""
+    message = f"HTTP {status}: {_short(exc.msg)}"
     if status == 401:
-        hint = "the access token was refused: check the client credentials and refresh token"
-    elif status == 403 and "/items" in endpoint:
+        hint = f"the access token was refused and a refresh did not fix it: {REAUTHORIZE_HINT}"
+        return TokenError(label, message, status=status, hint=hint)
+    if status == 403 and "premium" in str(exc.msg).lower():
+        hint = (
+            "since 2026 the Spotify account that owns the app (developer.spotify.com) needs an "
+            "active Premium subscription; subscribe, or register the app under an account "
+            "that has one (SPOTIFY_API_MODE does not help)"
+        )
+        return PremiumRequired(label, message, status=status, hint=hint)
+    if status == 403 and "/items" in endpoint:
         hint = (
             "Spotify returns playlist items only to the user who owns or collaborates on the "
             "playlist, with a user token: set SPOTIFY_REFRESH_TOKEN for the owner, or remove "
@@ -465,4 +505,4 @@ def _http_error(label: str, endpoint: str, exc: SpotifyException) -> SpotifyApiE
         )
     elif status == 404:
         hint = "no such id"
-    return SpotifyApiError(label, f"HTTP {status}: {_short(exc.msg)}", status=status, hint=hint)
+    return SpotifyApiError(label, message, status=status, hint=hint)
