@@ -7,15 +7,13 @@ Lineage::
                               core/track_artists, core/playlists
     raw/catalog_entities   -> core/artists, core/artist_genres
 
-Raw bodies are kept in the lake exactly as the API gave them, written as soon as they are
-fetched, so a run that fails half-way keeps what it got and its re-run fetches only the rest.
+The mechanics (lake layout, fetch loops, batching, the learned API mode) are Dagster-free in
+``spotify_assets.lib.catalog`` (``snapshots``, ``entities``, ``api_mode``); this module wires
+them into assets, metadata and check results.
 """
 
-import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -23,23 +21,25 @@ from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.automation import CATALOG_FRESHNESS, on_upstream_change
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
-from spotify_assets.lib.catalog.parse import (
-    TABLE_COLUMNS,
-    WINDOW_TABLES,
-    CatalogAccumulator,
-    SnapshotDocument,
-    combine_windows,
-    embedded_items_page,
-    frame,
-    parse_artist_bodies,
-    parse_snapshot,
-    utc_naive,
+from spotify_assets.lib.catalog.api_mode import ApiModeState
+from spotify_assets.lib.catalog.entities import (
+    artist_bodies,
+    fetch_artists,
+    plan_artists,
+    referenced_artists,
+)
+from spotify_assets.lib.catalog.parse import TABLE_COLUMNS, combine_windows, parse_artist_bodies
+from spotify_assets.lib.catalog.snapshots import (
+    SNAPSHOT_PARTITION_FORMAT,
+    SNAPSHOTS_PREFIX,
+    completed_snapshots,
+    fetch_snapshot,
+    window_start,
+    window_tables,
 )
 from spotify_assets.lib.quality.rules import Rule, evaluate, unique_key
-from spotify_assets.lib.spotify_client import RetryAfterTooLong, SpotifyApiError
 from spotify_assets.resources import LakeResource, SpotifyResource
 
-SNAPSHOT_PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
 SNAPSHOT_PARTITIONS = dg.TimeWindowPartitionsDefinition(
     cron_schedule="0 */8 * * *",
     start="2026-01-01-00:00",
@@ -84,9 +84,6 @@ def window_item_rules(snapshot_time: datetime) -> list[Rule]:
     ]
 
 
-SNAPSHOTS_PREFIX = "raw/playlist_snapshots"
-PROCESSED_SNAPSHOTS_PREFIX = "processed/playlist_snapshots"
-ENTITIES_PREFIX = "raw/catalog_entities"
 OWNERS = ["team:data-platform"]
 
 
@@ -114,10 +111,6 @@ class SnapshotConfig(dg.Config):
     """Fetch every playlist again even if this window already holds its body."""
 
 
-def _doc_key(partition_key: str, playlist_id: str) -> str:
-    return f"{SNAPSHOTS_PREFIX}/{partition_key}/{playlist_id}.json"
-
-
 @dg.asset(
     key=SNAPSHOTS_KEY,
     group_name="catalog",
@@ -142,179 +135,43 @@ def playlist_snapshots(
     snapshot_time = window.start.astimezone(UTC)
     spotify.check_window(window.start, window.end)
     playlist_ids = spotify.snapshot_playlist_ids()
-    store = lake.store()
-    started = time.perf_counter()
-    manifest: dict[str, Any] = {
-        "snapshot_time": snapshot_time.isoformat(),
-        "source": spotify.source,
-        "playlists": {},
-    }
-    failures: dict[str, str] = {}
-    items_total = 0
     context.log.info(
         f"Snapshot {partition_key}: {len(playlist_ids)} playlists from the "
         f"{spotify.source} API ({spotify.api_mode} mode) into {lake.uri(SNAPSHOTS_PREFIX)}"
     )
-    stop = threading.Event()
-    entries: dict[str, dict[str, Any]] = {}
-    window = CatalogAccumulator()  # the window's tables, parsed once, as fetched
     with spotify.client(as_of=snapshot_time, log=context.log) as client:
-
-        def fetch(playlist_id: str) -> dict[str, Any] | None:
-            """Fetch one playlist and write its document; None when skipped after a stop."""
-            key = _doc_key(partition_key, playlist_id)
-            if not config.refetch and store.exists(key):
-                doc = SnapshotDocument.from_json(lake.get_json(key))
-                items = sum(len(p.get("items") or []) for p in doc.pages())
-                entry = {"key": key, "items": items, "pages": 1 + len(doc.item_pages)}
-                return {**entry, "reused": True, "parsed": parse_snapshot(doc)}
-            if stop.is_set():
-                return None
-            try:
-                body = client.playlist(playlist_id)
-                first = embedded_items_page(body)
-                pages = list(client.playlist_item_pages(playlist_id, first))
-            except RetryAfterTooLong:
-                stop.set()  # set here, in the worker, so no further call starts
-                raise
-            # Without an embedded first page (a metadata-only body) every page was fetched.
-            doc = SnapshotDocument(
-                playlist_id=playlist_id,
-                snapshot_time=snapshot_time,
-                fetched_at=datetime.now(UTC),
-                playlist=body,
-                item_pages=pages[1:] if first is not None else pages,
-            )
-            lake.put_json(key, doc.to_json())
-            items = sum(len(p.get("items") or []) for p in doc.pages())
-            entry = {"key": key, "items": items, "pages": len(pages), "reused": False}
-            return {**entry, "parsed": parse_snapshot(doc)}
-
-        # Playlists are fetched concurrently (SPOTIFY_CONCURRENCY): the live API is
-        # latency-bound. A Retry-After beyond the maximum wait stops everything.
-        with ThreadPoolExecutor(max_workers=max(1, spotify.concurrency)) as pool:
-            futures = {pool.submit(fetch, pid): pid for pid in playlist_ids}
-            for n, future in enumerate(as_completed(futures), start=1):
-                playlist_id = futures[future]
-                try:
-                    entry = future.result()
-                except RetryAfterTooLong as exc:
-                    failures[playlist_id] = str(exc)
-                    context.log.error(f"Stopping, every further call would be refused: {exc}")
-                    continue
-                except SpotifyApiError as exc:
-                    failures[playlist_id] = str(exc)
-                    context.log.error(f"playlist {playlist_id}: {exc}")
-                    continue
-                if entry is None:
-                    continue
-                window.add(entry.pop("parsed"))
-                entries[playlist_id] = entry
-                items_total += entry["items"]
-                if n % 50 == 0 or n == len(playlist_ids):
-                    context.log.info(
-                        f"{n}/{len(playlist_ids)} playlists, {items_total} items, "
-                        f"{client.stats.total_calls} API calls, "
-                        f"{time.perf_counter() - started:.1f} s"
-                    )
-        stats = client.stats
-    # The manifest lists playlists in the configured order, whatever order they finished in.
-    manifest["playlists"] = {pid: entries[pid] for pid in playlist_ids if pid in entries}
-    # The window's tables, for the core assets: the raw bodies are read and parsed once.
-    for table, df in window.frames().items():
-        lake.put_frame(_window_table_key(partition_key, table), df)
-    calls = dict(sorted(stats.calls.items()))
-    manifest["api_calls"] = calls
+        run = fetch_snapshot(
+            lake.store(),
+            client,
+            playlist_ids,
+            partition_key=partition_key,
+            snapshot_time=snapshot_time,
+            source=spotify.source,
+            concurrency=spotify.concurrency,
+            refetch=config.refetch,
+            log=context.log,
+        )
     metadata = {
-        "playlists": len(manifest["playlists"]),
-        "items": items_total,
-        "api_calls": stats.total_calls,
-        "api_calls_by_endpoint": dg.MetadataValue.json(calls),
-        "retries": sum(stats.retries.values()),
-        "retry_wait_s": round(stats.waited_s, 2),
+        "playlists": len(run.manifest["playlists"]),
+        "items": run.items,
+        "api_calls": run.stats.total_calls,
+        "api_calls_by_endpoint": dg.MetadataValue.json(run.manifest["api_calls"]),
+        "retries": sum(run.stats.retries.values()),
+        "retry_wait_s": round(run.stats.waited_s, 2),
         "lake_prefix": dg.MetadataValue.path(lake.uri(f"{SNAPSHOTS_PREFIX}/{partition_key}/")),
         # Playlist items that are not tracks are left out of core.playlist_tracks.
-        "skipped_episodes": window.stats.episodes,
-        "skipped_local_files": window.stats.local_files,
-        "skipped_unavailable": window.stats.unavailable,
+        "skipped_episodes": run.parse_stats.episodes,
+        "skipped_local_files": run.parse_stats.local_files,
+        "skipped_unavailable": run.parse_stats.unavailable,
         "source": spotify.source,
     }
-    if failures:
+    message = run.failure_message()
+    if message is not None:
         raise dg.Failure(
-            description=(
-                f"{len(failures)} of {len(playlist_ids)} playlists could not be snapshotted "
-                f"for window {partition_key}; the {len(manifest['playlists'])} fetched are kept "
-                "in the lake and a re-run fetches only the rest:\n"
-                + "\n".join(f"- {pid}: {why}" for pid, why in failures.items())
-            ),
-            metadata={**metadata, "failed_playlists": dg.MetadataValue.json(failures)},
+            description=message,
+            metadata={**metadata, "failed_playlists": dg.MetadataValue.json(run.failures)},
         )
-    return dg.Output(manifest, metadata=metadata)
-
-
-def _window_table_key(partition_key: str, table: str) -> str:
-    return f"{PROCESSED_SNAPSHOTS_PREFIX}/{partition_key}/{table}.parquet"
-
-
-def window_tables(
-    lake: LakeResource, partition_key: str, manifest: dict[str, Any]
-) -> dict[str, Any]:
-    """A window's parsed tables from the processed zone; parsed again from the raw bodies
-    (and stored) when missing, so the raw zone stays the source of truth."""
-    keys = {t: _window_table_key(partition_key, t) for t in WINDOW_TABLES}
-    store = lake.store()
-    if all(store.exists(k) for k in keys.values()):
-        return {t: frame(t, lake.get_frame(k)) for t, k in keys.items()}
-    acc = CatalogAccumulator()
-    for doc in _snapshot_documents(lake, manifest):
-        acc.add(parse_snapshot(doc))
-    tables = acc.frames()
-    for table, df in tables.items():
-        lake.put_frame(keys[table], df)
-    return tables
-
-
-def _snapshot_documents(lake: LakeResource, manifest: dict[str, Any]) -> Iterator[SnapshotDocument]:
-    for entry in manifest["playlists"].values():
-        yield SnapshotDocument.from_json(lake.get_json(entry["key"]))
-
-
-def _window_start(partition_key: str) -> datetime:
-    return datetime.strptime(partition_key, SNAPSHOT_PARTITION_FORMAT).replace(tzinfo=UTC)
-
-
-def _artist_batches(
-    lake: LakeResource, since: datetime | None = None, until: datetime | None = None
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Stored artist batches (key, doc) of the windows in [since, until], oldest first."""
-    for obj in lake.store().list(f"{ENTITIES_PREFIX}/"):
-        parts = obj.key[len(ENTITIES_PREFIX) + 1 :].split("/")
-        if len(parts) != 2 or not parts[1].startswith("artists-"):
-            continue
-        try:
-            start = _window_start(parts[0])
-        except ValueError:
-            continue
-        if (since is None or start >= since) and (until is None or start <= until):
-            yield obj.key, lake.get_json(obj.key)
-
-
-API_MODE_STATE_KEY = "state/spotify_api_mode.json"
-# What `auto` learned about the app is trusted this long, then probed again (an app can be
-# granted extended quota, or lose it).
-API_MODE_STATE_TTL = timedelta(days=7)
-
-
-def _learned_batch_mode(lake: LakeResource, spotify: SpotifyResource) -> bool | None:
-    """Whether multi-id endpoints worked for this app in an earlier run (api_mode=auto), so
-    that a development-mode app does not pay a refused batch call every run."""
-    if spotify.api_mode != "auto" or not lake.store().exists(API_MODE_STATE_KEY):
-        return None
-    state = lake.get_json(API_MODE_STATE_KEY)
-    learned_at = datetime.fromisoformat(state["learned_at"])
-    if datetime.now(UTC) - learned_at > API_MODE_STATE_TTL:
-        return None
-    return bool(state["batch_ok"])
+    return dg.Output(run.manifest, metadata=metadata)
 
 
 @dg.asset(
@@ -338,88 +195,41 @@ def catalog_entities(
     lake: LakeResource,
 ) -> dg.Output[dict[str, Any]]:
     partition_key = context.partition_key
-    window_start = _window_start(partition_key)
-    tables = window_tables(lake, partition_key, manifest)
-    needed = set(tables["track_artists"]["artist_id"].dropna()) | set(
-        tables["albums"]["primary_artist_id"].dropna()
+    store = lake.store()
+    tables = window_tables(store, partition_key, manifest)
+    plan = plan_artists(
+        store, partition_key, referenced_artists(tables), spotify.entity_refresh_hours
     )
-    since = window_start - timedelta(hours=spotify.entity_refresh_hours)
-    cached: set[str] = set()
-    existing_batches = 0
-    for key, batch in _artist_batches(lake, since=since + timedelta(seconds=1), until=window_start):
-        cached.update(a["id"] for a in batch.get("artists") or [] if a and a.get("id"))
-        if key.startswith(f"{ENTITIES_PREFIX}/{partition_key}/"):
-            existing_batches += 1
-    missing = sorted(needed - cached)
     context.log.info(
-        f"{len(needed)} artists referenced; {len(needed) - len(missing)} fetched within "
-        f"{spotify.entity_refresh_hours} h; fetching {len(missing)}"
+        f"{len(plan.referenced)} artists referenced; "
+        f"{len(plan.referenced) - len(plan.missing)} fetched within "
+        f"{spotify.entity_refresh_hours} h; fetching {len(plan.missing)}"
     )
-    fetched = 0
-    batch_no = existing_batches
-    failure: SpotifyApiError | None = None
-    started = time.perf_counter()
-    learned = _learned_batch_mode(lake, spotify)
-    with spotify.client(as_of=window_start, log=context.log, batch_ok=learned) as client:
-        pending: list[dict[str, Any]] = []
-
-        def flush() -> None:
-            nonlocal pending, batch_no
-            if not pending:
-                return
-            batch_no += 1
-            lake.put_json(
-                f"{ENTITIES_PREFIX}/{partition_key}/artists-{batch_no:05d}.json",
-                {
-                    "fetched_at": datetime.now(UTC).isoformat(),
-                    "endpoint": "GET /artists" if client.batch_mode else "GET /artists/{id}",
-                    "artists": pending,
-                },
-            )
-            pending = []
-
-        try:
-            for got in client.artists(missing):
-                pending.extend(got)
-                fetched += len(got)
-                if len(pending) >= 500:
-                    flush()
-                    context.log.info(
-                        f"{fetched}/{len(missing)} artists, {client.stats.total_calls} calls, "
-                        f"{time.perf_counter() - started:.1f} s"
-                    )
-        except SpotifyApiError as exc:
-            failure = exc
-        finally:
-            flush()  # keep what was fetched
-        stats = client.stats
-        if spotify.api_mode == "auto" and client.batch_mode is not None:
-            lake.put_json(
-                API_MODE_STATE_KEY,
-                {"batch_ok": client.batch_mode, "learned_at": datetime.now(UTC).isoformat()},
-            )
-    calls = dict(sorted(stats.calls.items()))
+    api_mode = ApiModeState(store, log=context.log)
+    known = api_mode.known(spotify.api_mode)
+    as_of = window_start(partition_key)
+    with spotify.client(as_of=as_of, log=context.log, batch_ok=known) as client:
+        run = fetch_artists(store, client, plan, log=context.log)
+    api_mode.record(
+        spotify.api_mode, known=known, batch_mode=run.batch_mode, confirmed=run.mode_confirmed
+    )
+    calls = dict(sorted(run.stats.calls.items()))
     metadata = {
-        "artists_referenced": len(needed),
-        "artists_from_cache": len(needed) - len(missing),
-        "artists_fetched": fetched,
-        "api_calls": stats.total_calls,
+        "artists_referenced": len(plan.referenced),
+        "artists_from_cache": len(plan.referenced) - len(plan.missing),
+        "artists_fetched": run.fetched,
+        "api_calls": run.stats.total_calls,
         "api_calls_by_endpoint": dg.MetadataValue.json(calls),
-        "batch_mode": str(client.batch_mode),
+        "batch_mode": str(run.batch_mode),
     }
-    if failure is not None:
-        raise dg.Failure(
-            description=(
-                f"Fetching artists for window {partition_key} stopped after {fetched} of "
-                f"{len(missing)}; those are kept and a re-run fetches only the rest: {failure}"
-            ),
-            metadata=metadata,
-        )
+    message = run.failure_message()
+    if message is not None:
+        raise dg.Failure(description=message, metadata=metadata)
     return dg.Output(
         {
             "window": partition_key,
-            "artists_referenced": sorted(needed),
-            "artists_fetched": fetched,
+            "artists_referenced": sorted(plan.referenced),
+            "artists_fetched": run.fetched,
             "api_calls": calls,
         },
         metadata=metadata,
@@ -450,28 +260,12 @@ def playlist_tracks(
 ):
     """The key check runs inline, right after the window's rows are written: a separate
     check step would cost more orchestration than the query."""
-    yield dg.Output(window_tables(lake, context.partition_key, manifest)["playlist_tracks"])
+    tables = window_tables(lake.store(), context.partition_key, manifest)
+    yield dg.Output(tables["playlist_tracks"])
     with warehouse.get_connection() as conn:
         yield rule_check_result(PLAYLIST_TRACKS_KEY, evaluate(conn, PLAYLIST_TRACKS_KEY_RULE))
-        for rule in window_item_rules(_window_start(context.partition_key)):
+        for rule in window_item_rules(window_start(context.partition_key)):
             yield rule_check_result(PLAYLIST_TRACKS_KEY, evaluate(conn, rule))
-
-
-def _completed_snapshots(lake: LakeResource) -> list[tuple[str, dict[str, Any]]]:
-    """Manifests of the windows whose snapshot completed, oldest first."""
-    out = []
-    for obj in lake.store().list(f"{SNAPSHOTS_PREFIX}/"):
-        rest = obj.key[len(SNAPSHOTS_PREFIX) + 1 :]
-        if "/" in rest or not rest.endswith(".json"):
-            continue
-        partition_key = rest[: -len(".json")]
-        try:
-            _window_start(partition_key)
-        except ValueError:
-            continue
-        out.append((partition_key, lake.get_json(obj.key)))
-    out.sort(key=lambda kv: kv[0])
-    return out
 
 
 @dg.multi_asset(
@@ -502,7 +296,8 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
     """Built from every completed snapshot window, oldest first, so the latest observation
     of each entity wins and ``first_seen`` is the earliest."""
     started = time.perf_counter()
-    snapshots = _completed_snapshots(lake)
+    store = lake.store()
+    snapshots = completed_snapshots(store)
     if not snapshots:
         raise dg.Failure(
             "No completed raw/playlist_snapshots window in the lake "
@@ -510,7 +305,7 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
         )
     windows = []
     for i, (partition_key, manifest) in enumerate(snapshots, start=1):
-        windows.append(window_tables(lake, partition_key, manifest))
+        windows.append(window_tables(store, partition_key, manifest))
         if i % 50 == 0 or i == len(snapshots):
             context.log.info(
                 f"{i}/{len(snapshots)} windows read, {time.perf_counter() - started:.1f} s"
@@ -556,14 +351,7 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
 )
 def catalog_artists(context: dg.AssetExecutionContext, lake: LakeResource):
     """The latest fetched body of every artist."""
-
-    def bodies() -> Iterator[tuple[dict[str, Any], datetime]]:
-        for _key, batch in _artist_batches(lake):
-            fetched_at = utc_naive(batch.get("fetched_at"))
-            for body in batch.get("artists") or []:
-                yield body, fetched_at
-
-    artists, genres = parse_artist_bodies(bodies())
+    artists, genres = parse_artist_bodies(artist_bodies(lake.store()))
     context.log.info(f"{len(artists)} artists, {len(genres)} artist genres")
     yield dg.Output(artists, output_name="artists")
     yield dg.Output(genres, output_name="artist_genres")
