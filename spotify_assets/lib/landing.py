@@ -1,35 +1,54 @@
-"""The landing zone for listening-history exports, and what a sensor needs to watch it
+"""Landing zones: one mechanism for every kind of file people drop into the lake
 (Dagster-free).
 
-Layout (in the lake, local folder or S3 prefix)::
+A zone is a prefix, a parser that recognises its files by content, and a processed zone::
 
-    landing/streaming_history/<user_id>/<file>.json   what users drop, as it comes out of the zip
-    landing/_rejected/<user_id>/<file>.json           whole files that could not be read
-    landing/_rejected/<user_id>/<file>.json.reason.txt   why
-    processed/streaming_history/<user_id>/<file>.json.parquet         its normalized plays
-    processed/streaming_history/<user_id>/<file>.json.manifest.json   counts, content version
-    processed/streaming_history_rejects/<user_id>/<file>.json.parquet its unusable records
+    landing/<zone>/<path>                          what people drop (any folder depth)
+    processed/<zone>/<path>.parquet                the accepted rows of that object
+    processed/<zone>/<path>.manifest.json          status, counts, content version, etag
+    processed/<zone>_rejects/<path>.parquet        records left out, with reasons
+    landing/_rejected/<zone>/<path>                an object that could not be read, moved
+    landing/_rejected/<zone>/<path>.reason.txt     ... and why
 
-A landed file's partition key is its path below ``landing/streaming_history/``
-(``<user_id>/<file>.json``), so the user is always known and two users' files never clash.
+Every object in a zone (but hidden and partial files: ``.name``, ``*.tmp``, ``*.part``,
+``*.crdownload``) is one partition, keyed by its path below ``landing/<zone>/``. The zone's
+parser decides what it is: rows (``ParsedFile``), not this zone's data (``NotIngested``: it
+stays and is listed with the reason) or unreadable (``BadFile``: moved aside with the reason).
+So every landed object ends in exactly one of: ingested, not ingested (why), rejected (why),
+or pending, and :func:`inventory` lists them all.
 
-The cursor remembers every file by its identity (key) and content (``etag``: S3's ETag, or
-size and modification time locally, confirmed by a content hash before a run is requested).
-Comparing against it, rather than against a last-modified high-water mark, means nothing is
-missed when several files land within the same second or a copy keeps an old modification
-time, a re-uploaded changed file is processed again, and an unchanged one is not.
+What a sensor keeps between ticks is small (:class:`ZoneCursor`): a high-water mark of the
+objects' modification times and the few objects requested but not processed yet. Whether an
+object was processed, and from which bytes, is in its manifest in the lake: a file that lands
+with an old modification time (a copy that kept it) is still found, because it has no
+manifest; a re-uploaded unchanged file is not run again, because its manifest records the
+landed object's etag (or, locally, the hash of its bytes).
+
+Zones are declared with :class:`LandingZone` (the listening history's is in
+``spotify_assets.lib.listening.history_zone``); the Dagster wiring (sensor, partitions, the
+ingest asset and its checks) is made for any zone by ``spotify_assets.defs.landing``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from spotify_assets.lib.lake import LakeObject
+import orjson
+
+from spotify_assets.lib.lake import LakeError, LakeObject, LakeStore, LocalLakeStore
+
+REJECTED_ROOT = "landing/_rejected/"
+RECHECK_WINDOW = timedelta(hours=1)
+_PARTIAL_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".download")
+# Dagster refuses partition keys with these; such a name is reported, not taken.
+_UNUSABLE_IN_KEYS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
 
 # --------------------------------------------------------------------------------------------
 # The contract between the landed-file mechanism and a zone's parser
@@ -83,120 +102,462 @@ class ParsedFile:
     info: dict[str, Any] = field(default_factory=dict)
     not_ingested: list[tuple[str, str]] = field(default_factory=list)
 
-LANDING_PREFIX = "landing/streaming_history/"
-REJECTED_PREFIX = "landing/_rejected/"
-PROCESSED_PREFIX = "processed/streaming_history/"
-REJECTS_PREFIX = "processed/streaming_history_rejects/"
 
-# What a privacy export contains that is listening history: extended streaming history
-# (audio; video is skipped), older endsong files, and the account-data short format.
-_EXPORT_NAME = re.compile(
-    r"^(Streaming_History_Audio_.*|endsong_.*|StreamingHistory.*|Streaming_History_.*)\.json$",
-    re.IGNORECASE,
-)
-_SKIPPED_NAME = re.compile(r"^Streaming_History_Video_.*", re.IGNORECASE)
-_USER_ID = re.compile(r"^[A-Za-z0-9._@+-]{1,128}$")
+@dataclass(frozen=True)
+class LandedContext:
+    """What a parser knows of the object besides its bytes."""
+
+    partition_key: str  # the object's path below landing/<zone>/
+    name: str  # the path below the owner's folder (zones with owners) or the partition key
+    owner: str | None  # the owner's id (a user of the listening history), or None
+    owner_folder: str | None  # the folder name as people wrote it
+    landed_at: datetime | None  # the object's modification time
 
 
-class LandingError(ValueError):
-    """A landed object that is not where or what the layout says; names the key."""
+def _default_write(table: Any, where: Any) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, where, compression="zstd", compression_level=1)
+
+
+@dataclass(frozen=True)
+class LandingZone:
+    """One kind of landed file. ``parse`` is the only part a new zone must write.
+
+    ``owner_folders``: the first folder below the zone is its owner's (a listener's export
+    folder); ``owner_id`` maps that folder name to a stable id (the listening history maps
+    ``José`` to a safe id and keeps the name for display). ``summarise`` adds zone-specific
+    figures to the manifest from the parsed file (e.g. duplicate plays within it).
+    """
+
+    name: str
+    parse: Callable[[bytes, LandedContext], ParsedFile]
+    description: str = ""
+    owner_folders: bool = False
+    owner_id: Callable[[str], str] = str
+    write_parquet: Callable[[Any, Any], None] = _default_write
+    summarise: Callable[[ParsedFile], dict[str, Any]] | None = None
+
+    @property
+    def landing_prefix(self) -> str:
+        return f"landing/{self.name}/"
+
+    @property
+    def processed_prefix(self) -> str:
+        return f"processed/{self.name}/"
+
+    @property
+    def rejects_prefix(self) -> str:
+        return f"processed/{self.name}_rejects/"
+
+    @property
+    def rejected_prefix(self) -> str:
+        return f"{REJECTED_ROOT}{self.name}/"
+
+    def processed_keys(self, partition_key: str) -> tuple[str, str, str]:
+        """(rows Parquet, manifest JSON, rejected records Parquet) of a landed object."""
+        return (
+            f"{self.processed_prefix}{partition_key}.parquet",
+            f"{self.processed_prefix}{partition_key}.manifest.json",
+            f"{self.rejects_prefix}{partition_key}.parquet",
+        )
+
+    def rejected_keys(self, partition_key: str) -> tuple[str, str]:
+        """Where an unreadable object and its reason go."""
+        target = f"{self.rejected_prefix}{partition_key}"
+        return target, f"{target}.reason.txt"
+
+    def context(self, partition_key: str, landed_at: datetime | None = None) -> LandedContext:
+        folder, _, rest = partition_key.partition("/")
+        if self.owner_folders and rest:
+            return LandedContext(partition_key, rest, self.owner_id(folder), folder, landed_at)
+        return LandedContext(partition_key, partition_key, None, None, landed_at)
+
+
+# --------------------------------------------------------------------------------------------
+# What is in a zone
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class LandedFile:
+    """An object of a zone that is a partition."""
+
     key: str
+    partition_key: str
     etag: str
     size: int
-
-    @property
-    def partition_key(self) -> str:
-        return self.key[len(LANDING_PREFIX) :]
-
-    @property
-    def user_id(self) -> str:
-        return self.partition_key.split("/", 1)[0]
-
-    @property
-    def name(self) -> str:
-        return self.key.rsplit("/", 1)[-1]
+    last_modified: datetime
 
 
-def classify(obj: LakeObject) -> LandedFile | None | str:
-    """A landed export file, None for an object to ignore silently (temp files, folders'
-    markers), or a reason (str) why the object is in the landing zone but cannot be taken."""
-    if not obj.key.startswith(LANDING_PREFIX):
+def is_partial(name: str) -> bool:
+    """Hidden files and downloads or copies still in progress: not landed yet."""
+    return not name or name.startswith(".") or name.lower().endswith(_PARTIAL_SUFFIXES)
+
+
+def classify(zone: LandingZone, obj: LakeObject) -> LandedFile | str | None:
+    """A partition, None for an object to pass over (hidden or partial), or the reason (str)
+    why an object in the zone cannot be taken at all."""
+    if not obj.key.startswith(zone.landing_prefix):
         return None
-    rest = obj.key[len(LANDING_PREFIX) :]
-    name = rest.rsplit("/", 1)[-1]
-    if not name or name.startswith(".") or name.endswith((".tmp", ".part", ".crdownload")):
+    rest = obj.key[len(zone.landing_prefix) :]
+    if is_partial(rest.rsplit("/", 1)[-1]):
         return None
-    parts = rest.split("/")
-    if len(parts) != 2:
-        return (
-            f"{obj.key}: files go in landing/streaming_history/<user_id>/<file>.json "
-            "(one folder per user, no deeper folders)"
-        )
-    user_id = parts[0]
-    if not _USER_ID.match(user_id):
-        return f"{obj.key}: {user_id!r} is not a usable user id (letters, digits, . _ @ + -)"
-    if _SKIPPED_NAME.match(name) or not name.lower().endswith(".json"):
-        return None  # video history, ReadMe.pdf, other files of the export: not ours
-    if not _EXPORT_NAME.match(name):
-        return None
-    return LandedFile(key=obj.key, etag=obj.etag, size=obj.size)
-
-
-@dataclass
-class LandingCursor:
-    """Files already requested: key -> [etag, content id]. The content id is a hash of the
-    bytes (S3's ETag already is one), so a file touched but not changed is not re-run."""
-
-    seen: dict[str, list[str]] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps({"v": 1, "seen": self.seen}, separators=(",", ":"), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | None) -> LandingCursor:
-        if not text:
-            return cls()
-        try:
-            data = json.loads(text)
-            return cls(seen={k: list(v) for k, v in (data.get("seen") or {}).items()})
-        except (ValueError, AttributeError, TypeError):
-            return cls()  # an unreadable cursor: start over; run keys prevent duplicates
-
-    def etag(self, key: str) -> str | None:
-        entry = self.seen.get(key)
-        return entry[0] if entry else None
-
-    def content(self, key: str) -> str | None:
-        entry = self.seen.get(key)
-        return entry[1] if entry and len(entry) > 1 else None
-
-
-def new_or_changed(files: Iterable[LandedFile], cursor: LandingCursor) -> list[LandedFile]:
-    """Files whose key is unknown or whose etag changed since the cursor, in key order."""
-    return sorted((f for f in files if cursor.etag(f.key) != f.etag), key=lambda f: f.key)
+    if any(bad in rest for bad in _UNUSABLE_IN_KEYS):
+        return f"{obj.key}: the name holds '...' or a control character; rename it"
+    return LandedFile(obj.key, rest, obj.etag, obj.size, obj.last_modified)
 
 
 def content_id(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:24]
 
 
+# --------------------------------------------------------------------------------------------
+# Ingesting one object
+# --------------------------------------------------------------------------------------------
+
+
+def read_manifest(store: LakeStore, zone: LandingZone, partition_key: str) -> dict[str, Any]:
+    """The manifest of a landed object, or {} when the processed zone has none."""
+    try:
+        manifest = orjson.loads(store.get_bytes(zone.processed_keys(partition_key)[1]))
+    except (LakeError, orjson.JSONDecodeError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _landed_object(store: LakeStore, key: str) -> LakeObject | None:
+    return next((o for o in store.list(key) if o.key == key), None)
+
+
+def _clear_processed(store: LakeStore, zone: LandingZone, partition_key: str) -> None:
+    for key in zone.processed_keys(partition_key):
+        store.delete(key)
+
+
+def reject_file(
+    store: LakeStore, zone: LandingZone, partition_key: str, data: bytes, reason: str
+) -> str:
+    """Move an unreadable object aside (copy, then remove) with a reason file beside it; an
+    earlier, readable version of it no longer counts."""
+    target, reason_key = zone.rejected_keys(partition_key)
+    store.put_bytes(target, data)
+    store.put_bytes(reason_key, (reason.strip() + "\n").encode())
+    store.delete(zone.landing_prefix + partition_key)
+    _clear_processed(store, zone, partition_key)
+    return store.uri(target)
+
+
+def rejected_records_table(partition_key: str, rejected: Sequence[RejectedRecord]) -> Any:
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "source_file": [r.source_file or partition_key for r in rejected],
+            "record_index": pa.array([r.record_index for r in rejected], pa.int64()),
+            "reason": [r.reason for r in rejected],
+            "raw_excerpt": [r.raw_excerpt for r in rejected],
+        }
+    )
+
+
+def ingest(
+    store: LakeStore, zone: LandingZone, partition_key: str, *, reprocess: bool = False
+) -> dict[str, Any]:
+    """Parse one landed object into the processed zone and return its manifest.
+
+    ``status`` is ``accepted`` (rows written), ``not_ingested`` (not this zone's data; the
+    object stays), ``rejected`` (unreadable; moved aside) or ``missing``. Bytes processed
+    already are not parsed again unless ``reprocess``."""
+    key = zone.landing_prefix + partition_key
+    try:
+        data = store.get_bytes(key)
+    except LakeError:
+        rejected, _ = zone.rejected_keys(partition_key)
+        where = "it was rejected earlier" if store.exists(rejected) else "it was removed"
+        return {"status": "missing", "reason": f"not in the landing zone: {where}"}
+    version = content_id(data)
+    landed = _landed_object(store, key)
+    landed_etag = landed.etag if landed else None
+    parquet_key, manifest_key, rejects_key = zone.processed_keys(partition_key)
+    previous = read_manifest(store, zone, partition_key)
+    if previous.get("version") == version and not reprocess:
+        if previous.get("landed_etag") != landed_etag:  # touched, or re-uploaded as it was
+            previous["landed_etag"] = landed_etag
+            store.put_bytes(manifest_key, orjson.dumps(previous, default=str))
+        return {**previous, "unchanged": True}
+    context = zone.context(partition_key, landed.last_modified if landed else None)
+    common = {"version": version, "landed_etag": landed_etag, "owner": context.owner}
+    try:
+        parsed = zone.parse(data, context)
+    except NotIngested as exc:
+        _clear_processed(store, zone, partition_key)
+        info = {"status": "not_ingested", "reason": exc.reason, **common}
+        store.put_bytes(manifest_key, orjson.dumps(info, default=str))
+        return info
+    except BadFile as exc:
+        uri = reject_file(store, zone, partition_key, data, exc.reason)
+        return {"status": "rejected", "reason": exc.reason, "moved_to": uri, **common}
+    buf = io.BytesIO()
+    zone.write_parquet(parsed.table, buf)
+    store.put_bytes(parquet_key, buf.getvalue())
+    if parsed.rejected:
+        rbuf = io.BytesIO()
+        _default_write(rejected_records_table(partition_key, parsed.rejected), rbuf)
+        store.put_bytes(rejects_key, rbuf.getvalue())
+    else:
+        store.delete(rejects_key)
+    accepted, rejected = parsed.table.num_rows, len(parsed.rejected)
+    records = int(parsed.info.get("records") or accepted + rejected)
+    info = {
+        "status": "accepted",
+        "records": records,
+        "accepted": accepted,
+        "rejected": rejected,
+        "parse_rate": round(accepted / records, 4) if records else 1.0,
+        **parsed.info,
+        **(zone.summarise(parsed) if zone.summarise else {}),
+        "not_ingested": [{"name": n, "reason": r} for n, r in parsed.not_ingested],
+        **common,
+    }
+    store.put_bytes(manifest_key, orjson.dumps(info, default=str))
+    return info
+
+
+@dataclass(frozen=True)
+class ProcessedFile:
+    """One processed Parquet file: the landed object it came from and that version's id."""
+
+    source_file: str  # the partition key
+    path: str  # a path DuckDB can read
+    version: str  # content id of the landed object it was made from
+    rejects_path: str | None = None
+    owner: str | None = None
+
+
+def processed_files(store: LakeStore, zone: LandingZone, workdir: Path) -> list[ProcessedFile]:
+    """Every accepted object's Parquet with its version; S3 objects are copied to ``workdir``
+    first (DuckDB reads local files; the lake may be a bucket)."""
+    out = []
+    for obj in store.list(zone.processed_prefix):
+        if not obj.key.endswith(".manifest.json"):
+            continue
+        source = obj.key[len(zone.processed_prefix) : -len(".manifest.json")]
+        manifest = orjson.loads(store.get_bytes(obj.key))
+        if manifest.get("status", "accepted") != "accepted":
+            continue
+        parquet_key, _, rejects_key = zone.processed_keys(source)
+        paths = []
+        for key in (parquet_key, rejects_key):
+            if isinstance(store, LocalLakeStore):
+                path = store.path(key)
+                paths.append(str(path) if path.exists() else None)
+            elif store.exists(key):
+                local = workdir / key
+                local.parent.mkdir(parents=True, exist_ok=True)
+                local.write_bytes(store.get_bytes(key))
+                paths.append(str(local))
+            else:
+                paths.append(None)
+        if paths[0] is None:
+            continue
+        out.append(
+            ProcessedFile(
+                source_file=source,
+                path=paths[0],
+                version=manifest["version"],
+                rejects_path=paths[1],
+                owner=manifest.get("owner"),
+            )
+        )
+    out.sort(key=lambda f: f.source_file)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Everything in a zone, accounted for
+# --------------------------------------------------------------------------------------------
+
+INVENTORY_COLUMNS = (
+    "zone", "key", "member", "owner", "status", "reason", "records", "accepted", "rejected",
+)  # fmt: skip
+
+
+def inventory(store: LakeStore, zone: LandingZone) -> list[dict[str, Any]]:
+    """One row per landed object (and per member of an archive that was not taken): status
+    ``accepted``, ``not_ingested``, ``rejected`` (moved aside), ``pending`` (landed, not
+    processed yet) or ``ignored`` (a partial download or hidden file), with the reason."""
+    rows: list[dict[str, Any]] = []
+
+    def row(key: str, status: str, **kw: Any) -> dict[str, Any]:
+        base = dict.fromkeys(INVENTORY_COLUMNS)
+        return {**base, "zone": zone.name, "key": key, "status": status, **kw}
+
+    for obj in store.list(zone.landing_prefix):
+        verdict = classify(zone, obj)
+        rest = obj.key[len(zone.landing_prefix) :]
+        if verdict is None:
+            rows.append(row(obj.key, "ignored", reason="hidden or partial file"))
+            continue
+        if isinstance(verdict, str):
+            rows.append(row(obj.key, "not_ingested", reason=verdict))
+            continue
+        owner = zone.context(rest).owner
+        manifest = read_manifest(store, zone, rest)
+        status = manifest.get("status")
+        if not status:
+            rows.append(row(obj.key, "pending", owner=owner, reason="landed, not processed yet"))
+            continue
+        rows.append(
+            row(
+                obj.key,
+                status,
+                owner=owner,
+                reason=manifest.get("reason"),
+                records=manifest.get("records"),
+                accepted=manifest.get("accepted"),
+                rejected=manifest.get("rejected"),
+            )
+        )
+        for member in manifest.get("not_ingested") or []:
+            rows.append(
+                row(
+                    obj.key,
+                    "not_ingested",
+                    member=member.get("name"),
+                    owner=owner,
+                    reason=member.get("reason"),
+                )
+            )
+    for obj in store.list(zone.rejected_prefix):
+        if obj.key.endswith(".reason.txt"):
+            continue
+        try:
+            reason = store.get_bytes(obj.key + ".reason.txt").decode("utf-8", "replace").strip()
+        except LakeError:
+            reason = "moved aside (no reason file)"
+        rest = obj.key[len(zone.rejected_prefix) :]
+        rows.append(row(obj.key, "rejected", owner=zone.context(rest).owner, reason=reason))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# What a sensor needs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ZoneCursor:
+    """A sensor's memory of a zone: the newest modification time seen, and the objects
+    requested whose processing has not been seen yet (key -> etag). Small whatever the number
+    of files ever landed: the per-file state is in the manifests."""
+
+    high_water: str = ""  # ISO time
+    pending: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"v": 2, "hwm": self.high_water, "pending": self.pending},
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> ZoneCursor:
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+            if data.get("v") != 2:
+                return cls()  # an older cursor: start over; manifests and run keys dedupe
+            return cls(str(data.get("hwm") or ""), dict(data.get("pending") or {}))
+        except (ValueError, AttributeError, TypeError):
+            return cls()
+
+
+@dataclass
+class ScanResult:
+    to_run: list[LandedFile]
+    landed: int
+    not_taken: list[str]  # reasons for objects that cannot be partitions, newly seen
+    cursor: ZoneCursor
+
+
+def scan(store: LakeStore, zone: LandingZone, cursor: ZoneCursor) -> ScanResult:
+    """New or changed objects of a zone since ``cursor``, in key order.
+
+    An object is looked at closely only when it is newer than the high-water mark, was
+    requested and not yet seen processed, or has no manifest; it is run when its manifest
+    does not record this etag (nor, on a local lake, these bytes)."""
+    objects = store.list(zone.landing_prefix)
+    manifests = {
+        o.key[len(zone.processed_prefix) : -len(".manifest.json")]
+        for o in store.list(zone.processed_prefix)
+        if o.key.endswith(".manifest.json")
+    }
+    hwm = cursor.high_water
+    # Objects this much older than the mark are looked at again: clocks of machines that
+    # write the zone disagree, and S3 times have one-second resolution.
+    recheck_from = (datetime.fromisoformat(hwm) - RECHECK_WINDOW).isoformat() if hwm else ""
+    pending = dict(cursor.pending)
+    to_run: list[LandedFile] = []
+    not_taken: list[str] = []
+    landed = 0
+    newest = hwm
+    for obj in objects:
+        stamp = obj.last_modified.astimezone(UTC).isoformat()
+        newest = max(newest, stamp)
+        verdict = classify(zone, obj)
+        if verdict is None:
+            continue
+        if isinstance(verdict, str):
+            if stamp >= recheck_from and stamp > cursor.high_water:
+                not_taken.append(verdict)
+            continue
+        landed += 1
+        f = verdict
+        known = f.partition_key in manifests
+        if stamp < recheck_from and known and f.key not in pending:
+            continue  # processed, and not modified since the last tick
+        if pending.get(f.key) == f.etag and not known:
+            continue  # requested already; its run has not finished
+        if known:
+            manifest = read_manifest(store, zone, f.partition_key)
+            if manifest.get("landed_etag") == f.etag:
+                pending.pop(f.key, None)
+                continue
+            if not store.etag_is_content and manifest.get("version") == content_id(
+                store.get_bytes(f.key)
+            ):
+                pending.pop(f.key, None)
+                continue  # touched, same bytes
+            if pending.get(f.key) == f.etag:
+                continue
+        to_run.append(f)
+        pending[f.key] = f.etag
+    present = {o.key for o in objects}
+    pending = {k: v for k, v in pending.items() if k in present}
+    return ScanResult(
+        sorted(to_run, key=lambda f: f.key), landed, not_taken, ZoneCursor(newest, pending)
+    )
+
+
 def batches(items: Sequence[LandedFile], size: int) -> list[list[LandedFile]]:
     return [list(items[i : i + size]) for i in range(0, len(items), max(1, size))]
 
 
-def rejected_keys(partition_key: str) -> tuple[str, str]:
-    """Where a rejected file and its reason go."""
-    return f"{REJECTED_PREFIX}{partition_key}", f"{REJECTED_PREFIX}{partition_key}.reason.txt"
-
-
-def processed_keys(partition_key: str) -> tuple[str, str, str]:
-    """(plays Parquet, manifest JSON, rejected records Parquet) of a landed file."""
-    return (
-        f"{PROCESSED_PREFIX}{partition_key}.parquet",
-        f"{PROCESSED_PREFIX}{partition_key}.manifest.json",
-        f"{REJECTS_PREFIX}{partition_key}.parquet",
-    )
+def contiguous_batches(
+    files: Iterable[LandedFile], partitions: Sequence[str], size: int
+) -> list[list[LandedFile]]:
+    """Files grouped into runs over contiguous ranges of the partitions (a run covers a range
+    of a dynamic partitions definition), at most ``size`` each."""
+    position = {key: i for i, key in enumerate(partitions)}
+    segments: list[list[LandedFile]] = []
+    for f in sorted(files, key=lambda f: position[f.partition_key]):
+        pos = position[f.partition_key]
+        last = segments[-1] if segments else None
+        if last is not None and len(last) < size and position[last[-1].partition_key] == pos - 1:
+            last.append(f)
+        else:
+            segments.append([f])
+    return segments

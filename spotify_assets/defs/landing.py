@@ -1,0 +1,243 @@
+"""The Dagster side of a landing zone, made once for every zone: a dynamic partition per
+landed object, a sensor that requests new or changed objects in batched runs, and the ingest
+asset with its checks. A zone (``spotify_assets.lib.landing.LandingZone``) brings its parser;
+this brings the rest.
+
+    HISTORY = landing_zone_defs(STREAMING_HISTORY_ZONE, key=..., group="listening", ...)
+    streaming_history_files = HISTORY.asset     # module scope: the defs folder loads them
+    streaming_history_sensor = HISTORY.sensor
+"""
+
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from spotify_assets.lib.landing import (
+    LandingZone,
+    ZoneCursor,
+    contiguous_batches,
+    ingest,
+    inventory,
+    scan,
+)
+from spotify_assets.resources import LakeResource
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+#: A readable file with fewer usable records than this is suspect: downstream waits.
+MIN_PARSE_RATE = 0.9
+OWNERS = ["team:data-platform"]
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """A check over the manifests of a run's accepted files: ``failing(manifest)`` returns
+    what is wrong with one file (shown in the check's metadata) or a falsy value."""
+
+    name: str
+    description: str
+    failing: Callable[[dict[str, Any]], Any]
+    blocking: bool = True
+
+
+class IngestConfig(dg.Config):
+    reprocess: bool = False
+    """Parse files again even when their bytes were processed already (after a parser fix)."""
+
+
+@dataclass(frozen=True)
+class ZoneDefs:
+    zone: LandingZone
+    key: dg.AssetKey
+    partitions: dg.DynamicPartitionsDefinition
+    asset: dg.AssetsDefinition
+    sensor: dg.SensorDefinition
+
+
+def _not_ingested(info: dict[str, Any]) -> list[dict[str, Any]]:
+    if info.get("status") in ("not_ingested", "rejected"):
+        return [{"member": None, "status": info["status"], "reason": info.get("reason")}]
+    return [
+        {"member": m.get("name"), "status": "not_ingested", "reason": m.get("reason")}
+        for m in info.get("not_ingested") or []
+    ]
+
+
+def landing_zone_defs(
+    zone: LandingZone,
+    *,
+    key: dg.AssetKey,
+    group: str,
+    description: str,
+    batch_files: Callable[[], int],
+    file_checks: Sequence[FileCheck] = (),
+    kinds: set[str] | None = None,
+) -> ZoneDefs:
+    """The partitions, ingest asset and sensor of ``zone``. ``batch_files`` says how many
+    files one run takes (asked at each tick)."""
+    partitions = dg.DynamicPartitionsDefinition(name=f"{zone.name}_files")
+
+    @dg.asset(
+        key=key,
+        group_name=group,
+        partitions_def=partitions,
+        # A run takes a whole batch of files (the sensor asks for ranges): less orchestration.
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        kinds=kinds or {"parquet"},
+        owners=OWNERS,
+        description=description,
+        check_specs=[
+            dg.AssetCheckSpec(
+                "files_readable",
+                asset=key,
+                description="Every file of the run could be read (unreadable files are moved to "
+                f"{zone.rejected_prefix} with the reason; WARN: a person should look)",
+            ),
+            dg.AssetCheckSpec(
+                "parse_rate",
+                asset=key,
+                blocking=True,
+                description=f"At least {MIN_PARSE_RATE:.0%} of the records of every readable "
+                "file of the run are usable",
+            ),
+            *[
+                dg.AssetCheckSpec(c.name, asset=key, blocking=c.blocking, description=c.description)
+                for c in file_checks
+            ],
+        ],
+    )
+    def _ingest(context: dg.AssetExecutionContext, config: IngestConfig, lake: LakeResource):
+        keys = context.partition_keys
+        store = lake.store()
+        started = time.perf_counter()
+        per_file: dict[str, dict[str, Any]] = {}
+        for n, partition_key in enumerate(keys, start=1):
+            info = ingest(store, zone, partition_key, reprocess=config.reprocess)
+            per_file[partition_key] = info
+            if info["status"] != "accepted":
+                context.log.warning(f"{partition_key}: {info['status']}: {info.get('reason')}")
+            for member in info.get("not_ingested") or []:
+                context.log.info(
+                    f"{partition_key}: {member.get('name')}: not ingested: {member.get('reason')}"
+                )
+            if n % 20 == 0 or n == len(keys):
+                context.log.info(f"{n}/{len(keys)} files, {time.perf_counter() - started:.1f} s")
+        accepted = {k: i for k, i in per_file.items() if i["status"] == "accepted"}
+        not_taken = {k: _not_ingested(i) for k, i in per_file.items() if _not_ingested(i)}
+        everything = inventory(store, zone)
+        by_status: dict[str, int] = {}
+        for row in everything:
+            by_status[row["status"]] = by_status.get(row["status"], 0) + 1
+        yield dg.MaterializeResult(
+            metadata={
+                "files": len(keys),
+                "files_accepted": len(accepted),
+                "files_not_ingested": sum(i["status"] == "not_ingested" for i in per_file.values()),
+                "files_rejected": sum(i["status"] == "rejected" for i in per_file.values()),
+                "files_missing": sum(i["status"] == "missing" for i in per_file.values()),
+                "files_unchanged": sum(bool(i.get("unchanged")) for i in accepted.values()),
+                "records_accepted": sum(int(i.get("accepted") or 0) for i in accepted.values()),
+                "records_rejected": sum(int(i.get("rejected") or 0) for i in accepted.values()),
+                "not_ingested": dg.MetadataValue.json(not_taken),
+                "zone_inventory": dg.MetadataValue.json(by_status),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+        unreadable = {k: i["reason"] for k, i in per_file.items() if i["status"] == "rejected"}
+        yield dg.AssetCheckResult(
+            check_name="files_readable",
+            passed=not unreadable,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rejected_files": dg.MetadataValue.json(unreadable)},
+            description=f"{len(unreadable)} of {len(keys)} files moved to {zone.rejected_prefix}"
+            if unreadable
+            else None,
+        )
+        low_rate = {
+            k: i["parse_rate"]
+            for k, i in accepted.items()
+            if float(i.get("parse_rate", 1.0)) < MIN_PARSE_RATE
+        }
+        yield dg.AssetCheckResult(
+            check_name="parse_rate",
+            passed=not low_rate,
+            metadata={"files_below": dg.MetadataValue.json(low_rate)},
+            description=f"{len(low_rate)} of {len(keys)} files below {MIN_PARSE_RATE:.0%}"
+            if low_rate
+            else None,
+        )
+        for check in file_checks:
+            failing = {k: d for k, i in accepted.items() if (d := check.failing(i))}
+            yield dg.AssetCheckResult(
+                check_name=check.name,
+                passed=not failing,
+                metadata={"files_failing": dg.MetadataValue.json(failing)},
+                description=f"{len(failing)} of {len(keys)} files fail" if failing else None,
+            )
+        # Per-file figures as each partition's latest materialization.
+        for partition_key, info in per_file.items():
+            yield dg.AssetMaterialization(
+                asset_key=key,
+                partition=partition_key,
+                metadata={
+                    k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v
+                    for k, v in info.items()
+                    if v is not None
+                },
+            )
+
+    @dg.sensor(
+        name=f"{zone.name}_sensor",
+        description=f"Watches {zone.landing_prefix} in the lake (folder or S3) and launches "
+        f"runs of {key.to_user_string()} for new or changed files, batched.",
+        asset_selection=[key],
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+        store = lake.store()
+        found = scan(store, zone, ZoneCursor.from_json(context.cursor))
+        for reason in found.not_taken:
+            context.log.warning(f"Not taken: {reason}")
+        if not found.to_run:
+            return dg.SensorResult(
+                skip_reason=f"No new or changed files among {found.landed} in "
+                f"{lake.uri(zone.landing_prefix)}",
+                cursor=found.cursor.to_json(),
+            )
+        existing = context.instance.get_dynamic_partitions(partitions.name)
+        known = set(existing)
+        new_keys = [f.partition_key for f in found.to_run if f.partition_key not in known]
+        requests = []
+        for batch in contiguous_batches(found.to_run, [*existing, *new_keys], batch_files()):
+            ident = "\n".join(f"{f.partition_key}={f.etag}" for f in batch)
+            digest = hashlib.sha256(ident.encode()).hexdigest()[:20]
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{zone.name}:{digest}",
+                    asset_selection=[key],
+                    tags={
+                        RANGE_START: batch[0].partition_key,
+                        RANGE_END: batch[-1].partition_key,
+                        "spotify_assets/files": str(len(batch)),
+                    },
+                )
+            )
+        context.log.info(
+            f"{len(found.to_run)} files ({len(new_keys)} new) in {len(requests)} runs from "
+            f"{lake.uri(zone.landing_prefix)}"
+        )
+        return dg.SensorResult(
+            run_requests=requests,
+            dynamic_partitions_requests=[partitions.build_add_request(new_keys)]
+            if new_keys
+            else [],
+            cursor=found.cursor.to_json(),
+        )
+
+    return ZoneDefs(zone, key, partitions, _ingest, _sensor)
