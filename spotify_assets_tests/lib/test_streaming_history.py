@@ -156,13 +156,18 @@ def test_account_data_podcast():
     assert column(p, "track_name") == [None, None]
 
 
-def test_old_mixed_account_data_leaves_content_type_to_name_resolution():
-    # The old StreamingHistory<N>.json mixes music and podcasts (artist = show), so neither
-    # can be told apart from the record: unknown, with the names kept.
+def test_old_mixed_account_data_rows_are_music_flagged_as_mixed():
+    # The old StreamingHistory<N>.json mixes music and podcasts (artist = show), which the
+    # record cannot tell: a play of music, flagged so that the streams build can turn it into
+    # a podcast when the user's other files know the artist as a show. (Until issue 11 these
+    # rows were "unknown" and no KPI counted them.)
     p = parse_fixture("StreamingHistory0.json")
-    assert column(p, "content_type") == ["unknown", "unknown"]
+    assert column(p, "content_type") == ["music", "music"]
+    assert column(p, "mixed_history") == [True, True]
     assert column(p, "artist_name") == ["Queen", "Night Shift Stories"]
     assert column(p, "track_name")[1] == "#87: Snowbound"
+    assert column(parse_fixture("StreamingHistory_music_0.json"), "mixed_history") == [False] * 3
+    assert column(parse_fixture("endsong_0.json"), "mixed_history") == [None] * 5
 
 
 def test_podcast_file_with_artist_and_track_names():
@@ -267,7 +272,7 @@ def test_record_rejections_keep_index_reason_and_excerpt():
         1: "ts missing",
         2: "ts missing",
         3: "ts not a timestamp: 'yesterday'",
-        4: "ts out of range: '1999-12-31T23:59:59Z'",
+        4: "ts before Spotify's launch (2008-10-07): '1999-12-31T23:59:59Z'",
         5: "ms_played negative: -5",
         6: "ms_played missing",
         7: "ms_played not a number: 'lots'",

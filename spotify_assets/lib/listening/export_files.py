@@ -1,39 +1,77 @@
-"""Parse, validate and normalize one file of a Spotify privacy export into Arrow rows.
+"""Parse, validate and normalize one landed file of a Spotify privacy export into Arrow rows.
 
-Dagster-free: the ``raw/streaming_history_files`` asset calls :func:`process_file` once per
-landed file (``landing/streaming_history/<user_id>/<name>.json``) and writes the result with
-:func:`write_parquet`; ``core.streams`` is then built by DuckDB over all those Parquet files
-(``spotify_assets.lib.listening.streams``).
+Dagster-free. The landed-file mechanism calls :func:`parse_landed_export` once per landed object
+(``landing/streaming_history/<user_id>/...``, a loose file or a zip) and gets a
+:class:`~spotify_assets.lib.landing.ParsedFile`; it writes the rows with :func:`write_parquet`
+and ``core.streams`` is then built by DuckDB over those Parquet files
+(``spotify_assets.lib.listening.streams``). Zips are opened by
+``spotify_assets.lib.listening.export_archive``, which parses each member as if dropped alone.
 
-Formats (detected from the records' field names; the file name is only a tie-breaking hint)
--------------------------------------------------------------------------------------------
-- ``extended``: Extended Streaming History, ``Streaming_History_Audio_*.json``,
-  ``Streaming_History_Video_*.json`` and the older ``endsong_*.json``: records with ``ts``,
-  ``ms_played``, ``master_metadata_*``, ``spotify_track_uri``, ``episode_*``, ``audiobook_*``...
+What is listening history: by content, never by name
+----------------------------------------------------
+A file is parsed when its JSON is an array and at least one record carries the time and the
+duration of a format: ``ts`` and ``ms_played`` (Extended Streaming History) or ``endTime`` and
+``msPlayed`` (account data), whatever the file is called (``endsong.json``,
+``Streaming_History_Audio_2019-2021_3.json``, ``my copy.json``). An empty array is a valid,
+empty file. Otherwise the object is either
+
+- not listening history (:class:`~spotify_assets.lib.landing.NotIngested`, ``"not listening
+  history: <why>"``): ``Userdata.json``, ``Playlist1.json``, ``Inferences.json`` (objects at the
+  top level), ``SearchQueries.json`` or ``Marquee.json`` (arrays of other records), a PDF or an
+  image of the export, any text that is not JSON; or
+- meant to be history but unreadable (:class:`BadExportFile`, a
+  :class:`~spotify_assets.lib.landing.BadFile`): the same problems when the name says history
+  (``endsong*``, ``Streaming_History_*``, ``StreamingHistory*``) or the file's first 64 KiB
+  name a history field (``"ts":``, ``"ms_played":``, ``"endTime":``, ``"msPlayed":``, a track
+  URI or track name field): a truncated download, garbage, a UTF-16 file that does not decode.
+
+Video history (``Streaming_History_Video_*.json``) is out of scope:
+``NotIngested("video history: out of scope")``. It can only be told by its name: Spotify's
+Read Me First documents the same record fields for ``end_video`` as for ``end_song`` (video
+podcast episodes: ``episode_name``, ``episode_show_name``, ``spotify_episode_uri``), so a
+renamed video file is read as the podcast plays it holds.
+
+Encodings: UTF-8 with or without a BOM is read as it is; UTF-16 (LE or BE) and UTF-32 with a
+BOM, and BOM-less UTF-16 (told by the NUL bytes of its ASCII characters), are decoded to UTF-8
+and read; bytes that do not decode are a bad file whose reason names the encoding (``"not
+UTF-16 LE: ..."``, ``"not UTF-8: byte 0xe9 at offset 17 ..."``). Other encodings are refused.
+
+Formats (told by the records' field names; the file name only breaks ties)
+--------------------------------------------------------------------------
+- ``extended``: Extended Streaming History, ``Streaming_History_Audio_*.json`` and the older
+  ``endsong_*.json``: records with ``ts``, ``ms_played``, ``master_metadata_*``,
+  ``spotify_track_uri``, ``episode_*``, ``audiobook_*``...
 - ``account_data``: the account-data short history, ``StreamingHistory_music_*.json``,
   ``StreamingHistory_podcast_*.json`` and the older mixed ``StreamingHistory<N>.json``: records
   with ``endTime`` ("YYYY-MM-DD HH:MM", UTC), ``msPlayed`` and ``artistName``/``trackName``
   (music, and podcasts in the old mixed files) or ``podcastName``/``episodeName`` (podcast files).
   No URIs: ``track_id`` is null and the names are kept for a later name resolution.
 
-Whole-file problems raise :class:`BadExportFile`: an empty file, bytes that are not JSON,
-truncated JSON, a top level that is not an array, an array whose elements are all non-objects,
-records that carry no field of either format. An empty array ``[]`` is a valid, empty export
-(its format is the file name's, else ``extended``). The JSON dialect is DuckDB's reader's:
-RFC 8259, plus a UTF-8 BOM, ``NaN``/``Infinity`` (which are then "not a number") and a trailing
-comma inside an object; with a duplicate key the last value wins.
+Whole-file problems raise :class:`BadExportFile` from the format-level :func:`parse_export`: an
+empty file, bytes that are not JSON, truncated JSON, a top level that is not an array, an array
+whose elements are all non-objects, no record with the time and duration fields of a format.
+The JSON dialect is DuckDB's reader's: RFC 8259, plus a UTF-8 BOM, ``NaN``/``Infinity`` (which
+are then "not a number") and a trailing comma inside an object; with a duplicate key the last
+value wins.
 
-Rejections (a record is dropped and listed in ``ParsedExport.rejected`` with its reasons)
-----------------------------------------------------------------------------------------
+Rejections (a record is dropped and listed in ``rejected`` with its reasons)
+---------------------------------------------------------------------------
 - the element is not a JSON object (``null``, a number, a string, an array);
-- ``ts`` (``endTime``) is missing, blank, not a timestamp, or outside [2000, 2100);
+- ``ts`` (``endTime``) is missing, blank, not a timestamp, before Spotify's launch
+  (:data:`SPOTIFY_LAUNCH`, 2008-10-07: no play can be older), after the file landed (when the
+  caller gives ``landed_at``; :data:`CLOCK_SKEW` of one hour is allowed for the clocks of the
+  store and of whoever wrote the file), or, without ``landed_at``, in 2100 or later;
 - ``ms_played`` (``msPlayed``) is missing or blank, not a number, not a whole number, out of the
-  int64 range, or negative.
+  int64 range, negative, or above :data:`MAX_MS_PLAYED` (24 hours). ``ms_played`` counts the
+  time one item actually played. Songs last minutes, podcast episodes a few hours (published
+  extended histories show plays of 3-4 hours at most) and audiobooks play chapter by chapter;
+  a full day of uninterrupted playing is beyond any single item, while 9e15 (285,000 years) is
+  a corrupt value that would otherwise count as billions of listening hours.
 Nothing else rejects a record: ``accepted + rejected == records`` always.
 
 Normalizations (the record is kept; an unusable value becomes null and is counted in
-``ParsedExport.normalized`` so that quality checks can watch it)
-------------------------------------------------------------------------------------------
+``normalized`` so that quality checks can watch it)
+------------------------------------------------------------------------------------
 - ``ts``: ISO 8601 with ``Z``, an offset (converted to UTC), no zone (taken as UTC), a space
   instead of ``T``, any fraction; stored as ``timestamp[us, UTC]``. ``endTime`` likewise.
 - numbers may come as JSON numbers or strings (``"1234"``, ``" 1234 "``, ``1234.0``).
@@ -55,20 +93,24 @@ Normalizations (the record is kept; an unusable value becomes null and is counte
   same order (track name; episode or show name; audiobook or chapter title); else ``unknown``
   (still accepted).
   Account data: ``podcastName``/``episodeName`` -> ``podcast``; ``artistName``/``trackName`` ->
-  ``music`` in ``StreamingHistory_music_*`` files, ``podcast`` (show, episode) in
-  ``StreamingHistory_podcast_*`` files, and ``unknown`` in the old mixed files, where podcasts
-  hide as artist = show: name resolution against the catalog decides those.
+  ``music`` in ``StreamingHistory_music_*`` files and ``podcast`` (show, episode) in
+  ``StreamingHistory_podcast_*`` files. In a file whose name does not tell its kind (the old
+  mixed ``StreamingHistory<N>.json``, a renamed copy) an ``artistName``/``trackName`` row is a
+  play of ``music`` with ``mixed_history = true``: podcasts hide there as artist = show, and
+  the streams build turns such a row into ``podcast`` when the same user's files know its
+  ``artistName`` as a show. ``mixed_history`` is false on the other account-data rows and null
+  on extended rows.
 - unknown extra fields are ignored. Personal data (``ip_addr``, ``ip_addr_decrypted``,
   ``user_agent_decrypted``, ``username``) is never read, so it cannot reach the output or the
   rejection excerpts.
 - record order is free: ``record_index`` keeps each record's position in the file, and
-  :func:`process_file` returns rows sorted by ``ts``.
+  :func:`process_file` and :func:`parse_landed_export` return rows sorted by ``ts``.
 
 Speed: the file is read by DuckDB's JSON reader (C++, no Python object per record) into Arrow
 string columns, and every check and conversion is a vectorized Arrow kernel over a column, with
 a per-value Python path only for the values that fail the vectorized one. Files that the
 columnar read refuses (a non-object element, a duplicate key) take a per-record path that gives
-the same rows and exact reasons.
+the same rows and exact reasons. Recognising a file costs a look at its first bytes.
 """
 
 from __future__ import annotations
@@ -81,7 +123,7 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Literal
 
 import duckdb
@@ -90,6 +132,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from spotify_assets.lib.landing import BadFile, NotIngested, ParsedFile, RejectedRecord
 
 ExportFormat = Literal["extended", "account_data"]
 ContentType = Literal["music", "podcast", "audiobook", "unknown"]
@@ -125,9 +169,13 @@ STREAMS_SCHEMA: pa.Schema = pa.schema(
         pa.field("source_format", pa.string(), nullable=False),
         pa.field("source_file", pa.string(), nullable=False),
         pa.field("record_index", pa.int64(), nullable=False),
+        pa.field("mixed_history", pa.bool_()),
     ]
 )
-"""One row per accepted record of either format; ``ts`` is the end of the play (UTC)."""
+"""One row per accepted record of either format; ``ts`` is the end of the play (UTC).
+``mixed_history``: true for an account-data row of a file that does not tell music from
+podcasts (taken as music until known as a podcast), false for other account-data rows, null
+for extended rows."""
 
 CONTENT_TYPES: tuple[ContentType, ...] = ("music", "podcast", "audiobook", "unknown")
 
@@ -203,29 +251,24 @@ ISO_COUNTRIES: frozenset[str] = frozenset(_ISO_CODES.split())
 """ISO 3166-1 alpha-2 codes, plus XK (Kosovo, user-assigned but in common use)."""
 _COUNTRY_SET = pa.array(sorted(ISO_COUNTRIES))
 
+SPOTIFY_LAUNCH = datetime(2008, 10, 7, tzinfo=UTC)
+"""Spotify's public launch: a play dated before it cannot be true."""
+CLOCK_SKEW = timedelta(hours=1)
+"""How far after ``landed_at`` a play may still be dated (clocks of the store and the writer)."""
+MAX_MS_PLAYED = 24 * 3_600_000
+"""The longest a single play can last, in ms (24 h; the module docstring says why)."""
+
+_LAUNCH_US = int(SPOTIFY_LAUNCH.timestamp()) * 1_000_000
+# offline_timestamp is normalized (not rejected) within these bounds
 _TS_MIN_US = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
 _TS_MAX_US = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
 _EXCERPT_CHARS = 300
 _BOM = b"\xef\xbb\xbf"
 
 
-class BadExportFile(ValueError):
-    """The file as a whole cannot be read as an export; ``reason`` says why, for people."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class RejectedRecord:
-    """A record left out of the table. ``raw_excerpt`` renders the record's known,
-    non-personal fields as JSON (or a scalar element itself; cut at 300 characters) so a
-    person can see what was wrong."""
-
-    record_index: int
-    reason: str
-    raw_excerpt: str
+class BadExportFile(BadFile):
+    """The file as a whole cannot be read as an export; ``reason`` says why, for people.
+    A :class:`~spotify_assets.lib.landing.BadFile`, so the landed-file mechanism moves it aside."""
 
 
 @dataclass
@@ -256,27 +299,130 @@ class ParsedExport:
 # --------------------------------------------------------------------------------------------
 
 
-def parse_export(data: bytes, *, source_file: str, user_id: str) -> ParsedExport:
-    """Parse one export file's bytes into normalized rows, in file order.
+def parse_export(
+    data: bytes,
+    *,
+    source_file: str,
+    user_id: str,
+    name: str | None = None,
+    landed_at: datetime | None = None,
+) -> ParsedExport:
+    """Parse one export file's bytes (JSON, UTF-8) into normalized rows, in file order.
 
-    ``source_file`` is recorded on every row and its base name is the format hint;
-    ``user_id`` is the landing folder's name. Raises :class:`BadExportFile` for whole-file
-    problems; record problems are rejections (see the module docstring for the rules).
+    ``source_file`` is recorded on every row; ``name`` (default: ``source_file``) is the file's
+    name, whose base name is the format hint; ``user_id`` is the landing folder's user;
+    ``landed_at`` bounds ``ts`` (see the module docstring). Raises :class:`BadExportFile` for
+    whole-file problems; record problems are rejections.
     """
-    return _parse(data, source_file=source_file, user_id=user_id)
+    return _parse(data, source_file=source_file, user_id=user_id, name=name, landed_at=landed_at)
 
 
-def process_file(data: bytes, *, source_file: str, user_id: str) -> ParsedExport:
+def process_file(
+    data: bytes, *, source_file: str, user_id: str, landed_at: datetime | None = None
+) -> ParsedExport:
     """:func:`parse_export`, with rows sorted by ``ts`` (stable), as written to the lake: sorted
     rows give Parquet row groups tight ``ts`` statistics for time-range pruning."""
-    parsed = parse_export(data, source_file=source_file, user_id=user_id)
-    ts = parsed.table.column("ts")
-    if ts.num_chunks and parsed.table.num_rows > 1:
+    parsed = parse_export(data, source_file=source_file, user_id=user_id, landed_at=landed_at)
+    parsed.table = sort_by_ts(parsed.table)
+    return parsed
+
+
+def sort_by_ts(table: pa.Table) -> pa.Table:
+    """Rows sorted by ``ts`` (stable); the table itself when already in order."""
+    ts = table.column("ts")
+    if ts.num_chunks and table.num_rows > 1:
         values = ts.combine_chunks().cast(pa.int64()).to_numpy()
         if np.any(values[1:] < values[:-1]):
-            order = np.argsort(values, kind="stable")
-            parsed.table = parsed.table.take(pa.array(order))
-    return parsed
+            return table.take(pa.array(np.argsort(values, kind="stable")))
+    return table
+
+
+def parse_landed_export(
+    data: bytes,
+    *,
+    name: str,
+    source_file: str,
+    user_id: str,
+    landed_at: datetime | None = None,
+) -> ParsedFile:
+    """What a landed object of the streaming-history zone holds: the entry point of the
+    landed-file mechanism.
+
+    ``name``: the object's path below the user's folder (a hint only: content decides);
+    ``source_file``: the landed object's partition key, written on every row (a zip member's
+    rows carry ``"<source_file>/<member path>"``); ``user_id``: the user the folder maps to;
+    ``landed_at``: when the object landed (plays dated after it, beyond :data:`CLOCK_SKEW`,
+    are rejected). A zip is opened in memory
+    (:func:`spotify_assets.lib.listening.export_archive.parse_export_zip`).
+
+    Raises :class:`~spotify_assets.lib.landing.NotIngested` for an object that is not listening
+    history (or is video history) and :class:`~spotify_assets.lib.landing.BadFile` for one that
+    should be but cannot be read (module docstring). Rows come sorted by ``ts``.
+    """
+    from spotify_assets.lib.listening import export_archive
+
+    if export_archive.is_zip(data):
+        return export_archive.parse_export_zip(
+            data, source_file=source_file, user_id=user_id, landed_at=landed_at
+        )
+    return parse_landed_file(
+        data, name=name, source_file=source_file, user_id=user_id, landed_at=landed_at
+    )
+
+
+def parse_landed_file(
+    data: bytes,
+    *,
+    name: str,
+    source_file: str,
+    user_id: str,
+    landed_at: datetime | None = None,
+) -> ParsedFile:
+    """:func:`parse_landed_export` for one file that is not a zip (a loose file, a zip's member)."""
+    if _VIDEO_NAME.search(_base_name(name)):
+        raise NotIngested("video history: out of scope")
+    try:
+        text, encoding = _decode(data)
+        parsed = parse_export(
+            text, source_file=source_file, user_id=user_id, name=name, landed_at=landed_at
+        )
+    except BadExportFile as exc:
+        if _meant_as_history(name, data):
+            raise
+        raise NotIngested(f"not listening history: {exc.reason}") from None
+    parsed.table = sort_by_ts(parsed.table)
+    return ParsedFile(
+        table=parsed.table,
+        rejected=parsed.rejected,
+        info=file_info(parsed, encoding=encoding),
+    )
+
+
+def file_info(parsed: ParsedExport, *, encoding: str | None = None) -> dict[str, Any]:
+    """The JSON-able figures of one parsed file for its manifest."""
+    table = parsed.table
+    ts_min = ts_max = None
+    if table.num_rows:
+        bounds = pc.min_max(table["ts"])
+        ts_min, ts_max = bounds["min"].as_py().isoformat(), bounds["max"].as_py().isoformat()
+    by_reason: Counter[str] = Counter()
+    for r in parsed.rejected:
+        by_reason.update(part.split(":", 1)[0] for part in r.reason.split("; "))
+    info: dict[str, Any] = {
+        "format": parsed.format,
+        "formats": [parsed.format],
+        "records": parsed.n_records,
+        "accepted": parsed.n_accepted,
+        "rejected": parsed.n_rejected,
+        "rejected_by_reason": dict(sorted(by_reason.items())),
+        "min_ts": ts_min,
+        "max_ts": ts_max,
+        "normalized": dict(sorted(parsed.normalized.items())),
+        "mixed_history_rows": int(pc.sum(table["mixed_history"]).as_py() or 0),
+    }
+    if encoding is not None:
+        info["encoding"] = encoding
+    return info
 
 
 def write_parquet(table: pa.Table, where: str | os.PathLike[str] | IO[bytes]) -> None:
@@ -322,6 +468,83 @@ def format_hint(file_name: str) -> tuple[ExportFormat | None, str | None]:
 
 _EXTENDED_NAME = re.compile(r"(streaming_history_(audio|video)_.*|endsong(_\d+)?)\.json$")
 _ACCOUNT_NAME = re.compile(r"streaminghistory_?(music|podcast)?_?\d*\.json$")
+_VIDEO_NAME = re.compile(r"^streaming_history_video_", re.IGNORECASE)
+
+
+def _base_name(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+# --------------------------------------------------------------------------------------------
+# Recognising a landed file: encoding, binary kinds, "meant to be history"
+# --------------------------------------------------------------------------------------------
+
+_BINARY_KINDS = (
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip file"),
+    (b"BZh", "a bzip2 file"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"{\\rtf", "an RTF document"),
+)
+_BOMS = (  # the UTF-32 ones first: their BOMs start like UTF-16 LE's
+    (b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32 LE"),
+    (b"\x00\x00\xfe\xff", "utf-32-be", "UTF-32 BE"),
+    (b"\xff\xfe", "utf-16-le", "UTF-16 LE"),
+    (b"\xfe\xff", "utf-16-be", "UTF-16 BE"),
+)
+# A history field name in a file's head: the file was meant to be listening history.
+_HISTORY_SNIFF = re.compile(
+    rb'"(ts|ms_played|endTime|msPlayed|spotify_track_uri|master_metadata_track_name)"\s*:'
+)
+_SNIFF_BYTES = 65_536
+
+
+def _decode(data: bytes) -> tuple[bytes, str]:
+    """The bytes as UTF-8 (without copying when they are UTF-8 already) and the encoding found.
+    Raises :class:`BadExportFile` for a binary file or one that does not decode."""
+    for magic, kind in _BINARY_KINDS:
+        if data.startswith(magic):
+            raise BadExportFile(f"not JSON: {kind}")
+    if data.startswith(_BOM):
+        return data, "UTF-8 with BOM"
+    for bom, codec, label in _BOMS:
+        if data.startswith(bom):
+            return _transcode(data[len(bom) :], codec, f"{label} with BOM"), f"{label} with BOM"
+    head = data[:512]
+    if b"\x00" in head:
+        # BOM-less UTF-16: the ASCII characters of JSON ("[", "{", quotes, digits) leave a NUL
+        # in every other byte, the second (LE) or the first (BE).
+        even, odd = head[0::2], head[1::2]
+        if odd.count(0) * 4 >= len(odd) * 3 and even.count(0) == 0:
+            return _transcode(data, "utf-16-le", "UTF-16 LE"), "UTF-16 LE (no BOM)"
+        if even.count(0) * 4 >= len(even) * 3 and odd.count(0) == 0:
+            return _transcode(data, "utf-16-be", "UTF-16 BE"), "UTF-16 BE (no BOM)"
+        raise BadExportFile("not JSON: binary data (NUL bytes, and not UTF-16)")
+    return data, "UTF-8"
+
+
+def _transcode(data: bytes, codec: str, label: str) -> bytes:
+    try:
+        return data.decode(codec).encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadExportFile(
+            f"not {label}: the bytes at offset {exc.start} do not decode ({exc.reason})"
+        ) from None
+
+
+def _meant_as_history(name: str, data: bytes) -> bool:
+    """Whether an unreadable file was meant to be listening history: its name says so, or its
+    head names a history field (any of the encodings read here)."""
+    if format_hint(name)[0] is not None:
+        return True
+    head = data[:_SNIFF_BYTES]
+    if b"\x00" in head:
+        head = head.replace(b"\x00", b"")  # UTF-16/32 text: its ASCII field names remain
+    return _HISTORY_SNIFF.search(head) is not None
 
 
 # --------------------------------------------------------------------------------------------
@@ -450,6 +673,13 @@ def _load_strict(data: bytes) -> list[Any]:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise BadExportFile(
+                f"not UTF-8: byte 0x{body[bad.start]:02x} at offset {bad.start} does not decode "
+                "(a Latin-1 or Windows-1252 file? save it as UTF-8)"
+            ) from None
         if exc.msg.startswith("unexpected end of data"):
             raise BadExportFile(
                 f"truncated JSON: the file ends inside the document ({exc})"
@@ -466,6 +696,7 @@ def _load_strict(data: bytes) -> list[Any]:
 # --------------------------------------------------------------------------------------------
 
 _OK, _MISSING, _NOT_NUMBER, _NOT_WHOLE, _OUT_OF_RANGE, _NOT_TS = 0, 1, 2, 3, 4, 5
+_BEFORE_LAUNCH, _AFTER_LANDING, _TOO_LONG = 6, 7, 8
 _INT_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _SAFE_INT = r"^-?[0-9]{1,18}$"
 _NULL_STR = pa.scalar(None, pa.string())
@@ -577,8 +808,6 @@ def _parse_ts(arr: pa.Array, fast_format: str | None) -> tuple[np.ndarray, np.nd
     odd = np.flatnonzero(~good & _mask(pc.is_valid(arr)))
     for i, text in zip(odd, arr.take(pa.array(odd)).to_pylist(), strict=True):
         out[i], status[i] = _ts_from_text(text)
-    out_of_range = (status == _OK) & ((out < _TS_MIN_US) | (out >= _TS_MAX_US))
-    status[out_of_range] = _OUT_OF_RANGE
     return out, status
 
 
@@ -594,8 +823,7 @@ def _ts_from_text(text: str) -> tuple[int, int]:
         return 0, _NOT_TS
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds, _OK
+    return _epoch_us(dt), _OK
 
 
 def _uri_ids(
@@ -674,13 +902,28 @@ def _country(arr: pa.Array, normalized: Counter[str]) -> pa.Array:
 
 
 def _detect_format(raw: _Raw, hint: ExportFormat | None) -> ExportFormat | None:
+    """The format whose time and duration fields more records carry together; None when no
+    record has both of either (not listening history: ``platform`` alone is also a field of
+    ``SearchQueries.json``, ``artistName`` of ``Marquee.json``). A tie goes to the format with
+    more of its fields present, then to the name's."""
+    ext_pairs = _both(raw, "ts", "ms_played")
+    acc_pairs = _both(raw, "endTime", "msPlayed")
+    if ext_pairs != acc_pairs:
+        return "extended" if ext_pairs > acc_pairs else "account_data"
+    if ext_pairs == 0:
+        return None
     ext = sum(len(raw.columns[f]) - raw.columns[f].null_count for f in _EXTENDED_MARKERS)
     acc = sum(len(raw.columns[f]) - raw.columns[f].null_count for f in _ACCOUNT_MARKERS)
-    if ext == acc == 0:
-        return None
     if ext != acc:
         return "extended" if ext > acc else "account_data"
     return hint or "extended"
+
+
+def _both(raw: _Raw, a: str, b: str) -> int:
+    x, y = raw.columns[a], raw.columns[b]
+    if not raw.n or x.null_count == raw.n or y.null_count == raw.n:
+        return 0
+    return int(pc.sum(pc.and_(pc.is_valid(x), pc.is_valid(y))).as_py() or 0)
 
 
 def _content_type(*groups: np.ndarray) -> pa.Array:
@@ -706,6 +949,11 @@ _STATUS_TEXT = {
     _NOT_WHOLE: "{f} not a whole number: {v!r}",
     _OUT_OF_RANGE: "{f} out of range: {v!r}",
     _NOT_TS: "{f} not a timestamp: {v!r}",
+    _BEFORE_LAUNCH: f"{{f}} before Spotify's launch ({SPOTIFY_LAUNCH:%Y-%m-%d}): {{v!r}}",
+    _AFTER_LANDING: "{f} after the file landed ({landed}, allowing "
+    f"{CLOCK_SKEW.total_seconds() / 3600:g} h of clock skew): {{v!r}}",
+    _TOO_LONG: f"{{f}} above {MAX_MS_PLAYED // 3_600_000} h ({MAX_MS_PLAYED} ms), longer than "
+    "a play can last: {v!r}",
 }
 
 
@@ -758,6 +1006,7 @@ def _extended_columns(c: dict[str, pa.Array], normalized: Counter[str]) -> dict[
         "offline": _parse_bool(c["offline"], "offline", normalized),
         "offline_timestamp": _offline_ts(c["offline_timestamp"], normalized),
         "incognito_mode": _parse_bool(c["incognito_mode"], "incognito_mode", normalized),
+        "mixed_history": pa.nulls(len(c["ts"]), pa.bool_()),
     }
 
 
@@ -774,7 +1023,10 @@ def _account_columns(
     if content_hint == "podcast":  # podcast files may name the show artist, the episode track
         show, episode = pc.coalesce(show, artist), pc.coalesce(episode, track)
         podcast |= named
-    music = named & ~podcast if content_hint == "music" else np.zeros(n, bool)
+    # Music files, and files that do not tell (the old mixed ones): an artist/track row is music,
+    # flagged as mixed in the latter so that the streams build can still make it a podcast.
+    music = named & ~podcast if content_hint != "podcast" else np.zeros(n, bool)
+    mixed = music if content_hint is None else np.zeros(n, bool)
     strings = pa.nulls(n, pa.string())
     bools = pa.nulls(n, pa.bool_())
     not_podcast = pa.array(~podcast)
@@ -799,11 +1051,16 @@ def _account_columns(
         "offline": bools,
         "offline_timestamp": pa.nulls(n, TS_TYPE),
         "incognito_mode": bools,
+        "mixed_history": pa.array(mixed, pa.bool_()),
     }
 
 
 def _normalize(
-    raw: _Raw, fmt: ExportFormat, content_hint: str | None, normalized: Counter[str]
+    raw: _Raw,
+    fmt: ExportFormat,
+    content_hint: str | None,
+    normalized: Counter[str],
+    landed_at: datetime | None = None,
 ) -> tuple[dict[str, pa.Array], np.ndarray, list[str]]:
     """Columns for every element (rejected ones included) and the per-element reasons."""
     c = raw.columns
@@ -816,6 +1073,16 @@ def _normalize(
         columns = _account_columns(c, n, content_hint)
     ts_us, ts_status = _parse_ts(c[ts_field], ts_format)
     ms, ms_status = _parse_int(c[ms_field])
+    # Values that cannot be true (the module docstring says why these bounds).
+    dated = ts_status == _OK
+    ts_status[dated & (ts_us < _LAUNCH_US)] = _BEFORE_LAUNCH
+    if landed_at is None:
+        ts_status[dated & (ts_us >= _TS_MAX_US)] = _OUT_OF_RANGE
+    else:
+        latest = landed_at if landed_at.tzinfo else landed_at.replace(tzinfo=UTC)
+        latest_us = _epoch_us(latest + CLOCK_SKEW)
+        ts_status[dated & (ts_us > latest_us)] = _AFTER_LANDING
+    ms_status[(ms_status == _OK) & (ms > MAX_MS_PLAYED)] = _TOO_LONG
     negative = (ms_status == _OK) & (ms < 0)
     not_object = np.zeros(n, bool)
     if raw.not_object:
@@ -824,6 +1091,7 @@ def _normalize(
     reasons: list[str] = []
     idx = np.flatnonzero(rejected)
     if len(idx):
+        landed_text = landed_at.isoformat() if landed_at else None
         ts_raw = c[ts_field].take(pa.array(idx)).to_pylist()
         ms_raw = c[ms_field].take(pa.array(idx)).to_pylist()
         for k, i in enumerate(idx):
@@ -832,7 +1100,8 @@ def _normalize(
                 continue
             parts = []
             if ts_status[i] != _OK:
-                parts.append(_STATUS_TEXT[int(ts_status[i])].format(f=ts_field, v=ts_raw[k]))
+                text = _STATUS_TEXT[int(ts_status[i])]
+                parts.append(text.format(f=ts_field, v=ts_raw[k], landed=landed_text))
             if ms_status[i] != _OK:
                 parts.append(_STATUS_TEXT[int(ms_status[i])].format(f=ms_field, v=ms_raw[k]))
             elif negative[i]:
@@ -841,6 +1110,11 @@ def _normalize(
     columns["ts"] = pa.array(ts_us, pa.int64()).cast(TS_TYPE)
     columns["ms_played"] = pa.array(ms, pa.int64())
     return columns, rejected, reasons
+
+
+def _epoch_us(dt: datetime) -> int:
+    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _excerpt(raw: _Raw, i: int) -> str:
@@ -856,14 +1130,21 @@ def _repeat(value: str, n: int) -> pa.Array:
 
 
 def _parse(
-    data: bytes, *, source_file: str, user_id: str, force_per_record: bool = False
+    data: bytes,
+    *,
+    source_file: str,
+    user_id: str,
+    force_per_record: bool = False,
+    name: str | None = None,
+    landed_at: datetime | None = None,
 ) -> ParsedExport:
-    hint, content_hint = format_hint(source_file)
+    hint, content_hint = format_hint(name or source_file)
     raw = _read(data, force_per_record=force_per_record)
     fmt = _detect_format(raw, hint)
+    again = {"source_file": source_file, "user_id": user_id, "name": name, "landed_at": landed_at}
     if fmt is None and raw.n and not force_per_record:
-        # No known field anywhere: objects without them, or null elements? Look closer.
-        return _parse(data, source_file=source_file, user_id=user_id, force_per_record=True)
+        # No record with a format's fields: other objects, or null elements? Look closer.
+        return _parse(data, force_per_record=True, **again)
     if raw.n and len(raw.not_object) == raw.n:
         kinds = sorted({kind for kind, _ in raw.not_object.values()})
         raise BadExportFile(
@@ -872,25 +1153,24 @@ def _parse(
     if fmt is None:
         if raw.n:
             raise BadExportFile(
-                "unknown format: no record has a field of the Extended Streaming History "
-                f"({', '.join(_EXTENDED_MARKERS[:4])}, ...) or of the account data "
-                f"({', '.join(_ACCOUNT_MARKERS[:4])}, ...)"
+                "unknown format: no record has both ts and ms_played (Extended Streaming "
+                "History) or both endTime and msPlayed (account data)"
             )
         fmt = hint or "extended"  # an empty array: nothing to disagree with the name
     if fmt == "account_data" and hint == "extended":
         content_hint = None
     normalized: Counter[str] = Counter()
-    columns, rejected_mask, reasons = _normalize(raw, fmt, content_hint, normalized)
+    columns, rejected_mask, reasons = _normalize(raw, fmt, content_hint, normalized, landed_at)
 
     if not force_per_record and not raw.not_object and rejected_mask.any():
         # An element with none of the known fields may be a JSON null (not an object): only
         # the per-record read can tell, and only such elements are rejected, so look there.
         idx = np.flatnonzero(rejected_mask)
         empty = np.ones(len(idx), bool)
-        for name in _READ_FIELDS:
-            empty &= ~_valid(raw.columns[name].take(pa.array(idx)))
+        for known in _READ_FIELDS:
+            empty &= ~_valid(raw.columns[known].take(pa.array(idx)))
         if empty.any():
-            return _parse(data, source_file=source_file, user_id=user_id, force_per_record=True)
+            return _parse(data, force_per_record=True, **again)
 
     n = raw.n
     keep = ~rejected_mask
