@@ -12,7 +12,7 @@ what the same KPIs take as plain DuckDB SQL over the same data in one process.
   (metadata, headlines and charts included); also the sum of the marts' own ``seconds``
   metadata (their SQL only).
 - plain: the same KPIs written here as straightforward, independent ``CREATE TABLE ... AS``
-  statements from the KPI definitions (DESIGN.md section 6), on one connection (same
+  statements from the KPI definitions (docs/ARCHITECTURE.md, section 7), on one connection (same
   ``memory_limit``, ``TimeZone`` UTC); none of the marts' SQL is imported. Timed: connect to
   close. Local time converts every play with ``timezone()``, as a script would.
 

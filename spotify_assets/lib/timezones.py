@@ -1,5 +1,5 @@
-"""One IANA time zone per country, for "local time" (DESIGN.md section 6): a play's ``ts``
-(UTC) moved into the zone of its ``conn_country``.
+"""One IANA time zone per country, for "local time" (docs/ARCHITECTURE.md, section 7): a
+play's ``ts`` (UTC) moved into the zone of its ``conn_country``.
 
 Rule: a country with one zone in tzdb gets it; a country with several gets its capital's (the
 seat of government's), so a country's plays share one clock. ``conn_country`` null (Spotify's

@@ -6,9 +6,9 @@
                 -> marts/candidate_hits (tracks predicted well above their popularity)
 
 The features, target, cross-validation and baselines are in ``spotify_assets.lib.ml``
-(Dagster-free). Policy (DESIGN.md section 2): Spotify's developer terms forbid training models
-on Spotify content, so the model trains on the sample world by default and on live API content
-only when ``SPOTIFY_ML_ALLOW_LIVE_TRAINING=true``.
+(Dagster-free). Policy (docs/ARCHITECTURE.md, section 8): Spotify's developer terms forbid
+training models on Spotify content, so the model trains on the sample world by default and on
+live API content only when ``SPOTIFY_ML_ALLOW_LIVE_TRAINING=true``.
 """
 
 import time

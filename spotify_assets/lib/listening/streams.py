@@ -4,7 +4,7 @@
 Each landed export file becomes one Parquet file of normalized plays (see
 ``spotify_assets.lib.listening.export_files``). ``core.streams`` is their union with duplicates
 removed: the same play (user, ``ts``, content id, ``ms_played``) in overlapping export files is
-one play (DESIGN.md section 6); for account-data rows, which have no URI, the item is
+one play (docs/ARCHITECTURE.md, section 7); for account-data rows, which have no URI, the item is
 its names (see :func:`play_key_sql`). Of duplicates, the row of the first file (by file key, then
 record index) is kept.
 
@@ -45,11 +45,11 @@ class BuildStats:
 
 
 def play_key_sql(alias: str = "") -> list[str]:
-    """The play key as SQL expressions over ``alias`` (DESIGN.md section 6): user, format,
-    ``ts``, ``ms_played`` and the item. The item of an extended-format row is its Spotify id
-    (track, episode, chapter or audiobook), or its names when it has none; an account-data
-    row (no URIs) is always keyed by its names, so resolving its track id later by name
-    (:func:`resolve_account_data_tracks`) never changes its key."""
+    """The play key as SQL expressions over ``alias`` (docs/ARCHITECTURE.md, section 7):
+    user, format, ``ts``, ``ms_played`` and the item. The item of an extended-format row is
+    its Spotify id (track, episode, chapter or audiobook), or its names when it has none; an
+    account-data row (no URIs) is always keyed by its names, so resolving its track id later
+    by name (:func:`resolve_account_data_tracks`) never changes its key."""
     a = f"{alias}." if alias else ""
     item = (
         f"CASE WHEN {a}source_format = 'account_data' THEN NULL ELSE "
@@ -113,9 +113,9 @@ def streams_dedup_sql(source: str) -> str:
     """A DuckDB ``SELECT`` that keeps one row per play from ``source`` (a table name or a
     ``read_parquet(...)`` call over the processed Parquet files).
 
-    Duplicates (DESIGN.md section 6) are the same user, ``ts``, item and ``ms_played`` from
-    overlapping export files; the item is its Spotify id (track, episode, chapter or
-    audiobook) or, when a row has none (every account-data row), its names
+    Duplicates (docs/ARCHITECTURE.md, section 7) are the same user, ``ts``, item and
+    ``ms_played`` from overlapping export files; the item is its Spotify id (track, episode,
+    chapter or audiobook) or, when a row has none (every account-data row), its names
     (track/episode/chapter name and artist/show/audiobook title). The two formats never merge
     (account-data times are cut to the minute). The row from the first file by
     ``source_file``, then ``record_index``, wins, so the result does not depend on load order.

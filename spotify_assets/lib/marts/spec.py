@@ -87,7 +87,8 @@ class Mart:
 
 # Shared definitions every mart module uses, so one KPI means one thing everywhere.
 
-#: Music plays only (DESIGN.md section 6: podcasts and audiobooks are left out of music KPIs).
+#: Music plays only: podcasts and audiobooks are left out of music KPIs
+#: (docs/ARCHITECTURE.md, section 7).
 MUSIC_PLAYS = "core.streams where content_type = 'music'"
 
 #: A stream: a music play of at least 30 seconds.

@@ -5,7 +5,8 @@
 ``stream_popularity`` follows how Spotify describes its own score (recent plays count more),
 computed from ``core.streams``:
 
-- only streams count: music plays of at least 30 s (DESIGN.md section 6) of a known track;
+- only streams count: music plays of at least 30 s of a known track (docs/ARCHITECTURE.md,
+  section 7);
 - each stream weighs ``0.5 ** (age_days / half_life_days)``, its age measured from the latest
   music play of the whole history (so the score does not depend on when it is computed);
 - a track's score is the sum of its weights, scaled to 0-100 as

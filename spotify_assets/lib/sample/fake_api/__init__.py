@@ -1,4 +1,5 @@
-"""A local fake Spotify Web API over the sample world (DESIGN.md section 4), Dagster-free.
+"""A local fake Spotify Web API over the sample world (docs/ARCHITECTURE.md, section 9),
+Dagster-free.
 
 Start ``FakeSpotifyServer(world, mode=..., faults=FaultConfig(...))`` (a context manager), then
 point spotipy at it: ``sp.prefix = server.api_prefix`` and the auth manager's

@@ -1,5 +1,5 @@
-"""The embedded sample world (DESIGN.md section 4): a deterministic, calibrated synthetic
-Spotify catalog, playlists and listening histories, Dagster-free."""
+"""The embedded sample world (docs/ARCHITECTURE.md, section 9): a deterministic, calibrated
+synthetic Spotify catalog, playlists and listening histories, Dagster-free."""
 
 from spotify_assets.lib.sample.world.scales import SCALES, WorldScale, get_scale
 from spotify_assets.lib.sample.world.world import (

@@ -1,5 +1,5 @@
 """The deterministic sample world: a synthetic but calibrated Spotify catalog, playlists and
-listeners (DESIGN.md section 4), built with vectorized numpy from one seed.
+listeners (docs/ARCHITECTURE.md, section 9), built with vectorized numpy from one seed.
 
 Everything is drawn from ``np.random.default_rng([seed, tag, ...])`` streams, one per concern
 (artists, albums, playlists, each user's plays...), so one part can be regenerated alone (a
@@ -53,7 +53,7 @@ _START_NS = WORLD_START.value
 _END_NS = WORLD_END.value
 _NAT_NS = np.iinfo(np.int64).max  # "never removed" in the int64 membership arrays
 
-# One zone per country: the capital's (DESIGN.md section 6, "local time").
+# One zone per country: the capital's (docs/ARCHITECTURE.md, section 7, "local time").
 COUNTRY_TIMEZONES: dict[str, str] = {
     "US": "America/New_York",
     "BR": "America/Sao_Paulo",
@@ -110,7 +110,7 @@ _COUNTRY_WEIGHTS = np.array(
 )
 _COUNTRIES = tuple(COUNTRY_TIMEZONES)
 
-# Stream shares by genre family (DESIGN.md section 4), in GENRE_FAMILIES order.
+# Stream shares by genre family (docs/ARCHITECTURE.md, section 9), in GENRE_FAMILIES order.
 _FAMILY_STREAM_SHARE = {
     "hip hop/r&b": 0.25,
     "rock": 0.20,
