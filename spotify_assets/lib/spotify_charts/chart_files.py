@@ -1,0 +1,663 @@
+"""Parse one landed Spotify chart CSV into ``core.chart_entries`` rows (Dagster-free).
+
+The landed-file mechanism (:mod:`spotify_assets.lib.landing`) calls :func:`parse_chart_file`
+once per file of the zone ``landing/charts/``; the rows of all files are then deduplicated into
+``core.chart_entries`` by :func:`spotify_assets.lib.marts.chart_marts.build_chart_entries`.
+
+Formats (told apart by the header, wherever the file came from)
+----------------------------------------------------------------
+- ``charts.spotify.com`` (2022-): ``rank,uri,artist_names,track_name,source,peak_rank,
+  previous_rank,days_on_chart,streams``; weekly files have ``weeks_on_chart`` instead of
+  ``days_on_chart``; viral charts have no ``streams``. UTF-8 with a BOM, numbers often quoted,
+  several artists in one quoted field (``"Ryan Castro, Kapo, Gangsta"``), ``uri`` a
+  ``spotify:track:<id>``. ``source`` (the label or distributor) becomes ``label``.
+- ``spotifycharts.com`` (2017-2021): ``Position,"Track Name",Artist,Streams,URL`` (viral:
+  no ``Streams``), in some years after a first line ``,,,"Note that these figures are
+  generated using a formula that protects against any artificial inflation of chart
+  positions.",``; ``URL`` an ``https://open.spotify.com/track/<id>``.
+Header names are matched case-insensitively with spaces read as ``_``; unknown extra columns
+are accepted (listed in ``info["extra_columns"]``); the delimiter may be ``,``, ``;`` or a tab
+(spreadsheets re-save CSVs with their locale's separator).
+
+The file name (as both sites name their downloads; a browser's `` (1)`` suffix is allowed)
+---------------------------------------------------------------------------------------------
+``<regional|viral>-<region>-<daily|weekly>-<date>.csv`` with ``region`` ``global`` or a
+two-letter country code (kept lower case, as the sites spell it):
+
+- daily, ``regional-global-daily-2019-12-20.csv``: the UTC day 2019-12-20;
+- weekly with two dates, ``regional-us-weekly-2019-01-04--2019-01-11.csv`` (spotifycharts.com):
+  Friday to the next Friday, the second date *exclusive*: 2019-01-04 to 2019-01-10;
+- weekly with one date, ``regional-ar-weekly-2026-03-05.csv`` (charts.spotify.com): the date is
+  the Thursday that *ends* the charting week (Spotify's week runs Friday 00:00 to Thursday
+  23:59 UTC): 2026-02-27 to 2026-03-05. Both sites thus give the same week the same period.
+
+``period_start`` and ``period_end`` are both inclusive. A name without a date
+(``regional-global-daily-latest.csv``, what both sites call the newest chart) is a
+:class:`BadFile` whose reason says how to rename it; so is any chart file whose name does not
+follow the pattern. A CSV whose header is not a chart's is :class:`NotIngested` (unless its
+name says it is a chart: then it is a :class:`BadFile`, e.g. an HTML error page saved as CSV).
+
+Encodings
+---------
+UTF-8 with or without a BOM, UTF-16 with a BOM; a file that is not valid UTF-8 (re-saved by a
+spreadsheet) is read as Windows-1252, which also reads Latin-1 text, line by line so that a
+file mixing both still reads (``info["encoding"]`` says which). Bytes that are neither, or a
+binary file, make a :class:`BadFile`. Text that was UTF-8 read as Windows-1252/Latin-1 on its
+way (``SeÃ±orita`` for ``Señorita``, also twice over) is repaired in names when the repaired
+bytes are valid UTF-8, and counted in ``info["repaired_values"]``. Other legacy code pages
+(a Cyrillic cp1251 file, say) cannot be told from Windows-1252 and read as it.
+
+Rows
+----
+A row is rejected (a :class:`RejectedRecord` with its line number and reason) when: its field
+count differs from the header's (also a name with a line break in it, which no chart has); the
+rank is missing or not a positive whole number, or repeats an earlier rank of the file; the
+``uri``/``URL`` holds no track id (22 base-62 characters); in a chart with streams, ``streams``
+is missing or not a whole number (``1,989,059`` style digit grouping is accepted). Other
+numbers (``peak_rank``, ``previous_rank``, ``days_on_chart``, ``weeks_on_chart``) that are
+missing, not whole numbers or not positive become null (``previous_rank`` is empty or ``-1``
+for a new entry) and are counted in ``info["nulled"]``. Names are trimmed; empty is null.
+
+Speed: the CSV is read by Arrow's reader in C++, every check is a vectorized Arrow kernel over
+a column; per-value Python runs only for the few names that look double-encoded and for the
+text of rejected lines.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from datetime import date, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from spotify_assets.lib.landing import BadFile, NotIngested, ParsedFile, RejectedRecord
+
+#: The columns of ``core.chart_entries`` (the contract), then the extras kept from the file.
+CHART_ENTRIES_SCHEMA: pa.Schema = pa.schema(
+    [
+        pa.field("region", pa.string(), nullable=False),
+        pa.field("chart", pa.string(), nullable=False),
+        pa.field("period_start", pa.date32(), nullable=False),
+        pa.field("period_end", pa.date32(), nullable=False),
+        pa.field("rank", pa.int32(), nullable=False),
+        pa.field("track_id", pa.string(), nullable=False),
+        pa.field("track_name", pa.string()),
+        pa.field("artist_names", pa.string()),
+        pa.field("streams", pa.int64()),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("peak_rank", pa.int32()),
+        pa.field("previous_rank", pa.int32()),
+        pa.field("days_on_chart", pa.int32()),
+        pa.field("weeks_on_chart", pa.int32()),
+        pa.field("label", pa.string()),
+        pa.field("source_format", pa.string(), nullable=False),
+        pa.field("line", pa.int32(), nullable=False),
+    ]
+)
+
+NEW_FORMAT = "charts.spotify.com"
+OLD_FORMAT = "spotifycharts.com"
+
+_NAME = re.compile(
+    r"^(?P<kind>regional|viral)-(?P<region>global|[a-z]{2})-(?P<freq>daily|weekly)-"
+    r"(?P<when>.+?)(?: \(\d+\))?\.csv$",
+    re.IGNORECASE,
+)
+_ONE_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})$")
+_TWO_DATES = re.compile(r"^(\d{4}-\d{2}-\d{2})--(\d{4}-\d{2}-\d{2})$")
+_NAMING_HELP = (
+    "name chart files as the sites do: regional-<region>-daily-<YYYY-MM-DD>.csv, "
+    "regional-<region>-weekly-<YYYY-MM-DD>.csv (the Thursday ending the week) or "
+    "regional-<region>-weekly-<YYYY-MM-DD>--<YYYY-MM-DD>.csv (Friday to next Friday); "
+    "<region> is 'global' or a two-letter country code, 'viral-' instead of 'regional-' "
+    "for viral charts"
+)
+
+# Canonical column <- header spellings (lower case, spaces as underscores).
+_NEW_COLUMNS = {
+    "rank": "rank",
+    "uri": "uri",
+    "artist_names": "artist_names",
+    "track_name": "track_name",
+    "source": "label",
+    "peak_rank": "peak_rank",
+    "previous_rank": "previous_rank",
+    "days_on_chart": "days_on_chart",
+    "weeks_on_chart": "weeks_on_chart",
+    "streams": "streams",
+}
+_OLD_COLUMNS = {
+    "position": "rank",
+    "track_name": "track_name",
+    "artist": "artist_names",
+    "streams": "streams",
+    "url": "uri",
+}
+_NEW_REQUIRED = frozenset({"rank", "uri", "artist_names", "track_name"})
+_OLD_REQUIRED = frozenset({"position", "track_name", "artist", "url"})
+_HEADER_SEARCH_LINES = 5
+_EXCERPT_CHARS = 300
+
+_WHOLE = r"^[+-]?[0-9]+$"
+# Digit grouping a spreadsheet may add: 1,989,059 / 1.989.059 / 1 989 059 (also NBSP, thin).
+_GROUPED = r"^[0-9]{1,3}(?:[,.' \x{00a0}\x{202f}][0-9]{3})+$"
+_GROUP_CHARS = r"[,.' \x{00a0}\x{202f}]"
+
+# Double-encoding: a UTF-8 lead byte followed by its continuation bytes, each read as one
+# Windows-1252 (or, for the five bytes it leaves undefined, Latin-1) character.
+_CP1252_CHAR = {}
+for _b in range(256):
+    try:
+        _CP1252_CHAR[_b] = bytes([_b]).decode("cp1252")
+    except UnicodeDecodeError:
+        _CP1252_CHAR[_b] = chr(_b)
+_BYTE_OF = {ch: b for b, ch in _CP1252_CHAR.items()}
+_CONT = "".join(re.escape(_CP1252_CHAR[b]) for b in range(0x80, 0xC0))
+_MOJIBAKE = re.compile(
+    f"[\u00c2-\u00df][{_CONT}]|[\u00e0-\u00ef][{_CONT}]{{2}}|[\u00f0-\u00f4][{_CONT}]{{3}}"
+)
+# The same as an RE2 pattern, to find candidate values in a column without Python.
+_MOJIBAKE_RE2 = "[\u00c2-\u00f4][" + "".join(_CP1252_CHAR[b] for b in range(0x80, 0xC0)) + "]"
+
+
+# --------------------------------------------------------------------------------------------
+# File name
+# --------------------------------------------------------------------------------------------
+
+
+def chart_from_name(name: str) -> tuple[str, str, date, date]:
+    """(region, chart, period_start, period_end) from a chart file's name (any folder before
+    it is ignored); ``chart`` is ``regional-daily``, ``regional-weekly``, ``viral-daily`` or
+    ``viral-weekly``. Raises :class:`BadFile` with how to name the file."""
+    base = name.rsplit("/", 1)[-1]
+    m = _NAME.match(base)
+    if not m:
+        raise BadFile(f"{base}: not a chart file name; {_NAMING_HELP}")
+    kind, region, freq, when = (m[g].lower() for g in ("kind", "region", "freq", "when"))
+    chart = f"{kind}-{freq}"
+    if when == "latest":
+        raise BadFile(
+            f"{base}: 'latest' is not a date, and which day's chart this is cannot be known "
+            f"from the file; rename it with the chart's date ({_NAMING_HELP})"
+        )
+    try:
+        if one := _ONE_DATE.match(when):
+            day = date.fromisoformat(one[1])
+            if freq == "daily":
+                return region, chart, day, day
+            return region, chart, day - timedelta(days=6), day
+        if (two := _TWO_DATES.match(when)) and freq == "weekly":
+            start, end = date.fromisoformat(two[1]), date.fromisoformat(two[2])
+            span = (end - start).days
+            if span == 7:  # spotifycharts.com: Friday to the next Friday, end exclusive
+                return region, chart, start, end - timedelta(days=1)
+            if span == 6:  # written with an inclusive end
+                return region, chart, start, end
+            raise BadFile(f"{base}: a weekly chart covers 7 days, not {start} to {end}")
+    except ValueError as exc:
+        if isinstance(exc, BadFile):
+            raise
+        raise BadFile(f"{base}: {when!r} is not a valid date ({exc}); {_NAMING_HELP}") from None
+    raise BadFile(f"{base}: cannot read a {freq} chart's date from {when!r}; {_NAMING_HELP}")
+
+
+# --------------------------------------------------------------------------------------------
+# Bytes to text
+# --------------------------------------------------------------------------------------------
+
+
+def _to_utf8(data: bytes, name: str) -> tuple[bytes, str]:
+    """The file as UTF-8 bytes without a BOM, and the encoding it was read as."""
+    if data.startswith(codecs.BOM_UTF8):
+        data, encoding = data[3:], "utf-8-sig"
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16").encode("utf-8"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise BadFile(f"{name}: starts as UTF-16 but is not ({exc})") from None
+    else:
+        encoding = "utf-8"
+    if b"\x00" in data[:4096]:
+        raise BadFile(f"{name}: binary data (NUL bytes), not a CSV text file")
+    try:
+        data.decode("utf-8")
+        return data, encoding
+    except UnicodeDecodeError:
+        pass
+    # Re-saved by a spreadsheet: Windows-1252 (a superset of Latin-1's printable characters),
+    # line by line, so UTF-8 lines of a file that mixes both stay UTF-8.
+    out, legacy, utf8 = [], 0, 0
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            out.append(line.decode("utf-8"))
+            utf8 += not line.isascii()
+        except UnicodeDecodeError:
+            try:
+                out.append(line.decode("cp1252"))
+                legacy += 1
+            except UnicodeDecodeError as exc:
+                raise BadFile(
+                    f"{name}: line {number} is neither UTF-8 nor Windows-1252/Latin-1 text "
+                    f"({exc.reason} at byte {exc.start}); save the file as UTF-8 CSV"
+                ) from None
+    return "\n".join(out).encode("utf-8"), "utf-8+cp1252" if utf8 else "cp1252"
+
+
+# --------------------------------------------------------------------------------------------
+# Header
+# --------------------------------------------------------------------------------------------
+
+
+def _header(lines: list[bytes]) -> tuple[int, str, str, list[str]] | None:
+    """(line index, format, delimiter, raw column names) of the first chart header among the
+    first lines, or None."""
+    for i, raw in enumerate(lines[:_HEADER_SEARCH_LINES]):
+        text = raw.decode("utf-8", "replace").strip("\r")
+        if not text.strip():
+            continue
+        for delimiter in (",", ";", "\t"):
+            if delimiter not in text:
+                continue
+            names = next(csv.reader([text], delimiter=delimiter))
+            norm = {_norm(n) for n in names}
+            if norm >= _NEW_REQUIRED:
+                return i, NEW_FORMAT, delimiter, names
+            if norm >= _OLD_REQUIRED:
+                return i, OLD_FORMAT, delimiter, names
+    return None
+
+
+def _norm(column: str) -> str:
+    return re.sub(r"\s+", "_", column.strip().strip('"').strip().lower())
+
+
+def _not_a_chart(name: str, lines: list[bytes]) -> Exception:
+    first = next((ln for ln in lines if ln.strip()), b"").decode("utf-8", "replace").strip()
+    if _NAME.match(name.rsplit("/", 1)[-1]):
+        what = (
+            "an HTML page (the site's error or login page?), not the chart CSV"
+            if first.lower().startswith(("<!doctype", "<html"))
+            else "no chart header (rank,uri,artist_names,track_name,... or "
+            "Position,Track Name,Artist,Streams,URL) in its first lines"
+        )
+        return BadFile(f"{name}: named as a chart but holds {what}; first line: {first[:120]!r}")
+    return NotIngested(f"{name}: not a chart CSV (first line: {first[:120]!r})")
+
+
+# --------------------------------------------------------------------------------------------
+# Columns
+# --------------------------------------------------------------------------------------------
+
+
+def _clean_text(col: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
+    """Trimmed, empty -> null, double-encoded UTF-8 repaired; (column, values repaired)."""
+    col = pc.utf8_trim_whitespace(col)
+    col = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+    suspect = pc.match_substring_regex(col, _MOJIBAKE_RE2)
+    if not pc.any(suspect).as_py():
+        return col, 0
+    values = col.to_pylist()
+    flags = suspect.to_pylist()
+    repaired = 0
+    for i, flag in enumerate(flags):
+        if flag:
+            fixed = repair_mojibake(values[i])
+            if fixed != values[i]:
+                values[i] = fixed
+                repaired += 1
+    return pa.chunked_array([pa.array(values, pa.string())]), repaired
+
+
+def repair_mojibake(text: str) -> str:
+    """Undo UTF-8 text read as Windows-1252/Latin-1 (``SeÃ±orita`` -> ``Señorita``), up to
+    three times over; a sequence whose bytes are not valid UTF-8 is left as it is."""
+
+    def fix(m: re.Match[str]) -> str:
+        try:
+            return bytes(_BYTE_OF[c] for c in m[0]).decode("utf-8")
+        except (KeyError, UnicodeDecodeError):
+            return m[0]
+
+    for _ in range(3):
+        fixed = _MOJIBAKE.sub(fix, text)
+        if fixed == text:
+            break
+        text = fixed
+    return text
+
+
+def _whole(col: pa.ChunkedArray, grouped: bool = False) -> tuple[pa.ChunkedArray, pa.Array]:
+    """(int64 values, null where not a whole number; mask of values that are not)."""
+    col = pc.utf8_trim_whitespace(col)
+    ok = pc.match_substring_regex(col, _WHOLE)
+    digits = col
+    if grouped:
+        is_grouped = pc.match_substring_regex(col, _GROUPED)
+        digits = pc.if_else(is_grouped, pc.replace_substring_regex(col, _GROUP_CHARS, ""), col)
+        ok = pc.or_(ok, is_grouped)
+    ok = pc.and_(ok, pc.less_equal(pc.utf8_length(digits), 18))
+    ok = pc.fill_null(ok, False)
+    values = pc.cast(pc.if_else(ok, digits, pa.scalar(None, pa.string())), pa.int64())
+    return values, pc.invert(ok)
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+_OPTIONAL_INTS = ("peak_rank", "previous_rank", "days_on_chart", "weeks_on_chart")
+_INTS = ("rank", "streams", *_OPTIONAL_INTS)
+_TEXTS = ("track_name", "artist_names", "label")
+_CLEAN_URIS = re.compile(
+    r"(?:(?:spotify:track:|https://open\.spotify\.com/track/)[0-9A-Za-z]{22}\n)*"
+)
+
+
+def parse_chart_file(data: bytes, *, name: str, source_file: str) -> ParsedFile:
+    """Parse one chart CSV (both sites' formats, any chart of ``name``) into
+    :data:`CHART_ENTRIES_SCHEMA` rows in file order, with rejected rows and figures.
+
+    ``name`` is the landed file's name (region, chart and period come from it);
+    ``source_file`` the landed key that every row carries. Raises :class:`NotIngested` for a
+    CSV that is not a chart and :class:`BadFile` for a chart that cannot be read or placed.
+    """
+    base = name.rsplit("/", 1)[-1]
+    text, encoding = _to_utf8(data, base)
+    lines = text.split(b"\n")
+    found = _header(lines)
+    if found is None:
+        raise _not_a_chart(base, lines)
+    header_index, fmt, delimiter, raw_names = found
+    region, chart, period_start, period_end = chart_from_name(base)
+
+    mapping = _NEW_COLUMNS if fmt == NEW_FORMAT else _OLD_COLUMNS
+    names, extra = [], []
+    for i, raw_name in enumerate(raw_names):
+        canonical = mapping.get(_norm(raw_name))
+        if canonical and canonical not in names:
+            names.append(canonical)
+        else:
+            names.append(f"_extra{i}")
+            if raw_name.strip():
+                extra.append(raw_name.strip())
+    has_streams = "streams" in names
+    body = b"\n".join(lines[header_index + 1 :])
+    suspect_text = not body.isascii() and bool(_MOJIBAKE.search(body.decode("utf-8")))
+
+    rejected: list[RejectedRecord] = []
+    nulled: dict[str, int] = {}
+    repaired = 0
+    columns = None
+    if not body.strip():  # a header and nothing else: an empty chart
+        columns = _columns_of(pa.table({}), 0) | {"track_id": pa.nulls(0, pa.string())}
+    elif not suspect_text and b"\n\n" not in body.rstrip() and b"\n\r\n" not in body.rstrip():
+        columns = _parse_clean(body, names, delimiter, has_streams)
+    if columns is not None:  # every row fine: lines follow the header one by one
+        n = len(columns["rank"])
+        columns["line"] = pa.array(range(header_index + 2, header_index + 2 + n), pa.int32())
+    else:
+        columns, rejected, repaired = _parse_checked(
+            body, lines, header_index, names, delimiter, fmt, has_streams, nulled
+        )
+        n = len(columns["rank"])
+    for col in _OPTIONAL_INTS:
+        columns[col] = _positive(columns[col], col, nulled)
+
+    out = pa.Table.from_arrays(
+        [
+            pa.repeat(pa.scalar(region), n),
+            pa.repeat(pa.scalar(chart), n),
+            pa.repeat(pa.scalar(period_start, pa.date32()), n),
+            pa.repeat(pa.scalar(period_end, pa.date32()), n),
+            columns["rank"],
+            columns["track_id"],
+            columns["track_name"],
+            columns["artist_names"],
+            columns["streams"],
+            pa.repeat(pa.scalar(source_file), n),
+            columns["peak_rank"],
+            columns["previous_rank"],
+            columns["days_on_chart"],
+            columns["weeks_on_chart"],
+            columns["label"],
+            pa.repeat(pa.scalar(fmt), n),
+            columns["line"],
+        ],
+        schema=CHART_ENTRIES_SCHEMA,
+    )
+    info: dict[str, Any] = {
+        "format": fmt,
+        "encoding": encoding,
+        "region": region,
+        "chart": chart,
+        "period_start": period_start.isoformat(),
+        "period_end": period_end.isoformat(),
+        "records": n + len(rejected),
+        "accepted": n,
+        "rejected": len(rejected),
+        "streams": pc.sum(out["streams"], min_count=0).as_py() if has_streams else None,
+    }
+    if header_index:
+        info["lines_before_header"] = header_index
+    if delimiter != ",":
+        info["delimiter"] = delimiter
+    if extra:
+        info["extra_columns"] = extra
+    if repaired:
+        info["repaired_values"] = repaired
+    if nulled:
+        info["nulled"] = nulled
+    return ParsedFile(table=out, rejected=rejected, info=info)
+
+
+def _read(body: bytes, names: list[str], delimiter: str, types: dict, on_invalid: Any) -> pa.Table:
+    return pacsv.read_csv(
+        pa.py_buffer(body),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types,
+            include_columns=[c for c in names if not c.startswith("_extra")],
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+
+
+def _columns_of(table: pa.Table, n: int) -> dict[str, Any]:
+    """The output columns present in ``table``, the others as nulls."""
+    out: dict[str, Any] = {}
+    for col in (*_INTS, *_TEXTS):
+        kind = pa.int64() if col == "streams" else pa.int32() if col in _INTS else pa.string()
+        out[col] = table.column(col).cast(kind) if col in table.column_names else pa.nulls(n, kind)
+    return out
+
+
+def _parse_clean(
+    body: bytes, names: list[str], delimiter: str, has_streams: bool
+) -> dict[str, Any] | None:
+    """The fast path: typed read in C++ and a few whole-column checks. None as soon as any
+    row could be a rejection (the checked path then finds which and why)."""
+    invalid: list[Any] = []
+    types = {c: (pa.int64() if c in _INTS else pa.string()) for c in names}
+    try:
+        table = _read(body, names, delimiter, types, lambda row: invalid.append(row) or "skip")
+    except pa.ArrowInvalid:
+        return None  # a value that is not a number, an unreadable line...
+    n = table.num_rows
+    if invalid or not n:
+        return None if invalid else _columns_of(table, 0) | {"track_id": pa.nulls(0, pa.string())}
+    rank = table.column("rank")
+    if rank.null_count or pc.min(rank).as_py() <= 0 or pc.count_distinct(rank).as_py() != n:
+        return None
+    if has_streams:
+        streams = table.column("streams")
+        if streams.null_count or pc.min(streams).as_py() < 0:
+            return None
+    uris = table.column("uri")
+    if uris.null_count:
+        return None
+    uri_list = uris.to_pylist()
+    if not _CLEAN_URIS.fullmatch("\n".join(uri_list) + "\n"):
+        return None
+    columns = _columns_of(table, n)
+    columns["rank"] = pc.min_element_wise(rank, 2**31 - 1).cast(pa.int32())
+    columns["track_id"] = pa.array([u[-22:] for u in uri_list], pa.string())
+    for col in _TEXTS:
+        if col in table.column_names:
+            trimmed = pc.utf8_trim_whitespace(columns[col])
+            columns[col] = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    return columns
+
+
+def _positive(values: Any, what: str, nulled: dict[str, int]) -> pa.Array:
+    """Values <= 0 as null (counted under ``what``)."""
+    if values.null_count == len(values):
+        return values
+    bad = pc.less_equal(values, 0)
+    count = pc.sum(bad).as_py() or 0
+    if count:
+        key = "previous_rank (new entries)" if what == "previous_rank" else what
+        nulled[key] = nulled.get(key, 0) + count
+        values = pc.if_else(bad, pa.scalar(None, values.type), values)
+    return values
+
+
+def _parse_checked(
+    body: bytes,
+    lines: list[bytes],
+    header_index: int,
+    names: list[str],
+    delimiter: str,
+    fmt: str,
+    has_streams: bool,
+    nulled: dict[str, int],
+) -> tuple[dict[str, Any], list[RejectedRecord], int]:
+    """The exact path: every value read as text, each row checked; returns the accepted
+    rows' columns, the rejected rows (by line) and how many names were repaired."""
+    invalid: list[Any] = []
+    types = dict.fromkeys(names, pa.string())
+    try:
+        table = _read(body, names, delimiter, types, lambda row: invalid.append(row) or "skip")
+    except pa.ArrowInvalid as exc:
+        raise BadFile(f"unreadable CSV ({exc})") from None  # the caller adds the file name
+    n = table.num_rows
+
+    # Physical line (1-based) of every row: one row per non-blank line, the invalid ones
+    # (another field count) recognised by their text, in order.
+    row_lines: list[int] = []
+    invalid_lines: list[tuple[int, bytes]] = []
+    pending = [row.text.rstrip("\r") for row in invalid]
+    for number, raw in enumerate(lines[header_index + 1 :], start=header_index + 2):
+        if not raw.strip(b"\r"):
+            continue
+        if pending and raw.rstrip(b"\r").decode("utf-8", "replace") == pending[0]:
+            invalid_lines.append((number, raw))
+            pending.pop(0)
+        else:
+            row_lines.append(number)
+    if len(row_lines) != n:  # not expected with one row per line; keep lines plausible
+        row_lines = list(range(header_index + 2, header_index + 2 + n))
+
+    col = table.column
+    repaired = 0
+    texts: dict[str, Any] = {}
+    for name in _TEXTS:
+        if name in table.column_names:
+            texts[name], count = _clean_text(pc.fill_null(col(name), ""))
+            repaired += count
+        else:
+            texts[name] = pa.nulls(n, pa.string())
+    rank, rank_bad = _whole(pc.fill_null(col("rank"), ""))
+    rank_bad = pc.fill_null(pc.or_(rank_bad, pc.less_equal(rank, 0)), True)
+    uri_list = [u or "" for u in col("uri").to_pylist()]
+    track_ids = [m[1] if (m := _ID.search(u)) else None for u in uri_list]
+    if has_streams:
+        streams, streams_bad = _whole(pc.fill_null(col("streams"), ""), grouped=True)
+        streams_bad = pc.fill_null(pc.or_(streams_bad, pc.less(streams, 0)), True)
+        streams_bad_l = streams_bad.to_pylist()
+        streams_text = [s.strip() if s else "" for s in col("streams").to_pylist()]
+    else:
+        streams = pa.nulls(n, pa.int64())
+
+    # Reasons, the first failing check wins; then ranks repeating an accepted row's rank.
+    rank_text = [s.strip() if s else "" for s in col("rank").to_pylist()]
+    rank_l = rank.to_pylist()
+    reasons: list[str | None] = [None] * n
+    first_line: dict[int, int] = {}
+    for i, bad in enumerate(rank_bad.to_pylist()):
+        if bad:
+            text = rank_text[i]
+            reasons[i] = f"rank {text!r} is not a positive whole number" if text else "no rank"
+        elif track_ids[i] is None:
+            where = "uri" if fmt == NEW_FORMAT else "URL"
+            reasons[i] = f"no track id in {where} {uri_list[i].strip()!r}"
+        elif has_streams and streams_bad_l[i]:
+            s = streams_text[i]
+            reasons[i] = (
+                f"streams {s!r} is not a count (a whole number >= 0)" if s else "no streams"
+            )
+        elif rank_l[i] in first_line:
+            reasons[i] = f"rank {rank_l[i]} repeats the rank of line {first_line[rank_l[i]]}"
+        else:
+            first_line[rank_l[i]] = row_lines[i]
+
+    def excerpt(raw: bytes) -> str:
+        return raw.decode("utf-8", "replace").strip("\r")[:_EXCERPT_CHARS]
+
+    rejected = [
+        RejectedRecord(
+            record_index=number,
+            reason=f"{len(_split(raw, delimiter))} fields where the header has {len(names)}",
+            raw_excerpt=excerpt(raw),
+        )
+        for number, raw in invalid_lines
+    ]
+    rejected += [
+        RejectedRecord(
+            record_index=row_lines[i], reason=reason, raw_excerpt=excerpt(lines[row_lines[i] - 1])
+        )
+        for i, reason in enumerate(reasons)
+        if reason is not None
+    ]
+    rejected.sort(key=lambda r: r.record_index)
+
+    keep = pa.array([r is None for r in reasons], pa.bool_())
+    columns: dict[str, Any] = {
+        "rank": pc.min_element_wise(pc.fill_null(rank, 0), 2**31 - 1).cast(pa.int32()),
+        "track_id": pa.array(track_ids, pa.string()),
+        "streams": streams,
+        "line": pa.array(row_lines, pa.int32()),
+        **texts,
+    }
+    for name in _OPTIONAL_INTS:
+        if name in table.column_names:
+            raw_values = pc.fill_null(col(name), "")
+            values, bad = _whole(raw_values)
+            present = pc.not_equal(pc.utf8_trim_whitespace(raw_values), "")
+            not_numbers = pc.sum(pc.and_(present, bad)).as_py() or 0
+            if not_numbers:
+                nulled[f"{name} (not a whole number)"] = not_numbers
+            columns[name] = pc.min_element_wise(values, 2**31 - 1, skip_nulls=False).cast(
+                pa.int32()
+            )
+        else:
+            columns[name] = pa.nulls(n, pa.int32())
+    return {k: pc.filter(v, keep) for k, v in columns.items()}, rejected, repaired
+
+
+_ID = re.compile(
+    r"(?:spotify:track:|open\.spotify\.com/(?:intl-[A-Za-z-]+/)?track/)([0-9A-Za-z]{22})"
+    r"(?![0-9A-Za-z])"
+)
+
+
+def _split(raw: bytes, delimiter: str) -> list[str]:
+    text = raw.decode("utf-8", "replace").strip("\r")
+    return next(csv.reader([text], delimiter=delimiter), [])
