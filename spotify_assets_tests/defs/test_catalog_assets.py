@@ -195,10 +195,13 @@ def test_development_mode_app_gives_nulls_not_errors(tmp_path, tiny_world):
         n_artists = query(tmp_path, "select count(*) from core.artists")[0][0]
         assert server.request_counts["GET /v1/artists/{id}"] == n_artists
         assert server.request_counts["GET /v1/artists"] == 1  # auto tried a batch once
-        # ... and remembers it in the lake: the next run makes no refused batch call.
+        # ... and remembers it in the lake: the next run makes no refused batch call, and
+        # leaves the learned state as it was (its weekly re-check keeps its date).
+        state = (tmp_path / "lake/state/spotify_api_mode.json").read_bytes()
         server.reset_counts()
         run_window(res, WINDOWS[1])
         assert server.request_counts["GET /v1/artists"] == 0
+        assert (tmp_path / "lake/state/spotify_api_mode.json").read_bytes() == state
     assert failed_checks(*results) == []
     assert (
         query(tmp_path, "select count(*) from core.tracks where popularity is not null")[0][0] == 0
@@ -280,6 +283,19 @@ def test_missing_playlist_and_forbidden_items_are_named(tmp_path, tiny_world, se
     assert foreign in message and "owns or collaborates" in message
     kept = {p.stem for p in (tmp_path / "lake/raw/playlist_snapshots" / WINDOWS[0]).glob("*.json")}
     assert kept == set(good)
+
+
+def test_a_dead_refresh_token_fails_the_window_once_saying_what_to_do(tmp_path, tiny_world, server):
+    playlists = owned(tiny_world)
+    res = make_resources(tmp_path, sample_server_url=server.url, refresh_token="revoked-token")
+    result = run_window(res, WINDOWS[0], raise_on_error=False)
+    assert not result.success
+    message = failure_text(result)
+    assert "invalid_grant" in message and "python -m spotify_assets.auth" in message
+    assert f"{len(playlists) - 1} playlists not attempted" in message
+    assert message.count("invalid_grant") == 1  # one error, not one per playlist
+    assert server.request_counts["POST /api/token"] == 1
+    assert sum(server.request_counts.values()) == 1
 
 
 def test_persistently_malformed_json_names_the_endpoint(tmp_path, tiny_world):

@@ -32,6 +32,7 @@ import pandas as pd
 from spotify_assets.lib.catalog.parse import (
     WINDOW_TABLES,
     CatalogAccumulator,
+    ParsedPlaylist,
     ParseStats,
     SnapshotDocument,
     embedded_items_page,
@@ -138,19 +139,25 @@ class SnapshotRun:
         if not self.failures:
             return None
         kept = len(self.manifest["playlists"])
-        text = (
+        lines = [
             f"{len(self.failures)} of {len(self.playlist_ids)} playlists could not be "
             f"snapshotted for window {self.partition_key}; the {kept} fetched are kept in the "
-            "lake and a re-run fetches only the rest"
-        )
+            "lake and a re-run fetches only the rest."
+        ]
+        stop = None
         if self.stopped_by is not None:
-            left = self.not_attempted
-            text += (
-                f". Stopped at the first error that every further call would meet too"
-                f"{f' ({len(left)} playlists not attempted)' if left else ''}: "
-                f"{self.stopped_by}"
+            stop = str(self.stopped_by)
+            left = len(self.not_attempted)
+            lines.append(
+                "Stopped at the first error that every further call would meet too"
+                + (f" ({left} playlists not attempted)" if left else "")
+                + f": {stop}"
             )
-        return text + ":\n" + "\n".join(f"- {pid}: {why}" for pid, why in self.failures.items())
+        lines += [
+            f"- {pid}: {'stopped here' if why == stop else why}"
+            for pid, why in self.failures.items()
+        ]
+        return "\n".join(lines)
 
 
 def fetch_snapshot(
@@ -178,7 +185,7 @@ def fetch_snapshot(
     started = time.perf_counter()
     stop = threading.Event()
     stopped_by: list[SpotifyApiError] = []
-    acc = CatalogAccumulator()  # the window's tables, parsed once, as fetched
+    parsed: dict[str, ParsedPlaylist] = {}  # parsed once, as fetched
     entries: dict[str, dict[str, Any]] = {}
     failures: dict[str, str] = {}
     items_total = 0
@@ -229,7 +236,7 @@ def fetch_snapshot(
             return
         if entry is None:
             return
-        acc.add(entry.pop("parsed"))
+        parsed[playlist_id] = entry.pop("parsed")
         entries[playlist_id] = entry
         items_total += entry["items"]
         if n % 50 == 0 or n == len(playlist_ids):
@@ -254,7 +261,12 @@ def fetch_snapshot(
             n += 1
             collect(futures[future], future.result, n)
 
-    # The window's tables, for the core assets: the raw bodies are read and parsed once.
+    # The window's tables, for the core assets: the raw bodies are read and parsed once, and
+    # fed in the configured order (the latest fed wins), as window_tables does from the lake.
+    acc = CatalogAccumulator()
+    for pid in playlist_ids:
+        if pid in parsed:
+            acc.add(parsed.pop(pid))
     for table, df in acc.frames().items():
         put_frame(store, window_table_key(partition_key, table), df)
     calls = dict(sorted(client.stats.calls.items()))
