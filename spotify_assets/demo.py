@@ -35,6 +35,7 @@ def write_sample_history(settings: Settings) -> tuple[int, str]:
     """Put the sample world's export files into the landing zone unless already there."""
     from spotify_assets.lib.sample.world import build_world
     from spotify_assets.lib.sample.world.history import write_streaming_history
+    from spotify_assets.lib.sample.world.vintages import write_export_vintages
     from spotify_assets.resources import LakeResource
 
     lake = LakeResource(
@@ -48,7 +49,11 @@ def write_sample_history(settings: Settings) -> tuple[int, str]:
         return len(existing), lake.uri(f"{LANDING_PREFIX}/")
     world = build_world(settings.sample_scale, seed=settings.sample_seed)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_streaming_history(world, Path(tmp))
+        write_streaming_history(world, Path(tmp))
+        # Some listeners' exports as real ones come: endsong.json, an old mixed account-data
+        # export, a zip as downloaded.
+        write_export_vintages(world, Path(tmp))
+        paths = sorted(p for p in Path(tmp).rglob("*") if p.is_file())
         for path in paths:
             key = f"{LANDING_PREFIX}/{path.relative_to(tmp).as_posix()}"
             store.put_bytes(key, path.read_bytes())
@@ -82,7 +87,7 @@ def _run(
 def ingest_landing_zone(defs: dg.Definitions, instance: dg.DagsterInstance) -> list:
     """What the landing-zone sensor does in `make dev`, done once: evaluate it, add the file
     partitions, run the batches it asks for."""
-    from spotify_assets.defs.listening.partitions import STREAMING_HISTORY_FILES
+    from spotify_assets.defs.listening.history_files import STREAMING_HISTORY_FILES
     from spotify_assets.defs.listening.sensors import streaming_history_sensor
 
     context = dg.build_sensor_context(instance=instance, resources={"lake": defs.resources["lake"]})

@@ -16,7 +16,7 @@ import pytest
 
 from spotify_assets.defs.automation import BI_EXPORT_CRON, on_cron, on_upstream_change
 from spotify_assets.defs.catalog.assets import SNAPSHOT_PARTITIONS
-from spotify_assets.defs.listening.partitions import STREAMING_HISTORY_FILES
+from spotify_assets.defs.listening.history_files import STREAMING_HISTORY_FILES
 from spotify_assets.defs.marts.assets import CATALOG_MART_KEYS, ENGAGEMENT_MART_KEYS
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 

@@ -11,9 +11,12 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.defs.listening.assets import streaming_history_files, streams_tables
-from spotify_assets.defs.listening.partitions import STREAMING_HISTORY_FILES
-from spotify_assets.defs.listening.sensors import streaming_history_sensor
+from spotify_assets.defs.listening.assets import streams_tables
+from spotify_assets.defs.listening.history_files import (
+    STREAMING_HISTORY_FILES,
+    streaming_history_files,
+    streaming_history_sensor,
+)
 from spotify_assets.lib.sample.world.history import write_streaming_history
 from spotify_assets.resources import LakeResource
 
@@ -175,8 +178,8 @@ def test_bad_files_are_set_aside_and_stop_nothing_else(env, tiny_world, tmp_path
         "endsong_0.json",
     ):
         assert not store.exists(f"{LANDING}/zoe/{name}")
-        assert store.exists(f"landing/_rejected/zoe/{name}")
-        assert store.get_bytes(f"landing/_rejected/zoe/{name}.reason.txt").strip()
+        assert store.exists(f"landing/_rejected/streaming_history/zoe/{name}")
+        assert store.get_bytes(f"landing/_rejected/streaming_history/zoe/{name}.reason.txt").strip()
     build_streams(instance, resources)
     assert query(database, "select count(*) from core.streams")[0][0] == independent_distinct_plays(
         paths

@@ -10,9 +10,13 @@ import dagster as dg
 import orjson
 import pytest
 
-from spotify_assets.defs.listening.partitions import STREAMING_HISTORY_FILES
-from spotify_assets.defs.listening.sensors import RANGE_END, RANGE_START, streaming_history_sensor
-from spotify_assets.lib.landing import content_id, processed_keys
+from spotify_assets.defs.landing import RANGE_END, RANGE_START
+from spotify_assets.defs.listening.history_files import (
+    STREAMING_HISTORY_FILES,
+    streaming_history_sensor,
+)
+from spotify_assets.lib.landing import content_id
+from spotify_assets.lib.listening.history_zone import STREAMING_HISTORY_ZONE
 from spotify_assets.resources import LakeResource
 
 EXPORT = b'[{"ts": "2024-01-01T10:00:00Z", "ms_played": 1000}]'
@@ -70,7 +74,7 @@ def test_first_tick_requests_every_file_in_one_batched_run(local_lake):
     ]
     again = tick()
     assert not again.run_requests
-    assert "No new or changed export files among 3" in str(again.skip_reason)
+    assert "No new or changed files among 3" in str(again.skip_reason)
 
 
 def test_touched_file_is_not_rerun_but_changed_content_is(local_lake):
@@ -78,7 +82,9 @@ def test_touched_file_is_not_rerun_but_changed_content_is(local_lake):
     tick = Tick(local_lake)
     first = tick()
     # What the asset records when it processes the file: the version of its bytes.
-    _, manifest_key, _ = processed_keys("alice/Streaming_History_Audio_2023_0.json")
+    _, manifest_key, _ = STREAMING_HISTORY_ZONE.processed_keys(
+        "alice/Streaming_History_Audio_2023_0.json"
+    )
     local_lake.store().put_bytes(manifest_key, orjson.dumps({"version": content_id(EXPORT)}))
     path = local_lake.store().path(
         "landing/streaming_history/alice/Streaming_History_Audio_2023_0.json"
@@ -130,14 +136,20 @@ def test_batches_respect_the_batch_size_and_stay_contiguous(local_lake, monkeypa
     ]
 
 
-def test_misplaced_and_foreign_files_are_not_requested(local_lake):
+def test_every_landed_object_is_a_partition_but_partial_ones(local_lake):
+    """Nested folders belong to the top folder's listener; what is not history (a pdf, video
+    history) is still taken so that the parser can say why it is not ingested."""
     drop(local_lake, "alice/nested/Streaming_History_Audio_2023_0.json")
     drop(local_lake, "alice/ReadMe.pdf", b"%PDF")
     drop(local_lake, "alice/Streaming_History_Video_2023.json")
-    drop(local_lake, "alice/.Streaming_History_Audio_2023_0.json.tmp")
+    drop(local_lake, "alice/Streaming_History_Audio_2023_0.json.part")
+    drop(local_lake, "alice/.DS_Store", b"\0")
     result = Tick(local_lake)()
-    assert not result.run_requests
-    assert "No new or changed export files among 0" in str(result.skip_reason)
+    assert result.dynamic_partitions_requests[0].partition_keys == [
+        "alice/ReadMe.pdf",
+        "alice/Streaming_History_Video_2023.json",
+        "alice/nested/Streaming_History_Audio_2023_0.json",
+    ]
 
 
 def test_s3_landing_zone_uses_etags(moto_endpoint, s3_bucket, s3_client):

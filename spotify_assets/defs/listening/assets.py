@@ -21,15 +21,15 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.automation import LISTENING_FRESHNESS, on_upstream_change
-from spotify_assets.defs.listening.partitions import STREAMING_FILES_KEY, STREAMING_HISTORY_FILES
+from spotify_assets.defs.listening.history_files import STREAMING_FILES_KEY, STREAMING_HISTORY_ZONE
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
-from spotify_assets.lib.ingest import ingest_file, processed_files
-from spotify_assets.lib.landing import PROCESSED_PREFIX
+from spotify_assets.lib.landing import ProcessedFile, inventory, processed_files
 from spotify_assets.lib.listening.streams import (
-    ProcessedFile,
+    build_landing_files,
     build_listeners,
     build_rejected_records,
     build_streams,
+    classify_mixed_history,
     play_key_sql,
     resolve_account_data_tracks,
 )
@@ -37,10 +37,6 @@ from spotify_assets.lib.quality.rules import accepted_values, evaluate
 from spotify_assets.resources import LakeResource
 
 OWNERS = ["team:data-platform"]
-# A file with fewer usable records than this is suspect: downstream waits for a person.
-MIN_PARSE_RATE = 0.9
-# Spotify launched in October 2008; nothing can have been played before.
-EARLIEST_PLAY = "2008-10-01"
 
 STREAMS_KEY = dg.AssetKey(["core", "streams"])
 
@@ -76,133 +72,7 @@ STREAMS_VALUE_RULES = [
 ]
 LISTENERS_KEY = dg.AssetKey(["core", "listeners"])
 REJECTED_RECORDS_KEY = dg.AssetKey(["core", "rejected_stream_records"])
-
-
-class IngestConfig(dg.Config):
-    reprocess: bool = False
-    """Parse files again even when their bytes were processed already (after a parser fix)."""
-
-
-@dg.asset(
-    key=STREAMING_FILES_KEY,
-    group_name="listening",
-    partitions_def=STREAMING_HISTORY_FILES,
-    # A run takes a whole batch of files (the sensor asks for ranges): less orchestration.
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    kinds={"json", "parquet", "s3"},
-    owners=OWNERS,
-    description=(
-        "One landed export file per partition, parsed, validated and normalized to one schema "
-        "(personal data dropped), as Parquet in the lake's processed zone."
-    ),
-    check_specs=[
-        dg.AssetCheckSpec(
-            "files_readable",
-            asset=STREAMING_FILES_KEY,
-            description="Every file of the run could be read as an export (unreadable files are "
-            "moved to landing/_rejected/ with the reason; WARN: a person should look)",
-        ),
-        dg.AssetCheckSpec(
-            "parse_rate",
-            asset=STREAMING_FILES_KEY,
-            blocking=True,
-            description=f"At least {MIN_PARSE_RATE:.0%} of the records of every readable file "
-            "of the run are usable",
-        ),
-        dg.AssetCheckSpec(
-            "timestamps_plausible",
-            asset=STREAMING_FILES_KEY,
-            blocking=True,
-            description=f"Every play ends between {EARLIEST_PLAY} and now",
-        ),
-        dg.AssetCheckSpec(
-            "ms_played_non_negative",
-            asset=STREAMING_FILES_KEY,
-            blocking=True,
-            description="No record of the run's files has a negative ms_played",
-        ),
-    ],
-)
-def streaming_history_files(
-    context: dg.AssetExecutionContext, config: IngestConfig, lake: LakeResource
-):
-    keys = context.partition_keys
-    started = time.perf_counter()
-    per_file: dict[str, dict[str, Any]] = {}
-    for n, partition_key in enumerate(keys, start=1):
-        info = ingest_file(lake.store(), partition_key, reprocess=config.reprocess)
-        per_file[partition_key] = info
-        if info["status"] != "accepted":
-            context.log.warning(f"{partition_key}: {info['status']}: {info['reason']}")
-        if n % 20 == 0 or n == len(keys):
-            context.log.info(f"{n}/{len(keys)} files, {time.perf_counter() - started:.1f} s")
-    accepted = [i for i in per_file.values() if i["status"] == "accepted"]
-    summary = {
-        "files": len(keys),
-        "files_accepted": len(accepted),
-        "files_rejected": sum(i["status"] == "rejected" for i in per_file.values()),
-        "files_missing": sum(i["status"] == "missing" for i in per_file.values()),
-        "records_accepted": sum(i["accepted"] for i in accepted),
-        "records_rejected": sum(i["rejected"] for i in accepted),
-        "duplicates_in_files": sum(i["duplicates_in_file"] for i in accepted),
-        "files_unchanged": sum(bool(i.get("unchanged")) for i in accepted),
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    yield dg.MaterializeResult(metadata=summary)
-
-    now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 86400))
-    unreadable = {k: i["reason"] for k, i in per_file.items() if i["status"] == "rejected"}
-    yield dg.AssetCheckResult(
-        check_name="files_readable",
-        passed=not unreadable,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"rejected_files": dg.MetadataValue.json(unreadable)},
-        description=f"{len(unreadable)} of {len(keys)} files moved to landing/_rejected/"
-        if unreadable
-        else None,
-    )
-    low_rate = {
-        k: i["parse_rate"]
-        for k, i in per_file.items()
-        if i["status"] == "accepted" and i["parse_rate"] < MIN_PARSE_RATE
-    }
-    yield dg.AssetCheckResult(
-        check_name="parse_rate",
-        passed=not low_rate,
-        metadata={"files_below": dg.MetadataValue.json(low_rate)},
-        description=f"{len(low_rate)} of {len(keys)} files below {MIN_PARSE_RATE:.0%}"
-        if low_rate
-        else None,
-    )
-    implausible = {
-        k: {"min_ts": i["min_ts"], "max_ts": i["max_ts"]}
-        for k, i in per_file.items()
-        if i["status"] == "accepted"
-        and i["min_ts"] is not None
-        and (str(i["min_ts"]) < EARLIEST_PLAY or str(i["max_ts"]) > now)
-    }
-    yield dg.AssetCheckResult(
-        check_name="timestamps_plausible",
-        passed=not implausible,
-        metadata={"files_failing": dg.MetadataValue.json(implausible)},
-    )
-    negative = {
-        k: i["negative_ms_played"]
-        for k, i in per_file.items()
-        if i["status"] == "accepted" and i["negative_ms_played"]
-    }
-    yield dg.AssetCheckResult(
-        check_name="ms_played_non_negative",
-        passed=not negative,
-        metadata={"records_with_negative_ms_played": dg.MetadataValue.json(negative)},
-    )
-    # Per-file figures as each partition's latest materialization.
-    for partition_key, info in per_file.items():
-        yield dg.AssetMaterialization(
-            asset_key=STREAMING_FILES_KEY,
-            partition=partition_key,
-            metadata={k: v for k, v in info.items() if v is not None},
-        )
+LANDING_FILES_KEY = dg.AssetKey(["core", "landing_files"])
 
 
 STREAMS_COLUMNS = {
@@ -261,6 +131,13 @@ def _warehouse_table(
             "Records of processed files that could not be used: file, index in the file, "
             "reason and an excerpt.",
         ),
+        _warehouse_table(
+            LANDING_FILES_KEY,
+            [STREAMING_FILES_KEY],
+            "Every object in the listening-history landing zone, accounted for: accepted, "
+            "not_ingested (not listening history, video history, a zip's other files), "
+            "rejected (unreadable, moved aside), pending or ignored, with the reason.",
+        ),
     ],
     check_specs=[
         dg.AssetCheckSpec(
@@ -294,8 +171,10 @@ def streams_tables(
     plays are 4 s and 3 GB as pandas, a few hundred MB inside DuckDB."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="streams-") as tmp:
-        files = processed_files(lake.store(), Path(tmp))
-        context.log.info(f"{len(files)} processed files in {lake.uri(PROCESSED_PREFIX)}")
+        files = processed_files(lake.store(), STREAMING_HISTORY_ZONE, Path(tmp))
+        context.log.info(
+            f"{len(files)} processed files in {lake.uri(STREAMING_HISTORY_ZONE.processed_prefix)}"
+        )
         with warehouse.get_connection() as conn:
             stats = build_streams(conn, files)
             resolved = resolve_account_data_tracks(conn)
@@ -303,12 +182,14 @@ def streams_tables(
                 f"core.streams: {stats.mode} build, {stats.rows_inserted:,} rows added, "
                 f"{stats.total_rows:,} in all, {time.perf_counter() - started:.1f} s"
             )
+            podcasts = classify_mixed_history(conn)
             build_listeners(conn)
             build_rejected_records(conn, files)
+            build_landing_files(conn, inventory(lake.store(), STREAMING_HISTORY_ZONE))
             results = _streams_checks(conn, files, stats)
             metadata = {
                 key: _table_metadata(conn, key, STREAMS_COLUMNS if key == STREAMS_KEY else {})
-                for key in (STREAMS_KEY, LISTENERS_KEY, REJECTED_RECORDS_KEY)
+                for key in (STREAMS_KEY, LISTENERS_KEY, REJECTED_RECORDS_KEY, LANDING_FILES_KEY)
             }
     yield dg.MaterializeResult(
         asset_key=STREAMS_KEY,
@@ -321,6 +202,7 @@ def streams_tables(
             "rows_added": stats.rows_inserted,
             "duplicates_dropped": stats.duplicates,
             "account_data_rows_resolved_by_name": resolved,
+            "mixed_history_rows_found_podcasts": podcasts,
             "seconds": round(time.perf_counter() - started, 2),
         },
     )
@@ -328,6 +210,7 @@ def streams_tables(
     yield dg.MaterializeResult(
         asset_key=REJECTED_RECORDS_KEY, metadata=metadata[REJECTED_RECORDS_KEY]
     )
+    yield dg.MaterializeResult(asset_key=LANDING_FILES_KEY, metadata=metadata[LANDING_FILES_KEY])
     yield from results
 
 
@@ -355,7 +238,9 @@ def _streams_checks(conn, files: list[ProcessedFile], stats) -> list[dg.AssetChe
     unknown = (
         conn.execute(
             "select count(distinct source_file) from core.streams "
-            "where source_file not in (select source_file from core.stream_sources)"
+            "where not exists (select 1 from core.stream_sources s where "
+            "streams.source_file = s.source_file "
+            "or starts_with(streams.source_file, s.source_file || '/'))"
         ).fetchone()[0]
         if files
         else 0

@@ -4,7 +4,7 @@ Launchpad and for `make demo`)."""
 import dagster as dg
 
 from spotify_assets.defs.listening.assets import streams_tables
-from spotify_assets.defs.listening.partitions import STREAMING_FILES_KEY, STREAMING_HISTORY_FILES
+from spotify_assets.defs.listening.history_files import STREAMING_FILES_KEY, STREAMING_HISTORY_FILES
 
 streaming_history_job = dg.define_asset_job(
     "streaming_history_job",

@@ -22,15 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-
-@dataclass(frozen=True)
-class ProcessedFile:
-    """One processed Parquet file: the landed file it came from and that version's id."""
-
-    source_file: str  # partition key, <user_id>/<file>.json
-    path: str  # a path DuckDB can read
-    version: str  # content id of the landed file it was made from
-    rejects_path: str | None = None
+from spotify_assets.lib.landing import ProcessedFile
 
 
 @dataclass(frozen=True)
@@ -274,7 +266,10 @@ select
     count(distinct cast(ts as date)) as active_days,
     mode(conn_country) as main_country,
     mode(platform) as main_platform,
-    count(distinct source_file) as source_files
+    count(distinct source_file) as source_files,
+    -- The landing folder's name as people wrote it (user_id is its safe form).
+    min(split_part(source_file, '/', 1))
+        filter (where source_format <> 'recently_played') as display_name
 from core.streams
 group by user_id
 order by user_id
@@ -285,6 +280,51 @@ create or replace table core.rejected_stream_records (
     source_file varchar, record_index bigint, reason varchar, raw_excerpt varchar
 )
 """
+
+
+def classify_mixed_history(conn: Any) -> int:
+    """Rows of the old mixed account-data files (``StreamingHistory<N>.json``, before music
+    and podcasts were split) are music unless the same user's files know their artist name
+    as a podcast show (a show of their podcast files, or an ``episode_show_name`` of their
+    extended history): those become ``podcast``, with the name moved to ``show_name``.
+    Returns the rows turned into podcasts."""
+    columns = {r[0] for r in conn.execute("describe core.streams").fetchall()}
+    if "mixed_history" not in columns:
+        return 0
+    (n,) = conn.execute(
+        """
+        update core.streams s
+        set content_type = 'podcast', show_name = s.artist_name, episode_name = s.track_name,
+            artist_name = null, track_name = null, track_id = null
+        from (
+            select distinct user_id, lower(show_name) as show from core.streams
+            where show_name is not null and content_type = 'podcast'
+        ) shows
+        where s.mixed_history and s.content_type = 'music'
+          and shows.user_id = s.user_id and shows.show = lower(s.artist_name)
+        """
+    ).fetchone()
+    return int(n)
+
+
+LANDING_FILES_COLUMNS = {
+    "zone": "varchar", "key": "varchar", "member": "varchar", "owner": "varchar",
+    "status": "varchar", "reason": "varchar", "records": "bigint", "accepted": "bigint",
+    "rejected": "bigint",
+}  # fmt: skip
+
+
+def build_landing_files(conn: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """``core.landing_files``: every landed object (and archive member not taken) with its
+    status and reason, from ``spotify_assets.lib.landing.inventory``."""
+    cols = ", ".join(f"{name} {kind}" for name, kind in LANDING_FILES_COLUMNS.items())
+    conn.execute(f"create or replace table core.landing_files ({cols})")
+    if rows:
+        marks = ", ".join("?" * len(LANDING_FILES_COLUMNS))
+        conn.executemany(
+            f"insert into core.landing_files values ({marks})",
+            [[r.get(name) for name in LANDING_FILES_COLUMNS] for r in rows],
+        )
 
 
 def build_listeners(conn: Any) -> None:

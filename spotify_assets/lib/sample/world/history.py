@@ -213,11 +213,16 @@ def write_user_history(
     landing_dir: Path,
     *,
     until: datetime | None = None,
+    since: datetime | None = None,
 ) -> list[Path]:
-    """Write one user's export (plays with ts < ``until``); returns the files written."""
+    """Write one user's export (plays with ``since`` <= ts < ``until``); returns the files
+    written."""
     plays = world.user_plays(user_id)
     if until is not None:
         keep = plays["ts"] < -(-_to_ns(until) // 10**9)
+        plays = {k: v[keep] for k, v in plays.items()}
+    if since is not None:
+        keep = plays["ts"] >= _to_ns(since) // 10**9
         plays = {k: v[keep] for k, v in plays.items()}
     n = len(plays["ts"])
     if n == 0:
