@@ -361,6 +361,23 @@ def test_a_fallback_refused_too_is_not_remembered(store, server, tiny_world):
     assert not store.exists(API_MODE_STATE_KEY)
 
 
+def test_a_learned_batch_mode_that_is_refused_later_is_forgotten(store, server, tiny_world):
+    plan = window_plan(store, server, tiny_world)
+    state = ApiModeState(store)
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    put_json(store, API_MODE_STATE_KEY, {"batch_ok": True, "learned_at": now.isoformat()})
+    server.set_mode("development")  # the app lost its extended quota
+    known = state.known("auto", now)
+    run = fetch_artists(store, make_client(server, api_mode="auto", batch_ok=known), plan)
+    assert known is True and run.batch_refused
+    state.record("auto", known=known, batch_mode=run.batch_mode, batch_refused=run.batch_refused)
+    assert state.known("auto", now) is None  # the next run probes, and falls back
+    server.reset_counts()
+    run = fetch_artists(store, make_client(server, api_mode="auto"), plan)
+    assert run.failure is None and run.batch_mode is False
+    assert server.request_counts["GET /v1/artists"] == 1
+
+
 def test_api_mode_state_is_a_cache(store, caplog):
     state = ApiModeState(store)
     now = datetime(2026, 6, 1, tzinfo=UTC)

@@ -211,7 +211,11 @@ def catalog_entities(
     with spotify.client(as_of=as_of, log=context.log, batch_ok=known) as client:
         run = fetch_artists(store, client, plan, log=context.log)
     api_mode.record(
-        spotify.api_mode, known=known, batch_mode=run.batch_mode, confirmed=run.mode_confirmed
+        spotify.api_mode,
+        known=known,
+        batch_mode=run.batch_mode,
+        confirmed=run.mode_confirmed,
+        batch_refused=run.batch_refused,
     )
     calls = dict(sorted(run.stats.calls.items()))
     metadata = {

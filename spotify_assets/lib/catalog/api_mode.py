@@ -86,15 +86,32 @@ class ApiModeState:
         known: bool | None,
         batch_mode: bool | None,
         confirmed: bool = True,
+        batch_refused: bool = False,
         now: datetime | None = None,
     ) -> bool:
         """Keep what this run's probe found; returns whether the file was written.
 
         Written only in ``auto`` when nothing fresh was ``known`` before the run (so the run
         probed), the client ended with an answer (``batch_mode`` not None) and a call
-        ``confirmed`` it (see :class:`~spotify_assets.lib.catalog.entities.ArtistRun`)."""
-        if api_mode != "auto" or known is not None or batch_mode is None or not confirmed:
+        ``confirmed`` it (see :class:`~spotify_assets.lib.catalog.entities.ArtistRun`).
+
+        A learned "batch calls work" that the run saw ``batch_refused`` (the app lost its
+        extended quota) is forgotten, so the next run probes instead of failing for days."""
+        if api_mode != "auto":
+            return False
+        if known is True and batch_refused:
+            self.store.delete(self.key)
+            self._log.warning(
+                "multi-id calls were refused although api_mode=auto had learned they work: "
+                "forgotten, the next run probes again"
+            )
+            return True
+        if known is not None or batch_mode is None or not confirmed:
             return False
         at = now or datetime.now(UTC)
         put_json(self.store, self.key, {"batch_ok": batch_mode, "learned_at": at.isoformat()})
+        self._log.info(
+            f"api_mode=auto learned: {'batch calls work' if batch_mode else 'development mode'}"
+            f" (kept in {self.store.uri(self.key)}, probed again after {self.ttl})"
+        )
         return True

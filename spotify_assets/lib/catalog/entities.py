@@ -25,7 +25,12 @@ from spotify_assets.lib.catalog.snapshots import (
     window_start,
 )
 from spotify_assets.lib.lake import LakeStore
-from spotify_assets.lib.spotify_client import CallStats, SpotifyApiError, SpotifyCatalogClient
+from spotify_assets.lib.spotify_client import (
+    CallStats,
+    PremiumRequired,
+    SpotifyApiError,
+    SpotifyCatalogClient,
+)
 
 logger = logging.getLogger("spotify_assets.catalog")
 
@@ -110,6 +115,16 @@ class ArtistRun:
     failure: SpotifyApiError | None = None
     # Whether a call answered in the mode the client ended in: what api_mode=auto may keep.
     mode_confirmed: bool = False
+
+    @property
+    def batch_refused(self) -> bool:
+        """A multi-id call refused for the app (not the owner's missing Premium)."""
+        return (
+            self.batch_mode is True
+            and self.failure is not None
+            and self.failure.status in (403, 404)
+            and not isinstance(self.failure, PremiumRequired)
+        )
 
     def failure_message(self) -> str | None:
         if self.failure is None:
