@@ -1,4 +1,5 @@
-"""The code location: every definition under ``spotify_assets/defs`` plus the executor.
+"""The code location: every definition under ``spotify_assets/defs``, then what is built over
+all of them, then the executor.
 
 The executor is in-process: Dagster's default starts a Python process per step (about 1.3 s
 each on 2 cores, 0.65 s with forkserver), which would dominate a graph of light steps. Heavy
@@ -12,16 +13,29 @@ from pathlib import Path
 import dagster as dg
 
 from spotify_assets.defs.quality.assets import build_data_quality_asset, check_specs_of
+from spotify_assets.defs.quality.checks import table_wide_checks
+from spotify_assets.defs.reports.assets import report_assets
+from spotify_assets.defs.warehouse_tables import warehouse_tables
+
+
+def with_warehouse_wide_definitions(domains: dg.Definitions) -> dg.Definitions:
+    """``domains`` plus what every warehouse table gets, from the registry of tables found in
+    them (``spotify_assets.defs.warehouse_tables``): the table-wide checks, the dashboard and
+    the BI exports; then ``reports/data_quality`` over every check declared by then."""
+    tables = warehouse_tables(domains)
+    built = dg.Definitions(assets=report_assets(tables), asset_checks=table_wide_checks(tables))
+    merged = dg.Definitions.merge(domains, built)
+    return dg.Definitions.merge(
+        merged, dg.Definitions(assets=[build_data_quality_asset(check_specs_of(merged))])
+    )
 
 
 def build_definitions() -> dg.Definitions:
-    """Every domain's definitions, then reports/data_quality over every check they declare
-    (it is made once they are known), then the executor. A function, because Dagster allows
-    one Definitions object at module scope."""
+    """Every domain's definitions, then the registry-wide ones, then the executor. A function,
+    because Dagster allows one Definitions object at module scope."""
     domains = dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent)
     return dg.Definitions.merge(
-        domains,
-        dg.Definitions(assets=[build_data_quality_asset(check_specs_of(domains))]),
+        with_warehouse_wide_definitions(domains),
         dg.Definitions(executor=dg.in_process_executor),
     )
 

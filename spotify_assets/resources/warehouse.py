@@ -15,9 +15,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 import pandas as pd
-from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
-from dagster_duckdb_pandas import DuckDBPandasIOManager
-from dagster_duckdb_pandas.duckdb_pandas_type_handler import DuckDBPandasTypeHandler
+from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 
 
 def table_schema(
@@ -42,8 +40,9 @@ def table_schema(
 
 
 class WarehousePandasTypeHandler(DuckDBPandasTypeHandler):
+    # ``table_slice`` is Dagster's ``TableSlice``, which only a private module exports.
     def handle_output(
-        self, context: dg.OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection
+        self, context: dg.OutputContext, table_slice, obj: pd.DataFrame, connection
     ) -> None:
         target = f"{table_slice.schema}.{table_slice.table}"
         connection.register("_dagster_output", obj)
@@ -80,7 +79,7 @@ class WarehouseIOManager(DuckDBPandasIOManager):
     (``core/tracks`` -> ``core.tracks``)."""
 
     @staticmethod
-    def type_handlers() -> Sequence[DbTypeHandler]:
+    def type_handlers() -> Sequence[DuckDBPandasTypeHandler]:
         return [WarehousePandasTypeHandler()]
 
     @staticmethod

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 import dagster as dg
 import duckdb
 import pytest
-from dagster._core.events import DagsterEventType
 
 from spotify_assets.defs.quality import sensors as quality_sensors
 from spotify_assets.defs.quality.assets import (
@@ -97,7 +96,7 @@ def check_tick(instance, cursor, webhook_url=None):
 
 def last_check_storage_id(instance: dg.DagsterInstance) -> int:
     records = instance.get_event_records(
-        dg.EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION),
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION),
         ascending=False,
         limit=1,
     )

@@ -27,12 +27,8 @@ from spotify_assets.defs.ml.assets import (
     popularity_predictions,
 )
 from spotify_assets.defs.quality.assets import build_data_quality_asset
-from spotify_assets.defs.reports.assets import (
-    BI_PREFIX,
-    DASHBOARD_OBJECT,
-    bi_exports,
-    dashboard,
-)
+from spotify_assets.defs.reports.assets import BI_PREFIX, DASHBOARD_OBJECT, report_assets
+from spotify_assets.defs.warehouse_tables import warehouse_tables
 from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
 from spotify_assets.lib.marts.export import BI_DATABASE
 from spotify_assets.resources import LakeResource, SpotifyResource, WarehouseIOManager
@@ -44,6 +40,10 @@ from spotify_assets_tests.warehouse_fixtures import (
 
 ALL_MARTS = [*CATALOG_MARTS, *ENGAGEMENT_MARTS, CANDIDATE_HITS]
 ML = [popularity_features, popularity_model, popularity_predictions, candidate_hits]
+# The reports over the registry of these tables, as the code location builds them.
+dashboard, bi_exports = report_assets(
+    warehouse_tables(dg.Definitions(assets=[catalog_marts, engagement_marts, *ML]))
+)
 # Fewer, smaller trees: the tests check the wiring, the lib tests check the model.
 FAST_MODEL = {"ops": {"ml__popularity_model": {"config": {"n_estimators": 20, "n_folds": 3}}}}
 

@@ -12,9 +12,7 @@ from spotify_assets.defs.listening.assets import STREAMS_VALUE_RULES
 from spotify_assets.defs.marts.factory import mart_assets
 from spotify_assets.defs.quality.checks import (
     ROW_COUNT_CHECK,
-    ROW_COUNT_TABLES,
     SCHEMA_CHANGE_CHECK,
-    WAREHOUSE_TABLES,
     column_schema_change_checks,
     row_count_checks,
 )
@@ -65,14 +63,19 @@ def _run_checks(instance, checks_def, key: dg.AssetKey, keys) -> dg.AssetCheckEv
 
 
 def test_a_table_that_loses_more_than_half_its_rows_fails_row_count_vs_previous():
+    from spotify_assets.definitions import defs
+
     key = dg.AssetKey(["core", "tracks"])
-    assert key in ROW_COUNT_TABLES
+    assert (
+        dg.AssetCheckKey(key, ROW_COUNT_CHECK)
+        in defs.get_repository_def().asset_graph.asset_check_keys
+    )
     instance = dg.DagsterInstance.ephemeral()
     for rows in (1000, 400):
         instance.report_runless_asset_event(
             dg.AssetMaterialization(key, metadata={"dagster/row_count": rows})
         )
-    evaluation = _run_checks(instance, row_count_checks, key, ROW_COUNT_TABLES)
+    evaluation = _run_checks(instance, row_count_checks([key]), key, [key])
     assert evaluation.check_name == ROW_COUNT_CHECK and not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
     assert evaluation.metadata["change"].value == "-60.0%"
@@ -80,7 +83,7 @@ def test_a_table_that_loses_more_than_half_its_rows_fails_row_count_vs_previous(
     instance.report_runless_asset_event(
         dg.AssetMaterialization(key, metadata={"dagster/row_count": 200})
     )
-    assert _run_checks(instance, row_count_checks, key, ROW_COUNT_TABLES).passed
+    assert _run_checks(instance, row_count_checks([key]), key, [key]).passed
 
 
 def test_a_changed_column_schema_is_a_warning():
@@ -94,7 +97,7 @@ def test_a_changed_column_schema_is_a_warning():
         instance.report_runless_asset_event(
             dg.AssetMaterialization(key, metadata={"dagster/column_schema": schema})
         )
-    evaluation = _run_checks(instance, column_schema_change_checks, key, WAREHOUSE_TABLES)
+    evaluation = _run_checks(instance, column_schema_change_checks([key]), key, [key])
     assert evaluation.check_name == SCHEMA_CHANGE_CHECK and not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
     assert evaluation.metadata["added"].value == ["label"]

@@ -58,11 +58,9 @@ CATALOG_RULES: dict[str, list[Rule]] = {
 # its key is checked inline by the asset (defs/catalog/assets.py).
 
 
-DIMENSIONS = ["tracks", "albums", "artists", "track_artists", "artist_genres", "playlists"]
-
 catalog_table_checks = rule_checks(
     "catalog_table_checks",
-    {dg.AssetKey(["core", t]): CATALOG_RULES[t] for t in DIMENSIONS},
+    {dg.AssetKey(["core", table]): rules for table, rules in CATALOG_RULES.items()},
     description="Keys, references, ranges and accepted values of the catalog tables.",
 )
 catalog_checks = [catalog_table_checks]

@@ -1,4 +1,6 @@
-"""Checks every warehouse table has, whatever it holds:
+"""Checks every warehouse table has, whatever it holds, built for every table of the registry
+(``spotify_assets.defs.warehouse_tables``) once the definitions are loaded, so a new table gets
+them by being defined:
 
 - ``row_count_vs_previous`` (ERROR, blocking): the table keeps at least half the rows of its
   previous materialization (for a partitioned table: of the previous partition written). A
@@ -17,45 +19,31 @@ by declarative automation would never execute them. These are one multi-asset ch
 specs are eager: they run whenever their table updates, in the same run.
 """
 
+from collections.abc import Sequence
+
 import dagster as dg
 
-from spotify_assets.defs.catalog.assets import PLAYLIST_TRACKS_KEY
-from spotify_assets.defs.listening.assets import (
-    LISTENERS_KEY,
-    REJECTED_RECORDS_KEY,
-    STREAMS_KEY,
-)
-from spotify_assets.defs.marts.assets import MART_KEYS
-from spotify_assets.defs.marts.factory import mart_key
-from spotify_assets.defs.ml.assets import FEATURES_KEY, PREDICTIONS_KEY
-from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
+from spotify_assets.defs.listening.assets import REJECTED_RECORDS_KEY
+from spotify_assets.defs.marts.factory import ROW_COUNT_CHECK
+from spotify_assets.defs.warehouse_tables import WarehouseTable
 from spotify_assets.lib.quality.rules import MIN_ROW_RATIO, row_count_change, schema_change
 
-CATALOG_TABLES = [
-    dg.AssetKey(["core", name])
-    for name in ("tracks", "albums", "artists", "artist_genres", "track_artists", "playlists")
-]
-WAREHOUSE_TABLES = [
-    *CATALOG_TABLES,
-    PLAYLIST_TRACKS_KEY,
-    STREAMS_KEY,
-    LISTENERS_KEY,
-    REJECTED_RECORDS_KEY,
-    *MART_KEYS,
-    mart_key(CANDIDATE_HITS),
-    FEATURES_KEY,
-    PREDICTIONS_KEY,
-]
-
-# The marts check their row count inline (defs/marts/factory.py); rejected records may drop to
-# zero when a bad file is fixed.
-ROW_COUNT_TABLES = [
-    key
-    for key in WAREHOUSE_TABLES
-    if key not in (*MART_KEYS, mart_key(CANDIDATE_HITS), REJECTED_RECORDS_KEY)
-]
 SCHEMA_CHANGE_CHECK = "column_schema_change"
-ROW_COUNT_CHECK = "row_count_vs_previous"
+
+#: Tables whose row count may fall legitimately, so they get no ``row_count_vs_previous``.
+ROW_COUNT_MAY_DROP = {
+    REJECTED_RECORDS_KEY: "rejected records may drop to zero when a bad file is fixed",
+}
+
+
+def row_count_tables(tables: Sequence[WarehouseTable]) -> list[dg.AssetKey]:
+    """The tables that get ``row_count_vs_previous`` here: all but those that may shrink and
+    those that already check it inline (the marts, right after each build)."""
+    return [
+        t.key
+        for t in tables
+        if t.key not in ROW_COUNT_MAY_DROP and ROW_COUNT_CHECK not in t.check_names
+    ]
 
 
 def _row_count(record) -> int | None:
@@ -63,34 +51,40 @@ def _row_count(record) -> int | None:
     return None if value is None else int(value.value)
 
 
-@dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(
-            ROW_COUNT_CHECK,
-            asset=key,
-            blocking=True,
-            description=f"Keeps at least {MIN_ROW_RATIO:.0%} of the rows of the previous "
-            "materialization",
-            automation_condition=dg.AutomationCondition.eager(),
-        )
-        for key in ROW_COUNT_TABLES
-    ],
-    can_subset=True,
-    name="row_count_checks",
-)
-def row_count_checks(context: dg.AssetCheckExecutionContext):
-    for check_key in context.selected_asset_check_keys:
-        records = context.instance.fetch_materializations(check_key.asset_key, limit=2).records
-        counts = [_row_count(r) for r in records]
-        passed, figures = row_count_change(
-            counts[0] if counts else None, counts[1] if len(counts) > 1 else None
-        )
-        yield dg.AssetCheckResult(
-            asset_key=check_key.asset_key,
-            check_name=ROW_COUNT_CHECK,
-            passed=passed,
-            metadata=figures,
-        )
+def row_count_checks(keys: Sequence[dg.AssetKey]) -> dg.AssetChecksDefinition:
+    """``row_count_vs_previous`` (ERROR, blocking) on each of ``keys``, as one multi-asset
+    check."""
+
+    @dg.multi_asset_check(
+        specs=[
+            dg.AssetCheckSpec(
+                ROW_COUNT_CHECK,
+                asset=key,
+                blocking=True,
+                description=f"Keeps at least {MIN_ROW_RATIO:.0%} of the rows of the previous "
+                "materialization",
+                automation_condition=dg.AutomationCondition.eager(),
+            )
+            for key in keys
+        ],
+        can_subset=True,
+        name="row_count_checks",
+    )
+    def _row_count_checks(context: dg.AssetCheckExecutionContext):
+        for check_key in context.selected_asset_check_keys:
+            records = context.instance.fetch_materializations(check_key.asset_key, limit=2).records
+            counts = [_row_count(r) for r in records]
+            passed, figures = row_count_change(
+                counts[0] if counts else None, counts[1] if len(counts) > 1 else None
+            )
+            yield dg.AssetCheckResult(
+                asset_key=check_key.asset_key,
+                check_name=ROW_COUNT_CHECK,
+                passed=passed,
+                metadata=figures,
+            )
+
+    return _row_count_checks
 
 
 def _schema(record) -> dict[str, str] | None:
@@ -100,39 +94,53 @@ def _schema(record) -> dict[str, str] | None:
     return {c.name: c.type for c in value.schema.columns}
 
 
-@dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(
-            SCHEMA_CHANGE_CHECK,
-            asset=key,
-            description="The columns (names and types) are those of the previous "
-            "materialization (WARN: readers of the table may need to change)",
-            automation_condition=dg.AutomationCondition.eager(),
-        )
-        for key in WAREHOUSE_TABLES
-    ],
-    can_subset=True,
-    name="column_schema_change_checks",
-)
-def column_schema_change_checks(context: dg.AssetCheckExecutionContext):
-    for check_key in context.selected_asset_check_keys:
-        records = context.instance.fetch_materializations(check_key.asset_key, limit=2).records
-        schemas = [_schema(r) for r in records]
-        if len(schemas) < 2 or None in schemas:
+def column_schema_change_checks(keys: Sequence[dg.AssetKey]) -> dg.AssetChecksDefinition:
+    """``column_schema_change`` (WARN) on each of ``keys``, as one multi-asset check."""
+
+    @dg.multi_asset_check(
+        specs=[
+            dg.AssetCheckSpec(
+                SCHEMA_CHANGE_CHECK,
+                asset=key,
+                description="The columns (names and types) are those of the previous "
+                "materialization (WARN: readers of the table may need to change)",
+                automation_condition=dg.AutomationCondition.eager(),
+            )
+            for key in keys
+        ],
+        can_subset=True,
+        name="column_schema_change_checks",
+    )
+    def _column_schema_change_checks(context: dg.AssetCheckExecutionContext):
+        for check_key in context.selected_asset_check_keys:
+            records = context.instance.fetch_materializations(check_key.asset_key, limit=2).records
+            schemas = [_schema(r) for r in records]
+            if len(schemas) < 2 or None in schemas:
+                yield dg.AssetCheckResult(
+                    asset_key=check_key.asset_key,
+                    check_name=SCHEMA_CHANGE_CHECK,
+                    passed=True,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description="Nothing to compare yet (fewer than two materializations with "
+                    "a column schema)",
+                )
+                continue
+            change = schema_change(previous=schemas[1], current=schemas[0])
             yield dg.AssetCheckResult(
                 asset_key=check_key.asset_key,
                 check_name=SCHEMA_CHANGE_CHECK,
-                passed=True,
+                passed=not any(change.values()),
                 severity=dg.AssetCheckSeverity.WARN,
-                description="Nothing to compare yet (fewer than two materializations with a "
-                "column schema)",
+                metadata={name: dg.MetadataValue.json(cols) for name, cols in change.items()},
             )
-            continue
-        change = schema_change(previous=schemas[1], current=schemas[0])
-        yield dg.AssetCheckResult(
-            asset_key=check_key.asset_key,
-            check_name=SCHEMA_CHANGE_CHECK,
-            passed=not any(change.values()),
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={name: dg.MetadataValue.json(cols) for name, cols in change.items()},
-        )
+
+    return _column_schema_change_checks
+
+
+def table_wide_checks(tables: Sequence[WarehouseTable]) -> list[dg.AssetChecksDefinition]:
+    """The checks every warehouse table of the registry gets, whatever it holds (built by
+    ``spotify_assets.definitions`` from ``spotify_assets.defs.warehouse_tables``)."""
+    return [
+        row_count_checks(row_count_tables(tables)),
+        column_schema_change_checks([t.key for t in tables]),
+    ]

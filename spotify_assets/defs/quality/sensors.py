@@ -8,7 +8,6 @@ daemon restarts.
 """
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
 
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 from spotify_assets.lib.quality.alerts import Alert, check_failed_alert, run_failed_alert
@@ -49,7 +48,7 @@ def _run_assets(instance: dg.DagsterInstance, run) -> set[dg.AssetKey]:
     if run.asset_selection:
         return set(run.asset_selection)
     records = instance.get_records_for_run(
-        run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
     ).records
     return {
         r.event_log_entry.dagster_event.asset_key
@@ -71,7 +70,7 @@ def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerts: Aler
     try:
         records = context.instance.get_event_records(
             dg.EventRecordsFilter(
-                event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after
+                event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after
             ),
             limit=CHECK_EVENTS_PER_TICK,
             ascending=True,

@@ -5,10 +5,15 @@
 - ``reports/bi_exports``: every mart as Parquet and CSV for Tableau, Power BI or QuickSight,
   and a DuckDB file with copies of them that BI tools open read-only without ever locking the
   warehouse while runs write it.
+
+Both are built by :func:`report_assets` from the registry of warehouse tables
+(``spotify_assets.defs.warehouse_tables``) once the definitions are loaded, so a new mart is
+exported and its table is a dependency of the dashboard without being listed here.
 """
 
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,10 +27,10 @@ from spotify_assets.defs.automation import (
     on_cron,
     on_upstream_change,
 )
-from spotify_assets.defs.marts.assets import MART_KEYS
 from spotify_assets.defs.marts.factory import mart_key
 from spotify_assets.defs.ml.assets import MODEL_KEY
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
+from spotify_assets.defs.warehouse_tables import WarehouseTable, keys_of
 from spotify_assets.lib.marts import catalog_marts as catalog_sql
 from spotify_assets.lib.marts import engagement_marts as engagement_sql
 from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
@@ -80,112 +85,122 @@ def _location(uri: str) -> dg.MetadataValue:
     return dg.MetadataValue.url(uri) if "://" in uri else dg.MetadataValue.path(uri)
 
 
-@dg.asset(
-    key=DASHBOARD_KEY,
-    group_name="reports",
-    deps=[*MART_KEYS, mart_key(CANDIDATE_HITS), MODEL_KEY, DATA_QUALITY_KEY],
-    # New check results alone do not redraw it (they come after every run).
-    automation_condition=on_upstream_change(ignore=[DATA_QUALITY_KEY]),
-    freshness_policy=CATALOG_FRESHNESS,
-    kinds={"html"},
-    owners=OWNERS,
-    pool="duckdb",
-    description="The dashboard: one self-contained HTML page with every mart's charts and "
-    "headline numbers, in the lake at exports/dashboard/index.html. Opens offline.",
-)
-def dashboard(
-    context: dg.AssetExecutionContext, warehouse: DuckDBResource, lake: LakeResource
-) -> dg.MaterializeResult:
-    started = time.perf_counter()
-    drawn = {
-        mart.name: [png for _, png in _drawn_images(context.instance, mart_key(mart), "chart")]
-        for group in DASHBOARD_GROUPS
-        for mart in group.marts
-    }
-    model_charts = [
-        Chart(alt.capitalize(), png, caption="From ml/popularity_model's latest training.")
-        for alt, png in _drawn_images(context.instance, MODEL_KEY, "charts")
-    ]
-    with warehouse.get_connection() as conn:
-        as_of = data_as_of(conn)
-        sections = [
-            mart_section(
-                conn,
-                group,
-                drawn,
-                model_charts if CANDIDATE_HITS in group.marts else (),
-            )
+def report_assets(tables: Sequence[WarehouseTable]) -> list[dg.AssetsDefinition]:
+    """``reports/dashboard`` over every mart of the registry (schema ``marts``: group marts and
+    the model's candidate hits) and ``reports/bi_exports`` of the marts of group ``marts``;
+    ``spotify_assets.definitions`` builds them once the registry is known."""
+    exported = keys_of(tables, schema="marts", group="marts")
+
+    @dg.asset(
+        key=DASHBOARD_KEY,
+        group_name="reports",
+        deps=[*keys_of(tables, schema="marts"), MODEL_KEY, DATA_QUALITY_KEY],
+        # New check results alone do not redraw it (they come after every run).
+        automation_condition=on_upstream_change(ignore=[DATA_QUALITY_KEY]),
+        freshness_policy=CATALOG_FRESHNESS,
+        kinds={"html"},
+        owners=OWNERS,
+        pool="duckdb",
+        description="The dashboard: one self-contained HTML page with every mart's charts and "
+        "headline numbers, in the lake at exports/dashboard/index.html. Opens offline.",
+    )
+    def dashboard(
+        context: dg.AssetExecutionContext, warehouse: DuckDBResource, lake: LakeResource
+    ) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        drawn = {
+            mart.name: [png for _, png in _drawn_images(context.instance, mart_key(mart), "chart")]
             for group in DASHBOARD_GROUPS
+            for mart in group.marts
+        }
+        model_charts = [
+            Chart(alt.capitalize(), png, caption="From ml/popularity_model's latest training.")
+            for alt, png in _drawn_images(context.instance, MODEL_KEY, "charts")
         ]
-        sections.append(data_quality_section(conn))
-    charts = sum(len(s.charts) for s in sections)
-    html = build_dashboard(
-        "Spotify analytics",
-        "; ".join(f"{k}: {v}" for k, v in as_of.items()) or "no data yet",
-        sections,
-        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    )
-    data = html.encode("utf-8")
-    lake.store().put_bytes(DASHBOARD_OBJECT, data)
-    uri = lake.uri(DASHBOARD_OBJECT)
-    context.log.info(f"Dashboard with {charts} charts written to {uri}")
-    return dg.MaterializeResult(
-        metadata={
-            "path": _location(uri),
-            "charts": charts,
-            "sections": len(sections),
-            "bytes": len(data),
-            **{f"data: {k}": v for k, v in as_of.items()},
-            "missing": dg.MetadataValue.json([n for s in sections for n in s.notes]),
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-    )
-
-
-@dg.asset(
-    key=BI_EXPORTS_KEY,
-    group_name="reports",
-    deps=MART_KEYS,
-    automation_condition=on_cron(BI_EXPORT_CRON),
-    freshness_policy=EXPORT_FRESHNESS,
-    kinds={"parquet", "csv", "duckdb"},
-    owners=OWNERS,
-    pool="duckdb",
-    description="Every mart as Parquet and CSV under exports/bi/<schema>/<table>.<ext>, and "
-    f"exports/bi/{BI_DATABASE} (copies of the marts) for BI tools to open read-only.",
-)
-def bi_exports(
-    context: dg.AssetExecutionContext, warehouse: DuckDBResource, lake: LakeResource
-) -> dg.MaterializeResult:
-    started = time.perf_counter()
-    tables = [".".join(key.path) for key in MART_KEYS]
-    store = lake.store()
-    with tempfile.TemporaryDirectory(prefix="bi-exports-") as tmp:
         with warehouse.get_connection() as conn:
-            files = export_tables(conn, tables, Path(tmp))
-        for f in files:
-            store.put_file(f"{BI_PREFIX}/{f.name}", f.path)
-    context.log.info(f"{len(tables)} marts exported to {lake.uri(BI_PREFIX)}")
-    listing = dg.TableRecord
-    return dg.MaterializeResult(
-        metadata={
-            "path": _location(lake.uri(BI_PREFIX)),
-            "duckdb_file": _location(lake.uri(f"{BI_PREFIX}/{BI_DATABASE}")),
-            "tables": len(tables),
-            "files": dg.MetadataValue.table(
-                [listing({"file": f.name, "rows": f.rows or 0, "bytes": f.bytes}) for f in files],
-                schema=dg.TableSchema(
-                    columns=[
-                        dg.TableColumn("file", "string"),
-                        dg.TableColumn("rows", "int"),
-                        dg.TableColumn("bytes", "int"),
-                    ]
-                ),
-            ),
-            "bytes": sum(f.bytes for f in files),
-            "seconds": round(time.perf_counter() - started, 2),
-        }
+            as_of = data_as_of(conn)
+            sections = [
+                mart_section(
+                    conn,
+                    group,
+                    drawn,
+                    model_charts if CANDIDATE_HITS in group.marts else (),
+                )
+                for group in DASHBOARD_GROUPS
+            ]
+            sections.append(data_quality_section(conn))
+        charts = sum(len(s.charts) for s in sections)
+        html = build_dashboard(
+            "Spotify analytics",
+            "; ".join(f"{k}: {v}" for k, v in as_of.items()) or "no data yet",
+            sections,
+            generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+        data = html.encode("utf-8")
+        lake.store().put_bytes(DASHBOARD_OBJECT, data)
+        uri = lake.uri(DASHBOARD_OBJECT)
+        context.log.info(f"Dashboard with {charts} charts written to {uri}")
+        return dg.MaterializeResult(
+            metadata={
+                "path": _location(uri),
+                "charts": charts,
+                "sections": len(sections),
+                "bytes": len(data),
+                **{f"data: {k}": v for k, v in as_of.items()},
+                "missing": dg.MetadataValue.json([n for s in sections for n in s.notes]),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+
+    @dg.asset(
+        key=BI_EXPORTS_KEY,
+        group_name="reports",
+        deps=exported,
+        automation_condition=on_cron(BI_EXPORT_CRON),
+        freshness_policy=EXPORT_FRESHNESS,
+        kinds={"parquet", "csv", "duckdb"},
+        owners=OWNERS,
+        pool="duckdb",
+        description="Every mart as Parquet and CSV under exports/bi/<schema>/<table>.<ext>, and "
+        f"exports/bi/{BI_DATABASE} (copies of the marts) for BI tools to open read-only.",
     )
+    def bi_exports(
+        context: dg.AssetExecutionContext, warehouse: DuckDBResource, lake: LakeResource
+    ) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        names = [".".join(key.path) for key in exported]
+        store = lake.store()
+        with tempfile.TemporaryDirectory(prefix="bi-exports-") as tmp:
+            with warehouse.get_connection() as conn:
+                files = export_tables(conn, names, Path(tmp))
+            for f in files:
+                store.put_file(f"{BI_PREFIX}/{f.name}", f.path)
+        context.log.info(f"{len(names)} marts exported to {lake.uri(BI_PREFIX)}")
+        listing = dg.TableRecord
+        return dg.MaterializeResult(
+            metadata={
+                "path": _location(lake.uri(BI_PREFIX)),
+                "duckdb_file": _location(lake.uri(f"{BI_PREFIX}/{BI_DATABASE}")),
+                "tables": len(names),
+                "files": dg.MetadataValue.table(
+                    [
+                        listing({"file": f.name, "rows": f.rows or 0, "bytes": f.bytes})
+                        for f in files
+                    ],
+                    schema=dg.TableSchema(
+                        columns=[
+                            dg.TableColumn("file", "string"),
+                            dg.TableColumn("rows", "int"),
+                            dg.TableColumn("bytes", "int"),
+                        ]
+                    ),
+                ),
+                "bytes": sum(f.bytes for f in files),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+
+    return [dashboard, bi_exports]
 
 
 analytics_job = dg.define_asset_job(

@@ -195,6 +195,7 @@ select p.artist_id,
         'max(playlist_appearances) as "most appearances of one artist" '
         "from marts.top_artists"
     ),
+    key=("artist_id",),
 )
 
 # --------------------------------------------------------------------------- genre_families
@@ -314,6 +315,7 @@ select genre_family,
         "select count(*) filter (where genre_family <> 'unknown') as \"genre families\", "
         'sum(streams)::bigint as "streams" from marts.genre_families'
     ),
+    key=("genre_family",),
 )
 
 # ------------------------------------------------------------------- popularity_vs_followers
@@ -385,6 +387,7 @@ select p.artist_id,
         f"regr_r2(popularity, {_FIT_X}) as r2, count(*) as artists "
         "from marts.popularity_vs_followers"
     ),
+    key=("artist_id",),
 )
 
 # --------------------------------------------------------------------------- release dates
@@ -444,6 +447,7 @@ select release_year,
             ),
         ),
     ),
+    key=("release_year",),
 )
 
 RELEASE_RECENCY = Mart(
@@ -526,6 +530,7 @@ select k.cohort,
         "/ nullif(sum(tracks) filter (where cohort <> 'unknown'), 0) "
         'as "recent release share" from marts.release_recency'
     ),
+    key=("cohort",),
 )
 
 # --------------------------------------------------------------------------- durations, albums
@@ -601,6 +606,7 @@ select b.duration_bin_s,
             y_label="popularity",
         ),
     ),
+    key=("duration_bin_s",),
 )
 
 ALBUM_ROLLUPS = Mart(
@@ -688,6 +694,7 @@ select a.album_id,
             y_label="playlist rows",
         ),
     ),
+    key=("album_id",),
 )
 
 # --------------------------------------------------------------------------- playlist_movement
@@ -834,6 +841,7 @@ select s.snapshot_time,
         'from marts.playlist_movement)))::bigint as "exits in the latest snapshot" '
         "from marts.playlist_movement"
     ),
+    key=("snapshot_time", "playlist_id"),
 )
 
 MARTS: tuple[Mart, ...] = (

@@ -159,6 +159,7 @@ select sum(listening_hours) as "listening hours",
        count(*) filter (where active_users > 0) as "active days"
   from marts.daily_engagement
 """,
+    key=("date",),
 )
 
 
@@ -282,6 +283,7 @@ select (select active_users from marts.monthly_engagement order by month desc li
        (select churn_rate from marts.monthly_engagement
          where churn_rate is not null order by month desc limit 1) as "latest churn rate"
 """,
+    key=("month",),
 )
 
 
@@ -353,6 +355,7 @@ select g.weekday,
             y_label="local weekday",
         ),
     ),
+    key=("weekday", "local_hour"),
 )
 
 
@@ -561,6 +564,7 @@ select content_name || ' - ' || artist_name as track, streams
         ),
     ),
     after_sql=(_TOP_CONTENT_MACRO,),
+    key=("date", "kind", "content_id"),
 )
 
 
@@ -661,6 +665,7 @@ select first_local_hour, count(*) as sessions
             y_label="sessions",
         ),
     ),
+    key=("user_id", "session_start"),
 )
 
 _BUCKET_VALUES = ", ".join(
@@ -723,6 +728,7 @@ select b.bucket,
             y_label="sessions",
         ),
     ),
+    key=("bucket",),
 )
 
 SESSION_STARTS = Mart(
@@ -757,6 +763,7 @@ select coalesce(start_reason, 'unknown') as start_reason,
             y_label="sessions",
         ),
     ),
+    key=("start_reason",),
 )
 
 
@@ -875,6 +882,7 @@ select cast(value as integer) as local_hour, skip_rate, completion_rate
             y_label="share of plays",
         ),
     ),
+    key=("dimension", "value"),
 )
 
 
@@ -927,6 +935,7 @@ select reason_start,
             y_label="plays",
         ),
     ),
+    key=("reason_start", "reason_end"),
 )
 
 
@@ -985,6 +994,7 @@ select genre_family, plays, streams, listening_hours,
             y_label="share of streams",
         ),
     ),
+    key=("genre_family",),
 )
 
 COUNTRY_SHARE = Mart(
@@ -1038,6 +1048,7 @@ select conn_country, streams from marts.country_share order by streams desc, con
             y_label="streams",
         ),
     ),
+    key=("conn_country",),
 )
 
 
@@ -1152,6 +1163,7 @@ select month, avg(mean_popularity) as mean_popularity
             y_label="popularity (0-100)",
         ),
     ),
+    key=("user_id", "month"),
 )
 
 

@@ -56,8 +56,8 @@ class Mart:
     table is created (for example ``CREATE OR REPLACE MACRO``), in order.
     ``headline`` is an optional SELECT returning one row of named numbers shown on top of the
     dashboard section (e.g. ``select sum(streams) as "streams" from marts.daily_engagement``).
-    ``key`` names the columns that identify a row (checked unique and not null); filled by the
-    definitions layer where a mart module leaves it empty.
+    ``key`` names the columns that identify a row (checked unique and not null after every
+    build): every mart declares one, so a mart without it fails where it is written.
     """
 
     name: str
@@ -65,11 +65,18 @@ class Mart:
     sql: str
     columns: dict[str, str]
     reads: tuple[str, ...]
+    key: tuple[str, ...]
     lineage: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     charts: tuple[ChartSpec, ...] = ()
     after_sql: tuple[str, ...] = ()
     headline: str | None = None
-    key: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            raise ValueError(f"mart {self.name}: key is empty (name the columns of a row)")
+        unknown = [c for c in self.key if c not in self.columns]
+        if unknown:
+            raise ValueError(f"mart {self.name}: key columns {unknown} are not in its columns")
 
     @property
     def table(self) -> str:
