@@ -52,6 +52,12 @@ class SpotifyResource(dg.ConfigurableResource):
     refresh_token: str | None = Field(
         default=None, description="SPOTIFY_REFRESH_TOKEN: user token for owned playlists"
     )
+    user_refresh_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="Users whose recently-played is polled: user id -> refresh token (live: "
+        "SPOTIFY_REFRESH_TOKEN_<USER>, one per authorized user; sample: empty = every sample "
+        "listener, with the fake API's per-user tokens)",
+    )
     playlist_ids: list[str] = Field(
         default_factory=list,
         description="Playlists to snapshot; empty in sample mode = the sample curator's",
@@ -144,6 +150,92 @@ class SpotifyResource(dg.ConfigurableResource):
         playlists = self.sample_world().playlists
         return playlists.loc[playlists["owner_id"] == APP_USER_ID, "playlist_id"].tolist()
 
+    def polled_users(self) -> list[str]:
+        """The users whose recently-played is polled, sorted."""
+        if self.user_refresh_tokens or self.source == "live":
+            return sorted(self.user_refresh_tokens)
+        return sorted(self.sample_world().users["user_id"].tolist())
+
+    @contextmanager
+    def user_clients(
+        self,
+        users: list[str] | None = None,
+        *,
+        as_of: datetime | None = None,
+        log: logging.Logger | None = None,
+    ) -> Iterator[dict[str, SpotifyCatalogClient]]:
+        """One client per user, each with that user's refresh token (in sample mode one fake
+        API serves them all). Building a client makes no call: a dead token shows up on the
+        user's first call, so one user's token never stops the others'."""
+        users = self.polled_users() if users is None else users
+        settings = self.client_settings()
+        if self.source == "live":
+            missing = [u for u in users if u not in self.user_refresh_tokens]
+            if missing:
+                raise SpotifyApiError(
+                    "POST /api/token",
+                    f"no refresh token for {', '.join(missing)}",
+                    hint="run `python -m spotify_assets.auth <user>` and set the variable it "
+                    "prints",
+                )
+            yield {
+                u: SpotifyCatalogClient(
+                    build_spotipy(
+                        client_id=self.client_id or "",
+                        client_secret=self.client_secret or "",
+                        refresh_token=self.user_refresh_tokens[u],
+                        timeout_s=self.timeout_s,
+                    ),
+                    settings,
+                    log=log,
+                )
+                for u in users
+            }
+            return
+        with self._sample_server() as (url, headers):
+            from spotify_assets.lib.sample.fake_api import FakeSpotifyServer
+
+            yield {
+                u: SpotifyCatalogClient(
+                    self._sample_spotipy(
+                        url,
+                        {**headers, **_as_of_header(as_of)},
+                        self.user_refresh_tokens.get(u) or FakeSpotifyServer.refresh_token_for(u),
+                    ),
+                    settings,
+                    log=log,
+                )
+                for u in users
+            }
+
+    @contextmanager
+    def _sample_server(self) -> Iterator[tuple[str, dict[str, str]]]:
+        """The fake API's URL for the duration of the block (started here unless
+        ``sample_server_url`` points at a running one)."""
+        server = None
+        url = self.sample_server_url
+        if url is None:
+            from spotify_assets.lib.sample.fake_api import FakeSpotifyServer
+
+            server = FakeSpotifyServer(self.sample_world(), mode=self.sample_app_mode).start()
+            url = server.url
+        try:
+            yield url, {}
+        finally:
+            if server is not None:
+                server.stop()
+
+    def _sample_spotipy(self, url: str, headers: dict[str, str], refresh_token: str):
+        return build_spotipy(
+            client_id=SAMPLE_CLIENT_ID,
+            client_secret=SAMPLE_CLIENT_SECRET,
+            refresh_token=refresh_token,
+            timeout_s=self.timeout_s,
+            api_prefix=url.rstrip("/") + "/v1/",
+            token_url=url.rstrip("/") + "/api/token",
+            headers=headers,
+        )
+
     @contextmanager
     def client(
         self,
@@ -165,30 +257,19 @@ class SpotifyResource(dg.ConfigurableResource):
             yield SpotifyCatalogClient(sp, settings, log=log, batch_ok=batch_ok)
             return
 
-        server = None
-        url = self.sample_server_url
-        if url is None:
-            from spotify_assets.lib.sample.fake_api import FakeSpotifyServer
-
-            server = FakeSpotifyServer(self.sample_world(), mode=self.sample_app_mode).start()
-            url = server.url
-        try:
-            sp = build_spotipy(
-                client_id=SAMPLE_CLIENT_ID,
-                client_secret=SAMPLE_CLIENT_SECRET,
-                refresh_token=self.refresh_token or SAMPLE_REFRESH_TOKEN,
-                timeout_s=self.timeout_s,
-                api_prefix=url.rstrip("/") + "/v1/",
-                token_url=url.rstrip("/") + "/api/token",
+        with self._sample_server() as (url, headers):
+            sp = self._sample_spotipy(
+                url, {**headers, **_as_of_header(as_of)}, self.refresh_token or SAMPLE_REFRESH_TOKEN
             )
-            if as_of is not None:
-                stamp = as_of.astimezone(UTC) if as_of.tzinfo else as_of.replace(tzinfo=UTC)
-                from spotify_assets.lib.sample.fake_api import AS_OF_HEADER
-
-                # The fake API answers as of this instant: concurrent runs of different
-                # windows can share one server.
-                sp._session.headers[AS_OF_HEADER] = stamp.isoformat()
             yield SpotifyCatalogClient(sp, settings, log=log, batch_ok=batch_ok)
-        finally:
-            if server is not None:
-                server.stop()
+
+
+def _as_of_header(as_of: datetime | None) -> dict[str, str]:
+    """The fake API answers as of this instant (a request header, so concurrent runs of
+    different windows can share one server)."""
+    if as_of is None:
+        return {}
+    from spotify_assets.lib.sample.fake_api import AS_OF_HEADER
+
+    stamp = as_of.astimezone(UTC) if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+    return {AS_OF_HEADER: stamp.isoformat()}

@@ -19,11 +19,13 @@ from spotipy.oauth2 import SpotifyClientCredentials
 
 from spotify_assets.lib.sample.fake_api import (
     AS_OF_HEADER,
+    PREMIUM_REQUIRED,
     FakeSpotifyServer,
     FaultConfig,
     parse_access_token,
 )
 from spotify_assets.lib.sample.world import APP_USER_ID, build_world
+from spotify_assets.lib.sample.world.recent import VISIBLE_PLAYS, recent_plays, visible_plays
 from spotify_assets_tests.lib.openapi_schema import (
     DEVELOPMENT_MODE_DROPS,
     WITH_MARKET_DROPS,
@@ -470,10 +472,14 @@ def test_unknown_playlist_is_404(server):
 def test_recently_played_cursors_walk_back_and_forward(server, world):
     assert get(server, "me/player/recently-played", token="client").status_code == 401
     body = get(server, "me/player/recently-played", limit=20).json()
-    expected = world.recently_played(APP_USER_ID, before=AT, limit=60)
+    # The sample listener's recent plays: the end of the export and some after it.
+    expected = visible_plays(world, APP_USER_ID, at=pd.Timestamp(AT))
+    assert len(expected) > 20
     seen = []
-    for _ in range(3):
+    while True:
         seen += [(it["track"]["id"], it["played_at"]) for it in body["items"]]
+        if body["next"] is None:
+            break
         assert body["next"].startswith(server.url) and "before=" in body["next"]
         body = get(server, body["next"]).json()
     assert [s[0] for s in seen] == expected["track_id"].tolist()
@@ -494,6 +500,46 @@ def test_recently_played_cursors_walk_back_and_forward(server, world):
     # spec types as non-nullable, so this body is checked by hand).
     empty = get(server, "me/player/recently-played", before=1_500_000_000_000).json()
     assert empty["items"] == [] and empty["next"] is None and empty["cursors"] is None
+
+
+def test_recently_played_answers_for_the_tokens_user_with_fifty_plays_at_most(server, world):
+    """Per-user tokens: each sample listener sees their own plays; the plays after the export
+    are new, the first are the export's last; only the 50 most recent exist."""
+    for user in world.users["user_id"].tolist()[:3]:
+        token = requests.post(
+            server.token_url,
+            data={"grant_type": "refresh_token", "refresh_token": server.refresh_token_for(user)},
+            auth=("id", "secret"),
+            timeout=5,
+        ).json()["access_token"]
+        body = get(server, "me/player/recently-played", token=token, limit=50).json()
+        truth = recent_plays(world, user)
+        assert [it["track"]["id"] for it in body["items"]] == truth["track_id"].tolist()[::-1]
+        last_export_ts = pd.Timestamp(int(world.user_plays(user)["ts"].max()), unit="s", tz=UTC)
+        played = pd.to_datetime([it["played_at"] for it in body["items"]], utc=True)
+        assert (played > last_export_ts).any() and (played <= last_export_ts).any()
+
+    # A clock inside the new plays: only the plays ended before it.
+    truth = recent_plays(world, APP_USER_ID)
+    at = truth["played_at"].iloc[-3]
+    shown = visible_plays(world, APP_USER_ID, at=at)
+    assert len(shown) == min(VISIBLE_PLAYS, len(truth) - 3)
+    assert shown["played_at"].max() < at
+
+
+def test_expired_refresh_token_and_owner_without_premium(server):
+    user_token = server.refresh_token_for("user_0001")
+    server.expire_refresh_token(user_token)
+    form = {"grant_type": "refresh_token", "refresh_token": user_token}
+    r = requests.post(server.token_url, data=form, auth=("i", "s"), timeout=5)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    other = {"grant_type": "refresh_token", "refresh_token": server.refresh_token_for("user_0002")}
+    assert requests.post(server.token_url, data=other, auth=("i", "s"), timeout=5).ok
+
+    server.set_owner_premium(False)
+    r = get(server, "me/player/recently-played")
+    assert r.status_code == 403
+    assert r.json()["error"]["message"] == PREMIUM_REQUIRED
 
 
 # ---------------------------------------------------------------------------- faults

@@ -582,24 +582,27 @@ class SpotifyBodies:
         before_ms: int | None,
         limit: int,
     ) -> Body:
-        """CursorPagingPlayHistoryObject, newest first, as seen at ``at``.
+        """CursorPagingPlayHistoryObject, newest first, as seen at ``at``: the sample world's
+        recently-played timeline (``spotify_assets.lib.sample.world.recent``), of which only
+        the 50 most recent plays exist, as on Spotify.
 
         ``next`` keeps walking in the direction asked: older plays (``before``) by default,
         newer ones when the request gave ``after``. Empty result: ``next`` and ``cursors`` are
         null, as on Spotify (the spec types them as non-nullable).
         """
-        w = self.world
-        at_ts = pd.Timestamp(at)
-        if after_ms is not None:
-            plays = w.recently_played(
-                user_id, after=pd.Timestamp(after_ms, unit="ms", tz=UTC), limit=limit
-            )
-            plays = plays[plays["played_at"] < at_ts]
-        else:
-            before = at_ts
-            if before_ms is not None:
-                before = min(before, pd.Timestamp(before_ms, unit="ms", tz=UTC))
-            plays = w.recently_played(user_id, before=before, limit=limit)
+        from spotify_assets.lib.sample.world.recent import visible_plays
+
+        def stamp(ms: int | None) -> pd.Timestamp | None:
+            return None if ms is None else pd.Timestamp(ms, unit="ms", tz=UTC)
+
+        plays = visible_plays(
+            self.world,
+            user_id,
+            at=pd.Timestamp(at),
+            after=stamp(after_ms),
+            before=stamp(before_ms),
+            limit=limit,
+        )
         played_ms = (_utc_ns(plays["played_at"]) // 10**6).tolist()
         played_s = [x[:-1] for x in utc_strings(plays["played_at"])]
         tracks = self.tracks(plays["track_id"].tolist(), at=at, mode=mode, market=None)

@@ -56,6 +56,8 @@ DEFAULT_LIMIT = 20
 _BASE62_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 _MARKET = re.compile(r"^[A-Z]{2}$")
 GrantKind = Literal["client", "user"]
+#: Spotify's 403 message when the app's owner has no Premium (2026).
+PREMIUM_REQUIRED = "Active premium subscription required for the owner of the app"
 
 
 # ---------------------------------------------------------------------------- tokens
@@ -354,6 +356,8 @@ class FakeSpotifyServer:
         self._thread: threading.Thread | None = None
         self._bodies: SpotifyBodies | None = None
         self._url: str | None = None
+        self._expired_refresh_tokens: set[str] = set()
+        self._owner_premium = True
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -465,6 +469,15 @@ class FakeSpotifyServer:
             now = end
         return now.to_pydatetime()
 
+    def expire_refresh_token(self, refresh_token: str) -> None:
+        """From now on, refreshing with this token answers ``invalid_grant`` (since 2026 a
+        refresh token expires six months after the user authorized the app)."""
+        self._expired_refresh_tokens.add(refresh_token)
+
+    def set_owner_premium(self, premium: bool) -> None:
+        """Without Premium for the app's owner, every Web API call answers 403 (2026)."""
+        self._owner_premium = bool(premium)
+
     # ------------------------------------------------------------------ counters
 
     @property
@@ -500,6 +513,12 @@ class FakeSpotifyServer:
         if kind == "user":
             return make_access_token("user", user_id or _app_user_id())
         return make_access_token("client")
+
+    @staticmethod
+    def refresh_token_for(user_id: str) -> str:
+        """The refresh token the fake issues for a sample listener (``sample-refresh-<user>``):
+        one authorized user per token, as with Spotify's authorization-code flow."""
+        return f"sample-refresh-{user_id}"
 
     # ------------------------------------------------------------------ dispatch
 
@@ -550,6 +569,8 @@ class FakeSpotifyServer:
             )
             if not endpoint.startswith("POST /api/token"):
                 request.grant = self._authorize(request)
+                if not self._owner_premium:
+                    raise ApiError(403, PREMIUM_REQUIRED)
                 request.at = self._request_at(request)
             status, payload = getattr(self, fn_name)(request)
             extra: dict[str, str] = {}
@@ -648,7 +669,9 @@ class FakeSpotifyServer:
                 raise _oauth_error("invalid_request", "refresh_token must be supplied")
             if not refresh.startswith("sample"):
                 raise _oauth_error("invalid_grant", "Invalid refresh token")
-            return 200, self._user_token_body()
+            if refresh in self._expired_refresh_tokens:
+                raise _oauth_error("invalid_grant", "Refresh token expired")
+            return 200, self._user_token_body(self._refresh_token_user(refresh))
         if grant_type == "authorization_code":
             if client_id is None:
                 raise _oauth_error("invalid_client", "Invalid client")
@@ -661,9 +684,17 @@ class FakeSpotifyServer:
             "grant_type must be client_credentials, authorization_code or refresh_token",
         )
 
-    def _user_token_body(self) -> Body:
+    def _refresh_token_user(self, refresh: str) -> str:
+        """``sample-refresh-<user>`` speaks for that sample listener; any other ``sample*``
+        token for the app user (the playlists' owner)."""
+        user = refresh.removeprefix("sample-refresh-")
+        if user != refresh and user in self.world.user_index:
+            return user
+        return _app_user_id()
+
+    def _user_token_body(self, user_id: str | None = None) -> Body:
         return {
-            "access_token": make_access_token("user", _app_user_id()),
+            "access_token": make_access_token("user", user_id or _app_user_id()),
             "token_type": "Bearer",
             "expires_in": TOKEN_LIFETIME_S,
             "scope": USER_SCOPES,
