@@ -398,6 +398,9 @@ def parse_landed_file(
     )
 
 
+_VALUE = re.compile(r": (?=['\d-])")  # where a rejection reason quotes the value
+
+
 def file_info(parsed: ParsedExport, *, encoding: str | None = None) -> dict[str, Any]:
     """The JSON-able figures of one parsed file for its manifest."""
     table = parsed.table
@@ -407,7 +410,7 @@ def file_info(parsed: ParsedExport, *, encoding: str | None = None) -> dict[str,
         ts_min, ts_max = bounds["min"].as_py().isoformat(), bounds["max"].as_py().isoformat()
     by_reason: Counter[str] = Counter()
     for r in parsed.rejected:
-        by_reason.update(part.split(":", 1)[0] for part in r.reason.split("; "))
+        by_reason.update(_VALUE.split(part, maxsplit=1)[0] for part in r.reason.split("; "))
     info: dict[str, Any] = {
         "format": parsed.format,
         "formats": [parsed.format],
