@@ -250,6 +250,9 @@ def test_good_files_take_the_columnar_path(monkeypatch):
     assert land(ENDSONG, "endsong.json").table.num_rows == 5
     assert land(b"\xff\xfe" + ENDSONG.decode().encode("utf-16-le"), "x.json").table.num_rows == 5
     assert land(zip_of({"a/endsong.json": ENDSONG}), "x.zip").table.num_rows == 5
+    # Nor do other arrays of records, however large (a technical log, SearchQueries.json).
+    with pytest.raises(NotIngested):
+        land((OTHER / "SearchQueries.json").read_bytes(), "SearchQueries.json")
 
 
 # --------------------------------------------------------------- old mixed account data

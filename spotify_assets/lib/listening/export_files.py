@@ -654,6 +654,18 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+_UNKNOWN_FORMAT = (
+    "unknown format: no record has both ts and ms_played (Extended Streaming History) or both "
+    "endTime and msPlayed (account data)"
+)
+
+
+def _no_records(n: int, kinds: set[str]) -> str:
+    return (
+        f"the array holds no records: all {n} elements are non-objects ({', '.join(sorted(kinds))})"
+    )
+
+
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
@@ -1146,19 +1158,17 @@ def _parse(
     fmt = _detect_format(raw, hint)
     again = {"source_file": source_file, "user_id": user_id, "name": name, "landed_at": landed_at}
     if fmt is None and raw.n and not force_per_record:
-        # No record with a format's fields: other objects, or null elements? Look closer.
+        # No record with a format's fields. The columnar read took every element as an object
+        # or a null; a "{" anywhere means an object: other records (a large non-history file,
+        # such as a technical log, must not take the per-record path). Else look closer.
+        if b"{" in data:
+            raise BadExportFile(_UNKNOWN_FORMAT)
         return _parse(data, force_per_record=True, **again)
     if raw.n and len(raw.not_object) == raw.n:
-        kinds = sorted({kind for kind, _ in raw.not_object.values()})
-        raise BadExportFile(
-            f"the array holds no records: all {raw.n} elements are non-objects ({', '.join(kinds)})"
-        )
+        raise BadExportFile(_no_records(raw.n, {kind for kind, _ in raw.not_object.values()}))
     if fmt is None:
         if raw.n:
-            raise BadExportFile(
-                "unknown format: no record has both ts and ms_played (Extended Streaming "
-                "History) or both endTime and msPlayed (account data)"
-            )
+            raise BadExportFile(_UNKNOWN_FORMAT)
         fmt = hint or "extended"  # an empty array: nothing to disagree with the name
     if fmt == "account_data" and hint == "extended":
         content_hint = None
