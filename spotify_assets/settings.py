@@ -6,6 +6,11 @@ runs on a laptop with the sample world and in production with Spotify and S3. Se
 resources as ``dg.EnvVar`` (see ``spotify_assets.defs.resources``) or boto3's own lookup, so
 they never appear in code, logs or run config.
 
+No other module reads the environment (a test holds it): resources are built from these
+settings, each field from the setting of the same name (``spotify_assets.defs.resources``). The
+one exception is ``spotify_assets.auth``, the command run once by hand to obtain a refresh
+token, which reads the app's credentials itself.
+
 The README's "Configuration" section lists the same variables; keep the two in step.
 """
 

@@ -4,15 +4,20 @@ change between environments: the lake is a folder or S3, Spotify is the sample w
 real API, through these keys:
 
 - ``spotify``: :class:`SpotifyResource`
-- ``lake``: :class:`LakeResource`; ``lake_io_manager`` stores raw JSON and Parquet in it
+- ``lake``: :class:`LakeResource` (also how many landed files an ingest run takes,
+  ``ingest_batch_files``); ``lake_io_manager`` stores raw JSON and Parquet in it
 - ``warehouse_io_manager``: DuckDB tables; ``warehouse``: a DuckDB connection for SQL
 - ``model_io_manager``: pickled models in the lake (``models/``), S3 or local
 - ``alerts``: :class:`AlertsResource` (the failure sensors' webhook, if any)
+
+Settings flow once: a resource field takes the setting of the same name (:func:`from_settings`),
+so only fields named differently and secrets (``dg.EnvVar``, never a value) are written here.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeVar
 
 import dagster as dg
 from dagster_aws.s3 import S3PickleIOManager, S3Resource
@@ -27,36 +32,45 @@ from spotify_assets.resources import (
 )
 from spotify_assets.settings import Settings, load_settings
 
+R = TypeVar("R", bound=dg.ConfigurableResource)
+
+
+def from_settings(resource: type[R], settings: Settings, **values: Any) -> R:
+    """``resource`` with every field that has a setting of the same name taken from
+    ``settings``, so a new setting reaches its resource by being named alike; ``values`` are
+    the fields named differently and the secrets. Settings hold no secret (see
+    ``spotify_assets.settings``): secrets come in ``values`` as ``dg.EnvVar``."""
+    named = {
+        name: getattr(settings, name)
+        for name in resource.model_fields
+        if name not in values and hasattr(settings, name)
+    }
+    return resource(**named, **values)
+
 
 def spotify_resource(settings: Settings) -> SpotifyResource:
-    common = dict(
-        api_mode=settings.api_mode,
-        playlist_ids=list(settings.playlist_ids),
-        market=settings.market,
-        timeout_s=settings.timeout_s,
-        max_retries=settings.max_retries,
-        max_retry_wait_s=settings.max_retry_wait_s,
-        concurrency=settings.concurrency,
-        entity_refresh_hours=settings.entity_refresh_hours,
-        allow_model_training=settings.ml_allow_live_training,
-    )
+    secrets: dict[str, Any] = {}
     if settings.source == "live":
-        return SpotifyResource(
-            source="live",
+        secrets = dict(
             client_id=dg.EnvVar("SPOTIPY_CLIENT_ID"),
             client_secret=dg.EnvVar("SPOTIPY_CLIENT_SECRET"),
             # Optional: without it only playlist metadata is readable (client credentials).
             refresh_token=dg.EnvVar("SPOTIFY_REFRESH_TOKEN")
             if settings.has_refresh_token
             else None,
-            **common,
         )
-    return SpotifyResource(
-        source="sample",
-        sample_scale=settings.sample_scale,
-        sample_seed=settings.sample_seed,
-        sample_app_mode=settings.sample_app_mode,
-        **common,
+    return from_settings(
+        SpotifyResource,
+        settings,
+        playlist_ids=list(settings.playlist_ids),
+        allow_model_training=settings.ml_allow_live_training,
+        **secrets,
+    )
+
+
+def lake_resource(settings: Settings) -> LakeResource:
+    return from_settings(
+        LakeResource, settings, url=settings.lake_url, s3_region_name=settings.aws_region
     )
 
 
@@ -77,11 +91,7 @@ def model_io_manager(settings: Settings, lake: LakeResource) -> dg.ConfigurableI
 
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
     settings = settings or load_settings()
-    lake = LakeResource(
-        url=settings.lake_url,
-        s3_endpoint_url=settings.s3_endpoint_url,
-        s3_region_name=settings.aws_region,
-    )
+    lake = lake_resource(settings)
     if not settings.lake_is_s3:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,11 +107,12 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             database=str(settings.warehouse_path), connection_config=duckdb_config
         ),
         "model_io_manager": model_io_manager(settings, lake),
-        "alerts": AlertsResource(
+        "alerts": from_settings(
+            AlertsResource,
+            settings,
             webhook_url=dg.EnvVar("SPOTIFY_ALERT_WEBHOOK_URL")
             if settings.has_alert_webhook
             else None,
-            ui_url=settings.ui_url,
         ),
     }
 

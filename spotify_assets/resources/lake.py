@@ -9,7 +9,7 @@ import dagster as dg
 import orjson
 import pandas as pd
 from dagster_aws.s3 import S3Resource
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from spotify_assets.lib.lake import LakeError, LakeStore, open_lake
 
@@ -25,6 +25,12 @@ class LakeResource(dg.ConfigurableResource):
     url: str
     s3_endpoint_url: str | None = None
     s3_region_name: str | None = None
+    ingest_batch_files: int = Field(
+        default=100,
+        ge=1,
+        description="SPOTIFY_INGEST_BATCH_FILES: landed files one ingest run takes at most "
+        "(the landing sensors batch by it: fewer, larger runs cost less orchestration)",
+    )
 
     _store: LakeStore | None = PrivateAttr(default=None)
 

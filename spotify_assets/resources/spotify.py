@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -100,15 +101,8 @@ class SpotifyResource(dg.ConfigurableResource):
         return self.source == "sample" or self.allow_model_training
 
     def client_settings(self) -> ClientSettings:
-        return ClientSettings(
-            api_mode=self.api_mode,
-            market=self.market,
-            timeout_s=self.timeout_s,
-            max_retries=self.max_retries,
-            backoff_s=self.backoff_s,
-            max_retry_wait_s=self.max_retry_wait_s,
-            concurrency=self.concurrency,
-        )
+        """The client's knobs, each from the resource field of the same name."""
+        return ClientSettings(**{f.name: getattr(self, f.name) for f in fields(ClientSettings)})
 
     def check_window(self, start: datetime, end: datetime, now: datetime | None = None) -> None:
         """The live API only knows the present: a window that is over (or not begun) cannot

@@ -91,3 +91,67 @@ def test_live_training_is_opt_in(monkeypatch):
     monkeypatch.setenv("SPOTIFY_ML_ALLOW_LIVE_TRAINING", "maybe")
     with pytest.raises(SettingsError, match="SPOTIFY_ML_ALLOW_LIVE_TRAINING='maybe'"):
         load_settings()
+
+
+def test_settings_reach_resources_by_name(monkeypatch):
+    monkeypatch.setenv("SPOTIFY_CONCURRENCY", "7")
+    monkeypatch.setenv("SPOTIFY_MARKET", "se")
+    monkeypatch.setenv("SPOTIFY_MAX_RETRY_WAIT_S", "12.5")
+    monkeypatch.setenv("SPOTIFY_INGEST_BATCH_FILES", "3")
+    monkeypatch.setenv("SPOTIFY_UI_URL", "http://dagster.internal:3000/")
+    monkeypatch.setenv("AWS_REGION", "eu-north-1")
+    resources = build_resources(load_settings())
+    spotify = resources["spotify"]
+    assert (spotify.concurrency, spotify.market, spotify.max_retry_wait_s) == (7, "SE", 12.5)
+    # ... and on to the client, field by field of the same name.
+    client = spotify.client_settings()
+    assert (client.concurrency, client.market, client.max_retry_wait_s) == (7, "SE", 12.5)
+    assert resources["lake"].ingest_batch_files == 3  # what the landing sensors batch by
+    assert resources["lake"].s3_region_name == "eu-north-1"
+    assert resources["alerts"].ui_url == "http://dagster.internal:3000"
+
+
+def test_no_secret_value_reaches_settings_or_resource_config(monkeypatch):
+    secrets = {
+        "SPOTIPY_CLIENT_SECRET": "s3cr3t-client",
+        "SPOTIFY_REFRESH_TOKEN": "s3cr3t-refresh",
+        "SPOTIFY_ALERT_WEBHOOK_URL": "https://hooks.example/s3cr3t-hook",
+        "AWS_SECRET_ACCESS_KEY": "s3cr3t-aws",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SPOTIFY_SOURCE", "live")
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", "the-id")
+    settings = load_settings()
+    defs = dg.Definitions(resources=build_resources(settings))
+    shown = repr(settings) + "".join(repr(r) for r in defs.resources.values())
+    assert not [name for name, value in secrets.items() if value in shown]
+    assert defs.resources["spotify"].refresh_token == dg.EnvVar("SPOTIFY_REFRESH_TOKEN")
+
+
+def test_only_the_settings_module_reads_the_environment():
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "spotify_assets"
+    # The auth CLI reads the app's credentials itself: it runs once, by hand, outside Dagster.
+    allowed = {"settings.py", "auth.py"}
+    readers = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.name not in allowed
+        and re.search(r"os\.environ|os\.getenv|\bgetenv\(", path.read_text())
+    ]
+    assert readers == []
+
+
+def test_model_config_reaches_the_model_params_by_name():
+    import dataclasses
+
+    from spotify_assets.defs.ml.assets import ModelConfig
+    from spotify_assets.lib.ml import ModelParams
+
+    params = ModelConfig(n_estimators=7, n_folds=3, max_samples=None).params()
+    assert (params.n_estimators, params.n_folds, params.max_samples) == (7, 3, None)
+    shared = {f.name for f in dataclasses.fields(ModelParams)} & set(ModelConfig.model_fields)
+    assert {"n_estimators", "max_depth", "min_samples_leaf", "max_features", "n_jobs"} <= shared

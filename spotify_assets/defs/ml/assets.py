@@ -11,6 +11,7 @@ training models on Spotify content, so the model trains on the sample world by d
 live API content only when ``SPOTIFY_ML_ALLOW_LIVE_TRAINING=true``.
 """
 
+import dataclasses
 import time
 from typing import Literal
 
@@ -93,16 +94,9 @@ class ModelConfig(dg.Config):
     """How much better than each baseline the held-out R² and MAE must be (blocking check)."""
 
     def params(self) -> ModelParams:
-        return ModelParams(
-            n_estimators=self.n_estimators,
-            max_depth=self.max_depth,
-            min_samples_leaf=self.min_samples_leaf,
-            max_features=self.max_features,
-            max_samples=self.max_samples,
-            n_folds=self.n_folds,
-            random_state=self.random_state,
-            n_jobs=self.n_jobs,
-        )
+        """The hyperparameters this config sets, by name; the rest keep ModelParams' defaults."""
+        names = {f.name for f in dataclasses.fields(ModelParams)} & set(type(self).model_fields)
+        return ModelParams(**{name: getattr(self, name) for name in names})
 
 
 def _feature_columns(frame: pd.DataFrame) -> list[str]:
