@@ -215,3 +215,47 @@ def test_every_mart_key_is_unique_and_charts_and_headline_query(conn):
         for chart in mart.charts:
             assert len(chart_frame(conn, mart, chart)) > 0, (mart.name, chart.title)
     assert headline(conn, MARTS[0])["charted tracks"] == 5
+
+
+# ------------------------------------------------------------------------- the sample world
+
+
+def test_sample_charts_are_deterministic_parse_cleanly_and_feed_every_mart(tmp_path):
+    from spotify_assets.lib.sample.world import build_world
+    from spotify_assets.lib.sample.world.charts import write_sample_charts
+
+    world = build_world("tiny", 7)
+    first = write_sample_charts(tmp_path / "a", world, regions=("global", "us"), days=10)
+    again = write_sample_charts(tmp_path / "b", 7, scale="tiny", regions=("global", "us"), days=10)
+    assert [p.name for p in first] == [p.name for p in again]
+    assert all(p.read_bytes() == q.read_bytes() for p, q in zip(first, again, strict=True))
+    names = [p.name for p in first]
+    assert len(names) == 2 * 10 + 2
+    old = [n for n in names if "weekly" in n]
+    assert len(old) == 1 and "--" in old[0]
+
+    paths, formats = [], set()
+    for p in first:
+        parsed = parse_chart_file(p.read_bytes(), name=p.name, source_file=p.name)
+        assert not parsed.rejected, p.name
+        formats.add(parsed.info["format"])
+        pq.write_table(parsed.table, tmp_path / f"{p.name}.parquet")
+        paths.append(str(tmp_path / f"{p.name}.parquet"))
+    assert formats == {"charts.spotify.com", "spotifycharts.com"}
+    con = duckdb.connect()
+    build_chart_entries(con, paths)
+    build_marts(con, MARTS)
+    ids = set(world.tracks["track_id"])
+    charted = {r[0] for r in rows(con, "select distinct track_id from core.chart_entries")}
+    assert charted <= ids
+    # consistent with the world: its chart-toppers are its most streamed tracks
+    top = rows(
+        con,
+        "select track_id from marts.chart_tracks where region = 'global' "
+        "and chart = 'regional-daily' order by total_streams desc limit 1",
+    )[0][0]
+    heaviest = set(world.tracks.nlargest(20, "stream_weight")["track_id"])
+    assert top in heaviest
+    movement = {r[0] for r in rows(con, "select distinct movement from marts.chart_movement")}
+    assert {"up", "down"} <= movement
+    assert rows(con, "select max(regions) from marts.chart_reach") == [(1,)]
