@@ -95,6 +95,11 @@ class Settings:
     ml_allow_live_training: bool
     has_alert_webhook: bool  # whether SPOTIFY_ALERT_WEBHOOK_URL is set (it holds a token)
     extra: dict[str, str] = field(default_factory=dict)
+    # Users whose recently-played is polled (live): one SPOTIFY_REFRESH_TOKEN_<USER> variable
+    # per authorized user; only the names are read here, the values reach the resource as
+    # dg.EnvVar. The user id is <USER> lower-cased (name the landing folder the same).
+    recently_played_users: tuple[str, ...] = ()
+    recently_played_minutes: int = 30
 
     @property
     def lake_is_s3(self) -> bool:
@@ -138,4 +143,31 @@ def load_settings() -> Settings:
         ml_allow_live_training=_bool("SPOTIFY_ML_ALLOW_LIVE_TRAINING", False),
         ui_url=_get("SPOTIFY_UI_URL", "http://127.0.0.1:3000").rstrip("/"),
         has_alert_webhook=bool(os.environ.get("SPOTIFY_ALERT_WEBHOOK_URL", "").strip()),
+        recently_played_users=_recently_played_users(),
+        recently_played_minutes=_int("SPOTIFY_RECENTLY_PLAYED_MINUTES", 30, minimum=1),
     )
+
+
+#: One refresh token per authorized user: SPOTIFY_REFRESH_TOKEN_<USER>.
+REFRESH_TOKEN_VAR_PREFIX = "SPOTIFY_REFRESH_TOKEN_"
+
+
+def _recently_played_users() -> tuple[str, ...]:
+    """The users that have a SPOTIFY_REFRESH_TOKEN_<USER> variable set (values are not read);
+    <USER> is capitals, digits and underscores, and the user id is it lower-cased."""
+    users: list[str] = []
+    for name in sorted(os.environ):
+        if not name.startswith(REFRESH_TOKEN_VAR_PREFIX) or not os.environ[name].strip():
+            continue
+        suffix = name[len(REFRESH_TOKEN_VAR_PREFIX) :]
+        if (
+            not suffix
+            or suffix != suffix.upper()
+            or not all(c.isascii() and (c.isalnum() or c == "_") for c in suffix)
+        ):
+            raise SettingsError(
+                f"{name}: after {REFRESH_TOKEN_VAR_PREFIX} comes the user id in capitals, digits "
+                "and underscores (SPOTIFY_REFRESH_TOKEN_ALICE for user alice)"
+            )
+        users.append(suffix.lower())
+    return tuple(users)

@@ -23,6 +23,7 @@ import dagster as dg
 from dagster_aws.s3 import S3PickleIOManager, S3Resource
 from dagster_duckdb import DuckDBResource
 
+from spotify_assets.lib.listening.recently_played import refresh_token_variable
 from spotify_assets.resources import (
     AlertsResource,
     LakeIOManager,
@@ -58,6 +59,11 @@ def spotify_resource(settings: Settings) -> SpotifyResource:
             refresh_token=dg.EnvVar("SPOTIFY_REFRESH_TOKEN")
             if settings.has_refresh_token
             else None,
+            # Recently-played: one refresh token per authorized user (SPOTIFY_REFRESH_TOKEN_<USER>).
+            user_refresh_tokens={
+                user: dg.EnvVar(refresh_token_variable(user))
+                for user in settings.recently_played_users
+            },
         )
     return from_settings(
         SpotifyResource,

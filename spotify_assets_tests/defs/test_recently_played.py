@@ -1,0 +1,136 @@
+"""The raw/recently_played asset and its sensor: users from settings, metadata per user, an
+expired token for one of two users fails the run at the end without stopping the other."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+
+from spotify_assets.defs.listening.recently_played import (
+    RECENTLY_PLAYED_KEY,
+    recently_played,
+    recently_played_job,
+    recently_played_sensor,
+)
+from spotify_assets.lib.lake import LocalLakeStore
+from spotify_assets.lib.listening.recently_played import (
+    REFRESH_TOKEN_VAR_PREFIX,
+    polled_files,
+    read_cursor,
+)
+from spotify_assets.lib.sample.fake_api import FakeSpotifyServer
+from spotify_assets.lib.sample.world import APP_USER_ID
+from spotify_assets.resources import LakeResource, SpotifyResource
+from spotify_assets.settings import REFRESH_TOKEN_VAR_PREFIX as SETTINGS_PREFIX
+from spotify_assets.settings import SettingsError, load_settings
+
+AT = datetime(2026, 6, 1, tzinfo=UTC)
+USERS = [APP_USER_ID, "user_0001"]
+
+
+@pytest.fixture
+def server(tiny_world):
+    srv = FakeSpotifyServer(tiny_world, as_of=AT).start()
+    yield srv
+    srv.stop()
+
+
+def resources(server, tmp_path, tokens):
+    return {
+        "spotify": SpotifyResource(
+            source="sample",
+            sample_scale="tiny",
+            sample_server_url=server.url,
+            user_refresh_tokens=tokens,
+            max_retries=0,
+        ),
+        "lake": LakeResource(url=str(tmp_path / "lake")),
+    }
+
+
+def materialization(result: dg.ExecuteInProcessResult) -> dg.AssetMaterialization:
+    [event] = [
+        e.event_specific_data.materialization
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+    ]
+    assert event.asset_key == RECENTLY_PLAYED_KEY
+    return event
+
+
+def test_polls_every_user_and_records_per_user_metadata(server, tmp_path):
+    tokens = {u: FakeSpotifyServer.refresh_token_for(u) for u in USERS}
+    result = dg.materialize([recently_played], resources=resources(server, tmp_path, tokens))
+    assert result.success
+    meta = materialization(result).metadata
+    assert meta["users_polled"].value == 2
+    assert meta["plays_new"].value > 0
+    per_user = meta["per_user"].value
+    assert set(per_user) == set(USERS)
+    assert {p["status"] for p in per_user.values()} == {"new plays"}
+    store = LocalLakeStore(tmp_path / "lake")
+    assert {f.source_file.split("/")[1] for f in polled_files(store, tmp_path)} == set(USERS)
+
+
+def test_an_expired_token_for_one_of_two_users_fails_the_run_after_polling_the_other(
+    server, tmp_path
+):
+    tokens = {u: FakeSpotifyServer.refresh_token_for(u) for u in USERS}
+    server.expire_refresh_token(tokens["user_0001"])
+    result = dg.materialize(
+        [recently_played], resources=resources(server, tmp_path, tokens), raise_on_error=False
+    )
+    assert not result.success
+    # The healthy user's plays were polled and recorded before the run failed.
+    store = LocalLakeStore(tmp_path / "lake")
+    assert read_cursor(store, APP_USER_ID) is not None
+    assert read_cursor(store, "user_0001") is None
+    meta = materialization(result).metadata
+    assert meta["users_failed"].value == ["user_0001"]
+    assert meta["per_user"].value["user_0001"]["status"] == "token expired"
+    [check] = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
+    assert check.check_name == "every_user_polled" and not check.passed
+    message = check.description
+    assert "user_0001" in message
+    assert "python -m spotify_assets.auth user_0001" in message
+    assert "SPOTIFY_REFRESH_TOKEN_USER_0001" in message
+    assert APP_USER_ID not in message.split("(the other users were polled)")[1]
+    assert any(e.event_type == dg.DagsterEventType.STEP_FAILURE for e in result.all_events)
+
+
+def test_sensor_requests_a_poll_by_default_and_is_on():
+    assert recently_played_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert recently_played_sensor.minimum_interval_seconds == 30 * 60
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance)
+        [request] = recently_played_sensor.evaluate_tick(context).run_requests
+        assert request.job_name is None or request.job_name == recently_played_job.name
+
+
+def test_users_come_from_variable_names_only(monkeypatch):
+    assert REFRESH_TOKEN_VAR_PREFIX == SETTINGS_PREFIX
+    monkeypatch.setenv("SPOTIFY_REFRESH_TOKEN_ALICE", "secret-a")
+    monkeypatch.setenv("SPOTIFY_REFRESH_TOKEN_JOHN_DOE", "secret-b")
+    monkeypatch.setenv("SPOTIFY_REFRESH_TOKEN", "the playlists' owner")
+    settings = load_settings()
+    assert settings.recently_played_users == ("alice", "john_doe")
+    assert "secret-a" not in repr(settings)
+    monkeypatch.setenv("SPOTIFY_REFRESH_TOKEN_bob", "x")
+    with pytest.raises(SettingsError, match="SPOTIFY_REFRESH_TOKEN_bob"):
+        load_settings()
+
+
+def test_live_resource_gets_each_users_token_as_an_env_var(monkeypatch):
+    from spotify_assets.defs.resources import spotify_resource
+
+    monkeypatch.setenv("SPOTIFY_SOURCE", "live")
+    monkeypatch.setenv("SPOTIFY_REFRESH_TOKEN_ALICE", "secret-a")
+    res = spotify_resource(load_settings())
+    assert res.polled_users() == ["alice"]
+    assert "secret-a" not in repr(res)  # an EnvVar, resolved only when a run starts
