@@ -230,6 +230,7 @@ def test_every_downstream_asset_has_a_condition_and_freshness(graph):
         "core/streams",
         "core/listeners",
         "core/rejected_stream_records",
+        "core/landing_files",
     }
     assert len(automated) > 30
     assert sorted(n for n in automated if nodes[n].automation_condition is None) == []
@@ -297,7 +298,8 @@ class RealGraph(Evaluator):
 
 
 STREAMS_RUN = [
-    dg.AssetKey(["core", n]) for n in ("streams", "listeners", "rejected_stream_records")
+    dg.AssetKey(["core", n])
+    for n in ("streams", "listeners", "rejected_stream_records", "landing_files")
 ]
 
 
