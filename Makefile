@@ -8,6 +8,8 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Never let uv download a Python: use the machine's 3.11+.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+# dg checks that the project's virtualenv is the active one.
+DG := VIRTUAL_ENV=$(CURDIR)/.venv PATH=$(CURDIR)/.venv/bin:$$PATH $(CURDIR)/.venv/bin/dg
 
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
@@ -46,13 +48,13 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 # dg dev runs from $(DAGSTER_HOME), where the instance config it uses is: started from the
 # project folder, Dagster would warn that ./dagster.yaml is not the one in use.
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	cd $(DAGSTER_HOME) && $(VENV_BIN)/dg dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+	cd $(DAGSTER_HOME) && $(DG) dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
 
 test: install
 	$(VENV_BIN)/python -m pytest
 
 check-defs: install $(DAGSTER_HOME)/dagster.yaml
-	$(VENV_BIN)/dg check defs
+	$(DG) check defs
 
 lint: install
 	$(VENV_BIN)/ruff check spotify_assets spotify_assets_tests bench
