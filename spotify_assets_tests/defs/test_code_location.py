@@ -48,6 +48,7 @@ def test_automation_is_on_by_default():
     assert set(schedules) == {"catalog_snapshot_schedule"}
     assert {
         "streaming_history_sensor",
+        "recently_played_sensor",
         "check_failure_alert_sensor",
         "run_failure_alert_sensor",
         *(f"{g}_automation_sensor" for g in ("catalog", "listening", "marts", "ml", "reports")),

@@ -36,11 +36,15 @@ Polling interval
 ----------------
 One call returns at most 50 plays, and Spotify keeps only the 50 most recent: if more than 50
 plays end between two polls, the older ones are lost. 50 plays are about 2.5 to 3 hours of
-continuous music (3.5-minute tracks; 1.5 h of 30-second skips), so polling every 30 minutes
-leaves a margin of five or more for continuous listening at one call per user per poll (48
-calls a day per user, 240 for the five users of a development-mode app: nothing next to the
-rate limit). A gap can be *detected*, not repaired: when all 50 plays of an answer are newer
-than the cursor, plays may have been lost between the cursor and the oldest one, and the poll
+continuous music (3.5-minute tracks; 25 minutes if every play is a 30-second skip). Measured
+on the demo sample world (60 listeners, 104 k listed plays over 18 months): the quickest 51
+consecutive plays of any listener span 150 minutes (1st percentile 183, median 91 hours), and
+polls on a fixed grid every 30, 60 or 120 minutes lose none of the plays, every 240 minutes
+0.6 % (648). 30 minutes keeps a five-fold margin for continuous listening (and covers
+skipping sprees of 50 plays in 25 minutes) at one call per user per poll: 48 calls a day per
+user, 240 for the five users of a development-mode app, nothing next to the rate limit.
+A gap can be *detected*, not repaired: when all 50 plays of an answer are newer than the
+cursor, plays may have been lost between the cursor and the oldest one, and the poll
 says so (``possible_gap``).
 
 No double counting
