@@ -37,7 +37,8 @@ OWNERS = ["team:data-platform"]
 @dataclass(frozen=True)
 class FileCheck:
     """A check over the manifests of a run's accepted files: ``failing(manifest)`` returns
-    what is wrong with one file (shown in the check's metadata) or a falsy value."""
+    what is wrong with one file (shown in the check's metadata) or a falsy value. Blocking
+    checks are ERROR; the others WARN (a person should look)."""
 
     name: str
     description: str
@@ -74,12 +75,11 @@ def landing_zone_defs(
     key: dg.AssetKey,
     group: str,
     description: str,
-    batch_files: Callable[[], int],
     file_checks: Sequence[FileCheck] = (),
     kinds: set[str] | None = None,
 ) -> ZoneDefs:
-    """The partitions, ingest asset and sensor of ``zone``. ``batch_files`` says how many
-    files one run takes (asked at each tick)."""
+    """The partitions, ingest asset and sensor of ``zone``. A run takes at most
+    ``lake.ingest_batch_files`` files (``SPOTIFY_INGEST_BATCH_FILES``)."""
     partitions = dg.DynamicPartitionsDefinition(name=f"{zone.name}_files")
 
     @dg.asset(
@@ -176,6 +176,9 @@ def landing_zone_defs(
             yield dg.AssetCheckResult(
                 check_name=check.name,
                 passed=not failing,
+                severity=dg.AssetCheckSeverity.ERROR
+                if check.blocking
+                else dg.AssetCheckSeverity.WARN,
                 metadata={"files_failing": dg.MetadataValue.json(failing)},
                 description=f"{len(failing)} of {len(keys)} files fail" if failing else None,
             )
@@ -214,7 +217,8 @@ def landing_zone_defs(
         known = set(existing)
         new_keys = [f.partition_key for f in found.to_run if f.partition_key not in known]
         requests = []
-        for batch in contiguous_batches(found.to_run, [*existing, *new_keys], batch_files()):
+        size = lake.ingest_batch_files
+        for batch in contiguous_batches(found.to_run, [*existing, *new_keys], size):
             ident = "\n".join(f"{f.partition_key}={f.etag}" for f in batch)
             digest = hashlib.sha256(ident.encode()).hexdigest()[:20]
             requests.append(

@@ -69,7 +69,6 @@ SCORES = landing_zone_defs(
     key=dg.AssetKey(["raw", "score_files"]),
     group="toy",
     description="Toy score CSVs",
-    batch_files=lambda: 2,
     file_checks=[
         FileCheck("scores_bounded", "Scores stay below 1000", lambda i: i["max_score"] > 999)
     ],
@@ -108,7 +107,7 @@ class Tick:
 
 @pytest.fixture
 def lake(tmp_path):
-    return LakeResource(url=str(tmp_path / "lake"))
+    return LakeResource(url=str(tmp_path / "lake"), ingest_batch_files=2)
 
 
 def drop(lake: LakeResource, rel: str, data: bytes) -> None:

@@ -115,8 +115,8 @@ def test_files_landing_in_the_same_second_are_all_taken(local_lake):
     ]
 
 
-def test_batches_respect_the_batch_size_and_stay_contiguous(local_lake, monkeypatch):
-    monkeypatch.setenv("SPOTIFY_INGEST_BATCH_FILES", "2")
+def test_batches_respect_the_batch_size_and_stay_contiguous(tmp_path):
+    local_lake = LakeResource(url=str(tmp_path / "lake"), ingest_batch_files=2)
     for i in range(5):
         drop(local_lake, f"u{i}/endsong_{i}.json")
     tick = Tick(local_lake)

@@ -9,7 +9,6 @@ import dagster as dg
 
 from spotify_assets.defs.landing import FileCheck, landing_zone_defs
 from spotify_assets.lib.listening.history_zone import STREAMING_HISTORY_ZONE
-from spotify_assets.settings import load_settings
 
 #: Spotify launched in October 2008; nothing can have been played before.
 EARLIEST_PLAY = "2008-10-01"
@@ -33,8 +32,6 @@ STREAMING_HISTORY = landing_zone_defs(
         "(personal data dropped), as Parquet in the lake's processed zone; what is not "
         "listening history is listed with the reason."
     ),
-    # Files per run (SPOTIFY_INGEST_BATCH_FILES): fewer, larger runs cost less orchestration.
-    batch_files=lambda: load_settings().ingest_batch_files,
     kinds={"json", "parquet", "s3"},
     file_checks=[
         FileCheck(
@@ -52,6 +49,13 @@ STREAMING_HISTORY = landing_zone_defs(
             "No record of the run's files was left out for a value no play can have "
             "(ms_played above the bound, a play before Spotify existed or after the file landed)",
             lambda info: info.get("implausible_records"),
+        ),
+        FileCheck(
+            "zip_members_readable",
+            "Every member of a zip that looks like listening history could be read (the others "
+            "are kept; WARN: a person should look)",
+            lambda info: info.get("bad_members"),
+            blocking=False,
         ),
     ],
 )

@@ -215,6 +215,8 @@ def build_streams(conn: Any, files: Sequence[ProcessedFile]) -> BuildStats:
         total = conn.execute("select count(*) from core.streams").fetchall()[0][0]
         return BuildStats("unchanged", len(files), 0, 0, 0, 0, total)
 
+    if exists and not changed and have and _columns(conn) != _file_columns(conn, added):
+        changed = ["(the table's columns differ from the files': rebuilt)"]
     if exists and not changed and have:
         paths = [f.path for f in added]
         conn.execute(f"create or replace temp view _stream_files as {_read(paths)}")
@@ -238,6 +240,16 @@ def build_streams(conn: Any, files: Sequence[ProcessedFile]) -> BuildStats:
     total = conn.execute("select count(*) from core.streams").fetchall()[0][0]
     _write_sources(conn, files)
     return BuildStats("full", len(files), len(added), rows_read, total, rows_read - total, total)
+
+
+def _columns(conn: Any) -> list[str]:
+    return [r[0] for r in conn.execute("describe core.streams").fetchall()]
+
+
+def _file_columns(conn: Any, files: Sequence[ProcessedFile]) -> list[str]:
+    """The columns the new files read as (a warehouse built before a column was added to
+    the schema is rebuilt whole rather than appended to by position)."""
+    return [r[0] for r in conn.execute(f"describe {_read([f.path for f in files])}").fetchall()]
 
 
 def _write_sources(conn: Any, files: Sequence[ProcessedFile]) -> None:
