@@ -60,6 +60,30 @@ def write_sample_history(settings: Settings) -> tuple[int, str]:
     return len(paths), lake.uri(f"{LANDING_PREFIX}/")
 
 
+def write_sample_charts_files(settings: Settings) -> tuple[int, str]:
+    """Put a month of the sample world's daily charts (and two old-format files) into
+    landing/charts/ unless some are there already."""
+    from spotify_assets.lib.sample.world import build_world
+    from spotify_assets.lib.sample.world.charts import write_sample_charts
+    from spotify_assets.resources import LakeResource
+
+    lake = LakeResource(
+        url=settings.lake_url,
+        s3_endpoint_url=settings.s3_endpoint_url,
+        s3_region_name=settings.aws_region,
+    )
+    store = lake.store()
+    existing = store.list("landing/charts/")
+    if existing:
+        return len(existing), lake.uri("landing/charts/")
+    world = build_world(settings.sample_scale, seed=settings.sample_seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_sample_charts(Path(tmp), world)
+        for path in paths:
+            store.put_bytes(f"landing/charts/{path.relative_to(tmp).as_posix()}", path.read_bytes())
+    return len(paths), lake.uri("landing/charts/")
+
+
 def _run(
     job: dg.JobDefinition, instance: dg.DagsterInstance, **kwargs
 ) -> dg.ExecuteInProcessResult:
@@ -84,18 +108,23 @@ def _run(
     return result
 
 
-def ingest_landing_zone(defs: dg.Definitions, instance: dg.DagsterInstance) -> list:
-    """What the landing-zone sensor does in `make dev`, done once: evaluate it, add the file
-    partitions, run the batches it asks for."""
-    from spotify_assets.defs.listening.history_files import STREAMING_HISTORY_FILES
-    from spotify_assets.defs.listening.sensors import streaming_history_sensor
+def ingest_landing_zones(defs: dg.Definitions, instance: dg.DagsterInstance) -> list:
+    """What the landing-zone sensors do in `make dev`, done once per zone: evaluate the
+    sensor, add the file partitions, run the batches it asks for."""
+    from spotify_assets.defs.charts.assets import CHARTS
+    from spotify_assets.defs.listening.history_files import STREAMING_HISTORY
 
-    context = dg.build_sensor_context(instance=instance, resources={"lake": defs.resources["lake"]})
-    tick = streaming_history_sensor(context)
-    for request in tick.dynamic_partitions_requests or []:
-        instance.add_dynamic_partitions(STREAMING_HISTORY_FILES.name, request.partition_keys)
-    job = defs.resolve_job_def("streaming_history_job")
-    return [_run(job, instance, tags=request.tags) for request in tick.run_requests or []]
+    results = []
+    for zone in (STREAMING_HISTORY, CHARTS):
+        context = dg.build_sensor_context(
+            instance=instance, resources={"lake": defs.resources["lake"]}
+        )
+        tick = zone.sensor(context)
+        for request in tick.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(zone.partitions.name, request.partition_keys)
+        job = defs.resolve_job_def(zone.job.name)
+        results += [_run(job, instance, tags=request.tags) for request in tick.run_requests or []]
+    return results
 
 
 def _only_blocking_checks_failed(result: dg.ExecuteInProcessResult) -> bool:
@@ -166,9 +195,12 @@ def main() -> int:
 
     files, landing = write_sample_history(settings)
     print(f"Listening-history exports in the landing zone: {files} files at {landing}")
+    files, landing = write_sample_charts_files(settings)
+    print(f"Chart CSVs in the landing zone: {files} files at {landing}")
     t0 = time.perf_counter()
-    results = list(ingest_landing_zone(defs, instance))
-    print(f"Listening history: {len(results)} ingest runs in {time.perf_counter() - t0:.1f} s")
+    results = list(ingest_landing_zones(defs, instance))
+    seconds = time.perf_counter() - t0
+    print(f"Listening history and charts: {len(results)} ingest runs in {seconds:.1f} s")
 
     windows = SNAPSHOT_PARTITIONS.get_partition_keys(current_time=datetime.now(UTC))
     windows = windows[-settings.demo_snapshots :]

@@ -6,6 +6,7 @@ this brings the rest.
     HISTORY = landing_zone_defs(STREAMING_HISTORY_ZONE, key=..., group="listening", ...)
     streaming_history_files = HISTORY.asset     # module scope: the defs folder loads them
     streaming_history_sensor = HISTORY.sensor
+    streaming_history_job = HISTORY.job
 """
 
 
@@ -58,6 +59,7 @@ class ZoneDefs:
     partitions: dg.DynamicPartitionsDefinition
     asset: dg.AssetsDefinition
     sensor: dg.SensorDefinition
+    job: Any  # what dg.define_asset_job returns (its class is not public)
 
 
 def _not_ingested(info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -244,4 +246,11 @@ def landing_zone_defs(
             cursor=found.cursor.to_json(),
         )
 
-    return ZoneDefs(zone, key, partitions, _ingest, _sensor)
+    job = dg.define_asset_job(
+        f"{zone.name}_job",
+        selection=dg.AssetSelection.assets(key),
+        partitions_def=partitions,
+        description=f"Parse landed files of {zone.landing_prefix} (a partition range per run) "
+        "into the processed zone (the sensor launches it; also for the Launchpad and make demo).",
+    )
+    return ZoneDefs(zone, key, partitions, _ingest, _sensor, job)

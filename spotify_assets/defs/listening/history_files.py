@@ -63,3 +63,4 @@ STREAMING_HISTORY_FILES = STREAMING_HISTORY.partitions
 STREAMING_FILES_KEY = STREAMING_HISTORY.key
 streaming_history_files = STREAMING_HISTORY.asset
 streaming_history_sensor = STREAMING_HISTORY.sensor
+streaming_history_job = STREAMING_HISTORY.job

@@ -1,0 +1,104 @@
+"""Group ``charts``: the chart CSVs people download from charts.spotify.com (and
+spotifycharts.com before 2022), dropped into ``landing/charts/``.
+
+Lineage::
+
+    landing/charts/**/*.csv  (the charts sensor watches it)
+      -> raw/chart_files     (one dynamic partition per file; Parquet in processed/charts/)
+      -> core/chart_entries  (DuckDB over the Parquet; the same chart landed twice: the newest
+                              file's rows)
+      -> marts/chart_tracks, chart_movement, chart_reach, chart_artists
+"""
+
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from spotify_assets.defs.automation import LISTENING_FRESHNESS, on_upstream_change
+from spotify_assets.defs.landing import landing_zone_defs
+from spotify_assets.defs.marts.factory import mart_assets
+from spotify_assets.lib.landing import processed_files
+from spotify_assets.lib.marts import chart_marts as chart_sql
+from spotify_assets.lib.spotify_charts.chart_zone import CHARTS_ZONE
+from spotify_assets.resources import LakeResource
+from spotify_assets.resources.warehouse import table_schema
+
+CHARTS = landing_zone_defs(
+    CHARTS_ZONE,
+    key=dg.AssetKey(["raw", "chart_files"]),
+    group="charts",
+    description=(
+        "One landed chart CSV per partition (charts.spotify.com or spotifycharts.com, daily "
+        "or weekly, any region; region, chart and period from the file name), as Parquet in "
+        "the lake's processed zone; bad rows kept aside with file, line and reason."
+    ),
+    kinds={"csv", "parquet", "s3"},
+)
+CHART_FILES_KEY = CHARTS.key
+chart_files = CHARTS.asset
+charts_sensor = CHARTS.sensor
+charts_job = CHARTS.job
+CHART_ENTRIES_KEY = dg.AssetKey(["core", "chart_entries"])
+
+
+@dg.asset(
+    key=CHART_ENTRIES_KEY,
+    deps=[CHART_FILES_KEY],
+    group_name="charts",
+    kinds={"duckdb", "sql"},
+    owners=["team:data-platform"],
+    pool="duckdb",
+    automation_condition=on_upstream_change(),
+    freshness_policy=LISTENING_FRESHNESS,
+    description="Every row of every landed chart: region, chart, period, rank, track, "
+    "streams, source file. A chart landed twice (same region, chart and period) keeps the "
+    "newest file's rows.",
+)
+def chart_entries(
+    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    store = lake.store()
+    with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
+        files = processed_files(store, CHARTS_ZONE, Path(tmp))
+        landed = {o.key: o.last_modified for o in store.list(CHARTS_ZONE.landing_prefix)}
+        landed_at = {
+            f.source_file: landed.get(CHARTS_ZONE.landing_prefix + f.source_file) for f in files
+        }
+        with warehouse.get_connection() as conn:
+            # Oldest first: of two files of the same chart, the newest one's rows are kept.
+            paths = [
+                f.path
+                for f in sorted(files, key=lambda f: (str(landed_at[f.source_file]), f.source_file))
+            ]
+            rows = chart_sql.build_chart_entries(conn, paths)
+            schema = table_schema(conn, "core", "chart_entries", {})
+            regions, periods, streams = conn.execute(
+                "select count(distinct region), count(distinct (chart, period_start)), "
+                "coalesce(sum(streams), 0) from core.chart_entries"
+            ).fetchone()
+    context.log.info(f"core.chart_entries: {rows:,} rows from {len(files)} files")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": int(rows),
+            "dagster/column_schema": schema,
+            "dagster/table_name": "warehouse.core.chart_entries",
+            "files": len(files),
+            "regions": int(regions),
+            "charts_and_periods": int(periods),
+            "streams": int(streams),
+        }
+    )
+
+
+chart_marts = mart_assets(
+    "chart_marts",
+    list(chart_sql.MARTS),
+    group="charts",
+    description="Chart marts: tracks on chart (debut, peak, days and weeks on chart, "
+    "streams; marts.top_chart_tracks for any region and period), movement between periods, "
+    "regional reach, artists by chart streams.",
+    automation_condition=on_upstream_change(),
+    freshness_policy=LISTENING_FRESHNESS,
+)
