@@ -134,3 +134,61 @@ def test_live_resource_gets_each_users_token_as_an_env_var(monkeypatch):
     res = spotify_resource(load_settings())
     assert res.polled_users() == ["alice"]
     assert "secret-a" not in repr(res)  # an EnvVar, resolved only when a run starts
+
+
+def test_polled_plays_merge_with_the_export_without_double_counting(server, tmp_path, tiny_world):
+    """The sample world serves each listener's last export plays again (some reported at
+    their start) and new plays after the export: core.streams keeps the export's row of each
+    play seen twice, adds the new ones, and its checks pass."""
+    import duckdb
+    from dagster_duckdb import DuckDBResource
+
+    from spotify_assets.defs.listening.assets import streams_tables
+    from spotify_assets.defs.listening.history_files import (
+        STREAMING_HISTORY_FILES,
+        streaming_history_files,
+    )
+    from spotify_assets.lib.sample.world.history import write_user_history
+
+    tokens = {u: FakeSpotifyServer.refresh_token_for(u) for u in USERS}
+    res = resources(server, tmp_path, tokens)
+    database = str(tmp_path / "warehouse.duckdb")
+    res["warehouse"] = DuckDBResource(database=database)
+    out = tmp_path / "export"
+    keys = []
+    for user in USERS:
+        for path in write_user_history(tiny_world, user, out):
+            key = path.relative_to(out).as_posix()
+            res["lake"].store().put_bytes(f"landing/streaming_history/{key}", path.read_bytes())
+            keys.append(key)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(STREAMING_HISTORY_FILES.name, keys)
+    everything = [streaming_history_files, streams_tables, recently_played]
+    for key in keys:
+        dg.materialize(
+            everything, selection=[streaming_history_files], instance=instance,
+            resources=res, partition_key=key,
+        )  # fmt: skip
+    assert dg.materialize(everything, selection=[recently_played], resources=res).success
+    built = dg.materialize(everything, selection=[streams_tables], instance=instance, resources=res)
+    assert all(c.passed for c in built.get_asset_check_evaluations())
+    meta = next(
+        e.materialization.metadata
+        for e in built.get_asset_materialization_events()
+        if e.materialization.asset_key == dg.AssetKey(["core", "streams"])
+    )
+    assert meta["polled_plays_also_in_exports"].value > 0
+    with duckdb.connect(database, read_only=True) as conn:
+        (dupes,) = conn.execute(
+            """
+            select count(*) from core.streams p join core.streams e
+              on p.user_id = e.user_id and p.track_id = e.track_id
+             and p.source_format = 'recently_played' and e.source_format = 'extended'
+             and p.ts between e.ts - interval 5 second and e.ts + interval 5 second
+            """
+        ).fetchone()
+        (new_plays,) = conn.execute(
+            "select count(*) from core.streams where source_format = 'recently_played'"
+        ).fetchone()
+    assert dupes == 0  # a play seen by both is one row, the export's
+    assert new_plays > 0  # plays after the export ends come from polling
