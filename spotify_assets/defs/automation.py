@@ -101,6 +101,9 @@ marts_automation_sensor = _group_sensor(
 ml_automation_sensor = _group_sensor(
     "ml", "Retrains the popularity model weekly; predictions follow the model."
 )
+charts_automation_sensor = _group_sensor(
+    "charts", "Rebuilds core/chart_entries and the chart marts when chart files land."
+)
 reports_automation_sensor = _group_sensor(
     "reports", "Redraws the dashboard when a mart changes; refreshes the BI exports hourly."
 )

@@ -231,6 +231,7 @@ def test_every_downstream_asset_has_a_condition_and_freshness(graph):
         "core/listeners",
         "core/rejected_stream_records",
         "core/landing_files",
+        "core/chart_entries",
     }
     assert len(automated) > 30
     assert sorted(n for n in automated if nodes[n].automation_condition is None) == []
@@ -245,7 +246,7 @@ def test_one_running_automation_sensor_per_group_covers_every_condition(defs, gr
     sensors = {
         s.name: s for s in defs.sensors if isinstance(s, dg.AutomationConditionSensorDefinition)
     }
-    groups = ("catalog", "listening", "marts", "ml", "reports")
+    groups = ("catalog", "listening", "charts", "marts", "ml", "reports")
     assert set(sensors) == {f"{g}_automation_sensor" for g in groups}
     assert {s.default_status for s in sensors.values()} == {dg.DefaultSensorStatus.RUNNING}
     conditioned = {k for k in graph.get_all_asset_keys() if graph.get(k).automation_condition}

@@ -48,10 +48,11 @@ def test_automation_is_on_by_default():
     assert set(schedules) == {"catalog_snapshot_schedule"}
     assert {
         "streaming_history_sensor",
+        "charts_sensor",
         "recently_played_sensor",
         "check_failure_alert_sensor",
         "run_failure_alert_sensor",
-        *(f"{g}_automation_sensor" for g in ("catalog", "listening", "marts", "ml", "reports")),
+        *(f"{g}_automation_sensor" for g in ("catalog", "listening", "charts", "marts", "ml", "reports")),
     } == set(sensors)
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())

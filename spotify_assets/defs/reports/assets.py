@@ -40,6 +40,7 @@ from spotify_assets.lib.marts.report import (
     data_as_of,
     data_quality_section,
     images_in_markdown,
+    landed_files_section,
     mart_section,
 )
 from spotify_assets.lib.reports.dashboard import Chart, build_dashboard
@@ -129,6 +130,7 @@ def report_assets(tables: Sequence[WarehouseTable]) -> list[dg.AssetsDefinition]
                 for group in DASHBOARD_GROUPS
             ]
             sections.append(data_quality_section(conn))
+            sections.append(landed_files_section(conn))
         charts = sum(len(s.charts) for s in sections)
         html = build_dashboard(
             "Spotify analytics",

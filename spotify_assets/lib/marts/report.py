@@ -108,6 +108,31 @@ def table_section(
     return Section(title, description, list(headlines), [], table=frame)
 
 
+def landed_files_section(conn: Any) -> Section:
+    """Every landed object that was not ingested, and why (``core.landing_files``): not
+    listening history, video history, a zip's other files, unreadable files moved aside."""
+    title = "Landed files not ingested"
+    description = (
+        "Objects of the landing zones that did not become rows, with the reason; nothing "
+        "landed is skipped silently. Accepted files are counted in the headlines."
+    )
+    if "core.landing_files" not in existing_tables(conn):
+        return Section(title, description, [], [], notes=["core.landing_files is not built yet."])
+    frame = conn.execute(
+        "select zone, owner, key, member, status, reason from core.landing_files "
+        "where status <> 'accepted' order by case status when 'rejected' then 0 "
+        "when 'pending' then 1 else 2 end, zone, key, member"
+    ).df()
+    counts = dict(
+        conn.execute("select status, count(*) from core.landing_files group by all").fetchall()
+    )
+    headlines = [
+        Headline(status.replace("_", " "), format_number(int(counts.get(status, 0))))
+        for status in ("accepted", "not_ingested", "rejected", "pending")
+    ]
+    return table_section(title, description, frame, headlines)
+
+
 def data_quality_section(conn: Any) -> Section:
     """The latest result of every check (``reports.data_quality``), failures first."""
     title = "Data quality"
