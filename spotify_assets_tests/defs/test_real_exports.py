@@ -172,3 +172,32 @@ def test_values_no_play_can_have_fail_the_blocking_check(tmp_path):
     assert not checks["plays_plausible"].passed
     assert checks["plays_plausible"].metadata["files_failing"].value == {"ann/endsong.json": 2}
     assert checks["parse_rate"].passed  # 30 of 32 usable: only the plausibility check says so
+
+
+def test_the_dashboard_lists_what_was_not_ingested_with_reasons():
+    from spotify_assets.lib.listening.streams import build_landing_files
+    from spotify_assets.lib.marts.report import landed_files_section
+
+    conn = duckdb.connect()
+    conn.execute("create schema core")
+    build_landing_files(
+        conn,
+        [
+            {"zone": "streaming_history", "key": "a/x.json", "status": "accepted"},
+            {"zone": "streaming_history", "key": "a/Userdata.json", "status": "not_ingested",
+             "reason": "not listening history: no play records"},
+            {"zone": "streaming_history", "key": "a/bad.json", "status": "rejected",
+             "reason": "truncated JSON"},
+        ],
+    )  # fmt: skip
+    section = landed_files_section(conn)
+    assert section.table["status"].tolist() == ["rejected", "not_ingested"]  # failures first
+    assert section.table["reason"].tolist() == [
+        "truncated JSON",
+        "not listening history: no play records",
+    ]
+    assert [(h.label, h.value) for h in section.headlines][:3] == [
+        ("accepted", "1"),
+        ("not ingested", "1"),
+        ("rejected", "1"),
+    ]
