@@ -374,6 +374,25 @@ def processed_files(store: LakeStore, zone: LandingZone, workdir: Path) -> list[
     return out
 
 
+def build_rejected_records(conn: Any, table: str, rejects_paths: Sequence[str]) -> None:
+    """A warehouse table of every rejected record of a zone's files (file, record index or
+    line, reason, excerpt), from their rejects Parquet."""
+    schema = table.split(".", 1)[0]
+    conn.execute(f"create schema if not exists {schema}")
+    if not rejects_paths:
+        conn.execute(
+            f"create or replace table {table} (source_file varchar, record_index bigint, "
+            "reason varchar, raw_excerpt varchar)"
+        )
+        return
+    paths = ", ".join("'" + p.replace("'", "''") + "'" for p in rejects_paths)
+    conn.execute(
+        f"create or replace table {table} as select source_file, record_index, reason, "
+        f"raw_excerpt from read_parquet([{paths}], union_by_name = true) "
+        "order by source_file, record_index"
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Everything in a zone, accounted for
 # --------------------------------------------------------------------------------------------

@@ -232,6 +232,7 @@ def test_every_downstream_asset_has_a_condition_and_freshness(graph):
         "core/rejected_stream_records",
         "core/landing_files",
         "core/chart_entries",
+        "core/rejected_chart_rows",
     }
     assert len(automated) > 30
     assert sorted(n for n in automated if nodes[n].automation_condition is None) == []

@@ -19,7 +19,7 @@ from dagster_duckdb import DuckDBResource
 from spotify_assets.defs.automation import LISTENING_FRESHNESS, on_upstream_change
 from spotify_assets.defs.landing import landing_zone_defs
 from spotify_assets.defs.marts.factory import mart_assets
-from spotify_assets.lib.landing import processed_files
+from spotify_assets.lib.landing import build_rejected_records, processed_files
 from spotify_assets.lib.marts import chart_marts as chart_sql
 from spotify_assets.lib.spotify_charts.chart_zone import CHARTS_ZONE
 from spotify_assets.resources import LakeResource
@@ -43,53 +43,89 @@ charts_job = CHARTS.job
 CHART_ENTRIES_KEY = dg.AssetKey(["core", "chart_entries"])
 
 
-@dg.asset(
-    key=CHART_ENTRIES_KEY,
-    deps=[CHART_FILES_KEY],
-    group_name="charts",
-    kinds={"duckdb", "sql"},
-    owners=["team:data-platform"],
+REJECTED_CHART_ROWS_KEY = dg.AssetKey(["core", "rejected_chart_rows"])
+
+
+def _table(key: dg.AssetKey, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key,
+        deps=[CHART_FILES_KEY],
+        group_name="charts",
+        kinds={"duckdb", "sql"},
+        owners=["team:data-platform"],
+        automation_condition=on_upstream_change(),
+        freshness_policy=LISTENING_FRESHNESS,
+        description=description,
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        _table(
+            CHART_ENTRIES_KEY,
+            "Every row of every landed chart: region, chart, period, rank, track, streams, "
+            "source file. A chart landed twice (same region, chart and period) keeps the newest "
+            "file's rows.",
+        ),
+        _table(
+            REJECTED_CHART_ROWS_KEY,
+            "Rows of landed chart files that could not be used: file, line, reason, excerpt.",
+        ),
+    ],
+    can_subset=False,
     pool="duckdb",
-    automation_condition=on_upstream_change(),
-    freshness_policy=LISTENING_FRESHNESS,
-    description="Every row of every landed chart: region, chart, period, rank, track, "
-    "streams, source file. A chart landed twice (same region, chart and period) keeps the "
-    "newest file's rows.",
+    name="chart_tables",
 )
-def chart_entries(
-    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: DuckDBResource
-) -> dg.MaterializeResult:
+def chart_tables(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: DuckDBResource):
     store = lake.store()
     with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
         files = processed_files(store, CHARTS_ZONE, Path(tmp))
         landed = {o.key: o.last_modified for o in store.list(CHARTS_ZONE.landing_prefix)}
-        landed_at = {
-            f.source_file: landed.get(CHARTS_ZONE.landing_prefix + f.source_file) for f in files
+        order = {
+            f.source_file: (
+                str(landed.get(CHARTS_ZONE.landing_prefix + f.source_file)),
+                f.source_file,
+            )
+            for f in files
         }
         with warehouse.get_connection() as conn:
             # Oldest first: of two files of the same chart, the newest one's rows are kept.
-            paths = [
-                f.path
-                for f in sorted(files, key=lambda f: (str(landed_at[f.source_file]), f.source_file))
-            ]
-            rows = chart_sql.build_chart_entries(conn, paths)
-            schema = table_schema(conn, "core", "chart_entries", {})
+            files.sort(key=lambda f: order[f.source_file])
+            rows = chart_sql.build_chart_entries(conn, [f.path for f in files])
+            rejects = [f.rejects_path for f in files if f.rejects_path]
+            build_rejected_records(conn, "core.rejected_chart_rows", rejects)
+            metadata = {
+                key: _table_metadata(conn, key)
+                for key in (CHART_ENTRIES_KEY, REJECTED_CHART_ROWS_KEY)
+            }
             regions, periods, streams = conn.execute(
                 "select count(distinct region), count(distinct (chart, period_start)), "
                 "coalesce(sum(streams), 0) from core.chart_entries"
             ).fetchone()
     context.log.info(f"core.chart_entries: {rows:,} rows from {len(files)} files")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key=CHART_ENTRIES_KEY,
         metadata={
-            "dagster/row_count": int(rows),
-            "dagster/column_schema": schema,
-            "dagster/table_name": "warehouse.core.chart_entries",
+            **metadata[CHART_ENTRIES_KEY],
             "files": len(files),
             "regions": int(regions),
             "charts_and_periods": int(periods),
             "streams": int(streams),
-        }
+        },
     )
+    yield dg.MaterializeResult(
+        asset_key=REJECTED_CHART_ROWS_KEY, metadata=metadata[REJECTED_CHART_ROWS_KEY]
+    )
+
+
+def _table_metadata(conn, key: dg.AssetKey) -> dict:
+    schema, table = key.path
+    (rows,) = conn.execute(f"select count(*) from {schema}.{table}").fetchone()
+    return {
+        "dagster/row_count": int(rows),
+        "dagster/column_schema": table_schema(conn, schema, table, {}),
+        "dagster/table_name": f"warehouse.{schema}.{table}",
+    }
 
 
 chart_marts = mart_assets(

@@ -287,13 +287,6 @@ group by user_id
 order by user_id
 """
 
-REJECTED_SQL_EMPTY = """
-create or replace table core.rejected_stream_records (
-    source_file varchar, record_index bigint, reason varchar, raw_excerpt varchar
-)
-"""
-
-
 def classify_mixed_history(conn: Any) -> int:
     """Rows of the old mixed account-data files (``StreamingHistory<N>.json``, before music
     and podcasts were split) are music unless the same user's files know their artist name
@@ -346,12 +339,7 @@ def build_listeners(conn: Any) -> None:
 
 def build_rejected_records(conn: Any, files: Sequence[ProcessedFile]) -> None:
     """``core.rejected_stream_records`` from the files' rejected-records Parquet."""
+    from spotify_assets.lib.landing import build_rejected_records as build_rejected_table
+
     rejects = [f.rejects_path for f in files if f.rejects_path]
-    if not rejects:
-        conn.execute(REJECTED_SQL_EMPTY)
-        return
-    conn.execute(
-        "create or replace table core.rejected_stream_records as "
-        f"select * from read_parquet({_sql_list(rejects)}, union_by_name = true) "
-        "order by source_file, record_index"
-    )
+    build_rejected_table(conn, "core.rejected_stream_records", rejects)
