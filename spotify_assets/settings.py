@@ -141,7 +141,10 @@ def load_settings() -> Settings:
         duckdb_memory_limit=_get("SPOTIFY_DUCKDB_MEMORY_LIMIT", "2GB"),
         has_refresh_token=bool(os.environ.get("SPOTIFY_REFRESH_TOKEN")),
         ml_allow_live_training=_bool("SPOTIFY_ML_ALLOW_LIVE_TRAINING", False),
-        ui_url=_get("SPOTIFY_UI_URL", "http://127.0.0.1:3000").rstrip("/"),
+        # Links in alerts: the UI `make dev` serves (DAGSTER_PORT) unless SPOTIFY_UI_URL says.
+        ui_url=_get(
+            "SPOTIFY_UI_URL", f"http://127.0.0.1:{_int('DAGSTER_PORT', 3000, minimum=1)}"
+        ).rstrip("/"),
         has_alert_webhook=bool(os.environ.get("SPOTIFY_ALERT_WEBHOOK_URL", "").strip()),
         recently_played_users=_recently_played_users(),
         recently_played_minutes=_int("SPOTIFY_RECENTLY_PLAYED_MINUTES", 30, minimum=1),

@@ -7,7 +7,7 @@ real API, through these keys:
 - ``lake``: :class:`LakeResource` (also how many landed files an ingest run takes,
   ``ingest_batch_files``); ``lake_io_manager`` stores raw JSON and Parquet in it
 - ``warehouse_io_manager``: DuckDB tables; ``warehouse``: a DuckDB connection for SQL
-- ``model_io_manager``: pickled models in the lake (``models/``), S3 or local
+- ``model_io_manager``: pickled models in the lake (``models/``), S3 or local, hash-checked
 - ``alerts``: :class:`AlertsResource` (the failure sensors' webhook, if any)
 
 Settings flow once: a resource field takes the setting of the same name (:func:`from_settings`),
@@ -16,11 +16,9 @@ so only fields named differently and secrets (``dg.EnvVar``, never a value) are 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, TypeVar
 
 import dagster as dg
-from dagster_aws.s3 import S3PickleIOManager, S3Resource
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.lib.listening.recently_played import refresh_token_variable
@@ -31,6 +29,7 @@ from spotify_assets.resources import (
     SpotifyResource,
     WarehouseIOManager,
 )
+from spotify_assets.resources.model_io import HashedModelIOManager
 from spotify_assets.settings import Settings, load_settings
 
 R = TypeVar("R", bound=dg.ConfigurableResource)
@@ -81,18 +80,10 @@ def lake_resource(settings: Settings) -> LakeResource:
 
 
 def model_io_manager(settings: Settings, lake: LakeResource) -> dg.ConfigurableIOManager:
-    """Pickled models under the lake's ``models/`` zone: dagster-aws's S3 pickle IO manager
-    when the lake is in S3, Dagster's filesystem pickle IO manager on the local lake."""
-    if settings.lake_is_s3:
-        bucket, _, prefix = settings.lake_url.removeprefix("s3://").partition("/")
-        return S3PickleIOManager(
-            s3_resource=S3Resource(
-                endpoint_url=settings.s3_endpoint_url, region_name=settings.aws_region
-            ),
-            s3_bucket=bucket,
-            s3_prefix="/".join(p for p in (prefix.strip("/"), "models") if p),
-        )
-    return dg.FilesystemIOManager(base_dir=str(Path(lake.url) / "models"))
+    """Pickled models under the lake's ``models/`` zone (local or S3 alike), whose SHA-256 is
+    recorded at training and checked before a load unpickles them
+    (:class:`~spotify_assets.resources.model_io.HashedModelIOManager`)."""
+    return HashedModelIOManager(lake=lake)
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, object]:

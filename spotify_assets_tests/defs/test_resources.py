@@ -54,25 +54,29 @@ def test_bad_settings_name_the_variable(monkeypatch, name, value, message):
 def test_models_are_pickled_into_the_lake_on_s3_and_locally(
     tmp_path, monkeypatch, moto_endpoint, s3_bucket, s3_client
 ):
+    import hashlib
     import pickle
 
     @dg.asset(key=["ml", "toy_model"], io_manager_key="model_io_manager")
     def toy_model():
         return {"weights": [1, 2, 3]}
 
-    # S3: dagster-aws's pickle IO manager under <lake prefix>/models/.
+    # S3: under <lake prefix>/models/, its SHA-256 recorded in the materialization.
     monkeypatch.setenv("SPOTIFY_LAKE_URL", f"s3://{s3_bucket}/lake")
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     resources = build_resources(load_settings())
-    assert dg.materialize([toy_model], resources=resources).success
-    body = s3_client.get_object(Bucket=s3_bucket, Key="lake/models/ml/toy_model")["Body"].read()
-    assert pickle.loads(body) == {"weights": [1, 2, 3]}
+    result = dg.materialize([toy_model], resources=resources)
+    body = s3_client.get_object(Bucket=s3_bucket, Key="lake/models/ml/toy_model.pkl")["Body"]
+    data = body.read()
+    assert pickle.loads(data) == {"weights": [1, 2, 3]}
+    recorded = result.asset_materializations_for_node("ml__toy_model")[0].metadata
+    assert recorded["model_sha256"].value == hashlib.sha256(data).hexdigest()
 
     # Local lake: the same layout in the folder.
     monkeypatch.delenv("SPOTIFY_LAKE_URL")
     resources = build_resources(load_settings())
     assert dg.materialize([toy_model], resources=resources).success
-    path = tmp_path / "data" / "lake" / "models" / "ml" / "toy_model"
+    path = tmp_path / "data" / "lake" / "models" / "ml" / "toy_model.pkl"
     assert pickle.loads(path.read_bytes()) == {"weights": [1, 2, 3]}
 
 

@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 
 class AlertDeliveryError(RuntimeError):
@@ -101,6 +101,17 @@ def run_failed_alert(
     )
 
 
+def webhook_host(parts: SplitResult) -> str:
+    """The host (and port) of a webhook URL for messages: never its user info
+    (``https://user:token@host/...``), path or query, which may hold the token."""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or "?"
+    return f"{host}:{port}" if port else host
+
+
 def post_webhook(url: str, alert: Alert, *, timeout_s: float = 10.0) -> int:
     """POST the alert as JSON; returns the HTTP status. Raises :class:`AlertDeliveryError`."""
     invalid = AlertDeliveryError(
@@ -110,9 +121,9 @@ def post_webhook(url: str, alert: Alert, *, timeout_s: float = 10.0) -> int:
         parts = urlsplit(url)
     except ValueError:
         raise invalid from None  # never echo the URL: its path is usually the token
-    host = parts.netloc or "?"
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise invalid
+    host = webhook_host(parts)
     body = json.dumps(
         {"text": alert.text, "kind": alert.kind, **{k: v for k, v in alert.fields.items()}},
         default=str,
