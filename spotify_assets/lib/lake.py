@@ -44,6 +44,7 @@ class LakeStore(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[LakeObject]: ...
+    def info(self, key: str) -> LakeObject | None: ...
     def delete(self, key: str) -> None: ...
 
 
@@ -133,6 +134,19 @@ class LocalLakeStore:
         out.sort(key=lambda o: o.key)
         return out
 
+    def info(self, key: str) -> LakeObject | None:
+        """One object's identity, as :meth:`list` gives it, without listing its folder."""
+        try:
+            stat = self.path(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return LakeObject(
+            key=key,
+            size=stat.st_size,
+            last_modified=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
+            etag=f"{stat.st_size:x}-{stat.st_mtime_ns:x}",
+        )
+
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
@@ -211,6 +225,22 @@ class S3LakeStore:
                 )
         out.sort(key=lambda o: o.key)
         return out
+
+    def info(self, key: str) -> LakeObject | None:
+        """One object's identity, as :meth:`list` gives it (a HEAD request)."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise LakeError(f"could not read {self.uri(key)}: {exc}") from exc
+        return LakeObject(
+            key=key,
+            size=int(head["ContentLength"]),
+            last_modified=head["LastModified"].astimezone(UTC),
+            etag=str(head.get("ETag", "")).strip('"'),
+        )
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._full(key))

@@ -226,10 +226,6 @@ def read_manifest(store: LakeStore, zone: LandingZone, partition_key: str) -> di
     return manifest if isinstance(manifest, dict) else {}
 
 
-def _landed_object(store: LakeStore, key: str) -> LakeObject | None:
-    return next((o for o in store.list(key) if o.key == key), None)
-
-
 def _clear_processed(store: LakeStore, zone: LandingZone, partition_key: str) -> None:
     for key in zone.processed_keys(partition_key):
         store.delete(key)
@@ -277,7 +273,7 @@ def ingest(
         where = "it was rejected earlier" if store.exists(rejected) else "it was removed"
         return {"status": "missing", "reason": f"not in the landing zone: {where}"}
     version = content_id(data)
-    landed = _landed_object(store, key)
+    landed = store.info(key)
     landed_etag = landed.etag if landed else None
     parquet_key, manifest_key, rejects_key = zone.processed_keys(partition_key)
     previous = read_manifest(store, zone, partition_key)

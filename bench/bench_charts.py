@@ -1,0 +1,134 @@
+"""Chart CSV ingestion through the landed-file mechanism against DuckDB's CSV reader.
+
+    .venv/bin/python bench/bench_charts.py [--regions 70] [--days 36] [--rows 200]
+
+The issue's full size is a year of daily charts for 70 regions (25,550 files, about 5 million
+rows): ``--days 365``. The default (70 regions x 36 days, 2,520 files, 504,000 rows) is a
+tenth of it and takes about a minute.
+
+- reference: one DuckDB process reads every CSV into one table
+  (``read_csv([...], union_by_name=true)``), the simplest fast thing (no validation, no
+  per-file record, no lake);
+- ours: what ``raw/chart_files`` and ``core/chart_entries`` do, without Dagster's
+  orchestration: per file ``lib.landing.ingest`` (read from the lake, parse and validate,
+  Parquet rows, rejects and a manifest written to the lake), then
+  ``build_chart_entries`` over every Parquet.
+
+Both sides run in the same process, alternately on the same machine, and print wall and CPU
+seconds, rows, and the ratio (ours / reference). Files are charts.spotify.com daily CSVs
+(BOM, quoted numbers, multi-artist names with commas), 200 ranks each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+HEADER = "rank,uri,artist_names,track_name,source,peak_rank,previous_rank,days_on_chart,streams"
+
+
+def write_files(lake_root: Path, regions: int, days: int, rows: int) -> list[str]:
+    """Chart CSVs into the lake's landing zone; returns their partition keys."""
+    import random
+
+    rng = random.Random(7)
+    names = [f"{c}{d}" for c in "abcdefghij" for d in "klmnopqrst"][:regions]
+    start = date(2025, 1, 1)
+    keys = []
+    for region in names:
+        for d in range(days):
+            day = start + timedelta(days=d)
+            lines = [HEADER]
+            for rank in range(1, rows + 1):
+                tid = "".join(
+                    rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij0123") for _ in range(22)
+                )
+                lines.append(
+                    f'{rank},spotify:track:{tid},"Artist {rank % 97}, Guest {rank % 13}",'
+                    f'Song {rank},Label,{rank},{rank + 1},{d + 1},"{1_000_000 // rank}"'
+                )
+            key = f"regional-{region}-daily-{day:%Y-%m-%d}.csv"
+            path = lake_root / "landing" / "charts" / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(("\ufeff" + "\n".join(lines) + "\n").encode())
+            keys.append(key)
+    return keys
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def reference(lake_root: Path, keys: list[str]) -> tuple[float, float, int]:
+    import duckdb
+
+    paths = [str(lake_root / "landing" / "charts" / k) for k in keys]
+    t0, c0 = time.perf_counter(), cpu()
+    conn = duckdb.connect()
+    conn.execute(
+        "create table entries as select * from read_csv(?, union_by_name = true, filename = true)",
+        [paths],
+    )
+    (n,) = conn.execute("select count(*) from entries").fetchone()
+    conn.close()
+    return time.perf_counter() - t0, cpu() - c0, int(n)
+
+
+def ours(lake_root: Path, keys: list[str], work: Path) -> tuple[float, float, int]:
+    import duckdb
+
+    from spotify_assets.lib.lake import LocalLakeStore
+    from spotify_assets.lib.landing import ingest, processed_files
+    from spotify_assets.lib.marts.chart_marts import build_chart_entries
+    from spotify_assets.lib.spotify_charts.chart_zone import CHARTS_ZONE
+
+    store = LocalLakeStore(lake_root)
+    t0, c0 = time.perf_counter(), cpu()
+    for key in keys:
+        info = ingest(store, CHARTS_ZONE, key, reprocess=True)
+        assert info["status"] == "accepted", info
+    files = processed_files(store, CHARTS_ZONE, work)
+    conn = duckdb.connect()
+    n = build_chart_entries(conn, [f.path for f in files])
+    conn.close()
+    return time.perf_counter() - t0, cpu() - c0, int(n)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--regions", type=int, default=70)
+    parser.add_argument("--days", type=int, default=36)
+    parser.add_argument("--rows", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-charts-") as tmp:
+        root = Path(tmp) / "lake"
+        t0 = time.perf_counter()
+        keys = write_files(root, args.regions, args.days, args.rows)
+        print(f"{len(keys):,} files x {args.rows} rows written in {time.perf_counter() - t0:.1f} s")
+        ref = reference(root, keys)  # warms the page cache for both sides
+        ref = reference(root, keys)
+        mine = ours(root, keys, Path(tmp) / "work")
+        print(f"{'':<34}{'wall s':>9}{'cpu s':>9}{'rows':>12}{'files/s':>10}")
+        for label, (wall, cpu_s, n) in (
+            ("reference: DuckDB read_csv, 1 table", ref),
+            ("ours: ingest per file + entries", mine),
+        ):
+            print(f"{label:<34}{wall:>9.1f}{cpu_s:>9.1f}{n:>12,}{len(keys) / wall:>10.0f}")
+        print(f"ratio ours/reference: wall {mine[0] / ref[0]:.1f}x, cpu {mine[1] / ref[1]:.1f}x")
+        if ref[2] != mine[2]:
+            print(f"ROW COUNTS DIFFER: reference {ref[2]:,}, ours {mine[2]:,}")
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
