@@ -68,3 +68,11 @@ def test_open_lake_urls(tmp_path, s3_client):
         open_lake("s3://bucket-x")
     with pytest.raises(LakeError, match="names no bucket"):
         open_lake("s3:///prefix", s3_client=s3_client)
+
+
+def test_info_is_what_list_says_of_one_object(store):
+    store.put_bytes("landing/x/a.json", b"[1]")
+    store.put_bytes("landing/x/b.json", b"[22]")
+    [listed] = [o for o in store.list("landing/x/") if o.key == "landing/x/a.json"]
+    assert store.info("landing/x/a.json") == listed
+    assert store.info("landing/x/missing.json") is None
