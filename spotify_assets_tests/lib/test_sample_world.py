@@ -435,3 +435,25 @@ def test_recently_played_matches_the_export(tiny, tiny_export):
     recent = tiny.recently_played(APP_USER_ID, after=None, before=None, limit=50)
     for track_id, played_at in zip(recent["track_id"], recent["played_at"], strict=True):
         assert (played_at.strftime("%Y-%m-%dT%H:%M:%SZ"), f"spotify:track:{track_id}") in exported
+
+
+# ------------------------------------------------------------------ listeners are a sample
+
+
+def test_listeners_are_a_sample_with_their_own_taste(demo, demo_plays):
+    """Popularity comes from the population's streams; the listeners' streams are a sample
+    with correlated, not equal, taste: their counts rank tracks far from popularity's order."""
+    from scipy.stats import spearmanr
+
+    assert demo.population_size == demo.scale.n_users * demo.scale.population_per_listener
+    assert demo.scale.population_per_listener >= 100
+    streams = np.bincount(_streams(demo, demo_plays)["item"], minlength=len(demo.tracks))
+    pop = demo.track_popularity_at(demo.tracks["track_id"], demo.history_end)
+    released = (demo.tracks["release_ts"] < WORLD_START).to_numpy()
+    population = spearmanr(demo.tracks["stream_weight"][released], pop[released])[0]
+    listeners = spearmanr(streams[released], pop[released])[0]
+    assert population > 0.9  # popularity follows the population's streams
+    assert 0.3 < listeners < 0.7  # the listeners' streams: correlated, not a copy
+    # taste differs within a genre and decade, not only in aggregate
+    taste = demo._l_w / demo._t_w
+    assert np.std(np.log(taste)) > 1.5

@@ -28,6 +28,9 @@ class WorldScale:
     records_per_file: int
     n_shows: int = 30
     n_audiobooks: int = 6
+    # People in the simulated population per listener whose export lands: popularity (and the
+    # charts) come from the population's streams, the exports from a sample of 1 in this many.
+    population_per_listener: int = 1_000
 
 
 SCALES: dict[str, WorldScale] = {

@@ -13,10 +13,20 @@ The model, in short:
   of all streams come from well under 1% of tracks;
 - genre families (artist level) and release decades (album level) are assigned by a greedy
   weighted draw so that stream shares hit the targets, not just catalog shares;
-- a music play picks a track from the user's rotation (their favourites), from new releases
-  (released in the last 120 days) or from the whole released catalog, by stream weight;
-- popularity is the quantile of recency-weighted stream weight mapped so most tracks sit near 0,
-  with a rise after release, a slow decay, and small noise per 8-hour window;
+- the listeners whose exports land are a sample of a simulated population
+  ``scale.population_per_listener`` (1,000) times larger. The population's stream weights make
+  popularity and the charts; the listeners have their own taste, correlated with the
+  population's but not equal to it (the population's weights to the power 0.9, times lognormal
+  factors per artist, their scene, and per track, their favourites, each of sigma 2; every
+  (genre family, release decade) cell keeps its population share). On the demo world the rank
+  correlation of a track's listener streams with its popularity is about 0.5, not 1;
+- a music play picks a track from the user's rotation (their favourites, drawn flatter than
+  their taste), from new releases (released in the last 120 days) or from the whole released
+  catalog, by the listeners' stream weight;
+- popularity is the quantile of the population's recency-weighted stream weight mapped so most
+  tracks sit near 0, with a rise after release, a slow decay, and small noise per 8-hour
+  window (at 1,000 people per listener the population's own sampling noise is far below one
+  popularity point, so its expected streams are used);
 - playlists are birth-death processes: tracks arrive at random times (mostly walking a shuffled
   cycle of the playlist's genre, so the playlists' union covers nearly the whole catalog) and
   stay a gamma-distributed time (mean ``scale.playlist_lifetime_days``), so memberships change
@@ -130,6 +140,11 @@ _FAMILY_P = np.array([_FAMILY_STREAM_SHARE[f] for f in GENRE_FAMILIES])
 _FAMILY_P = _FAMILY_P / _FAMILY_P.sum()
 # Share of music picks that go to recent releases (all 2020s) rather than the whole catalog.
 _P_NEW = 0.20
+# The listeners' taste against the population's (see SampleWorld._listener_taste): exponent
+# of the population's weights, then lognormal factors per artist (scene) and per track.
+_TASTE_ALPHA = 0.9
+_TASTE_ARTIST_SIGMA = 2.0
+_TASTE_TRACK_SIGMA = 2.0
 _NEW_WINDOW_DAYS = 120
 # Static (catalog) decade shares so that, with the new-release picks, streams are about
 # 2020s 50%, 2010s 30%, 2000s 10%, older 10%.
@@ -1350,14 +1365,47 @@ class SampleWorld:
             [".".join(str(int(x)) for x in octets[u, k]) for k in range(n_ip[u])]
             for u in range(n_u)
         ]
+        self._l_w = self._listener_taste()
         self._static_pool = _ReleasePool(
-            np.arange(len(self.tracks)), self._track_release_ns, self._t_w
+            np.arange(len(self.tracks)), self._track_release_ns, self._l_w
+        )
+        # Personal favourites lean further from the crowd: a flatter draw from the same taste.
+        self._favourite_pool = _ReleasePool(
+            np.arange(len(self.tracks)), self._track_release_ns, np.sqrt(self._l_w)
         )
         fam_t = self._fam[self._trk_artist]
         self._family_pools = [
-            _ReleasePool(np.flatnonzero(fam_t == f), self._track_release_ns, self._t_w)
+            _ReleasePool(np.flatnonzero(fam_t == f), self._track_release_ns, self._l_w)
             for f in range(len(GENRE_FAMILIES))
         ]
+
+    @property
+    def population_size(self) -> int:
+        """People in the simulated population whose streams make popularity: the listeners
+        whose exports land are ``1 / scale.population_per_listener`` of it."""
+        return self.scale.n_users * self.scale.population_per_listener
+
+    def _listener_taste(self) -> np.ndarray:
+        """Stream weights of the listeners whose exports land: the population's weights
+        (``_t_w``, which make popularity and the charts) flattened and reweighted by the
+        listeners' own scene (a factor per artist: local scenes, what their circle plays) and
+        personal favourites (a factor per track), both lognormal. Each cell of (genre family,
+        release decade) keeps its population share, so the calibrated genre and decade shares
+        of the listeners' streams hold; within a cell the ranking differs."""
+        rng = _rng(self.seed, 6)
+        n_a, n_t = len(self._a_w), len(self._t_w)
+        scene = rng.normal(0.0, _TASTE_ARTIST_SIGMA, n_a)[self._trk_artist]
+        personal = rng.normal(0.0, _TASTE_TRACK_SIGMA, n_t)
+        log_w = _TASTE_ALPHA * np.log(self._t_w) + scene + personal
+        w = np.exp(log_w - log_w.max())
+        year = (self._track_release_ns // _NS_DAY).astype("datetime64[D]").astype(
+            "datetime64[Y]"
+        ).astype(np.int64) + 1970
+        cell = self._fam[self._trk_artist] * 8 + np.clip((year - 1990) // 10, 0, 7)
+        n_cells = int(cell.max()) + 1
+        pop_share, own = np.bincount(cell, self._t_w, n_cells), np.bincount(cell, w, n_cells)
+        w = w * (pop_share / np.where(own > 0, own, 1.0))[cell]
+        return w / w.sum()
 
     def user_ips(self, user_id: str) -> list[str]:
         """The IP addresses the user's plays come from (``ip_addr`` in the export)."""
@@ -1535,7 +1583,9 @@ class SampleWorld:
         nm = int(music.sum())
         pool = self._static_pool
         rot_k = int(np.clip(rng.lognormal(np.log(120), 0.5), 20, max(20, len(self.tracks) // 3)))
-        rot = pool.pick(np.full(rot_k, _START_NS + d0 * _NS_DAY - _NS_DAY), rng.random(rot_k))
+        rot = self._favourite_pool.pick(
+            np.full(rot_k, _START_NS + d0 * _NS_DAY - _NS_DAY), rng.random(rot_k)
+        )
         rot = rot[rot >= 0]
         mode_u = rng.random(nm)
         u_pick = rng.random(nm)
@@ -1567,7 +1617,7 @@ class SampleWorld:
                 np.minimum(np.searchsorted(rot_cdf, u_pick[in_rot], side="right"), len(rot) - 1)
             ]
         if (picks < 0).any():  # nothing released yet (cannot happen after WORLD_START)
-            picks[picks < 0] = int(np.argmax(self._t_w))
+            picks[picks < 0] = int(np.argmax(self._l_w))
         item[music] = picks
         pod = content == 1
         if pod.any():
