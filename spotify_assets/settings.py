@@ -100,6 +100,15 @@ class Settings:
     # dg.EnvVar. The user id is <USER> lower-cased (name the landing folder the same).
     recently_played_users: tuple[str, ...] = ()
     recently_played_minutes: int = 30
+    # Readers connect to the published copy, refreshed after every successful write; a writer
+    # waits at most this long for the warehouse's lock, saying who holds it.
+    published_warehouse_path: Path | None = None
+    warehouse_lock_wait_s: float = 120.0
+    # Catalog lookups (raw/catalog_lookups): the budget of one run, and how long a looked-up
+    # track or artist is not asked again.
+    lookup_max_calls: int = 2000
+    lookup_max_seconds: float = 300.0
+    lookup_refresh_hours: int = 2160
 
     @property
     def lake_is_s3(self) -> bool:
@@ -148,7 +157,20 @@ def load_settings() -> Settings:
         has_alert_webhook=bool(os.environ.get("SPOTIFY_ALERT_WEBHOOK_URL", "").strip()),
         recently_played_users=_recently_played_users(),
         recently_played_minutes=_int("SPOTIFY_RECENTLY_PLAYED_MINUTES", 30, minimum=1),
+        lookup_max_calls=_int("SPOTIFY_LOOKUP_MAX_CALLS", 2000, minimum=1),
+        lookup_max_seconds=_float("SPOTIFY_LOOKUP_MAX_SECONDS", 300.0, minimum=1.0),
+        lookup_refresh_hours=_int("SPOTIFY_LOOKUP_REFRESH_HOURS", 2160, minimum=1),
+        published_warehouse_path=_published_path(data_dir),
+        warehouse_lock_wait_s=_float("SPOTIFY_WAREHOUSE_LOCK_WAIT_S", 120.0),
     )
+
+
+def _published_path(data_dir: Path) -> Path:
+    """SPOTIFY_PUBLISHED_WAREHOUSE_PATH, else ``published/<warehouse file name>`` beside the
+    warehouse."""
+    warehouse = Path(_get("SPOTIFY_WAREHOUSE_PATH", str(data_dir / "warehouse.duckdb")))
+    default = warehouse.expanduser().resolve().parent / "published" / warehouse.name
+    return Path(_get("SPOTIFY_PUBLISHED_WAREHOUSE_PATH", str(default))).expanduser().resolve()
 
 
 #: One refresh token per authorized user: SPOTIFY_REFRESH_TOKEN_<USER>.

@@ -6,7 +6,8 @@ real API, through these keys:
 - ``spotify``: :class:`SpotifyResource`
 - ``lake``: :class:`LakeResource` (also how many landed files an ingest run takes,
   ``ingest_batch_files``); ``lake_io_manager`` stores raw JSON and Parquet in it
-- ``warehouse_io_manager``: DuckDB tables; ``warehouse``: a DuckDB connection for SQL
+- ``warehouse_io_manager``: DuckDB tables; ``warehouse``: a DuckDB connection for SQL (both
+  wait for the write lock within a bound and publish the copy readers use after each write)
 - ``model_io_manager``: pickled models in the lake (``models/``), S3 or local, hash-checked
 - ``alerts``: :class:`AlertsResource` (the failure sensors' webhook, if any)
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from spotify_assets.lib.listening.recently_played import refresh_token_variable
 from spotify_assets.resources import (
@@ -30,6 +30,7 @@ from spotify_assets.resources import (
     WarehouseIOManager,
 )
 from spotify_assets.resources.model_io import HashedModelIOManager
+from spotify_assets.resources.warehouse import WarehouseResource
 from spotify_assets.settings import Settings, load_settings
 
 R = TypeVar("R", bound=dg.ConfigurableResource)
@@ -93,15 +94,20 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     duckdb_config = {"memory_limit": settings.duckdb_memory_limit}
+    # Every write waits for the lock within a bound and publishes the copy readers use.
+    warehouse = {
+        "warehouse_lock_wait_s": settings.warehouse_lock_wait_s,
+        "published_warehouse_path": str(settings.published_warehouse_path),
+    }
     return {
         "spotify": spotify_resource(settings),
         "lake": lake,
         "lake_io_manager": LakeIOManager(lake=lake),
         "warehouse_io_manager": WarehouseIOManager(
-            database=str(settings.warehouse_path), connection_config=duckdb_config
+            database=str(settings.warehouse_path), connection_config=duckdb_config, **warehouse
         ),
-        "warehouse": DuckDBResource(
-            database=str(settings.warehouse_path), connection_config=duckdb_config
+        "warehouse": WarehouseResource(
+            database=str(settings.warehouse_path), connection_config=duckdb_config, **warehouse
         ),
         "model_io_manager": model_io_manager(settings, lake),
         "alerts": from_settings(
