@@ -477,3 +477,173 @@ def test_too_few_artists_for_the_folds(world_data):
     one_artist = world_data.assign(primary_artist_id="a")
     with pytest.raises(ModelError, match="at least 5 artists"):
         fit_and_evaluate(one_artist, target="spotify_popularity", params=FAST)
+
+
+# ----------------------------------------------------------------------------- what drives it
+
+
+def test_family_importance_and_the_score_without_listening(trained):
+    fam = trained.family_importances
+    assert set(fam["family"]) == {"track", "album", "artist", "playlists", "listening"}
+    listening = fam.set_index("family").loc["listening", "features"]
+    assert set(listening.split(", ")) == set(STREAM_FEATURES)
+    assert fam["importance_mean"].is_monotonic_decreasing
+    # the artist family (followers, genre) carries signal on held-out artists
+    assert fam.set_index("family").loc["artist", "importance_mean"] > 0.05
+    without = trained.metrics_without_listening
+    assert without is not None and without["features"] == len(trained.features) - 3
+    assert without["r2"] != trained.metrics["r2"]
+    assert {"r2", "mae", "rmse"} <= set(without)
+
+
+def test_stream_target_has_no_listening_family(world_conn):
+    result = train_popularity_model(world_conn, "stream_popularity", params=FAST)
+    assert "listening" not in set(result.family_importances["family"])
+    assert result.metrics_without_listening is None
+
+
+def test_default_margin_is_meaningful_and_covers_the_forward_scores(trained):
+    from dataclasses import replace
+
+    from spotify_assets.lib.ml.forward import ForwardResult
+    from spotify_assets.lib.ml.model import DEFAULT_MIN_MARGIN
+
+    assert DEFAULT_MIN_MARGIN >= 0.05
+    ok, message = beats_baselines(trained)
+    assert "grouped CV" in message and "forward" not in message
+    base = trained.baseline_metrics
+    bad = ForwardResult(
+        as_of=datetime(2024, 1, 1),
+        until=datetime(2024, 4, 1),
+        metrics=dict(base["followers_linear"]),  # no better than the followers line
+        baseline_metrics=base,
+    )
+    ok_bad, message_bad = beats_baselines(replace(trained, forward=bad))
+    assert ok and not ok_bad
+    forward_part = message_bad.split("forward in time: ")[1]
+    assert "does not beat followers_linear" in forward_part
+
+
+# ----------------------------------------------------------------------------- forward in time
+
+
+@pytest.fixture(scope="module")
+def forward_world():
+    """The tiny world with one more snapshot 60 days before the latest (T1), and the
+    popularity the API served then."""
+    from spotify_assets.lib.sample.world import build_world
+
+    world = build_world("tiny", seed=42)
+    conn = duckdb.connect()
+    latest = write_world(conn, world)
+    as_of = latest - timedelta(days=60)
+    at = pd.Timestamp(as_of, tz="UTC")
+    frames = []
+    for playlist_id in world.playlists["playlist_id"]:
+        items = world.playlist_items_at(playlist_id, at)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "snapshot_time": as_of,
+                    "playlist_id": playlist_id,
+                    "position": np.arange(len(items)),
+                    "track_id": items["track_id"],
+                    "added_at": items["added_at"].dt.tz_convert(None),
+                }
+            )
+        )
+    _insert_frame(conn, "core.playlist_tracks", pd.concat(frames, ignore_index=True))
+    earlier = pd.DataFrame(
+        {
+            "track_id": world.tracks["track_id"],
+            "popularity": world.track_popularity_at(world.tracks["track_id"], at),
+        }
+    )
+    yield conn, world, as_of, latest, earlier
+    conn.close()
+
+
+def test_features_as_of_an_earlier_time(forward_world):
+    from spotify_assets.lib.ml.features import top_families
+
+    conn, world, as_of, _, _ = forward_world
+    families = top_families(conn)
+    now = load_features(conn, families=families).set_index("track_id")
+    then = load_features(conn, families=families, as_of=as_of).set_index("track_id")
+    released = world.tracks.set_index("track_id")["release_ts"].dt.tz_convert(None)
+    # only tracks released by then (the album's release day)
+    assert set(then.index) <= set(released[released <= pd.Timestamp(as_of)].index)
+    assert len(then) < len(now) or (released <= pd.Timestamp(as_of)).all()
+    # streams played by then, by hand
+    (streams,) = conn.execute(
+        "select count(*) from core.streams where content_type = 'music' and ms_played >= 30000 "
+        "and ts <= ?",
+        [as_of],
+    ).fetchone()
+    assert then["track_streams"].sum() == streams < now["track_streams"].sum()
+    # playlist rows of the snapshots taken by then only (the one at T1)
+    (rows,) = conn.execute(
+        "select count(*) from core.playlist_tracks where snapshot_time <= ?", [as_of]
+    ).fetchone()
+    assert then["playlist_appearances"].sum() == rows
+    # release age measured at T1: 60 days younger
+    both = then.index.intersection(now.index)
+    age = (now.loc[both, "release_age_days"] - then.loc[both, "release_age_days"]).dropna()
+    assert np.allclose(age, 60.0)
+
+
+def test_forward_evaluation_scores_and_candidate_hits_backtest(forward_world):
+    from spotify_assets.lib.ml.features import top_families
+    from spotify_assets.lib.ml.forward import forward_evaluate, load_forward_data
+
+    conn, _, as_of, latest, earlier = forward_world
+    data = load_forward_data(
+        conn, "spotify_popularity", as_of=as_of, families=top_families(conn), earlier=earlier
+    )
+    assert data["earlier_target"].notna().all() and data["target"].notna().all()
+    features = feature_columns(data.drop(columns=["earlier_target", "playlist_additions"]))
+    result = forward_evaluate(data, features, FAST, as_of=as_of, until=latest, hit_margin=15)
+    assert result.skipped is None and result.n_tracks == len(data)
+    assert set(result.baseline_metrics) == {"mean", "followers_linear"}
+    assert result.metrics["r2"] > result.baseline_metrics["mean"]["r2"]
+    pred = result.predictions
+    assert pred["forward_prediction"].notna().all()
+    # the held-out forward score is recomputable from the predictions
+    r2 = (
+        1
+        - ((pred["forward_target"] - pred["forward_prediction"]) ** 2).sum()
+        / ((pred["forward_target"] - pred["forward_target"].mean()) ** 2).sum()
+    )
+    assert r2 == pytest.approx(result.metrics["r2"])
+    hits = result.hits.set_index("list")
+    assert list(hits.index) == ["model", "playlist_risers", "all_tracks"]
+    listed = (pred["forward_prediction"] - pred["earlier_target"] >= 15).sum()
+    assert hits.loc["model", "tracks"] == listed == hits.loc["playlist_risers", "tracks"]
+    change = pred["forward_target"] - pred["earlier_target"]
+    assert hits.loc["all_tracks", "rose"] == (change >= 5).sum()
+
+
+def test_forward_evaluation_of_the_stream_target(forward_world):
+    from spotify_assets.lib.ml.features import top_families
+    from spotify_assets.lib.ml.forward import (
+        forward_as_of,
+        forward_evaluate,
+        latest_stream_time,
+        load_forward_data,
+    )
+    from spotify_assets.lib.ml.target import stream_popularity_sql
+
+    conn, *_ = forward_world
+    until = latest_stream_time(conn)
+    as_of = forward_as_of(until, 60)
+    data = load_forward_data(conn, "stream_popularity", as_of=as_of, families=top_families(conn))
+    assert not set(STREAM_FEATURES) & set(data.columns)  # same source as the target
+    then = conn.execute(stream_popularity_sql(as_of=as_of)).df().set_index("track_id")["target"]
+    now = conn.execute(stream_popularity_sql()).df().set_index("track_id")["target"]
+    rows = data.set_index("track_id")
+    assert np.allclose(rows["earlier_target"], then.loc[rows.index])
+    assert np.allclose(rows["target"], now.loc[rows.index])
+    assert (then != now).any()
+    features = feature_columns(data.drop(columns=["earlier_target", "playlist_additions"]))
+    result = forward_evaluate(data, features, FAST, as_of=as_of)
+    assert result.skipped is None and len(result.hits) == 3

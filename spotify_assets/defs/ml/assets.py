@@ -13,6 +13,7 @@ live API content only when ``SPOTIFY_ML_ALLOW_LIVE_TRAINING=true``.
 
 import dataclasses
 import time
+from datetime import datetime
 from typing import Literal
 
 import dagster as dg
@@ -26,7 +27,9 @@ from spotify_assets.defs.automation import (
     on_upstream_change,
 )
 from spotify_assets.defs.marts.factory import mart_assets
-from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
+from spotify_assets.lib.catalog.genres import GENRE_FAMILIES
+from spotify_assets.lib.catalog.snapshots import completed_snapshots, window_start, window_tables
+from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS, HIT_MARGIN
 from spotify_assets.lib.marts.spec import ChartSpec
 from spotify_assets.lib.ml import (
     FEATURE_DESCRIPTIONS,
@@ -38,15 +41,25 @@ from spotify_assets.lib.ml import (
     fit_and_evaluate,
     load_training_data,
 )
-from spotify_assets.lib.ml.features import NULLABLE_FEATURES
-from spotify_assets.lib.ml.model import regression_scores
+from spotify_assets.lib.ml.features import NULLABLE_FEATURES, genre_column
+from spotify_assets.lib.ml.forward import (
+    DEFAULT_HORIZON_DAYS,
+    RISE_POINTS,
+    ForwardResult,
+    forward_as_of,
+    forward_evaluate,
+    latest_stream_time,
+    load_forward_data,
+)
+from spotify_assets.lib.ml.model import DEFAULT_MIN_MARGIN, regression_scores
 from spotify_assets.lib.reports.charts import markdown_image, render
-from spotify_assets.resources import SpotifyResource
+from spotify_assets.resources import LakeResource, SpotifyResource
 
 OWNERS = ["team:data-science"]
 FEATURES_KEY = dg.AssetKey(["ml", "popularity_features"])
 MODEL_KEY = dg.AssetKey(["ml", "popularity_model"])
 PREDICTIONS_KEY = dg.AssetKey(["ml", "popularity_predictions"])
+EVALUATION_KEY = dg.AssetKey(["ml", "model_evaluation"])
 TARGET_NAME_COLUMN = "target_name"
 CATALOG_INPUTS = [
     dg.AssetKey(["core", name])
@@ -67,7 +80,27 @@ PREDICTION_COLUMNS = {
     "oof_prediction": "Its out-of-fold prediction: from the fold whose model never saw the "
     "track's artist (null for unlabelled tracks)",
     "fold": "The grouped cross-validation fold the track was held out in",
+    "earlier_target": "Forward evaluation: the target at T1 (null: not in the forward run)",
+    "forward_target": "Forward evaluation: the target at T2 (the latest)",
+    "forward_prediction": "Forward evaluation: out-of-fold T2 prediction from T1 features",
+    "forward_fold": "Forward evaluation: its artist-grouped fold",
     "model_version": "Hash of features, hyperparameters and training data",
+}
+EVALUATION_COLUMNS = {
+    "evaluation": "grouped_cv, grouped_cv_without_listening, forward (T1 features, T2 "
+    "target), family_importance, or candidate_hits_forward",
+    "name": "model or baseline (mean, followers_linear); the feature family; or the list "
+    "(model, playlist_risers, all_tracks)",
+    "r2": "Held-out R² (family_importance: drop in held-out R² when the family is shuffled)",
+    "mae": "Held-out mean absolute error, target points",
+    "rmse": "Held-out root mean squared error, target points",
+    "tracks": "Tracks scored (or listed)",
+    "rose_share": "candidate_hits_forward: share of listed tracks that rose by at least "
+    f"{RISE_POINTS:g} points from T1 to T2",
+    "mean_change": "candidate_hits_forward: mean change of the listed tracks from T1 to T2",
+    "detail": "The features of a family, or T1 -> T2 of the forward evaluation",
+    "target": "The target (spotify_popularity or stream_popularity)",
+    "model_version": "The model evaluated",
 }
 
 
@@ -90,8 +123,11 @@ class ModelConfig(dg.Config):
     n_folds: int = ModelParams.n_folds
     random_state: int = ModelParams.random_state
     n_jobs: int = ModelParams.n_jobs
-    min_margin: float = 0.01
-    """How much better than each baseline the held-out R² and MAE must be (blocking check)."""
+    min_margin: float = DEFAULT_MIN_MARGIN
+    """How much better than each baseline the held-out R² (points) and MAE (share) must be,
+    in the grouped CV and the forward evaluation (blocking check)."""
+    horizon_days: float = DEFAULT_HORIZON_DAYS
+    """Forward evaluation: T1 is this many days before the latest observation (T2)."""
 
     def params(self) -> ModelParams:
         """The hyperparameters this config sets, by name; the rest keep ModelParams' defaults."""
@@ -188,12 +224,158 @@ def _metric_metadata(result: TrainingResult) -> dict[str, float]:
     return out
 
 
+def _forward_metadata(result: TrainingResult) -> dict:
+    out: dict = {}
+    if result.metrics_without_listening:
+        for metric in ("r2", "mae", "rmse"):
+            value = result.metrics_without_listening[metric]
+            out[f"without_listening {metric}"] = round(float(value), 4)
+    fwd = result.forward
+    if fwd is None:
+        return out
+    if fwd.skipped:
+        out["forward"] = f"not run: {fwd.skipped}"
+        return out
+    out["forward"] = f"features as of {fwd.as_of}, target as of {fwd.until}"
+    out["forward tracks"] = fwd.n_tracks
+    for name, metrics in [("model", fwd.metrics), *fwd.baseline_metrics.items()]:
+        for metric in ("r2", "mae", "rmse"):
+            out[f"forward {name} {metric}"] = round(float(metrics[metric]), 4)
+    out["candidate_hits_forward"] = dg.MetadataValue.md(_hits_table(fwd))
+    return out
+
+
 def _importance_table(importances: pd.DataFrame) -> str:
     rows = [
         f"| {r.feature} | {r.importance_mean:.4f} | {r.importance_std:.4f} |"
         for r in importances.head(20).itertuples()
     ]
     return "\n".join(["| feature | R² drop (mean) | std |", "| --- | ---: | ---: |", *rows])
+
+
+def _family_table(result: TrainingResult) -> str:
+    rows = [
+        f"| {r.family} | {r.importance_mean:.3f} | {r.importance_std:.3f} | {r.features} |"
+        for r in result.family_importances.itertuples()
+    ]
+    return "\n".join(
+        ["| family | R² drop (mean) | std | features |", "| --- | ---: | ---: | --- |", *rows]
+    )
+
+
+def _hits_table(forward: ForwardResult) -> str:
+    rows = [
+        f"| {r.list} | {r.tracks} | {r.rose} | {r.rose_share:.1%} | {r.mean_change:+.2f} |"
+        for r in forward.hits.itertuples()
+    ]
+    return "\n".join(
+        [
+            f"| list (as of T1) | tracks | rose >= {RISE_POINTS:g} | share | mean change |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            *rows,
+        ]
+    )
+
+
+def _families_of(columns: list[str]) -> list[str]:
+    """The genre families that have a one-hot column among ``columns``."""
+    return [f for f in GENRE_FAMILIES if f != "other" and genre_column(f) in columns]
+
+
+def _naive(at: datetime) -> datetime:
+    return at.replace(tzinfo=None) if at.tzinfo else at
+
+
+def forward_evaluation(
+    result: TrainingResult,
+    conn,
+    lake: LakeResource,
+    *,
+    horizon_days: float,
+    params: ModelParams,
+    half_life_days: float,
+) -> ForwardResult:
+    """T1/T2 for the target (module docstring of lib/ml/forward.py), then the evaluation.
+    ``spotify_popularity`` takes the values at T1 from the latest snapshot window at least
+    ``horizon_days`` before the latest one (its parsed tracks table in the lake)."""
+    families = _families_of(result.features)
+    earlier = None
+    if result.target == "stream_popularity":
+        until = latest_stream_time(conn)
+        as_of = forward_as_of(until, horizon_days)
+    else:
+        store = lake.store()
+        windows = completed_snapshots(store)
+        if not windows:
+            return ForwardResult(None, None, skipped="no completed snapshot window in the lake")
+        until = _naive(window_start(windows[-1][0]))
+        cut = forward_as_of(until, horizon_days)
+        early = [(k, m) for k, m in windows if _naive(window_start(k)) <= cut]
+        if not early:
+            span = until - _naive(window_start(windows[0][0]))
+            return ForwardResult(
+                None,
+                until,
+                skipped=f"the snapshot windows span {span}; the forward evaluation needs one "
+                f"at least {horizon_days:g} days before the latest (snapshot an earlier window)",
+            )
+        key, manifest = early[-1]
+        as_of = _naive(window_start(key))
+        earlier = window_tables(store, key, manifest)["tracks"]
+    data = load_forward_data(
+        conn,
+        result.target,
+        as_of=as_of,
+        families=families,
+        earlier=earlier,
+        half_life_days=half_life_days,
+    )
+    return forward_evaluate(
+        data, result.features, params, as_of=as_of, until=until, hit_margin=HIT_MARGIN
+    )
+
+
+def evaluation_table(result: TrainingResult) -> pd.DataFrame:
+    """Every figure of the evaluation as rows of ``ml.model_evaluation`` (EVALUATION_COLUMNS)."""
+    rows: list[dict] = []
+
+    def scores(evaluation: str, name: str, m: dict[str, float], tracks: int, detail=None):
+        rows.append(
+            {"evaluation": evaluation, "name": name, "r2": m["r2"], "mae": m["mae"]}
+            | {"rmse": m["rmse"], "tracks": tracks, "detail": detail}
+        )
+
+    for name, m in [("model", result.metrics), *result.baseline_metrics.items()]:
+        scores("grouped_cv", name, m, result.n_labelled)
+    if result.metrics_without_listening:
+        scores(
+            "grouped_cv_without_listening",
+            "model",
+            result.metrics_without_listening,
+            result.n_labelled,
+        )
+    for r in result.family_importances.itertuples():
+        rows.append(
+            {"evaluation": "family_importance", "name": r.family, "r2": r.importance_mean}
+            | {"tracks": result.n_labelled, "detail": r.features}
+        )
+    fwd = result.forward
+    if fwd is not None and fwd.metrics:
+        span = f"{fwd.as_of:%Y-%m-%d %H:%M} -> {fwd.until:%Y-%m-%d %H:%M}"
+        for name, m in [("model", fwd.metrics), *fwd.baseline_metrics.items()]:
+            scores("forward", name, m, fwd.n_tracks, span)
+        for r in fwd.hits.itertuples():
+            rows.append(
+                {"evaluation": "candidate_hits_forward", "name": r.list, "tracks": r.tracks}
+                | {"rose_share": r.rose_share, "mean_change": r.mean_change, "detail": span}
+            )
+    frame = pd.DataFrame(rows, columns=[c for c in EVALUATION_COLUMNS if c not in ("target",)])
+    frame["target"] = result.target
+    frame["model_version"] = result.model_version
+    for col in ("r2", "mae", "rmse", "rose_share", "mean_change"):
+        frame[col] = frame[col].astype("float64")
+    frame["tracks"] = frame["tracks"].astype("int64")
+    return frame[list(EVALUATION_COLUMNS)]
 
 
 def _charts(result: TrainingResult) -> str:
@@ -256,6 +438,8 @@ def popularity_model(
     config: ModelConfig,
     features: pd.DataFrame,
     spotify: SpotifyResource,
+    warehouse: DuckDBResource,
+    lake: LakeResource,
 ):
     if not spotify.training_allowed():
         raise dg.Failure(
@@ -273,7 +457,21 @@ def popularity_model(
         f"Training on {int(data['target'].notna().sum()):,} tracks with {config.n_folds}-fold "
         f"cross-validation grouped by artist, {config.n_estimators} trees"
     )
-    result = fit_and_evaluate(data, target=str(targets[0]), params=config.params())
+    params = config.params()
+    result = fit_and_evaluate(data, target=str(targets[0]), params=params)
+    started_forward = time.perf_counter()
+    with warehouse.get_connection() as conn:
+        result.forward = forward_evaluation(
+            result,
+            conn,
+            lake,
+            horizon_days=config.horizon_days,
+            params=params,
+            half_life_days=FeaturesConfig().half_life_days,
+        )
+    result.timings["forward_s"] = time.perf_counter() - started_forward
+    if result.forward.skipped:
+        context.log.warning(f"Forward evaluation not run: {result.forward.skipped}")
     ok, message = beats_baselines(result, config.min_margin)
     context.log.info(message)
     importances = result.importances
@@ -283,7 +481,9 @@ def popularity_model(
             "target": result.target,
             "model_version": result.model_version,
             **_metric_metadata(result),
+            **_forward_metadata(result),
             "beats_baselines": message,
+            "min_margin": config.min_margin,
             "tracks": result.n_tracks,
             "labelled_tracks": result.n_labelled,
             "artists": result.n_artists,
@@ -291,6 +491,7 @@ def popularity_model(
             "excluded_features": dg.MetadataValue.json(result.excluded_features),
             "hyperparameters": dg.MetadataValue.json(config.model_dump()),
             "importances": dg.MetadataValue.md(_importance_table(importances)),
+            "family_importances": dg.MetadataValue.md(_family_table(result)),
             "charts": dg.MetadataValue.md(_charts(result)),
             "seconds": round(time.perf_counter() - started, 1),
             **{f"seconds: {k}": round(v, 2) for k, v in result.timings.items()},
@@ -325,6 +526,14 @@ def popularity_model(
 )
 def popularity_predictions(context: dg.AssetExecutionContext, model: TrainingResult):
     frame = model.predictions.copy()
+    forward = getattr(model, "forward", None)
+    forward_cols = ["earlier_target", "forward_target", "forward_prediction", "forward_fold"]
+    if forward is not None and not forward.predictions.empty:
+        frame = frame.merge(forward.predictions, on="track_id", how="left")
+    else:
+        for col in forward_cols:
+            frame[col] = float("nan")
+    frame["forward_fold"] = frame["forward_fold"].astype("Int64")
     frame["model_version"] = model.model_version
     bad = int(
         (frame["prediction"].isna() | (frame["prediction"] < 0) | (frame["prediction"] > 100)).sum()
@@ -347,6 +556,29 @@ def popularity_predictions(context: dg.AssetExecutionContext, model: TrainingRes
     yield dg.AssetCheckResult(
         check_name="predictions_within_0_100", passed=bad == 0, metadata={"violations": bad}
     )
+
+
+@dg.asset(
+    key=EVALUATION_KEY,
+    group_name="ml",
+    ins={"model": dg.AssetIn(MODEL_KEY)},
+    io_manager_key="warehouse_io_manager",
+    kinds={"duckdb", "pandas"},
+    owners=OWNERS,
+    pool="duckdb",
+    automation_condition=on_upstream_change(),
+    freshness_policy=MODEL_FRESHNESS,
+    metadata={"column_descriptions": EVALUATION_COLUMNS},
+    description="Every figure of the model's evaluation, for the dashboard and SQL: grouped CV "
+    "scores against the baselines, the score without the listening features, permutation "
+    "importance by feature family, the forward-in-time scores and the candidate-hits backtest.",
+)
+def model_evaluation(context: dg.AssetExecutionContext, model: TrainingResult) -> pd.DataFrame:
+    frame = evaluation_table(model)
+    context.add_output_metadata(
+        {"model_version": model.model_version, "target": model.target, "rows": len(frame)}
+    )
+    return frame
 
 
 candidate_hits = mart_assets(

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -69,6 +70,42 @@ NULLABLE_FEATURES: frozenset[str] = frozenset(
         "track_skip_rate",
     }
 )
+
+
+#: Feature families for grouped permutation importance: what a reader asks ("does the model
+#: rest on playlists or on what our listeners played?"). Genre is artist metadata. Chart
+#: features do not exist yet, so there is no ``charts`` family.
+FEATURE_FAMILIES: tuple[str, ...] = ("track", "album", "artist", "playlists", "listening")
+_FAMILY_OF: dict[str, str] = {
+    "duration_ms": "track",
+    "explicit": "track",
+    "track_number": "track",
+    "disc_number": "track",
+    "album_type_album": "album",
+    "album_type_single": "album",
+    "album_type_compilation": "album",
+    "album_total_tracks": "album",
+    "release_age_days": "album",
+    "release_precision_day": "album",
+    "release_precision_month": "album",
+    "release_precision_year": "album",
+    "artist_log_followers": "artist",
+    "artist_catalog_tracks": "artist",
+    "playlist_appearances": "playlists",
+    "playlist_best_position": "playlists",
+    "playlist_count": "playlists",
+    **dict.fromkeys(STREAM_FEATURES, "listening"),
+}
+
+
+def feature_family(feature: str) -> str:
+    """The family of a feature column (:data:`FEATURE_FAMILIES`); genre columns are ``artist``."""
+    if feature.startswith("genre_"):
+        return "artist"
+    try:
+        return _FAMILY_OF[feature]
+    except KeyError:
+        raise ValueError(f"feature {feature!r} has no family; add it to _FAMILY_OF") from None
 
 
 def genre_column(family: str) -> str:
@@ -162,7 +199,9 @@ def top_families(conn: Any, k: int = DEFAULT_TOP_FAMILIES) -> list[str]:
     return [row[0] for row in conn.execute(top_families_sql(k)).fetchall()]
 
 
-def features_sql(families: Sequence[str], *, stream_features: bool = True) -> str:
+def features_sql(
+    families: Sequence[str], *, stream_features: bool = True, as_of: datetime | None = None
+) -> str:
     """SELECT of the feature frame: ``track_id``, ``primary_artist_id``, then one DOUBLE column
     per feature (see :data:`FEATURE_DESCRIPTIONS`), one row per track, ordered by ``track_id``.
 
@@ -170,6 +209,12 @@ def features_sql(families: Sequence[str], *, stream_features: bool = True) -> st
     ``stream_features`` adds the listening features (needs ``core.streams``). The reference time
     of ``release_age_days`` is the latest ``core.playlist_tracks.snapshot_time`` (the latest
     ``core.tracks.last_seen`` when there is no snapshot).
+
+    ``as_of`` (UTC, naive) computes the features as they were known then, for the forward
+    evaluation: only tracks released by then, streams played by then, the playlist snapshots
+    taken by then (when none was, the rows of later snapshots added by then: a track removed
+    before the first snapshot is not seen), and the release age at that time. The artist's
+    followers are the latest (``core.artists`` keeps no history): they grow slowly.
     """
     fam_cols = [f for f in families if f != "other"]
     family = "coalesce(f.genre_family, 'other')"
@@ -177,6 +222,15 @@ def features_sql(families: Sequence[str], *, stream_features: bool = True) -> st
     listed = ", ".join(_literal(f) for f in fam_cols) or "''"
     genre_select.append(f"({family} not in ({listed}))::double as genre_other")
     stream_cte, stream_join, stream_select = "", "", []
+    cut = f"timestamp '{as_of:%Y-%m-%d %H:%M:%S}'" if as_of is not None else None
+    stream_cut = f"and ts <= {cut}" if cut else ""
+    playlist_cut = (
+        f"""where snapshot_time <= {cut}
+        or (added_at <= {cut}
+            and not exists (select 1 from core.playlist_tracks where snapshot_time <= {cut}))"""
+        if cut
+        else ""
+    )
     if stream_features:
         stream_cte = f""",
 plays as (
@@ -185,7 +239,7 @@ plays as (
            count(distinct user_id) filter (where ms_played >= {STREAM_MIN_MS}) as listeners,
            count(*) filter (where skipped) / nullif(count(skipped), 0) as skip_rate
       from core.streams
-     where content_type = 'music' and track_id is not null
+     where content_type = 'music' and track_id is not null {stream_cut}
      group by track_id
 )"""
         stream_join = "left join plays s on s.track_id = t.track_id"
@@ -222,11 +276,15 @@ plays as (
         *genre_select,
     ]
     columns = ",\n       ".join(select)
+    snap_at = (
+        f"select {cut} as at"
+        if cut
+        else """select coalesce((select max(snapshot_time) from core.playlist_tracks),
+                    (select max(last_seen) from core.tracks)) as at"""
+    )
+    released = f"where ({release_day})::timestamp <= {cut}" if cut else ""
     return f"""
-with snap as (
-    select coalesce((select max(snapshot_time) from core.playlist_tracks),
-                    (select max(last_seen) from core.tracks)) as at
-),
+with snap as ({snap_at}),
 artist_family as ({ARTIST_FAMILY_SQL}),
 catalog as (
     select primary_artist_id, count(*) as tracks from core.tracks group by primary_artist_id
@@ -235,6 +293,7 @@ playlist as (
     select track_id, count(*) as appearances, min(position) as best_position,
            count(distinct playlist_id) as playlists
       from core.playlist_tracks
+     {playlist_cut}
      group by track_id
 ){stream_cte}
 select {columns}
@@ -246,6 +305,7 @@ select {columns}
   left join catalog c on c.primary_artist_id = t.primary_artist_id
   left join playlist p on p.track_id = t.track_id
   {stream_join}
+ {released}
  order by t.track_id
 """
 
@@ -277,13 +337,14 @@ def load_features(
     top_k_families: int = DEFAULT_TOP_FAMILIES,
     stream_features: bool | None = None,
     families: Sequence[str] | None = None,
+    as_of: datetime | None = None,
 ) -> pd.DataFrame:
     """The feature frame (see :func:`features_sql`) as a DataFrame, one row per track.
 
     ``stream_features``: ``None`` adds the listening features when ``core.streams`` has music
     streams; pass ``False`` when the target comes from ``core.streams`` (they would leak it).
     ``families`` overrides the top-``top_k_families`` choice (e.g. to predict with the family
-    columns a model was trained on).
+    columns a model was trained on); ``as_of``: see :func:`features_sql`.
     """
     if families is None:
         families = top_families(conn, top_k_families)
@@ -291,4 +352,5 @@ def load_features(
         stream_features = has_music_streams(conn)
     elif stream_features and not table_exists(conn, "core.streams"):
         raise ValueError("stream_features=True needs core.streams, which does not exist")
-    return conn.execute(features_sql(families, stream_features=stream_features)).df()
+    sql = features_sql(families, stream_features=stream_features, as_of=as_of)
+    return conn.execute(sql).df()

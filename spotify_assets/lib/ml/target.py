@@ -21,6 +21,7 @@ computed from ``core.streams``:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 import pandas as pd
@@ -44,14 +45,18 @@ class ModelError(Exception):
     """The popularity model cannot be trained as configured; the message says what to change."""
 
 
-def stream_popularity_sql(half_life_days: float = DEFAULT_HALF_LIFE_DAYS) -> str:
+def stream_popularity_sql(
+    half_life_days: float = DEFAULT_HALF_LIFE_DAYS, as_of: datetime | None = None
+) -> str:
     """SELECT ``track_id``, ``target`` (the stream popularity, 0-100) for every track of
-    ``core.tracks``, ordered by ``track_id`` (definition in the module docstring)."""
+    ``core.tracks``, ordered by ``track_id`` (definition in the module docstring).
+    ``as_of`` (UTC, naive): the score as it was then, from the streams played by then."""
     if not half_life_days > 0:
         raise ValueError(f"half_life_days must be > 0, got {half_life_days}")
+    cut = f"and ts <= timestamp '{as_of:%Y-%m-%d %H:%M:%S}'" if as_of is not None else ""
     return f"""
 with ref as (
-    select max(ts) as at from core.streams where content_type = 'music'
+    select max(ts) as at from core.streams where content_type = 'music' {cut}
 ),
 score as (
     select s.track_id,
@@ -60,7 +65,7 @@ score as (
       from core.streams s
      cross join ref
      where s.content_type = 'music' and s.track_id is not null
-       and s.ms_played >= {STREAM_MIN_MS}
+       and s.ms_played >= {STREAM_MIN_MS} and s.ts <= ref.at
      group by s.track_id
 ),
 top as (select max(score) as top from score)
