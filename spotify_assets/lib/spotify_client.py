@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -435,6 +435,98 @@ class SpotifyCatalogClient:
             window = max(1, self.settings.concurrency) * 4
             for start in range(0, len(ids), window):
                 yield from pool.map(one, ids[start : start + window])
+
+    def entity_calls(
+        self,
+        kind: str,
+        ids: Iterable[str],
+        *,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+        """``(ids asked, bodies answered)`` per call, for lookups that must remember which
+        ids Spotify does not know (an id asked and not answered: ``null`` in a batch, 404
+        alone) and must keep every answered call when a later one fails.
+
+        Batches in extended mode (with ``auto``'s fallback), else one id per call with
+        bounded concurrency; ``should_stop`` is asked before each call (a budget). When a
+        call fails, the calls already in flight finish and are yielded, then the error is
+        raised: nothing that Spotify answered is lost, so no call is repeated next run."""
+        ids = list(dict.fromkeys(ids))
+        size = MAX_IDS[kind]
+        i = 0
+        while i < len(ids) and self._batch_ok is not False:
+            if should_stop():
+                return
+            chunk = ids[i : i + size]
+            try:
+                bodies = self._batch(kind, chunk)
+            except SpotifyApiError as exc:
+                if (
+                    self._batch_ok is None
+                    and exc.status in (403, 404)
+                    and not isinstance(exc, PremiumRequired)
+                ):
+                    self._log.warning(
+                        "GET /%s?ids= answered %s: development mode; one call per id",
+                        kind,
+                        exc.status,
+                    )
+                    self._batch_ok = False
+                    break
+                raise
+            self._batch_ok = True
+            i += size
+            yield chunk, bodies
+        rest = ids[i:]
+        if not rest:
+            return
+        fn = {"tracks": self.sp.track, "artists": self.sp.artist, "albums": self.sp.album}[kind]
+        extra = {} if kind == "artists" else {"market": self.settings.market}
+        endpoint = f"GET /{kind}/{{id}}"
+
+        def one(x: str) -> list[dict[str, Any]]:
+            try:
+                return [self.call(endpoint, fn, x, _what=f"{kind[:-1]} {x}", **extra)]
+            except SpotifyApiError as exc:
+                if exc.status == 404:  # Spotify does not know it: the caller remembers
+                    return []
+                raise
+
+        workers = max(1, self.settings.concurrency)
+        failure: BaseException | None = None
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending: dict[Any, str] = {}
+            todo = iter(rest)
+            while True:
+                while failure is None and len(pending) < workers and not should_stop():
+                    x = next(todo, None)
+                    if x is None:
+                        break
+                    pending[pool.submit(one, x)] = x
+                if not pending:
+                    break
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    x = pending.pop(future)
+                    try:
+                        yield [x], future.result()
+                    except SpotifyApiError as exc:
+                        failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def search_tracks(self, query: str, *, limit: int = 10) -> dict[str, Any]:
+        """``GET /search?type=track``: a page of up to ``limit`` TrackObjects (10 is the most
+        a development-mode app gets per call)."""
+        return self.call(
+            "GET /search",
+            self.sp.search,
+            query,
+            limit=limit,
+            type="track",
+            market=self.settings.market,
+            _what=f"q={query!r}",
+        )
 
     # -- listening ------------------------------------------------------------------------
 

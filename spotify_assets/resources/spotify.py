@@ -80,6 +80,17 @@ class SpotifyResource(dg.ConfigurableResource):
         description="An artist fetched within this many hours before a window is not fetched "
         "again for it",
     )
+    lookup_max_calls: int = Field(
+        default=2000, description="Most API calls one run of raw/catalog_lookups makes"
+    )
+    lookup_max_seconds: float = Field(
+        default=300.0, description="A run of raw/catalog_lookups starts no call after this"
+    )
+    lookup_refresh_hours: int = Field(
+        default=2160,
+        description="A looked-up track or artist (or one Spotify did not know) is not asked "
+        "again for this many hours",
+    )
     allow_model_training: bool = Field(
         default=False,
         description="SPOTIFY_ML_ALLOW_LIVE_TRAINING: let the popularity model train on live API "

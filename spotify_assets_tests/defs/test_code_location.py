@@ -50,6 +50,7 @@ def test_automation_is_on_by_default():
         "streaming_history_sensor",
         "charts_sensor",
         "recently_played_sensor",
+        "catalog_lookups_sensor",
         "check_failure_alert_sensor",
         "run_failure_alert_sensor",
         *(f"{g}_automation_sensor" for g in ("catalog", "listening", "charts", "marts", "ml", "reports")),

@@ -28,7 +28,22 @@ from spotify_assets.lib.catalog.entities import (
     plan_artists,
     referenced_artists,
 )
-from spotify_assets.lib.catalog.parse import TABLE_COLUMNS, combine_windows, parse_artist_bodies
+from spotify_assets.lib.catalog.lookups import (
+    LookupBudget,
+    load_name_matches,
+    lookup_artist_bodies,
+    lookup_tables,
+    plan_lookups,
+    run_lookups,
+)
+from spotify_assets.lib.catalog.parse import (
+    TABLE_COLUMNS,
+    combine_windows,
+    empty_frame,
+    frame,
+    merge_sources,
+    parse_artist_bodies,
+)
 from spotify_assets.lib.catalog.snapshots import (
     SNAPSHOT_PARTITION_FORMAT,
     SNAPSHOTS_PREFIX,
@@ -38,6 +53,7 @@ from spotify_assets.lib.catalog.snapshots import (
     window_tables,
 )
 from spotify_assets.lib.quality.rules import Rule, evaluate, unique_key
+from spotify_assets.lib.spotify_client import RetryAfterTooLong
 from spotify_assets.resources import LakeResource, SpotifyResource
 
 SNAPSHOT_PARTITIONS = dg.TimeWindowPartitionsDefinition(
@@ -51,6 +67,9 @@ SNAPSHOT_PARTITIONS = dg.TimeWindowPartitionsDefinition(
 
 SNAPSHOTS_KEY = dg.AssetKey(["raw", "playlist_snapshots"])
 ENTITIES_KEY = dg.AssetKey(["raw", "catalog_entities"])
+LOOKUPS_KEY = dg.AssetKey(["raw", "catalog_lookups"])
+STREAMS_KEY = dg.AssetKey(["core", "streams"])
+CHART_ENTRIES_KEY = dg.AssetKey(["core", "chart_entries"])
 PLAYLIST_TRACKS_KEY = dg.AssetKey(["core", "playlist_tracks"])
 PLAYLIST_TRACKS_KEY_RULE = unique_key(
     "core.playlist_tracks", ["snapshot_time", "playlist_id", "position"]
@@ -241,6 +260,76 @@ def catalog_entities(
 
 
 @dg.asset(
+    key=LOOKUPS_KEY,
+    group_name="catalog",
+    deps=[STREAMS_KEY, CHART_ENTRIES_KEY],
+    kinds={"spotify", "json", "s3"},
+    owners=OWNERS,
+    pool="duckdb",
+    automation_condition=on_upstream_change(),
+    description=(
+        "The tracks that core.streams and core.chart_entries reference and the catalog does "
+        "not know (or knew longer ago than the refresh window), with their artists; account-"
+        "data name pairs resolved by search, each once. Within a per-run call and time budget: "
+        "the next run continues. Raw bodies under raw/catalog_lookups/<run>/, state under "
+        "state/catalog_lookups/."
+    ),
+)
+def catalog_lookups(
+    context: dg.AssetExecutionContext,
+    spotify: SpotifyResource,
+    lake: LakeResource,
+    warehouse: DuckDBResource,
+) -> dg.MaterializeResult:
+    store = lake.store()
+    with warehouse.get_connection() as conn:
+        plan = plan_lookups(conn, store, refresh_hours=spotify.lookup_refresh_hours)
+    context.log.info(
+        f"{plan.referenced_tracks} tracks referenced, {plan.known_tracks} known, "
+        f"{plan.not_found_tracks} unknown to Spotify; {len(plan.tracks)} to fetch, "
+        f"{len(plan.names)} name pairs to search"
+    )
+    budget = LookupBudget(spotify.lookup_max_calls, spotify.lookup_max_seconds)
+    api_mode = ApiModeState(store, log=context.log)
+    known = api_mode.known(spotify.api_mode)
+    with spotify.client(log=context.log, batch_ok=known) as client:
+        run = run_lookups(plan, store, client, budget=budget, log=context.log)
+        batch = bool(client.batch_mode)
+    progress = run.progress(budget, batch)
+    metadata = {
+        "tracks_referenced": progress["tracks_referenced"],
+        "tracks_known": progress["tracks_known"],
+        "tracks_to_fetch": progress["tracks_to_fetch"],
+        "tracks_not_found": progress["tracks_not_found"],
+        "artists_fetched": run.artists_fetched,
+        "artists_to_fetch": progress["artists_to_fetch"],
+        "names_searched": run.searched,
+        "names_matched": run.names_matched,
+        "names_ambiguous": run.names_ambiguous,
+        "names_not_found": run.names_not_found,
+        "names_to_search": progress["names_to_search"],
+        "estimated_runs_left": progress["estimated_runs_left"],
+        "finished": run.finished,
+        "stopped": run.stopped or "",
+        "continue_after": progress["continue_after"] or "",
+        "api_calls": run.total_calls,
+        "api_calls_by_endpoint": dg.MetadataValue.json(run.calls),
+        "seconds": round(run.seconds, 2),
+        "lake_prefix": dg.MetadataValue.path(lake.uri(f"raw/catalog_lookups/{run.run_key}/")),
+    }
+    if run.failure is not None and not isinstance(run.failure, RetryAfterTooLong):
+        # A dead token or no Premium: nothing will work until someone acts.
+        raise dg.Failure(description=str(run.failure), metadata=metadata)
+    if run.continue_after is not None:
+        when = f"{run.continue_after:%Y-%m-%d %H:%M} UTC"
+        context.log.warning(
+            f"Spotify asked to wait longer than allowed ({run.stopped}): this run ends with its "
+            f"progress kept; catalog_lookups_sensor continues after {when}"
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
     key=PLAYLIST_TRACKS_KEY,
     group_name="catalog",
     partitions_def=SNAPSHOT_PARTITIONS,
@@ -290,22 +379,27 @@ def playlist_tracks(
             "albums": "Albums of the tracks (from the albums embedded in track bodies).",
             "track_artists": "Credited artists of each track, primary first.",
             "playlists": "Playlist metadata as of its latest snapshot.",
+            "track_name_matches": "Every account-data (artist, track) name pair searched: "
+            "matched (track_id), not_found or ambiguous, with the reason.",
         }.items()
     },
-    deps=[SNAPSHOTS_KEY],
+    deps=[SNAPSHOTS_KEY, LOOKUPS_KEY],
     pool="duckdb",
     name="catalog_dimensions",
 )
 def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
-    """Built from every completed snapshot window, oldest first, so the latest observation
-    of each entity wins and ``first_seen`` is the earliest."""
+    """Every entity seen, from every source: the completed snapshot windows (oldest first)
+    and the lookups; the newest observation of each entity wins, ``first_seen`` is the
+    earliest and ``source`` says where the row's values come from."""
     started = time.perf_counter()
     store = lake.store()
     snapshots = completed_snapshots(store)
-    if not snapshots:
+    lookups = lookup_tables(store)
+    if not snapshots and not len(lookups["tracks"]):
         raise dg.Failure(
             "No completed raw/playlist_snapshots window in the lake "
-            f"({lake.uri(SNAPSHOTS_PREFIX)}): materialize at least one window first."
+            f"({lake.uri(SNAPSHOTS_PREFIX)}) and no catalog lookup: materialize at least one "
+            "window first."
         )
     windows = []
     for i, (partition_key, manifest) in enumerate(snapshots, start=1):
@@ -314,12 +408,25 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
             context.log.info(
                 f"{i}/{len(snapshots)} windows read, {time.perf_counter() - started:.1f} s"
             )
-    frames = combine_windows(windows)
+    frames = (
+        combine_windows(windows)
+        if windows
+        else {t: empty_frame(t) for t in ("tracks", "albums", "track_artists", "playlists")}
+    )
+    for table in ("tracks", "albums"):  # windows parsed before `source` existed
+        frames[table]["source"] = frames[table]["source"].fillna("playlist")
+    frames = merge_sources(frames, lookups)
+    frames["track_name_matches"] = frame("track_name_matches", load_name_matches(store))
+    sources = frames["tracks"]["source"].value_counts().to_dict()
     for name, df in frames.items():
         yield dg.Output(
             df,
             output_name=name,
-            metadata={"snapshot_windows": len(snapshots), "latest_window": snapshots[-1][0]},
+            metadata={
+                "snapshot_windows": len(snapshots),
+                "latest_window": snapshots[-1][0] if snapshots else "",
+                "tracks_by_source": dg.MetadataValue.json({k: int(v) for k, v in sources.items()}),
+            },
         )
 
 
@@ -349,13 +456,18 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
             "(rules in lib/catalog/genres.py).",
         ),
     },
-    deps=[ENTITIES_KEY],
+    deps=[ENTITIES_KEY, LOOKUPS_KEY],
     pool="duckdb",
     name="catalog_artists",
 )
 def catalog_artists(context: dg.AssetExecutionContext, lake: LakeResource):
-    """The latest fetched body of every artist."""
-    artists, genres = parse_artist_bodies(artist_bodies(lake.store()))
+    """The latest fetched body of every artist, from the snapshots' artist fetches and the
+    lookups alike (``source`` says which)."""
+    store = lake.store()
+    bodies = [(b, t, "playlist") for b, t in artist_bodies(store)]
+    bodies += [(b, t, "lookup") for b, t in lookup_artist_bodies(store)]
+    bodies.sort(key=lambda e: e[1] or datetime.min)  # stable: oldest first, latest wins
+    artists, genres = parse_artist_bodies(bodies)
     context.log.info(f"{len(artists)} artists, {len(genres)} artist genres")
     yield dg.Output(artists, output_name="artists")
     yield dg.Output(genres, output_name="artist_genres")

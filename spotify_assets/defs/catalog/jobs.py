@@ -5,6 +5,7 @@ import dagster as dg
 
 from spotify_assets.defs.catalog.assets import (
     ENTITIES_KEY,
+    LOOKUPS_KEY,
     SNAPSHOT_PARTITIONS,
     SNAPSHOTS_KEY,
     catalog_artists,
@@ -22,4 +23,11 @@ catalog_tables_job = dg.define_asset_job(
     "catalog_tables_job",
     selection=dg.AssetSelection.assets(catalog_dimensions, catalog_artists),
     description="Rebuild the catalog dimension tables from every completed snapshot window.",
+)
+
+catalog_lookups_job = dg.define_asset_job(
+    "catalog_lookups_job",
+    selection=dg.AssetSelection.assets(LOOKUPS_KEY, catalog_dimensions, catalog_artists),
+    description="Look up what the history and the charts reference (one budgeted run), then "
+    "rebuild the catalog tables with it.",
 )

@@ -22,6 +22,11 @@ import pandas as pd
 
 from spotify_assets.lib.catalog.genres import genre_families
 
+SOURCE_DESCRIPTION = (
+    "Where the row's values come from: playlist (a snapshot of a configured playlist), "
+    "lookup (fetched because the history or the charts reference it), dataset"
+)
+
 # Column order and pandas dtypes of every catalog table: the single source for the
 # DataFrames, the DuckDB tables and the `dagster/column_schema` descriptions.
 TABLE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
@@ -36,8 +41,9 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "track_number": ("Int64", "Position on its disc"),
         "disc_number": ("Int64", "Disc of the album"),
         "isrc": ("string", "International Standard Recording Code"),
-        "first_seen": ("datetime64[us]", "Snapshot (UTC) in which the track was first seen"),
-        "last_seen": ("datetime64[us]", "Latest snapshot (UTC) the row's values come from"),
+        "first_seen": ("datetime64[us]", "When the track was first observed (UTC)"),
+        "last_seen": ("datetime64[us]", "Latest observation (UTC) the row's values come from"),
+        "source": ("string", SOURCE_DESCRIPTION),
     },
     "albums": {
         "album_id": ("string", "Spotify album id"),
@@ -48,7 +54,8 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "release_year": ("Int64", "Year of release_date; null when Spotify gives 0000"),
         "total_tracks": ("Int64", "Tracks on the album"),
         "primary_artist_id": ("string", "First album artist (core.artists)"),
-        "last_seen": ("datetime64[us]", "Latest snapshot (UTC) the row's values come from"),
+        "last_seen": ("datetime64[us]", "Latest observation (UTC) the row's values come from"),
+        "source": ("string", SOURCE_DESCRIPTION),
     },
     "artists": {
         "artist_id": ("string", "Spotify artist id"),
@@ -56,6 +63,7 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "followers": ("Int64", "Follower count; null for development-mode apps"),
         "popularity": ("Int64", "Spotify popularity 0-100; null for development-mode apps"),
         "fetched_at": ("datetime64[us]", "When the artist body was fetched (UTC)"),
+        "source": ("string", SOURCE_DESCRIPTION),
     },
     "track_artists": {
         "track_id": ("string", "core.tracks"),
@@ -80,6 +88,15 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "total_items": ("Int64", "Items in the latest snapshot, episodes and local files included"),
         "last_seen": ("datetime64[us]", "Latest snapshot (UTC) the row's values come from"),
     },
+    "track_name_matches": {
+        "artist_name": ("string", "Artist name of account-data rows, as the export writes it"),
+        "track_name": ("string", "Track name of account-data rows, as the export writes it"),
+        "status": ("string", "matched, not_found or ambiguous (left unresolved)"),
+        "track_id": ("string", "The accepted search result (matched only)"),
+        "candidates": ("Int64", "Distinct recordings that passed the acceptance rule"),
+        "reason": ("string", "Why: the rule that matched, or why none did"),
+        "searched_at": ("datetime64[us]", "When the pair was searched (UTC); never again"),
+    },
     "playlist_tracks": {
         "snapshot_time": ("datetime64[us]", "Start of the 8-hour snapshot window (UTC)"),
         "playlist_id": ("string", "core.playlists"),
@@ -98,6 +115,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "artist_genres": ("artist_id", "genre"),
     "playlists": ("playlist_id",),
     "playlist_tracks": ("snapshot_time", "playlist_id", "position"),
+    "track_name_matches": ("artist_name", "track_name"),
 }
 
 
@@ -217,6 +235,116 @@ class ParsedPlaylist:
     stats: ParseStats
 
 
+def track_body_rows(
+    obj: dict[str, Any], when: datetime | None, *, source: str
+) -> tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]:
+    """One TrackObject observed at ``when`` -> its tracks row, its album's row (the
+    simplified album every TrackObject embeds carries every column of ``core.albums``) and
+    its credits, primary artist first."""
+    track_id = obj["id"]
+    credited = [a["id"] for a in obj.get("artists") or [] if a and a.get("id")]
+    album = obj.get("album") or {}
+    track = {
+        "track_id": track_id,
+        "track_name": obj.get("name"),
+        "album_id": album.get("id"),
+        "primary_artist_id": credited[0] if credited else None,
+        "duration_ms": obj.get("duration_ms"),
+        "explicit": obj.get("explicit"),
+        "popularity": obj.get("popularity"),
+        "track_number": obj.get("track_number"),
+        "disc_number": obj.get("disc_number"),
+        "isrc": (obj.get("external_ids") or {}).get("isrc"),
+        "first_seen": when,
+        "last_seen": when,
+        "source": source,
+    }
+    credits = [
+        {"track_id": track_id, "artist_id": artist_id, "artist_position": i}
+        for i, artist_id in enumerate(dict.fromkeys(credited))
+    ]
+    album_row = None
+    if album.get("id"):
+        album_artists = [a["id"] for a in album.get("artists") or [] if a and a.get("id")]
+        album_row = {
+            "album_id": album["id"],
+            "album_name": album.get("name"),
+            "album_type": (album.get("album_type") or "").lower() or None,
+            "release_date": album.get("release_date"),
+            "release_date_precision": album.get("release_date_precision"),
+            "release_year": release_year(album.get("release_date")),
+            "total_tracks": album.get("total_tracks"),
+            "primary_artist_id": album_artists[0] if album_artists else None,
+            "last_seen": when,
+            "source": source,
+        }
+    return track, album_row, credits
+
+
+def parse_track_bodies(
+    bodies: Iterable[tuple[dict[str, Any], datetime | None]], *, source: str
+) -> dict[str, pd.DataFrame]:
+    """(TrackObject, observed_at) pairs, oldest first -> ``tracks``, ``albums`` and
+    ``track_artists`` (the latest observation of each wins; ``first_seen`` the earliest)."""
+    tracks: dict[str, dict[str, Any]] = {}
+    albums: dict[str, dict[str, Any]] = {}
+    credits: dict[str, list[dict[str, Any]]] = {}
+    for body, when in bodies:
+        track, album, rows = track_body_rows(body, when, source=source)
+        old = tracks.get(track["track_id"])
+        if old is not None and old["first_seen"] is not None and when is not None:
+            track["first_seen"] = min(old["first_seen"], when)
+        tracks[track["track_id"]] = track
+        if album is not None:
+            albums[album["album_id"]] = album
+        credits[track["track_id"]] = rows
+    return {
+        "tracks": frame("tracks", tracks.values()),
+        "albums": frame("albums", albums.values()),
+        "track_artists": frame("track_artists", (r for rows in credits.values() for r in rows)),
+    }
+
+
+def merge_sources(
+    playlist: dict[str, pd.DataFrame], *others: dict[str, pd.DataFrame]
+) -> dict[str, pd.DataFrame]:
+    """The catalog's ``tracks``, ``albums`` and ``track_artists`` from every source: for
+    each entity the newest observation (``last_seen``) wins, whatever its source (ties: the
+    playlist's); a track's ``first_seen`` is its earliest anywhere; its credits come with
+    the winning observation."""
+    out = dict(playlist)
+    for table, key in (("tracks", "track_id"), ("albums", "album_id")):
+        parts = [playlist[table], *(o[table] for o in others)]
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            continue
+        df = pd.concat(parts, ignore_index=True)
+        df["_order"] = range(len(df))  # on equal times the earlier source (playlist) wins
+        df = df.sort_values([key, "last_seen", "_order"], ascending=[True, False, True])
+        if table == "tracks":
+            first = df.groupby("track_id")["first_seen"].min()
+        df = df.drop_duplicates(key, keep="first").drop(columns="_order")
+        if table == "tracks":
+            df["first_seen"] = df["track_id"].map(first)
+        out[table] = frame(table, df.sort_values(key))
+    winners = out["tracks"][["track_id", "source"]]
+    credit_parts = []
+    for tables in (playlist, *others):
+        ta = tables["track_artists"]
+        if not len(ta):
+            continue
+        src = tables["tracks"][["track_id", "source"]].drop_duplicates("track_id")
+        ta = ta.merge(src, on="track_id", how="left")
+        credit_parts.append(ta)
+    if credit_parts:
+        credits = pd.concat(credit_parts, ignore_index=True).merge(
+            winners, on=["track_id", "source"], how="inner"
+        )
+        credits = credits.drop_duplicates(["track_id", "artist_id"], keep="first")
+        out["track_artists"] = frame("track_artists", credits.drop(columns="source"))
+    return out
+
+
 def parse_snapshot(doc: SnapshotDocument) -> ParsedPlaylist:
     """One snapshot document -> rows for playlists, playlist_tracks, tracks, albums and
     track_artists, plus the artist ids to fetch."""
@@ -259,45 +387,18 @@ def parse_snapshot(doc: SnapshotDocument) -> ParsedPlaylist:
                     "added_by": (item.get("added_by") or {}).get("id"),
                 }
             )
-            credited = [a["id"] for a in obj.get("artists") or [] if a and a.get("id")]
-            album = obj.get("album") or {}
-            tracks.append(
-                {
-                    "track_id": track_id,
-                    "track_name": obj.get("name"),
-                    "album_id": album.get("id"),
-                    "primary_artist_id": credited[0] if credited else None,
-                    "duration_ms": obj.get("duration_ms"),
-                    "explicit": obj.get("explicit"),
-                    "popularity": obj.get("popularity"),
-                    "track_number": obj.get("track_number"),
-                    "disc_number": obj.get("disc_number"),
-                    "isrc": (obj.get("external_ids") or {}).get("isrc"),
-                    "first_seen": when,
-                    "last_seen": when,
-                }
-            )
-            for i, artist_id in enumerate(dict.fromkeys(credited)):
-                track_artists.append(
-                    {"track_id": track_id, "artist_id": artist_id, "artist_position": i}
-                )
-            artist_ids.update(credited)
-            if album.get("id"):
-                album_artists = [a["id"] for a in album.get("artists") or [] if a and a.get("id")]
-                artist_ids.update(album_artists)
-                albums.append(
-                    {
-                        "album_id": album["id"],
-                        "album_name": album.get("name"),
-                        "album_type": (album.get("album_type") or "").lower() or None,
-                        "release_date": album.get("release_date"),
-                        "release_date_precision": album.get("release_date_precision"),
-                        "release_year": release_year(album.get("release_date")),
-                        "total_tracks": album.get("total_tracks"),
-                        "primary_artist_id": album_artists[0] if album_artists else None,
-                        "last_seen": when,
-                    }
-                )
+            track, album, credits = track_body_rows(obj, when, source="playlist")
+            tracks.append(track)
+            track_artists.extend(credits)
+            artist_ids.update(c["artist_id"] for c in credits)
+            if album is not None:
+                albums.append(album)
+                if album["primary_artist_id"]:
+                    artist_ids.update(
+                        a["id"]
+                        for a in (obj.get("album") or {}).get("artists") or []
+                        if a and a.get("id")
+                    )
     owner = body.get("owner") or {}
     followers = body.get("followers") or {}
     first = embedded_items_page(body)
@@ -406,17 +507,21 @@ def combine_windows(windows: list[dict[str, pd.DataFrame]]) -> dict[str, pd.Data
 
 
 def parse_artist_bodies(
-    bodies: Iterable[tuple[dict[str, Any], datetime]],
+    bodies: Iterable[tuple[dict[str, Any], datetime | None]]
+    | Iterable[tuple[dict[str, Any], datetime | None, str]],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(artist body, fetched_at) pairs, oldest first -> (artists, artist_genres). A later
-    body of the same artist replaces an earlier one."""
-    latest: dict[str, tuple[dict[str, Any], datetime]] = {}
-    for body, fetched_at in bodies:
+    """(artist body, fetched_at[, source]) tuples, oldest first -> (artists, artist_genres).
+    A later body of the same artist replaces an earlier one; the source defaults to
+    ``playlist`` (the artists of the snapshots)."""
+    latest: dict[str, tuple[dict[str, Any], datetime | None, str]] = {}
+    for entry in bodies:
+        body, fetched_at = entry[0], entry[1]
+        source = entry[2] if len(entry) > 2 else "playlist"
         if body and body.get("id"):
-            latest[body["id"]] = (body, fetched_at)
+            latest[body["id"]] = (body, fetched_at, source)
     artists = []
     genres = []
-    for artist_id, (body, fetched_at) in latest.items():
+    for artist_id, (body, fetched_at, source) in latest.items():
         followers = body.get("followers")
         artists.append(
             {
@@ -425,6 +530,7 @@ def parse_artist_bodies(
                 "followers": followers.get("total") if isinstance(followers, dict) else None,
                 "popularity": body.get("popularity"),
                 "fetched_at": fetched_at,
+                "source": source,
             }
         )
         for genre in dict.fromkeys(g for g in body.get("genres") or [] if g):

@@ -64,7 +64,8 @@ def resolve_account_data_tracks(conn: Any) -> int:
     """Give account-data rows (names, no URI) the track id of the catalog track with the
     same name and primary artist (case-insensitive), where exactly one matches; such rows of
     the old mixed files become ``music``. Uses ``core.tracks`` and ``core.artists`` as they
-    are; without them nothing is resolved. Returns the rows resolved."""
+    are; without them nothing is resolved. Then the pairs the catalog lookups searched and
+    matched (``core.track_name_matches``). Returns the rows resolved."""
     tables = {
         r[0]
         for r in conn.execute(
@@ -94,6 +95,22 @@ def resolve_account_data_tracks(conn: Any) -> int:
           and lower(s.track_name) = m.tn and lower(s.artist_name) = m.an
         """
     )
+    if "track_name_matches" in tables:
+        # The catalog lookups' search cache: pairs the catalog alone could not resolve,
+        # searched once and accepted by the rule in lib/catalog/lookups.accept_match
+        # (ambiguous and not-found pairs stay null; the table says why).
+        conn.execute(
+            """
+            update core.streams s
+            set track_id = m.track_id,
+                content_type = case when s.content_type = 'unknown' then 'music'
+                                    else s.content_type end
+            from core.track_name_matches m
+            where s.source_format = 'account_data' and s.track_id is null
+              and s.content_type in ('music', 'unknown') and m.status = 'matched'
+              and s.artist_name = m.artist_name and s.track_name = m.track_name
+            """
+        )
     after = conn.execute(
         "select count(*) from core.streams where source_format = 'account_data' "
         "and track_id is not null"
@@ -286,6 +303,7 @@ from core.streams
 group by user_id
 order by user_id
 """
+
 
 def classify_mixed_history(conn: Any) -> int:
     """Rows of the old mixed account-data files (``StreamingHistory<N>.json``, before music

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
+import unicodedata
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -400,6 +403,76 @@ class SpotifyBodies:
                 out.append(self._track_json_head(t, markets=markets) + "}")
         return out
 
+    # ------------------------------------------------------------------ search
+
+    def _search_index(self) -> dict[str, list[int]]:
+        """Normalized credited artist name -> track rows (built once)."""
+
+        def build() -> dict[str, list[int]]:
+            names = dict(
+                zip(self.world.artists["artist_id"], self.world.artists["artist_name"], strict=True)
+            )
+            index: dict[str, list[int]] = {}
+            for row, credited in enumerate(self._col("tracks", "artist_ids")):
+                for a in credited:
+                    index.setdefault(search_text(names[a]), []).append(row)
+            return index
+
+        return self._cached(("search_index",), build)
+
+    def search_tracks(
+        self,
+        query: str,
+        *,
+        at: datetime,
+        mode: ApiMode,
+        market: str | None,
+        limit: int,
+        offset: int,
+    ) -> Body:
+        """``GET /search?type=track`` over the world: ``track:`` and ``artist:`` field filters
+        (quoted or one word) or free words. A track matches when a credited artist's name
+        contains the artist filter and its title contains every word of the track filter
+        (so ``Song`` also finds ``Song - Remastered 2011`` and ``Song (feat. X)``, as
+        Spotify's search does), ranked by how close the title is, then by stream weight."""
+        fields = {k: a or b for k, (a, b) in _search_fields(query)}
+        free = _SEARCH_FIELD_RX.sub(" ", query)
+        artist = search_text(fields.get("artist", ""))
+        words = search_text(" ".join([fields.get("track", ""), free])).split()
+        index = self._search_index()
+        if artist:
+            candidates = sorted({r for name, rows in index.items() if artist in name for r in rows})
+        else:
+            candidates = range(len(self._col("tracks", "track_id")))
+        titles = self._col("tracks", "track_name")
+        weights = self._col("tracks", "stream_weight")
+        wanted = " ".join(words)
+        hits = []
+        for r in candidates:
+            title = search_text(titles[r])
+            if all(w in title.split() or w in title for w in words):
+                hits.append((title != wanted, -weights[r], r))
+        hits.sort()
+        ids = [self._col("tracks", "track_id")[r] for _, _, r in hits]
+        page = ids[offset : offset + limit]
+        items = self.tracks(page, at=at, mode=mode, market=market)
+        href = f"{self.api}/search?query={quote(query)}&type=track"
+
+        def url(off: int) -> str:
+            return f"{href}&offset={off}&limit={limit}"
+
+        return {
+            "tracks": {
+                "href": url(offset),
+                "items": items,
+                "limit": limit,
+                "next": url(offset + limit) if offset + limit < len(ids) else None,
+                "offset": offset,
+                "previous": url(max(0, offset - limit)) if offset > 0 else None,
+                "total": len(ids),
+            }
+        }
+
     # ------------------------------------------------------------------ artists
 
     def _artist_static(self, artist_id: str) -> Body:
@@ -678,3 +751,19 @@ def paging(
         "previous": url(max(0, offset - limit)) if offset > 0 else None,
         "total": total,
     }
+
+
+_SEARCH_FIELD_RX = re.compile(r'(\w+):(?:"([^"]*)"|(\S+))')
+
+
+def _search_fields(query: str) -> list[tuple[str, tuple[str, str]]]:
+    return [
+        (m.group(1).lower(), (m.group(2) or "", m.group(3) or ""))
+        for m in _SEARCH_FIELD_RX.finditer(query)
+    ]
+
+
+def search_text(text: str) -> str:
+    """What the fake search compares: NFKC, case-folded, punctuation as spaces."""
+    text = unicodedata.normalize("NFKC", text or "").casefold()
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())

@@ -42,6 +42,8 @@ class FaultConfig:
     - ``rate_slow`` / ``slow_s``: sleep ``slow_s`` seconds before answering.
     - ``fail_first_n``: the first n matching calls fail with ``fail_first_kind``, then the
       rates above apply; lets a test assert "retried, and nothing was lost".
+    - ``start_after_n``: the first n matching calls answer normally, then faults apply (a run
+      that is cut off half-way, by a long ``Retry-After`` for example).
     - ``endpoints``: endpoint templates the faults apply to (for example
       ``{"GET /v1/playlists/{id}/items"}``); ``None`` means every ``/v1`` endpoint. The token
       endpoint is only faulted when listed here explicitly.
@@ -57,6 +59,7 @@ class FaultConfig:
     truncate_style: TruncateStyle = "short_body"
     fail_first_n: int = 0
     fail_first_kind: FaultKind = "5xx"
+    start_after_n: int = 0
     endpoints: AbstractSet[str] | None = None  # stored as a frozenset
     seed: int = 0
 
@@ -66,7 +69,12 @@ class FaultConfig:
             raise ValueError("fault rates must be within [0, 1]")
         if self.rate_429 + self.rate_5xx + self.rate_truncated > 1.0 + 1e-9:
             raise ValueError("rate_429 + rate_5xx + rate_truncated must not exceed 1")
-        if self.fail_first_n < 0 or self.retry_after_s < 0 or self.slow_s < 0:
+        if (
+            self.start_after_n < 0
+            or self.fail_first_n < 0
+            or self.retry_after_s < 0
+            or self.slow_s < 0
+        ):
             raise ValueError("fail_first_n, retry_after_s and slow_s must be >= 0")
         if self.truncate_style not in ("short_body", "malformed"):
             raise ValueError(f"unknown truncate_style {self.truncate_style!r}")
@@ -116,6 +124,9 @@ class FaultInjector:
             u_status = self._rng.random()
         slow = cfg.slow_s if (cfg.rate_slow > 0 and u_slow < cfg.rate_slow) else 0.0
         status_5xx = sorted(SERVER_ERRORS)[int(u_status * len(SERVER_ERRORS))]
+        if n <= cfg.start_after_n:
+            return FaultDecision()
+        n -= cfg.start_after_n
         if n <= cfg.fail_first_n:
             kind: FaultKind = cfg.fail_first_kind
         elif u_kind < cfg.rate_429:

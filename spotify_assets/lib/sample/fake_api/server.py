@@ -52,6 +52,8 @@ USER_SCOPES = (
 MAX_IDS = {"tracks": 50, "artists": 50, "albums": 20}
 MAX_LIMIT = 50
 DEFAULT_LIMIT = 20
+SEARCH_MAX_LIMIT = 10  # development-mode apps (2026)
+SEARCH_DEFAULT_LIMIT = 5
 
 _BASE62_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 _MARKET = re.compile(r"^[A-Z]{2}$")
@@ -187,6 +189,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
         "GET /v1/albums/{id}/tracks",
         "_ep_album_tracks",
     ),
+    ("GET", re.compile(r"^/v1/search/?$"), "GET /v1/search", "_ep_search"),
     ("GET", re.compile(r"^/v1/me/?$"), "GET /v1/me", "_ep_me"),
     (
         "GET",
@@ -349,6 +352,7 @@ class FakeSpotifyServer:
         self._counts: Counter[str] = Counter()
         self._fault_counts: Counter[str] = Counter()
         self._fault_kinds: Counter[str] = Counter()
+        self._answered: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self._lifecycle_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -498,8 +502,16 @@ class FakeSpotifyServer:
         with self._counts_lock:
             return Counter(self._fault_kinds)
 
+    @property
+    def answered_requests(self) -> Counter[str]:
+        """Requests answered 200 in full, by method and path with its query: a request
+        that appears twice was asked again after Spotify had answered it (a copy)."""
+        with self._counts_lock:
+            return Counter(self._answered)
+
     def reset_counts(self) -> None:
         with self._counts_lock:
+            self._answered.clear()
             self._counts.clear()
             self._fault_counts.clear()
             self._fault_kinds.clear()
@@ -581,6 +593,9 @@ class FakeSpotifyServer:
             status, payload, extra = 500, error_body(500, "Server error."), {}
         truncate = injector.config.truncate_style if decision.kind == "truncated" else None  # type: ignore[union-attr]
         handler.send_json(status, _dumps(payload), extra, truncate=truncate)
+        if status == 200 and truncate is None:
+            with self._counts_lock:
+                self._answered[f"{method} {handler.path}"] += 1
         LOGGER.debug("%s %s -> %s", method, handler.path, status)
 
     def _authorize(self, request: Request) -> Grant:
@@ -813,6 +828,27 @@ class FakeSpotifyServer:
         if page is None:
             raise _not_found()
         return 200, page
+
+    def _ep_search(self, request: Request) -> tuple[int, Body]:
+        """Tracks only (what the lookups ask); ``limit`` 1-10 as the 2026 contract says (a
+        development-mode app gets at most 10), 1-50 for an extended-quota app."""
+        query = (request.params.get("q") or "").strip()
+        if not query:
+            raise ApiError(400, "No search query")
+        types = set((request.params.get("type") or "").split(","))
+        if "track" not in types:
+            raise ApiError(400, "Only type=track is served by the fake API")
+        hi = SEARCH_MAX_LIMIT if self.mode == "development" else MAX_LIMIT
+        limit = self._int_param(request, "limit", SEARCH_DEFAULT_LIMIT, 1, hi)
+        offset = self._int_param(request, "offset", 0, 0, 1000)
+        return 200, self.bodies.search_tracks(
+            query,
+            at=request.at,  # type: ignore[arg-type]
+            mode=self.mode,
+            market=self._market(request),
+            limit=limit,
+            offset=offset,
+        )
 
     def _ep_me(self, request: Request) -> tuple[int, Body]:
         return 200, self.bodies.me(self._user(request))
