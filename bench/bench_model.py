@@ -4,6 +4,12 @@ against the baselines.
 
     .venv/bin/python bench/bench_model.py --warehouse data/warehouse.duckdb
     .venv/bin/python bench/bench_model.py --warehouse /tmp/bench_wh/warehouse.duckdb --sweep
+    .venv/bin/python bench/bench_model.py --world demo
+
+``--world SCALE`` writes the sample world of that scale straight into an in-memory warehouse
+(the core tables as of the end of its listening history, three 8-hourly snapshots, and one
+more snapshot ``--horizon-days`` earlier with the popularity the API served then), so the
+forward-in-time evaluation runs too: the figures of the README's model section.
 
 The warehouse is opened read-only. ``--sweep`` also sizes the forest: each setting is fitted
 on the training side of one artist-grouped split (the first of the CV's folds) and scored on
@@ -87,9 +93,88 @@ def sweep(data: pd.DataFrame, params: ModelParams) -> None:
         del pipe
 
 
+def world_warehouse(scale: str, horizon_days: float):
+    """(connection, T1, T2, popularity at T1) of the sample world written as core tables."""
+    from datetime import timedelta
+    from pathlib import Path
+
+    import duckdb
+    import numpy as np
+    import pandas as pd
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "spotify_assets_tests" / "lib"))
+    from test_popularity import _insert_frame, write_world
+
+    from spotify_assets.lib.sample.world import build_world
+
+    world = build_world(scale, seed=42)
+    conn = duckdb.connect()
+    until = write_world(conn, world)
+    as_of = until - timedelta(days=horizon_days)
+    at = pd.Timestamp(as_of, tz="UTC")
+    frames = []
+    for playlist_id in world.playlists["playlist_id"]:
+        items = world.playlist_items_at(playlist_id, at)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "snapshot_time": as_of,
+                    "playlist_id": playlist_id,
+                    "position": np.arange(len(items)),
+                    "track_id": items["track_id"],
+                    "added_at": items["added_at"].dt.tz_convert(None),
+                }
+            )
+        )
+    _insert_frame(conn, "core.playlist_tracks", pd.concat(frames, ignore_index=True))
+    ids = world.tracks["track_id"]
+    earlier = pd.DataFrame({"track_id": ids, "popularity": world.track_popularity_at(ids, at)})
+    return conn, as_of, until, earlier
+
+
+def report_forward(conn, result, params, as_of, until, earlier) -> None:
+    """Run and print the forward evaluation (lib/ml/forward.py) of a trained result."""
+    from spotify_assets.lib.marts.candidate_hits import HIT_MARGIN
+    from spotify_assets.lib.ml.features import top_families
+    from spotify_assets.lib.ml.forward import (
+        forward_as_of,
+        forward_evaluate,
+        latest_stream_time,
+        load_forward_data,
+    )
+
+    if result.target == "stream_popularity":
+        until = latest_stream_time(conn)
+        as_of = forward_as_of(until, (until - as_of).total_seconds() / 86400 if as_of else 90)
+        earlier = None
+    t = time.perf_counter()
+    data = load_forward_data(
+        conn, result.target, as_of=as_of, families=top_families(conn), earlier=earlier
+    )
+    fwd = forward_evaluate(
+        data, result.features, params, as_of=as_of, until=until, hit_margin=HIT_MARGIN
+    )
+    result.forward = fwd
+    print(
+        f"\nforward in time: features as of {as_of}, target as of {until} "
+        f"({fwd.n_tracks:,} tracks, {time.perf_counter() - t:.1f} s)"
+    )
+    for name, m in {"model": fwd.metrics, **fwd.baseline_metrics}.items():
+        print(f"{name:<18} {m['r2']:7.3f} {m['mae']:7.2f} {m['rmse']:7.2f}")
+    print("\ncandidate hits as of T1, judged at T2 (rose: +5 points or more):")
+    for r in fwd.hits.itertuples():
+        print(
+            f"  {r.list:<16} {r.tracks:>6} listed {r.rose:>5} rose ({r.rose_share:6.1%}), "
+            f"mean change {r.mean_change:+.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--warehouse", required=True, help="DuckDB file (opened read-only)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--warehouse", help="DuckDB file (opened read-only)")
+    where.add_argument("--world", help="sample world scale written into memory (tiny, demo)")
+    parser.add_argument("--horizon-days", type=float, default=90.0)
     parser.add_argument(
         "--target", default="auto", choices=["auto", "spotify_popularity", "stream_popularity"]
     )
@@ -126,8 +211,14 @@ def main() -> None:
     print(f"params: {params}")
 
     started = time.perf_counter()
-    with duckdb.connect(args.warehouse, read_only=True) as conn:
-        data, target, excluded, timings = load_training_data(conn, args.target)
+    as_of = until = earlier = None
+    if args.world:
+        conn, as_of, until, earlier = world_warehouse(args.world, args.horizon_days)
+        print(f"{'world warehouse':<22} {time.perf_counter() - started:8.1f} s")
+        started = time.perf_counter()
+    else:
+        conn = duckdb.connect(args.warehouse, read_only=True)
+    data, target, excluded, timings = load_training_data(conn, args.target)
     rss_features = peak_rss_mb()
     print(
         f"{len(data):,} tracks, {data['primary_artist_id'].nunique():,} artists, target "
@@ -151,14 +242,23 @@ def main() -> None:
                 f"{name:<18} {m['r2']:7.3f} {m['mae']:7.2f} {m['rmse']:7.2f} "
                 f"{m['r2_fold_mean']:9.3f}"
             )
+        if result.metrics_without_listening:
+            m = result.metrics_without_listening
+            print(f"{'without listening':<18} {m['r2']:7.3f} {m['mae']:7.2f} {m['rmse']:7.2f}")
+        if args.world or target == "stream_popularity":
+            report_forward(conn, result, params, as_of, until, earlier)
         ok, message = beats_baselines(result)
         print(f"\n{message}")
+        print("\npermutation importance by feature family (drop in held-out R²):")
+        for row in result.family_importances.itertuples():
+            print(f"  {row.family:<12} {row.importance_mean:7.4f} ± {row.importance_std:.4f}")
         print("\ntop permutation importances (drop in held-out R²):")
         for row in result.importances.head(10).itertuples():
             print(f"  {row.feature:<26} {row.importance_mean:7.4f} ± {row.importance_std:.4f}")
 
     if args.sweep:
         sweep(data, params)
+    conn.close()
 
 
 if __name__ == "__main__":
