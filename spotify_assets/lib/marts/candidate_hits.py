@@ -3,6 +3,11 @@
 The gap uses the *out-of-fold* prediction: the one made by a model that never saw the track's
 artist. The final model's in-sample prediction is pulled toward the popularity it was trained
 on, so it would hide exactly the tracks a curator wants (under-rated for what they are).
+
+Whether such a list finds tracks that then grow is measured, not assumed: the model's forward
+evaluation (``spotify_assets/lib/ml/forward.py``) makes this list as of an earlier time and
+counts how many listed tracks rose by the latest observation, against as many tracks rising in
+playlists and against all tracks (``ml.model_evaluation``, ``candidate_hits_forward``).
 """
 
 from __future__ import annotations
