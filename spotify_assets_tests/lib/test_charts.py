@@ -1,15 +1,14 @@
-"""Charts: every kind renders a real PNG of the expected size, empty and all-null data give the
-"no data" picture instead of an error, bytes are deterministic (also across threads), and the
-data shaping (series limit, weekday axis, dates, fits) does what the charts claim."""
+"""Charts: one Vega-Lite spec per chart, drawn as a PNG (vl-convert) and embedded interactive in
+the dashboard. Every kind renders a real PNG, empty and all-null data give the "no data" chart
+instead of an error, bytes are deterministic (also across threads), and the data shaping
+(series limit, frame order, weekday axis, dates, fits, pickers) does what the charts claim."""
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import math
-import re
-import struct
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -18,8 +17,9 @@ import pytest
 from PIL import Image
 
 from spotify_assets.lib.marts.spec import ChartSpec
-from spotify_assets.lib.reports import charts
+from spotify_assets.lib.reports import vega
 from spotify_assets.lib.reports.charts import fit_log10x, markdown_image, png_size, render
+from spotify_assets.lib.reports.vega import vega_spec
 
 DAYS = pd.date_range("2024-01-01", periods=10, freq="D")
 
@@ -120,14 +120,14 @@ def _frames() -> dict[str, tuple[ChartSpec, pd.DataFrame]]:
 FRAMES = _frames()
 
 
-def _is_png(data: bytes) -> bool:
-    return data[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 def _ink(png: bytes) -> int:
     """How many pixels are not (near) white: a blank image has none."""
     pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
     return int((pixels < 200).sum())
+
+
+def _data(vl: dict) -> list[dict]:
+    return vl["data"]["values"]
 
 
 @pytest.fixture(scope="module")
@@ -137,186 +137,135 @@ def rendered() -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def placeholder() -> bytes:
-    """The "no data" picture of a chart titled "t"."""
-    return render(ChartSpec("t", "line", "x", ("y",)), pd.DataFrame())
+    return render(ChartSpec("t", "line", "x", ("y",)), pd.DataFrame({"x": [], "y": []}))
 
 
 @pytest.mark.parametrize("name", sorted(FRAMES))
-def test_every_kind_renders_a_png_of_the_panel_size(rendered, name):
+def test_every_kind_renders_a_png_with_content(rendered, name):
     png = rendered[name]
-    assert _is_png(png)
-    Image.open(io.BytesIO(png)).verify()  # a decodable PNG, not just a signature
-    assert png_size(png) == (800, 400)
-    assert 2_000 < len(png) < 80_000  # small enough to inline, big enough to hold a chart
-    assert _ink(png) > 2_000  # something is drawn
+    width, height = png_size(png)
+    assert 600 <= width <= 1100 and 150 <= height <= 900, (width, height)
+    assert _ink(png) > 2000
+    assert len(png) < 150_000
 
 
 def test_every_kind_is_covered():
-    assert {spec.kind for spec, _ in FRAMES.values()} == set(charts._DRAWERS)
+    assert {spec.kind for spec, _ in FRAMES.values()} == set(vega._BUILDERS)
+
+
+def test_the_spec_is_json_with_its_data_inlined():
+    for spec, frame in FRAMES.values():
+        vl = vega_spec(spec, frame)
+        assert json.loads(json.dumps(vl)) == vl  # no numpy or Timestamp left
+        assert vl["title"]["text"] == spec.title
+        assert "url" not in json.dumps(vl.get("data", {}))
 
 
 def test_different_data_gives_a_different_picture(rendered):
     spec, frame = FRAMES["bar"]
-    other = render(spec, frame.assign(active_users=[5, 3, 4]))
-    assert other != rendered["bar"]
+    other = frame.assign(active_users=[9, 1, 4])
+    assert render(spec, other) != rendered["bar"]
 
 
-@pytest.mark.parametrize("kind", sorted(charts._DRAWERS))
+@pytest.mark.parametrize("kind", sorted(vega._BUILDERS))
 def test_empty_frame_renders_no_data_instead_of_raising(kind, placeholder):
     spec = ChartSpec("t", kind, "x", ("y",), value="y" if kind == "heatmap" else None)
-    # the placeholder depends only on the title, whatever the kind or the columns
-    assert render(spec, pd.DataFrame({"x": [], "y": []})) == placeholder
+    png = render(spec, pd.DataFrame({"x": [], "y": []}))
+    assert png == placeholder
+    assert vega_spec(spec, pd.DataFrame({"x": [], "y": []}))["usermeta"] == {"no_data": True}
 
 
-def test_the_placeholder_is_a_mostly_blank_png(placeholder, rendered):
-    assert _is_png(placeholder) and png_size(placeholder) == (800, 400)
-    assert 50 < _ink(placeholder) < 2_000  # the title and "no data", nothing else
-    assert placeholder not in rendered.values()
-
-
-@pytest.mark.parametrize(
-    "spec, frame",
-    [
-        (
-            ChartSpec("t", "line", "day", ("plays",)),
-            pd.DataFrame({"day": DAYS[:2], "plays": [None, None]}),
-        ),
-        (
-            ChartSpec("t", "barh", "name", ("hours",)),
-            pd.DataFrame({"name": ["a", "b"], "hours": [np.nan] * 2}),
-        ),
-        (
-            ChartSpec("t", "scatter", "f", ("p",), fit="log10x"),
-            pd.DataFrame({"f": [1, 2], "p": [pd.NA, pd.NA]}, dtype="Int64"),
-        ),
-        (ChartSpec("t", "hist", "p"), pd.DataFrame({"p": [None, None]})),
-        (
-            ChartSpec("t", "heatmap", "h", ("d",), value="v"),
-            pd.DataFrame({"h": [1], "d": [0], "v": [None]}),
-        ),
-        (
-            ChartSpec("t", "stacked_bar", "m", series="s", value="v"),
-            pd.DataFrame({"m": ["a"], "s": ["x"], "v": [None]}),
-        ),
-    ],
-    ids=["line", "barh", "scatter", "hist", "heatmap", "stacked_bar"],
-)
-def test_all_null_values_render_the_no_data_placeholder(spec, frame, placeholder):
-    assert render(spec, frame) == placeholder
+def test_all_null_values_render_the_no_data_chart(placeholder):
+    spec = ChartSpec("t", "line", "x", ("y",))
+    vl = vega_spec(spec, pd.DataFrame({"x": [1, 2], "y": [None, None]}))
+    assert vl["usermeta"] == {"no_data": True}
 
 
 def test_bytes_are_deterministic_also_across_threads(rendered):
-    names = ["heatmap", "scatter"]  # drawn at the same time in two threads, then compared
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        again = list(pool.map(lambda name: render(*FRAMES[name]), names))
-    assert again == [rendered[name] for name in names]
-    chunks = re.findall(rb"(tEXt|iTXt|zTXt|tIME)", rendered["heatmap"])
-    assert chunks == []  # no software version or timestamp to drift between machines
+    spec, frame = FRAMES["line_wide_dates"]
+    with ThreadPoolExecutor(4) as pool:
+        pngs = list(pool.map(lambda _: render(spec, frame), range(4)))
+    assert set(pngs) == {rendered["line_wide_dates"]}
 
 
 def test_long_barh_lists_grow_taller_and_stop_at_thirty_rows():
-    frame = pd.DataFrame({"name": [f"artist {i}" for i in range(40)], "hours": range(40, 0, -1)})
-    png = render(ChartSpec("Top 40", "barh", "name", ("hours",)), frame)
-    # 30 rows shown: min(1.2 + 0.2 * 30, 7.5) = 7.2 inches at 100 dpi
-    assert png_size(png) == (800, 720)
+    frame = pd.DataFrame({"name": [f"n{i}" for i in range(50)], "v": range(50, 0, -1)})
+    vl = vega_spec(ChartSpec("Top", "barh", "name", ("v",)), frame)
+    assert len(_data(vl)) == 30 and vl["height"] == 30 * 22
 
 
 def test_missing_column_or_unknown_kind_is_a_spec_bug():
-    frame = pd.DataFrame({"day": DAYS[:2], "plays": [1, 2]})
-    with pytest.raises(ValueError, match="streams"):
-        render(ChartSpec("t", "line", "day", ("streams",)), frame)
-    with pytest.raises(ValueError, match="kind"):
-        render(ChartSpec("t", "pie", "day", ("plays",)), frame)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="nope"):
+        vega_spec(ChartSpec("t", "line", "nope", ("y",)), pd.DataFrame({"y": [1]}))
+    with pytest.raises(ValueError, match="unknown chart kind"):
+        vega_spec(ChartSpec("t", "pie", "x", ("y",)), pd.DataFrame({"x": [1], "y": [1]}))
 
 
 def test_markdown_image_round_trips():
-    png = render(ChartSpec("t", "hist", "p"), pd.DataFrame())
-    md = markdown_image(png, "Top [10] artists\n by hours")
-    match = re.fullmatch(r"!\[(.*)\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", md)
-    assert match is not None
-    assert match.group(1) == r"Top \[10\] artists by hours"
-    assert base64.b64decode(match.group(2)) == png
+    png = render(*FRAMES["bar"])
+    md = markdown_image(png, "Active [users]")
+    assert md.startswith("![Active \\[users\\]](data:image/png;base64,")
+    assert base64.b64decode(md.split("base64,")[1][:-1]) == png
 
 
 def test_png_size_reads_the_ihdr_without_decoding():
-    ihdr = struct.pack(">IIBBBBB", 123, 45, 8, 2, 0, 0, 0)
-    fake = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr
-    fake += struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    assert png_size(fake) == (123, 45)
+    png = render(*FRAMES["bar"])
+    assert png_size(png) == Image.open(io.BytesIO(png)).size
     with pytest.raises(ValueError):
-        png_size(b"GIF89a" + bytes(30))
+        png_size(b"not a png at all, really not")
 
 
 def test_fit_log10x_hand_checked():
-    # log10(x + 1) = 0, 1, 2; y = 1, 4, 5: means 1 and 10/3; slope = (7/3 + 5/3) / 2 = 2,
-    # intercept = 10/3 - 2 = 4/3; residuals -1/3, 2/3, -1/3 -> SSres = 6/9; SStot = 78/9;
-    # R2 = 1 - 6/78 = 12/13
-    a, b, r2 = fit_log10x([0, 9, 99], [1, 4, 5])
-    assert (a, b) == (pytest.approx(4 / 3), pytest.approx(2.0))
-    assert r2 == pytest.approx(12 / 13)
-    a, b, r2 = fit_log10x([0, 9, 99, np.nan], [1, 3, 5, 7])  # exact line, NaN row ignored
-    assert (a, b, r2) == (pytest.approx(1.0), pytest.approx(2.0), pytest.approx(1.0))
-    assert fit_log10x([5, 5, 5], [1, 2, 3]) is None  # no spread in x: no line
-    assert math.isnan(fit_log10x([0, 9], [2, 2])[2])  # constant y: R2 undefined
+    # y = 10 + 20 * log10(x + 1) exactly
+    x = [0, 9, 99, 999]
+    a, b, r2 = fit_log10x(x, [10, 30, 50, 70])
+    assert (a, b, r2) == pytest.approx((10, 20, 1.0))
+    assert fit_log10x([5, 5], [1, 2]) is None
+    assert math.isnan(fit_log10x([0, 9], [3, 3])[2])
+
+
+def test_the_fit_line_and_its_equation_are_drawn():
+    vl = vega_spec(*FRAMES["scatter"])
+    assert len(vl["layer"]) == 3
+    assert "R² = " in vl["layer"][2]["encoding"]["text"]["value"]
 
 
 def test_many_series_keep_the_top_eight_and_sum_the_rest_into_other():
-    # series s0..s11 with totals 1..12 (s_i = i + 1); the top 8 are s11..s4, other = 1+2+3+4 = 10
-    wide = pd.DataFrame({f"s{i}": [float(i + 1)] for i in range(12)})
-    limited = charts._limit_series(wide)
-    assert list(limited.columns) == [f"s{i}" for i in range(11, 3, -1)] + ["other"]
-    assert limited["other"].iloc[0] == 10.0
-
-
-def test_long_format_pivots_in_order_of_first_appearance_and_ranks_series():
-    spec = ChartSpec("t", "stacked_bar", "m", series="s", value="v")
-    frame = pd.DataFrame(
-        {"m": ["b", "b", "a", "a", "b"], "s": ["x", "y", "x", "y", "y"], "v": [1, 2, 3, 10, 4]}
-    )
-    wide, kind = charts._table(spec, frame, sort_numbers=False)
-    assert kind == "category"
-    assert list(wide.index) == ["b", "a"]  # the frame's order, not sorted
-    assert list(wide.columns) == ["y", "x"]  # y totals 2 + 10 + 4 = 16 > x's 1 + 3 = 4
-    assert wide.loc["b", "y"] == 6.0  # duplicates (b, y) summed: 2 + 4
+    frame = pd.DataFrame({"d": [1] * 12, "s": [f"s{i}" for i in range(12)], "v": range(1, 13)})
+    vl = vega_spec(ChartSpec("t", "line", "d", series="s", value="v"), frame)
+    series = {r["series"]: r["value"] for r in _data(vl)}
+    assert len(series) == 9 and series["other"] == 1 + 2 + 3 + 4
+    assert "s11" in series and "s3" not in series
 
 
 def test_barh_keeps_duplicate_names_and_frame_order():
-    spec = ChartSpec("t", "barh", "track_name", ("plays",))
-    frame = pd.DataFrame({"track_name": ["Intro", "Zeta", "Intro"], "plays": [9, 5, 1]})
-    wide, _ = charts._table(spec, frame, sort_numbers=False)
-    assert list(wide.index) == ["Intro", "Zeta", "Intro"]
-    assert list(wide["plays"]) == [9.0, 5.0, 1.0]
+    frame = pd.DataFrame({"t": ["Intro", "B", "Intro"], "v": [1, 3, 2]})
+    vl = vega_spec(ChartSpec("t", "barh", "t", ("v",)), frame)
+    assert [r["t"] for r in _data(vl)] == ["Intro", "B", "Intro"]
+    assert vl["layer"][0]["encoding"]["y"]["sort"] is None
 
 
-def test_heatmap_axes_name_weekdays_and_fill_missing_hours():
-    keys, labels = charts._axis_order(pd.Series([6, 0, 3]), "weekday")
-    assert keys == list(range(7))
-    assert labels == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]  # 0 = Monday
-    keys, labels = charts._axis_order(pd.Series([23, 0, 5]), "local_hour")
-    assert keys == list(range(24)) and labels[23] == "23"
-    _, labels = charts._axis_order(pd.Series(["rock", "pop", "rock"]), "family")
-    assert labels == ["rock", "pop"]
+def test_heatmap_names_weekdays():
+    vl = vega_spec(*FRAMES["heatmap"])
+    assert "Mon" in vl["encoding"]["y"]["axis"]["labelExpr"]
 
 
-def test_dates_are_recognised_and_labelled_readably():
-    months = charts._as_time(pd.Series(["2024-01", "2024-02", None]))
-    assert months is not None and months.iloc[1] == pd.Timestamp("2024-02-01")
-    assert charts._as_time(pd.Series(["pop", "rock"])) is None
-    assert charts._as_time(pd.Series([2021, 2022])) is None  # years stay numbers
-    assert charts._time_labels(pd.Series(pd.to_datetime(["2024-01-01", "2024-02-01"]))) == [
-        "Jan 2024",
-        "Feb 2024",
-    ]
-    assert charts._time_labels(pd.Series(pd.to_datetime(["2024-01-01", "2024-01-02"]))) == [
-        "2024-01-01",
-        "2024-01-02",
-    ]
+def test_dates_become_iso_strings_on_a_temporal_axis_that_zooms():
+    vl = vega_spec(*FRAMES["line_wide_dates"])
+    assert _data(vl)[0]["day"].startswith("2024-01-01")
+    assert vl["encoding"]["x"]["type"] == "temporal"
+    assert any(p.get("bind") == "scales" for p in vl["params"])
 
 
-def test_tick_labels_are_compact_with_one_unit_per_axis():
-    assert charts._compact(1_234_567) == "1.23M"
-    assert charts._compact(0) == "0"
-    assert charts._compact(8_000, 10_000) == "8k"  # the axis goes to 10k: no "8,000" next to it
-    assert charts._compact(8_000, 9_000) == "8,000"
-    assert charts._compact(0.25) == "0.25"
-    assert charts._truncate("x" * 30) == "x" * 23 + "…"
+def test_a_picker_filters_rows_and_lists_its_options():
+    frame = pd.DataFrame({"year": ["2023", "2023", "2024"], "m": [1, 2, 1], "v": [5, 6, 7]})
+    vl = vega_spec(ChartSpec("t", "bar", "m", ("v",), picker="year"), frame)
+    assert vl["usermeta"]["picker"]["options"] == ["all", "2023", "2024"]
+    assert {"name": "pick", "value": "all"} in vl["params"]
+    assert "datum['year']" in vl["transform"][0]["filter"]
+    first = vega_spec(ChartSpec("t", "bar", "m", ("v",), picker="year", picker_all=False), frame)
+    assert first["usermeta"]["picker"]["default"] == "2023"
+    # the PNG shows the default's rows only
+    assert render(ChartSpec("t", "bar", "m", ("v",), picker="year", picker_all=False), frame) != (
+        render(ChartSpec("t", "bar", "m", ("v",), picker="year"), frame)
+    )

@@ -28,6 +28,9 @@ class ChartSpec:
     For ``heatmap``: ``x`` and ``y`` are the axes and ``value`` the cell. For ``scatter``:
     ``fit="log10x"`` draws a least-squares line of y on log10(x + 1) and puts x on a log axis.
     ``series`` names a column whose values become separate lines/bars (long format).
+    ``picker`` names a column a person filters the chart by in the dashboard (a year, a
+    region); ``picker_all`` offers "all" (the default) besides its values, else the chart
+    starts on the frame's first value (what the PNG shows).
     """
 
     title: str
@@ -42,6 +45,8 @@ class ChartSpec:
     y_label: str | None = None
     log_x: bool = False
     log_y: bool = False
+    picker: str | None = None
+    picker_all: bool = True
 
 
 @dataclass(frozen=True)

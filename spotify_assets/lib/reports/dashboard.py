@@ -1,15 +1,20 @@
-"""The offline HTML dashboard (Dagster-free): one self-contained page built from sections.
+"""The offline HTML dashboard (Dagster-free): pages built from sections.
 
-The page must open from a file, an e-mail attachment or an S3 object with no network: CSS is
-inline, charts are ``data:`` PNGs, there is no JavaScript, and nothing is fetched from
-``http(s)://``. Every piece of text comes from data (artist names, playlist titles, check
-descriptions), so all of it is escaped.
+A page must open from a file or an S3 object with no network: CSS is inline, an interactive
+chart is its Vega-Lite spec inlined as JSON and drawn by the Vega bundle vendored beside the
+pages (``script_src``, a relative path; :func:`spotify_assets.lib.reports.vega.
+javascript_bundle`), a still chart is a ``data:`` PNG, and nothing is fetched from
+``http(s)://``. A page-level select per picker column (a year, a region) filters every chart of
+its section that declares that picker and shows the blocks marked with the chosen value;
+tables sort by a click on their header. Every piece of text comes from data (artist names,
+playlist titles, check descriptions), so all of it is escaped.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -39,11 +44,13 @@ class Headline:
 
 @dataclass(frozen=True)
 class Chart:
-    """A rendered chart (PNG bytes from :func:`spotify_assets.lib.reports.charts.render`)."""
+    """A chart: its Vega-Lite spec (interactive, :func:`spotify_assets.lib.reports.vega.
+    vega_spec`) or, for charts only drawn elsewhere (the model's), PNG bytes."""
 
     title: str
-    png: bytes
+    png: bytes | None = None
     caption: str | None = None
+    vega: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,10 @@ class Section:
     charts: Sequence[Chart]
     notes: Sequence[str] = ()
     table: pd.DataFrame | None = None
+    #: Raw HTML placed after the cards (already escaped by its builder: the Wrapped blocks).
+    html: str = ""
+    #: Table columns shown as links: column -> the column holding the (relative) href.
+    links: Mapping[str, str] | None = None
 
 
 # ---------------------------------------------------------------------------- numbers
@@ -130,15 +141,23 @@ def headlines_from_row(
 # ---------------------------------------------------------------------------- tables
 
 
-def render_table(frame: pd.DataFrame, *, max_rows: int = MAX_TABLE_ROWS) -> str:
-    """A small DataFrame as an escaped HTML table (the first ``max_rows`` rows).
+def render_table(
+    frame: pd.DataFrame,
+    *,
+    max_rows: int = MAX_TABLE_ROWS,
+    links: Mapping[str, str] | None = None,
+) -> str:
+    """A small DataFrame as an escaped, sortable HTML table (the first ``max_rows`` rows);
+    ``links`` shows a column as links to the hrefs of another (which is not shown).
 
     Check results stand out: a boolean ``passed`` column and a ``status`` column become
     passed/failed badges, failed rows are tinted, ``severity`` is coloured (ERROR, WARN).
     """
     if frame is None or frame.empty:
         return '<p class="empty">No rows.</p>'
-    shown = frame.iloc[:max_rows]
+    links = dict(links or {})
+    hrefs = {c: frame[h].iloc[:max_rows].tolist() for c, h in links.items()}
+    shown = frame.iloc[:max_rows].drop(columns=list(links.values()))
     columns = [str(c) for c in shown.columns]
     numeric = [
         pd.api.types.is_numeric_dtype(shown[c]) and not pd.api.types.is_bool_dtype(shown[c])
@@ -149,9 +168,13 @@ def render_table(frame: pd.DataFrame, *, max_rows: int = MAX_TABLE_ROWS) -> str:
         for c, n in zip(columns, numeric, strict=True)
     )
     body = []
-    for record in shown.itertuples(index=False, name=None):  # display only: <= max_rows rows
+    for i, record in enumerate(shown.itertuples(index=False, name=None)):  # <= max_rows rows
         cells, failed = [], False
         for column, value, is_num in zip(columns, record, numeric, strict=True):
+            if column in hrefs:
+                href = _e(hrefs[column][i])
+                cells.append(f'<td><a href="{href}">{_e(_cell(value))}</a></td>')
+                continue
             cell, bad = _table_cell(column.lower(), value, is_num)
             cells.append(cell)
             failed = failed or bad
@@ -161,7 +184,7 @@ def render_table(frame: pd.DataFrame, *, max_rows: int = MAX_TABLE_ROWS) -> str:
     if len(frame) > max_rows:
         more = f'<p class="more">Showing {max_rows:,} of {len(frame):,} rows.</p>'
     return (
-        '<div class="table-wrap"><table>'
+        '<div class="table-wrap"><table class="sortable">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{more}"
     )
 
@@ -228,12 +251,29 @@ def build_dashboard(
     sections: Sequence[Section],
     *,
     generated_at: str,
+    script_src: str | None = None,
+    back_link: tuple[str, str] | None = None,
 ) -> str:
     """The whole page as one HTML string: a header with the data date and generation time, a
     table of contents, then each section (cards, a responsive grid of charts, notes, table).
 
     ``generated_at`` is passed in, not read from the clock, so the page is reproducible.
+    ``script_src`` is the relative path of the vendored Vega bundle, needed as soon as a chart
+    is interactive; ``back_link`` is ``(href, text)`` of a link in the header (to the index).
     """
+    interactive = any(c.vega is not None for s in sections for c in s.charts)
+    if interactive and not script_src:
+        raise ValueError("interactive charts need script_src (the vendored Vega bundle)")
+    scripts = (
+        f'<script src="{_e(script_src)}"></script>\n<script>{_RUNTIME}</script>'
+        if interactive
+        else f"<script>{_RUNTIME}</script>"
+    )
+    back = (
+        f'<p class="meta"><a href="{_e(back_link[0])}">{_e(back_link[1])}</a></p>'
+        if back_link
+        else ""
+    )
     anchors = _anchors([s.title for s in sections])
     toc = "".join(
         f'<li><a href="#{a}">{_e(s.title)}</a></li>' for s, a in zip(sections, anchors, strict=True)
@@ -249,7 +289,7 @@ def build_dashboard(
 </head>
 <body id="top">
 <header class="page">
-<h1>{_e(title)}</h1>
+{back}<h1>{_e(title)}</h1>
 <p class="meta">Data as of <strong>{_e(data_as_of)}</strong> · generated {_e(generated_at)}</p>
 </header>
 <nav class="toc" aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>
@@ -257,7 +297,8 @@ def build_dashboard(
 {body}
 </main>
 <footer class="page"><p>Built offline from the warehouse marts; every chart is embedded in this
-file. <a href="#top">Back to top</a></p></footer>
+file or beside it. <a href="#top">Back to top</a></p></footer>
+{scripts}
 </body>
 </html>
 """
@@ -267,16 +308,19 @@ def _section(section: Section, anchor: str) -> str:
     parts = [f'<section id="{anchor}">', f"<h2>{_e(section.title)}</h2>"]
     if section.description:
         parts.append(f'<p class="description">{_e(section.description)}</p>')
+    parts.extend(_pickers(section))
     if section.headlines:
         cards = "".join(_card(h) for h in section.headlines)
         parts.append(f'<div class="cards">{cards}</div>')
+    if section.html:
+        parts.append(section.html)
     if section.charts:
         parts.append(f'<div class="charts">{"".join(_figure(c) for c in section.charts)}</div>')
     if section.notes:
         notes = "".join(f"<li>{_e(n)}</li>" for n in section.notes)
         parts.append(f'<ul class="notes">{notes}</ul>')
     if section.table is not None:
-        parts.append(render_table(section.table))
+        parts.append(render_table(section.table, links=section.links))
     parts.append('<p class="top"><a href="#top">↑ top</a></p></section>')
     return "\n".join(parts)
 
@@ -289,14 +333,49 @@ def _card(headline: Headline) -> str:
     )
 
 
+def _pickers(section: Section) -> list[str]:
+    """One select per picker column of the section's charts (options in chart order)."""
+    pickers: dict[str, dict[str, Any]] = {}
+    for chart in section.charts:
+        meta = ((chart.vega or {}).get("usermeta") or {}).get("picker")
+        if meta:
+            known = pickers.setdefault(meta["column"], {**meta, "options": []})
+            known["options"] += [o for o in meta["options"] if o not in known["options"]]
+    out = []
+    for column, meta in pickers.items():
+        options = "".join(
+            f'<option value="{_e(o)}"{" selected" if o == meta["default"] else ""}>{_e(o)}</option>'
+            for o in meta["options"]
+        )
+        out.append(
+            f'<p class="picker"><label>{_e(meta["label"])} <select class="picker" '
+            f'data-column="{_e(column)}">{options}</select></label></p>'
+        )
+    return out
+
+
+def _json_script(value: Any) -> str:
+    """JSON safe inside a ``<script>`` element (no ``</script>`` or ``<!--`` can close it)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _figure(chart: Chart) -> str:
+    caption = f"<figcaption>{_e(chart.caption)}</figcaption>" if chart.caption else ""
+    if chart.vega is not None:
+        return (
+            f'<figure class="vchart"><div class="vega" role="img" aria-label="{_e(chart.title)}">'
+            f'</div><script type="application/json" class="vega-spec">'
+            f"{_json_script(chart.vega)}</script>{caption}</figure>"
+        )
+    if chart.png is None:
+        raise ValueError(f"chart {chart.title!r} has neither a spec nor a PNG")
     try:
         width, height = png_size(chart.png)
         size = f' width="{width}" height="{height}"'
     except ValueError:
         size = ""
     uri = "data:image/png;base64," + base64.b64encode(chart.png).decode("ascii")
-    caption = f"<figcaption>{_e(chart.caption)}</figcaption>" if chart.caption else ""
     return (
         f'<figure><img src="{uri}" alt="{_e(chart.title)}"{size} loading="lazy">{caption}</figure>'
     )
@@ -372,6 +451,19 @@ tr.failed td { background: #fdf0ef; }
 .empty { color: var(--muted); font-style: italic; }
 .top { text-align: right; margin: 8px 0 0; font-size: 13px; }
 footer.page { padding-bottom: 32px; font-size: 13px; }
+.charts:has(.vchart) { grid-template-columns: repeat(auto-fit, minmax(min(100%, 700px), 1fr)); }
+.vega { min-height: 120px; overflow-x: auto; background: #fff; border: 1px solid var(--line);
+        border-radius: 4px; padding: 4px; }
+.vega-tooltip { font-size: 12px; }
+p.picker { margin: 0 0 12px; }
+p.picker select { font: inherit; padding: 2px 6px; }
+table.sortable th { cursor: pointer; }
+table.sortable th[aria-sort]::after { content: " ▾"; }
+table.sortable th[aria-sort="ascending"]::after { content: " ▴"; }
+.wrapped h3 { margin: 14px 0 6px; font-size: 16px; }
+.wrapped ol { margin: 0; padding-left: 22px; }
+.wrapped .lists { display: grid; gap: 12px;
+                  grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); }
 @media print {
   body { background: #fff; font-size: 11pt; }
   section { border: none; padding: 0; margin: 0 0 18px; break-before: auto; }
@@ -380,4 +472,72 @@ footer.page { padding-bottom: 32px; font-size: 13px; }
   .top, footer.page a { display: none; }
   nav.toc a { color: var(--text); }
 }
+"""
+
+#: Draws every chart (Vega-Embed, SVG), wires the pickers and sortable tables. Progress goes to
+#: ``window.dashboard`` (``rendered``, ``failed``, ``ready``): what a browser test reads.
+_RUNTIME = r"""
+(function () {
+  "use strict";
+  var state = { rendered: 0, failed: [], views: [] };
+  window.dashboard = state;
+  var jobs = [];
+  document.querySelectorAll("script.vega-spec").forEach(function (node) {
+    var target = node.previousElementSibling;
+    var spec = JSON.parse(node.textContent);
+    var picker = spec.usermeta && spec.usermeta.picker ? spec.usermeta.picker.column : null;
+    jobs.push(Promise.resolve().then(function () {
+      return vegaEmbed(target, spec, { renderer: "svg", actions: false });
+    }).then(function (result) {
+      state.views.push({ el: target, view: result.view, picker: picker });
+      state.rendered += 1;
+      target.setAttribute("data-rendered", "1");
+    }).catch(function (error) {
+      state.failed.push(String(error));
+      console.error("chart failed: " + (spec.title && spec.title.text) + ": " + error);
+    }));
+  });
+  state.ready = Promise.all(jobs);
+  function pick(select) {
+    var scope = select.closest("section") || document;
+    var column = select.getAttribute("data-column");
+    state.views.forEach(function (v) {
+      if (v.picker === column && scope.contains(v.el)) {
+        v.view.signal("pick", select.value).runAsync();
+      }
+    });
+    scope.querySelectorAll("[data-pick-column='" + column + "']").forEach(function (el) {
+      el.hidden = el.getAttribute("data-pick-value") !== select.value;
+    });
+  }
+  document.querySelectorAll("select.picker").forEach(function (select) {
+    select.addEventListener("change", function () {
+      state.ready.then(function () { pick(select); });
+    });
+  });
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    table.querySelectorAll("thead th").forEach(function (th, index) {
+      th.addEventListener("click", function () {
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        table.querySelectorAll("thead th").forEach(function (o) {
+          o.removeAttribute("aria-sort");
+        });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        function key(row) {
+          var text = row.cells[index] ? row.cells[index].textContent.trim() : "";
+          var number = parseFloat(text.replace(/,/g, ""));
+          return /^-?[\d,.]+%?$/.test(text) && !isNaN(number) ? number : text.toLowerCase();
+        }
+        rows.sort(function (a, b) {
+          var x = key(a), y = key(b);
+          var order = x < y ? -1 : x > y ? 1 : 0;
+          return ascending ? order : -order;
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      });
+    });
+  });
+})();
 """

@@ -1,0 +1,498 @@
+"""One chart definition, two outputs (Dagster-free): a :class:`ChartSpec` and its frame become
+one Vega-Lite spec, drawn as a PNG for the Dagster UI (vl-convert, no browser) and embedded as
+it is in the dashboard, where Vega-Embed makes it interactive (tooltips, zoom on time axes,
+legend highlighting, a picker that filters).
+
+Why Vega-Lite: a chart is a declarative JSON document, the same shape as a ``ChartSpec``; the
+``vl-convert-python`` wheel renders it to PNG without a browser and ships the Vega, Vega-Lite
+and Vega-Embed JavaScript (:func:`javascript_bundle`), so the dashboard's script is vendored
+from a package at build time and the pages open from ``file://`` with no network.
+
+Column roles follow the spec literally: ``x`` is the category/time column, ``y`` the value
+column(s); ``barh`` puts the categories down the vertical axis. Missing columns are a bug in
+the spec and raise ``ValueError``; an empty frame is data and draws a "no data" chart.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from spotify_assets.lib.marts.spec import ChartSpec
+
+SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+WIDTH, HEIGHT = 640, 280
+MAX_SERIES = 8
+MAX_BARH_ROWS = 30
+OTHER = "other"
+#: The name of the parameter a picker sets (the dashboard's page-level select sets it).
+PICK = "pick"
+ALL = "all"
+PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
+           "#64B5CD", "#B8B8B8"]  # fmt: skip
+WEEKDAY_LABELS = "['Mon','Tue','Wed','Thu','Fri','Sat','Sun'][datum.value]"
+_SHARE = re.compile(r"(^share|_share$|_rate$|^share_of|churn_rate)")
+
+
+def vega_spec(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any]:
+    """The Vega-Lite spec of ``spec`` drawn from ``frame``, with the data inlined."""
+    if frame is None or len(frame) == 0:
+        return _no_data(spec.title)
+    wanted = [spec.x, *spec.y, spec.series, spec.value, spec.picker]
+    missing = [c for c in wanted if c is not None and c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"chart {spec.title!r}: columns {missing} not in the frame ({list(frame.columns)})"
+        )
+    build = _BUILDERS.get(spec.kind)
+    if build is None:
+        raise ValueError(f"unknown chart kind {spec.kind!r} (one of {sorted(_BUILDERS)})")
+    body = build(spec, frame)
+    if body is None:
+        return _no_data(spec.title)
+    out: dict[str, Any] = {
+        "$schema": SCHEMA,
+        "title": {"text": spec.title, "anchor": "start", "fontSize": 14},
+        "width": WIDTH,
+        "height": body.pop("_height", HEIGHT),
+        "config": _CONFIG,
+        **body,
+    }
+    if spec.picker:
+        _add_picker(out, spec, frame)
+    return out
+
+
+def to_png(vl: dict[str, Any], scale: float = 1.0) -> bytes:
+    """PNG bytes of a Vega-Lite spec (deterministic: same spec, same bytes)."""
+    import vl_convert
+
+    return vl_convert.vegalite_to_png(vl, scale=scale)
+
+
+@functools.cache
+def javascript_bundle() -> str:
+    """Vega, Vega-Lite and Vega-Embed as one script (from the vl-convert wheel, no network)."""
+    import vl_convert
+
+    return vl_convert.javascript_bundle()
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows: dates as ISO strings, NaN and NaT as null, numpy types as Python."""
+    return json.loads(frame.to_json(orient="records", date_format="iso", date_unit="s"))
+
+
+def _is_time(values: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return True
+    present = values.dropna()
+    if present.empty or values.dtype != object:
+        return False
+    sample = present.iloc[0]
+    return hasattr(sample, "year") and hasattr(sample, "month") and not isinstance(sample, str)
+
+
+def _x_type(values: pd.Series) -> str:
+    if _is_time(values):
+        return "temporal"
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return "quantitative"
+    return "nominal"
+
+
+def _is_share(column: str) -> bool:
+    return bool(_SHARE.search(column))
+
+
+def _value_axis(column: str, label: str | None, *, log: bool = False) -> dict[str, Any]:
+    enc: dict[str, Any] = {"field": column, "type": "quantitative", "title": _label(label, column)}
+    if _is_share(column):
+        enc["axis"] = {"format": ".0%"}
+    if log:
+        enc["scale"] = {"type": "symlog"}
+    return enc
+
+
+def _label(given: str | None, column: str) -> str:
+    if given is not None:
+        return given
+    text = column.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _x_enc(spec: ChartSpec, frame: pd.DataFrame, *, ordinal_numbers: bool = False) -> dict:
+    kind = _x_type(frame[spec.x])
+    enc: dict[str, Any] = {"field": spec.x, "title": _label(spec.x_label, spec.x)}
+    if kind == "quantitative" and ordinal_numbers:
+        kind = "ordinal"
+    enc["type"] = kind
+    if kind == "nominal":
+        enc["sort"] = None  # the frame's order is the ranking
+        enc["axis"] = {"labelLimit": 160}
+    if re.search(r"weekday", spec.x) and kind in ("quantitative", "ordinal"):
+        enc["axis"] = {"labelExpr": WEEKDAY_LABELS}
+    return enc
+
+
+def _long(spec: ChartSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
+    """Long format (x, series, value): from ``series``/``value`` or by melting several y; at
+    most ``MAX_SERIES`` series, the rest summed into ``other``."""
+    if spec.series:
+        value = spec.value or (spec.y[0] if spec.y else None)
+        if value is None:
+            raise ValueError(f"chart {spec.title!r}: say which column is the value")
+        data = frame[[spec.x, spec.series, value, *([spec.picker] if spec.picker else [])]]
+        data = data.rename(columns={spec.series: "series", value: "value"})
+        data["series"] = data["series"].astype("string").fillna("(none)")
+        totals = data.groupby("series")["value"].apply(lambda v: v.abs().sum())
+        keep = list(totals.sort_values(ascending=False, kind="stable").index[:MAX_SERIES])
+        if len(totals) > MAX_SERIES:
+            data = data.assign(series=data["series"].where(data["series"].isin(keep), OTHER))
+            keys = [spec.x, "series", *([spec.picker] if spec.picker else [])]
+            data = data.groupby(keys, sort=False, dropna=False)["value"].sum().reset_index()
+        return data, _label(spec.y_label, value), spec.series
+    ys = list(spec.y) or [
+        c
+        for c in frame.columns
+        if c != spec.x and pd.api.types.is_numeric_dtype(frame[c]) and c != spec.picker
+    ]
+    ids = [spec.x, *([spec.picker] if spec.picker else [])]
+    data = frame.melt(id_vars=ids, value_vars=ys, var_name="series", value_name="value")
+    data["series"] = data["series"].map(lambda c: _label(None, c))
+    title = _label(spec.y_label, ys[0]) if len(ys) == 1 else _label(spec.y_label, "value")
+    return data, title, "series"
+
+
+def _tooltip(*fields: tuple[str, str, str | None]) -> list[dict[str, Any]]:
+    out = []
+    for field, kind, title in fields:
+        item: dict[str, Any] = {"field": field, "type": kind}
+        if title:
+            item["title"] = title
+        if kind == "temporal":
+            item["format"] = "%Y-%m-%d"
+        elif kind == "quantitative":
+            item["format"] = ".1%" if _is_share(field) or _is_share(title or "") else ",.4~r"
+        out.append(item)
+    return out
+
+
+# ---------------------------------------------------------------------------- kinds
+
+
+def _series_chart(spec: ChartSpec, frame: pd.DataFrame, mark: str) -> dict[str, Any] | None:
+    data, value_title, series_title = _long(spec, frame)
+    data = data[data[spec.x].notna()]
+    if data["value"].notna().sum() == 0:
+        return None
+    x = _x_enc(spec, data.rename(columns={}), ordinal_numbers=mark == "bar")
+    if x["type"] == "temporal" and mark == "bar":
+        x["timeUnit"] = "yearmonthdate"
+        x["type"] = "ordinal"
+        x["axis"] = {"format": "%Y-%m-%d", "labelOverlap": True}
+    several = data["series"].nunique() > 1
+    y = {**_value_axis("value", value_title, log=spec.log_y)}
+    if _is_share(spec.value or (spec.y[0] if spec.y else "")):
+        y["axis"] = {"format": ".0%"}
+    enc: dict[str, Any] = {
+        "x": x,
+        "y": y,
+        "tooltip": _tooltip(
+            (spec.x, "temporal" if x.get("timeUnit") else x["type"], x["title"]),
+            *((("series", "nominal", _label(None, series_title)),) if several else ()),
+            ("value", "quantitative", value_title),
+        ),
+    }
+    params: list[dict[str, Any]] = []
+    if several:
+        enc["color"] = {
+            "field": "series",
+            "type": "nominal",
+            "title": _label(None, series_title),
+            "sort": None,
+            "scale": {"range": PALETTE},
+        }
+        params.append({"name": "legend", "select": {"type": "point", "fields": ["series"]},
+                       "bind": "legend"})  # fmt: skip
+        enc["opacity"] = {"condition": {"param": "legend", "value": 1}, "value": 0.2}
+    if mark == "line":
+        mark_def: dict[str, Any] = {"type": "line", "point": len(data) <= 60, "tooltip": True}
+    elif mark == "area":
+        mark_def = {"type": "area", "line": True}
+        enc["y"]["stack"] = "zero"
+    else:
+        mark_def = {"type": "bar"}
+        if mark == "bar" and several:
+            enc["xOffset"] = {"field": "series", "sort": None}
+    if x["type"] in ("temporal", "quantitative"):
+        # zoom and pan the time axis (wheel, drag); double-click resets
+        params.append({"name": "zoom", "select": {"type": "interval", "encodings": ["x"]},
+                       "bind": "scales"})  # fmt: skip
+    out: dict[str, Any] = {"data": {"values": records(data)}, "mark": mark_def, "encoding": enc}
+    if params:
+        out["params"] = params
+    return out
+
+
+def _line(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+    return _series_chart(spec, frame, "line")
+
+
+def _area(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+    return _series_chart(spec, frame, "area")
+
+
+def _bar(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+    return _series_chart(spec, frame, "bar")
+
+
+def _stacked_bar(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+    return _series_chart(spec, frame, "stacked")
+
+
+def _barh(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+    value = spec.value or (spec.y[0] if spec.y else None)
+    if value is None:
+        raise ValueError(f"chart {spec.title!r}: a barh needs y")
+    data = frame[frame[spec.x].notna()]
+    if spec.picker is None:
+        data = data.iloc[:MAX_BARH_ROWS]
+    if data[value].notna().sum() == 0:
+        return None
+    rows = min(data.groupby(spec.picker).size().max() if spec.picker else len(data), 30)
+    category = _label(spec.x_label, spec.x)
+    value_title = _label(spec.y_label, value)
+    enc = {
+        "y": {"field": spec.x, "type": "nominal", "sort": None, "title": category,
+              "axis": {"labelLimit": 220}},
+        "x": _value_axis(value, value_title, log=spec.log_y),
+        "tooltip": _tooltip((spec.x, "nominal", category), (value, "quantitative", value_title)),
+    }  # fmt: skip
+    fmt = ".1%" if _is_share(value) else ",.3~s"
+    return {
+        "_height": max(120, 22 * int(rows)),
+        "data": {"values": records(data)},
+        "layer": [
+            {"mark": {"type": "bar", "color": PALETTE[0]}, "encoding": enc},
+            {
+                "mark": {"type": "text", "align": "left", "dx": 3, "color": "#666"},
+                "encoding": {**enc, "text": {"field": value, "format": fmt}},
+            },
+        ],
+    }
+
+
+def _heatmap(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+    if not spec.y:
+        raise ValueError(f"chart {spec.title!r}: a heatmap needs y (the vertical axis column)")
+    y = spec.y[0]
+    value = spec.value or (spec.y[1] if len(spec.y) > 1 else None)
+    if value is None:
+        raise ValueError(f"chart {spec.title!r}: a heatmap needs value (the cell column)")
+    if frame[value].notna().sum() == 0:
+        return None
+    x_enc = {"field": spec.x, "type": "ordinal", "title": _label(spec.x_label, spec.x)}
+    y_enc: dict[str, Any] = {"field": y, "type": "ordinal", "title": _label(spec.y_label, y)}
+    if "weekday" in y:
+        y_enc["axis"] = {"labelExpr": WEEKDAY_LABELS}
+    return {
+        "data": {"values": records(frame[[spec.x, y, value]])},
+        "mark": {"type": "rect", "tooltip": True},
+        "encoding": {
+            "x": x_enc,
+            "y": y_enc,
+            "color": {"field": value, "type": "quantitative", "title": _label(None, value),
+                      "scale": {"scheme": "blues"}},
+            "tooltip": _tooltip((spec.x, "ordinal", None), (y, "ordinal", None),
+                                (value, "quantitative", None)),
+        },
+    }  # fmt: skip
+
+
+def _scatter(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+    if not spec.y:
+        raise ValueError(f"chart {spec.title!r}: a scatter needs y")
+    y = spec.y[0]
+    kind = _x_type(frame[spec.x])
+    if kind == "nominal":
+        raise ValueError(f"chart {spec.title!r}: scatter x {spec.x!r} is not numeric or a date")
+    cols = [c for c in dict.fromkeys([spec.x, y, spec.series, spec.picker]) if c]
+    data = frame[cols].dropna(subset=[spec.x, y])
+    if data.empty:
+        return None
+    log_x = spec.log_x or spec.fit == "log10x"
+    x_enc: dict[str, Any] = {"field": spec.x, "type": kind, "title": _label(spec.x_label, spec.x)}
+    if log_x:
+        x_enc["scale"] = {"type": "symlog"}
+    enc: dict[str, Any] = {
+        "x": x_enc,
+        "y": _value_axis(y, spec.y_label, log=spec.log_y),
+        "tooltip": _tooltip((spec.x, kind, None), (y, "quantitative", None)),
+    }
+    if spec.series:
+        enc["color"] = {"field": spec.series, "type": "nominal", "scale": {"range": PALETTE}}
+    opacity = float(np.clip(8 / math.sqrt(len(data)), 0.25, 0.85))
+    layers: list[dict[str, Any]] = [
+        {
+            "mark": {"type": "circle", "opacity": opacity},
+            "encoding": enc,
+            "params": [{"name": "zoom", "select": "interval", "bind": "scales"}],
+        }
+    ]
+    if spec.fit == "log10x" and kind == "quantitative":
+        fitted = fit_log10x(data[spec.x], data[y])
+        if fitted is not None:
+            a, b, r2 = fitted
+            lo, hi = max(float(data[spec.x].min()), 0.0), float(data[spec.x].max())
+            grid = np.geomspace(lo + 1, hi + 1, 60) - 1
+            r2_text = "n/a" if math.isnan(r2) else f"{r2:.2f}"
+            layers.append({
+                "data": {"values": [{spec.x: float(g), y: float(a + b * math.log10(g + 1))}
+                                    for g in grid]},
+                "mark": {"type": "line", "color": PALETTE[3], "strokeWidth": 2},
+                "encoding": {"x": {"field": spec.x, "type": "quantitative"},
+                             "y": {"field": y, "type": "quantitative"}},
+            })  # fmt: skip
+            layers.append(
+                {
+                    "data": {"values": [{}]},
+                    "mark": {"type": "text", "align": "left", "x": 8, "y": 8, "color": "#444"},
+                    "encoding": {
+                        "text": {"value": f"fit: y = {a:.3g} + {b:.3g}·log10(x+1), R² = {r2_text}"}
+                    },
+                }
+            )
+    elif spec.fit is not None:
+        raise ValueError(f"chart {spec.title!r}: unknown fit {spec.fit!r} (only 'log10x')")
+    return {"data": {"values": records(data)}, "layer": layers}
+
+
+def _hist(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+    if spec.y or spec.value:  # already binned: one bar per row, in the frame's order
+        value = spec.value or spec.y[0]
+        data = frame[[spec.x, value]].dropna()
+        if data.empty:
+            return None
+        x = {"field": spec.x, "type": "ordinal", "sort": None,
+             "title": _label(spec.x_label, spec.x)}  # fmt: skip
+        return {
+            "data": {"values": records(data)},
+            "mark": {"type": "bar", "color": PALETTE[0]},
+            "encoding": {"x": x, "y": _value_axis(value, spec.y_label, log=spec.log_y),
+                         "tooltip": _tooltip((spec.x, "ordinal", None),
+                                             (value, "quantitative", None))},
+        }  # fmt: skip
+    raw = frame[[spec.x]].dropna()
+    if raw.empty:
+        return None
+    numeric = pd.api.types.is_numeric_dtype(raw[spec.x]) and not pd.api.types.is_bool_dtype(
+        raw[spec.x]
+    )
+    title = _label(spec.x_label, spec.x)
+    x: dict[str, Any] = {"field": spec.x, "title": title}
+    if numeric:
+        x.update(type="quantitative", bin={"maxbins": 40})
+        if spec.log_x:
+            x["scale"] = {"type": "symlog"}
+    else:
+        x.update(type="nominal", sort="-y")
+    y = {"aggregate": "count", "type": "quantitative", "title": _label(spec.y_label, "count")}
+    if spec.log_y:
+        y["scale"] = {"type": "symlog"}
+    return {
+        "data": {"values": records(raw)},
+        "mark": {"type": "bar", "color": PALETTE[0], "tooltip": True},
+        "encoding": {"x": x, "y": y},
+    }
+
+
+def fit_log10x(x: Any, y: Any) -> tuple[float, float, float] | None:
+    """Least squares ``y = a + b * log10(x + 1)``: ``(a, b, r2)``, or None if x has no spread.
+
+    log10(x + 1) because follower-like counts span orders of magnitude and include 0.
+    ``r2`` is NaN when y is constant (nothing to explain).
+    """
+    xs = np.asarray(x, dtype=float)
+    ys = np.asarray(y, dtype=float)
+    keep = np.isfinite(xs) & np.isfinite(ys) & (xs > -1)
+    lx, ys = np.log10(xs[keep] + 1.0), ys[keep]
+    if len(lx) < 2 or np.ptp(lx) == 0:
+        return None
+    dx = lx - lx.mean()
+    slope = float((dx * (ys - ys.mean())).sum() / (dx * dx).sum())
+    intercept = float(ys.mean() - slope * lx.mean())
+    ss_tot = float(((ys - ys.mean()) ** 2).sum())
+    ss_res = float(((ys - intercept - slope * lx) ** 2).sum())
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan
+    return intercept, slope, r2
+
+
+# ---------------------------------------------------------------------------- picker
+
+
+def _add_picker(out: dict[str, Any], spec: ChartSpec, frame: pd.DataFrame) -> None:
+    """A parameter ``pick`` that filters rows on ``spec.picker``; the dashboard's page-level
+    select sets it (its options are in ``usermeta``). Its default is ``all`` (no filter) when
+    ``spec.picker_all``, else the frame's first value (what the PNG shows)."""
+    values = [v for v in pd.unique(frame[spec.picker].dropna())]
+    options = [str(v) for v in values]
+    default = ALL if spec.picker_all or not options else options[0]
+    out["params"] = [*out.get("params", []), {"name": PICK, "value": default}]
+    match = f"toString(datum['{spec.picker}']) == {PICK}"
+    out["transform"] = [{"filter": f"{PICK} == '{ALL}' || {match}" if spec.picker_all else match}]
+    out["usermeta"] = {
+        "picker": {
+            "column": spec.picker,
+            "label": _label(None, spec.picker),
+            "options": ([ALL] if spec.picker_all else []) + options,
+            "default": default,
+        }
+    }
+    out["title"]["subtitle"] = {"signal": f"'{_label(None, spec.picker)}: ' + {PICK}"}
+
+
+def _no_data(title: str) -> dict[str, Any]:
+    return {
+        "$schema": SCHEMA,
+        "title": {"text": title, "anchor": "start", "fontSize": 14},
+        "width": WIDTH,
+        "height": 120,
+        "config": _CONFIG,
+        "data": {"values": [{"text": "no data"}]},
+        "mark": {"type": "text", "fontSize": 16, "color": "#666"},
+        "encoding": {"text": {"field": "text"}},
+        "usermeta": {"no_data": True},
+    }
+
+
+_CONFIG = {
+    "font": "DejaVu Sans, Helvetica, Arial, sans-serif",
+    "view": {"stroke": None},
+    "axis": {"labelColor": "#666", "titleColor": "#666", "gridColor": "#E8E8E8",
+             "domainColor": "#BBB", "tickColor": "#BBB", "labelFontSize": 10},
+    "legend": {"labelColor": "#444", "titleColor": "#666", "labelLimit": 180},
+    "title": {"color": "#222", "subtitleColor": "#666"},
+    "range": {"category": PALETTE},
+    "background": "white",
+}  # fmt: skip
+
+_BUILDERS = {
+    "line": _line,
+    "bar": _bar,
+    "barh": _barh,
+    "stacked_bar": _stacked_bar,
+    "area": _area,
+    "heatmap": _heatmap,
+    "scatter": _scatter,
+    "hist": _hist,
+}
