@@ -1,7 +1,8 @@
 """Group ``marts``: the marts people read, in the DuckDB schema ``marts``.
 
-Two steps, one per source: ``catalog_marts`` (from the playlist snapshots and the catalog
-tables) and ``engagement_marts`` (from ``core.streams``). The SQL and the KPI definitions are
+Three steps: ``catalog_marts`` (from the playlist snapshots and the catalog tables),
+``engagement_marts`` (from ``core.streams``) and ``listener_marts`` (every listener's Wrapped,
+from ``core.streams`` and ``marts.sessions``). The SQL and the KPI definitions are
 in ``spotify_assets.lib.marts`` (Dagster-free, tested against an independent computation);
 this module only wires them to the warehouse and says when each mart updates (see
 ``spotify_assets.defs.automation``). Each mart names its own row key (``Mart.key``).
@@ -18,9 +19,11 @@ from spotify_assets.defs.listening.assets import STREAMS_KEY
 from spotify_assets.defs.marts.factory import mart_assets, mart_key, table_key
 from spotify_assets.lib.marts import catalog_marts as catalog_sql
 from spotify_assets.lib.marts import engagement_marts as engagement_sql
+from spotify_assets.lib.marts import listener_marts as listener_sql
 
 CATALOG_MARTS = list(catalog_sql.MARTS)
 ENGAGEMENT_MARTS = list(engagement_sql.MARTS)
+LISTENER_MARTS = list(listener_sql.MARTS)
 
 #: The catalog tables the engagement marts read (for genres and popularity): a new snapshot
 #: changes them, and does not rebuild the engagement marts.
@@ -57,9 +60,24 @@ engagement_marts = mart_assets(
     freshness_policy=LISTENING_FRESHNESS,
 )
 
+listener_marts = mart_assets(
+    "listener_marts",
+    LISTENER_MARTS,
+    group="marts",
+    description="Listener marts: every listener's Wrapped per UTC year and all time "
+    "(marts.listener_wrapped) and what each played per year with its rank "
+    "(marts.listener_content; marts.affinity for what a set of listeners all play).",
+    # New listening history (and the sessions built from it) rebuilds them; a snapshot does not.
+    automation_condition=on_upstream_change(
+        ignore=[*ENGAGEMENT_CATALOG_INPUTS, table_key("core.albums")]
+    ),
+    freshness_policy=LISTENING_FRESHNESS,
+)
+
 CATALOG_MART_KEYS = [mart_key(m) for m in CATALOG_MARTS]
 ENGAGEMENT_MART_KEYS = [mart_key(m) for m in ENGAGEMENT_MARTS]
-MART_KEYS = CATALOG_MART_KEYS + ENGAGEMENT_MART_KEYS
+LISTENER_MART_KEYS = [mart_key(m) for m in LISTENER_MARTS]
+MART_KEYS = CATALOG_MART_KEYS + ENGAGEMENT_MART_KEYS + LISTENER_MART_KEYS
 
 marts_job = dg.define_asset_job(
     "marts_job",
