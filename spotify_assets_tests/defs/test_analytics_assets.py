@@ -157,9 +157,13 @@ def test_dashboard_is_offline_and_shows_every_chart(built):
     refs.feed(html)
     assert refs.external == []
     assert "url(http" not in html and "@import" not in html
-    # Every mart's charts, plus the model's importance and predicted-against-actual charts.
-    assert len(refs.images) == sum(len(m.charts) for m in ALL_MARTS) + 2 == md["charts"].value
+    # Every mart's charts as interactive Vega-Lite specs (the bundle vendored beside the page),
+    # plus the model's importance and predicted-against-actual charts as PNG.
+    specs = html.count('class="vega-spec"')
+    assert specs == sum(len(m.charts) for m in ALL_MARTS)
+    assert len(refs.images) == 2 and specs + 2 == md["charts"].value
     assert all(src.startswith("data:image/png;base64,") for src in refs.images)
+    assert (path.parent / "vendor" / "vega-bundle.js").stat().st_size > 500_000
     for title in ("Listening engagement", "Catalog", "Popularity model", "Data quality"):
         assert title in html
     assert "listening history" in html  # the date of the data

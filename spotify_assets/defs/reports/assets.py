@@ -1,7 +1,8 @@
 """Group ``reports``: what leaves the platform, written to the lake's ``exports/`` zone.
 
-- ``reports/dashboard``: one self-contained HTML page (no network needed to open it) with the
-  charts and headline numbers of every mart and the date of the data;
+- ``reports/dashboard``: an overview page with the interactive charts and headline numbers of
+  every mart and the date of the data, and a page per listener (their Wrapped), with the Vega
+  bundle vendored beside them (no network needed to open them);
 - ``reports/bi_exports``: every mart as Parquet and CSV for Tableau, Power BI or QuickSight,
   and a DuckDB file with copies of them that BI tools open read-only without ever locking the
   warehouse while runs write it.
@@ -27,29 +28,32 @@ from spotify_assets.defs.automation import (
     on_cron,
     on_upstream_change,
 )
-from spotify_assets.defs.marts.factory import mart_key
 from spotify_assets.defs.ml.assets import MODEL_KEY
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 from spotify_assets.defs.warehouse_tables import WarehouseTable, keys_of
 from spotify_assets.lib.marts import catalog_marts as catalog_sql
+from spotify_assets.lib.marts import chart_marts as chart_sql
 from spotify_assets.lib.marts import engagement_marts as engagement_sql
+from spotify_assets.lib.marts import listener_marts as listener_sql
 from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
 from spotify_assets.lib.marts.export import BI_DATABASE, export_tables
 from spotify_assets.lib.marts.report import (
+    LISTENER_DIR,
     MartGroup,
-    data_as_of,
     data_quality_section,
     images_in_markdown,
     landed_files_section,
-    mart_section,
+    write_dashboard,
 )
-from spotify_assets.lib.reports.dashboard import Chart, build_dashboard
+from spotify_assets.lib.reports.dashboard import Chart
 from spotify_assets.resources import LakeResource
 
 OWNERS = ["team:analytics"]
 DASHBOARD_KEY = dg.AssetKey(["reports", "dashboard"])
 BI_EXPORTS_KEY = dg.AssetKey(["reports", "bi_exports"])
-DASHBOARD_OBJECT = "exports/dashboard/index.html"
+DASHBOARD_PREFIX = "exports/dashboard"
+DASHBOARD_OBJECT = f"{DASHBOARD_PREFIX}/index.html"
+MODEL_GROUP_TITLE = "Popularity model"
 BI_PREFIX = "exports/bi"
 
 DASHBOARD_GROUPS = (
@@ -59,7 +63,7 @@ DASHBOARD_GROUPS = (
         engagement_sql.MARTS,
     ),
     MartGroup(
-        "Popularity model",
+        MODEL_GROUP_TITLE,
         "Tracks a Random Forest rates well above their current popularity (held-out "
         "predictions: the model never saw the artist). Scores and charts: ml/popularity_model.",
         (CANDIDATE_HITS,),
@@ -68,6 +72,18 @@ DASHBOARD_GROUPS = (
         "Catalog",
         "The tracks and artists in the tracked playlists, from the Spotify Web API snapshots.",
         catalog_sql.MARTS,
+    ),
+    MartGroup(
+        "Charts",
+        "The public Spotify charts (charts.spotify.com, spotifycharts.com) that landed: top "
+        "songs, movement, regional reach, artists by chart streams.",
+        chart_sql.MARTS,
+    ),
+    MartGroup(
+        "Listener Wrapped",
+        "Every listener's year: marts.listener_wrapped (one row per listener and year, plus "
+        "all time) and marts.listener_content; each listener has a page of their own.",
+        listener_sql.MARTS,
     ),
 )
 
@@ -102,54 +118,46 @@ def report_assets(tables: Sequence[WarehouseTable]) -> list[dg.AssetsDefinition]
         kinds={"html"},
         owners=OWNERS,
         pool="duckdb",
-        description="The dashboard: one self-contained HTML page with every mart's charts and "
-        "headline numbers, in the lake at exports/dashboard/index.html. Opens offline.",
+        description="The dashboard: an overview page with every mart's interactive charts and "
+        "headline numbers (exports/dashboard/index.html) and a page per listener "
+        "(exports/dashboard/listeners/<user>.html), the Vega bundle vendored beside them. "
+        "Opens offline.",
     )
     def dashboard(
         context: dg.AssetExecutionContext, warehouse: DuckDBResource, lake: LakeResource
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
-        drawn = {
-            mart.name: [png for _, png in _drawn_images(context.instance, mart_key(mart), "chart")]
-            for group in DASHBOARD_GROUPS
-            for mart in group.marts
-        }
         model_charts = [
             Chart(alt.capitalize(), png, caption="From ml/popularity_model's latest training.")
             for alt, png in _drawn_images(context.instance, MODEL_KEY, "charts")
         ]
+        store = lake.store()
         with warehouse.get_connection() as conn:
-            as_of = data_as_of(conn)
-            sections = [
-                mart_section(
-                    conn,
-                    group,
-                    drawn,
-                    model_charts if CANDIDATE_HITS in group.marts else (),
-                )
-                for group in DASHBOARD_GROUPS
-            ]
-            sections.append(data_quality_section(conn))
-            sections.append(landed_files_section(conn))
-        charts = sum(len(s.charts) for s in sections)
-        html = build_dashboard(
-            "Spotify analytics",
-            "; ".join(f"{k}: {v}" for k, v in as_of.items()) or "no data yet",
-            sections,
-            generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        )
-        data = html.encode("utf-8")
-        lake.store().put_bytes(DASHBOARD_OBJECT, data)
+            summary = write_dashboard(
+                conn,
+                lambda path, data: store.put_bytes(f"{DASHBOARD_PREFIX}/{path}", data),
+                DASHBOARD_GROUPS,
+                generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                extra_charts={MODEL_GROUP_TITLE: model_charts},
+                tail_sections=(data_quality_section, landed_files_section),
+            )
         uri = lake.uri(DASHBOARD_OBJECT)
-        context.log.info(f"Dashboard with {charts} charts written to {uri}")
+        pages = {p: n for p, n in summary.files.items() if p.startswith(f"{LISTENER_DIR}/")}
+        context.log.info(
+            f"Dashboard with {summary.charts} charts and {len(pages)} listener pages written "
+            f"to {uri}"
+        )
         return dg.MaterializeResult(
             metadata={
                 "path": _location(uri),
-                "charts": charts,
-                "sections": len(sections),
-                "bytes": len(data),
-                **{f"data: {k}": v for k, v in as_of.items()},
-                "missing": dg.MetadataValue.json([n for s in sections for n in s.notes]),
+                "charts": summary.charts,
+                "sections": summary.sections,
+                "bytes": summary.files["index.html"],
+                "listener_pages": len(pages),
+                "largest_listener_page_bytes": max(pages.values(), default=0),
+                "total_bytes": sum(summary.files.values()),
+                **{f"data: {k}": v for k, v in summary.as_of.items()},
+                "missing": dg.MetadataValue.json(summary.notes),
                 "seconds": round(time.perf_counter() - started, 2),
             }
         )

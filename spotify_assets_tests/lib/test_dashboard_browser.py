@@ -1,0 +1,292 @@
+"""The dashboard in a real browser: headless Chromium (Debian's ``chromium``; CI installs it,
+this test installs nothing and is skipped where it is absent) opens the overview and every
+listener page from ``file://`` with the network blocked, through the DevTools protocol, and
+checks that every chart drew (an SVG with marks, no script error in the console, no request
+leaving the folder), that hovering a mark shows its tooltip, and that the period picker
+changes what a listener's charts show.
+
+The warehouse is the tiny sample world's listening history through the pipeline's own code,
+with the engagement, listener and chart marts built on it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import subprocess
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from spotify_assets.lib.marts import chart_marts, engagement_marts, listener_marts
+from spotify_assets.lib.marts.report import LISTENER_DIR, MartGroup, write_dashboard
+from spotify_assets.lib.marts.run import build_marts
+from spotify_assets_tests.warehouse_fixtures import create_core_tables
+
+CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Chromium is not installed (Debian: apt-get install -y chromium; .ci/run does it)",
+)
+
+
+# ------------------------------------------------------------------------------------------
+# the dashboard
+# ------------------------------------------------------------------------------------------
+
+
+def _chart_entries(conn: Any) -> None:
+    """Two days of a 3-song global chart: enough for every chart mart to draw."""
+    conn.execute(
+        "create table core.chart_entries (region varchar, chart varchar, period_start date, "
+        "period_end date, rank bigint, track_id varchar, track_name varchar, "
+        "artist_names varchar, streams bigint, peak_rank bigint, previous_rank bigint, "
+        "days_on_chart bigint, weeks_on_chart bigint, source_file varchar)"
+    )
+    day = date(2024, 4, 1)
+    for d, (rank, track) in itertools.product(range(2), enumerate(("a", "b", "c"), 1)):
+        conn.execute(
+            "insert into core.chart_entries values (?, 'regional-daily', ?, ?, ?, ?, ?, ?, ?, "
+            "null, null, null, null, 'f.csv')",
+            ["global", day + timedelta(d), day + timedelta(d), rank if d == 0 else 4 - rank,
+             track, f"Song {track} <b>", "X, Y", 1000 * (4 - rank)],
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dashboard(tiny_world, tmp_path_factory) -> Path:
+    from spotify_assets.lib.listening.export_files import process_file, write_parquet
+    from spotify_assets.lib.listening.streams import ProcessedFile, build_streams
+    from spotify_assets.lib.sample.world.history import write_streaming_history
+
+    tmp = tmp_path_factory.mktemp("dashboard_browser")
+    conn = duckdb.connect()
+    create_core_tables(conn)
+    files = []
+    for i, path in enumerate(write_streaming_history(tiny_world, tmp / "landing")):
+        source = f"{path.parent.name}/{path.name}"
+        parsed = process_file(path.read_bytes(), source_file=source, user_id=path.parent.name)
+        write_parquet(parsed.table, tmp / f"{i}.parquet")
+        files.append(
+            ProcessedFile(source_file=source, path=str(tmp / f"{i}.parquet"), version="v1")
+        )
+    build_streams(conn, files)
+    _chart_entries(conn)
+    build_marts(conn, [*engagement_marts.MARTS, *listener_marts.MARTS, *chart_marts.MARTS])
+    out = tmp / "dashboard"
+
+    def put(path: str, data: bytes) -> None:
+        (out / path).parent.mkdir(parents=True, exist_ok=True)
+        (out / path).write_bytes(data)
+
+    groups = [
+        MartGroup("Listening engagement", "Engagement.", engagement_marts.MARTS),
+        MartGroup("Charts", "Charts.", chart_marts.MARTS),
+        MartGroup("Listener Wrapped", "Wrapped.", listener_marts.MARTS),
+    ]
+    write_dashboard(conn, put, groups, generated_at="2026-01-01 00:00 UTC")
+    conn.close()
+    return out
+
+
+def test_the_dashboard_has_an_index_and_a_page_per_listener(dashboard):
+    pages = sorted(p.stem for p in (dashboard / LISTENER_DIR).glob("*.html"))
+    assert len(pages) >= 3
+    index = (dashboard / "index.html").read_text()
+    for user in pages:
+        assert f'href="{LISTENER_DIR}/{user}.html"' in index
+        page = (dashboard / LISTENER_DIR / f"{user}.html").read_text()
+        others = [u for u in pages if u != user]
+        # only that listener's data: no other listener's id anywhere on the page
+        assert not any(other in page for other in others), user
+    assert "http://" not in index.replace("http://www.w3.org", "") and "https://cdn" not in index
+
+
+# ------------------------------------------------------------------------------------------
+# a minimal DevTools-protocol client
+# ------------------------------------------------------------------------------------------
+
+
+class Browser:
+    """Headless Chromium driven over the DevTools protocol (websockets), one page."""
+
+    def __init__(self, profile: Path) -> None:
+        self.proc = subprocess.Popen(
+            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-dev-shm-usage", "--remote-debugging-port=0",
+             f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND",
+             "--allow-file-access-from-files", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not port_file.exists() or len(port_file.read_text().splitlines()) < 2:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.close()
+                raise RuntimeError("Chromium did not open its DevTools port within 30 s")
+            time.sleep(0.1)
+        port, path = port_file.read_text().splitlines()[:2]
+        from websockets.sync.client import connect
+
+        self.ws = connect(f"ws://127.0.0.1:{port}{path}", max_size=None, open_timeout=30)
+        self.ids = itertools.count(1)
+        self.events: list[dict[str, Any]] = []
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)[
+            "sessionId"
+        ]
+        for domain in ("Runtime", "Log", "Network", "Page"):
+            self.call(f"{domain}.enable", session=True)
+
+    def call(self, method: str, session: bool = False, **params: Any) -> dict[str, Any]:
+        message: dict[str, Any] = {"id": next(self.ids), "method": method, "params": params}
+        if session:
+            message["sessionId"] = self.session
+        self.ws.send(json.dumps(message))
+        while True:
+            reply = json.loads(self.ws.recv(timeout=60))
+            if reply.get("id") == message["id"]:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", session=True, expression=expression,
+                           awaitPromise=True, returnByValue=True, timeout=30_000)  # fmt: skip
+        if "exceptionDetails" in result:
+            raise AssertionError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def open(self, url: str) -> None:
+        self.events.clear()
+        self.call("Page.navigate", session=True, url=url)
+        self.evaluate(
+            "new Promise(r => { const go = () => document.readyState === 'complete' && "
+            "window.dashboard ? r(true) : setTimeout(go, 50); go(); })"
+        )
+        self.evaluate("window.dashboard.ready.then(() => true)")
+
+    def errors(self) -> list[str]:
+        out = []
+        for e in self.events:
+            method, params = e.get("method"), e.get("params", {})
+            if method == "Runtime.exceptionThrown":
+                out.append(json.dumps(params["exceptionDetails"])[:300])
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                out.append(json.dumps(params.get("args"))[:300])
+            elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+                out.append(params["entry"]["text"])
+        return out
+
+    def requests(self) -> list[str]:
+        return [
+            e["params"]["request"]["url"]
+            for e in self.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
+
+    def close(self) -> None:
+        try:
+            if hasattr(self, "ws"):
+                self.ws.close()
+        finally:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory) -> Any:
+    b = Browser(tmp_path_factory.mktemp("chromium-profile"))
+    yield b
+    b.close()
+
+
+CHART_STATE = """
+(() => {
+  const charts = [...document.querySelectorAll('div.vega')];
+  return {
+    total: charts.length,
+    rendered: window.dashboard.rendered,
+    failed: window.dashboard.failed,
+    drawn: charts.filter(c => c.querySelector('svg') &&
+                         c.querySelectorAll('svg path, svg text').length > 3).length,
+  };
+})()
+"""
+
+
+def _pages(dashboard: Path) -> list[Path]:
+    return [dashboard / "index.html", *sorted((dashboard / LISTENER_DIR).glob("*.html"))]
+
+
+def test_every_chart_of_every_page_draws_offline_without_errors(dashboard, browser):
+    for page in _pages(dashboard):
+        browser.open(page.as_uri())
+        state = browser.evaluate(CHART_STATE)
+        assert state["total"] > 0, page.name
+        assert state["failed"] == [], (page.name, state["failed"])
+        assert state["rendered"] == state["drawn"] == state["total"], (page.name, state)
+        assert browser.errors() == [], (page.name, browser.errors())
+        outside = [u for u in browser.requests() if not u.startswith(("file://", "data:"))]
+        assert outside == [], (page.name, outside)
+
+
+def test_hovering_a_bar_shows_its_value(dashboard, browser):
+    browser.open(next((dashboard / LISTENER_DIR).glob("*.html")).as_uri())
+    box = browser.evaluate(
+        """(() => { const mark = document.querySelector('div.vega svg .mark-rect path');
+                   const r = mark.getBoundingClientRect(); mark.scrollIntoView();
+                   const s = mark.getBoundingClientRect();
+                   return {x: s.x + s.width / 2, y: s.y + Math.max(1, s.height / 2)}; })()"""
+    )
+    for _ in range(2):
+        browser.call("Input.dispatchMouseEvent", session=True, type="mouseMoved", **box)
+        time.sleep(0.2)
+    tooltip = browser.evaluate(
+        "(() => { const t = document.getElementById('vg-tooltip-element'); "
+        "return t && t.classList.contains('visible') ? t.textContent : null; })()"
+    )
+    assert tooltip and "minutes" in tooltip and "2024-01-01" in tooltip
+
+
+def test_the_period_picker_changes_what_the_charts_show(dashboard, browser):
+    page = max(
+        (dashboard / LISTENER_DIR).glob("*.html"), key=lambda p: p.read_text().count("<option")
+    )
+    browser.open(page.as_uri())
+    options = browser.evaluate(
+        "[...document.querySelector('select.picker').options].map(o => o.value)"
+    )
+    assert options[0] == "all" and len(options) >= 2, options
+    snapshot = (
+        "[...document.querySelectorAll('div.vega svg')].map(s => s.innerHTML.length + ':' + "
+        "s.querySelectorAll('.mark-rect path, .mark-symbol path, .mark-line path').length)"
+    )
+    before = browser.evaluate(snapshot)
+    visible = (
+        "[...document.querySelectorAll('.wrapped')].filter(w => !w.hidden)"
+        ".map(w => w.dataset.pickValue)"
+    )
+    assert browser.evaluate(visible) == ["all"]
+    browser.evaluate(
+        f"""(() => {{ const s = document.querySelector('select.picker');
+                     s.value = {json.dumps(options[1])};
+                     s.dispatchEvent(new Event('change'));
+                     return window.dashboard.ready.then(() => new Promise(r => setTimeout(r, 300)));
+                  }})()"""
+    )
+    after = browser.evaluate(snapshot)
+    assert after != before and len(after) == len(before)
+    assert browser.evaluate(visible) == [options[1]]
+    # the monthly chart keeps only that year's months
+    assert after[0] != before[0]
+    assert browser.errors() == []
