@@ -1,0 +1,188 @@
+"""The dashboard at scale: build time, bytes per page and seconds to open in Chromium.
+
+    .venv/bin/python bench/bench_dashboard.py [--users 3000] [--plays 10000000] [--out DIR]
+        [--warehouse /tmp/bench_wh/warehouse.duckdb]
+
+With ``--warehouse`` (a bench warehouse from ``bench/bench_warehouse.py``, with
+``marts.sessions`` built) it reads that; otherwise it makes a synthetic ``core.streams`` of
+``--plays`` music and podcast plays by ``--users`` listeners over two years (skewed track and
+artist popularity, 20 countries), builds ``marts.sessions``, ``marts.taste_monthly`` and the
+listener marts on it, then writes the whole dashboard (overview with the engagement and
+listener sections, the listeners' index, one page per listener, the vendored Vega bundle)
+through :func:`spotify_assets.lib.marts.report.write_dashboard` to ``--out``.
+
+Prints, side by side with a simple reference (DuckDB writing ``marts.listener_wrapped`` to one
+JSON file: the floor of putting the same data on disk): seconds per step, the number of pages,
+bytes of the overview, of the largest and the median listener page and of the bundle, and the
+seconds headless Chromium (if installed) takes from navigation until every chart of a page has
+drawn, for the overview and the largest listener page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from spotify_assets.lib.marts import engagement_marts, listener_marts  # noqa: E402
+from spotify_assets.lib.marts.report import MartGroup, write_dashboard  # noqa: E402
+from spotify_assets.lib.marts.run import build_marts, prepare  # noqa: E402
+
+COUNTRIES = ["US", "GB", "DE", "FR", "BR", "MX", "ES", "IT", "SE", "NL", "JP", "IN", "AU", "CA",
+             "AR", "PL", "TR", "ID", "PH", "ZA"]  # fmt: skip
+
+
+def synthetic_streams(conn: duckdb.DuckDBPyConnection, users: int, plays: int) -> None:
+    countries = ", ".join(f"'{c}'" for c in COUNTRIES)
+    conn.execute("create schema if not exists core")
+    conn.execute(
+        f"""
+create or replace table core.streams as
+with p as (
+    select i, hash(i) as h, hash(i * 7 + 3) as h2, hash(i * 13 + 5) as h3 from range({plays}) r(i)
+)
+select 'user_' || lpad((h % {users})::varchar, 5, '0') as user_id,
+       timestamp '2024-01-01' + to_seconds((h2 % (730 * 86400))::bigint) as ts,
+       case when h3 % 50 = 0 then 'podcast' else 'music' end as content_type,
+       case when h3 % 50 = 0 then null
+            else 't' || (pow((h3 % 1000000) / 1000000.0, 3) * 50000)::int end as track_id,
+       null::varchar as episode_id,
+       case when h3 % 50 = 0 then null
+            else 'Track ' || (pow((h3 % 1000000) / 1000000.0, 3) * 50000)::int end as track_name,
+       case when h3 % 50 = 0 then null
+            else 'Artist ' || ((pow((h3 % 1000000) / 1000000.0, 3) * 50000)::int % 5000) end
+           as artist_name,
+       case when h3 % 50 = 0 then null
+            else 'Album ' || ((pow((h3 % 1000000) / 1000000.0, 3) * 50000)::int % 12000) end
+           as album_name,
+       null::varchar as episode_name,
+       case when h3 % 50 = 0 then 'Show ' || (h % 40) end as show_name,
+       (h2 % 300000)::bigint as ms_played,
+       [{countries}][((h % {len(COUNTRIES)}) + 1)::bigint] as conn_country,
+       'android' as platform,
+       'trackdone' as reason_start,
+       'trackdone' as reason_end,
+       (h3 % 3 = 0) as skipped
+  from p
+"""
+    )
+    conn.execute(
+        "create or replace table core.listeners as select distinct user_id, "
+        "user_id as display_name from core.streams"
+    )
+    for ddl in (
+        "create or replace table core.tracks (track_id varchar, album_id varchar, "
+        "primary_artist_id varchar, popularity bigint)",
+        "create or replace table core.albums (album_id varchar, release_year bigint)",
+        "create or replace table core.artists (artist_id varchar, artist_name varchar)",
+        "create or replace table core.artist_genres (artist_id varchar, genre varchar, "
+        "genre_family varchar)",
+    ):
+        conn.execute(ddl)
+
+
+def open_seconds(pages: list[Path]) -> dict[str, float]:
+    try:
+        from spotify_assets_tests.lib.test_dashboard_browser import CHROMIUM, Browser
+    except ImportError:
+        return {}
+    if CHROMIUM is None:
+        return {}
+    out = {}
+    with tempfile.TemporaryDirectory() as profile:
+        browser = Browser(Path(profile))
+        try:
+            for page in pages:
+                started = time.perf_counter()
+                browser.open(page.as_uri())
+                out[page.name] = time.perf_counter() - started
+                state = browser.evaluate(
+                    "window.dashboard.rendered + '/' + document.querySelectorAll('div.vega').length"
+                )
+                out[page.name + " charts drawn"] = state
+        finally:
+            browser.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=3000)
+    parser.add_argument("--plays", type=int, default=10_000_000)
+    parser.add_argument("--warehouse", type=Path)
+    parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="dash-bench-")))
+    args = parser.parse_args()
+
+    figures: list[tuple[str, str]] = []
+    if args.warehouse:
+        conn = duckdb.connect(str(args.warehouse))
+        prepare(conn)
+        marts = [m for m in engagement_marts.MARTS if m.name == "taste_monthly"]
+    else:
+        conn = duckdb.connect(str(args.out.parent / f"{args.out.name}.duckdb"))
+        prepare(conn)
+        started = time.perf_counter()
+        synthetic_streams(conn, args.users, args.plays)
+        figures.append(("synthetic core.streams", f"{time.perf_counter() - started:.1f} s"))
+        marts = [m for m in engagement_marts.MARTS if m.name in ("sessions", "taste_monthly")]
+    conn.execute("set memory_limit = '4GB'")
+    plays, users = conn.execute(
+        "select count(*), count(distinct user_id) from core.streams"
+    ).fetchone()
+    figures.append(("plays, listeners", f"{plays:,}, {users:,}"))
+    started = time.perf_counter()
+    build_marts(conn, [*marts, *listener_marts.MARTS])
+    figures.append(("sessions, taste and listener marts", f"{time.perf_counter() - started:.1f} s"))
+
+    started = time.perf_counter()
+    conn.execute(
+        f"copy marts.listener_wrapped to '{args.out.parent / (args.out.name + '-ref.json')}' "
+        "(format json)"
+    )
+    reference = time.perf_counter() - started
+
+    sizes: dict[str, int] = {}
+
+    def put(path: str, data: bytes) -> None:
+        (args.out / path).parent.mkdir(parents=True, exist_ok=True)
+        (args.out / path).write_bytes(data)
+        sizes[path] = len(data)
+
+    groups = [
+        MartGroup("Listening engagement", "", [m for m in marts]),
+        MartGroup("Listener Wrapped", "", listener_marts.MARTS),
+    ]
+    started = time.perf_counter()
+    write_dashboard(conn, put, groups, generated_at="bench")
+    build = time.perf_counter() - started
+    conn.close()
+    listener = {p: n for p, n in sizes.items() if p.startswith("listeners/")}
+    largest = max(listener, key=listener.get)
+    figures += [
+        ("dashboard build (all pages)", f"{build:.1f} s"),
+        ("reference: listener_wrapped to one JSON file", f"{reference:.1f} s"),
+        ("listener pages", f"{len(listener):,}"),
+        ("overview index.html", f"{sizes['index.html'] / 1e6:.2f} MB"),
+        ("largest listener page", f"{listener[largest] / 1e6:.2f} MB ({largest})"),
+        ("median listener page", f"{statistics.median(listener.values()) / 1e6:.3f} MB"),
+        ("vendored Vega bundle (once)", f"{sizes['vendor/vega-bundle.js'] / 1e6:.2f} MB"),
+        ("all files", f"{sum(sizes.values()) / 1e6:.0f} MB"),
+    ]
+    for name, value in open_seconds([args.out / "index.html", args.out / largest]).items():
+        figures.append((f"Chromium open: {name}", f"{value:.2f} s" if isinstance(value, float)
+                        else str(value)))  # fmt: skip
+    width = max(len(n) for n, _ in figures)
+    for name, value in figures:
+        print(f"{name:<{width}}  {value}")
+    print(f"pages in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
