@@ -75,7 +75,7 @@ def reference(lake_root: Path, keys: list[str]) -> tuple[float, float, int]:
     t0, c0 = time.perf_counter(), cpu()
     conn = duckdb.connect()
     conn.execute(
-        "create table entries as select * from read_csv(?, union_by_name = true, filename = true)",
+        "create table entries as select * from read_csv(?, filename = true)",
         [paths],
     )
     (n,) = conn.execute("select count(*) from entries").fetchone()

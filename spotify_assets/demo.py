@@ -202,6 +202,10 @@ def main() -> int:
     seconds = time.perf_counter() - t0
     print(f"Listening history and charts: {len(results)} ingest runs in {seconds:.1f} s")
 
+    t0 = time.perf_counter()
+    results.append(_run(defs.resolve_job_def("recently_played_job"), instance))
+    print(f"Recently-played polled for every sample listener in {time.perf_counter() - t0:.1f} s")
+
     windows = SNAPSHOT_PARTITIONS.get_partition_keys(current_time=datetime.now(UTC))
     windows = windows[-settings.demo_snapshots :]
     snapshot_job = defs.resolve_job_def("catalog_snapshot_job")
@@ -215,6 +219,9 @@ def main() -> int:
     t0 = time.perf_counter()
     results.append(_run(defs.resolve_job_def("listening_tables_job"), instance))
     print(f"Listening tables: done in {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    results.append(_run(defs.resolve_job_def("charts_tables_job"), instance))
+    print(f"Chart tables and marts: done in {time.perf_counter() - t0:.1f} s")
     # What the history plays that the playlists do not hold: looked up (one budgeted run),
     # then the catalog tables again, then core.streams resolves account-data names with it.
     t0 = time.perf_counter()

@@ -15,6 +15,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from spotify_assets.defs.landing_files import landing_files
 from spotify_assets.defs.listening.assets import streams_tables
 from spotify_assets.defs.listening.history_files import (
     STREAMING_HISTORY_FILES,
@@ -109,8 +110,8 @@ def test_real_vintages_land_whole(tmp_path, tiny_world):
         )
         assert result.success
     built = dg.materialize(
-        [streaming_history_files, streams_tables],
-        selection=[streams_tables],
+        [streaming_history_files, streams_tables, landing_files],
+        selection=[streams_tables, landing_files],
         instance=instance,
         resources=resources,
     )

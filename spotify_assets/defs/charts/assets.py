@@ -138,3 +138,9 @@ chart_marts = mart_assets(
     automation_condition=on_upstream_change(),
     freshness_policy=LISTENING_FRESHNESS,
 )
+
+charts_tables_job = dg.define_asset_job(
+    "charts_tables_job",
+    selection=dg.AssetSelection.assets(chart_tables, chart_marts),
+    description="Build core/chart_entries, core/rejected_chart_rows and the chart marts.",
+)

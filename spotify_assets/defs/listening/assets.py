@@ -24,10 +24,9 @@ from spotify_assets.defs.automation import LISTENING_FRESHNESS, on_upstream_chan
 from spotify_assets.defs.listening.history_files import STREAMING_FILES_KEY, STREAMING_HISTORY_ZONE
 from spotify_assets.defs.listening.recently_played import RECENTLY_PLAYED_KEY
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
-from spotify_assets.lib.landing import ProcessedFile, inventory, processed_files
+from spotify_assets.lib.landing import ProcessedFile, processed_files
 from spotify_assets.lib.listening.recently_played import drop_polled_duplicates, polled_files
 from spotify_assets.lib.listening.streams import (
-    build_landing_files,
     build_listeners,
     build_rejected_records,
     build_streams,
@@ -74,7 +73,6 @@ STREAMS_VALUE_RULES = [
 ]
 LISTENERS_KEY = dg.AssetKey(["core", "listeners"])
 REJECTED_RECORDS_KEY = dg.AssetKey(["core", "rejected_stream_records"])
-LANDING_FILES_KEY = dg.AssetKey(["core", "landing_files"])
 
 
 STREAMS_COLUMNS = {
@@ -133,13 +131,6 @@ def _warehouse_table(
             "Records of processed files that could not be used: file, index in the file, "
             "reason and an excerpt.",
         ),
-        _warehouse_table(
-            LANDING_FILES_KEY,
-            [STREAMING_FILES_KEY],
-            "Every object in the listening-history landing zone, accounted for: accepted, "
-            "not_ingested (not listening history, video history, a zip's other files), "
-            "rejected (unreadable, moved aside), pending or ignored, with the reason.",
-        ),
     ],
     check_specs=[
         dg.AssetCheckSpec(
@@ -191,11 +182,10 @@ def streams_tables(
             podcasts = classify_mixed_history(conn)
             build_listeners(conn)
             build_rejected_records(conn, files)
-            build_landing_files(conn, inventory(lake.store(), STREAMING_HISTORY_ZONE))
             results = _streams_checks(conn, files, stats)
             metadata = {
                 key: _table_metadata(conn, key, STREAMS_COLUMNS if key == STREAMS_KEY else {})
-                for key in (STREAMS_KEY, LISTENERS_KEY, REJECTED_RECORDS_KEY, LANDING_FILES_KEY)
+                for key in (STREAMS_KEY, LISTENERS_KEY, REJECTED_RECORDS_KEY)
             }
     yield dg.MaterializeResult(
         asset_key=STREAMS_KEY,
@@ -217,7 +207,6 @@ def streams_tables(
     yield dg.MaterializeResult(
         asset_key=REJECTED_RECORDS_KEY, metadata=metadata[REJECTED_RECORDS_KEY]
     )
-    yield dg.MaterializeResult(asset_key=LANDING_FILES_KEY, metadata=metadata[LANDING_FILES_KEY])
     yield from results
 
 

@@ -4,10 +4,12 @@ Launchpad and for `make demo`). ``streaming_history_job`` is made with the landi
 
 import dagster as dg
 
+from spotify_assets.defs.landing_files import LANDING_FILES_KEY
 from spotify_assets.defs.listening.assets import streams_tables
 
 listening_tables_job = dg.define_asset_job(
     "listening_tables_job",
-    selection=dg.AssetSelection.assets(streams_tables),
-    description="Build core/streams, core/listeners and core/rejected_stream_records.",
+    selection=dg.AssetSelection.assets(streams_tables, LANDING_FILES_KEY),
+    description="Build core/streams, core/listeners, core/rejected_stream_records and "
+    "core/landing_files.",
 )

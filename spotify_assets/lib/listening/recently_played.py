@@ -442,7 +442,7 @@ def drop_polled_duplicates(conn: Any) -> int:
     :data:`START_PENALTY_MS`). So two polled plays of a track played twice in a row take the
     two export rows, never one, whichever end each was reported at. Only candidate pairs go
     through Python: a poll adds at most 50 polled plays per user."""
-    candidates = conn.execute(_CANDIDATES_SQL + " order by all").to_arrow_table()
+    candidates = conn.sql(_CANDIDATES_SQL + " order by all").to_arrow_table()
     if not candidates.num_rows:
         return 0
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
