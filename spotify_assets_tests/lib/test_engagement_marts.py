@@ -45,6 +45,9 @@ TRACKS = {
     "t3": ("Song Three", "ar2", 50),
 }
 ARTISTS = {"ar1": "Artist A", "ar2": "Artist B"}
+# Albums (for taste_monthly's listening age): t1's from 1999, t2's from 2010, t3's with no
+# known release year.
+ALBUMS = {"t1": ("alx", 1999), "t2": ("alw", 2010), "t3": ("aly", None)}
 # ar1: two pop genres, one electronic -> pop; ar2 -> rock. t4 is not in the catalog.
 GENRES = [("ar1", "dance pop", "pop"), ("ar1", "pop", "pop"), ("ar1", "edm", "electronic"),
           ("ar2", "rock", "rock")]  # fmt: skip
@@ -143,10 +146,12 @@ def make_warehouse(conn: Any) -> None:
         conn,
         "core.tracks",
         [
-            dict(track_id=t, track_name=n, primary_artist_id=a, popularity=p)
+            dict(track_id=t, track_name=n, primary_artist_id=a, popularity=p,
+                 album_id=ALBUMS[t][0])
             for t, (n, a, p) in TRACKS.items()
         ],
-    )
+    )  # fmt: skip
+    insert(conn, "core.albums", [dict(album_id=a, release_year=y) for a, y in ALBUMS.values()])
     insert(conn, "core.artists", [dict(artist_id=a, artist_name=n) for a, n in ARTISTS.items()])
     insert(conn, "core.artist_genres", [dict(artist_id=a, genre=g, genre_family=f)
                                         for a, g, f in GENRES])  # fmt: skip
@@ -485,19 +490,23 @@ def test_genre_and_country_share(hand):
 
 def test_taste_monthly(hand):
     d = date
-    # (user, month, streams, mean popularity, artists, new, discovery, mainstream, niche);
-    # popularity t1 80 (mainstream), t2 20 (niche), t3 50; t4 and play 13: unknown.
+    # (user, month, streams, mean popularity, artists, new, discovery, mainstream, niche,
+    # listening age); popularity t1 80 (mainstream), t2 20 (niche), t3 50; t4 and play 13:
+    # unknown. Release years t1 1999, t2 2010; t3's album has none, t4 no album at all.
     approx_rows(rows(hand, "select * from marts.taste_monthly"), [
         # 1 (t1), 2 (t2), 3 (t1); play 4 is not a stream. (80 + 20 + 80) / 3 = 60.
-        ("ana", d(2024, 1, 1), 3, 60.0, 1, 1, 1.0, 2 / 3, 1 / 3),
-        ("ana", d(2024, 3, 1), 1, 80.0, 1, 0, 0.0, 1.0, 0.0),  # Artist A again
-        ("ana", d(2025, 3, 1), 2, 50.0, 1, 0, 0.0, 1 / 2, 1 / 2),
-        ("ben", d(2024, 1, 1), 1, 80.0, 1, 1, 1.0, 1.0, 0.0),
-        ("ben", d(2024, 3, 1), 1, 50.0, 1, 1, 1.0, 0.0, 0.0),  # Artist B, popularity 50
+        # Years 1999, 2010, 1999: median 1999.
+        ("ana", d(2024, 1, 1), 3, 60.0, 1, 1, 1.0, 2 / 3, 1 / 3, 1999.0),
+        ("ana", d(2024, 3, 1), 1, 80.0, 1, 0, 0.0, 1.0, 0.0, 1999.0),  # Artist A again
+        # 5 (t1, 1999) and 6 (t2, 2010): an even count, (1999 + 2010) / 2 = 2004.5.
+        ("ana", d(2025, 3, 1), 2, 50.0, 1, 0, 0.0, 1 / 2, 1 / 2, 2004.5),
+        ("ben", d(2024, 1, 1), 1, 80.0, 1, 1, 1.0, 1.0, 0.0, 1999.0),
+        # Artist B, popularity 50; t3's album has no release year: no listening age.
+        ("ben", d(2024, 3, 1), 1, 50.0, 1, 1, 1.0, 0.0, 0.0, None),
         # 12 (Artist C, new) and 13 (Artist B, streamed in 2024-03): no popularity known.
-        ("ben", d(2025, 9, 1), 2, None, 2, 1, 1 / 2, None, None),
-        ("ben", d(2025, 10, 1), 2, None, 1, 0, 0.0, None, None),
-        ("cy", d(2024, 3, 1), 1, 20.0, 1, 1, 1.0, 0.0, 1.0),
+        ("ben", d(2025, 9, 1), 2, None, 2, 1, 1 / 2, None, None, None),
+        ("ben", d(2025, 10, 1), 2, None, 1, 0, 0.0, None, None, None),
+        ("cy", d(2024, 3, 1), 1, 20.0, 1, 1, 1.0, 0.0, 1.0, 2010.0),
     ])  # fmt: skip
 
 

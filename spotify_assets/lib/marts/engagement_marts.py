@@ -1060,14 +1060,16 @@ TASTE_MONTHLY = Mart(
     name="taste_monthly",
     description=(
         "One row per user and month with a stream: how mainstream and how exploratory the "
-        "user's streams were (streams only, >= 30 s)."
+        "user's streams were, and the listening age (median release year) of what was "
+        "streamed (streams only, >= 30 s)."
     ),
     sql=f"""
 with streams as (
     select s.user_id, cast(date_trunc('month', s.ts) as date) as month,
-           lower(s.artist_name) as artist, t.popularity
+           lower(s.artist_name) as artist, t.popularity, a.release_year
       from core.streams s
       left join core.tracks t on t.track_id = s.track_id
+      left join core.albums a on a.album_id = t.album_id
      where s.content_type = 'music' and s.{_IS_STREAM}
 ),
 first_month as (
@@ -1086,7 +1088,8 @@ per_month as (
            count(distinct artist) as distinct_artists,
            count(popularity) as known,
            count(*) filter (where popularity >= {MAINSTREAM_MIN_POPULARITY}) as mainstream,
-           count(*) filter (where popularity <= {NICHE_MAX_POPULARITY}) as niche
+           count(*) filter (where popularity <= {NICHE_MAX_POPULARITY}) as niche,
+           median(release_year)::double as listening_age
       from streams
      group by user_id, month
 )
@@ -1098,7 +1101,8 @@ select p.user_id,
        coalesce(n.new_artists, 0) as new_artists,
        coalesce(n.new_artists, 0) / nullif(p.distinct_artists, 0) as discovery_share,
        p.mainstream / nullif(p.known, 0) as mainstream_share,
-       p.niche / nullif(p.known, 0) as niche_share
+       p.niche / nullif(p.known, 0) as niche_share,
+       p.listening_age
   from per_month p
   left join new_artists n using (user_id, month)
  order by p.user_id, p.month
@@ -1121,8 +1125,13 @@ select p.user_id,
             f"{MAINSTREAM_MIN_POPULARITY}; null when none is known."
         ),
         "niche_share": (f"Same, popularity <= {NICHE_MAX_POPULARITY}; null when none is known."),
+        "listening_age": (
+            "Median release year (core.albums.release_year of the track's album) over the "
+            "month's streams whose track has one, as in marts.listener_wrapped (the median of "
+            "an even count is the mean of the middle two); null when none is known."
+        ),
     },
-    reads=("core.streams", "core.tracks"),
+    reads=("core.streams", "core.tracks", "core.albums"),
     lineage={
         "user_id": (("core.streams", "user_id"),),
         "month": _TS,
@@ -1133,6 +1142,11 @@ select p.user_id,
         "discovery_share": (("core.streams", "artist_name"), *_TS),
         "mainstream_share": (("core.streams", "track_id"), ("core.tracks", "popularity")),
         "niche_share": (("core.streams", "track_id"), ("core.tracks", "popularity")),
+        "listening_age": (
+            ("core.streams", "track_id"),
+            ("core.tracks", "album_id"),
+            ("core.albums", "release_year"),
+        ),
     },
     charts=(
         ChartSpec(
