@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from spotify_assets.defs.landing_files import ZONES
 from spotify_assets.defs.quality.assets import build_data_quality_asset, check_specs_of
 from spotify_assets.defs.quality.checks import table_wide_checks
 from spotify_assets.defs.reports.assets import report_assets
@@ -26,7 +27,8 @@ def with_warehouse_wide_definitions(domains: dg.Definitions) -> dg.Definitions:
     built = dg.Definitions(assets=report_assets(tables), asset_checks=table_wide_checks(tables))
     merged = dg.Definitions.merge(domains, built)
     return dg.Definitions.merge(
-        merged, dg.Definitions(assets=[build_data_quality_asset(check_specs_of(merged))])
+        merged,
+        dg.Definitions(assets=[build_data_quality_asset(check_specs_of(merged), ZONES)]),
     )
 
 

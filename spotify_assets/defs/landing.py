@@ -60,6 +60,7 @@ class ZoneDefs:
     asset: dg.AssetsDefinition
     sensor: dg.SensorDefinition
     job: Any  # what dg.define_asset_job returns (its class is not public)
+    file_checks: tuple[FileCheck, ...] = ()
 
 
 def _not_ingested(info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -253,4 +254,4 @@ def landing_zone_defs(
         description=f"Parse landed files of {zone.landing_prefix} (a partition range per run) "
         "into the processed zone (the sensor launches it; also for the Launchpad and make demo).",
     )
-    return ZoneDefs(zone, key, partitions, _ingest, _sensor, job)
+    return ZoneDefs(zone, key, partitions, _ingest, _sensor, job, tuple(file_checks))

@@ -207,7 +207,8 @@ def test_negative_ms_played_fails_the_blocking_checks(env, tmp_path):
     build_streams(instance, resources)
     rows = query(database, "select reason from core.rejected_stream_records")
     assert len(rows) == 3 and all("negative" in r[0] for r in rows)
-    assert query(database, "select count(*) from core.streams")[0][0] == 3
+    # The file failed a blocking check: its 3 usable plays are held out until it is fixed.
+    assert query(database, "select count(*) from core.streams")[0][0] == 0
 
 
 def test_account_data_format_lands_with_names_and_no_ids(env):

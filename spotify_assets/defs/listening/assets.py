@@ -21,8 +21,13 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.automation import LISTENING_FRESHNESS, on_upstream_change
-from spotify_assets.defs.listening.history_files import STREAMING_FILES_KEY, STREAMING_HISTORY_ZONE
+from spotify_assets.defs.listening.history_files import (
+    STREAMING_FILES_KEY,
+    STREAMING_HISTORY,
+    STREAMING_HISTORY_ZONE,
+)
 from spotify_assets.defs.listening.recently_played import RECENTLY_PLAYED_KEY
+from spotify_assets.defs.quality.held import zone_held_files
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.lib.landing import ProcessedFile, processed_files
 from spotify_assets.lib.listening.recently_played import drop_polled_duplicates, polled_files
@@ -166,7 +171,17 @@ def streams_tables(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="streams-") as tmp:
         files = processed_files(lake.store(), STREAMING_HISTORY_ZONE, Path(tmp))
+        # A file failing a blocking check stays out until it is fixed or removed, whatever
+        # later batches do (reports/data_quality lists it as failed meanwhile).
+        held = zone_held_files(lake.store(), STREAMING_HISTORY)
+        if held:
+            context.log.warning(
+                f"{len(held)} files held out of core.streams until fixed or removed: "
+                + "; ".join(f"{k} ({', '.join(v)})" for k, v in list(held.items())[:10])
+            )
         files += polled_files(lake.store(), Path(tmp))
+        landed = files  # the held files' rejected records stay visible
+        files = [f for f in files if f.source_file not in held]
         context.log.info(
             f"{len(files)} processed files in {lake.uri(STREAMING_HISTORY_ZONE.processed_prefix)}"
         )
@@ -181,7 +196,7 @@ def streams_tables(
             )
             podcasts = classify_mixed_history(conn)
             build_listeners(conn)
-            build_rejected_records(conn, files)
+            build_rejected_records(conn, landed)
             results = _streams_checks(conn, files, stats)
             metadata = {
                 key: _table_metadata(conn, key, STREAMS_COLUMNS if key == STREAMS_KEY else {})
@@ -200,6 +215,7 @@ def streams_tables(
             "account_data_rows_resolved_by_name": resolved,
             "mixed_history_rows_found_podcasts": podcasts,
             "polled_plays_also_in_exports": polled_dropped,
+            "files_held_out": dg.MetadataValue.json(held),
             "seconds": round(time.perf_counter() - started, 2),
         },
     )

@@ -8,10 +8,12 @@ check-failure sensor asks for it whenever new check results arrive.
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+from spotify_assets.lib.quality.held_files import with_held_files
 from spotify_assets.lib.quality.rules import DATA_QUALITY_COLUMNS
 
 DATA_QUALITY_KEY = dg.AssetKey(["reports", "data_quality"])
@@ -74,9 +76,13 @@ def check_results(
     return frame
 
 
-def build_data_quality_asset(check_specs: Sequence[dg.AssetCheckSpec]) -> dg.AssetsDefinition:
+def build_data_quality_asset(
+    check_specs: Sequence[dg.AssetCheckSpec], held_zones: Sequence[Any] = ()
+) -> dg.AssetsDefinition:
     """The asset over the given checks: ``spotify_assets.definitions`` passes every check of the
-    code location (it is built after the other definitions are loaded, so none is missed)."""
+    code location (it is built after the other definitions are loaded, so none is missed), and
+    the landing zones (``ZoneDefs``) whose files failing a blocking check stay listed as failed
+    (one row per file, ``partition`` = the file) until fixed or removed."""
     specs = {spec.key: spec for spec in check_specs}
 
     @dg.asset(
@@ -85,13 +91,22 @@ def build_data_quality_asset(check_specs: Sequence[dg.AssetCheckSpec]) -> dg.Ass
         io_manager_key="warehouse_io_manager",
         kinds={"duckdb"},
         pool="duckdb",
+        required_resource_keys={"lake"} if held_zones else set(),
         owners=["team:data-platform"],
         description="The latest result of every asset check: asset, check, severity, status "
-        "(passed, failed, not run, never run), when, run and what it found.",
+        "(passed, failed, not run, never run), when, run and what it found; plus a failed row "
+        "per landed file held out of the warehouse by a blocking check (until fixed or "
+        "removed).",
         metadata={"column_descriptions": DATA_QUALITY_COLUMNS},
     )
     def data_quality(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
         frame = check_results(context.instance, specs)
+        if held_zones:
+            from spotify_assets.defs.quality.held import zone_held_files
+
+            store = context.resources.lake.store()
+            held = {z.key.to_user_string(): zone_held_files(store, z) for z in held_zones}
+            frame = with_held_files(frame, {a: f for a, f in held.items() if f})
         counts = frame["status"].value_counts().to_dict()
         failed_errors = frame[(frame["status"] == "failed") & (frame["severity"] == "ERROR")]
         context.log.info(f"{len(frame)} checks: {counts}")

@@ -180,7 +180,8 @@ DATA_QUALITY_COLUMNS: dict[str, str] = {
     "passed": "True or False when the check ran; null otherwise",
     "evaluated_at": "When the latest result was recorded (UTC)",
     "run_id": "The Dagster run of the latest result",
-    "partition": "The partition checked, for partitioned assets",
+    "partition": "The partition checked, for partitioned assets; for a landed file held out of "
+    "the warehouse by a blocking check, that file (one row per file and check)",
     "description": "What the check asserts, or what it found",
     "details": "The result's key figures (violations, rates, row counts)",
 }

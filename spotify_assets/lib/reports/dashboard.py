@@ -446,8 +446,9 @@ tr.failed td { background: #fdf0ef; }
 .badge.fail { background: var(--bad); }
 .badge.neutral { background: #8a8a8a; }
 .sev { font-weight: 600; font-size: 12px; }
-.sev-error { color: var(--bad); }
-.sev-warn, .sev-warning { color: var(--warn); }
+/* Severity is coloured on failed rows only: a passed ERROR check is never red. */
+tr.failed .sev-error { color: var(--bad); }
+tr.failed .sev-warn, tr.failed .sev-warning { color: var(--warn); }
 .empty { color: var(--muted); font-style: italic; }
 .top { text-align: right; margin: 8px 0 0; font-size: 13px; }
 footer.page { padding-bottom: 32px; font-size: 13px; }

@@ -1,0 +1,22 @@
+"""Which landed files are held out of the warehouse: the blocking checks of a landing zone
+(its ``parse_rate`` and blocking file checks) evaluated on each file's own manifest, so a failed
+file stays failed until it is fixed or removed (see ``spotify_assets.lib.quality.held_files``).
+``core/streams`` leaves their rows out; ``reports/data_quality`` lists them as failed."""
+
+from typing import Any
+
+from spotify_assets.defs.landing import MIN_PARSE_RATE, ZoneDefs
+from spotify_assets.lib.lake import LakeStore
+from spotify_assets.lib.quality.held_files import BlockingFileCheck, held_files, parse_rate_check
+
+
+def blocking_file_checks(zone: ZoneDefs) -> list[BlockingFileCheck]:
+    return [
+        parse_rate_check(MIN_PARSE_RATE),
+        *(BlockingFileCheck(c.name, c.failing) for c in zone.file_checks if c.blocking),
+    ]
+
+
+def zone_held_files(store: LakeStore, zone: ZoneDefs) -> dict[str, dict[str, Any]]:
+    """``{source_file: {check: what fails}}`` for ``zone``'s held files."""
+    return held_files(store, zone.zone, blocking_file_checks(zone))
