@@ -307,3 +307,45 @@ def test_catalog_merge_keeps_every_entity_and_the_newest_observation_wins():
     assert set(tracks.index) == {"a" * 22, "b" * 22}
     assert set(merged["track_artists"]["track_id"]) == {"a" * 22, "b" * 22}
     assert not merged["track_artists"].duplicated(["track_id", "artist_id"]).any()
+
+
+@pytest.mark.parametrize("mode", ["extended", "development"])
+def test_a_track_a_search_answered_is_not_fetched_again_by_id(tmp_path, tiny_world, mode):
+    """An account-data pair names a track that other rows reference by id (one listener's
+    old export and their later one): the search answers it with its full body, so the
+    tracks step does not ask for it again."""
+    store = LocalLakeStore(tmp_path / "lake")
+    conn, _ = history_warehouse(tiny_world, n_known=0)
+    names = tiny_world.tracks.merge(
+        tiny_world.artists[["artist_id", "artist_name"]],
+        left_on="primary_artist_id",
+        right_on="artist_id",
+    ).set_index("track_id")
+    played = [r[0] for r in conn.execute(
+        "select distinct track_id from core.streams where source_format = 'extended' "
+        "and track_id not in ('0000000000000000000000', '1111111111111111111111') order by 1"
+    ).fetchall()][:3]  # fmt: skip
+    for tid in played:
+        conn.execute(
+            "insert into core.streams (track_id, source_format, content_type, artist_name, "
+            "track_name) values (null, 'account_data', 'music', ?, ?)",
+            [names.loc[tid, "artist_name"], names.loc[tid, "track_name"]],
+        )
+    plan = plan_lookups(conn, store, refresh_hours=24, now=AT)
+    assert set(played) <= set(plan.tracks) and len(plan.names) == 21 + 3
+    with FakeSpotifyServer(tiny_world, mode=mode, as_of=AT) as server:
+        run = run_lookups(plan, store, make_client(server, api_mode=mode), budget=BIG, now=AT)
+        counts = server.request_counts
+        answered = server.answered_requests
+    assert run.finished and run.names_matched == 20 + 3
+    asked_by_id = len(plan.tracks) - 3
+    if mode == "extended":
+        assert counts["GET /v1/tracks"] == math.ceil(asked_by_id / 50)
+        assert not any(any(t in k for t in played) for k in answered if "/v1/tracks" in k)
+    else:
+        assert counts["GET /v1/tracks/{id}"] == asked_by_id
+        assert not any(f"/v1/tracks/{t}" in k for t in played for k in answered)
+    assert counts["GET /v1/search"] == 24
+    progress = get_json(store, PROGRESS_KEY)
+    assert progress["tracks_to_fetch"] == 0
+    assert progress["tracks_known"] == len(plan.tracks) - len(UNKNOWN_IDS)

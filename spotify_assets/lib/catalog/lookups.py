@@ -10,9 +10,10 @@ What is looked up, in this order each run:
    track id), ``not_found`` or ``ambiguous`` (with the reason). A pair is never searched twice.
    A matched search result is a full TrackObject: it enters the catalog with no further call.
 2. **tracks** referenced by id that the catalog does not know, or knew longer ago than
-   ``refresh_hours``: ``GET /tracks?ids=`` (50 per call) in extended mode, one
-   ``GET /tracks/{id}`` per id with bounded concurrency in development mode. Albums need no
-   calls: a TrackObject embeds its album with every column of ``core.albums``.
+   ``refresh_hours``, and that no search of step 1 returned: ``GET /tracks?ids=`` (50 per
+   call) in extended mode, one ``GET /tracks/{id}`` per id with bounded concurrency in
+   development mode. Albums need no calls: a TrackObject embeds its album with every column
+   of ``core.albums``.
 3. **artists** credited on the tracks looked up that the catalog does not know (genres come
    from them): ``GET /artists?ids=`` (50) or one per id.
 
@@ -489,9 +490,14 @@ def run_lookups(
                 decision.status, "names_not_found"
             )
             setattr(run, counter, getattr(run, counter) + 1)
-        # 2. tracks
+        # 2. tracks, but not those a search of this run answered already (an account-data
+        # pair of a track that other rows reference by id): nothing is asked twice.
         if names_done == len(plan.names):
-            for asked, bodies in client.entity_calls("tracks", plan.tracks, should_stop=spent):
+            searched = {t["id"] for t in fetched_tracks}
+            todo = [x for x in plan.tracks if x not in searched]
+            tracks_done = len(plan.tracks) - len(todo)
+            run.tracks_fetched += tracks_done
+            for asked, bodies in client.entity_calls("tracks", todo, should_stop=spent):
                 tracks_done += len(asked)
                 got = {b["id"]: b for b in bodies if b and b.get("id")}
                 for x in asked:
