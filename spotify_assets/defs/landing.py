@@ -9,9 +9,9 @@ this brings the rest.
     streaming_history_job = HISTORY.job
 """
 
-
 import hashlib
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,35 +85,44 @@ def landing_zone_defs(
     ``lake.ingest_batch_files`` files (``SPOTIFY_INGEST_BATCH_FILES``)."""
     partitions = dg.DynamicPartitionsDefinition(name=f"{zone.name}_files")
 
-    @dg.asset(
-        key=key,
-        group_name=group,
-        partitions_def=partitions,
-        # A run takes a whole batch of files (the sensor asks for ranges): less orchestration.
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        kinds=kinds or {"parquet"},
-        owners=OWNERS,
-        description=description,
-        check_specs=[
-            dg.AssetCheckSpec(
-                "files_readable",
-                asset=key,
-                description="Every file of the run could be read (unreadable files are moved to "
-                f"{zone.rejected_prefix} with the reason; WARN: a person should look)",
-            ),
-            dg.AssetCheckSpec(
-                "parse_rate",
-                asset=key,
-                blocking=True,
-                description=f"At least {MIN_PARSE_RATE:.0%} of the records of every readable "
-                "file of the run are usable",
-            ),
-            *[
-                dg.AssetCheckSpec(c.name, asset=key, blocking=c.blocking, description=c.description)
-                for c in file_checks
+    # backfill_policy is beta in Dagster 1.13 and used on purpose (a run takes a whole batch
+    # of files): its warning is not repeated at every load of the code location.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        ingest_asset = dg.asset(
+            key=key,
+            group_name=group,
+            partitions_def=partitions,
+            # A run takes a whole batch of files (the sensor asks for ranges): less orchestration.
+            backfill_policy=dg.BackfillPolicy.single_run(),
+            kinds=kinds or {"parquet"},
+            owners=OWNERS,
+            description=description,
+            check_specs=[
+                dg.AssetCheckSpec(
+                    "files_readable",
+                    asset=key,
+                    description="Every file of the run could be read (unreadable files are "
+                    f"moved to {zone.rejected_prefix} with the reason; WARN: a person should "
+                    "look)",
+                ),
+                dg.AssetCheckSpec(
+                    "parse_rate",
+                    asset=key,
+                    blocking=True,
+                    description=f"At least {MIN_PARSE_RATE:.0%} of the records of every readable "
+                    "file of the run are usable",
+                ),
+                *[
+                    dg.AssetCheckSpec(
+                        c.name, asset=key, blocking=c.blocking, description=c.description
+                    )
+                    for c in file_checks
+                ],
             ],
-        ],
-    )
+        )
+
+    @ingest_asset
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig, lake: LakeResource):
         keys = context.partition_keys
         store = lake.store()
