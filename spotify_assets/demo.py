@@ -85,6 +85,30 @@ def write_sample_charts_files(settings: Settings) -> tuple[int, str]:
     return len(paths), lake.uri("landing/charts/")
 
 
+def write_sample_dataset_files(settings: Settings) -> tuple[int, str]:
+    """Put the sample world's catalog dataset (artists and tracks CSVs) into
+    landing/catalog_datasets/ unless some files are there already."""
+    from spotify_assets.lib.sample.world import build_world
+    from spotify_assets.lib.sample.world.datasets import sample_dataset_files
+    from spotify_assets.resources import LakeResource
+
+    lake = LakeResource(
+        url=settings.lake_url,
+        s3_endpoint_url=settings.s3_endpoint_url,
+        s3_region_name=settings.aws_region,
+    )
+    store = lake.store()
+    prefix = "landing/catalog_datasets/"
+    existing = store.list(prefix)
+    if existing:
+        return len(existing), lake.uri(prefix)
+    world = build_world(settings.sample_scale, seed=settings.sample_seed)
+    files = sample_dataset_files(world)
+    for name, data in files.items():
+        store.put_bytes(f"{prefix}{name}", data)
+    return len(files), lake.uri(prefix)
+
+
 def _run(
     job: dg.JobDefinition, instance: dg.DagsterInstance, **kwargs
 ) -> dg.ExecuteInProcessResult:
@@ -112,11 +136,12 @@ def _run(
 def ingest_landing_zones(defs: dg.Definitions, instance: dg.DagsterInstance) -> list:
     """What the landing-zone sensors do in `make dev`, done once per zone: evaluate the
     sensor, add the file partitions, run the batches it asks for."""
+    from spotify_assets.defs.catalog.datasets import CATALOG_DATASETS
     from spotify_assets.defs.charts.assets import CHARTS
     from spotify_assets.defs.listening.history_files import STREAMING_HISTORY
 
     results = []
-    for zone in (STREAMING_HISTORY, CHARTS):
+    for zone in (STREAMING_HISTORY, CHARTS, CATALOG_DATASETS):
         context = dg.build_sensor_context(
             instance=instance, resources={"lake": defs.resources["lake"]}
         )
@@ -198,10 +223,12 @@ def main() -> int:
     print(f"Listening-history exports in the landing zone: {files} files at {landing}")
     files, landing = write_sample_charts_files(settings)
     print(f"Chart CSVs in the landing zone: {files} files at {landing}")
+    files, landing = write_sample_dataset_files(settings)
+    print(f"Catalog dataset CSVs in the landing zone: {files} files at {landing}")
     t0 = time.perf_counter()
     results = list(ingest_landing_zones(defs, instance))
     seconds = time.perf_counter() - t0
-    print(f"Listening history and charts: {len(results)} ingest runs in {seconds:.1f} s")
+    print(f"Listening history, charts, datasets: {len(results)} ingest runs in {seconds:.1f} s")
 
     t0 = time.perf_counter()
     results.append(_run(defs.resolve_job_def("recently_played_job"), instance))
@@ -221,6 +248,7 @@ def main() -> int:
         print(f"Snapshot window {window}: done in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     results.append(_run(defs.resolve_job_def("catalog_tables_job"), instance))
+    results.append(_run(defs.resolve_job_def("catalog_dataset_rejects_job"), instance))
     print(f"Catalog tables: done in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     results.append(_run(defs.resolve_job_def("listening_tables_job"), instance))

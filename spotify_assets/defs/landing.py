@@ -259,7 +259,6 @@ def landing_zone_defs(
     job = dg.define_asset_job(
         f"{zone.name}_job",
         selection=dg.AssetSelection.assets(key),
-        partitions_def=partitions,
         description=f"Parse landed files of {zone.landing_prefix} (a partition range per run) "
         "into the processed zone (the sensor launches it; also for the Launchpad and make demo).",
     )

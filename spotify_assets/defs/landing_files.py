@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.automation import LISTENING_FRESHNESS, on_upstream_change
+from spotify_assets.defs.catalog.datasets import CATALOG_DATASETS
 from spotify_assets.defs.charts.assets import CHARTS
 from spotify_assets.defs.landing import ZoneDefs
 from spotify_assets.defs.listening.history_files import STREAMING_HISTORY
@@ -19,7 +20,7 @@ from spotify_assets.resources import LakeResource
 from spotify_assets.resources.warehouse import table_schema
 
 #: Every landing zone of the platform.
-ZONES: tuple[ZoneDefs, ...] = (STREAMING_HISTORY, CHARTS)
+ZONES: tuple[ZoneDefs, ...] = (STREAMING_HISTORY, CHARTS, CATALOG_DATASETS)
 LANDING_FILES_KEY = dg.AssetKey(["core", "landing_files"])
 
 

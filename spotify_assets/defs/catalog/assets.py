@@ -12,16 +12,20 @@ The mechanics (lake layout, fetch loops, batching, the learned API mode) are Dag
 them into assets, metadata and check results.
 """
 
+import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.automation import CATALOG_FRESHNESS, on_upstream_change
+from spotify_assets.defs.catalog.datasets import CATALOG_DATASET_FILES_KEY
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.lib.catalog.api_mode import ApiModeState
+from spotify_assets.lib.catalog.datasets import dataset_artists, dataset_tracks
 from spotify_assets.lib.catalog.entities import (
     artist_bodies,
     fetch_artists,
@@ -41,6 +45,8 @@ from spotify_assets.lib.catalog.parse import (
     combine_windows,
     empty_frame,
     frame,
+    merge_dataset_artists,
+    merge_dataset_tracks,
     merge_sources,
     parse_artist_bodies,
 )
@@ -383,19 +389,22 @@ def playlist_tracks(
             "matched (track_id), not_found or ambiguous, with the reason.",
         }.items()
     },
-    deps=[SNAPSHOTS_KEY, LOOKUPS_KEY],
+    deps=[SNAPSHOTS_KEY, LOOKUPS_KEY, CATALOG_DATASET_FILES_KEY],
     pool="duckdb",
     name="catalog_dimensions",
 )
 def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
     """Every entity seen, from every source: the completed snapshot windows (oldest first)
     and the lookups; the newest observation of each entity wins, ``first_seen`` is the
-    earliest and ``source`` says where the row's values come from."""
+    earliest and ``source`` says where the row's values come from. Landed catalog datasets
+    add their tracks and the newest popularity (``popularity_source``)."""
     started = time.perf_counter()
     store = lake.store()
     snapshots = completed_snapshots(store)
     lookups = lookup_tables(store)
-    if not snapshots and not len(lookups["tracks"]):
+    with tempfile.TemporaryDirectory(prefix="catalog-datasets-") as tmp:
+        ds_tracks, ds_credits, ds_files = dataset_tracks(store, Path(tmp))
+    if not snapshots and not len(lookups["tracks"]) and not len(ds_tracks):
         raise dg.Failure(
             "No completed raw/playlist_snapshots window in the lake "
             f"({lake.uri(SNAPSHOTS_PREFIX)}) and no catalog lookup: materialize at least one "
@@ -416,6 +425,7 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
     for table in ("tracks", "albums"):  # windows parsed before `source` existed
         frames[table]["source"] = frames[table]["source"].fillna("playlist")
     frames = merge_sources(frames, lookups)
+    frames = merge_dataset_tracks(frames, ds_tracks, ds_credits)
     frames["track_name_matches"] = frame("track_name_matches", load_name_matches(store))
     sources = frames["tracks"]["source"].value_counts().to_dict()
     for name, df in frames.items():
@@ -425,6 +435,7 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
             metadata={
                 "snapshot_windows": len(snapshots),
                 "latest_window": snapshots[-1][0] if snapshots else "",
+                "dataset_files": ds_files,
                 "tracks_by_source": dg.MetadataValue.json({k: int(v) for k, v in sources.items()}),
             },
         )
@@ -456,18 +467,25 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
             "(rules in lib/catalog/genres.py).",
         ),
     },
-    deps=[ENTITIES_KEY, LOOKUPS_KEY],
+    deps=[ENTITIES_KEY, LOOKUPS_KEY, CATALOG_DATASET_FILES_KEY],
     pool="duckdb",
     name="catalog_artists",
 )
 def catalog_artists(context: dg.AssetExecutionContext, lake: LakeResource):
     """The latest fetched body of every artist, from the snapshots' artist fetches and the
-    lookups alike (``source`` says which)."""
+    lookups alike (``source`` says which); landed catalog datasets add their artists, and
+    followers, popularity and genres where theirs are the newest known
+    (``followers_source``, ``popularity_source``)."""
     store = lake.store()
     bodies = [(b, t, "playlist") for b, t in artist_bodies(store)]
     bodies += [(b, t, "lookup") for b, t in lookup_artist_bodies(store)]
     bodies.sort(key=lambda e: e[1] or datetime.min)  # stable: oldest first, latest wins
     artists, genres = parse_artist_bodies(bodies)
+    with tempfile.TemporaryDirectory(prefix="catalog-datasets-") as tmp:
+        ds_artists, ds_genres, ds_files = dataset_artists(store, Path(tmp))
+    artists, genres = merge_dataset_artists(artists, genres, ds_artists, ds_genres)
+    if ds_files:
+        context.log.info(f"{len(ds_artists)} artists in {ds_files} catalog dataset files")
     context.log.info(f"{len(artists)} artists, {len(genres)} artist genres")
     yield dg.Output(artists, output_name="artists")
     yield dg.Output(genres, output_name="artist_genres")

@@ -24,8 +24,15 @@ from spotify_assets.lib.catalog.genres import genre_families
 
 SOURCE_DESCRIPTION = (
     "Where the row's values come from: playlist (a snapshot of a configured playlist), "
-    "lookup (fetched because the history or the charts reference it), dataset"
+    "lookup (fetched because the history or the charts reference it), dataset (a landed "
+    "catalog dataset CSV)"
 )
+POPULARITY_SOURCE_DESCRIPTION = (
+    "Where popularity comes from: the newest observation that has one (playlist, lookup or "
+    "dataset; an API answer without popularity, as development-mode apps get, is none); null "
+    "when no source has it"
+)
+FOLLOWERS_SOURCE_DESCRIPTION = POPULARITY_SOURCE_DESCRIPTION.replace("popularity", "followers")
 
 # Column order and pandas dtypes of every catalog table: the single source for the
 # DataFrames, the DuckDB tables and the `dagster/column_schema` descriptions.
@@ -37,7 +44,8 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "primary_artist_id": ("string", "First credited artist (core.artists)"),
         "duration_ms": ("Int64", "Duration in milliseconds"),
         "explicit": ("boolean", "Explicit lyrics flag"),
-        "popularity": ("Int64", "Spotify popularity 0-100; null for development-mode apps"),
+        "popularity": ("Int64", "Spotify popularity 0-100: the newest known value"),
+        "popularity_source": ("string", POPULARITY_SOURCE_DESCRIPTION),
         "track_number": ("Int64", "Position on its disc"),
         "disc_number": ("Int64", "Disc of the album"),
         "isrc": ("string", "International Standard Recording Code"),
@@ -60,8 +68,10 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "artists": {
         "artist_id": ("string", "Spotify artist id"),
         "artist_name": ("string", "Artist name"),
-        "followers": ("Int64", "Follower count; null for development-mode apps"),
-        "popularity": ("Int64", "Spotify popularity 0-100; null for development-mode apps"),
+        "followers": ("Int64", "Follower count: the newest known value"),
+        "followers_source": ("string", FOLLOWERS_SOURCE_DESCRIPTION),
+        "popularity": ("Int64", "Spotify popularity 0-100: the newest known value"),
+        "popularity_source": ("string", POPULARITY_SOURCE_DESCRIPTION),
         "fetched_at": ("datetime64[us]", "When the artist body was fetched (UTC)"),
         "source": ("string", SOURCE_DESCRIPTION),
     },
@@ -342,7 +352,103 @@ def merge_sources(
         )
         credits = credits.drop_duplicates(["track_id", "artist_id"], keep="first")
         out["track_artists"] = frame("track_artists", credits.drop(columns="source"))
+    tracks = out["tracks"]
+    tracks["popularity_source"] = tracks["source"].where(tracks["popularity"].notna())
     return out
+
+
+def _newer_value(
+    api: pd.Series, api_at: pd.Series, dataset: pd.Series, dataset_at: pd.Series
+) -> pd.Series:
+    """Where the dataset's value wins: it has one, and the API row has none or is older (on
+    equal times the API's wins, as the playlist's does in :func:`merge_sources`)."""
+    newer = (dataset_at > api_at).fillna(False).astype(bool)
+    return (dataset.notna() & (api.isna() | newer)).astype(bool)
+
+
+def merge_dataset_tracks(
+    tables: dict[str, pd.DataFrame], dataset_tracks: pd.DataFrame, dataset_credits: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    """``tracks`` and ``track_artists`` with catalog dataset observations (``source =
+    'dataset'``) added. A track the API sources know keeps their row (album, numbers, ISRC,
+    credits) and takes from the dataset only the popularity when the dataset's is the newest
+    known (``popularity_source`` says which) and names, duration or flag the API left null;
+    a track only the dataset knows is added with its credits (no album: the datasets have
+    none). Vectorized: a 600k-track dataset is one merge."""
+    if not len(dataset_tracks):
+        return tables
+    out = dict(tables)
+    tracks = tables["tracks"]
+    ds = dataset_tracks.set_index("track_id")
+    known = tracks["track_id"].isin(ds.index)
+    if known.any():
+        api = tracks.loc[known].set_index("track_id")
+        mine = ds.loc[api.index]
+        take = _newer_value(
+            api["popularity"], api["last_seen"], mine["popularity"], mine["last_seen"]
+        )
+        api.loc[take, "popularity"] = mine.loc[take, "popularity"]
+        api.loc[take, "popularity_source"] = "dataset"
+        for col in ("track_name", "duration_ms", "explicit"):
+            api[col] = api[col].fillna(mine[col])
+        tracks = pd.concat([tracks.loc[~known], api.reset_index()], ignore_index=True)
+    new = dataset_tracks[~dataset_tracks["track_id"].isin(tables["tracks"]["track_id"])].copy()
+    new["popularity_source"] = new["source"].where(new["popularity"].notna())
+    tracks = pd.concat([tracks, new], ignore_index=True) if len(new) else tracks
+    out["tracks"] = frame("tracks", tracks.sort_values("track_id"))
+    added = dataset_credits[dataset_credits["track_id"].isin(new["track_id"])]
+    if len(added):
+        credits = pd.concat([tables["track_artists"], added], ignore_index=True)
+        out["track_artists"] = frame("track_artists", credits)
+    return out
+
+
+def merge_dataset_artists(
+    artists: pd.DataFrame,
+    genres: pd.DataFrame,
+    dataset_artists: pd.DataFrame,
+    dataset_genres: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``artists`` and ``artist_genres`` with catalog dataset observations added: followers
+    and popularity each from the newest observation that has one (``followers_source``,
+    ``popularity_source``), genres from the newest observation that has any, the name from
+    the API unless it gave none; an artist only the dataset knows is added."""
+    if not len(dataset_artists):
+        return artists, genres
+    ds = dataset_artists.set_index("artist_id")
+    known = artists["artist_id"].isin(ds.index)
+    api = artists.loc[known].set_index("artist_id")
+    mine = ds.loc[api.index]
+    for col in ("followers", "popularity"):
+        take = _newer_value(api[col], api["fetched_at"], mine[col], mine["fetched_at"])
+        api.loc[take, col] = mine.loc[take, col]
+        api.loc[take, f"{col}_source"] = "dataset"
+    api["artist_name"] = api["artist_name"].fillna(mine["artist_name"])
+    new = dataset_artists[~dataset_artists["artist_id"].isin(artists["artist_id"])].copy()
+    for col in ("followers", "popularity"):
+        new[f"{col}_source"] = new["source"].where(new[col].notna())
+    merged = pd.concat(
+        [p for p in (artists.loc[~known], api.reset_index(), new) if len(p)], ignore_index=True
+    )
+    # Genres: the API's unless the dataset's observation is newer and has genres.
+    has_api = pd.Index(genres["artist_id"].unique())
+    has_ds = pd.Index(dataset_genres["artist_id"].unique())
+    both = has_api.intersection(has_ds)
+    api_at = artists.set_index("artist_id").loc[both, "fetched_at"]
+    ds_at = ds.loc[both, "fetched_at"]
+    dataset_wins = both[(ds_at > api_at).fillna(False).to_numpy(bool)]
+    use_ds = has_ds.difference(has_api).union(dataset_wins)
+    merged_genres = pd.concat(
+        [
+            genres[~genres["artist_id"].isin(dataset_wins)],
+            dataset_genres[dataset_genres["artist_id"].isin(use_ds)],
+        ],
+        ignore_index=True,
+    )
+    return (
+        frame("artists", merged.sort_values("artist_id")),
+        frame("artist_genres", merged_genres.sort_values(["artist_id", "genre"])),
+    )
 
 
 def parse_snapshot(doc: SnapshotDocument) -> ParsedPlaylist:
@@ -523,12 +629,15 @@ def parse_artist_bodies(
     genres = []
     for artist_id, (body, fetched_at, source) in latest.items():
         followers = body.get("followers")
+        follower_count = followers.get("total") if isinstance(followers, dict) else None
         artists.append(
             {
                 "artist_id": artist_id,
                 "artist_name": body.get("name"),
-                "followers": followers.get("total") if isinstance(followers, dict) else None,
+                "followers": follower_count,
+                "followers_source": source if follower_count is not None else None,
                 "popularity": body.get("popularity"),
+                "popularity_source": source if body.get("popularity") is not None else None,
                 "fetched_at": fetched_at,
                 "source": source,
             }

@@ -1,0 +1,140 @@
+"""A development-mode app (no popularity, no followers from the API) lands the sample world's
+catalog dataset: the zone's sensor and ingest asset take the files, core.artists and
+core.tracks get followers and popularity from it (saying so), and the catalog marts
+(popularity against followers, genre families, release years) show them."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from spotify_assets.defs.catalog.assets import (
+    catalog_artists,
+    catalog_dimensions,
+    catalog_entities,
+    playlist_snapshots,
+    playlist_tracks,
+)
+from spotify_assets.defs.catalog.datasets import CATALOG_DATASETS, rejected_catalog_dataset_rows
+from spotify_assets.lib.marts import catalog_marts
+from spotify_assets.lib.marts.run import build_marts, prepare
+from spotify_assets.lib.sample.fake_api import FakeSpotifyServer
+from spotify_assets.lib.sample.world.datasets import sample_dataset_files
+from spotify_assets.resources import (
+    LakeIOManager,
+    LakeResource,
+    SpotifyResource,
+    WarehouseIOManager,
+)
+
+WINDOW = "2026-06-01-00:00"
+PARTITIONED = [playlist_snapshots, catalog_entities, playlist_tracks]
+TABLES = [catalog_dimensions, catalog_artists, rejected_catalog_dataset_rows]
+
+
+def test_a_dataset_fills_followers_and_popularity_of_a_development_mode_world(tmp_path, tiny_world):
+    lake = LakeResource(url=str(tmp_path / "lake"))
+    database = str(tmp_path / "warehouse.duckdb")
+    files = sample_dataset_files(tiny_world)
+    store = lake.store()
+    for name, data in files.items():
+        store.put_bytes(f"landing/catalog_datasets/{name}", data)
+    bad = (
+        "id,followers,genres,name,popularity\nnot-an-id,1,[],X,1\n"
+        + files[next(n for n in files if n.startswith("artists"))].decode().split("\n", 1)[1]
+    )
+    store.put_bytes("landing/catalog_datasets/old/artists-2020-01-01.csv", bad.encode())
+    store.put_bytes("landing/catalog_datasets/README.csv", b"what,is,this\n1,2,3\n")
+    instance = dg.DagsterInstance.ephemeral()
+    with FakeSpotifyServer(tiny_world, mode="development") as server:
+        resources = {
+            "spotify": SpotifyResource(
+                source="sample", sample_scale="tiny", backoff_s=0.01,
+                sample_server_url=server.url, api_mode="auto",
+            ),
+            "lake": lake,
+            "lake_io_manager": LakeIOManager(lake=lake),
+            "warehouse_io_manager": WarehouseIOManager(database=database),
+            "warehouse": DuckDBResource(database=database),
+        }  # fmt: skip
+        # What the sensor does: one partition per file, then the runs it asks for.
+        tick = CATALOG_DATASETS.sensor(
+            dg.build_sensor_context(instance=instance, resources={"lake": lake})
+        )
+        for request in tick.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(
+                CATALOG_DATASETS.partitions.name, request.partition_keys
+            )
+        assert len(tick.run_requests) >= 1
+        for request in tick.run_requests:
+            ingested = dg.materialize(
+                [CATALOG_DATASETS.asset], instance=instance, resources=resources,
+                tags=request.tags,
+            )  # fmt: skip
+            assert ingested.success
+        assert dg.materialize(
+            [*PARTITIONED, *TABLES], selection=PARTITIONED, partition_key=WINDOW,
+            resources=resources, instance=instance,
+        ).success  # fmt: skip
+        assert dg.materialize(
+            [*PARTITIONED, *TABLES], selection=TABLES, resources=resources, instance=instance
+        ).success
+
+    day = tiny_world.history_end.to_pydatetime()
+    with duckdb.connect(database) as conn:
+        artists = conn.execute(
+            "select artist_id, followers, popularity, followers_source, popularity_source, "
+            "source from core.artists order by artist_id"
+        ).df()
+        # The API (development mode) gave none: every value is the dataset's of its day.
+        assert len(artists) == len(tiny_world.artists)
+        assert set(artists["followers_source"]) == {"dataset"}
+        assert set(artists["popularity_source"]) == {"dataset"}
+        ids = artists["artist_id"].tolist()
+        assert artists["followers"].tolist() == tiny_world.artist_followers_at(ids, day).tolist()
+        assert artists["popularity"].tolist() == tiny_world.artist_popularity_at(ids, day).tolist()
+        tracks = conn.execute(
+            "select track_id, popularity, popularity_source, source, album_id from core.tracks"
+        ).df()
+        from_playlists = tracks[tracks["source"] == "playlist"]
+        assert len(from_playlists) > 0 and from_playlists["album_id"].notna().all()
+        with_pop = from_playlists[from_playlists["popularity"].notna()]
+        assert set(with_pop["popularity_source"]) == {"dataset"}
+        expected = tiny_world.track_popularity_at(with_pop["track_id"].tolist(), day)
+        assert with_pop["popularity"].tolist() == expected.tolist()
+        # Tracks the playlists never held come from the dataset alone.
+        assert (tracks["source"] == "dataset").sum() > 0
+        # The bad row of the old file is kept with its line; the README is not ingested.
+        assert conn.execute(
+            "select source_file, record_index, reason from core.rejected_catalog_dataset_rows"
+        ).fetchall() == [("old/artists-2020-01-01.csv", 2, "id 'not-an-id' is not a Spotify id")]
+
+        # The catalog marts now show followers and popularity.
+        prepare(conn)
+        conn.execute(
+            "create table core.streams as select null::varchar as track_id, "
+            "null::varchar as content_type, null::bigint as ms_played where false"
+        )
+        marts = {m.name: m for m in catalog_marts.MARTS}
+        build_marts(
+            conn, [marts[n] for n in ("popularity_vs_followers", "genre_families", "release_years")]
+        )
+        points, r2 = conn.execute(
+            "select count(*), regr_r2(popularity, log10_followers) "
+            "from marts.popularity_vs_followers"
+        ).fetchone()
+        assert points == len(tiny_world.artists) and r2 > 0.2
+        families = conn.execute(
+            "select count(*), count(avg_popularity), count(followers_median) "
+            "from marts.genre_families where artists > 0"
+        ).fetchone()
+        assert families[0] > 3 and families[0] == families[1] == families[2]
+        # Every year has a popularity but those after the dataset's day: the playlists of
+        # 2026 hold newer tracks than a dataset of that day knows.
+        years = dict(
+            conn.execute("select release_year, avg_popularity from marts.release_years").fetchall()
+        )
+        assert len(years) > 3
+        assert {y for y, p in years.items() if p is None} <= set(range(day.year + 1, 2100))
+        assert all(p is not None for y, p in years.items() if y <= day.year)
