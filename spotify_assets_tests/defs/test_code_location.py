@@ -49,6 +49,7 @@ def test_automation_is_on_by_default():
     assert {
         "streaming_history_sensor",
         "charts_sensor",
+        "catalog_datasets_sensor",
         "recently_played_sensor",
         "catalog_lookups_sensor",
         "check_failure_alert_sensor",
