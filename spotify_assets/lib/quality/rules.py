@@ -89,12 +89,28 @@ def accepted_values(
     )
 
 
+#: A number as JSON writes it.
+_JSON_NUMBER = r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?"
+
+
+def _numbers(column: str) -> str:
+    """Every number of ``column`` (a scalar, a list or a nested list) as a list of doubles."""
+    return (
+        f"list_transform(regexp_extract_all(to_json({column})::varchar, '{_JSON_NUMBER}'), "
+        "lambda x: x::double)"
+    )
+
+
 def within_unit_interval(
     table: str, columns: Sequence[str], *, key: str, blocking: bool = True
 ) -> Rule:
-    """Shares and rates in [0, 1] (a tolerance of 1e-6 for sums of doubles)."""
+    """Shares and rates in [0, 1] (a tolerance of 1e-6 for sums of doubles). A column may
+    also hold a list of shares (``listener_wrapped.clock_share``, 24 of them): every number in
+    it is checked, read through its JSON text so one SQL fits scalars and lists alike."""
     cols = ", ".join(columns)
-    conds = " or ".join(f"{c} < 0 or {c} > 1.000001" for c in columns)
+    conds = " or ".join(
+        f"list_min({_numbers(c)}) < 0 or list_max({_numbers(c)}) > 1.000001" for c in columns
+    )
     return Rule(
         name=f"{table.split('.')[-1]}_rates_within_0_1",
         table=table,
