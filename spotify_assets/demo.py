@@ -290,9 +290,11 @@ def main() -> int:
     print(f"Checks: {passed} passed, {len(failed)} failed")
     for line in failed:
         print(f"  FAILED {line}")
+    # People read the published copy (refreshed after every write), never the file runs write.
     print(
         'Query it:  .venv/bin/python -c "import duckdb; print(duckdb.connect('
-        f"'{settings.warehouse_path}', read_only=True).sql('from core.tracks limit 5'))\""
+        f"'{settings.published_warehouse_path}', read_only=True)"
+        ".sql('from core.tracks limit 5'))\""
     )
     print("See it:    make dev, then open http://127.0.0.1:3000")
     # WARN checks are for a person to look at; a failed ERROR check is a broken demo.
