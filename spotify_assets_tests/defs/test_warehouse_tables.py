@@ -9,7 +9,7 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.definitions import with_warehouse_wide_definitions
-from spotify_assets.defs.marts.assets import CATALOG_MARTS, ENGAGEMENT_MARTS
+from spotify_assets.defs.marts.assets import CATALOG_MARTS, ENGAGEMENT_MARTS, LISTENER_MARTS
 from spotify_assets.defs.marts.factory import mart_assets, mart_key
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 from spotify_assets.defs.quality.checks import ROW_COUNT_CHECK, SCHEMA_CHANGE_CHECK
@@ -131,11 +131,11 @@ def test_the_bi_exports_are_the_marts_of_group_marts():
 
     graph = defs.get_repository_def().asset_graph
     exported = graph.get(dg.AssetKey(["reports", "bi_exports"])).parent_keys
-    assert exported == {mart_key(m) for m in [*CATALOG_MARTS, *ENGAGEMENT_MARTS]}
+    assert exported == {mart_key(m) for m in [*CATALOG_MARTS, *ENGAGEMENT_MARTS, *LISTENER_MARTS]}
 
 
 def test_a_mart_carries_its_own_row_key():
-    assert all(m.key for m in [*CATALOG_MARTS, *ENGAGEMENT_MARTS])
+    assert all(m.key for m in [*CATALOG_MARTS, *ENGAGEMENT_MARTS, *LISTENER_MARTS])
     spec = dict(name="no_key", description="d", sql="select 1 as a", columns={"a": "x"}, reads=())
     with pytest.raises(TypeError, match="key"):
         Mart(**spec)
