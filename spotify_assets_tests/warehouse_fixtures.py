@@ -22,6 +22,7 @@ CORE_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
         ("total_tracks", "BIGINT"),
         ("primary_artist_id", "VARCHAR"),
         ("last_seen", "TIMESTAMP"),
+        ("source", "VARCHAR"),
     ),
     "core.artist_genres": (
         ("artist_id", "VARCHAR"),
@@ -32,8 +33,11 @@ CORE_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
         ("artist_id", "VARCHAR"),
         ("artist_name", "VARCHAR"),
         ("followers", "BIGINT"),
+        ("followers_source", "VARCHAR"),
         ("popularity", "BIGINT"),
+        ("popularity_source", "VARCHAR"),
         ("fetched_at", "TIMESTAMP"),
+        ("source", "VARCHAR"),
     ),
     "core.listeners": (
         ("user_id", "VARCHAR"),
@@ -122,11 +126,13 @@ CORE_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
         ("duration_ms", "BIGINT"),
         ("explicit", "BOOLEAN"),
         ("popularity", "BIGINT"),
+        ("popularity_source", "VARCHAR"),
         ("track_number", "BIGINT"),
         ("disc_number", "BIGINT"),
         ("isrc", "VARCHAR"),
         ("first_seen", "TIMESTAMP"),
         ("last_seen", "TIMESTAMP"),
+        ("source", "VARCHAR"),
     ),
 }
 
