@@ -442,6 +442,8 @@ def drop_polled_duplicates(conn: Any) -> int:
     :data:`START_PENALTY_MS`). So two polled plays of a track played twice in a row take the
     two export rows, never one, whichever end each was reported at. Only candidate pairs go
     through Python: a poll adds at most 50 polled plays per user."""
+    # A cursor of its own: whatever the caller left unfinished on ``conn`` stays its business.
+    conn = conn.cursor()
     candidates = conn.sql(_CANDIDATES_SQL + " order by all").to_arrow_table()
     if not candidates.num_rows:
         return 0
