@@ -349,3 +349,21 @@ def test_a_track_a_search_answered_is_not_fetched_again_by_id(tmp_path, tiny_wor
     progress = get_json(store, PROGRESS_KEY)
     assert progress["tracks_to_fetch"] == 0
     assert progress["tracks_known"] == len(plan.tracks) - len(UNKNOWN_IDS)
+
+
+def test_raw_objects_are_cut_by_bodies_not_by_calls(tmp_path, tiny_world, monkeypatch):
+    """A batch call answers 50 bodies: the lake gets an object every BODIES_PER_OBJECT
+    bodies (what a crash can lose, and what the run holds in memory), not every so many
+    calls."""
+    from spotify_assets.lib.catalog import lookups
+
+    monkeypatch.setattr(lookups, "BODIES_PER_OBJECT", 60)
+    store = LocalLakeStore(tmp_path / "lake")
+    conn, _ = history_warehouse(tiny_world, n_known=0)
+    plan = plan_lookups(conn, store, refresh_hours=24, now=AT)
+    with FakeSpotifyServer(tiny_world, mode="extended", as_of=AT) as server:
+        run_lookups(plan, store, make_client(server, api_mode="extended"), budget=BIG, now=AT)
+    objects = [doc for key, doc in lookups.lookup_documents(store) if "/tracks-" in key]
+    sizes = [sum(len(r["requested"]) for r in doc["records"]) for doc in objects]
+    assert sum(sizes) == len(plan.tracks) == 302
+    assert len(objects) >= 4 and max(sizes) < 60 + 50, sizes

@@ -366,6 +366,7 @@ class _Writer:
         self.run_key = run_key
         self.n = 0
         self.pending: dict[str, dict[str, Any]] = {}
+        self.pending_bodies = 0  # a batch record holds up to 50 bodies, a search one 1
         self.entities = load_entity_state(store)
         self.names = load_name_matches(store)
         self.new_entities: list[dict[str, Any]] = []
@@ -377,7 +378,8 @@ class _Writer:
         )
         doc["records"].append(record)
         doc["fetched_at"] = datetime.now(UTC).isoformat()
-        if len(doc["records"]) >= BODIES_PER_OBJECT:
+        self.pending_bodies += len(record["bodies"]) if "bodies" in record else 1
+        if self.pending_bodies >= BODIES_PER_OBJECT:
             self.flush()
 
     def entity(self, kind: str, id_: str, status: str, artist_ids: list[str] | None = None) -> None:
@@ -414,6 +416,7 @@ class _Writer:
                     self.store, f"{LOOKUPS_PREFIX}/{self.run_key}/{kind}-{self.n:05d}.json", doc
                 )
         self.pending = {}
+        self.pending_bodies = 0
         if self.new_entities:
             self.entities = _append(self.entities, self.new_entities, ["kind", "id"])
             _put_frame(self.store, ENTITIES_STATE_KEY, self.entities)
@@ -454,7 +457,7 @@ def run_lookups(
             return True
         return False
 
-    fetched_tracks: list[dict[str, Any]] = []
+    searched: set[str] = set()  # tracks a search answered with their full body
     names_done = tracks_done = 0
     try:
         # 1. names
@@ -483,7 +486,7 @@ def run_lookups(
             if chosen is not None:
                 credited = [a["id"] for a in chosen.get("artists") or [] if a and a.get("id")]
                 writer.entity("track", chosen["id"], "found", credited)
-                fetched_tracks.append(chosen)
+                searched.add(chosen["id"])
             run.searched += 1
             names_done += 1
             counter = {"matched": "names_matched", "ambiguous": "names_ambiguous"}.get(
@@ -493,7 +496,6 @@ def run_lookups(
         # 2. tracks, but not those a search of this run answered already (an account-data
         # pair of a track that other rows reference by id): nothing is asked twice.
         if names_done == len(plan.names):
-            searched = {t["id"] for t in fetched_tracks}
             todo = [x for x in plan.tracks if x not in searched]
             tracks_done = len(plan.tracks) - len(todo)
             run.tracks_fetched += tracks_done
@@ -505,7 +507,6 @@ def run_lookups(
                         b = got[x]
                         credited = [a["id"] for a in b.get("artists") or [] if a and a.get("id")]
                         writer.entity("track", x, "found", credited)
-                        fetched_tracks.append(b)
                         run.tracks_fetched += 1
                     else:
                         writer.entity("track", x, "not_found")
