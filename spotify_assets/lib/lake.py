@@ -161,7 +161,7 @@ class LocalLakeStore:
 
 class S3LakeStore:
     """The lake as ``s3://bucket/prefix``; ``client`` is a boto3 S3 client (from
-    ``dagster_aws.s3.S3Resource.get_client()`` in the platform)."""
+    ``LakeResource.store()`` in the platform)."""
 
     etag_is_content = True  # S3's ETag is a digest of the uploaded bytes
 

@@ -26,13 +26,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import requests
-import spotipy
-from spotipy.cache_handler import MemoryCacheHandler
-from spotipy.exceptions import SpotifyException, SpotifyOauthError
+
+# spotipy is imported when a client is built: most runs never call the API.
+if TYPE_CHECKING:
+    import spotipy
+else:
+    from spotify_assets.lib.lazy import spotipy
 
 logger = logging.getLogger("spotify_assets.spotify_client")
 
@@ -177,7 +180,7 @@ def build_spotipy(
             open_browser=False,
             requests_timeout=timeout_s,
             requests_session=session,
-            cache_handler=MemoryCacheHandler(
+            cache_handler=spotipy.MemoryCacheHandler(
                 token_info={
                     "access_token": "",
                     "refresh_token": refresh_token,
@@ -192,7 +195,7 @@ def build_spotipy(
             client_secret=client_secret,
             requests_timeout=timeout_s,
             requests_session=session,
-            cache_handler=MemoryCacheHandler(),  # never a .cache file in the working dir
+            cache_handler=spotipy.MemoryCacheHandler(),  # never a .cache file in the working dir
         )
     auth.OAUTH_TOKEN_URL = token_url  # instance attribute: points spotipy at a fake server
     sp = spotipy.Spotify(auth_manager=auth, requests_session=session, requests_timeout=timeout_s)
@@ -244,7 +247,7 @@ class SpotifyCatalogClient:
                 if result is None:
                     raise _Malformed()
                 return result
-            except SpotifyException as exc:
+            except spotipy.SpotifyException as exc:
                 status = exc.http_status
                 if status == 429:
                     wait = _retry_after(exc.headers)
@@ -271,7 +274,7 @@ class SpotifyCatalogClient:
                     self._wait(endpoint, self._backoff(attempt), f"HTTP {status}", attempt)
                     continue
                 raise _http_error(label, endpoint, exc) from exc
-            except SpotifyOauthError as exc:
+            except spotipy.SpotifyOauthError as exc:
                 error = getattr(exc, "error", None)
                 if error in _FATAL_OAUTH or attempt > s.max_retries:
                     fatal = error in _FATAL_OAUTH
@@ -563,7 +566,7 @@ def _short(text: Any, n: int = 200) -> str:
     return s if len(s) <= n else s[: n - 3] + "..."
 
 
-def _http_error(label: str, endpoint: str, exc: SpotifyException) -> SpotifyApiError:
+def _http_error(label: str, endpoint: str, exc: spotipy.SpotifyException) -> SpotifyApiError:
     status = exc.http_status
     hint = ""
     message = f"HTTP {status}: {_short(exc.msg)}"

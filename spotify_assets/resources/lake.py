@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import orjson
-import pandas as pd
-from dagster_aws.s3 import S3Resource
 from pydantic import Field, PrivateAttr
 
 from spotify_assets.lib.lake import LakeError, LakeStore, open_lake
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 
 class LakeResource(dg.ConfigurableResource):
     """Where the lake lives: a folder (``./data/lake``) or ``s3://bucket/prefix``.
 
-    S3 goes through ``dagster_aws.s3.S3Resource``, so credentials come from the usual AWS
-    chain and any S3-compatible endpoint (MinIO, moto, Ceph) works through
-    ``s3_endpoint_url`` or ``AWS_ENDPOINT_URL``.
+    S3 goes through a boto3 client (standard retries, 5 attempts), so credentials come from
+    the usual AWS chain and any S3-compatible endpoint (MinIO, moto, Ceph) works through
+    ``s3_endpoint_url`` or ``AWS_ENDPOINT_URL``. boto3 is imported only then: the S3 stack
+    costs seconds at every load of the code location.
     """
 
     url: str
@@ -38,9 +42,15 @@ class LakeResource(dg.ConfigurableResource):
         if self._store is None:
             client = None
             if self.url.startswith("s3://"):
-                client = S3Resource(
-                    endpoint_url=self.s3_endpoint_url, region_name=self.s3_region_name
-                ).get_client()
+                import boto3
+                from botocore.config import Config
+
+                client = boto3.session.Session().client(
+                    "s3",
+                    endpoint_url=self.s3_endpoint_url,
+                    region_name=self.s3_region_name,
+                    config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+                )
             self._store = open_lake(self.url, s3_client=client)
         return self._store
 

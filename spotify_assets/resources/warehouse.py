@@ -36,15 +36,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
-import pandas as pd
-from dagster_duckdb import DuckDBResource
+from dagster_duckdb import DuckDBIOManager, DuckDBResource
 from dagster_duckdb.io_manager import DuckDbClient
-from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 from pydantic import Field, PrivateAttr
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 #: Default bound on waiting for the warehouse's write lock (SPOTIFY_WAREHOUSE_LOCK_WAIT_S).
 DEFAULT_LOCK_WAIT_S = 120.0
@@ -225,41 +228,6 @@ def table_schema(
     )
 
 
-class WarehousePandasTypeHandler(DuckDBPandasTypeHandler):
-    # ``table_slice`` is Dagster's ``TableSlice``, which only a private module exports.
-    def handle_output(
-        self, context: dg.OutputContext, table_slice, obj: pd.DataFrame, connection
-    ) -> None:
-        target = f"{table_slice.schema}.{table_slice.table}"
-        connection.register("_dagster_output", obj)
-        try:
-            if table_slice.partition_dimensions:
-                connection.execute(
-                    f"create table if not exists {target} as select * from _dagster_output limit 0"
-                )
-                connection.execute(f"insert into {target} by name select * from _dagster_output")
-            else:
-                connection.execute(
-                    f"create or replace table {target} as select * from _dagster_output"
-                )
-        finally:
-            connection.unregister("_dagster_output")
-        descriptions = dict((context.definition_metadata or {}).get("column_descriptions") or {})
-        total = connection.execute(f"select count(*) from {target}").fetchone()[0]
-        metadata: dict[str, object] = {
-            "dagster/column_schema": table_schema(
-                connection, table_slice.schema, table_slice.table, descriptions
-            ),
-            "dagster/table_name": f"warehouse.{target}",
-        }
-        if context.has_partition_key:
-            metadata["dagster/partition_row_count"] = int(len(obj))
-            metadata["table_row_count"] = int(total)
-        else:
-            metadata["dagster/row_count"] = int(total)
-        context.add_output_metadata(metadata)
-
-
 class WarehouseClient(DuckDbClient):
     """dagster-duckdb's client with the bounded, logged wait and the published copy."""
 
@@ -279,7 +247,7 @@ class WarehouseClient(DuckDbClient):
             yield conn
 
 
-class WarehouseIOManager(DuckDBPandasIOManager):
+class WarehouseIOManager(DuckDBIOManager):
     """DuckDB file at ``database``; the first part of an asset key is the schema
     (``core/tracks`` -> ``core.tracks``)."""
 
@@ -301,7 +269,10 @@ class WarehouseIOManager(DuckDBPandasIOManager):
         return manager
 
     @staticmethod
-    def type_handlers() -> Sequence[DuckDBPandasTypeHandler]:
+    def type_handlers() -> Sequence[Any]:
+        # imported here: dagster-duckdb-pandas imports pandas, which loading must not pay for
+        from spotify_assets.resources.warehouse_frames import WarehousePandasTypeHandler
+
         return [WarehousePandasTypeHandler()]
 
     @staticmethod

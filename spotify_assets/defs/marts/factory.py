@@ -16,10 +16,9 @@ import dataclasses
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
@@ -36,6 +35,11 @@ from spotify_assets.lib.quality.rules import (
 )
 from spotify_assets.lib.reports.charts import markdown_image, render
 from spotify_assets.resources.warehouse import table_schema
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 OWNERS = ["team:analytics"]
 
@@ -83,7 +87,7 @@ def column_lineage(mart: Mart) -> dg.TableColumnLineage:
     )
 
 
-def draw_charts(mart: Mart, frames: Sequence[pd.DataFrame]) -> str:
+def draw_charts(mart: Mart, frames: Sequence["pd.DataFrame"]) -> str:
     """All of a mart's charts as one Markdown block (a heading and an image each)."""
     parts = []
     for chart, frame in zip(mart.charts, frames, strict=True):

@@ -14,10 +14,9 @@ live API content only when ``SPOTIFY_ML_ALLOW_LIVE_TRAINING=true``.
 import dataclasses
 import time
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
-import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.automation import (
@@ -29,6 +28,7 @@ from spotify_assets.defs.automation import (
 from spotify_assets.defs.marts.factory import mart_assets
 from spotify_assets.lib.catalog.genres import GENRE_FAMILIES
 from spotify_assets.lib.catalog.snapshots import completed_snapshots, window_start, window_tables
+from spotify_assets.lib.lazy import DataFrameHint
 from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS, HIT_MARGIN
 from spotify_assets.lib.marts.spec import ChartSpec
 from spotify_assets.lib.ml import (
@@ -54,6 +54,11 @@ from spotify_assets.lib.ml.forward import (
 from spotify_assets.lib.ml.model import DEFAULT_MIN_MARGIN, regression_scores
 from spotify_assets.lib.reports.charts import markdown_image, render
 from spotify_assets.resources import LakeResource, SpotifyResource
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 OWNERS = ["team:data-science"]
 FEATURES_KEY = dg.AssetKey(["ml", "popularity_features"])
@@ -135,7 +140,7 @@ class ModelConfig(dg.Config):
         return ModelParams(**{name: getattr(self, name) for name in names})
 
 
-def _feature_columns(frame: pd.DataFrame) -> list[str]:
+def _feature_columns(frame: "pd.DataFrame") -> list[str]:
     return [c for c in frame.columns if c not in (*ID_COLUMNS, "target", TARGET_NAME_COLUMN)]
 
 
@@ -245,7 +250,7 @@ def _forward_metadata(result: TrainingResult) -> dict:
     return out
 
 
-def _importance_table(importances: pd.DataFrame) -> str:
+def _importance_table(importances: "pd.DataFrame") -> str:
     rows = [
         f"| {r.feature} | {r.importance_mean:.4f} | {r.importance_std:.4f} |"
         for r in importances.head(20).itertuples()
@@ -335,7 +340,7 @@ def forward_evaluation(
     )
 
 
-def evaluation_table(result: TrainingResult) -> pd.DataFrame:
+def evaluation_table(result: TrainingResult) -> "pd.DataFrame":
     """Every figure of the evaluation as rows of ``ml.model_evaluation`` (EVALUATION_COLUMNS)."""
     rows: list[dict] = []
 
@@ -436,7 +441,7 @@ def _charts(result: TrainingResult) -> str:
 def popularity_model(
     context: dg.AssetExecutionContext,
     config: ModelConfig,
-    features: pd.DataFrame,
+    features: DataFrameHint,
     spotify: SpotifyResource,
     warehouse: DuckDBResource,
     lake: LakeResource,
@@ -573,7 +578,7 @@ def popularity_predictions(context: dg.AssetExecutionContext, model: TrainingRes
     "scores against the baselines, the score without the listening features, permutation "
     "importance by feature family, the forward-in-time scores and the candidate-hits backtest.",
 )
-def model_evaluation(context: dg.AssetExecutionContext, model: TrainingResult) -> pd.DataFrame:
+def model_evaluation(context: dg.AssetExecutionContext, model: TrainingResult) -> DataFrameHint:
     frame = evaluation_table(model)
     context.add_output_metadata(
         {"model_version": model.model_version, "target": model.target, "rows": len(frame)}

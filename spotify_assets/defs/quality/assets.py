@@ -8,13 +8,18 @@ check-failure sensor asks for it whenever new check results arrive.
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 
+from spotify_assets.lib.lazy import DataFrameHint
 from spotify_assets.lib.quality.held_files import with_held_files
 from spotify_assets.lib.quality.rules import DATA_QUALITY_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 DATA_QUALITY_KEY = dg.AssetKey(["reports", "data_quality"])
 _DETAIL_KEYS = ("violations", "parse_rate", "rows", "previous_rows", "change", "files")
@@ -27,7 +32,7 @@ def _value(metadata, name):
 
 def check_results(
     instance: dg.DagsterInstance, specs: dict[dg.AssetCheckKey, dg.AssetCheckSpec]
-) -> pd.DataFrame:
+) -> "pd.DataFrame":
     """One row per check: its latest execution (or ``never run``)."""
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(specs))
     rows = []
@@ -99,7 +104,7 @@ def build_data_quality_asset(
         "removed).",
         metadata={"column_descriptions": DATA_QUALITY_COLUMNS},
     )
-    def data_quality(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:
+    def data_quality(context: dg.AssetExecutionContext) -> dg.Output[DataFrameHint]:
         frame = check_results(context.instance, specs)
         if held_zones:
             from spotify_assets.defs.quality.held import zone_held_files

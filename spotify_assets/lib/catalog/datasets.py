@@ -63,11 +63,10 @@ import io
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -84,6 +83,11 @@ from spotify_assets.lib.landing import (
     processed_files,
     read_manifest,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 ARTISTS = "artists"
 TRACKS = "tracks"

@@ -13,9 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from spotify_assets.lib.catalog.parse import utc_naive
 from spotify_assets.lib.catalog.snapshots import (
@@ -31,6 +29,11 @@ from spotify_assets.lib.spotify_client import (
     SpotifyApiError,
     SpotifyCatalogClient,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 logger = logging.getLogger("spotify_assets.catalog")
 

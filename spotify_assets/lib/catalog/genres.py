@@ -37,8 +37,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 GENRE_FAMILIES: tuple[str, ...] = (
     "hip hop/r&b",

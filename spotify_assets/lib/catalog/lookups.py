@@ -40,9 +40,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from spotify_assets.lib.catalog.parse import parse_track_bodies, utc_naive
 from spotify_assets.lib.catalog.snapshots import STOP_ERRORS, get_json, put_json
@@ -53,6 +51,11 @@ from spotify_assets.lib.spotify_client import (
     SpotifyApiError,
     SpotifyCatalogClient,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 logger = logging.getLogger("spotify_assets.catalog")
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from spotify_assets.lib.catalog.genres import genre_families
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 SOURCE_DESCRIPTION = (
     "Where the row's values come from: playlist (a snapshot of a configured playlist), "

@@ -24,10 +24,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pandas as pd
 
 from spotify_assets.lib.catalog.parse import (
     WINDOW_TABLES,
@@ -48,6 +47,11 @@ from spotify_assets.lib.spotify_client import (
     SpotifyCatalogClient,
     TokenError,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 logger = logging.getLogger("spotify_assets.catalog")
 

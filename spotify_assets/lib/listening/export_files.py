@@ -115,6 +115,7 @@ the same rows and exact reasons. Recognising a file costs a look at its first by
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -249,7 +250,13 @@ _ISO_CODES = (
 )
 ISO_COUNTRIES: frozenset[str] = frozenset(_ISO_CODES.split())
 """ISO 3166-1 alpha-2 codes, plus XK (Kosovo, user-assigned but in common use)."""
-_COUNTRY_SET = pa.array(sorted(ISO_COUNTRIES))
+
+
+@functools.cache
+def _country_set() -> pa.Array:
+    # built on first use: pa.array probes for pandas, which loading must not import
+    return pa.array(sorted(ISO_COUNTRIES))
+
 
 SPOTIFY_LAUNCH = datetime(2008, 10, 7, tzinfo=UTC)
 """Spotify's public launch: a play dated before it cannot be true."""
@@ -714,7 +721,7 @@ _OK, _MISSING, _NOT_NUMBER, _NOT_WHOLE, _OUT_OF_RANGE, _NOT_TS = 0, 1, 2, 3, 4, 
 _BEFORE_LAUNCH, _AFTER_LANDING, _TOO_LONG = 6, 7, 8
 _INT_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _SAFE_INT = r"^-?[0-9]{1,18}$"
-_NULL_STR = pa.scalar(None, pa.string())
+_NULL_STR = pa.nulls(1, pa.string())[0]  # pa.scalar(None) would import pandas at load
 
 
 def _mask(arr: pa.Array) -> np.ndarray:
@@ -899,11 +906,11 @@ def _country(arr: pa.Array, normalized: Counter[str]) -> pa.Array:
     n = len(arr)
     if arr.null_count == n:
         return arr
-    known = pc.is_in(arr, value_set=_COUNTRY_SET)
+    known = pc.is_in(arr, value_set=_country_set())
     if pc.sum(known).as_py() + arr.null_count == n:
         return arr
     norm = pc.utf8_upper(_trimmed(arr))
-    known = pc.is_in(norm, value_set=_COUNTRY_SET)
+    known = pc.is_in(norm, value_set=_country_set())
     out = pc.if_else(known, norm, _NULL_STR)
     bad = out.null_count - norm.null_count
     if bad:

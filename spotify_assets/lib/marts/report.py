@@ -14,15 +14,18 @@ import html
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import pandas as pd
 
 from spotify_assets.lib.marts.run import chart_frame, headline
 from spotify_assets.lib.marts.spec import ChartSpec, Mart
 from spotify_assets.lib.reports.dashboard import Chart, Headline, Section, format_number
 from spotify_assets.lib.reports.vega import vega_spec
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 
 @dataclass(frozen=True)

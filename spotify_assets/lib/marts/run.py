@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from spotify_assets.lib.marts.spec import ChartSpec, Mart
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 # A chart reads at most this many rows of its mart: a chart is for a person, not a dump.
 CHART_ROW_LIMIT = 5_000

@@ -39,12 +39,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from spotify_assets.lib.catalog.genres import GENRE_FAMILIES
 from spotify_assets.lib.marts.spec import ARTIST_FAMILY_SQL, STREAM_MIN_MS
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 #: Identifier columns of the feature frame: kept beside the features, never inside the matrix.
 #: ``primary_artist_id`` is the cross-validation group.

@@ -23,11 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from sklearn.model_selection import GroupKFold
 
 from spotify_assets.lib.ml.features import load_features
 from spotify_assets.lib.ml.model import (
@@ -41,6 +39,11 @@ from spotify_assets.lib.ml.model import (
     regression_scores,
 )
 from spotify_assets.lib.ml.target import DEFAULT_HALF_LIFE_DAYS, load_target, stream_popularity_sql
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 DEFAULT_HORIZON_DAYS = 90.0
 #: A track "rose" when its value gained at least this many points from T1 to T2 (popularity
@@ -65,8 +68,8 @@ class ForwardResult:
     until: datetime | None
     metrics: dict[str, float] = field(default_factory=dict)
     baseline_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
-    hits: pd.DataFrame = field(default_factory=pd.DataFrame)
+    predictions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame())
+    hits: pd.DataFrame = field(default_factory=lambda: pd.DataFrame())
     n_tracks: int = 0
     skipped: str | None = None
 
@@ -145,6 +148,8 @@ def forward_evaluate(
 ) -> ForwardResult:
     """Grouped cross-validation of the T2 forecast from T1 features (model and baselines on the
     same artist folds), then the candidate-hits backtest (see the module docstring)."""
+    from sklearn.model_selection import GroupKFold
+
     keep = data[TARGET_COLUMN].notna() & data[EARLIER_COLUMN].notna()
     rows = data.loc[keep].reset_index(drop=True)
     groups = rows["primary_artist_id"].to_numpy()

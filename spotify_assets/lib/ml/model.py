@@ -12,26 +12,16 @@ target on the artist's log followers (the one number a person would look at firs
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import sklearn
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestRegressor
-from sklearn.impute import SimpleImputer
-from sklearn.inspection import permutation_importance
-from sklearn.linear_model import LinearRegression
-from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
-from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import Pipeline
 
 from spotify_assets.lib.ml.features import (
     DEFAULT_TOP_FAMILIES,
@@ -50,6 +40,15 @@ from spotify_assets.lib.ml.target import (
     choose_target,
     load_target,
 )
+
+# scikit-learn is imported by the functions that use it: loading the code location must not
+# pay for it (spotify_assets/lib/lazy.py).
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.pipeline import Pipeline
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 TARGET_COLUMN = "target"
 FOLLOWERS_FEATURE = "artist_log_followers"
@@ -124,7 +123,7 @@ class TrainingResult:
     #: Grouped permutation importance by feature family (every column of a family shuffled
     #: together with one permutation): ``family``, ``features``, ``importance_mean``,
     #: ``importance_std`` (drop in held-out R²), most important first.
-    family_importances: pd.DataFrame = field(default_factory=pd.DataFrame)
+    family_importances: pd.DataFrame = field(default_factory=lambda: pd.DataFrame())
     #: Held-out scores of the same forest without the listening family, on the same folds
     #: (None when the model had no listening feature).
     metrics_without_listening: dict[str, float] | None = None
@@ -136,6 +135,11 @@ def build_pipeline(features: list[str], params: ModelParams) -> Pipeline:
     """Median imputation of the features that may be null (the rest passed through), then the
     forest. Imputation maps each column to one column (no indicator columns) so that permutation
     importance can shuffle the imputed matrix (see :func:`held_out_importance`)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+
     nullable = [f for f in features if f in NULLABLE_FEATURES]
     complete = [f for f in features if f not in NULLABLE_FEATURES]
     prep = ColumnTransformer(
@@ -170,6 +174,8 @@ def model_version(
     and feature values), so the same inputs always give the same version. The pipeline's
     design (``_ALGORITHM``, bumped when this module changes what it fits) and the scikit-learn
     version are part of it too: either can change the fitted model."""
+    import sklearn
+
     settings = asdict(params)
     for key in ("n_jobs", "importance_rows", "importance_repeats"):
         settings.pop(key)
@@ -228,20 +234,35 @@ def predict_popularity(pipeline: Pipeline, features: pd.DataFrame, n_jobs: int =
     return np.clip(forest_predict(pipeline[-1], z, n_jobs), 0.0, 100.0)
 
 
-class _TreeAverage(RegressorMixin, BaseEstimator):
-    """A fitted forest predicting through :func:`forest_predict`, for
-    ``permutation_importance``, which predicts once per feature and repeat on a few thousand
-    rows: the forest's own per-tree dispatch would dominate the cost."""
+@functools.cache
+def _tree_average() -> type:
+    """The class of :class:`_TreeAverage` estimators, made on first use (its bases are
+    scikit-learn's, which loading the code location does not import)."""
+    from sklearn.base import BaseEstimator, RegressorMixin
 
-    def __init__(self, forest: RandomForestRegressor, n_jobs: int = 1):
-        self.forest = forest
-        self.n_jobs = n_jobs
+    class _TreeAverage(RegressorMixin, BaseEstimator):
+        """A fitted forest predicting through :func:`forest_predict`, for
+        ``permutation_importance``, which predicts once per feature and repeat on a few
+        thousand rows: the forest's own per-tree dispatch would dominate the cost."""
 
-    def fit(self, x: Any, y: Any = None) -> _TreeAverage:
-        return self  # already fitted: only predict is used
+        def __init__(self, forest: RandomForestRegressor, n_jobs: int = 1):
+            self.forest = forest
+            self.n_jobs = n_jobs
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return forest_predict(self.forest, x, self.n_jobs)
+        def fit(self, x: Any, y: Any = None) -> _TreeAverage:
+            return self  # already fitted: only predict is used
+
+        def predict(self, x: np.ndarray) -> np.ndarray:
+            return forest_predict(self.forest, x, self.n_jobs)
+
+    return _TreeAverage
+
+
+def __getattr__(name: str) -> Any:
+    # ``from spotify_assets.lib.ml.model import _TreeAverage`` still works (tests use it)
+    if name == "_TreeAverage":
+        return _tree_average()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def held_out_importance(
@@ -262,10 +283,12 @@ def held_out_importance(
     ``permutation_importance`` draws them per column from one seed). That, and
     :class:`_TreeAverage`, keep the cost to the trees' own work.
     """
+    from sklearn.inspection import permutation_importance
+
     z = np.asarray(pipeline[:-1].transform(x), dtype=np.float32)
     names = list(pipeline[:-1].get_feature_names_out())
     perm = permutation_importance(
-        _TreeAverage(pipeline[-1], n_jobs),
+        _tree_average()(pipeline[-1], n_jobs),
         z,
         y,
         scoring="r2",
@@ -290,6 +313,8 @@ def family_importance(
     signal, such as streams and listeners, cannot stand in for each other). One row per
     family, one column per repeat. Imputation is row-wise, so it is done once (as in
     :func:`held_out_importance`)."""
+    from sklearn.metrics import r2_score
+
     z = np.asarray(pipeline[:-1].transform(x), dtype=np.float32)
     names = list(pipeline[:-1].get_feature_names_out())
     forest = pipeline[-1]
@@ -308,6 +333,8 @@ def family_importance(
 
 def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """R², MAE and RMSE of predictions against the truth."""
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
     return {
         "r2": float(r2_score(y, pred)),
         "mae": float(mean_absolute_error(y, pred)),
@@ -318,6 +345,8 @@ def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 def _followers_baseline(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
     """Linear fit of the target on log followers; null followers take the training median
     (0 when no artist has followers: the fit is then the mean)."""
+    from sklearn.linear_model import LinearRegression
+
     med = float(np.nanmedian(x_train)) if np.isfinite(x_train).any() else 0.0
     fill_train = np.where(np.isnan(x_train), med, x_train).reshape(-1, 1)
     fill_test = np.where(np.isnan(x_test), med, x_test).reshape(-1, 1)
@@ -387,6 +416,8 @@ def fit_and_evaluate(
     perm_runs: list[np.ndarray] = []
     family_runs: list[pd.DataFrame] = []
     per_fold_rows = -(-params.importance_rows // params.n_folds)
+    from sklearn.model_selection import GroupKFold
+
     splitter = GroupKFold(n_splits=params.n_folds)
     for fold, (tr, te) in enumerate(splitter.split(x, y, groups)):
         if np.intersect1d(groups[tr], groups[te]).size:

@@ -22,12 +22,15 @@ computed from ``core.streams``:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from spotify_assets.lib.marts.spec import STREAM_MIN_MS
 from spotify_assets.lib.ml.features import has_music_streams, table_exists
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 TargetName = Literal["spotify_popularity", "stream_popularity"]
 TargetChoice = Literal["auto", "spotify_popularity", "stream_popularity"]

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pandas as pd
 
 from spotify_assets.lib.lake import LakeStore
 from spotify_assets.lib.landing import LandingZone
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 MANIFEST_SUFFIX = ".manifest.json"
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import base64
 import struct
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from spotify_assets.lib.marts.spec import ChartSpec
 from spotify_assets.lib.reports.vega import fit_log10x, to_png, vega_spec
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 __all__ = ["fit_log10x", "markdown_image", "png_size", "render"]
 

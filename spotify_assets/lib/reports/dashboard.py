@@ -22,12 +22,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from numbers import Number
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from spotify_assets.lib.reports.charts import png_size
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from spotify_assets.lib.lazy import pandas as pd
 
 MAX_TABLE_ROWS = 200
 PASS_COLUMNS = ("passed", "success", "ok")
