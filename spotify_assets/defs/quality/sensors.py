@@ -5,6 +5,12 @@ Failed checks need their own sensor: a WARN check never fails its run, and a run
 sensor would never hear of it. The check sensor reads new check evaluations from the event
 log (its cursor is the last storage id seen), so each failure is reported once, even across
 daemon restarts.
+
+The same sensor refreshes ``reports/data_quality``, but only when a check's status changed
+(it failed after passing, passed after failing, or ran for the first time): a run whose checks
+all came out as before asks for nothing, so bookkeeping runs do not queue after every pipeline
+run. The refresh is batched (one run per tick) and queued behind pipeline runs
+(``dagster/priority`` -1), which it would otherwise hold up at the one ``duckdb`` slot.
 """
 
 import dagster as dg
@@ -15,6 +21,11 @@ from spotify_assets.resources.alerts import AlertsResource
 
 # A tick reads at most this many check results; the next tick goes on from the cursor.
 CHECK_EVENTS_PER_TICK = 500
+# How far back (check results before the cursor, newest first) a tick looks for the previous
+# status of the checks it read; a check without one there counts as changed.
+PREVIOUS_RESULTS_LIMIT = 5_000
+#: Queued behind pipeline runs: the refresh is bookkeeping.
+DATA_QUALITY_RUN_TAGS = {"dagster/priority": "-1"}
 
 
 def _summary(metadata: dict) -> dict[str, object]:
@@ -42,6 +53,46 @@ def _root_message(error) -> str:
     return error.message.strip()
 
 
+def _statuses(records) -> dict[dg.AssetCheckKey, bool]:
+    """Each check's last outcome (passed) in ``records`` (oldest first)."""
+    out: dict[dg.AssetCheckKey, bool] = {}
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        evaluation = event.event_specific_data if event else None
+        if evaluation is not None:
+            out[dg.AssetCheckKey(evaluation.asset_key, evaluation.check_name)] = evaluation.passed
+    return out
+
+
+def changed_checks(
+    instance: dg.DagsterInstance, statuses: dict[dg.AssetCheckKey, bool], after: int | None
+) -> list[dg.AssetCheckKey]:
+    """The checks of ``statuses`` whose outcome differs from their last result at or before
+    storage id ``after`` (all of them on a first tick); read newest first, page by page, until
+    every check has its previous result or ``PREVIOUS_RESULTS_LIMIT`` results were read."""
+    if after is None:
+        return list(statuses)
+    previous: dict[dg.AssetCheckKey, bool] = {}
+    before, read = after + 1, 0
+    while len(previous) < len(statuses) and read < PREVIOUS_RESULTS_LIMIT:
+        page = instance.get_event_records(
+            dg.EventRecordsFilter(
+                event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, before_cursor=before
+            ),
+            limit=CHECK_EVENTS_PER_TICK,
+            ascending=False,
+        )
+        if not page:
+            break
+        for record in page:  # newest first: a check's first result here is its previous one
+            for key, passed in _statuses([record]).items():
+                if key in statuses and key not in previous:
+                    previous[key] = passed
+        read += len(page)
+        before = page[-1].storage_id
+    return [key for key, passed in statuses.items() if previous.get(key) is not passed]
+
+
 def _run_assets(instance: dg.DagsterInstance, run) -> set[dg.AssetKey]:
     """The assets a run set out to materialize: its asset selection, or, for a run of a whole
     asset job (schedules, jobs), the assets it planned."""
@@ -63,7 +114,8 @@ def _run_assets(instance: dg.DagsterInstance, run) -> set[dg.AssetKey]:
     default_status=dg.DefaultSensorStatus.RUNNING,
     target=[DATA_QUALITY_KEY],
     description="Reports every failed asset check (ERROR and WARN) to the log and the webhook, "
-    "and refreshes reports/data_quality when new check results arrive.",
+    "and refreshes reports/data_quality when a check changed status (batched, queued behind "
+    "pipeline runs).",
 )
 def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerts: AlertsResource):
     after = int(context.cursor) if context.cursor else None
@@ -110,8 +162,16 @@ def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerts: Aler
     if undelivered:
         message += f"; webhook delivery failed {len(undelivered)} times: {undelivered[0]}"
     context.log.info(message)
+    changed = changed_checks(context.instance, _statuses(records), after)
+    context.log.info(
+        f"{len(changed)} checks changed status: reports/data_quality is refreshed"
+        if changed
+        else "No check changed status: reports/data_quality is left as it is"
+    )
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=f"check-results-{last}")],
+        run_requests=[dg.RunRequest(run_key=f"check-results-{last}", tags=DATA_QUALITY_RUN_TAGS)]
+        if changed
+        else [],
         cursor=str(last),
     )
 
