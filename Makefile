@@ -15,13 +15,14 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV_BIN := $(CURDIR)/.venv/bin
 
-.PHONY: install demo dev test check-defs lint bench clean help
+.PHONY: install demo dev test check-defs lint bench clean help e2e
 
 help:
 	@echo "make demo   install, then materialize the whole graph on the sample world"
 	@echo "make dev    install, then start the Dagster UI on http://127.0.0.1:3000"
 	@echo "make test   install, then run the tests"
 	@echo "make check-defs  dg check defs: the code location loads and validates"
+	@echo "make e2e    the production path end to end: PostgreSQL, code server, daemon, webserver"
 	@echo "make lint   ruff check and ruff format --check"
 	@echo "make bench  benchmarks (bench/), prints figures"
 	@echo "make clean  remove data/, .dagster_home/ and the virtualenv"
@@ -55,6 +56,12 @@ test: install
 
 check-defs: install $(DAGSTER_HOME)/dagster.yaml
 	$(DG) check defs
+
+# The production path on this machine (deploy/): installs PostgreSQL from Debian's packages if
+# missing (root), starts it, the gRPC code server, dagster-daemon and dagster-webserver, drops
+# export files and follows them to core.streams and the dashboard, then stops all it started.
+e2e: install
+	$(VENV_BIN)/python deploy/e2e.py
 
 lint: install
 	$(VENV_BIN)/ruff check spotify_assets spotify_assets_tests bench
