@@ -200,7 +200,7 @@ RATES_CHECK = "rates_within_0_1"
 
 def mart_rules(mart: Mart) -> list[Rule]:
     rules = []
-    if mart.key:
+    if mart.key and not mart.key_by_construction:
         rules.append(dataclasses.replace(unique_key(mart.table, mart.key), name=KEY_CHECK))
     if mart.rate_columns:
         rule = within_unit_interval(mart.table, mart.rate_columns, key=", ".join(mart.key or ["*"]))

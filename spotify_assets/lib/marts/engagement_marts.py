@@ -13,6 +13,10 @@ plays rather than one per play: 1.3 s instead of 6 s on 10M synthetic plays). Th
 when a zone's offsets and changes fall on quarter hours, which holds for every zone of
 :data:`~spotify_assets.lib.timezones.COUNTRY_TIMEZONES` from 2000 to 2030 (checked against
 tzdata 2025b) but one minute: Asia/Hebron moved to summer time at 22:01 UTC on 2011-03-31.
+
+Tables that grow with the plays (``content_daily``, ``sessions``, ``taste_monthly``) are stored
+without an ORDER BY: sorting millions of rows cost more than building some of them, and a
+reader orders what it reads. Small marts keep theirs: it is the order a person reads them in.
 """
 
 from __future__ import annotations
@@ -436,62 +440,53 @@ select t.kind, t.rank_by, t.rank, t.content_id, t.content_name, t.artist_name,
 CONTENT_DAILY = Mart(
     name="content_daily",
     description=(
-        "One row per UTC day and played track, artist or album: the grain for top content "
-        "over any date range (use the macro marts.top_content(start_date, end_date, top_n), "
-        "which also counts distinct listeners over the range)."
+        "One row per UTC day and played track, artist or album: plays, streams and hours, the "
+        "grain for top content over any date range (use the macro "
+        "marts.top_content(start_date, end_date, top_n), which also counts distinct listeners "
+        "over the range)."
     ),
+    # One pass over the plays, grouped by day and spelling (track id and the three names as
+    # written); tracks, artists, albums and their display names are aggregated from that, a
+    # table several times smaller. No listeners per day: they are not additive over days,
+    # top_content counts them over its range from core.streams, and the per-user grain they
+    # needed made this mart most of the engagement step's cost (issue 17).
     sql=f"""
-with music as (
-    select cast(ts as date) as date, user_id, track_id, track_name, artist_name, album_name,
-           ms_played, {_IS_STREAM} as is_stream
-      from {MUSIC_PLAYS}
-),
-per_user as (
-    -- one row per day, item and user, so listeners is a count of rows: a count(distinct)
-    -- per day and item is several times slower
-    select date, 'track' as kind, track_id as content_id, user_id,
-           count(*) as plays, count(*) filter (where is_stream) as streams,
+with spelled as (
+    select cast(ts as date) as date, track_id, track_name, artist_name, album_name,
+           count(*) as plays, count(*) filter (where {_IS_STREAM}) as streams,
            sum(ms_played) as ms_played
-      from music where track_id is not null
+      from {MUSIC_PLAYS}
      group by all
-    union all
-    select date, 'artist', {_ARTIST_KEY}, user_id,
-           count(*), count(*) filter (where is_stream), sum(ms_played)
-      from music where artist_name is not null
-     group by all
-    union all
-    select date, 'album', {_ALBUM_KEY}, user_id,
-           count(*), count(*) filter (where is_stream), sum(ms_played)
-      from music where artist_name is not null and album_name is not null
-     group by all
+),
+keyed as (
+    select *, {_ARTIST_KEY} as artist_key, {_ALBUM_KEY} as album_key from spelled
 ),
 daily as (
-    select date, kind, content_id,
-           sum(plays)::bigint as plays,
-           sum(streams)::bigint as streams,
-           sum(ms_played)::double / {_MS_PER_HOUR} as listening_hours,
-           count(*) filter (where streams > 0) as listeners
-      from per_user
+    select date, 'track' as kind, track_id as content_id,
+           sum(plays) as plays, sum(streams) as streams, sum(ms_played) as ms_played
+      from keyed where track_id is not null
      group by all
-),
-spelled as (
-    -- every spelling of every item, counted in one pass
-    select track_id, track_name, artist_name, album_name, count(*) as plays
-      from music
+    union all
+    select date, 'artist', artist_key, sum(plays), sum(streams), sum(ms_played)
+      from keyed where artist_key is not null
+     group by all
+    union all
+    select date, 'album', album_key, sum(plays), sum(streams), sum(ms_played)
+      from keyed where album_key is not null
      group by all
 ),
 spellings as (
     select 'track' as kind, track_id as content_id, track_name as content_name, artist_name,
            sum(plays) as plays
-      from spelled where track_id is not null
+      from keyed where track_id is not null
      group by all
     union all
-    select 'artist', {_ARTIST_KEY}, artist_name, artist_name, sum(plays)
-      from spelled where artist_name is not null
+    select 'artist', artist_key, artist_name, artist_name, sum(plays)
+      from keyed where artist_key is not null
      group by all
     union all
-    select 'album', {_ALBUM_KEY}, album_name, artist_name, sum(plays)
-      from spelled where artist_name is not null and album_name is not null
+    select 'album', album_key, album_name, artist_name, sum(plays)
+      from keyed where album_key is not null
      group by all
 ),
 names as (
@@ -503,10 +498,11 @@ names as (
      group by kind, content_id
 )
 select d.date, d.kind, d.content_id, n.content_name, n.artist_name,
-       d.plays, d.streams, d.listening_hours, d.listeners
+       d.plays::bigint as plays,
+       d.streams::bigint as streams,
+       d.ms_played::double / {_MS_PER_HOUR} as listening_hours
   from daily d
   join names n using (kind, content_id)
- order by d.date, d.kind, d.content_id
 """,
     columns={
         "date": "UTC calendar day (of ts, the end of the play).",
@@ -521,10 +517,6 @@ select d.date, d.kind, d.content_id, n.content_name, n.artist_name,
         "plays": "Music plays of the item that day.",
         "streams": "Plays of at least 30 s.",
         "listening_hours": "Sum of ms_played, in hours.",
-        "listeners": (
-            "Distinct users with a stream of the item that day (not additive over days: "
-            "use marts.top_content for a range)."
-        ),
     },
     reads=("core.streams",),
     lineage={
@@ -544,7 +536,6 @@ select d.date, d.kind, d.content_id, n.content_name, n.artist_name,
         "plays": _PLAYS,
         "streams": _STREAMS,
         "listening_hours": _HOURS,
-        "listeners": _USERS,
     },
     charts=(
         ChartSpec(
@@ -565,6 +556,8 @@ select content_name || ' - ' || artist_name as track, streams
     ),
     after_sql=(_TOP_CONTENT_MACRO,),
     key=("date", "kind", "content_id"),
+    # grouped by (date, kind, content_id); each branch keeps non-null ids only
+    key_by_construction=True,
 )
 
 
@@ -626,7 +619,6 @@ select g.user_id,
        hour({_local_ts(_bucket("g.session_start"))}) as first_local_hour
   from grouped g
   left join {_TZ} on tz.conn_country = g.first_play.conn_country
- order by g.user_id, g.session_start
 """,
     columns={
         "user_id": "The listener.",
@@ -1105,7 +1097,6 @@ select p.user_id,
        p.listening_age
   from per_month p
   left join new_artists n using (user_id, month)
- order by p.user_id, p.month
 """,
     columns={
         "user_id": "The listener.",

@@ -63,6 +63,9 @@ class Mart:
     dashboard section (e.g. ``select sum(streams) as "streams" from marts.daily_engagement``).
     ``key`` names the columns that identify a row (checked unique and not null after every
     build): every mart declares one, so a mart without it fails where it is written.
+    ``key_by_construction`` says the SQL itself makes the key unique and not null (a
+    ``GROUP BY`` of those columns over non-null values): the key is then not checked after each
+    build, a check that cost 6 s on 10 million plays for ``content_daily`` and could not fail.
     """
 
     name: str
@@ -75,6 +78,7 @@ class Mart:
     charts: tuple[ChartSpec, ...] = ()
     after_sql: tuple[str, ...] = ()
     headline: str | None = None
+    key_by_construction: bool = False
 
     def __post_init__(self) -> None:
         if not self.key:
