@@ -13,10 +13,14 @@ from pathlib import Path
 import dagster as dg
 
 from spotify_assets.defs.landing_files import ZONES
+from spotify_assets.defs.quality.asset_checks import (
+    build_covers_every_check,
+    build_exports_match_marts,
+)
 from spotify_assets.defs.quality.assets import build_data_quality_asset, check_specs_of
 from spotify_assets.defs.quality.checks import table_wide_checks
 from spotify_assets.defs.reports.assets import report_assets
-from spotify_assets.defs.warehouse_tables import warehouse_tables
+from spotify_assets.defs.warehouse_tables import keys_of, warehouse_tables
 
 
 def with_warehouse_wide_definitions(domains: dg.Definitions) -> dg.Definitions:
@@ -24,11 +28,21 @@ def with_warehouse_wide_definitions(domains: dg.Definitions) -> dg.Definitions:
     them (``spotify_assets.defs.warehouse_tables``): the table-wide checks, the dashboard and
     the BI exports; then ``reports/data_quality`` over every check declared by then."""
     tables = warehouse_tables(domains)
-    built = dg.Definitions(assets=report_assets(tables), asset_checks=table_wide_checks(tables))
+    exported = [".".join(k.path) for k in keys_of(tables, schema="marts", group="marts")]
+    built = dg.Definitions(
+        assets=report_assets(tables),
+        asset_checks=[*table_wide_checks(tables), build_exports_match_marts(sorted(exported))],
+    )
     merged = dg.Definitions.merge(domains, built)
+    specs = check_specs_of(merged)
+    # The coverage check is one of the checks reports/data_quality covers.
+    covers = build_covers_every_check([(s.asset_key.to_user_string(), s.name) for s in specs])
     return dg.Definitions.merge(
         merged,
-        dg.Definitions(assets=[build_data_quality_asset(check_specs_of(merged), ZONES)]),
+        dg.Definitions(
+            assets=[build_data_quality_asset([*specs, *covers.check_specs], ZONES)],
+            asset_checks=[covers],
+        ),
     )
 
 

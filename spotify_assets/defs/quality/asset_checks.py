@@ -169,50 +169,58 @@ def every_section_written(lake: LakeResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(
-    asset=BI_EXPORTS_KEY,
-    name="exports_match_marts",
-    blocking=True,
-    pool="duckdb",
-    automation_condition=EAGER,
-    description="Every mart the BI exports take is exported as Parquet with exactly the rows "
-    "of its table in the warehouse",
-)
-def exports_match_marts(
-    context: dg.AssetCheckExecutionContext, lake: LakeResource, warehouse: DuckDBResource
-) -> dg.AssetCheckResult:
-    graph = context.op_execution_context.repository_def.asset_graph
-    marts = sorted(".".join(k.path) for k in graph.get(BI_EXPORTS_KEY).parent_keys)
-    exports = {t: f"{BI_PREFIX}/{t.replace('.', '/')}.parquet" for t in marts}
-    with warehouse.get_connection() as conn:
-        problems = export_row_problems(lake.store(), exports, conn)
-    return _result(problems, f"{len(marts)} marts exported with all their rows", marts=len(marts))
+def build_exports_match_marts(marts: list[str]) -> dg.AssetChecksDefinition:
+    """``exports_match_marts`` on ``reports/bi_exports``, for the marts it exports (known when
+    the definitions are built from the registry of warehouse tables, so the check needs no
+    repository at run time: it also runs in ``execute_in_process``)."""
 
-
-@dg.asset_check(
-    asset=DATA_QUALITY_KEY,
-    name="covers_every_check",
-    blocking=True,
-    pool="duckdb",
-    automation_condition=EAGER,
-    description="reports.data_quality has a row for every asset check of the code location "
-    "(a check missing there would never show as failed)",
-)
-def covers_every_check(
-    context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource
-) -> dg.AssetCheckResult:
-    graph = context.op_execution_context.repository_def.asset_graph
-    declared = [(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys]
-    with warehouse.get_connection() as conn:
-        reported = conn.execute(
-            "select distinct asset_key, check_name from reports.data_quality"
-        ).fetchall()
-    missing = uncovered_checks(declared, reported)
-    return _result(
-        [f"{m} is not in reports.data_quality" for m in missing],
-        f"all {len(set(declared))} checks covered",
-        checks=len(set(declared)),
+    @dg.asset_check(
+        asset=BI_EXPORTS_KEY,
+        name="exports_match_marts",
+        blocking=True,
+        pool="duckdb",
+        automation_condition=EAGER,
+        description="Every mart the BI exports take is exported as Parquet with exactly the "
+        "rows of its table in the warehouse",
     )
+    def exports_match_marts(lake: LakeResource, warehouse: DuckDBResource) -> dg.AssetCheckResult:
+        exports = {t: f"{BI_PREFIX}/{t.replace('.', '/')}.parquet" for t in marts}
+        with warehouse.get_connection() as conn:
+            problems = export_row_problems(lake.store(), exports, conn)
+        return _result(
+            problems, f"{len(marts)} marts exported with all their rows", marts=len(marts)
+        )
+
+    return exports_match_marts
+
+
+def build_covers_every_check(declared: list[tuple[str, str]]) -> dg.AssetChecksDefinition:
+    """``covers_every_check`` on ``reports/data_quality``, over every check ``declared`` in
+    the code location (itself included), known when the definitions are built."""
+    declared = [*declared, (DATA_QUALITY_KEY.to_user_string(), "covers_every_check")]
+
+    @dg.asset_check(
+        asset=DATA_QUALITY_KEY,
+        name="covers_every_check",
+        blocking=True,
+        pool="duckdb",
+        automation_condition=EAGER,
+        description="reports.data_quality has a row for every asset check of the code "
+        "location (a check missing there would never show as failed)",
+    )
+    def covers_every_check(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+        with warehouse.get_connection() as conn:
+            reported = conn.execute(
+                "select distinct asset_key, check_name from reports.data_quality"
+            ).fetchall()
+        missing = uncovered_checks(declared, reported)
+        return _result(
+            [f"{m} is not in reports.data_quality" for m in missing],
+            f"all {len(set(declared))} checks covered",
+            checks=len(set(declared)),
+        )
+
+    return covers_every_check
 
 
 def store_json(lake: LakeResource, key: str) -> dict:
