@@ -157,8 +157,11 @@ select d.date,
             y_label="users with a stream",
         ),
     ),
+    # Totals over the whole history, which the cards name (never a partial period unsaid).
     headline="""
-select sum(listening_hours) as "listening hours",
+select strftime(min(date), '%Y-%m-%d') || ' to ' || strftime(max(date), '%Y-%m-%d')
+           as "period",
+       sum(listening_hours) as "listening hours",
        sum(streams) as "streams",
        count(*) filter (where active_users > 0) as "active days"
   from marts.daily_engagement
@@ -281,11 +284,20 @@ window w as (order by month)
             y_label="share of active users",
         ),
     ),
+    # The last month the data covers whole (the newest one is usually still in progress or
+    # cut by the end of the data), and the churn of the month before it, which is final.
     headline="""
-select (select active_users from marts.monthly_engagement order by month desc limit 1)
-           as "active users, last month",
+with complete as (
+    select max(month) as m from marts.monthly_engagement
+     where month + interval 1 month - interval 1 day
+           <= (select max(date) from marts.daily_engagement)
+)
+select strftime(m, '%Y-%m') as "last complete month",
+       (select active_users from marts.monthly_engagement where month = m)
+           as "active users, last complete month",
        (select churn_rate from marts.monthly_engagement
-         where churn_rate is not null order by month desc limit 1) as "latest churn rate"
+         where month = m - interval 1 month) as "churn rate, the month before"
+  from complete
 """,
     key=("month",),
 )
