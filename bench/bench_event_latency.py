@@ -1,0 +1,215 @@
+"""From a dropped export file to the dashboard, through a real ``dg dev``, no clicks.
+
+    .venv/bin/python bench/bench_event_latency.py [--timeout 900] [--keep]
+
+In a throwaway folder (``DAGSTER_HOME`` with the project's dagster.yaml, ``SPOTIFY_DATA_DIR``):
+
+1. ``make demo``'s pipeline (``python -m spotify_assets.demo``) builds everything once on the
+   sample world (timed: that is ``make demo`` after the install);
+2. ``dg dev`` starts (webserver, daemon, the code location; timed until GraphQL answers);
+3. one more listener's export file is dropped into ``landing/streaming_history/`` (a copy of
+   a landed file under a new listener, so every play in it is new);
+4. the platform's own sensors and declarative automation take it on; the script reads the
+   instance's event log and prints, from the drop, when each stage was reached: the ingest
+   run was created and started, ``raw/streaming_history_files``, ``core/streams``, the
+   engagement marts (``marts/daily_engagement``), ``reports/dashboard``; then every run that
+   was launched meanwhile with its job, assets and wall time, and how much of the time
+   runs were waiting (queued or starting).
+
+Target (issue 17): the dashboard within 60 s of the drop on a quiet 2-core machine. Report
+the machine's load beside the figures (printed at the start and end). Nothing listens beyond
+127.0.0.1; everything it started is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+STAGES = (
+    ("raw/streaming_history_files", ("raw", "streaming_history_files")),
+    ("core/streams", ("core", "streams")),
+    ("marts/daily_engagement", ("marts", "daily_engagement")),
+    ("reports/dashboard", ("reports", "dashboard")),
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def latest_materialization(instance, key) -> float | None:
+    event = instance.get_latest_materialization_event(key)
+    return event.timestamp if event else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait in all")
+    parser.add_argument("--keep", action="store_true", help="keep the folder (to investigate)")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    home, data = tmp / "dagster_home", tmp / "data"
+    home.mkdir()
+    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "SPOTIFY_DATA_DIR": str(data)}
+    env.pop("SPOTIFY_LAKE_URL", None)
+    os.environ.update(env)
+    print(f"folder {tmp}; {load()}", flush=True)
+
+    started = time.perf_counter()
+    demo = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "spotify_assets.demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    demo_s = time.perf_counter() - started
+    if demo.returncode:
+        sys.stderr.write(demo.stdout[-3000:] + demo.stderr[-3000:])
+        sys.exit(f"the demo failed (exit {demo.returncode})")
+    print(f"make demo's pipeline (after the install): {demo_s:.1f} s", flush=True)
+
+    port = free_port()
+    log = (tmp / "dg_dev.log").open("w")
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [
+            str(VENV_BIN / "dg"),
+            "dev",
+            "-w",
+            str(ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],  # fmt: skip
+        cwd=home,
+        env={**env, "VIRTUAL_ENV": str(VENV_BIN.parent), "PATH": f"{VENV_BIN}:{env['PATH']}"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # dg dev's webserver and daemon are stopped with it
+    )
+    try:
+        import dagster as dg
+        import requests
+
+        deadline = time.time() + args.timeout
+        while True:  # GraphQL answers once the code location is loaded
+            try:
+                answer = requests.post(
+                    f"http://127.0.0.1:{port}/graphql",
+                    json={"query": "{ repositoriesOrError { __typename } }"},
+                    timeout=5,
+                )
+                if answer.ok and "RepositoryConnection" in answer.text:
+                    break
+            except requests.RequestException:
+                pass
+            if time.time() > deadline:
+                sys.exit(f"dg dev did not come up; see {tmp / 'dg_dev.log'}")
+            time.sleep(0.5)
+        print(f"dg dev up (code location loaded): {time.perf_counter() - started:.1f} s")
+        instance = dg.DagsterInstance.get()
+        # The daemon's first ticks still act on the demo's state: drop once no run has been
+        # queued or running for 20 s, so every run after the drop is the drop's.
+        busy = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.NOT_STARTED)  # fmt: skip
+        quiet_since = time.time()
+        while time.time() - quiet_since < 20 and time.time() < deadline:
+            time.sleep(2)
+            if instance.get_runs_count(dg.RunsFilter(statuses=list(busy))):
+                quiet_since = time.time()
+        print(f"quiet before the drop; {load()}", flush=True)
+        landing = data / "lake" / "landing" / "streaming_history"
+        source = sorted(p for p in landing.rglob("*.json") if "Audio" in p.name)[0]
+        target = landing / "bench_listener" / source.name
+        target.parent.mkdir(parents=True)
+        before = {s: latest_materialization(instance, dg.AssetKey(list(k))) for s, k in STAGES}
+        tmp_target = target.with_name("." + target.name + ".part")
+        shutil.copyfile(source, tmp_target)
+        dropped = time.time()
+        tmp_target.rename(target)  # whole, as a person's copy lands
+        print(f"dropped {target.relative_to(data)} ({target.stat().st_size:,} bytes); {load()}")
+
+        # Each stage counts once materialized after the previous stage was reached (a run
+        # that only started earlier did not carry the dropped file's plays).
+        reached: dict[str, float] = {}
+        while len(reached) < len(STAGES) and time.time() < deadline:
+            since = dropped
+            for stage, key in STAGES:
+                if stage in reached:
+                    since = dropped + reached[stage]
+                    continue
+                at = latest_materialization(instance, dg.AssetKey(list(key)))
+                if at and at != before[stage] and at > since:
+                    reached[stage] = at - dropped
+                    print(f"  +{reached[stage]:6.1f} s  {stage}", flush=True)
+                break
+            time.sleep(1)
+
+        runs = instance.get_run_records(dg.RunsFilter(created_after=dropped_dt(dropped)))
+        print(f"\nruns since the drop: {len(runs)}")
+        for record in sorted(runs, key=lambda r: r.create_timestamp.timestamp()):
+            run = record.dagster_run
+            created = record.create_timestamp.timestamp() - dropped
+            start, end = record.start_time, record.end_time
+            waited = (start - record.create_timestamp.timestamp()) if start else None
+            wall = (end - start) if start and end else None
+            assets = len(run.asset_selection or [])
+            print(
+                f"  +{created:6.1f} s {run.job_name:<28} {run.status.value:<9} "
+                f"waited {waited or 0:5.1f} s, ran {wall or 0:5.1f} s, {assets} assets selected, "
+                f"by {run.tags.get('dagster/sensor_name', '?')}"
+            )
+        print(f"\n{load()}")
+        if len(reached) < len(STAGES):
+            print(f"NOT REACHED within {args.timeout:.0f} s: "
+                  f"{[s for s, _ in STAGES if s not in reached]}")  # fmt: skip
+            return 1
+        total = reached["reports/dashboard"]
+        print(f"drop -> dashboard: {total:.1f} s ({'within' if total <= 60 else 'OVER'} 60 s)")
+        return 0
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def dropped_dt(ts: float):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
