@@ -212,6 +212,7 @@ def test_daily_engagement(hand):
     assert sum(r[1] for r in got) == 14 and sum(r[2] for r in got) == 13
     assert sum(r[3] for r in got) == pytest.approx(TOTAL_MS / H)
     assert headline(hand, MART["daily_engagement"]) == {
+        "period": "2024-01-15 to 2025-10-26",  # totals name their span
         "listening hours": round(TOTAL_MS / H, 4),
         "streams": 13,
         "active days": 7,  # 01-15, 03-02, 03-05, 03-10, 2025-03-09, 09-15, 10-26
@@ -245,9 +246,12 @@ def test_monthly_engagement(hand):
     # The last month: churn null.
     approx_rows([m[date(2025, 10, 1)]],
                 [(1, None, None, 2, 2, 120_000 / H, 120_000 / H, None, None)])  # fmt: skip
+    # The data ends on 2025-10-26: October is partial, so the cards are about September (ben)
+    # and the churn of August (nobody active: null), never a month still in progress.
     assert headline(hand, MART["monthly_engagement"]) == {
-        "active users, last month": 1,
-        "latest churn rate": 0.0,  # 2025-09's: the last month has none
+        "last complete month": "2025-09",
+        "active users, last complete month": 1,
+        "churn rate, the month before": None,
     }
 
 
