@@ -64,8 +64,8 @@ e2e: install
 	$(VENV_BIN)/python deploy/e2e.py
 
 lint: install
-	$(VENV_BIN)/ruff check spotify_assets spotify_assets_tests bench
-	$(VENV_BIN)/ruff format --check spotify_assets spotify_assets_tests bench
+	$(VENV_BIN)/ruff check spotify_assets spotify_assets_tests bench deploy
+	$(VENV_BIN)/ruff format --check spotify_assets spotify_assets_tests bench deploy
 
 bench: install
 	$(VENV_BIN)/python bench/bench_catalog.py
