@@ -57,7 +57,6 @@ checks, casts and parses the lists of every row at once; Python touches only rej
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
@@ -83,6 +82,7 @@ from spotify_assets.lib.landing import (
     processed_files,
     read_manifest,
 )
+from spotify_assets.lib.text_files import csv_as_utf8
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -184,20 +184,6 @@ def _list_sql(column: str) -> str:
 
 def _norm(column: str) -> str:
     return re.sub(r"\s+", "_", column.strip().strip('"').strip().lower())
-
-
-def _to_utf8(data: bytes, name: str) -> tuple[bytes, str]:
-    encoding = "utf-8"
-    if data.startswith(codecs.BOM_UTF8):
-        data, encoding = data[3:], "utf-8-sig"
-    if b"\x00" in data[:4096]:
-        raise BadFile(f"{name}: binary data (NUL bytes), not a CSV text file")
-    try:
-        data.decode("utf-8")
-        return data, encoding
-    except UnicodeDecodeError:
-        # Re-saved by a spreadsheet; cp1252 leaves five bytes undefined: those as Latin-1.
-        return data.decode("cp1252", errors="replace").encode("utf-8"), "cp1252"
 
 
 def detect_kind(header: list[str]) -> tuple[str, dict[str, str]] | None:
@@ -390,7 +376,7 @@ def parse_dataset_file(
     (``info["kind"]`` says which). Raises :class:`NotIngested` for a CSV of another kind
     and :class:`BadFile` for one that cannot be read."""
     base = name.rsplit("/", 1)[-1]
-    text, encoding = _to_utf8(data, base)
+    text, encoding = csv_as_utf8(data, base)
     first_nl = text.find(b"\n")
     header_line = text if first_nl < 0 else text[:first_nl]
     header_text = header_line.decode("utf-8", "replace").strip("\r")

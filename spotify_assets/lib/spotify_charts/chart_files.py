@@ -65,7 +65,6 @@ text of rejected lines.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import re
 from datetime import date, timedelta
@@ -76,6 +75,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from spotify_assets.lib.landing import BadFile, NotIngested, ParsedFile, RejectedRecord
+from spotify_assets.lib.text_files import csv_as_utf8
 
 #: The columns of ``core.chart_entries`` (the contract), then the extras kept from the file.
 CHART_ENTRIES_SCHEMA: pa.Schema = pa.schema(
@@ -211,43 +211,6 @@ def chart_from_name(name: str) -> tuple[str, str, date, date]:
 # --------------------------------------------------------------------------------------------
 
 
-def _to_utf8(data: bytes, name: str) -> tuple[bytes, str]:
-    """The file as UTF-8 bytes without a BOM, and the encoding it was read as."""
-    if data.startswith(codecs.BOM_UTF8):
-        data, encoding = data[3:], "utf-8-sig"
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16").encode("utf-8"), "utf-16"
-        except UnicodeDecodeError as exc:
-            raise BadFile(f"{name}: starts as UTF-16 but is not ({exc})") from None
-    else:
-        encoding = "utf-8"
-    if b"\x00" in data[:4096]:
-        raise BadFile(f"{name}: binary data (NUL bytes), not a CSV text file")
-    try:
-        data.decode("utf-8")
-        return data, encoding
-    except UnicodeDecodeError:
-        pass
-    # Re-saved by a spreadsheet: Windows-1252 (a superset of Latin-1's printable characters),
-    # line by line, so UTF-8 lines of a file that mixes both stay UTF-8.
-    out, legacy, utf8 = [], 0, 0
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        try:
-            out.append(line.decode("utf-8"))
-            utf8 += not line.isascii()
-        except UnicodeDecodeError:
-            try:
-                out.append(line.decode("cp1252"))
-                legacy += 1
-            except UnicodeDecodeError as exc:
-                raise BadFile(
-                    f"{name}: line {number} is neither UTF-8 nor Windows-1252/Latin-1 text "
-                    f"({exc.reason} at byte {exc.start}); save the file as UTF-8 CSV"
-                ) from None
-    return "\n".join(out).encode("utf-8"), "utf-8+cp1252" if utf8 else "cp1252"
-
-
 # --------------------------------------------------------------------------------------------
 # Header
 # --------------------------------------------------------------------------------------------
@@ -367,7 +330,7 @@ def parse_chart_file(data: bytes, *, name: str, source_file: str) -> ParsedFile:
     CSV that is not a chart and :class:`BadFile` for a chart that cannot be read or placed.
     """
     base = name.rsplit("/", 1)[-1]
-    text, encoding = _to_utf8(data, base)
+    text, encoding = csv_as_utf8(data, base)
     lines = text.split(b"\n")
     found = _header(lines)
     if found is None:

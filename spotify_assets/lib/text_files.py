@@ -1,0 +1,48 @@
+"""Text files as people save them (Dagster-free): UTF-8 with or without a BOM, UTF-16 with a
+BOM, or re-saved by a spreadsheet in Windows-1252, read as UTF-8 for the CSV readers of every
+landing zone that takes CSVs (charts, catalog datasets)."""
+
+from __future__ import annotations
+
+import codecs
+
+from spotify_assets.lib.landing import BadFile
+
+
+def csv_as_utf8(data: bytes, name: str) -> tuple[bytes, str]:
+    """A CSV file as UTF-8 bytes without a BOM, and the encoding it was read as; a file that
+    is binary or no known text raises :class:`~spotify_assets.lib.landing.BadFile` naming
+    ``name`` (and the line)."""
+    if data.startswith(codecs.BOM_UTF8):
+        data, encoding = data[3:], "utf-8-sig"
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16").encode("utf-8"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise BadFile(f"{name}: starts as UTF-16 but is not ({exc})") from None
+    else:
+        encoding = "utf-8"
+    if b"\x00" in data[:4096]:
+        raise BadFile(f"{name}: binary data (NUL bytes), not a CSV text file")
+    try:
+        data.decode("utf-8")
+        return data, encoding
+    except UnicodeDecodeError:
+        pass
+    # Re-saved by a spreadsheet: Windows-1252 (a superset of Latin-1's printable characters),
+    # line by line, so UTF-8 lines of a file that mixes both stay UTF-8.
+    out, legacy, utf8 = [], 0, 0
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            out.append(line.decode("utf-8"))
+            utf8 += not line.isascii()
+        except UnicodeDecodeError:
+            try:
+                out.append(line.decode("cp1252"))
+                legacy += 1
+            except UnicodeDecodeError as exc:
+                raise BadFile(
+                    f"{name}: line {number} is neither UTF-8 nor Windows-1252/Latin-1 text "
+                    f"({exc.reason} at byte {exc.start}); save the file as UTF-8 CSV"
+                ) from None
+    return "\n".join(out).encode("utf-8"), "utf-8+cp1252" if utf8 else "cp1252"
