@@ -297,8 +297,9 @@ class WarehouseResource(DuckDBResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._log = context.log
-        self._run_id = context.run_id
-        self._job = context.dagster_run.job_name if context.dagster_run else None
+        run = context.run
+        self._run_id = run.run_id if run else None
+        self._job = run.job_name if run else None
 
     @contextmanager
     def get_connection(self):
