@@ -10,23 +10,30 @@ this brings the rest.
 """
 
 import hashlib
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
+from spotify_assets.defs.automation import on_upstream_change
 from spotify_assets.lib.landing import (
     LandingZone,
     ZoneCursor,
+    build_rejected_records,
     contiguous_batches,
     ingest,
     inventory,
+    processed_files,
     scan,
 )
 from spotify_assets.resources import LakeResource
+from spotify_assets.resources.warehouse import table_schema
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -263,3 +270,48 @@ def landing_zone_defs(
         "into the processed zone (the sensor launches it; also for the Launchpad and make demo).",
     )
     return ZoneDefs(zone, key, partitions, _ingest, _sensor, job, tuple(file_checks))
+
+
+def rejected_rows_asset(
+    zone_defs: ZoneDefs,
+    key: dg.AssetKey,
+    *,
+    group: str,
+    freshness_policy: Any = None,
+) -> dg.AssetsDefinition:
+    """The warehouse table of a zone's rejected records (file, record index or line, reason,
+    excerpt), rebuilt when the zone's ingest asset updates: the same for every zone that keeps
+    bad records aside."""
+    zone = zone_defs.zone
+    schema, table = key.path
+
+    @dg.asset(
+        key=key,
+        deps=[zone_defs.key],
+        group_name=group,
+        kinds={"duckdb", "sql"},
+        owners=OWNERS,
+        pool="duckdb",
+        automation_condition=on_upstream_change(),
+        freshness_policy=freshness_policy,
+        description=f"Records of the files landed in {zone.landing_prefix} that could not be "
+        "used: file, record index or line, reason, excerpt.",
+    )
+    def _rejected_rows(lake: LakeResource, warehouse: DuckDBResource) -> dg.MaterializeResult:
+        with tempfile.TemporaryDirectory(prefix=f"{zone.name}-rejects-") as tmp:
+            files = processed_files(lake.store(), zone, Path(tmp))
+            rejects = [f.rejects_path for f in files if f.rejects_path]
+            with warehouse.get_connection() as conn:
+                build_rejected_records(conn, f"{schema}.{table}", rejects)
+                (rows,) = conn.execute(f"select count(*) from {schema}.{table}").fetchone()
+                columns = table_schema(conn, schema, table, {})
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": int(rows),
+                "dagster/column_schema": columns,
+                "dagster/table_name": f"warehouse.{schema}.{table}",
+                "files": len(files),
+            }
+        )
+
+    return _rejected_rows

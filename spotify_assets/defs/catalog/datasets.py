@@ -12,18 +12,11 @@ Lineage::
       -> core/rejected_catalog_dataset_rows
 """
 
-import tempfile
-from pathlib import Path
-
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
-from spotify_assets.defs.automation import CATALOG_FRESHNESS, on_upstream_change
-from spotify_assets.defs.landing import landing_zone_defs
+from spotify_assets.defs.automation import CATALOG_FRESHNESS
+from spotify_assets.defs.landing import landing_zone_defs, rejected_rows_asset
 from spotify_assets.lib.catalog.datasets import CATALOG_DATASETS_ZONE
-from spotify_assets.lib.landing import build_rejected_records, processed_files
-from spotify_assets.resources import LakeResource
-from spotify_assets.resources.warehouse import table_schema
 
 CATALOG_DATASETS = landing_zone_defs(
     CATALOG_DATASETS_ZONE,
@@ -45,37 +38,9 @@ catalog_datasets_job = CATALOG_DATASETS.job
 REJECTED_DATASET_ROWS_KEY = dg.AssetKey(["core", "rejected_catalog_dataset_rows"])
 
 
-@dg.asset(
-    key=REJECTED_DATASET_ROWS_KEY,
-    deps=[CATALOG_DATASET_FILES_KEY],
-    group_name="catalog",
-    kinds={"duckdb", "sql"},
-    owners=["team:data-platform"],
-    pool="duckdb",
-    automation_condition=on_upstream_change(),
-    freshness_policy=CATALOG_FRESHNESS,
-    description="Rows of landed catalog dataset files that could not be used: file, line, "
-    "reason, excerpt.",
+rejected_catalog_dataset_rows = rejected_rows_asset(
+    CATALOG_DATASETS, REJECTED_DATASET_ROWS_KEY, group="catalog", freshness_policy=CATALOG_FRESHNESS
 )
-def rejected_catalog_dataset_rows(
-    lake: LakeResource, warehouse: DuckDBResource
-) -> dg.MaterializeResult:
-    table = "core.rejected_catalog_dataset_rows"
-    with tempfile.TemporaryDirectory(prefix="catalog-datasets-") as tmp:
-        files = processed_files(lake.store(), CATALOG_DATASETS_ZONE, Path(tmp))
-        rejects = [f.rejects_path for f in files if f.rejects_path]
-        with warehouse.get_connection() as conn:
-            build_rejected_records(conn, table, rejects)
-            (rows,) = conn.execute(f"select count(*) from {table}").fetchone()
-            schema = table_schema(conn, "core", "rejected_catalog_dataset_rows", {})
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": int(rows),
-            "dagster/column_schema": schema,
-            "dagster/table_name": f"warehouse.{table}",
-            "files": len(files),
-        }
-    )
 
 
 catalog_dataset_rejects_job = dg.define_asset_job(
