@@ -45,26 +45,30 @@ def _renamed_as_endsong(paths: list[Path]) -> list[Path]:
 
 
 def _mixed_records(world: SampleWorld, plays: dict[str, np.ndarray]) -> list[dict]:
-    """Account-data records of music and podcast plays (audiobooks were not in those files)."""
-    tracks, artists, episodes = world.tracks, world.artists, world.episodes
-    artist_name = dict(zip(artists["artist_id"], artists["artist_name"], strict=True))
-    records = []
-    for ts, ms, content, item in zip(
-        plays["ts"], plays["ms_played"], plays["content"], plays["item"], strict=True
-    ):
-        end = datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d %H:%M")
-        if content == 0:
-            row = tracks.iloc[int(item)]
-            artist, title = artist_name[row["primary_artist_id"]], row["track_name"]
-        elif content == 1:
-            row = episodes.iloc[int(item)]
-            artist, title = row["show_name"], row["episode_name"]
-        else:
-            continue
-        records.append(
-            {"endTime": end, "artistName": artist, "trackName": title, "msPlayed": int(ms)}
-        )
-    return records
+    """Account-data records of music and podcast plays (audiobooks were not in those files),
+    built column-wise: the names are looked up by array indexing, not row by row."""
+    tracks, episodes = world.tracks, world.episodes
+    artist_of = world.artists.set_index("artist_id")["artist_name"]
+    track_artist = artist_of.reindex(tracks["primary_artist_id"]).to_numpy(dtype=object)
+    content, item = plays["content"], plays["item"].astype(np.int64)
+    keep = content <= 1
+    music = content[keep] == 0
+    idx = item[keep]
+    artist = np.where(
+        music,
+        track_artist[np.where(music, idx, 0)],
+        episodes["show_name"].to_numpy(dtype=object)[np.where(music, 0, idx)],
+    )
+    title = np.where(
+        music,
+        tracks["track_name"].to_numpy(dtype=object)[np.where(music, idx, 0)],
+        episodes["episode_name"].to_numpy(dtype=object)[np.where(music, 0, idx)],
+    )
+    end = plays["ts"][keep].astype("datetime64[s]").astype("datetime64[m]").astype(str)
+    return [
+        {"endTime": e.replace("T", " "), "artistName": a, "trackName": n, "msPlayed": int(m)}
+        for e, a, n, m in zip(end, artist, title, plays["ms_played"][keep], strict=True)
+    ]
 
 
 def _write_json(path: Path, records: list) -> Path:
