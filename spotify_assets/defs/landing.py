@@ -33,7 +33,7 @@ from spotify_assets.lib.landing import (
     scan,
 )
 from spotify_assets.resources import LakeResource
-from spotify_assets.resources.warehouse import table_schema
+from spotify_assets.resources.warehouse import table_metadata
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -303,15 +303,7 @@ def rejected_rows_asset(
             rejects = [f.rejects_path for f in files if f.rejects_path]
             with warehouse.get_connection() as conn:
                 build_rejected_records(conn, f"{schema}.{table}", rejects)
-                (rows,) = conn.execute(f"select count(*) from {schema}.{table}").fetchone()
-                columns = table_schema(conn, schema, table, {})
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": int(rows),
-                "dagster/column_schema": columns,
-                "dagster/table_name": f"warehouse.{schema}.{table}",
-                "files": len(files),
-            }
-        )
+                metadata = table_metadata(conn, key)
+        return dg.MaterializeResult(metadata={**metadata, "files": len(files)})
 
     return _rejected_rows

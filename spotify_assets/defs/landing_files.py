@@ -17,7 +17,7 @@ from spotify_assets.defs.listening.history_files import STREAMING_HISTORY
 from spotify_assets.lib.landing import inventory
 from spotify_assets.lib.listening.streams import build_landing_files
 from spotify_assets.resources import LakeResource
-from spotify_assets.resources.warehouse import table_schema
+from spotify_assets.resources.warehouse import table_metadata
 
 #: Every landing zone of the platform.
 ZONES: tuple[ZoneDefs, ...] = (STREAMING_HISTORY, CHARTS, CATALOG_DATASETS)
@@ -46,12 +46,7 @@ def landing_files(lake: LakeResource, warehouse: DuckDBResource) -> dg.Materiali
     with warehouse.get_connection() as conn:
         conn.execute("create schema if not exists core")
         build_landing_files(conn, rows)
-        schema = table_schema(conn, "core", "landing_files", {})
+        metadata = table_metadata(conn, LANDING_FILES_KEY)
     return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(rows),
-            "dagster/column_schema": schema,
-            "dagster/table_name": "warehouse.core.landing_files",
-            "by_status": dg.MetadataValue.json(by_status),
-        }
+        metadata={**metadata, "by_status": dg.MetadataValue.json(by_status)}
     )

@@ -23,7 +23,7 @@ from spotify_assets.lib.landing import build_rejected_records, processed_files
 from spotify_assets.lib.marts import chart_marts as chart_sql
 from spotify_assets.lib.spotify_charts.chart_zone import CHARTS_ZONE
 from spotify_assets.resources import LakeResource
-from spotify_assets.resources.warehouse import table_schema
+from spotify_assets.resources.warehouse import table_metadata
 
 CHARTS = landing_zone_defs(
     CHARTS_ZONE,
@@ -95,7 +95,7 @@ def chart_tables(context: dg.AssetExecutionContext, lake: LakeResource, warehous
             rejects = [f.rejects_path for f in files if f.rejects_path]
             build_rejected_records(conn, "core.rejected_chart_rows", rejects)
             metadata = {
-                key: _table_metadata(conn, key)
+                key: table_metadata(conn, key)
                 for key in (CHART_ENTRIES_KEY, REJECTED_CHART_ROWS_KEY)
             }
             regions, periods, streams = conn.execute(
@@ -116,16 +116,6 @@ def chart_tables(context: dg.AssetExecutionContext, lake: LakeResource, warehous
     yield dg.MaterializeResult(
         asset_key=REJECTED_CHART_ROWS_KEY, metadata=metadata[REJECTED_CHART_ROWS_KEY]
     )
-
-
-def _table_metadata(conn, key: dg.AssetKey) -> dict:
-    schema, table = key.path
-    (rows,) = conn.execute(f"select count(*) from {schema}.{table}").fetchone()
-    return {
-        "dagster/row_count": int(rows),
-        "dagster/column_schema": table_schema(conn, schema, table, {}),
-        "dagster/table_name": f"warehouse.{schema}.{table}",
-    }
 
 
 chart_marts = mart_assets(

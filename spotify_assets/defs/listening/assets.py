@@ -41,6 +41,7 @@ from spotify_assets.lib.listening.streams import (
 )
 from spotify_assets.lib.quality.rules import accepted_values, evaluate
 from spotify_assets.resources import LakeResource
+from spotify_assets.resources.warehouse import table_metadata
 
 OWNERS = ["team:data-platform"]
 
@@ -199,7 +200,7 @@ def streams_tables(
             build_rejected_records(conn, landed)
             results = _streams_checks(conn, files, stats)
             metadata = {
-                key: _table_metadata(conn, key, STREAMS_COLUMNS if key == STREAMS_KEY else {})
+                key: table_metadata(conn, key, STREAMS_COLUMNS if key == STREAMS_KEY else {})
                 for key in (STREAMS_KEY, LISTENERS_KEY, REJECTED_RECORDS_KEY)
             }
     yield dg.MaterializeResult(
@@ -224,18 +225,6 @@ def streams_tables(
         asset_key=REJECTED_RECORDS_KEY, metadata=metadata[REJECTED_RECORDS_KEY]
     )
     yield from results
-
-
-def _table_metadata(conn, key: dg.AssetKey, descriptions: dict[str, str]) -> dict[str, Any]:
-    from spotify_assets.resources.warehouse import table_schema
-
-    schema, table = key.path
-    rows = conn.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
-    return {
-        "dagster/row_count": int(rows),
-        "dagster/column_schema": table_schema(conn, schema, table, descriptions),
-        "dagster/table_name": f"warehouse.{schema}.{table}",
-    }
 
 
 def _streams_checks(conn, files: list[ProcessedFile], stats) -> list[dg.AssetCheckResult]:
