@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.defs.charts.assets import CHARTS, chart_marts, chart_tables
+from spotify_assets.defs.charts.assets import CHARTS, chart_marts, chart_tables, rejected_chart_rows
 from spotify_assets.lib.sample.world.charts import write_sample_charts
 from spotify_assets.resources import LakeResource
 
@@ -46,16 +46,15 @@ class Zone:
         self.cursor = tick.cursor
         for request in tick.dynamic_partitions_requests or []:
             self.instance.add_dynamic_partitions(CHARTS.partitions.name, request.partition_keys)
-        assets = [CHARTS.asset, chart_tables, chart_marts]
+        assets = [CHARTS.asset, chart_tables, rejected_chart_rows, chart_marts]
         for request in tick.run_requests or []:
             dg.materialize(
                 assets, selection=[CHARTS.asset], instance=self.instance,
                 resources=self.resources, tags=request.tags, raise_on_error=False,
             )  # fmt: skip
         return dg.materialize(
-            assets, selection=[chart_tables, chart_marts], instance=self.instance,
-            resources=self.resources,
-        )  # fmt: skip
+            assets, selection=assets[1:], instance=self.instance, resources=self.resources
+        )
 
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(self.database, read_only=True) as conn:

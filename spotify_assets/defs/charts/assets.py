@@ -17,9 +17,9 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.automation import LISTENING_FRESHNESS, on_upstream_change
-from spotify_assets.defs.landing import landing_zone_defs
+from spotify_assets.defs.landing import landing_zone_defs, rejected_rows_asset
 from spotify_assets.defs.marts.factory import mart_assets
-from spotify_assets.lib.landing import build_rejected_records, processed_files
+from spotify_assets.lib.landing import processed_files
 from spotify_assets.lib.marts import chart_marts as chart_sql
 from spotify_assets.lib.spotify_charts.chart_zone import CHARTS_ZONE
 from spotify_assets.resources import LakeResource
@@ -44,39 +44,27 @@ CHART_ENTRIES_KEY = dg.AssetKey(["core", "chart_entries"])
 
 
 REJECTED_CHART_ROWS_KEY = dg.AssetKey(["core", "rejected_chart_rows"])
-
-
-def _table(key: dg.AssetKey, description: str) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        key,
-        deps=[CHART_FILES_KEY],
-        group_name="charts",
-        kinds={"duckdb", "sql"},
-        owners=["team:data-platform"],
-        automation_condition=on_upstream_change(),
-        freshness_policy=LISTENING_FRESHNESS,
-        description=description,
-    )
-
-
-@dg.multi_asset(
-    specs=[
-        _table(
-            CHART_ENTRIES_KEY,
-            "Every row of every landed chart: region, chart, period, rank, track, streams, "
-            "source file. A chart landed twice (same region, chart and period) keeps the newest "
-            "file's rows.",
-        ),
-        _table(
-            REJECTED_CHART_ROWS_KEY,
-            "Rows of landed chart files that could not be used: file, line, reason, excerpt.",
-        ),
-    ],
-    can_subset=False,
-    pool="duckdb",
-    name="chart_tables",
+rejected_chart_rows = rejected_rows_asset(
+    CHARTS, REJECTED_CHART_ROWS_KEY, group="charts", freshness_policy=LISTENING_FRESHNESS
 )
-def chart_tables(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: DuckDBResource):
+
+
+@dg.asset(
+    key=CHART_ENTRIES_KEY,
+    deps=[CHART_FILES_KEY],
+    group_name="charts",
+    kinds={"duckdb", "sql"},
+    owners=["team:data-platform"],
+    pool="duckdb",
+    automation_condition=on_upstream_change(),
+    freshness_policy=LISTENING_FRESHNESS,
+    description="Every row of every landed chart: region, chart, period, rank, track, "
+    "streams, source file. A chart landed twice (same region, chart and period) keeps the "
+    "newest file's rows.",
+)
+def chart_tables(
+    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
     store = lake.store()
     with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
         files = processed_files(store, CHARTS_ZONE, Path(tmp))
@@ -92,29 +80,20 @@ def chart_tables(context: dg.AssetExecutionContext, lake: LakeResource, warehous
             # Oldest first: of two files of the same chart, the newest one's rows are kept.
             files.sort(key=lambda f: order[f.source_file])
             rows = chart_sql.build_chart_entries(conn, [f.path for f in files])
-            rejects = [f.rejects_path for f in files if f.rejects_path]
-            build_rejected_records(conn, "core.rejected_chart_rows", rejects)
-            metadata = {
-                key: table_metadata(conn, key)
-                for key in (CHART_ENTRIES_KEY, REJECTED_CHART_ROWS_KEY)
-            }
+            metadata = table_metadata(conn, CHART_ENTRIES_KEY)
             regions, periods, streams = conn.execute(
                 "select count(distinct region), count(distinct (chart, period_start)), "
                 "coalesce(sum(streams), 0) from core.chart_entries"
             ).fetchone()
     context.log.info(f"core.chart_entries: {rows:,} rows from {len(files)} files")
-    yield dg.MaterializeResult(
-        asset_key=CHART_ENTRIES_KEY,
+    return dg.MaterializeResult(
         metadata={
-            **metadata[CHART_ENTRIES_KEY],
+            **metadata,
             "files": len(files),
             "regions": int(regions),
             "charts_and_periods": int(periods),
             "streams": int(streams),
         },
-    )
-    yield dg.MaterializeResult(
-        asset_key=REJECTED_CHART_ROWS_KEY, metadata=metadata[REJECTED_CHART_ROWS_KEY]
     )
 
 
@@ -131,6 +110,6 @@ chart_marts = mart_assets(
 
 charts_tables_job = dg.define_asset_job(
     "charts_tables_job",
-    selection=dg.AssetSelection.assets(chart_tables, chart_marts),
+    selection=dg.AssetSelection.assets(chart_tables, rejected_chart_rows, chart_marts),
     description="Build core/chart_entries, core/rejected_chart_rows and the chart marts.",
 )
