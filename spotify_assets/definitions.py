@@ -19,8 +19,8 @@ from spotify_assets.defs.quality.asset_checks import (
 )
 from spotify_assets.defs.quality.assets import build_data_quality_asset, check_specs_of
 from spotify_assets.defs.quality.checks import table_wide_checks
-from spotify_assets.defs.reports.assets import report_assets
-from spotify_assets.defs.warehouse_tables import keys_of, warehouse_tables
+from spotify_assets.defs.reports.assets import exported_marts, report_assets
+from spotify_assets.defs.warehouse_tables import warehouse_tables
 
 
 def with_warehouse_wide_definitions(domains: dg.Definitions) -> dg.Definitions:
@@ -28,7 +28,7 @@ def with_warehouse_wide_definitions(domains: dg.Definitions) -> dg.Definitions:
     them (``spotify_assets.defs.warehouse_tables``): the table-wide checks, the dashboard and
     the BI exports; then ``reports/data_quality`` over every check declared by then."""
     tables = warehouse_tables(domains)
-    exported = [".".join(k.path) for k in keys_of(tables, schema="marts", group="marts")]
+    exported = [".".join(k.path) for k in exported_marts(tables)]
     built = dg.Definitions(
         assets=report_assets(tables),
         asset_checks=[*table_wide_checks(tables), build_exports_match_marts(sorted(exported))],

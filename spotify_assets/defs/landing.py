@@ -22,6 +22,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.automation import on_upstream_change
+from spotify_assets.defs.warehouse_tables import ROW_COUNT_MAY_DROP
 from spotify_assets.lib.landing import (
     LandingZone,
     ZoneCursor,
@@ -294,6 +295,7 @@ def rejected_rows_asset(
         pool="duckdb",
         automation_condition=on_upstream_change(),
         freshness_policy=freshness_policy,
+        metadata={ROW_COUNT_MAY_DROP: "rejected records empty when a bad file is fixed"},
         description=f"Records of the files landed in {zone.landing_prefix} that could not be "
         "used: file, record index or line, reason, excerpt.",
     )

@@ -32,6 +32,9 @@ class WarehouseTable:
     key: dg.AssetKey
     group: str | None
     check_names: frozenset[str] = frozenset()
+    #: Its row count may fall legitimately (asset metadata ``ROW_COUNT_MAY_DROP``: a table of
+    #: rejected records empties when a bad file is fixed), so it gets no row-count check.
+    row_count_may_drop: bool = False
 
     @property
     def schema(self) -> str:
@@ -52,6 +55,10 @@ def _is_warehouse_table(assets_def: dg.AssetsDefinition, spec: dg.AssetSpec) -> 
     return io_manager == WAREHOUSE_IO_MANAGER_KEY or "sql" in spec.kinds
 
 
+#: Asset metadata key (a reason, str) of a table whose row count may fall legitimately.
+ROW_COUNT_MAY_DROP = "spotify_assets/row_count_may_drop"
+
+
 def warehouse_tables(defs: dg.Definitions) -> tuple[WarehouseTable, ...]:
     """Every warehouse table of ``defs``, ordered by key."""
     checks: dict[dg.AssetKey, set[str]] = {}
@@ -66,7 +73,10 @@ def warehouse_tables(defs: dg.Definitions) -> tuple[WarehouseTable, ...]:
         for spec in assets_def.specs:
             if _is_warehouse_table(assets_def, spec):
                 tables[spec.key] = WarehouseTable(
-                    spec.key, spec.group_name, frozenset(checks.get(spec.key, ()))
+                    spec.key,
+                    spec.group_name,
+                    frozenset(checks.get(spec.key, ())),
+                    bool((spec.metadata or {}).get(ROW_COUNT_MAY_DROP)),
                 )
     return tuple(sorted(tables.values(), key=lambda t: t.key.path))
 

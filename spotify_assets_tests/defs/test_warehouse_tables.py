@@ -126,12 +126,16 @@ def test_the_reports_follow_the_marts_of_the_registry(tmp_path):
     assert dg.AssetCheckKey(mart_key(toy_mart), ROW_COUNT_CHECK) in graph.asset_check_keys
 
 
-def test_the_bi_exports_are_the_marts_of_group_marts():
+def test_the_bi_exports_are_every_mart_but_the_models_candidate_hits():
     from spotify_assets.definitions import defs
+    from spotify_assets.lib.marts.chart_marts import MARTS as CHART_MARTS
 
     graph = defs.get_repository_def().asset_graph
     exported = graph.get(dg.AssetKey(["reports", "bi_exports"])).parent_keys
-    assert exported == {mart_key(m) for m in [*CATALOG_MARTS, *ENGAGEMENT_MARTS, *LISTENER_MARTS]}
+    assert exported == {
+        mart_key(m) for m in [*CATALOG_MARTS, *ENGAGEMENT_MARTS, *LISTENER_MARTS, *CHART_MARTS]
+    }
+    assert dg.AssetKey(["marts", "candidate_hits"]) not in exported
 
 
 def test_a_mart_carries_its_own_row_key():

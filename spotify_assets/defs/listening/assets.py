@@ -29,6 +29,7 @@ from spotify_assets.defs.listening.history_files import (
 from spotify_assets.defs.listening.recently_played import RECENTLY_PLAYED_KEY
 from spotify_assets.defs.quality.held import zone_held_files
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
+from spotify_assets.defs.warehouse_tables import ROW_COUNT_MAY_DROP
 from spotify_assets.lib.landing import ProcessedFile, processed_files
 from spotify_assets.lib.listening.recently_played import drop_polled_duplicates, polled_files
 from spotify_assets.lib.listening.streams import (
@@ -136,6 +137,7 @@ def _warehouse_table(
             [STREAMING_FILES_KEY],
             "Records of processed files that could not be used: file, index in the file, "
             "reason and an excerpt.",
+            metadata={ROW_COUNT_MAY_DROP: "rejected records empty when a bad file is fixed"},
         ),
     ],
     check_specs=[

@@ -23,26 +23,19 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from spotify_assets.defs.listening.assets import REJECTED_RECORDS_KEY
 from spotify_assets.defs.marts.factory import ROW_COUNT_CHECK
 from spotify_assets.defs.warehouse_tables import WarehouseTable
 from spotify_assets.lib.quality.rules import MIN_ROW_RATIO, row_count_change, schema_change
 
 SCHEMA_CHANGE_CHECK = "column_schema_change"
 
-#: Tables whose row count may fall legitimately, so they get no ``row_count_vs_previous``.
-ROW_COUNT_MAY_DROP = {
-    REJECTED_RECORDS_KEY: "rejected records may drop to zero when a bad file is fixed",
-}
-
 
 def row_count_tables(tables: Sequence[WarehouseTable]) -> list[dg.AssetKey]:
-    """The tables that get ``row_count_vs_previous`` here: all but those that may shrink and
-    those that already check it inline (the marts, right after each build)."""
+    """The tables that get ``row_count_vs_previous`` here: all but those declared to shrink
+    legitimately (asset metadata ``ROW_COUNT_MAY_DROP``: rejected records) and those that
+    already check it inline (the marts, right after each build)."""
     return [
-        t.key
-        for t in tables
-        if t.key not in ROW_COUNT_MAY_DROP and ROW_COUNT_CHECK not in t.check_names
+        t.key for t in tables if not t.row_count_may_drop and ROW_COUNT_CHECK not in t.check_names
     ]
 
 

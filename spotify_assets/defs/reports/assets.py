@@ -102,11 +102,18 @@ def _location(uri: str) -> dg.MetadataValue:
     return dg.MetadataValue.url(uri) if "://" in uri else dg.MetadataValue.path(uri)
 
 
+def exported_marts(tables: Sequence[WarehouseTable]) -> list[dg.AssetKey]:
+    """The marts the BI exports take: every table of schema ``marts`` but the model's
+    candidate hits (group ``ml``: exporting it would fail whenever the model is not trained,
+    e.g. live without the training opt-in)."""
+    return [t.key for t in tables if t.schema == "marts" and t.group != "ml"]
+
+
 def report_assets(tables: Sequence[WarehouseTable]) -> list[dg.AssetsDefinition]:
-    """``reports/dashboard`` over every mart of the registry (schema ``marts``: group marts and
-    the model's candidate hits) and ``reports/bi_exports`` of the marts of group ``marts``;
-    ``spotify_assets.definitions`` builds them once the registry is known."""
-    exported = keys_of(tables, schema="marts", group="marts")
+    """``reports/dashboard`` over every mart of the registry and ``reports/bi_exports`` of
+    :func:`exported_marts`; ``spotify_assets.definitions`` builds them once the registry is
+    known."""
+    exported = exported_marts(tables)
 
     @dg.asset(
         key=DASHBOARD_KEY,
