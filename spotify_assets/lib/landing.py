@@ -263,7 +263,8 @@ def ingest(
     """Parse one landed object into the processed zone and return its manifest.
 
     ``status`` is ``accepted`` (rows written), ``not_ingested`` (not this zone's data; the
-    object stays), ``rejected`` (unreadable; moved aside) or ``missing``. Bytes processed
+    object stays), ``rejected`` (unreadable; moved aside), ``missing``, or ``failed`` (the
+    parser raised: recorded, then raised again). Bytes processed
     already are not parsed again unless ``reprocess``."""
     key = zone.landing_prefix + partition_key
     try:
@@ -288,12 +289,19 @@ def ingest(
         parsed = zone.parse(data, context)
     except NotIngested as exc:
         _clear_processed(store, zone, partition_key)
+        _clear_rejected(store, zone, partition_key)
         info = {"status": "not_ingested", "reason": exc.reason, **common}
         store.put_bytes(manifest_key, orjson.dumps(info, default=str))
         return info
     except BadFile as exc:
         uri = reject_file(store, zone, partition_key, data, exc.reason)
         return {"status": "rejected", "reason": exc.reason, "moved_to": uri, **common}
+    except Exception as exc:
+        # A parser bug, not the file's fault: recorded (inventory shows the error, the sensor
+        # does not ask again for the same bytes) and raised, so the run fails visibly.
+        info = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}", **common}
+        store.put_bytes(manifest_key, orjson.dumps(info, default=str))
+        raise
     buf = io.BytesIO()
     zone.write_parquet(parsed.table, buf)
     store.put_bytes(parquet_key, buf.getvalue())
@@ -317,7 +325,13 @@ def ingest(
         **common,
     }
     store.put_bytes(manifest_key, orjson.dumps(info, default=str))
+    _clear_rejected(store, zone, partition_key)  # an earlier, unreadable version is fixed
     return info
+
+
+def _clear_rejected(store: LakeStore, zone: LandingZone, partition_key: str) -> None:
+    for key in zone.rejected_keys(partition_key):
+        store.delete(key)
 
 
 @dataclass(frozen=True)
@@ -333,12 +347,16 @@ class ProcessedFile:
 
 def processed_files(store: LakeStore, zone: LandingZone, workdir: Path) -> list[ProcessedFile]:
     """Every accepted object's Parquet with its version; S3 objects are copied to ``workdir``
-    first (DuckDB reads local files; the lake may be a bucket)."""
+    first (DuckDB reads local files; the lake may be a bucket). An object removed from the
+    landing zone no longer counts: its rows leave the tables built from these files."""
+    landed = {o.key for o in store.list(zone.landing_prefix)}
     out = []
     for obj in store.list(zone.processed_prefix):
         if not obj.key.endswith(".manifest.json"):
             continue
         source = obj.key[len(zone.processed_prefix) : -len(".manifest.json")]
+        if zone.landing_prefix + source not in landed:
+            continue
         manifest = orjson.loads(store.get_bytes(obj.key))
         if manifest.get("status", "accepted") != "accepted":
             continue

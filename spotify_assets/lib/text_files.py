@@ -10,11 +10,24 @@ from spotify_assets.lib.landing import BadFile
 
 
 def csv_as_utf8(data: bytes, name: str) -> tuple[bytes, str]:
-    """A CSV file as UTF-8 bytes without a BOM, and the encoding it was read as; a file that
-    is binary or no known text raises :class:`~spotify_assets.lib.landing.BadFile` naming
-    ``name`` (and the line)."""
+    """A CSV file as UTF-8 bytes without a BOM and with ``\n`` line ends (Windows ``\r\n``
+    and old-Mac ``\r`` ones too, which Python's csv module refuses), and the encoding it was
+    read as; a file that is binary or no known text raises
+    :class:`~spotify_assets.lib.landing.BadFile` naming ``name`` (and the line)."""
+    text, encoding = _as_utf8(data, name)
+    if b"\r" in text:
+        text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return text, encoding
+
+
+def _as_utf8(data: bytes, name: str) -> tuple[bytes, str]:
     if data.startswith(codecs.BOM_UTF8):
         data, encoding = data[3:], "utf-8-sig"
+    elif data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16's
+        try:
+            return data.decode("utf-32").encode("utf-8"), "utf-32"
+        except UnicodeDecodeError as exc:
+            raise BadFile(f"{name}: starts as UTF-32 but is not ({exc})") from None
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16").encode("utf-8"), "utf-16"

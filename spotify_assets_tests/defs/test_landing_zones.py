@@ -188,3 +188,32 @@ def test_a_copy_with_an_old_mtime_and_a_changed_file_are_taken_untouched_ones_no
     assert [(r.tags[RANGE_START], r.tags[RANGE_END]) for r in result.run_requests] == [
         ("a.csv", "z.csv")
     ]
+
+
+def test_removed_fixed_and_crashing_files_are_accounted_for(lake):
+    from spotify_assets.lib.landing import ingest
+
+    store = lake.store()
+    drop(lake, "a.csv", GOOD)
+    drop(lake, "b.csv", b"\xff\xfe garbage")
+    assert ingest(store, SCORES_ZONE, "a.csv")["status"] == "accepted"
+    assert ingest(store, SCORES_ZONE, "b.csv")["status"] == "rejected"
+    # b.csv landed again, fixed: accepted, and no longer listed as rejected.
+    drop(lake, "b.csv", GOOD)
+    assert ingest(store, SCORES_ZONE, "b.csv")["status"] == "accepted"
+    statuses = {(r["key"].rsplit("/", 1)[-1], r["status"]) for r in inventory(store, SCORES_ZONE)}
+    assert statuses == {("a.csv", "accepted"), ("b.csv", "accepted")}
+    # a.csv removed from the landing zone: its rows no longer count.
+    store.delete("landing/scores/a.csv")
+    assert [f.source_file for f in processed_files(store, SCORES_ZONE, store.root)] == ["b.csv"]
+
+    # A parser that crashes: the run fails, and the inventory shows the error.
+    def crash(data, context):
+        raise RuntimeError("parser bug")
+
+    crashing = LandingZone(name="scores", parse=crash)
+    drop(lake, "c.csv", b"player,score\n1,2\n")
+    with pytest.raises(RuntimeError):
+        ingest(store, crashing, "c.csv")
+    [row] = [r for r in inventory(store, crashing) if r["key"].endswith("c.csv")]
+    assert (row["status"], row["reason"]) == ("failed", "RuntimeError: parser bug")

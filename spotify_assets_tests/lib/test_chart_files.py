@@ -265,3 +265,17 @@ def test_the_fast_and_the_checked_path_give_the_same_rows():
     checked = parse("regional-global-daily-2023-06-01.csv", clean + b"x,y\r\n")
     assert len(checked.rejected) == 1 and checked.rejected[0].record_index == 6
     assert checked.table.equals(fast)
+
+
+def test_old_mac_line_ends_and_tsv_names_are_read():
+    from spotify_assets.lib.spotify_charts.chart_files import parse_chart_file
+
+    body = (
+        b"rank,uri,artist_names,track_name,source,peak_rank,previous_rank,days_on_chart,streams\r"
+        b'1,spotify:track:3rUGC1vUpkDG9CZFHMur1t,"A & B",Seven,L,1,1,5,"100"\r'
+        b"2,spotify:track:2IGMVunIBsBLtEQyoI1Mu7,C,Red,L,2,2,3,90\r"
+    )
+    for name in ("regional-global-daily-2023-06-01.csv", "regional-global-daily-2023-06-01.tsv"):
+        data = body if name.endswith(".csv") else body.replace(b",", b"\t").replace(b'"', b"")
+        parsed = parse_chart_file(data, name=name, source_file=name)
+        assert parsed.table.column("streams").to_pylist() == [100, 90], name

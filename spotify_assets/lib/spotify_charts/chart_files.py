@@ -105,7 +105,7 @@ OLD_FORMAT = "spotifycharts.com"
 
 _NAME = re.compile(
     r"^(?P<kind>regional|viral)-(?P<region>global|[a-z]{2})-(?P<freq>daily|weekly)-"
-    r"(?P<when>.+?)(?: \(\d+\))?\.csv$",
+    r"(?P<when>.+?)(?: \(\d+\))?\.(?:csv|tsv|txt)$",
     re.IGNORECASE,
 )
 _ONE_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})$")
