@@ -274,7 +274,8 @@ def main() -> int:
     print()
     print(f"Whole graph materialized in {time.perf_counter() - started:.1f} s.")
     print(f"Warehouse (DuckDB): {settings.warehouse_path}")
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as conn:
+    # Counted on the published copy: a reader never holds the file runs write.
+    with duckdb.connect(str(settings.published_warehouse_path), read_only=True) as conn:
         tables = conn.execute(
             "select table_schema, table_name from information_schema.tables "
             "order by table_schema, table_name"

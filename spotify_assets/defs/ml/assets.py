@@ -144,6 +144,18 @@ def _feature_columns(frame: "pd.DataFrame") -> list[str]:
     return [c for c in frame.columns if c not in (*ID_COLUMNS, "target", TARGET_NAME_COLUMN)]
 
 
+def _features_half_life(context: dg.AssetExecutionContext) -> float:
+    """The half-life the features table was built with (its materialization's metadata), so
+    the forward evaluation's stream target matches it; the default when none is recorded."""
+    event = context.instance.get_latest_materialization_event(FEATURES_KEY)
+    value = (
+        event.asset_materialization.metadata.get("half_life_days")
+        if event and event.asset_materialization
+        else None
+    )
+    return float(value.value) if value is not None else FeaturesConfig().half_life_days
+
+
 @dg.asset(
     key=FEATURES_KEY,
     group_name="ml",
@@ -195,6 +207,8 @@ def popularity_features(
         data,
         metadata={
             "target": target,
+            # The model's forward evaluation recomputes the stream target with the same one.
+            "half_life_days": config.half_life_days,
             "tracks": len(data),
             "labelled_tracks": labelled,
             "features": len(features),
@@ -472,7 +486,7 @@ def popularity_model(
             lake,
             horizon_days=config.horizon_days,
             params=params,
-            half_life_days=FeaturesConfig().half_life_days,
+            half_life_days=_features_half_life(context),
         )
     result.timings["forward_s"] = time.perf_counter() - started_forward
     if result.forward.skipped:
