@@ -1,7 +1,8 @@
-"""JSON-schema validators for Spotify Web API response bodies, from the shared OpenAPI file.
+"""JSON-schema validators for Spotify Web API response bodies, from the OpenAPI file.
 
-The OpenAPI description in ``../shared/spotify-openapi/`` is the contract for every body the
-fake server sends and every body the parsers read. This helper turns one
+The OpenAPI description vendored in ``spotify_assets_tests/contracts/`` (see its README for
+the overrides) is the contract for every body the fake server sends and every body the
+parsers read. This helper turns one
 ``components/responses/<Name>`` into a ``jsonschema`` validator so tests can assert
 "this body is what Spotify would send" in one line.
 
