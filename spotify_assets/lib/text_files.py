@@ -8,12 +8,34 @@ import codecs
 
 from spotify_assets.lib.landing import BadFile
 
+#: Leading bytes of the binary files people drop by mistake beside their text files.
+_BINARY_KINDS = (
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"PK\x03\x04", "a zip archive (or an .xlsx workbook): unzip it, or save it as CSV"),
+    (b"\x1f\x8b", "a gzip file: decompress it"),
+    (b"BZh", "a bzip2 file: decompress it"),
+    (b"7z\xbc\xaf", "a 7-Zip archive: unpack it"),
+    (b"Rar!", "a RAR archive: unpack it"),
+    (b"{\\rtf", "an RTF document"),
+)
+
+
+def binary_kind(data: bytes) -> str | None:
+    """What a binary file is, from its first bytes (with what to do), or None."""
+    return next((kind for magic, kind in _BINARY_KINDS if data.startswith(magic)), None)
+
 
 def csv_as_utf8(data: bytes, name: str) -> tuple[bytes, str]:
     """A CSV file as UTF-8 bytes without a BOM and with ``\n`` line ends (Windows ``\r\n``
     and old-Mac ``\r`` ones too, which Python's csv module refuses), and the encoding it was
     read as; a file that is binary or no known text raises
     :class:`~spotify_assets.lib.landing.BadFile` naming ``name`` (and the line)."""
+    kind = binary_kind(data)
+    if kind is not None:
+        raise BadFile(f"{name}: not a CSV text file but {kind}")
     text, encoding = _as_utf8(data, name)
     if b"\r" in text:
         text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")

@@ -135,6 +135,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from spotify_assets.lib.landing import BadFile, NotIngested, ParsedFile, RejectedRecord
+from spotify_assets.lib.text_files import binary_kind
 
 ExportFormat = Literal["extended", "account_data"]
 ContentType = Literal["music", "podcast", "audiobook", "unknown"]
@@ -489,17 +490,6 @@ def _base_name(path: str) -> str:
 # Recognising a landed file: encoding, binary kinds, "meant to be history"
 # --------------------------------------------------------------------------------------------
 
-_BINARY_KINDS = (
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"\x1f\x8b", "a gzip file"),
-    (b"BZh", "a bzip2 file"),
-    (b"7z\xbc\xaf", "a 7-Zip archive"),
-    (b"Rar!", "a RAR archive"),
-    (b"{\\rtf", "an RTF document"),
-)
 _BOMS = (  # the UTF-32 ones first: their BOMs start like UTF-16 LE's
     (b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32 LE"),
     (b"\x00\x00\xfe\xff", "utf-32-be", "UTF-32 BE"),
@@ -516,9 +506,9 @@ _SNIFF_BYTES = 65_536
 def _decode(data: bytes) -> tuple[bytes, str]:
     """The bytes as UTF-8 (without copying when they are UTF-8 already) and the encoding found.
     Raises :class:`BadExportFile` for a binary file or one that does not decode."""
-    for magic, kind in _BINARY_KINDS:
-        if data.startswith(magic):
-            raise BadExportFile(f"not JSON: {kind}")
+    kind = binary_kind(data)
+    if kind is not None:
+        raise BadExportFile(f"not JSON: {kind}")
     if data.startswith(_BOM):
         return data, "UTF-8 with BOM"
     for bom, codec, label in _BOMS:
