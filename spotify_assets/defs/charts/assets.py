@@ -19,6 +19,7 @@ from dagster_duckdb import DuckDBResource
 from spotify_assets.defs.automation import LISTENING_FRESHNESS, on_upstream_change
 from spotify_assets.defs.landing import landing_zone_defs, rejected_rows_asset
 from spotify_assets.defs.marts.factory import mart_assets
+from spotify_assets.defs.quality.held import zone_held_files
 from spotify_assets.lib.landing import processed_files
 from spotify_assets.lib.marts import chart_marts as chart_sql
 from spotify_assets.lib.spotify_charts.chart_zone import CHARTS_ZONE
@@ -68,6 +69,14 @@ def chart_tables(
     store = lake.store()
     with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
         files = processed_files(store, CHARTS_ZONE, Path(tmp))
+        # A file failing a blocking check stays out until fixed or removed (as for streams).
+        held = zone_held_files(store, CHARTS)
+        if held:
+            context.log.warning(
+                f"{len(held)} chart files held out of core.chart_entries until fixed or "
+                "removed: " + ", ".join(list(held)[:10])
+            )
+        files = [f for f in files if f.source_file not in held]
         landed = {o.key: o.last_modified for o in store.list(CHARTS_ZONE.landing_prefix)}
         order = {
             f.source_file: (
@@ -90,6 +99,7 @@ def chart_tables(
         metadata={
             **metadata,
             "files": len(files),
+            "files_held_out": dg.MetadataValue.json(held),
             "regions": int(regions),
             "charts_and_periods": int(periods),
             "streams": int(streams),
