@@ -55,6 +55,10 @@ class Chart:
     png: bytes | None = None
     caption: str | None = None
     vega: Mapping[str, Any] | None = None
+    #: The spec already as script-safe JSON (:func:`json_script`), for pages built in bulk:
+    #: one template per chart with each page's data values spliced in. ``vega`` is then the
+    #: template (read for its picker), ``vega_json`` what the page embeds.
+    vega_json: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,12 +87,16 @@ def format_number(x: Any, *, percent: bool = False, digits: int = 3) -> str:
     Below 10,000 the exact figure stays readable, so it is kept (with a thousands separator).
     ``digits`` is the number of significant digits of the rounded forms.
     """
-    if x is None or x is pd.NA or x is pd.NaT:
-        return "–"
-    if isinstance(x, bool | np.bool_):
-        return "yes" if x else "no"
-    if not isinstance(x, Number | Decimal | np.number):
-        return str(x)
+    kind = type(x)
+    if kind is int and not percent and -10_000 < x < 10_000:  # the common case, fast
+        return f"{x:,}"
+    if kind is not float and kind is not int:  # (isinstance on the ABCs costs µs a call)
+        if x is None or x is pd.NA or x is pd.NaT:
+            return "–"
+        if isinstance(x, bool | np.bool_):
+            return "yes" if x else "no"
+        if not isinstance(x, Number | Decimal | np.number):
+            return str(x)
     value = float(x)
     if math.isnan(value):
         return "–"
@@ -358,10 +366,15 @@ def _pickers(section: Section) -> list[str]:
     return out
 
 
-def _json_script(value: Any) -> str:
+def json_script(value: Any) -> str:
     """JSON safe inside a ``<script>`` element (no ``</script>`` or ``<!--`` can close it)."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return script_safe(text)
+
+
+def script_safe(json_text: str) -> str:
+    """JSON text made safe inside a ``<script>`` element (``<``, ``>``, ``&`` as escapes)."""
+    return json_text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _figure(chart: Chart) -> str:
@@ -370,7 +383,7 @@ def _figure(chart: Chart) -> str:
         return (
             f'<figure class="vchart"><div class="vega" role="img" aria-label="{_e(chart.title)}">'
             f'</div><script type="application/json" class="vega-spec">'
-            f"{_json_script(chart.vega)}</script>{caption}</figure>"
+            f"{chart.vega_json or json_script(chart.vega)}</script>{caption}</figure>"
         )
     if chart.png is None:
         raise ValueError(f"chart {chart.title!r} has neither a spec nor a PNG")

@@ -19,6 +19,7 @@ import functools
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -442,6 +443,115 @@ def fit_log10x(x: Any, y: Any) -> tuple[float, float, float] | None:
     ss_res = float(((ys - intercept - slope * lx) ** 2).sum())
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan
     return intercept, slope, r2
+
+
+# ---------------------------------------------------------------------------- in bulk
+
+#: Where :func:`template` leaves a chart's data values out of its spec.
+VALUES_SLOT = "__vega_values__"
+#: The chart kinds :func:`values_sql` shapes (one or several ``y``, no ``series``; ``barh``).
+BULK_KINDS = ("line", "bar", "area", "stacked_bar", "barh")
+
+
+def template(spec: ChartSpec, frame: pd.DataFrame) -> tuple[dict[str, Any], list[Any] | None]:
+    """:func:`vega_spec` of ``frame`` with its data values taken out (``VALUES_SLOT`` in their
+    place), and those values (None for a "no data" chart, whose text stays in the spec)."""
+    out = vega_spec(spec, frame)
+    if (out.get("usermeta") or {}).get("no_data"):
+        return out, None
+    values = out["data"]["values"]
+    return {**out, "data": {"values": VALUES_SLOT}}, values
+
+
+def layout_key(
+    spec: ChartSpec, *, rows: int, values: int, options: Sequence[str], rows_per_pick: int
+) -> tuple[Any, ...]:
+    """All that :func:`vega_spec` takes from a chart's data besides the values, for the kinds
+    of ``BULK_KINDS``: charts of one key differ only in their data values, so they share one
+    :func:`template`. ``rows`` are the rows of the shaped data (:func:`values_sql`), ``values``
+    those with a value, ``options`` the picker's values in order, ``rows_per_pick`` the most
+    rows of one picker value."""
+    if spec.kind not in BULK_KINDS or spec.series or not spec.y:
+        raise ValueError(
+            f"chart {spec.title!r}: {spec.kind} with series={spec.series!r} and y={spec.y!r} "
+            f"is not drawn in bulk (kinds {BULK_KINDS}, with y, without series)"
+        )
+    if rows == 0 or values == 0:
+        return ("no data",)
+    point = spec.kind == "line" and rows <= 60  # _series_chart's points on short lines
+    bars = min(rows_per_pick if spec.picker else rows, MAX_BARH_ROWS)  # _barh's height
+    return (tuple(options), point, bars if spec.kind == "barh" else None)
+
+
+def values_sql(
+    spec: ChartSpec, relation: str, columns: Mapping[str, str], *, by: str, order: str
+) -> str:
+    """SQL over ``relation`` (every group's frame, ``by`` naming the group) giving per group
+    what :func:`vega_spec` would draw from that group's frame alone: ``values`` (the data
+    values as JSON text, shaped as ``_long`` and ``_barh`` shape them: one or several y melted
+    to ``value``/``series``, rows without x dropped, dates as ISO text, doubles to 10 decimals
+    as pandas writes them), and ``rows``, ``present``, ``options``, ``rows_per_pick`` for
+    :func:`layout_key`. ``columns`` are the frame's columns in order with their DuckDB types;
+    ``order`` is the frame's row order (SQL over ``relation``). A test compares both paths."""
+    layout_key(spec, rows=0, values=0, options=(), rows_per_pick=0)  # the kind is supported
+
+    def value(column: str) -> str:
+        kind = columns[column].upper()
+        if kind in ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"):
+            return f"strftime({_q(column)}, '%Y-%m-%dT%H:%M:%S')"
+        if kind in ("DOUBLE", "FLOAT", "REAL"):
+            return f"round({_q(column)}, 10)"
+        return _q(column)
+
+    pick = _q(spec.picker) if spec.picker else "null"
+    if spec.kind == "barh":
+        y = spec.value or spec.y[0]
+        fields = ", ".join(f"{_q(c)} := {value(c)}" for c in columns)
+        melted = [f"select *, 0 as _y, {_q(y)} as _v, struct_pack({fields}) as _r from framed"]
+    else:
+        ids = [spec.x, *([spec.picker] if spec.picker else [])]
+        melted = []
+        for i, y in enumerate(spec.y):
+            fields = [f"{_q(c)} := {value(c)}" for c in ids]
+            label = _sql_text(_label(None, y))
+            if len(spec.y) == 1:  # _long's column order: x, picker, value, series
+                fields += [f"value := {value(y)}", f"series := {label}"]
+            else:  # melted: x, picker, series, value
+                fields += [f"series := {label}", f"value := {value(y)}"]
+            melted.append(
+                f"select *, {i} as _y, {_q(y)} as _v, struct_pack({', '.join(fields)}) as _r "
+                "from framed"
+            )
+    union = "\nunion all\n".join(melted)
+    return f"""
+with numbered as (
+    select *, row_number() over (partition by {_q(by)} order by {order}) as _pos
+      from {relation}
+),
+framed as (select * from numbered where {_q(spec.x)} is not null),
+shaped as (
+    select *, count(*) over (partition by {_q(by)}, {pick}) as _per_pick from ({union})
+),
+options as (
+    select {_q(by)}, list(_pick order by _first) as options
+      from (select {_q(by)}, {pick}::varchar as _pick, min(_pos) as _first from numbered
+             where {pick} is not null group by all)
+     group by all
+)
+select {_q(by)}, to_json(list(_r order by _y, _pos))::varchar as values, count(*) as rows,
+       count(_v) as present, coalesce(any_value(o.options), []) as options,
+       max(_per_pick) filter (where {pick} is not null) as rows_per_pick
+  from shaped left join options o using ({_q(by)})
+ group by {_q(by)}
+"""
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 # ---------------------------------------------------------------------------- picker

@@ -1,0 +1,460 @@
+"""Every listener's page, built in bulk (Dagster-free): the listeners' index and one page per
+listener with their Wrapped for every year and all time, top artists, monthly minutes,
+listening clock and taste over time behind one period picker.
+
+A page costs string assembly only, so thousands of pages build in seconds: each chart's data
+is one DuckDB query over all listeners (:func:`spotify_assets.lib.reports.vega.values_sql`:
+every listener's data values already shaped, as JSON text), and the rest of a chart's spec is a
+template drawn by the chart's one definition (:func:`~spotify_assets.lib.reports.vega.
+vega_spec`) from a real listener's frame, once per layout (:func:`~spotify_assets.lib.reports.
+vega.layout_key`: the picker's periods, the bars of a top list). Each template is checked
+against its listener's values from SQL, so the two shapings cannot drift apart unnoticed. A
+page holds only its listener's values.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from spotify_assets.lib.marts.spec import ChartSpec
+from spotify_assets.lib.reports.dashboard import (
+    Chart,
+    Headline,
+    Section,
+    format_number,
+    json_script,
+    script_safe,
+)
+from spotify_assets.lib.reports.vega import VALUES_SLOT, layout_key, template, values_sql
+
+#: Rows of a listener's top lists on their page (per year and all time).
+LISTENER_TOP_N = 10
+#: The page of a listener, relative to the dashboard's folder.
+LISTENER_DIR = "listeners"
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+#: The listener page's charts: one definition each, filtered by the page's period picker
+#: ("all" is the all-time rows, every frame carries them).
+LISTENER_CHARTS = {
+    "monthly": ChartSpec(
+        "Listening minutes per month", "bar", "month", ("minutes",), y_label="minutes",
+        picker="period", picker_all=False,
+    ),
+    "clock": ChartSpec(
+        "Listening clock: share of listening time by local hour", "bar", "local_hour",
+        ("share",), x_label="local hour", y_label="share of listening time",
+        picker="period", picker_all=False,
+    ),
+    "artists": ChartSpec(
+        f"Top {LISTENER_TOP_N} artists by streams", "barh", "artist", ("streams",),
+        x_label="artist", y_label="streams", picker="period", picker_all=False,
+    ),
+    "taste": ChartSpec(
+        "Taste over time: discovery, mainstream and niche shares of streams", "line", "month",
+        ("discovery_share", "mainstream_share", "niche_share"), y_label="share",
+        picker="period", picker_all=False,
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Every listener's frame of a chart: ``sql`` gives ``user_id`` and ``columns`` (the
+    frame's, in order); rows are ordered by the period's place on the page, then ``order``."""
+
+    sql: str
+    columns: tuple[str, ...]
+    order: str
+    needs: str | None = None
+
+
+_FRAMES = {
+    "monthly": _Frame(
+        """
+with m as (
+    select user_id, year(ts)::varchar as period, date_trunc('month', ts)::date as month,
+           sum(ms_played) / 60000.0 as minutes
+      from core.streams where content_type = 'music' group by all
+)
+select user_id, 'all' as period, month, minutes from m
+union all
+select user_id, period, month, minutes from m
+""",
+        ("period", "month", "minutes"),
+        "month",
+    ),
+    "clock": _Frame(
+        """
+select user_id, period, unnest(clock_share)::double as share,
+       generate_subscripts(clock_share, 1) - 1 as local_hour
+  from marts.listener_wrapped where clock_share is not null
+""",
+        ("period", "share", "local_hour"),
+        "local_hour",
+    ),
+    "artists": _Frame(
+        f"""
+with per_year as (
+    select user_id, year::varchar as period, content_name as artist, streams, rank
+      from marts.listener_content where kind = 'artist' and rank <= {LISTENER_TOP_N}
+),
+summed as (
+    select user_id, content_id, min(content_name) as artist, sum(streams) as streams,
+           sum(ms_played) as ms_played
+      from marts.listener_content where kind = 'artist' group by user_id, content_id
+    having sum(streams) > 0
+),
+-- the N-th most streams of each listener: only artists with at least that many are ranked
+-- (the window over every listener's every artist was half of the dashboard's build time)
+cut as (select user_id, list_min(max(streams, {LISTENER_TOP_N})) as cut from summed group by all),
+all_time as (
+    select user_id, 'all' as period, artist, streams
+      from summed semi join cut on summed.user_id = cut.user_id and summed.streams >= cut.cut
+    qualify row_number() over (partition by user_id
+                               order by streams desc, ms_played desc, content_id)
+            <= {LISTENER_TOP_N}
+)
+select user_id, period, artist, streams from all_time
+union all
+select user_id, period, artist, streams from per_year
+""",
+        ("period", "artist", "streams"),
+        "streams desc, artist",
+    ),
+    "taste": _Frame(
+        """
+with t as (
+    select user_id, year(month)::varchar as period, month, discovery_share,
+           mainstream_share, niche_share
+      from marts.taste_monthly
+)
+select user_id, 'all' as period, * exclude (user_id, period) from t
+union all
+select * from t
+""",
+        ("period", "month", "discovery_share", "mainstream_share", "niche_share"),
+        "month",
+        needs="marts.taste_monthly",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ListenerPage:
+    """One listener's page: the file name (below the dashboard folder) and its sections."""
+
+    user_id: str
+    display_name: str
+    path: str
+    sections: list[Section]
+
+
+def listener_path(user_id: str) -> str:
+    return f"{LISTENER_DIR}/{quote(user_id, safe='')}.html"
+
+
+def _has_table(conn: Any, name: str) -> bool:
+    schema, table = name.split(".")
+    return bool(
+        conn.execute(
+            "select count(*) from information_schema.tables where table_catalog = "
+            "current_database() and table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def listeners_section(conn: Any) -> Section:
+    """The index of listeners: one row per listener with a link to their page."""
+    title = "Listeners"
+    description = (
+        "Every listener of the listening history, with their own page: their Wrapped for every "
+        "year and all time, top content, rhythm and taste over time. A page holds only that "
+        "listener's data, so it can be shared with them alone."
+    )
+    if not _has_table(conn, "marts.listener_wrapped"):
+        return Section(title, description, [], [], notes=["marts.listener_wrapped is not built."])
+    frame = conn.execute(
+        f"""
+select coalesce(l.display_name, w.user_id) as listener, w.user_id,
+       w.plays, round(w.minutes_played / 60, 1) as hours, w.podcast_plays,
+       (select count(*) from marts.listener_wrapped y
+         where y.user_id = w.user_id and y.year is not null) as years,
+       w.first_play_ts::date as first_play
+  from marts.listener_wrapped w
+  left join ({_listener_names(conn)}) l using (user_id)
+ where w.year is null
+ order by w.minutes_played desc, w.user_id
+"""
+    ).df()
+    frame["page"] = [listener_path(u) for u in frame["user_id"]]
+    headlines = [Headline("listeners", format_number(len(frame)))]
+    return Section(title, description, headlines, [], table=frame, links={"listener": "page"})
+
+
+def _listener_names(conn: Any) -> str:
+    """SQL: ``(user_id, display_name)``: the landing folder's name where core.listeners has
+    it (read by column name; older warehouses lack the column)."""
+    columns = {
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'core' and table_name = 'listeners'"
+        ).fetchall()
+    }
+    if {"user_id", "display_name"} <= columns:
+        return "select user_id, display_name from core.listeners"
+    return "select null::varchar as user_id, null::varchar as display_name where false"
+
+
+# ---------------------------------------------------------------------------- pages
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A chart's spec for one layout: the JSON text before and after its data values (no
+    ``after`` for a "no data" chart, whose text is whole), and the spec for its picker."""
+
+    spec: dict[str, Any]
+    before: str
+    after: str | None
+
+
+def listener_pages(conn: Any) -> Iterator[ListenerPage]:
+    """Every listener's page, from one query per chart over all listeners; a page is then
+    string assembly (no DataFrame per page). Temporary tables ``_listener_*`` hold the
+    frames while the pages are built."""
+    if not _has_table(conn, "marts.listener_wrapped"):
+        return
+    cursor = conn.execute(
+        f"""
+select w.*, coalesce(l.display_name, w.user_id) as display_name
+  from marts.listener_wrapped w left join ({_listener_names(conn)}) l using (user_id)
+ order by w.user_id, w.year desc nulls first
+"""
+    )
+    names = [d[0] for d in cursor.description]
+    wrapped = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    conn.execute(
+        "create or replace temp table _listener_periods as select user_id, period, "
+        "row_number() over (partition by user_id order by year desc nulls first) as _rank "
+        "from marts.listener_wrapped"
+    )
+    try:
+        shaped = {key: _shaped(conn, key) for key in LISTENER_CHARTS}
+        templates: dict[tuple[Any, ...], _Template] = {}
+        for user_id, group in itertools.groupby(wrapped, key=lambda r: r["user_id"]):
+            rows = list(group)
+            name = str(rows[0]["display_name"])
+            charts = []
+            for key, spec in LISTENER_CHARTS.items():
+                got = shaped[key].get(user_id)
+                layout = _layout(spec, got)
+                made = templates.get((key, layout))
+                if made is None:
+                    made = templates[(key, layout)] = _template(conn, key, user_id, got)
+                text = made.before
+                if made.after is not None:
+                    text = made.before + script_safe(got["values"]) + made.after
+                charts.append(Chart(spec.title, vega=made.spec, vega_json=text))
+            section = Section(
+                f"{name}: Wrapped",
+                "Music plays only unless it says podcasts; years are UTC calendar years, hours "
+                "and weekdays are local time. Pick a year or all time.",
+                [],
+                charts,
+                html=_wrapped_blocks(rows),
+            )
+            yield ListenerPage(str(user_id), name, listener_path(str(user_id)), [section])
+    finally:
+        for key in LISTENER_CHARTS:
+            conn.execute(f"drop table if exists _listener_{key}")
+        conn.execute("drop table if exists _listener_periods")
+
+
+def _layout(spec: ChartSpec, got: dict[str, Any] | None) -> tuple[Any, ...]:
+    if got is None:  # no rows at all for this listener
+        return ("no data",)
+    return layout_key(
+        spec,
+        rows=got["rows"],
+        values=got["present"],
+        options=got["options"],
+        rows_per_pick=got["rows_per_pick"],
+    )
+
+
+def _shaped(conn: Any, key: str) -> dict[str, dict[str, Any]]:
+    """Every listener's data values of chart ``key`` (JSON text) and its layout facts."""
+    frame = _FRAMES[key]
+    if frame.needs and not _has_table(conn, frame.needs):
+        return {}
+    conn.execute(
+        f"create or replace temp table _listener_{key} as select f.user_id, p._rank, "
+        f"{', '.join(f'f.{c}' for c in frame.columns)} from ({frame.sql}) f "
+        "left join _listener_periods p using (user_id, period)"
+    )
+    types = dict(
+        (name, kind)
+        for name, kind, *_ in conn.execute(f"describe _listener_{key}").fetchall()
+        if name in frame.columns
+    )
+    columns = {c: types[c] for c in frame.columns}
+    sql = values_sql(
+        LISTENER_CHARTS[key],
+        f"_listener_{key}",
+        columns,
+        by="user_id",
+        order=f"_rank nulls last, {frame.order}",
+    )
+    out = {}
+    for user_id, values, rows, present, options, per_pick in conn.execute(sql).fetchall():
+        out[user_id] = {
+            "values": values,
+            "rows": rows,
+            "present": present,
+            "options": options,
+            "rows_per_pick": per_pick or 0,
+        }
+    return out
+
+
+def _template(conn: Any, key: str, user_id: str, got: dict[str, Any] | None) -> _Template:
+    """The spec of chart ``key`` drawn by its definition from ``user_id``'s frame, split
+    around its data values, which must be the ones ``values_sql`` gave for that listener."""
+    spec, frame = LISTENER_CHARTS[key], _FRAMES[key]
+    if got is None:
+        from spotify_assets.lib.lazy import pandas as pd
+
+        data = pd.DataFrame(columns=[spec.x, *spec.y, "period"])
+    else:
+        data = conn.execute(
+            f"select {', '.join(frame.columns)} from _listener_{key} where user_id = ? "
+            f"order by _rank nulls last, {frame.order}",
+            [user_id],
+        ).df()
+    vl, values = template(spec, data)
+    text = json_script(vl)
+    if values is None:
+        return _Template(vl, text, None)
+    if got is None or not _same(values, json.loads(got["values"])):
+        raise ValueError(
+            f"listener chart {key!r}: the values shaped in SQL for {user_id!r} differ from "
+            "the chart's definition (vega.values_sql and vega_spec disagree)"
+        )
+    before, after = text.split(json.dumps(VALUES_SLOT), 1)
+    return _Template(vl, before, after)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal JSON values, numbers to 1e-9 (pandas writes doubles to 10 decimals)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
+# ---------------------------------------------------------------------------- Wrapped blocks
+
+
+def _wrapped_blocks(rows: list[dict[str, Any]]) -> str:
+    """One block per period (all time first, then years, newest first); the picker shows one."""
+    blocks = []
+    for i, row in enumerate(rows):
+        blocks.append(
+            f'<div class="wrapped" data-pick-column="period" '
+            f'data-pick-value="{html.escape(str(row["period"]))}"{"" if i == 0 else " hidden"}>'
+            f"{_wrapped_html(row)}</div>"
+        )
+    return "".join(blocks)
+
+
+def _wrapped_html(row: dict[str, Any]) -> str:
+    e = html.escape
+    title = "All time" if row["period"] == "all" else f"{row['period']}"
+    month = row.get("top_month")
+    weekday = row.get("top_weekday")
+    cards = [
+        ("minutes listened", format_number(row["minutes_played"])),
+        ("plays", format_number(row["plays"])),
+        ("distinct tracks", format_number(row["distinct_tracks"])),
+        ("distinct artists", format_number(row["distinct_artists"])),
+        ("top month", f"{month:%B %Y}" if _present(month) else "–"),
+        ("top weekday", WEEKDAY_NAMES[int(weekday)] if _present(weekday) else "–"),
+        ("longest streak", _days(row.get("longest_streak_days"))),
+        ("longest session", _minutes(row.get("longest_session_minutes"))),
+        ("discovery", format_number(row.get("discovery_share"), percent=True)),
+        ("listening age", format_number(row.get("listening_age"))),
+        ("skip rate", format_number(row.get("skip_rate"), percent=True)),
+        ("podcast minutes", format_number(row["podcast_minutes"])),
+    ]
+    card_html = "".join(
+        f'<div class="card"><div class="value">{e(v)}</div><div class="label">{e(k)}</div></div>'
+        for k, v in cards
+    )
+    first = ""
+    if _present(row.get("first_play_ts")):
+        first = (
+            f"<p>First play: <strong>{e(str(row['first_play_track']))}</strong> by "
+            f"{e(str(row['first_play_artist']))}, "
+            f"{row['first_play_ts']:%Y-%m-%d %H:%M} UTC.</p>"
+        )
+    skipped = ""
+    if _present(row.get("most_skipped_track")):
+        skipped = (
+            f"<p>Most skipped: <strong>{e(str(row['most_skipped_track']))}</strong> by "
+            f"{e(str(row['most_skipped_artist']))} ({int(row['most_skipped_count'])} skips).</p>"
+        )
+    lists = "".join(
+        _top_list_html(label, row.get(column))
+        for label, column in (
+            ("Top tracks", "top_tracks"),
+            ("Top artists", "top_artists"),
+            ("Top albums", "top_albums"),
+            ("Top genre families", "top_genre_families"),
+            ("Top podcast shows", "top_podcast_shows"),
+        )
+    )
+    return (
+        f'<h3>{e(title)}</h3><div class="cards">{card_html}</div>{first}{skipped}'
+        f'<div class="lists">{lists}</div>'
+    )
+
+
+def _top_list_html(label: str, items: Any) -> str:
+    e = html.escape
+    if not _present(items) or len(items) == 0:
+        return f'<div><h3>{e(label)}</h3><p class="empty">None.</p></div>'
+    lines = []
+    for item in items:
+        by = item.get("artist")
+        artist = f" – {e(str(by))}" if by and by != item["name"] else ""
+        lines.append(
+            f"<li>{e(str(item['name']))}{artist} "
+            f'<span class="hint">{format_number(item["streams"])} streams, '
+            f"{format_number(item['minutes'])} min</span></li>"
+        )
+    return f"<div><h3>{e(label)}</h3><ol>{''.join(lines)}</ol></div>"
+
+
+def _present(value: Any) -> bool:
+    """Not null (DuckDB gives None; a double may still be NaN)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _days(value: Any) -> str:
+    return f"{int(value)} days" if _present(value) else "–"
+
+
+def _minutes(value: Any) -> str:
+    return f"{format_number(float(value))} min" if _present(value) else "–"
