@@ -87,18 +87,19 @@ def ours(lake_root: Path, keys: list[str], work: Path) -> tuple[float, float, in
     import duckdb
 
     from spotify_assets.lib.lake import LocalLakeStore
-    from spotify_assets.lib.landing import ingest, processed_files
+    from spotify_assets.lib.landing import ingest_many, processed_files
     from spotify_assets.lib.marts.chart_marts import build_chart_entries
     from spotify_assets.lib.spotify_charts.chart_zone import CHARTS_ZONE
 
     store = LocalLakeStore(lake_root)
     t0, c0 = time.perf_counter(), cpu()
-    for key in keys:
-        info = ingest(store, CHARTS_ZONE, key, reprocess=True)
-        assert info["status"] == "accepted", info
+    step = CHARTS_ZONE.files_per_batch  # what a run of raw/chart_files does
+    for start in range(0, len(keys), step):
+        infos = ingest_many(store, CHARTS_ZONE, keys[start : start + step], reprocess=True)
+        assert all(i["status"] == "accepted" for i in infos.values())
     files = processed_files(store, CHARTS_ZONE, work)
     conn = duckdb.connect()
-    n = build_chart_entries(conn, [f.path for f in files])
+    n = build_chart_entries(conn, files)
     conn.close()
     return time.perf_counter() - t0, cpu() - c0, int(n)
 

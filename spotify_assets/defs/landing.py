@@ -24,11 +24,12 @@ from dagster_duckdb import DuckDBResource
 from spotify_assets.defs.automation import on_upstream_change
 from spotify_assets.defs.warehouse_tables import ROW_COUNT_MAY_DROP
 from spotify_assets.lib.landing import (
+    LandingParseError,
     LandingZone,
     ZoneCursor,
     build_rejected_records,
     contiguous_batches,
-    ingest,
+    ingest_many,
     inventory,
     processed_files,
     scan,
@@ -136,23 +137,44 @@ def landing_zone_defs(
         store = lake.store()
         started = time.perf_counter()
         per_file: dict[str, dict[str, Any]] = {}
-        for n, partition_key in enumerate(keys, start=1):
-            info = ingest(store, zone, partition_key, reprocess=config.reprocess)
-            per_file[partition_key] = info
-            if info["status"] != "accepted":
-                context.log.warning(f"{partition_key}: {info['status']}: {info.get('reason')}")
-            for member in info.get("not_ingested") or []:
-                context.log.info(
-                    f"{partition_key}: {member.get('name')}: not ingested: {member.get('reason')}"
-                )
-            if n % 20 == 0 or n == len(keys):
-                context.log.info(f"{n}/{len(keys)} files, {time.perf_counter() - started:.1f} s")
+        step = zone.files_per_batch
+        for start in range(0, len(keys), step):
+            chunk = keys[start : start + step]
+            try:
+                per_file.update(ingest_many(store, zone, chunk, reprocess=config.reprocess))
+            except LandingParseError as exc:
+                context.log.error(str(exc))
+                raise
+            for partition_key in chunk:
+                info = per_file[partition_key]
+                if info["status"] != "accepted":
+                    context.log.warning(f"{partition_key}: {info['status']}: {info.get('reason')}")
+                for member in info.get("not_ingested") or []:
+                    context.log.info(
+                        f"{partition_key}: {member.get('name')}: not ingested: "
+                        f"{member.get('reason')}"
+                    )
+            done = start + len(chunk)
+            if done == len(keys) or step > 1 or done % 20 == 0:
+                context.log.info(f"{done}/{len(keys)} files, {time.perf_counter() - started:.1f} s")
         accepted = {k: i for k, i in per_file.items() if i["status"] == "accepted"}
         not_taken = {k: _not_ingested(i) for k, i in per_file.items() if _not_ingested(i)}
         everything = inventory(store, zone)
         by_status: dict[str, int] = {}
         for row in everything:
             by_status[row["status"]] = by_status.get(row["status"], 0) + 1
+        # Per-file figures on each partition's materialization (no extra event per file).
+        for partition_key, info in per_file.items():
+            context.add_asset_metadata(
+                {
+                    ("not_ingested_members" if k == "not_ingested" else k): dg.MetadataValue.json(v)
+                    if isinstance(v, dict | list)
+                    else v
+                    for k, v in info.items()
+                    if v is not None
+                },
+                partition_key=partition_key,
+            )
         yield dg.MaterializeResult(
             metadata={
                 "files": len(keys),
@@ -163,7 +185,8 @@ def landing_zone_defs(
                 "files_unchanged": sum(bool(i.get("unchanged")) for i in accepted.values()),
                 "records_accepted": sum(int(i.get("accepted") or 0) for i in accepted.values()),
                 "records_rejected": sum(int(i.get("rejected") or 0) for i in accepted.values()),
-                "not_ingested": dg.MetadataValue.json(not_taken),
+                # The first files not taken (the zone's inventory lists them all).
+                "not_ingested": dg.MetadataValue.json(dict(list(not_taken.items())[:200])),
                 "zone_inventory": dg.MetadataValue.json(by_status),
                 "seconds": round(time.perf_counter() - started, 2),
             }
@@ -202,24 +225,14 @@ def landing_zone_defs(
                 metadata={"files_failing": dg.MetadataValue.json(failing)},
                 description=f"{len(failing)} of {len(keys)} files fail" if failing else None,
             )
-        # Per-file figures as each partition's latest materialization.
-        for partition_key, info in per_file.items():
-            yield dg.AssetMaterialization(
-                asset_key=key,
-                partition=partition_key,
-                metadata={
-                    k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v
-                    for k, v in info.items()
-                    if v is not None
-                },
-            )
 
     @dg.sensor(
         name=f"{zone.name}_sensor",
         description=f"Watches {zone.landing_prefix} in the lake (folder or S3) and launches "
         f"runs of {key.to_user_string()} for new or changed files, batched.",
         asset_selection=[key],
-        minimum_interval_seconds=30,
+        # A landed file waits at most this long (a scan lists one prefix: cheap, even on S3).
+        minimum_interval_seconds=10,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
@@ -302,9 +315,8 @@ def rejected_rows_asset(
     def _rejected_rows(lake: LakeResource, warehouse: DuckDBResource) -> dg.MaterializeResult:
         with tempfile.TemporaryDirectory(prefix=f"{zone.name}-rejects-") as tmp:
             files = processed_files(lake.store(), zone, Path(tmp))
-            rejects = [f.rejects_path for f in files if f.rejects_path]
             with warehouse.get_connection() as conn:
-                build_rejected_records(conn, f"{schema}.{table}", rejects)
+                build_rejected_records(conn, f"{schema}.{table}", files)
                 metadata = table_metadata(conn, key)
         return dg.MaterializeResult(metadata={**metadata, "files": len(files)})
 

@@ -34,7 +34,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -128,6 +130,17 @@ class LandingZone:
     folder); ``owner_id`` maps that folder name to a stable id (the listening history maps
     ``José`` to a safe id and keeps the name for display). ``summarise`` adds zone-specific
     figures to the manifest from the parsed file (e.g. duplicate plays within it).
+
+    For zones of many small files (a year of charts is 25,000 files of 200 rows):
+    ``parse_many`` parses a batch of objects at once, returning for each a ``ParsedFile`` or
+    the exception ``parse`` would have raised, with the same results as ``parse`` one by one;
+    ``files_per_batch`` is how many objects a run gives :func:`ingest_many` at once (memory
+    holds their bytes and rows together); ``rows_per_batch`` writes the accepted rows of a
+    batch into one Parquet (and its rejected
+    records into one more) under ``processed/<zone>_batches/``, which each object's manifest
+    names, instead of one Parquet per object. Rows of such a zone must carry the object's
+    partition key as ``source_file``: readers (:func:`processed_rows`) keep an object's rows
+    from the Parquet its manifest names, so a re-landed object's older rows drop out.
     """
 
     name: str
@@ -137,6 +150,9 @@ class LandingZone:
     owner_id: Callable[[str], str] = str
     write_parquet: Callable[[Any, Any], None] = _default_write
     summarise: Callable[[ParsedFile], dict[str, Any]] | None = None
+    parse_many: Callable[[Sequence[tuple[bytes, LandedContext]]], list[Any]] | None = None
+    rows_per_batch: bool = False
+    files_per_batch: int = 1
 
     @property
     def landing_prefix(self) -> str:
@@ -153,6 +169,10 @@ class LandingZone:
     @property
     def rejected_prefix(self) -> str:
         return f"{REJECTED_ROOT}{self.name}/"
+
+    @property
+    def batches_prefix(self) -> str:
+        return f"processed/{self.name}_batches/"
 
     def processed_keys(self, partition_key: str) -> tuple[str, str, str]:
         """(rows Parquet, manifest JSON, rejected records Parquet) of a landed object."""
@@ -226,9 +246,23 @@ def read_manifest(store: LakeStore, zone: LandingZone, partition_key: str) -> di
     return manifest if isinstance(manifest, dict) else {}
 
 
-def _clear_processed(store: LakeStore, zone: LandingZone, partition_key: str) -> None:
-    for key in zone.processed_keys(partition_key):
-        store.delete(key)
+def _clear_processed(
+    store: LakeStore,
+    zone: LandingZone,
+    partition_key: str,
+    previous: dict[str, Any] | None = None,
+    *,
+    keep: set[str | None] | frozenset[str | None] = frozenset(),
+) -> None:
+    """Remove what an object's earlier processing wrote (its own Parquet, rejects and
+    manifest; a batch Parquet shared with other objects is left to
+    :func:`_drop_unreferenced_batches`), except ``keep``."""
+    keys = [*zone.processed_keys(partition_key)]
+    if previous:
+        keys += [previous.get("parquet"), previous.get("rejects_parquet")]
+    for key in dict.fromkeys(keys):
+        if key and key not in keep and not key.startswith(zone.batches_prefix):
+            store.delete(key)
 
 
 def reject_file(
@@ -260,78 +294,243 @@ def rejected_records_table(partition_key: str, rejected: Sequence[RejectedRecord
 def ingest(
     store: LakeStore, zone: LandingZone, partition_key: str, *, reprocess: bool = False
 ) -> dict[str, Any]:
-    """Parse one landed object into the processed zone and return its manifest.
+    """Parse one landed object into the processed zone and return its manifest (see
+    :func:`ingest_many`)."""
+    return ingest_many(store, zone, [partition_key], reprocess=reprocess)[partition_key]
+
+
+@dataclass
+class _Pending:
+    key: str
+    data: bytes
+    context: LandedContext
+    common: dict[str, Any]
+    previous: dict[str, Any]
+
+
+def ingest_many(
+    store: LakeStore,
+    zone: LandingZone,
+    partition_keys: Sequence[str],
+    *,
+    reprocess: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Parse landed objects into the processed zone; returns each one's manifest by key.
 
     ``status`` is ``accepted`` (rows written), ``not_ingested`` (not this zone's data; the
     object stays), ``rejected`` (unreadable; moved aside), ``missing``, or ``failed`` (the
-    parser raised: recorded, then raised again). Bytes processed
-    already are not parsed again unless ``reprocess``."""
-    key = zone.landing_prefix + partition_key
-    try:
-        data = store.get_bytes(key)
-    except LakeError:
-        rejected, _ = zone.rejected_keys(partition_key)
-        where = "it was rejected earlier" if store.exists(rejected) else "it was removed"
-        return {"status": "missing", "reason": f"not in the landing zone: {where}"}
-    version = content_id(data)
-    landed = store.info(key)
-    landed_etag = landed.etag if landed else None
-    parquet_key, manifest_key, rejects_key = zone.processed_keys(partition_key)
-    previous = read_manifest(store, zone, partition_key)
-    if previous.get("version") == version and not reprocess:
-        if previous.get("landed_etag") != landed_etag:  # touched, or re-uploaded as it was
-            previous["landed_etag"] = landed_etag
-            store.put_bytes(manifest_key, orjson.dumps(previous, default=str))
-        return {**previous, "unchanged": True}
-    context = zone.context(partition_key, landed.last_modified if landed else None)
-    common = {"version": version, "landed_etag": landed_etag, "owner": context.owner}
-    try:
-        parsed = zone.parse(data, context)
-    except NotIngested as exc:
-        _clear_processed(store, zone, partition_key)
-        _clear_rejected(store, zone, partition_key)
-        info = {"status": "not_ingested", "reason": exc.reason, **common}
-        store.put_bytes(manifest_key, orjson.dumps(info, default=str))
-        return info
-    except BadFile as exc:
-        uri = reject_file(store, zone, partition_key, data, exc.reason)
-        return {"status": "rejected", "reason": exc.reason, "moved_to": uri, **common}
-    except Exception as exc:
-        # A parser bug, not the file's fault: recorded (inventory shows the error, the sensor
-        # does not ask again for the same bytes) and raised, so the run fails visibly.
-        info = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}", **common}
-        store.put_bytes(manifest_key, orjson.dumps(info, default=str))
-        raise
-    buf = io.BytesIO()
-    zone.write_parquet(parsed.table, buf)
-    store.put_bytes(parquet_key, buf.getvalue())
-    if parsed.rejected:
-        rbuf = io.BytesIO()
-        _default_write(rejected_records_table(partition_key, parsed.rejected), rbuf)
-        store.put_bytes(rejects_key, rbuf.getvalue())
+    parser raised: recorded, the other objects still processed, then raised). Bytes processed
+    already are not parsed again unless ``reprocess``. A zone with ``parse_many`` parses the
+    objects together; a zone with ``rows_per_batch`` writes one rows Parquet (and one of
+    rejected records) for all of them, which each manifest names."""
+    out: dict[str, dict[str, Any]] = {}
+    todo: list[_Pending] = []
+    for partition_key in partition_keys:
+        key = zone.landing_prefix + partition_key
+        try:
+            data = store.get_bytes(key)
+        except LakeError:
+            rejected, _ = zone.rejected_keys(partition_key)
+            where = "it was rejected earlier" if store.exists(rejected) else "it was removed"
+            out[partition_key] = {
+                "status": "missing",
+                "reason": f"not in the landing zone: {where}",
+            }
+            continue
+        version = content_id(data)
+        landed = store.info(key)
+        landed_etag = landed.etag if landed else None
+        previous = read_manifest(store, zone, partition_key)
+        if previous.get("version") == version and not reprocess:
+            if previous.get("landed_etag") != landed_etag:  # touched, or re-uploaded as it was
+                previous["landed_etag"] = landed_etag
+                store.put_bytes(zone.processed_keys(partition_key)[1], _dumps(previous))
+            out[partition_key] = {**previous, "unchanged": True}
+            continue
+        context = zone.context(partition_key, landed.last_modified if landed else None)
+        common = {"version": version, "landed_etag": landed_etag, "owner": context.owner}
+        todo.append(_Pending(partition_key, data, context, common, previous))
+    if not todo:
+        return out
+
+    if zone.parse_many is not None:
+        results = zone.parse_many([(p.data, p.context) for p in todo])
     else:
-        store.delete(rejects_key)
-    accepted, rejected = parsed.table.num_rows, len(parsed.rejected)
-    records = int(parsed.info.get("records") or accepted + rejected)
-    info = {
-        "status": "accepted",
-        "records": records,
-        "accepted": accepted,
-        "rejected": rejected,
-        "parse_rate": round(accepted / records, 4) if records else 1.0,
-        **parsed.info,
-        **(zone.summarise(parsed) if zone.summarise else {}),
-        "not_ingested": [{"name": n, "reason": r} for n, r in parsed.not_ingested],
-        **common,
+        results = [_parse_one(zone, p.data, p.context) for p in todo]
+
+    failures: list[str] = []
+    first_error: BaseException | None = None
+    accepted: list[tuple[_Pending, ParsedFile]] = []
+    rejected_now = {o.key for o in store.list(zone.rejected_prefix)} if todo else set()
+    for pending, result in zip(todo, results, strict=True):
+        partition_key, manifest_key = pending.key, zone.processed_keys(pending.key)[1]
+        if isinstance(result, NotIngested):
+            _clear_processed(store, zone, partition_key, pending.previous)
+            _clear_rejected(store, zone, partition_key, rejected_now)
+            info = {"status": "not_ingested", "reason": result.reason, **pending.common}
+            store.put_bytes(manifest_key, _dumps(info))
+            out[partition_key] = info
+        elif isinstance(result, BadFile):
+            uri = reject_file(store, zone, partition_key, pending.data, result.reason)
+            out[partition_key] = {
+                "status": "rejected", "reason": result.reason, "moved_to": uri, **pending.common
+            }  # fmt: skip
+        elif isinstance(result, BaseException):
+            # A parser bug, not the file's fault: recorded (inventory shows the error, the
+            # sensor does not ask again for the same bytes) and raised once the other objects
+            # are written, so the run fails visibly and loses nothing.
+            reason = f"{type(result).__name__}: {result}"
+            info = {"status": "failed", "reason": reason, **pending.common}
+            store.put_bytes(manifest_key, _dumps(info))
+            out[partition_key] = info
+            failures.append(f"{zone.landing_prefix}{partition_key}: {reason}")
+            first_error = result
+        else:
+            accepted.append((pending, result))
+
+    written = _write_rows(store, zone, accepted)
+    for (pending, parsed), (parquet_key, rejects_key) in zip(accepted, written, strict=True):
+        partition_key = pending.key
+        n_accepted, n_rejected = parsed.table.num_rows, len(parsed.rejected)
+        records = int(parsed.info.get("records") or n_accepted + n_rejected)
+        info = {
+            "status": "accepted",
+            "records": records,
+            "accepted": n_accepted,
+            "rejected": n_rejected,
+            "parse_rate": round(n_accepted / records, 4) if records else 1.0,
+            **parsed.info,
+            **(zone.summarise(parsed) if zone.summarise else {}),
+            "not_ingested": [{"name": n, "reason": r} for n, r in parsed.not_ingested],
+            "parquet": parquet_key,
+            "rejects_parquet": rejects_key,
+            **pending.common,
+        }
+        manifest_key = zone.processed_keys(partition_key)[1]
+        if pending.previous:  # what the previous version left and this one does not replace
+            keep = {parquet_key, rejects_key, manifest_key}
+            _clear_processed(store, zone, partition_key, pending.previous, keep=keep)
+        store.put_bytes(manifest_key, _dumps(info))
+        _clear_rejected(store, zone, partition_key, rejected_now)  # an unreadable version is fixed
+        out[partition_key] = info
+    _drop_unreferenced_batches(store, zone, [p.previous for p, _ in accepted])
+    if failures:
+        raise LandingParseError(failures) from first_error
+    return out
+
+
+class LandingParseError(RuntimeError):
+    """A zone's parser raised on some objects (a bug, not the files' fault); the others were
+    processed and written."""
+
+    def __init__(self, failures: Sequence[str]) -> None:
+        shown = "; ".join(failures[:5]) + (
+            f"; and {len(failures) - 5} more" if len(failures) > 5 else ""
+        )
+        super().__init__(f"the parser failed on {len(failures)} object(s): {shown}")
+        self.failures = list(failures)
+
+
+def _parse_one(zone: LandingZone, data: bytes, context: LandedContext) -> ParsedFile | Exception:
+    try:
+        return zone.parse(data, context)
+    except Exception as exc:  # noqa: BLE001 - the caller tells NotIngested, BadFile and bugs apart
+        return exc
+
+
+def _dumps(info: dict[str, Any]) -> bytes:
+    return orjson.dumps(info, default=str)
+
+
+def _parquet_bytes(table: Any, write: Callable[[Any, Any], None]) -> bytes:
+    buf = io.BytesIO()
+    write(table, buf)
+    return buf.getvalue()
+
+
+def _write_rows(
+    store: LakeStore, zone: LandingZone, accepted: Sequence[tuple[_Pending, ParsedFile]]
+) -> list[tuple[str, str | None]]:
+    """Write the accepted objects' rows and rejected records; (rows key, rejects key or None)
+    for each, in order."""
+    if not accepted:
+        return []
+    if not zone.rows_per_batch:
+        out = []
+        for pending, parsed in accepted:
+            parquet_key, _, rejects_key = zone.processed_keys(pending.key)
+            store.put_bytes(parquet_key, _parquet_bytes(parsed.table, zone.write_parquet))
+            if parsed.rejected:
+                table = rejected_records_table(pending.key, parsed.rejected)
+                store.put_bytes(rejects_key, _parquet_bytes(table, _default_write))
+                out.append((parquet_key, rejects_key))
+            else:
+                store.delete(rejects_key)
+                out.append((parquet_key, None))
+        return out
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = pa.concat_tables([parsed.table for _, parsed in accepted]).combine_chunks()
+    keys = {pending.key for pending, _ in accepted}
+    sources = set(pc.unique(rows.column("source_file")).to_pylist())
+    if not sources <= keys:
+        raise ValueError(
+            f"zone {zone.name}: rows of a batch must carry their object's partition key as "
+            f"source_file; found {sorted(sources - keys)[:3]}"
+        )
+    ident = "\n".join(f"{p.key}={p.common['version']}" for p, _ in accepted)
+    batch = (
+        f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
+    )
+    rows_key = f"{zone.batches_prefix}{batch}.rows.parquet"
+    store.put_bytes(rows_key, _parquet_bytes(rows, zone.write_parquet))
+    with_rejects = [(p, parsed) for p, parsed in accepted if parsed.rejected]
+    rejects_key = None
+    if with_rejects:
+        rejects_key = f"{zone.batches_prefix}{batch}.rejects.parquet"
+        table = pa.concat_tables(
+            [rejected_records_table(p.key, parsed.rejected) for p, parsed in with_rejects]
+        )
+        store.put_bytes(rejects_key, _parquet_bytes(table, _default_write))
+    return [(rows_key, rejects_key if parsed.rejected else None) for _, parsed in accepted]
+
+
+def _drop_unreferenced_batches(
+    store: LakeStore, zone: LandingZone, previous: Sequence[dict[str, Any]]
+) -> None:
+    """Delete the batch Parquet files that the objects just processed again were the last
+    ones to use (a re-landed chart's old batch, once every object in it moved on)."""
+    old = {
+        m["parquet"]
+        for m in previous
+        if str(m.get("parquet") or "").startswith(zone.batches_prefix)
     }
-    store.put_bytes(manifest_key, orjson.dumps(info, default=str))
-    _clear_rejected(store, zone, partition_key)  # an earlier, unreadable version is fixed
-    return info
+    if not old:
+        return
+    import pyarrow.parquet as pq
+
+    for rows_key in sorted(old):
+        try:
+            table = pq.read_table(io.BytesIO(store.get_bytes(rows_key)), columns=["source_file"])
+        except LakeError:
+            continue
+        sources = set(table.column("source_file").unique().to_pylist())
+        if any(read_manifest(store, zone, s).get("parquet") == rows_key for s in sources):
+            continue
+        store.delete(rows_key)
+        store.delete(rows_key.removesuffix(".rows.parquet") + ".rejects.parquet")
 
 
-def _clear_rejected(store: LakeStore, zone: LandingZone, partition_key: str) -> None:
+def _clear_rejected(
+    store: LakeStore, zone: LandingZone, partition_key: str, present: set[str] | None = None
+) -> None:
+    """Remove an earlier, unreadable version's copy and reason (``present``: the keys of the
+    rejected zone, listed once for a batch, so absent ones cost no request)."""
     for key in zone.rejected_keys(partition_key):
-        store.delete(key)
+        if present is None or key in present:
+            store.delete(key)
 
 
 @dataclass(frozen=True)
@@ -343,13 +542,33 @@ class ProcessedFile:
     version: str  # content id of the landed object it was made from
     rejects_path: str | None = None
     owner: str | None = None
+    shared: bool = False  # ``path`` is a batch Parquet holding other objects' rows too
 
 
 def processed_files(store: LakeStore, zone: LandingZone, workdir: Path) -> list[ProcessedFile]:
     """Every accepted object's Parquet with its version; S3 objects are copied to ``workdir``
-    first (DuckDB reads local files; the lake may be a bucket). An object removed from the
-    landing zone no longer counts: its rows leave the tables built from these files."""
+    first (DuckDB reads local files; the lake may be a bucket), a batch Parquet once. An
+    object removed from the landing zone no longer counts: its rows leave the tables built
+    from these files. Read the rows with :func:`processed_rows`."""
     landed = {o.key for o in store.list(zone.landing_prefix)}
+    local: dict[str, str | None] = {}
+
+    def path_of(key: str | None, *, check: bool) -> str | None:
+        if key is None:
+            return None
+        if key not in local:
+            if isinstance(store, LocalLakeStore):
+                path = store.path(key)
+                local[key] = str(path) if not check or path.exists() else None
+            elif not check or store.exists(key):
+                target = workdir / key
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(store.get_bytes(key))
+                local[key] = str(target)
+            else:
+                local[key] = None
+        return local[key]
+
     out = []
     for obj in store.list(zone.processed_prefix):
         if not obj.key.endswith(".manifest.json"):
@@ -360,51 +579,84 @@ def processed_files(store: LakeStore, zone: LandingZone, workdir: Path) -> list[
         manifest = orjson.loads(store.get_bytes(obj.key))
         if manifest.get("status", "accepted") != "accepted":
             continue
-        parquet_key, _, rejects_key = zone.processed_keys(source)
-        paths = []
-        for key in (parquet_key, rejects_key):
-            if isinstance(store, LocalLakeStore):
-                path = store.path(key)
-                paths.append(str(path) if path.exists() else None)
-            elif store.exists(key):
-                local = workdir / key
-                local.parent.mkdir(parents=True, exist_ok=True)
-                local.write_bytes(store.get_bytes(key))
-                paths.append(str(local))
-            else:
-                paths.append(None)
-        if paths[0] is None:
+        if "parquet" in manifest:  # the manifest names where its rows are
+            path = path_of(manifest["parquet"], check=False)
+            rejects = path_of(manifest.get("rejects_parquet"), check=False)
+        else:  # written before manifests named them: the object's own files, if there
+            parquet_key, _, rejects_key = zone.processed_keys(source)
+            path = path_of(parquet_key, check=True)
+            rejects = path_of(rejects_key, check=True)
+        if path is None:
             continue
         out.append(
             ProcessedFile(
                 source_file=source,
-                path=paths[0],
+                path=path,
                 version=manifest["version"],
-                rejects_path=paths[1],
+                rejects_path=rejects,
                 owner=manifest.get("owner"),
+                shared=str(manifest.get("parquet") or "").startswith(zone.batches_prefix),
             )
         )
     out.sort(key=lambda f: f.source_file)
     return out
 
 
-def build_rejected_records(conn: Any, table: str, rejects_paths: Sequence[str]) -> None:
+def _sql_list(paths: Iterable[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+@contextmanager
+def processed_rows(
+    conn: Any, files: Sequence[ProcessedFile], *, rejects: bool = False
+) -> Iterator[str | None]:
+    """A SQL relation (a parenthesised query) of the current rows of ``files`` (their rejected
+    records with ``rejects``), or None when there are none. An object's own Parquet is read
+    whole; of a batch Parquet only the rows of the objects whose manifest names it, so a
+    re-landed object's older rows drop out. Use it inside the ``with``."""
+    import pyarrow as pa
+
+    chosen = [(f, f.rejects_path if rejects else f.path) for f in files]
+    chosen = [(f, p) for f, p in chosen if p]
+    own = sorted({p for f, p in chosen if not f.shared})
+    shared = [(f.source_file, p) for f, p in chosen if f.shared]
+    parts = []
+    if own:
+        parts.append(f"select * from read_parquet({_sql_list(own)}, union_by_name = true)")
+    name = f"_landed_{uuid.uuid4().hex[:12]}"
+    if shared:
+        conn.register(
+            name,
+            pa.table({"source_file": [s for s, _ in shared], "filename": [p for _, p in shared]}),
+        )
+        parts.append(
+            "select b.* exclude (filename) from read_parquet("
+            f"{_sql_list(sorted({p for _, p in shared}))}, filename = true, union_by_name = true)"
+            f" b semi join {name} k on b.filename = k.filename and b.source_file = k.source_file"
+        )
+    try:
+        yield "(" + " union all by name ".join(parts) + ")" if parts else None
+    finally:
+        if shared:
+            conn.unregister(name)
+
+
+def build_rejected_records(conn: Any, table: str, files: Sequence[ProcessedFile]) -> None:
     """A warehouse table of every rejected record of a zone's files (file, record index or
     line, reason, excerpt), from their rejects Parquet."""
     schema = table.split(".", 1)[0]
     conn.execute(f"create schema if not exists {schema}")
-    if not rejects_paths:
+    with processed_rows(conn, files, rejects=True) as rows:
+        if rows is None:
+            conn.execute(
+                f"create or replace table {table} (source_file varchar, record_index bigint, "
+                "reason varchar, raw_excerpt varchar)"
+            )
+            return
         conn.execute(
-            f"create or replace table {table} (source_file varchar, record_index bigint, "
-            "reason varchar, raw_excerpt varchar)"
+            f"create or replace table {table} as select source_file, record_index, reason, "
+            f"raw_excerpt from {rows} r order by source_file, record_index"
         )
-        return
-    paths = ", ".join("'" + p.replace("'", "''") + "'" for p in rejects_paths)
-    conn.execute(
-        f"create or replace table {table} as select source_file, record_index, reason, "
-        f"raw_excerpt from read_parquet([{paths}], union_by_name = true) "
-        "order by source_file, record_index"
-    )
 
 
 # --------------------------------------------------------------------------------------------

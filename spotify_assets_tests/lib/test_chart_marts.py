@@ -9,12 +9,20 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from spotify_assets.lib.landing import ProcessedFile
 from spotify_assets.lib.marts.chart_marts import MARTS, build_chart_entries
 from spotify_assets.lib.marts.run import build_marts
 from spotify_assets.lib.spotify_charts import parse_chart_file
 
 HEADER = "rank,uri,artist_names,track_name,source,peak_rank,previous_rank,days_on_chart,streams"
 IDS = {k: k * 22 for k in "ABCDE"}
+
+
+def written(tmp_path, name: str, parsed) -> ProcessedFile:
+    """The parsed file as the processed zone holds it: its own Parquet."""
+    path = tmp_path / f"{name}.parquet"
+    pq.write_table(parsed.table, path)
+    return ProcessedFile(parsed.table["source_file"][0].as_py(), str(path), "v")
 
 
 def chart_csv(rows: list[tuple[int, str, int]], artists: dict[str, str] | None = None) -> bytes:
@@ -46,9 +54,7 @@ def conn(tmp_path):
         parsed = parse_chart_file(
             chart_csv(rows, artists), name=name, source_file=f"landing/charts/{name}"
         )
-        path = tmp_path / f"{name}.parquet"
-        pq.write_table(parsed.table, path)
-        paths.append(str(path))
+        paths.append(written(tmp_path, name, parsed))
     con = duckdb.connect()
     assert build_chart_entries(con, paths) == 3 + 3 + 2 + 2
     build_marts(con, MARTS)
@@ -85,8 +91,7 @@ def test_landed_at_decides_which_file_is_newest(tmp_path):
         parsed = parse_chart_file(
             chart_csv(FILES[name]), name=name, source_file=f"landing/charts/{name}"
         )
-        pq.write_table(parsed.table, tmp_path / f"{name}.parquet")
-        paths.append(str(tmp_path / f"{name}.parquet"))
+        paths.append(written(tmp_path, name, parsed))
     con = duckdb.connect()
     # the file listed last landed first: its rank 3 (E) loses to D
     build_chart_entries(
@@ -239,8 +244,7 @@ def test_sample_charts_are_deterministic_parse_cleanly_and_feed_every_mart(tmp_p
         parsed = parse_chart_file(p.read_bytes(), name=p.name, source_file=p.name)
         assert not parsed.rejected, p.name
         formats.add(parsed.info["format"])
-        pq.write_table(parsed.table, tmp_path / f"{p.name}.parquet")
-        paths.append(str(tmp_path / f"{p.name}.parquet"))
+        paths.append(written(tmp_path, p.name, parsed))
     assert formats == {"charts.spotify.com", "spotifycharts.com"}
     con = duckdb.connect()
     build_chart_entries(con, paths)

@@ -88,7 +88,7 @@ def chart_tables(
         with warehouse.get_connection() as conn:
             # Oldest first: of two files of the same chart, the newest one's rows are kept.
             files.sort(key=lambda f: order[f.source_file])
-            rows = chart_sql.build_chart_entries(conn, [f.path for f in files])
+            rows = chart_sql.build_chart_entries(conn, files)
             metadata = table_metadata(conn, CHART_ENTRIES_KEY)
             regions, periods, streams = conn.execute(
                 "select count(distinct region), count(distinct (chart, period_start)), "

@@ -359,5 +359,4 @@ def build_rejected_records(conn: Any, files: Sequence[ProcessedFile]) -> None:
     """``core.rejected_stream_records`` from the files' rejected-records Parquet."""
     from spotify_assets.lib.landing import build_rejected_records as build_rejected_table
 
-    rejects = [f.rejects_path for f in files if f.rejects_path]
-    build_rejected_table(conn, "core.rejected_stream_records", rejects)
+    build_rejected_table(conn, "core.rejected_stream_records", files)

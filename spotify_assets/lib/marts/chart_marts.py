@@ -29,9 +29,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spotify_assets.lib.marts.spec import ChartSpec, Mart
+
+if TYPE_CHECKING:
+    from spotify_assets.lib.landing import ProcessedFile
 
 #: Rows in the top-N charts of the dashboard.
 CHART_TOP_N = 10
@@ -58,36 +61,31 @@ _SHOWN_REGION = (
 
 def build_chart_entries(
     conn: Any,
-    parquet_paths: Sequence[str],
+    files: Sequence[ProcessedFile],
     *,
     landed_at: Mapping[str, datetime] | None = None,
 ) -> int:
-    """Create or replace ``core.chart_entries`` from the parsed chart files (Parquet written
-    from :func:`~spotify_assets.lib.spotify_charts.chart_files.parse_chart_file` tables);
-    returns its row count.
+    """Create or replace ``core.chart_entries`` from the parsed chart files (the processed
+    files of the charts zone, rows of
+    :func:`~spotify_assets.lib.spotify_charts.chart_files.parse_chart_file`); returns its row
+    count.
 
     Deduplication: of the rows with the same (region, chart, period_start, period_end, rank),
     the one of the newest file is kept: newest by ``landed_at`` (landed key -> time, i.e. the
-    rows' ``source_file``) where given, else by position in ``parquet_paths`` (list them
-    oldest first); ties go to the larger ``source_file``, so the result never depends on the
-    order DuckDB reads files in.
+    rows' ``source_file``) where given, else by position in ``files`` (list them oldest
+    first); ties go to the larger ``source_file``, so the result never depends on the order
+    DuckDB reads files in.
     """
     import pyarrow as pa
 
+    from spotify_assets.lib.landing import processed_rows
     from spotify_assets.lib.spotify_charts.chart_files import CHART_ENTRIES_SCHEMA
 
     conn.execute("create schema if not exists core")
-    if not parquet_paths:
-        conn.register("_chart_empty", CHART_ENTRIES_SCHEMA.empty_table())
-        try:
-            conn.execute("create or replace table core.chart_entries as select * from _chart_empty")
-        finally:
-            conn.unregister("_chart_empty")
-        return 0
-    files = pa.table(
+    order = pa.table(
         {
-            "filename": pa.array([str(p) for p in parquet_paths], pa.string()),
-            "file_order": pa.array(range(len(parquet_paths)), pa.int64()),
+            "source_file": pa.array([f.source_file for f in files], pa.string()),
+            "file_order": pa.array(range(len(files)), pa.int64()),
         }
     )
     landed = pa.table(
@@ -97,26 +95,27 @@ def build_chart_entries(
         }
     )
     columns = ", ".join(f'e."{f.name}"' for f in CHART_ENTRIES_SCHEMA)
-    conn.register("_chart_files", files)
+    conn.register("_chart_files", order)
     conn.register("_chart_landed", landed)
+    conn.register("_chart_empty", CHART_ENTRIES_SCHEMA.empty_table())
     try:
-        conn.execute(
-            f"""
+        with processed_rows(conn, files) as rows:
+            conn.execute(
+                f"""
 create or replace table core.chart_entries as
 select {columns}
-  from read_parquet(?, filename = true, union_by_name = true) e
-  join _chart_files f using (filename)
+  from {rows or "_chart_empty"} e
+  join _chart_files f using (source_file)
   left join _chart_landed l using (source_file)
 qualify row_number() over (
             partition by e.region, e.chart, e.period_start, e.period_end, e.rank
             order by l.landed_at desc nulls last, f.file_order desc, e.source_file desc) = 1
  order by e.region, e.chart, e.period_start, e.rank
-""",
-            [[str(p) for p in parquet_paths]],
-        )
+"""
+            )
     finally:
-        conn.unregister("_chart_files")
-        conn.unregister("_chart_landed")
+        for name in ("_chart_files", "_chart_landed", "_chart_empty"):
+            conn.unregister(name)
     return conn.execute("select count(*) from core.chart_entries").fetchone()[0]
 
 

@@ -1,0 +1,145 @@
+"""Zones of many small files (``rows_per_batch``, ``parse_many``): one rows Parquet per batch,
+named by each object's manifest; readers keep each object's current rows only, a re-landed
+object's old rows drop out, a batch no object uses any more is deleted, bad records are kept
+with their object, and a parser crash on one object loses none of the others. On a local
+folder and on S3 (moto)."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from spotify_assets.lib.lake import LocalLakeStore, open_lake
+from spotify_assets.lib.landing import (
+    BadFile,
+    LandingParseError,
+    LandingZone,
+    ParsedFile,
+    RejectedRecord,
+    build_rejected_records,
+    ingest_many,
+    inventory,
+    processed_files,
+    processed_rows,
+)
+
+
+def parse(data: bytes, context) -> ParsedFile:
+    text = data.decode()
+    if text.startswith("crash"):
+        raise RuntimeError("parser bug")
+    if not text.startswith("n\n"):
+        raise BadFile("no header 'n'")
+    values, rejected = [], []
+    for line, raw in enumerate(text.splitlines()[1:], start=2):
+        if raw.isdigit():
+            values.append(int(raw))
+        else:
+            rejected.append(RejectedRecord(line, f"{raw!r} is not a number", raw))
+    table = pa.table({"n": values, "source_file": [context.partition_key] * len(values)})
+    return ParsedFile(table, rejected)
+
+
+def parse_many(items):
+    out = []
+    for data, context in items:
+        try:
+            out.append(parse(data, context))
+        except Exception as exc:  # noqa: BLE001 - the contract: the exception, returned
+            out.append(exc)
+    return out
+
+
+ZONE = LandingZone(
+    name="numbers", parse=parse, parse_many=parse_many, rows_per_batch=True, files_per_batch=10
+)
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path):
+    if request.param == "local":
+        return LocalLakeStore(tmp_path / "lake")
+    client = request.getfixturevalue("s3_client")
+    bucket = request.getfixturevalue("s3_bucket")
+    return open_lake(f"s3://{bucket}/lake", client)
+
+
+def land(store, **files: str) -> None:
+    for name, text in files.items():
+        store.put_bytes(f"landing/numbers/{name}.txt", text.encode())
+
+
+def current(store, tmp_path) -> dict[str, list[int]]:
+    files = processed_files(store, ZONE, tmp_path / "work")
+    conn = duckdb.connect()
+    with processed_rows(conn, files) as rows:
+        got = conn.execute(
+            f"select source_file, list(n order by n) from {rows} group by 1 order by 1"
+        ).fetchall()
+    return dict(got)
+
+
+def batches(store) -> list[str]:
+    return sorted(o.key for o in store.list(ZONE.batches_prefix) if ".rows." in o.key)
+
+
+def test_one_parquet_per_batch_and_each_objects_current_rows(store, tmp_path):
+    land(store, a="n\n1\n2\n", b="n\n3\n", c="n\n4\n")
+    infos = ingest_many(store, ZONE, ["a.txt", "b.txt", "c.txt"])
+    assert {i["status"] for i in infos.values()} == {"accepted"}
+    [first] = batches(store)
+    assert {i["parquet"] for i in infos.values()} == {first}
+    files = processed_files(store, ZONE, tmp_path / "work")
+    assert all(f.shared for f in files) and len({f.path for f in files}) == 1
+    assert current(store, tmp_path) == {"a.txt": [1, 2], "b.txt": [3], "c.txt": [4]}
+
+    # b re-landed, changed: its new rows only; the first batch still holds a and c.
+    land(store, b="n\n30\n31\n")
+    ingest_many(store, ZONE, ["b.txt"])
+    assert current(store, tmp_path) == {"a.txt": [1, 2], "b.txt": [30, 31], "c.txt": [4]}
+    assert first in batches(store) and len(batches(store)) == 2
+
+    # a and c re-landed too: no object uses the first batch any more, so it is deleted.
+    land(store, a="n\n10\n", c="n\n40\n")
+    ingest_many(store, ZONE, ["a.txt", "c.txt"])
+    assert first not in batches(store) and len(batches(store)) == 2
+    assert current(store, tmp_path) == {"a.txt": [10], "b.txt": [30, 31], "c.txt": [40]}
+
+    # c removed from the landing zone: its rows leave.
+    store.delete("landing/numbers/c.txt")
+    assert current(store, tmp_path) == {"a.txt": [10], "b.txt": [30, 31]}
+
+
+def test_bad_records_unreadable_objects_and_a_crash_lose_nothing(store, tmp_path):
+    land(store, a="n\n1\nx\n", b="n\n2\n", bad="no header", boom="crash", d="n\n5\ny\nz\n")
+    keys = ["a.txt", "b.txt", "bad.txt", "boom.txt", "d.txt"]
+    with pytest.raises(LandingParseError, match="boom.txt: RuntimeError: parser bug"):
+        ingest_many(store, ZONE, keys)
+    statuses = {r["key"].rsplit("/", 1)[-1]: r["status"] for r in inventory(store, ZONE)}
+    assert statuses == {
+        "a.txt": "accepted", "b.txt": "accepted", "bad.txt": "rejected",
+        "boom.txt": "failed", "d.txt": "accepted",
+    }  # fmt: skip
+    assert current(store, tmp_path) == {"a.txt": [1], "b.txt": [2], "d.txt": [5]}
+    conn = duckdb.connect()
+    build_rejected_records(conn, "t.rejects", processed_files(store, ZONE, tmp_path / "w"))
+    got = conn.execute("select source_file, record_index from t.rejects").fetchall()
+    assert got == [("a.txt", 3), ("d.txt", 3), ("d.txt", 4)]
+
+    # d fixed: its rejected records go, a's stay.
+    land(store, d="n\n5\n6\n")
+    ingest_many(store, ZONE, ["d.txt"])
+    build_rejected_records(conn, "t.rejects", processed_files(store, ZONE, tmp_path / "w2"))
+    assert conn.execute("select source_file from t.rejects").fetchall() == [("a.txt",)]
+
+
+def test_rows_that_do_not_name_their_object_are_refused(tmp_path):
+    def anonymous(data, context):
+        return ParsedFile(pa.table({"n": [1], "source_file": ["somewhere else"]}))
+
+    zone = LandingZone(name="numbers", parse=anonymous, rows_per_batch=True)
+    store = LocalLakeStore(tmp_path / "lake")
+    land(store, a="n\n1\n")
+    with pytest.raises(ValueError, match="partition key as source_file"):
+        ingest_many(store, zone, ["a.txt"])
