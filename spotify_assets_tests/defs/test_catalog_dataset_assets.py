@@ -138,3 +138,47 @@ def test_a_dataset_fills_followers_and_popularity_of_a_development_mode_world(tm
         assert len(years) > 3
         assert {y for y, p in years.items() if p is None} <= set(range(day.year + 1, 2100))
         assert all(p is not None for y, p in years.items() if y <= day.year)
+
+
+def test_a_dataset_file_failing_a_blocking_check_is_held_out_of_the_catalog(tmp_path):
+    from spotify_assets.defs.quality.held import zone_held_files
+    from spotify_assets.lib.catalog.datasets import dataset_artists
+
+    lake = LakeResource(url=str(tmp_path / "lake"))
+    store = lake.store()
+    header = "id,followers,genres,name,popularity\n"
+    good = "".join(f"{c * 22},{i * 10},['pop'],Good {c},{i}\n" for i, c in enumerate("ABCD"))
+    # 1 usable row in 4: under the 90% parse rate, a blocking check.
+    mostly_bad = f"{'E' * 22},5,[],Bad E,50\nx,1,[],X,1\ny,1,[],Y,1\nz,1,[],Z,1\n"
+    store.put_bytes("landing/catalog_datasets/artists-2024-01-01.csv", (header + good).encode())
+    store.put_bytes(
+        "landing/catalog_datasets/artists-2024-02-01.csv", (header + mostly_bad).encode()
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    keys = ["artists-2024-01-01.csv", "artists-2024-02-01.csv"]
+    instance.add_dynamic_partitions(CATALOG_DATASETS.partitions.name, keys)
+    run = dg.materialize(
+        [CATALOG_DATASETS.asset], instance=instance, resources={"lake": lake},
+        tags={"dagster/asset_partition_range_start": keys[0],
+              "dagster/asset_partition_range_end": keys[1]},
+        raise_on_error=False,
+    )  # fmt: skip
+    checks = {c.check_name: c.passed for c in run.get_asset_check_evaluations()}
+    assert checks["parse_rate"] is False
+    held = zone_held_files(store, CATALOG_DATASETS)
+    assert list(held) == ["artists-2024-02-01.csv"]
+    artists, _, files = dataset_artists(store, tmp_path / "work", held)
+    assert files == 1 and sorted(artists["artist_id"]) == [c * 22 for c in "ABCD"]
+    # Fixed (landed again with good rows): no longer held, its artist joins.
+    store.put_bytes(
+        "landing/catalog_datasets/artists-2024-02-01.csv",
+        (header + f"{'E' * 22},5,[],Fixed E,50\n").encode(),
+    )
+    dg.materialize(
+        [CATALOG_DATASETS.asset], instance=instance, resources={"lake": lake},
+        partition_key=keys[1],
+    )  # fmt: skip
+    held = zone_held_files(store, CATALOG_DATASETS)
+    assert not held
+    artists, _, files = dataset_artists(store, tmp_path / "work2", held)
+    assert files == 2 and "E" * 22 in set(artists["artist_id"])

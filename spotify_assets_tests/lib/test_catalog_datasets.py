@@ -69,6 +69,22 @@ def test_variants_column_order_extra_columns_bom_crlf_aliases_and_uris():
     assert parsed.info["encoding"] == "utf-8-sig"
 
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_file_re_saved_with_a_semicolon_or_tab_separator_reads_the_same(sep):
+    comma = (
+        "id,followers,genres,name,popularity\n"
+        f"{A1},44,\"['pop', 'dance pop']\",\"Name; with, both\",10\n{A2},,[],Other,20\n"
+    )
+    other = (
+        sep.join(["id", "followers", "genres", "name", "popularity"]) + "\n"
+        + sep.join([A1, "44", "\"['pop', 'dance pop']\"", "\"Name; with, both\"", "10"]) + "\n"
+        + sep.join([A2, "", "[]", "Other", "20"]) + "\n"
+    )  # fmt: skip
+    want, got = parse(comma), parse(other)
+    assert got.table.to_pylist() == want.table.to_pylist() and not got.rejected
+    assert got.info["delimiter"] == sep and "delimiter" not in want.info
+
+
 def test_tracks_file_lists_dates_of_every_precision_flags_and_features():
     parsed = parse(
         "id,name,popularity,duration_ms,explicit,artists,id_artists,release_date,"

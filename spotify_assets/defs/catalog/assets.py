@@ -367,6 +367,21 @@ def playlist_tracks(
             yield rule_check_result(PLAYLIST_TRACKS_KEY, evaluate(conn, rule))
 
 
+def _held_dataset_files(context: dg.AssetExecutionContext, store: Any) -> set[str]:
+    """Landed catalog datasets failing a blocking check: kept out of the catalog until fixed
+    or removed, as failed export and chart files are kept out of theirs."""
+    from spotify_assets.defs.catalog.datasets import CATALOG_DATASETS
+    from spotify_assets.defs.quality.held import zone_held_files
+
+    held = zone_held_files(store, CATALOG_DATASETS)
+    if held:
+        context.log.warning(
+            f"{len(held)} catalog dataset files held out until fixed or removed: "
+            + "; ".join(f"{k} ({', '.join(v)})" for k, v in list(held.items())[:10])
+        )
+    return set(held)
+
+
 @dg.multi_asset(
     outs={
         name: dg.AssetOut(
@@ -403,7 +418,8 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
     snapshots = completed_snapshots(store)
     lookups = lookup_tables(store)
     with tempfile.TemporaryDirectory(prefix="catalog-datasets-") as tmp:
-        ds_tracks, ds_credits, ds_files = dataset_tracks(store, Path(tmp))
+        held = _held_dataset_files(context, store)
+        ds_tracks, ds_credits, ds_files = dataset_tracks(store, Path(tmp), held)
     if not snapshots and not len(lookups["tracks"]) and not len(ds_tracks):
         raise dg.Failure(
             "No completed raw/playlist_snapshots window in the lake "
@@ -482,7 +498,8 @@ def catalog_artists(context: dg.AssetExecutionContext, lake: LakeResource):
     bodies.sort(key=lambda e: e[1] or datetime.min)  # stable: oldest first, latest wins
     artists, genres = parse_artist_bodies(bodies)
     with tempfile.TemporaryDirectory(prefix="catalog-datasets-") as tmp:
-        ds_artists, ds_genres, ds_files = dataset_artists(store, Path(tmp))
+        held = _held_dataset_files(context, store)
+        ds_artists, ds_genres, ds_files = dataset_artists(store, Path(tmp), held)
     artists, genres = merge_dataset_artists(artists, genres, ds_artists, ds_genres)
     if ds_files:
         context.log.info(f"{len(ds_artists)} artists in {ds_files} catalog dataset files")

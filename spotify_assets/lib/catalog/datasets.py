@@ -60,6 +60,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -335,12 +336,15 @@ select c._row, f._first from checked c join firsts f using (id)
     return sql, flags
 
 
-def _read_table(body: bytes, names: list[str], threads: bool) -> tuple[pa.Table, list[Any]]:
+def _read_table(
+    body: bytes, names: list[str], threads: bool, delimiter: str = ","
+) -> tuple[pa.Table, list[Any]]:
     invalid: list[Any] = []
     table = pacsv.read_csv(
         pa.py_buffer(body),
         read_options=pacsv.ReadOptions(column_names=names, use_threads=threads),
         parse_options=pacsv.ParseOptions(
+            delimiter=delimiter,
             newlines_in_values=True,
             invalid_row_handler=lambda row: invalid.append(row) or "skip",
         ),
@@ -380,8 +384,12 @@ def parse_dataset_file(
     first_nl = text.find(b"\n")
     header_line = text if first_nl < 0 else text[:first_nl]
     header_text = header_line.decode("utf-8", "replace").strip("\r")
-    header = next(csv.reader([header_text]), []) if header_text.strip() else []
-    found = detect_kind(header)
+    # A spreadsheet re-saves a CSV with its locale's separator: ';' in much of Europe.
+    header, found, delimiter = [], None, ","
+    for delimiter in (",", ";", "\t"):
+        header = next(csv.reader([header_text], delimiter=delimiter), [])
+        if header_text.strip() and (found := detect_kind(header)) is not None:
+            break
     if found is None:
         raise NotIngested(
             f"{base}: not a catalog dataset (an artists CSV has id, followers, genres, name, "
@@ -400,9 +408,9 @@ def parse_dataset_file(
     body = b"" if first_nl < 0 else text[first_nl + 1 :]
     observed_at, observed_from = observation_time(name, landed_at)
     try:
-        table, invalid = _read_table(body, names, threads=True)
+        table, invalid = _read_table(body, names, threads=True, delimiter=delimiter)
         if invalid:  # record numbers are known only to a single-threaded read
-            table, invalid = _read_table(body, names, threads=False)
+            table, invalid = _read_table(body, names, threads=False, delimiter=delimiter)
     except pa.ArrowInvalid as exc:
         raise BadFile(f"{base}: unreadable CSV ({exc})") from None
     n = table.num_rows
@@ -468,6 +476,8 @@ def parse_dataset_file(
         "observed_at": observed_at.isoformat(),
         "observed_from": observed_from,
     }
+    if delimiter != ",":
+        info["delimiter"] = delimiter
     if extra:
         info["extra_columns"] = extra
     if nulled:
@@ -536,12 +546,16 @@ def _paths_sql(paths: list[str]) -> str:
     return "[" + ", ".join(_sql_text(p) for p in paths) + "]"
 
 
-def dataset_files(store: LakeStore, workdir: Path, kind: str) -> list[str]:
-    """Local paths of the accepted dataset files of ``kind`` (``artists`` or ``tracks``)."""
+def dataset_files(
+    store: LakeStore, workdir: Path, kind: str, held: Collection[str] = ()
+) -> list[str]:
+    """Local paths of the accepted dataset files of ``kind`` (``artists`` or ``tracks``),
+    but the ``held`` ones (files failing a blocking check stay out until fixed or removed)."""
     return [
         f.path
         for f in processed_files(store, CATALOG_DATASETS_ZONE, workdir)
-        if read_manifest(store, CATALOG_DATASETS_ZONE, f.source_file).get("kind") == kind
+        if f.source_file not in held
+        and read_manifest(store, CATALOG_DATASETS_ZONE, f.source_file).get("kind") == kind
     ]
 
 
@@ -555,12 +569,14 @@ def _newest(conn: Any, name: str, paths: list[str], key: str) -> None:
     )
 
 
-def dataset_tracks(store: LakeStore, workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+def dataset_tracks(
+    store: LakeStore, workdir: Path, held: Collection[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """(``tracks``, ``track_artists``, files read) of every landed tracks dataset: the newest
     observation of each track as ``core.tracks`` rows with ``source = 'dataset'``
     (``first_seen`` = ``last_seen`` = its ``observed_at``) and its ``id_artists`` as credits
     in order. One DuckDB pass over the processed Parquet."""
-    paths = dataset_files(store, workdir, TRACKS)
+    paths = dataset_files(store, workdir, TRACKS, held)
     if not paths:
         return empty_frame("tracks"), empty_frame("track_artists"), 0
     with duckdb.connect() as conn:
@@ -579,11 +595,13 @@ def dataset_tracks(store: LakeStore, workdir: Path) -> tuple[pd.DataFrame, pd.Da
     return frame("tracks", tracks), frame("track_artists", credits), len(paths)
 
 
-def dataset_artists(store: LakeStore, workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+def dataset_artists(
+    store: LakeStore, workdir: Path, held: Collection[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """(``artists``, ``artist_genres``, files read) of every landed artists dataset: the
     newest observation of each artist with ``source = 'dataset'`` (``fetched_at`` its
     ``observed_at``) and its genres with their families."""
-    paths = dataset_files(store, workdir, ARTISTS)
+    paths = dataset_files(store, workdir, ARTISTS, held)
     if not paths:
         return empty_frame("artists"), empty_frame("artist_genres"), 0
     with duckdb.connect() as conn:
