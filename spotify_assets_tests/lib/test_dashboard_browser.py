@@ -243,7 +243,8 @@ def test_every_chart_of_every_page_draws_offline_without_errors(dashboard, brows
 def test_hovering_a_bar_shows_its_value(dashboard, browser):
     browser.open(next((dashboard / LISTENER_DIR).glob("*.html")).as_uri())
     box = browser.evaluate(
-        """(() => { const mark = document.querySelector('div.vega svg .mark-rect path');
+        """(() => { const mark = document.querySelector(
+                     'div.vega svg g.mark-rect:not([class*=brush]) path');
                    const r = mark.getBoundingClientRect(); mark.scrollIntoView();
                    const s = mark.getBoundingClientRect();
                    return {x: s.x + s.width / 2, y: s.y + Math.max(1, s.height / 2)}; })()"""
@@ -289,4 +290,52 @@ def test_the_period_picker_changes_what_the_charts_show(dashboard, browser):
     assert browser.evaluate(visible) == [options[1]]
     # the monthly chart keeps only that year's months
     assert after[0] != before[0]
+    assert browser.errors() == []
+
+
+def test_brushing_months_narrows_the_taste_chart_to_them(dashboard, browser):
+    """Dragging across bars of the monthly-minutes chart (its interval brush) narrows the
+    taste-over-time chart of the page to the brushed months; a click elsewhere clears it."""
+    page = max(
+        (dashboard / LISTENER_DIR).glob("*.html"), key=lambda p: p.read_text().count('"month"')
+    )
+    browser.open(page.as_uri())
+    meta = "window.dashboard.views.map(v => v.brush ? 'brush' : v.range ? 'range' : '')"
+    views = browser.evaluate(meta)
+    source, follower = views.index("brush"), views.index("range")
+    domain = (
+        f"window.dashboard.views[{follower}].view.scale('x').domain()"
+        ".map(d => new Date(d).toISOString().slice(0, 10))"
+    )
+    whole = browser.evaluate(domain)
+    bars = browser.evaluate(
+        f"""(() => {{ const el = window.dashboard.views[{source}].el; el.scrollIntoView();
+            const bars = [...el.querySelectorAll('svg g.mark-rect:not([class*=brush]) path')]
+              .map(p => p.getBoundingClientRect()).filter(r => r.width > 0)
+              .sort((a, b) => a.x - b.x);
+            return bars.map(r => ({{x: r.x, right: r.x + r.width, bottom: r.bottom}})); }})()"""
+    )
+    assert len(bars) >= 3, len(bars)
+    first, last = 1, min(4, len(bars) - 1)  # from the 2nd bar to the 5th (or the last)
+    y = bars[first]["bottom"] - 2
+    x0, x1 = bars[first]["x"] + 1, bars[last]["right"] - 1
+    mouse = {"button": "left", "clickCount": 1, "y": y}
+    browser.call("Input.dispatchMouseEvent", session=True, type="mouseMoved", x=x0, buttons=0,
+                 **mouse)  # fmt: skip
+    browser.call("Input.dispatchMouseEvent", session=True, type="mousePressed", x=x0, buttons=1,
+                 **mouse)  # fmt: skip
+    for i in range(1, 6):
+        browser.call("Input.dispatchMouseEvent", session=True, type="mouseMoved",
+                     x=x0 + (x1 - x0) * i / 5, buttons=1, **mouse)  # fmt: skip
+    browser.call("Input.dispatchMouseEvent", session=True, type="mouseReleased", x=x1, buttons=0,
+                 **mouse)  # fmt: skip
+    time.sleep(0.5)
+    brushed = browser.evaluate(
+        f"window.dashboard.views[{source}].view.signal('brush').yearmonthdate_month"
+        ".map(d => new Date(d).toISOString().slice(0, 10))"
+    )
+    assert len(brushed) == last - first + 1, brushed
+    narrowed = browser.evaluate(domain)
+    assert narrowed != whole
+    assert narrowed == [min(brushed), max(brushed)], (narrowed, brushed)
     assert browser.errors() == []

@@ -101,6 +101,8 @@ def test_every_mart_has_the_rows_it_had_before(demo, name):
     before = [r[0] for r in conn.execute(f"describe before.{name}").fetchall()]
     columns = [r[0] for r in described]
     assert [c for c in before if c not in DROPPED.get(name, set())] == columns
+    types = {r[0]: r[1] for r in conn.execute(f"describe before.{name}").fetchall()}
+    assert [(r[0], r[1]) for r in described] == [(c, types[c]) for c in columns]
     doubles = {r[0] for r in described if r[1] == "DOUBLE"}
     new = comparable(conn, f"marts.{name}", columns, doubles)
     old = comparable(conn, f"before.{name}", columns, doubles)
@@ -110,6 +112,11 @@ def test_every_mart_has_the_rows_it_had_before(demo, name):
     missing = conn.execute(f"select * from ({old} except all {new}) limit 5").fetchall()
     extra = conn.execute(f"select * from ({new} except all {old}) limit 5").fetchall()
     assert (missing, extra) == ([], []), f"marts.{name}: rows before, not now / now, not before"
+
+
+def test_the_scratch_tables_are_gone_after_the_build(demo):
+    conn, _, _ = demo
+    assert conn.execute("select count(*) from duckdb_tables() where temporary").fetchone() == (0,)
 
 
 def test_top_content_gives_what_it_gave_before(demo):

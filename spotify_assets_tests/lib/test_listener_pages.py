@@ -18,7 +18,16 @@ from spotify_assets.lib.marts.run import build_marts
 from spotify_assets.lib.marts.spec import ChartSpec
 from spotify_assets.lib.reports import listener_pages as lp
 from spotify_assets.lib.reports.dashboard import build_dashboard
-from spotify_assets.lib.reports.vega import VALUES_SLOT, layout_key, template, values_sql, vega_spec
+from spotify_assets.lib.reports.vega import (
+    BRUSH,
+    VALUES_SLOT,
+    follows_brush,
+    layout_key,
+    template,
+    values_sql,
+    vega_spec,
+    with_brush,
+)
 from spotify_assets_tests.warehouse_fixtures import create_core_tables
 
 
@@ -82,7 +91,26 @@ def test_every_chart_of_every_page_is_what_its_definition_draws_from_that_listen
         assert [c.title for c in section.charts] == [s.title for s in lp.LISTENER_CHARTS.values()]
         for chart, (key, spec) in zip(section.charts, lp.LISTENER_CHARTS.items(), strict=True):
             expected = vega_spec(spec, _own_frame(warehouse, key, page.user_id))
+            if key == lp.BRUSHED:  # the page's brush, and the charts that follow it
+                expected = with_brush(expected)
+            elif key in lp.FOLLOWERS:
+                expected = follows_brush(expected, spec.x)
             assert _same(json.loads(chart.vega_json), expected), (page.user_id, key)
+
+
+def test_the_monthly_chart_brushes_and_the_taste_chart_follows(warehouse):
+    pages = [
+        {k: json.loads(c.vega_json) for k, c in zip(lp.LISTENER_CHARTS, p.sections[0].charts,
+                                                      strict=True)}
+        for p in lp.listener_pages(warehouse)
+    ]  # fmt: skip
+    specs = next(p for p in pages if "brush" in p["monthly"]["usermeta"])
+    brushes = [p for p in specs["monthly"]["params"] if p["name"] == BRUSH]
+    assert brushes == [{"name": BRUSH, "select": {"type": "interval", "encodings": ["x"]}}]
+    assert specs["monthly"]["usermeta"]["brush"] is True
+    assert specs["taste"]["usermeta"]["range"] == "month"
+    assert "zoom" not in {p["name"] for p in specs["monthly"]["params"]}
+    assert any("range" in t.get("filter", "") for t in specs["taste"]["transform"])
 
 
 def test_a_page_holds_only_its_listeners_data(warehouse):

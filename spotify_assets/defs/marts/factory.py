@@ -23,7 +23,14 @@ from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.lib.listening.streams import ensure_streams
-from spotify_assets.lib.marts.run import build_mart, chart_frame, headline, prepare
+from spotify_assets.lib.marts.run import (
+    build_mart,
+    chart_frame,
+    headline,
+    prepare,
+    scratch_of,
+    scratch_tables,
+)
 from spotify_assets.lib.marts.spec import Mart
 from spotify_assets.lib.quality.rules import (
     MIN_ROW_RATIO,
@@ -95,6 +102,15 @@ def draw_charts(mart: Mart, frames: Sequence["pd.DataFrame"]) -> str:
     return "\n\n".join(parts)
 
 
+def mart_sql_text(mart: Mart) -> str:
+    """The mart's SELECT, after the scratch tables it reads (built once per step)."""
+    parts = [
+        f"-- scratch table, built once per step\ncreate temp table {s.name} as\n{s.sql.strip()};"
+        for s in scratch_of([mart])
+    ]
+    return "\n\n".join([*parts, f"create or replace table {mart.table} as\n{mart.sql.strip()}"])
+
+
 def mart_metadata(conn: Any, mart: Mart, seconds: float) -> dict[str, Any]:
     rows = conn.execute(f"select count(*) from {mart.table}").fetchall()[0][0]
     metadata: dict[str, Any] = {
@@ -102,7 +118,7 @@ def mart_metadata(conn: Any, mart: Mart, seconds: float) -> dict[str, Any]:
         "dagster/column_schema": table_schema(conn, "marts", mart.name, mart.columns),
         "dagster/table_name": f"warehouse.{mart.table}",
         "seconds": round(seconds, 3),
-        "sql": dg.MetadataValue.md(f"```sql\n{mart.sql.strip()}\n```"),
+        "sql": dg.MetadataValue.md(f"```sql\n{mart_sql_text(mart)}\n```"),
     }
     if mart.lineage:
         metadata["dagster/column_lineage"] = column_lineage(mart)
@@ -154,26 +170,31 @@ def mart_assets(
                     "core.streams does not exist yet (no listening history has landed): "
                     "created empty, so these marts show no plays"
                 )
-            for i, mart in enumerate(selected, 1):
-                seconds = build_mart(conn, mart)
-                metadata = mart_metadata(conn, mart, seconds)
-                checks = [
-                    result
-                    for result in mart_check_results(context, conn, mart, metadata)
-                    if dg.AssetCheckKey(result.asset_key, result.check_name)
-                    in context.selected_asset_check_keys
-                ]
-                frames = [chart_frame(conn, mart, chart) for chart in mart.charts]
-                context.log.info(
-                    f"[{i}/{len(selected)}] {mart.table}: "
-                    f"{metadata['dagster/row_count']:,} rows in {seconds:.2f} s"
-                )
-                # The previous mart's charts were drawn while this one was computed.
+            # the scratch tables the marts share (the music plays as integer codes), built
+            # once for the step and dropped at its end
+            with scratch_tables(conn, selected) as scratch_seconds:
+                for name, seconds in scratch_seconds.items():
+                    context.log.info(f"scratch table {name} in {seconds:.2f} s")
+                for i, mart in enumerate(selected, 1):
+                    seconds = build_mart(conn, mart)
+                    metadata = mart_metadata(conn, mart, seconds)
+                    checks = [
+                        result
+                        for result in mart_check_results(context, conn, mart, metadata)
+                        if dg.AssetCheckKey(result.asset_key, result.check_name)
+                        in context.selected_asset_check_keys
+                    ]
+                    frames = [chart_frame(conn, mart, chart) for chart in mart.charts]
+                    context.log.info(
+                        f"[{i}/{len(selected)}] {mart.table}: "
+                        f"{metadata['dagster/row_count']:,} rows in {seconds:.2f} s"
+                    )
+                    # The previous mart's charts were drawn while this one was computed.
+                    if previous:
+                        yield from _results(*previous)
+                    previous = (mart, metadata, drawer.submit(draw_charts, mart, frames), checks)
                 if previous:
                     yield from _results(*previous)
-                previous = (mart, metadata, drawer.submit(draw_charts, mart, frames), checks)
-            if previous:
-                yield from _results(*previous)
         context.log.info(f"{len(selected)} marts in {time.perf_counter() - started:.1f} s")
 
     return _build

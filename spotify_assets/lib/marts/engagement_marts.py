@@ -29,6 +29,7 @@ from spotify_assets.lib.marts.spec import (
     STREAM_MIN_MS,
     ChartSpec,
     Mart,
+    Scratch,
 )
 from spotify_assets.lib.timezones import UNKNOWN_COUNTRY_ZONE, country_timezone_values_sql
 
@@ -71,6 +72,88 @@ select t.track_id, coalesce(min(af.genre_family), 'unknown') as genre_family
  group by t.track_id
 """
 
+# --------------------------------------------------------------------------------------------
+# The music plays, read once: scratch tables every engagement mart reads instead of scanning
+# core.streams again. Users, spellings (track id and the three names as written) and play
+# contexts (reason_start, country, reason_end, platform, skipped) become integer codes; a play
+# is (u, ts, ms_played, sp, ctx), 24 bytes instead of a dozen strings, and the names are joined
+# back only into the (much smaller) results. Codes keep their strings' order where a mart
+# breaks ties with them: users by user_id, contexts by (reason_start, conn_country), NULL last
+# as in a struct comparison.
+# --------------------------------------------------------------------------------------------
+
+USER_CODES = Scratch(
+    "engagement_users",
+    f"""
+select row_number() over (order by user_id)::integer as u, user_id
+  from (select distinct user_id from {MUSIC_PLAYS})
+""",
+)
+
+SPELLINGS = Scratch(
+    "engagement_spellings",
+    f"""
+select row_number() over ()::integer as sp, *
+  from (select track_id, track_name, artist_name, album_name, count(*) as plays
+          from {MUSIC_PLAYS}
+         group by all)
+""",
+)
+
+CONTEXTS = Scratch(
+    "engagement_contexts",
+    f"""
+select row_number() over (order by reason_start nulls last, conn_country nulls last,
+                                   reason_end, platform, skipped)::integer as ctx, *
+  from (select distinct reason_start, conn_country, reason_end, platform, skipped
+          from {MUSIC_PLAYS})
+""",
+)
+
+
+def _same(columns: tuple[str, ...], a: str, b: str) -> str:
+    return " and ".join(f"{a}.{c} is not distinct from {b}.{c}" for c in columns)
+
+
+PLAYS = Scratch(
+    "engagement_plays",
+    f"""
+select u.u, s.ts, s.ms_played, sp.sp, c.ctx
+  from core.streams s
+  join engagement_users u on u.user_id = s.user_id
+  join engagement_spellings sp
+    on {_same(("track_id", "track_name", "artist_name", "album_name"), "sp", "s")}
+  join engagement_contexts c
+    on {_same(("reason_start", "conn_country", "reason_end", "platform", "skipped"), "c", "s")}
+ where s.content_type = 'music'
+""",
+)
+
+_PLAYS_SCRATCH = (USER_CODES, SPELLINGS, CONTEXTS, PLAYS)
+
+#: Music plays counted per country and 15-minute UTC bucket, with the bucket in local time
+#: (see the module docstring): hourly_engagement and skip_rates' local hours read it.
+QUARTERS = Scratch(
+    "engagement_quarters",
+    f"""
+with buckets as (
+    select c.conn_country, {_bucket("p.ts")} as bucket,
+           count(*) as plays,
+           count(*) filter (where p.{_IS_STREAM}) as streams,
+           sum(p.ms_played) as ms_played,
+           count(c.skipped) as flagged,
+           count(*) filter (where c.skipped) as skips,
+           count(*) filter (where c.reason_end = 'trackdone') as done
+      from engagement_plays p
+      join engagement_contexts c using (ctx)
+     group by all
+)
+select b.*, {_local_ts("b.bucket")} as local_ts
+  from buckets b
+  left join {_TZ} on tz.conn_country = b.conn_country
+""",
+)
+
 _GENRE_READS = ("core.tracks", "core.artists", "core.artist_genres")
 _GENRE_LINEAGE = (
     ("core.streams", "track_id"),
@@ -97,15 +180,15 @@ DAILY_ENGAGEMENT = Mart(
     ),
     sql=f"""
 with music as (
-    select cast(ts as date) as date, user_id, ms_played, {_IS_STREAM} as is_stream
-      from {MUSIC_PLAYS}
+    select cast(ts as date) as date, u, ms_played, {_IS_STREAM} as is_stream
+      from engagement_plays
 ),
 by_day as (
     select date,
            count(*) as plays,
            count(*) filter (where is_stream) as streams,
            sum(ms_played)::double / {_MS_PER_HOUR} as listening_hours,
-           count(distinct user_id) filter (where is_stream) as active_users
+           count(distinct u) filter (where is_stream) as active_users
       from music
      group by date
 ),
@@ -167,6 +250,7 @@ select strftime(min(date), '%Y-%m-%d') || ' to ' || strftime(max(date), '%Y-%m-%
   from marts.daily_engagement
 """,
     key=("date",),
+    scratch=_PLAYS_SCRATCH,
 )
 
 
@@ -183,16 +267,16 @@ MONTHLY_ENGAGEMENT = Mart(
     ),
     sql=f"""
 with music as (
-    select user_id, cast(date_trunc('month', ts) as date) as month, ms_played,
+    select u, cast(date_trunc('month', ts) as date) as month, ms_played,
            {_IS_STREAM} as is_stream
-      from {MUSIC_PLAYS}
+      from engagement_plays
 ),
 by_month as (
     select month,
            count(*) as plays,
            count(*) filter (where is_stream) as streams,
            sum(ms_played)::double / {_MS_PER_HOUR} as listening_hours,
-           count(distinct user_id) filter (where is_stream) as active_users
+           count(distinct u) filter (where is_stream) as active_users
       from music
      group by month
 ),
@@ -201,13 +285,13 @@ months as (
                                        interval 1 month)) as date) as month
       from by_month
 ),
-active as (select distinct user_id, month from music where is_stream),
+active as (select distinct u, month from music where is_stream),
 churned as (
     select a.month, count(*) as churned_users
       from active a
       left join active nxt
-        on nxt.user_id = a.user_id and nxt.month = cast(a.month + interval 1 month as date)
-     where nxt.user_id is null
+        on nxt.u = a.u and nxt.month = cast(a.month + interval 1 month as date)
+     where nxt.u is null
      group by a.month
 ),
 filled as (
@@ -300,6 +384,7 @@ select strftime(m, '%Y-%m') as "last complete month",
   from complete
 """,
     key=("month",),
+    scratch=_PLAYS_SCRATCH,
 )
 
 
@@ -314,22 +399,10 @@ HOURLY_ENGAGEMENT = Mart(
         "in the local time of the country they played from."
     ),
     sql=f"""
-with buckets as (
-    select conn_country, {_bucket("ts")} as bucket,
-           count(*) filter (where {_IS_STREAM}) as streams,
-           sum(ms_played) as ms_played
-      from {MUSIC_PLAYS}
-     group by all
-),
-local as (
-    select {_local_ts("b.bucket")} as local_ts, b.streams, b.ms_played
-      from buckets b
-      left join {_TZ} on tz.conn_country = b.conn_country
-),
-cells as (
+with cells as (
     select isodow(local_ts) - 1 as weekday, hour(local_ts) as local_hour,
            sum(streams) as streams, sum(ms_played) as ms_played
-      from local
+      from engagement_quarters
      group by all
 ),
 grid as (
@@ -372,6 +445,7 @@ select g.weekday,
         ),
     ),
     key=("weekday", "local_hour"),
+    scratch=(*_PLAYS_SCRATCH, QUARTERS),
 )
 
 
@@ -457,34 +531,37 @@ CONTENT_DAILY = Mart(
         "marts.top_content(start_date, end_date, top_n), which also counts distinct listeners "
         "over the range)."
     ),
-    # One pass over the plays, grouped by day and spelling (track id and the three names as
-    # written); tracks, artists, albums and their display names are aggregated from that, a
-    # table several times smaller. No listeners per day: they are not additive over days,
-    # top_content counts them over its range from core.streams, and the per-user grain they
-    # needed made this mart most of the engagement step's cost (issue 17).
+    # Items are integers: each spelling (track id and the three names as written) maps to its
+    # track, artist and album, a table of spellings, not plays. The plays are grouped once by
+    # day and item on integers; the names (and the string ids) are joined to the result. No
+    # listeners per day: they are not additive over days, top_content counts them over its
+    # range from core.streams, and the per-user grain they needed made this mart most of the
+    # engagement step's cost (issue 17).
     sql=f"""
-with spelled as (
-    select cast(ts as date) as date, track_id, track_name, artist_name, album_name,
-           count(*) as plays, count(*) filter (where {_IS_STREAM}) as streams,
-           sum(ms_played) as ms_played
-      from {MUSIC_PLAYS}
-     group by all
+with keyed as (
+    select *, {_ARTIST_KEY} as artist_key, {_ALBUM_KEY} as album_key
+      from engagement_spellings
 ),
-keyed as (
-    select *, {_ARTIST_KEY} as artist_key, {_ALBUM_KEY} as album_key from spelled
+spelling_items as (
+    select 'track' as kind, track_id as content_id, sp from keyed where track_id is not null
+    union all
+    select 'artist', artist_key, sp from keyed where artist_key is not null
+    union all
+    select 'album', album_key, sp from keyed where album_key is not null
+),
+items as (
+    select row_number() over ()::integer as item, kind, content_id
+      from (select distinct kind, content_id from spelling_items)
+),
+item_of as (
+    select s.sp, i.item from spelling_items s join items i using (kind, content_id)
 ),
 daily as (
-    select date, 'track' as kind, track_id as content_id,
-           sum(plays) as plays, sum(streams) as streams, sum(ms_played) as ms_played
-      from keyed where track_id is not null
-     group by all
-    union all
-    select date, 'artist', artist_key, sum(plays), sum(streams), sum(ms_played)
-      from keyed where artist_key is not null
-     group by all
-    union all
-    select date, 'album', album_key, sum(plays), sum(streams), sum(ms_played)
-      from keyed where album_key is not null
+    select cast(p.ts as date) as date, m.item,
+           count(*) as plays, count(*) filter (where p.{_IS_STREAM}) as streams,
+           sum(p.ms_played) as ms_played
+      from engagement_plays p
+      join item_of m using (sp)
      group by all
 ),
 spellings as (
@@ -503,18 +580,21 @@ spellings as (
 ),
 names as (
     -- one display name per item over all days: its most played spelling (ties: smallest)
-    select kind, content_id,
-           first(content_name order by plays desc, content_name, artist_name) as content_name,
-           first(artist_name order by plays desc, content_name, artist_name) as artist_name
-      from spellings
-     group by kind, content_id
+    select i.item, i.kind, i.content_id,
+           first(s.content_name order by s.plays desc, s.content_name, s.artist_name)
+               as content_name,
+           first(s.artist_name order by s.plays desc, s.content_name, s.artist_name)
+               as artist_name
+      from spellings s
+      join items i using (kind, content_id)
+     group by i.item, i.kind, i.content_id
 )
-select d.date, d.kind, d.content_id, n.content_name, n.artist_name,
+select d.date, n.kind, n.content_id, n.content_name, n.artist_name,
        d.plays::bigint as plays,
        d.streams::bigint as streams,
        d.ms_played::double / {_MS_PER_HOUR} as listening_hours
   from daily d
-  join names n using (kind, content_id)
+  join names n using (item)
 """,
     columns={
         "date": "UTC calendar day (of ts, the end of the play).",
@@ -568,6 +648,7 @@ select content_name || ' - ' || artist_name as track, streams
     ),
     after_sql=(_TOP_CONTENT_MACRO,),
     key=("date", "kind", "content_id"),
+    scratch=_PLAYS_SCRATCH,
     # grouped by (date, kind, content_id); each branch keeps non-null ids only
     key_by_construction=True,
 )
@@ -577,7 +658,7 @@ select content_name || ' - ' || artist_name as track, streams
 # 5. sessions, session_summary, session_starts
 # --------------------------------------------------------------------------------------------
 
-_PLAY_ORDER = "start_ts, ts"
+_PLAY_ORDER = "start_ts, ts, ctx"
 
 SESSIONS = Mart(
     name="sessions",
@@ -587,14 +668,14 @@ SESSIONS = Mart(
         "one ended (ts), plays ordered by start, then ts."
     ),
     # Plays that tie on (start, ts) cannot change where sessions break (the second of them
-    # starts before the first ends), so the windows order by (start, ts) only: a string
-    # tie-breaker made the two sorts 30% slower. The first play's reason and country come
-    # from the smallest (start, ts, reason, country), which is deterministic under ties.
+    # starts before the first ends). The first play's reason and country are those of the
+    # smallest (start, ts, reason, country): the windows order by (start, ts, ctx), whose codes
+    # follow (reason_start, conn_country), so the session's first row is that play. All on
+    # integers (user and context codes); the strings are joined to the sessions.
     sql=f"""
 with plays as (
-    select user_id, ts, ts - to_milliseconds(ms_played) as start_ts, ms_played,
-           reason_start, conn_country
-      from {MUSIC_PLAYS}
+    select u, ts, ts - to_milliseconds(ms_played) as start_ts, ms_played, ctx
+      from engagement_plays
 ),
 flagged as (
     select *,
@@ -602,35 +683,36 @@ flagged as (
                   or start_ts > lag(ts) over w + interval {SESSION_GAP_MINUTES} minute
                 then 1 else 0 end as is_first
       from plays
-    window w as (partition by user_id order by {_PLAY_ORDER})
+    window w as (partition by u order by {_PLAY_ORDER})
 ),
 numbered as (
     select *,
-           sum(is_first) over (partition by user_id order by {_PLAY_ORDER}
+           sum(is_first) over (partition by u order by {_PLAY_ORDER}
                                rows between unbounded preceding and current row) as session_no
       from flagged
 ),
 grouped as (
-    select user_id, session_no,
+    select u, session_no,
            min(start_ts) as session_start,
            max(ts) as session_end,
            count(*) as plays,
            sum(ms_played) as ms_played,
-           min({{'start_ts': start_ts, 'ts': ts, 'reason_start': reason_start,
-                 'conn_country': conn_country}}) as first_play
+           min(ctx) filter (where is_first = 1) as ctx
       from numbered
-     group by user_id, session_no
+     group by u, session_no
 )
-select g.user_id,
+select us.user_id,
        g.session_start,
        g.session_end,
        g.plays,
        date_diff('millisecond', g.session_start, g.session_end) / 60000.0 as duration_minutes,
        g.ms_played / 60000.0 as listening_minutes,
-       g.first_play.reason_start as start_reason,
+       c.reason_start as start_reason,
        hour({_local_ts(_bucket("g.session_start"))}) as first_local_hour
   from grouped g
-  left join {_TZ} on tz.conn_country = g.first_play.conn_country
+  join engagement_users us using (u)
+  join engagement_contexts c using (ctx)
+  left join {_TZ} on tz.conn_country = c.conn_country
 """,
     columns={
         "user_id": "The listener.",
@@ -670,6 +752,11 @@ select first_local_hour, count(*) as sessions
         ),
     ),
     key=("user_id", "session_start"),
+    # A session starts more than 30 minutes after the previous play, which started no earlier
+    # than the session before (ms_played >= 0 and user_id, ts not null in core.streams): each
+    # user's session starts are strictly increasing, so the key is unique by construction.
+    key_by_construction=True,
+    scratch=_PLAYS_SCRATCH,
 )
 
 _BUCKET_VALUES = ", ".join(
@@ -677,6 +764,16 @@ _BUCKET_VALUES = ", ".join(
     for order, ((label, low), (_, high)) in enumerate(
         zip(SESSION_BUCKETS, (*SESSION_BUCKETS[1:], ("", "null")), strict=True)
     )
+)
+
+#: SQL: the number of ``duration_minutes``'s bucket (null below the first bucket's bound).
+_BUCKET_OF = (
+    "case "
+    + " ".join(
+        f"when s.duration_minutes >= {low} then {order}"
+        for order, (_, low) in reversed(list(enumerate(SESSION_BUCKETS)))
+    )
+    + " end"
 )
 
 SESSION_SUMMARY = Mart(
@@ -690,10 +787,11 @@ with buckets as (
     select * from (values {_BUCKET_VALUES}) b(bucket, bucket_order, low, high)
 ),
 bucketed as (
+    -- an equality join on the bucket's number: a range join of millions of sessions with
+    -- the buckets cost more than building them
     select b.bucket, s.plays
       from marts.sessions s
-      join buckets b
-        on s.duration_minutes >= b.low and (b.high is null or s.duration_minutes < b.high)
+      join buckets b on b.bucket_order = {_BUCKET_OF}
 )
 select b.bucket,
        b.bucket_order,
@@ -789,38 +887,50 @@ SKIP_RATES = Mart(
     ),
     sql=f"""
 with track_family as ({_TRACK_FAMILY_SQL}),
-music as (
-    select s.artist_name, s.platform, s.skipped, s.reason_end, s.conn_country, s.ts,
-           coalesce(f.genre_family, 'unknown') as genre_family
-      from core.streams s
-      left join track_family f on f.track_id = s.track_id
-     where s.content_type = 'music'
+by_spelling as (
+    select p.sp, {_SKIP_MEASURES}
+      from engagement_plays p
+      join engagement_contexts using (ctx)
+     group by p.sp
 ),
-by_bucket as (
-    select conn_country, {_bucket("ts")} as bucket, {_SKIP_MEASURES}
-      from music
+spelled as (
+    select s.artist_name, coalesce(f.genre_family, 'unknown') as genre_family, b.*
+      from by_spelling b
+      join engagement_spellings s using (sp)
+      left join track_family f on f.track_id = s.track_id
+),
+by_context as (
+    select ctx, count(*) as plays from engagement_plays group by ctx
+),
+by_platform as (
+    select coalesce(c.platform, 'unknown') as value,
+           sum(b.plays) as plays,
+           coalesce(sum(b.plays) filter (where c.skipped is not null), 0) as flagged,
+           coalesce(sum(b.plays) filter (where c.skipped), 0) as skips,
+           coalesce(sum(b.plays) filter (where c.reason_end = 'trackdone'), 0) as done
+      from by_context b
+      join engagement_contexts c using (ctx)
      group by all
 ),
 by_hour as (
-    select lpad(cast(hour({_local_ts("b.bucket")}) as varchar), 2, '0') as value,
+    select lpad(cast(hour(local_ts) as varchar), 2, '0') as value,
            sum(plays) as plays, sum(flagged) as flagged, sum(skips) as skips,
            sum(done) as done
-      from by_bucket b
-      left join {_TZ} on tz.conn_country = b.conn_country
+      from engagement_quarters
      group by all
 ),
 all_dims as (
-    select 1 as dim_order, 'artist' as dimension, artist_name as value, {_SKIP_MEASURES}
-      from music
+    select 1 as dim_order, 'artist' as dimension, artist_name as value,
+           sum(plays) as plays, sum(flagged) as flagged, sum(skips) as skips, sum(done) as done
+      from spelled
      where artist_name is not null
      group by artist_name
-    having count(*) >= {MIN_ARTIST_PLAYS}
+    having sum(plays) >= {MIN_ARTIST_PLAYS}
     union all
-    select 2, 'genre_family', genre_family, {_SKIP_MEASURES}
-      from music group by genre_family
+    select 2, 'genre_family', genre_family, sum(plays), sum(flagged), sum(skips), sum(done)
+      from spelled group by genre_family
     union all
-    select 3, 'platform', coalesce(platform, 'unknown'), {_SKIP_MEASURES}
-      from music group by all
+    select 3, 'platform', value, plays, flagged, skips, done from by_platform
     union all
     select 4, 'local_hour', value, plays, flagged, skips, done from by_hour
 )
@@ -887,6 +997,7 @@ select cast(value as integer) as local_hour, skip_rate, completion_rate
         ),
     ),
     key=("dimension", "value"),
+    scratch=(*_PLAYS_SCRATCH, QUARTERS),
 )
 
 
@@ -897,12 +1008,16 @@ select cast(value as integer) as local_hour, skip_rate, completion_rate
 PLAY_FUNNEL = Mart(
     name="play_funnel",
     description="One row per (reason_start, reason_end) pair: how music plays start and end.",
-    sql=f"""
-with pairs as (
+    sql="""
+with by_context as (
+    select ctx, count(*) as plays from engagement_plays group by ctx
+),
+pairs as (
     select coalesce(reason_start, 'unknown') as reason_start,
            coalesce(reason_end, 'unknown') as reason_end,
-           count(*) as plays
-      from {MUSIC_PLAYS}
+           sum(plays)::bigint as plays
+      from by_context
+      join engagement_contexts using (ctx)
      group by all
 )
 select reason_start,
@@ -940,6 +1055,7 @@ select reason_start,
         ),
     ),
     key=("reason_start", "reason_end"),
+    scratch=_PLAYS_SCRATCH,
 )
 
 
@@ -955,14 +1071,20 @@ GENRE_SHARE = Mart(
     ),
     sql=f"""
 with track_family as ({_TRACK_FAMILY_SQL}),
+by_spelling as (
+    select sp, count(*) as plays, count(*) filter (where {_IS_STREAM}) as streams,
+           sum(ms_played) as ms_played
+      from engagement_plays
+     group by sp
+),
 by_family as (
     select coalesce(f.genre_family, 'unknown') as genre_family,
-           count(*) as plays,
-           count(*) filter (where s.{_IS_STREAM}) as streams,
-           sum(s.ms_played)::double / {_MS_PER_HOUR} as listening_hours
-      from core.streams s
+           sum(b.plays)::bigint as plays,
+           sum(b.streams)::bigint as streams,
+           sum(b.ms_played)::double / {_MS_PER_HOUR} as listening_hours
+      from by_spelling b
+      join engagement_spellings s using (sp)
       left join track_family f on f.track_id = s.track_id
-     where s.content_type = 'music'
      group by all
 )
 select genre_family, plays, streams, listening_hours,
@@ -999,6 +1121,7 @@ select genre_family, plays, streams, listening_hours,
         ),
     ),
     key=("genre_family",),
+    scratch=_PLAYS_SCRATCH,
 )
 
 COUNTRY_SHARE = Mart(
@@ -1006,12 +1129,13 @@ COUNTRY_SHARE = Mart(
     description="One row per country played from: its share of music streams and hours.",
     sql=f"""
 with by_country as (
-    select coalesce(conn_country, 'unknown') as conn_country,
+    select coalesce(c.conn_country, 'unknown') as conn_country,
            count(*) as plays,
-           count(*) filter (where {_IS_STREAM}) as streams,
-           sum(ms_played)::double / {_MS_PER_HOUR} as listening_hours,
-           count(distinct user_id) filter (where {_IS_STREAM}) as listeners
-      from {MUSIC_PLAYS}
+           count(*) filter (where p.{_IS_STREAM}) as streams,
+           sum(p.ms_played)::double / {_MS_PER_HOUR} as listening_hours,
+           count(distinct p.u) filter (where p.{_IS_STREAM}) as listeners
+      from engagement_plays p
+      join engagement_contexts c using (ctx)
      group by all
 )
 select conn_country, plays, streams, listening_hours, listeners,
@@ -1053,6 +1177,7 @@ select conn_country, streams from marts.country_share order by streams desc, con
         ),
     ),
     key=("conn_country",),
+    scratch=_PLAYS_SCRATCH,
 )
 
 
@@ -1068,25 +1193,35 @@ TASTE_MONTHLY = Mart(
         "streamed (streams only, >= 30 s)."
     ),
     sql=f"""
-with streams as (
-    select s.user_id, cast(date_trunc('month', s.ts) as date) as month,
-           lower(s.artist_name) as artist, t.popularity, a.release_year
-      from core.streams s
+with spelling_taste as (
+    -- per spelling, not per play: the artist (an integer per lower(artist_name)), and the
+    -- track's popularity and album's release year from the catalog
+    select s.sp,
+           case when s.artist_name is not null
+                then dense_rank() over (order by lower(s.artist_name)) end as artist,
+           t.popularity, a.release_year
+      from engagement_spellings s
       left join core.tracks t on t.track_id = s.track_id
       left join core.albums a on a.album_id = t.album_id
-     where s.content_type = 'music' and s.{_IS_STREAM}
+),
+streams as (
+    select p.u, cast(date_trunc('month', p.ts) as date) as month,
+           t.artist, t.popularity, t.release_year
+      from engagement_plays p
+      join spelling_taste t using (sp)
+     where p.{_IS_STREAM}
 ),
 first_month as (
-    select user_id, artist, min(month) as month
+    select u, artist, min(month) as month
       from streams
      where artist is not null
-     group by user_id, artist
+     group by u, artist
 ),
 new_artists as (
-    select user_id, month, count(*) as new_artists from first_month group by user_id, month
+    select u, month, count(*) as new_artists from first_month group by u, month
 ),
 per_month as (
-    select user_id, month,
+    select u, month,
            count(*) as streams,
            avg(popularity) as mean_popularity,
            count(distinct artist) as distinct_artists,
@@ -1095,9 +1230,9 @@ per_month as (
            count(*) filter (where popularity <= {NICHE_MAX_POPULARITY}) as niche,
            median(release_year)::double as listening_age
       from streams
-     group by user_id, month
+     group by u, month
 )
-select p.user_id,
+select us.user_id,
        p.month,
        p.streams,
        p.mean_popularity,
@@ -1108,7 +1243,8 @@ select p.user_id,
        p.niche / nullif(p.known, 0) as niche_share,
        p.listening_age
   from per_month p
-  left join new_artists n using (user_id, month)
+  join engagement_users us using (u)
+  left join new_artists n using (u, month)
 """,
     columns={
         "user_id": "The listener.",
@@ -1181,6 +1317,7 @@ select month, avg(mean_popularity) as mean_popularity
         ),
     ),
     key=("user_id", "month"),
+    scratch=_PLAYS_SCRATCH,
 )
 
 

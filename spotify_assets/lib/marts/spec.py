@@ -50,6 +50,17 @@ class ChartSpec:
 
 
 @dataclass(frozen=True)
+class Scratch:
+    """A temporary table that several marts of one step read instead of each scanning the
+    big table again (:func:`spotify_assets.lib.marts.run.scratch_tables` builds it once before
+    the first mart that needs it and drops it after the last): for example the music plays as
+    narrow integer codes. ``sql`` is a SELECT over the warehouse and earlier scratch tables."""
+
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True)
 class Mart:
     """One table ``marts.<name>``.
 
@@ -66,6 +77,8 @@ class Mart:
     ``key_by_construction`` says the SQL itself makes the key unique and not null (a
     ``GROUP BY`` of those columns over non-null values): the key is then not checked after each
     build, a check that cost 6 s on 10 million plays for ``content_daily`` and could not fail.
+    ``scratch`` are the temporary tables its SQL reads, in build order (each after the scratch
+    tables it reads); ``reads`` still names the warehouse tables they come from.
     """
 
     name: str
@@ -79,6 +92,7 @@ class Mart:
     after_sql: tuple[str, ...] = ()
     headline: str | None = None
     key_by_construction: bool = False
+    scratch: tuple[Scratch, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.key:

@@ -503,11 +503,13 @@ _RUNTIME = r"""
   document.querySelectorAll("script.vega-spec").forEach(function (node) {
     var target = node.previousElementSibling;
     var spec = JSON.parse(node.textContent);
-    var picker = spec.usermeta && spec.usermeta.picker ? spec.usermeta.picker.column : null;
+    var meta = spec.usermeta || {};
+    var picker = meta.picker ? meta.picker.column : null;
     jobs.push(Promise.resolve().then(function () {
       return vegaEmbed(target, spec, { renderer: "svg", actions: false });
     }).then(function (result) {
-      state.views.push({ el: target, view: result.view, picker: picker });
+      state.views.push({ el: target, view: result.view, picker: picker,
+                         brush: !!meta.brush, range: !!meta.range });
       state.rendered += 1;
       target.setAttribute("data-rendered", "1");
     }).catch(function (error) {
@@ -515,7 +517,25 @@ _RUNTIME = r"""
       console.error("chart failed: " + (spec.title && spec.title.text) + ": " + error);
     }));
   });
-  state.ready = Promise.all(jobs);
+  state.ready = Promise.all(jobs).then(function () {
+    state.views.forEach(function (v) { if (v.brush) { follow(v); } });
+  });
+  // A brushed range of dates: [first, last] in ms (a band scale gives every value in it).
+  function range(value) {
+    var key = value ? Object.keys(value)[0] : null;
+    if (!key || !value[key] || !value[key].length) { return null; }
+    var ms = value[key].map(function (d) { return +new Date(d); });
+    return [Math.min.apply(null, ms), Math.max.apply(null, ms)];
+  }
+  function follow(source) {
+    var scope = source.el.closest("section") || document;
+    source.view.addSignalListener("brush", function (name, value) {
+      var selected = range(value);
+      state.views.forEach(function (v) {
+        if (v.range && scope.contains(v.el)) { v.view.signal("range", selected).runAsync(); }
+      });
+    });
+  }
   function pick(select) {
     var scope = select.closest("section") || document;
     var column = select.getAttribute("data-column");

@@ -1,6 +1,7 @@
 """Every listener's page, built in bulk (Dagster-free): the listeners' index and one page per
 listener with their Wrapped for every year and all time, top artists, monthly minutes,
-listening clock and taste over time behind one period picker.
+listening clock and taste over time behind one period picker; an interval brush across the
+monthly minutes narrows the taste chart to the brushed months.
 
 A page costs string assembly only, so thousands of pages build in seconds: each chart's data
 is one DuckDB query over all listeners (:func:`spotify_assets.lib.reports.vega.values_sql`:
@@ -32,7 +33,14 @@ from spotify_assets.lib.reports.dashboard import (
     json_script,
     script_safe,
 )
-from spotify_assets.lib.reports.vega import VALUES_SLOT, layout_key, template, values_sql
+from spotify_assets.lib.reports.vega import (
+    VALUES_SLOT,
+    follows_brush,
+    layout_key,
+    template,
+    values_sql,
+    with_brush,
+)
 
 #: Rows of a listener's top lists on their page (per year and all time).
 LISTENER_TOP_N = 10
@@ -62,6 +70,12 @@ LISTENER_CHARTS = {
         picker="period", picker_all=False,
     ),
 }  # fmt: skip
+
+
+#: The page's main time chart carries an interval brush; the charts over time that follow it
+#: show only the months it selects.
+BRUSHED = "monthly"
+FOLLOWERS = ("taste",)
 
 
 @dataclass(frozen=True)
@@ -341,6 +355,10 @@ def _template(conn: Any, key: str, user_id: str, got: dict[str, Any] | None) -> 
             [user_id],
         ).df()
     vl, values = template(spec, data)
+    if key == BRUSHED:
+        vl = with_brush(vl)
+    elif key in FOLLOWERS:
+        vl = follows_brush(vl, spec.x)
     text = json_script(vl)
     if values is None:
         return _Template(vl, text, None)

@@ -554,6 +554,39 @@ def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# ---------------------------------------------------------------------------- brush
+
+#: The interval brush on a chart's x (:func:`with_brush`) and the range the dashboard's runtime
+#: sends from it to the charts of the same section that follow it (:func:`follows_brush`).
+BRUSH = "brush"
+RANGE = "range"
+
+
+def with_brush(vl: dict[str, Any]) -> dict[str, Any]:
+    """``vl`` with an interval brush on its x axis (drag across the bars or points to select a
+    time range, click outside it to clear), instead of zoom and pan (both would take the drag).
+    ``usermeta.brush`` tells the dashboard to send the range to the section's other charts."""
+    if (vl.get("usermeta") or {}).get("no_data"):
+        return vl
+    params = [p for p in vl.get("params", []) if p.get("name") != "zoom"]
+    params.append({"name": BRUSH, "select": {"type": "interval", "encodings": ["x"]}})
+    return {**vl, "params": params, "usermeta": {**vl.get("usermeta", {}), "brush": True}}
+
+
+def follows_brush(vl: dict[str, Any], field: str) -> dict[str, Any]:
+    """``vl`` keeping only the rows whose date ``field`` is in the brushed range (parameter
+    ``range``: ``[first, last]`` in epoch milliseconds, both included; null keeps every row)."""
+    if (vl.get("usermeta") or {}).get("no_data"):
+        return vl
+    test = f"{RANGE} == null || inrange(time(toDate(datum[{json.dumps(field)}])), {RANGE})"
+    return {
+        **vl,
+        "params": [*vl.get("params", []), {"name": RANGE, "value": None}],
+        "transform": [*vl.get("transform", []), {"filter": test}],
+        "usermeta": {**vl.get("usermeta", {}), "range": field},
+    }
+
+
 # ---------------------------------------------------------------------------- picker
 
 
