@@ -335,3 +335,41 @@ def test_sample_world_dataset_is_deterministic_and_reads_clean(tiny_world):
     at = tiny_world.history_end.to_pydatetime()
     assert row["followers"] == int(tiny_world.artist_followers_at([row["artist_id"]], at)[0])
     assert row["genres"] == list(tiny_world.artists["genres"].iloc[0])
+
+
+def test_the_hugging_face_tracks_dataset_names_joined_by_semicolons_and_rows_per_genre():
+    # maharshipandya/spotify-tracks-dataset (114,000 rows, one per track and genre): an
+    # unnamed index column, `artists` as names joined by ';', no id_artists, `track_genre`.
+    header = (
+        ",track_id,artists,album_name,track_name,popularity,duration_ms,explicit,danceability,"
+        "energy,key,loudness,mode,speechiness,acousticness,instrumentalness,liveness,valence,"
+        "tempo,time_signature,track_genre\n"
+    )
+    rows = (
+        f"0,{T1},Gen Hoshino,Comedy,Comedy,73,230666,False,0.676,0.461,1,-6.746,0,0.143,"
+        "0.0322,1.01e-06,0.358,0.715,87.917,4,acoustic\n"
+        f"1,{T2},Ingrid Michaelson;ZAYN,To Begin Again,To Begin Again,57,210826,False,0.438,"
+        "0.359,0,-9.734,1,0.0557,0.21,0.0,0.117,0.12,76.332,4,acoustic\n"
+        # the same track again under another genre: a duplicate, not a bad row
+        f"2,{T1},Gen Hoshino,Comedy,Comedy,73,230666,False,0.676,0.461,1,-6.746,0,0.143,"
+        "0.0322,1.01e-06,0.358,0.715,87.917,4,j-pop\n"
+        # the same id with other values: a repeat that is rejected
+        f"3,{T2},Ingrid Michaelson;ZAYN,To Begin Again,To Begin Again,12,210826,False,0.438,"
+        "0.359,0,-9.734,1,0.0557,0.21,0.0,0.117,0.12,76.332,4,pop\n"
+        f'4,{T3},"[\'Broken list",X,Y,5,1000,False,,,,,,,,,,,,4,pop\n'
+    )
+    parsed = parse(header + rows)
+    got = {r["track_id"]: r for r in parsed.table.to_pylist()}
+    assert parsed.info["kind"] == "tracks" and parsed.info["duplicate_rows"] == 1
+    assert got[T1]["artist_names"] == ["Gen Hoshino"] and got[T1]["artist_ids"] == []
+    assert got[T2]["artist_names"] == ["Ingrid Michaelson", "ZAYN"]
+    assert (got[T1]["popularity"], got[T1]["duration_ms"], got[T1]["explicit"]) == (
+        73,
+        230666,
+        False,
+    )
+    assert [(r.record_index, r.reason.split(" (")[0]) for r in parsed.rejected] == [
+        (5, "the id repeats line 3"),
+        (6, "artists '['Broken list' is not a list"),
+    ]
+    assert parsed.info["records"] == 4  # five rows, one of them an exact duplicate
