@@ -1,6 +1,6 @@
 """Declarative automation: the project's conditions (``on_upstream_change``, ``on_cron``)
-evaluated on toy assets, then the real graph's wiring (conditions, freshness, one sensor per
-group) and what a new ``core/streams`` sets in motion, with
+evaluated on toy assets, then the real graph's wiring (conditions, freshness, one sensor for
+the whole graph) and what a landed file or a new ``core/streams`` sets in motion, with
 ``dg.evaluate_automation_conditions`` on an ephemeral instance.
 
 Evaluation times are set explicitly, a day ahead of the clock: a cron condition's result
@@ -13,10 +13,19 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.automation_tick_evaluation_context import build_run_requests
 
-from spotify_assets.defs.automation import BI_EXPORT_CRON, on_cron, on_upstream_change
+from spotify_assets.defs.automation import (
+    AUTOMATION_INTERVAL_S,
+    BI_EXPORT_CRON,
+    on_cron,
+    on_upstream_change,
+)
 from spotify_assets.defs.catalog.assets import SNAPSHOT_PARTITIONS
-from spotify_assets.defs.listening.history_files import STREAMING_HISTORY_FILES
+from spotify_assets.defs.listening.history_files import (
+    STREAMING_FILES_KEY,
+    STREAMING_HISTORY_FILES,
+)
 from spotify_assets.defs.marts.assets import CATALOG_MART_KEYS, ENGAGEMENT_MART_KEYS
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 
@@ -36,6 +45,7 @@ class Evaluator:
         self.selection = selection
         self.instance = dg.DagsterInstance.ephemeral()
         self.cursor = None
+        self.run_requests: list = []
 
     def tick(self, minutes: int = 0) -> set[str]:
         """The keys requested at ``at(minutes)``, as user strings."""
@@ -51,6 +61,13 @@ class Evaluator:
             self.defs.resolve_asset_graph()
             if isinstance(self.defs, dg.Definitions)
             else dg.Definitions(assets=self.defs).resolve_asset_graph()
+        )
+        # The runs the daemon would launch for this tick (Dagster's own grouping).
+        self.run_requests = build_run_requests(
+            [r.true_subset for r in result.results if not r.true_subset.is_empty],
+            graph,
+            run_tags=None,
+            emit_backfills=False,
         )
         return {
             key.to_user_string()
@@ -141,6 +158,58 @@ def test_a_blocking_check_that_never_ran_counts_as_not_passed():
         )
     )
     assert ev.tick(2) == {"waits_for_a_result"}
+
+
+@dg.asset
+def landed(): ...
+
+
+@dg.asset(
+    deps=[landed],
+    automation_condition=on_upstream_change(),
+    check_specs=[dg.AssetCheckSpec("valid", asset="parsed", blocking=True)],
+)
+def parsed():
+    yield dg.Output(1)
+    yield dg.AssetCheckResult(check_name="valid", passed=Switch.passed)
+
+
+@dg.asset(deps=[parsed], automation_condition=on_upstream_change())
+def reported(): ...
+
+
+def test_a_change_and_its_downstream_are_one_run_and_a_failed_check_still_stops_it():
+    ev = Evaluator([landed, parsed, reported])
+    Switch.passed = True
+    try:
+        dg.materialize([landed, parsed, reported], instance=ev.instance)
+        assert ev.tick(0) == set()
+        dg.materialize([landed], instance=ev.instance)
+        # The parent will be requested on this tick, so the child goes with it: one run.
+        assert ev.tick(1) == {"parsed", "reported"}
+        (request,) = ev.run_requests
+        assert set(request.asset_selection) == {dg.AssetKey("parsed"), dg.AssetKey("reported")}
+        Switch.passed = False  # the run finds bad data: its blocking check fails
+        run = dg.materialize(
+            [landed, parsed, reported],
+            selection=[parsed, reported],
+            instance=ev.instance,
+            raise_on_error=False,
+        )
+        assert not run.success
+        assert ev.instance.get_latest_materialization_event(dg.AssetKey("parsed")).run_id == (
+            run.run_id
+        )
+        # The check stopped the child inside the run, and it is not requested again for it.
+        assert ev.instance.get_latest_materialization_event(dg.AssetKey("reported")).run_id != (
+            run.run_id
+        )
+        assert ev.tick(2) == set()
+        Switch.passed = True  # fixed: the next change goes all the way again
+        dg.materialize([landed], instance=ev.instance)
+        assert ev.tick(3) == {"parsed", "reported"}
+    finally:
+        Switch.passed = False
 
 
 @dg.asset
@@ -245,21 +314,16 @@ def test_every_downstream_asset_has_a_condition_and_freshness(graph):
     assert sorted(n for n in fresh if nodes[n].freshness_policy is None) == []
 
 
-def test_one_running_automation_sensor_per_group_covers_every_condition(defs, graph):
-    sensors = {
-        s.name: s for s in defs.sensors if isinstance(s, dg.AutomationConditionSensorDefinition)
-    }
-    groups = ("catalog", "listening", "charts", "marts", "ml", "reports")
-    assert set(sensors) == {f"{g}_automation_sensor" for g in groups}
-    assert {s.default_status for s in sensors.values()} == {dg.DefaultSensorStatus.RUNNING}
+def test_one_running_automation_sensor_covers_every_condition(defs, graph):
+    sensors = [s for s in defs.sensors if isinstance(s, dg.AutomationConditionSensorDefinition)]
+    assert [s.name for s in sensors] == ["automation_sensor"]
+    (sensor,) = sensors
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.minimum_interval_seconds == AUTOMATION_INTERVAL_S <= 15
     conditioned = {k for k in graph.get_all_asset_keys() if graph.get(k).automation_condition}
-    covered: list[dg.AssetKey] = []
-    for group in groups:
-        targets = sensors[f"{group}_automation_sensor"].asset_selection.resolve(graph)
-        assert {graph.get(k).group_name for k in targets} == {group}
-        covered.extend(k for k in targets if k in conditioned)
-    # Each conditioned asset is evaluated by exactly one of them (none by the default one).
-    assert sorted(covered) == sorted(conditioned)
+    # Every conditioned asset is evaluated by it (none by Dagster's default sensor), so a
+    # change and everything downstream of it are requested on one tick.
+    assert conditioned <= sensor.asset_selection.resolve(graph)
 
 
 class RealGraph(Evaluator):
@@ -335,6 +399,25 @@ def test_new_listening_history_moves_the_engagement_side_and_the_lookups(defs):
         "reports/dashboard",
         "marts/candidate_hits",
     }
+
+
+def test_a_landed_file_brings_its_whole_downstream_in_one_run(defs):
+    sensor = next(s for s in defs.sensors if s.name == "automation_sensor")
+    ev = RealGraph(defs, selection=sensor.asset_selection)
+    assert ev.tick(5) == set()
+    # One more listener's file lands: the landing sensor adds its partition, its run ingests it.
+    ev.FILE = "bob/Streaming_History_Audio_2025_0.json"
+    ev.instance.add_dynamic_partitions(STREAMING_HISTORY_FILES.name, [ev.FILE])
+    ev.report([STREAMING_FILES_KEY])
+    requested = ev.tick(10)
+    engagement = {k.to_user_string() for k in ENGAGEMENT_MART_KEYS}
+    assert {"core/streams", "core/landing_files", "raw/catalog_lookups"} <= requested
+    assert engagement | {"reports/dashboard", "core/tracks"} <= requested
+    assert not {r for r in requested if r.startswith("ml/") or "chart" in r}
+    # One run (all unpartitioned): no hop waits for another tick or another run worker.
+    (request,) = ev.run_requests
+    assert {k.to_user_string() for k in request.asset_selection} == requested
+    assert ev.tick(15) == set()  # requested once
 
 
 def test_bi_exports_refresh_after_the_next_tick_when_a_mart_changed(defs):

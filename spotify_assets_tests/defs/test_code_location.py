@@ -54,10 +54,7 @@ def test_automation_is_on_by_default():
         "catalog_lookups_sensor",
         "check_failure_alert_sensor",
         "run_failure_alert_sensor",
-        *(
-            f"{g}_automation_sensor"
-            for g in ("catalog", "listening", "charts", "marts", "ml", "reports")
-        ),
+        "automation_sensor",
     } == set(sensors)
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
