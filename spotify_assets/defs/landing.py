@@ -138,13 +138,15 @@ def landing_zone_defs(
         started = time.perf_counter()
         per_file: dict[str, dict[str, Any]] = {}
         step = zone.files_per_batch
+        crashes: list[str] = []
         for start in range(0, len(keys), step):
             chunk = keys[start : start + step]
             try:
                 per_file.update(ingest_many(store, zone, chunk, reprocess=config.reprocess))
-            except LandingParseError as exc:
+            except LandingParseError as exc:  # the chunk's other files are written
                 context.log.error(str(exc))
-                raise
+                crashes += exc.failures
+                per_file.update(exc.results)
             for partition_key in chunk:
                 info = per_file[partition_key]
                 if info["status"] != "accepted":
@@ -157,6 +159,13 @@ def landing_zone_defs(
             done = start + len(chunk)
             if done == len(keys) or step > 1 or done % 20 == 0:
                 context.log.info(f"{done}/{len(keys)} files, {time.perf_counter() - started:.1f} s")
+        if crashes:  # every file was tried; the inventory lists these as failed
+            raise dg.Failure(
+                description=f"The parser of {zone.landing_prefix} failed on {len(crashes)} "
+                "file(s) (a bug, not the files' fault; the other files were ingested): "
+                + "; ".join(crashes[:5]),
+                metadata={"failed_files": dg.MetadataValue.json(crashes[:200])},
+            )
         accepted = {k: i for k, i in per_file.items() if i["status"] == "accepted"}
         not_taken = {k: _not_ingested(i) for k, i in per_file.items() if _not_ingested(i)}
         everything = inventory(store, zone)

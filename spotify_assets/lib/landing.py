@@ -415,7 +415,7 @@ def ingest_many(
         out[partition_key] = info
     _drop_unreferenced_batches(store, zone, [p.previous for p, _ in accepted])
     if failures:
-        raise LandingParseError(failures) from first_error
+        raise LandingParseError(failures, out) from first_error
     return out
 
 
@@ -423,12 +423,15 @@ class LandingParseError(RuntimeError):
     """A zone's parser raised on some objects (a bug, not the files' fault); the others were
     processed and written."""
 
-    def __init__(self, failures: Sequence[str]) -> None:
+    def __init__(
+        self, failures: Sequence[str], results: dict[str, dict[str, Any]] | None = None
+    ) -> None:
         shown = "; ".join(failures[:5]) + (
             f"; and {len(failures) - 5} more" if len(failures) > 5 else ""
         )
         super().__init__(f"the parser failed on {len(failures)} object(s): {shown}")
         self.failures = list(failures)
+        self.results = results or {}  # every object's manifest, the failed ones' too
 
 
 def _parse_one(zone: LandingZone, data: bytes, context: LandedContext) -> ParsedFile | Exception:

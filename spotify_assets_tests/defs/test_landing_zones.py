@@ -217,3 +217,50 @@ def test_removed_fixed_and_crashing_files_are_accounted_for(lake):
         ingest(store, crashing, "c.csv")
     [row] = [r for r in inventory(store, crashing) if r["key"].endswith("c.csv")]
     assert (row["status"], row["reason"]) == ("failed", "RuntimeError: parser bug")
+
+
+def crash_on_boom(data: bytes, context: LandedContext) -> ParsedFile:
+    if data.startswith(b"boom"):
+        raise RuntimeError("parser bug")
+    return parse_scores(data, context)
+
+
+BATCHED = landing_zone_defs(
+    LandingZone(name="batched_scores", parse=crash_on_boom, rows_per_batch=True, files_per_batch=2),
+    key=dg.AssetKey(["raw", "batched_score_files"]),
+    group="toy",
+    description="Toy score CSVs, two files parsed together, one rows Parquet per batch",
+)
+
+
+def test_a_parser_crash_fails_the_run_after_every_file_of_it_was_tried(tmp_path):
+    lake = LakeResource(url=str(tmp_path / "lake"), ingest_batch_files=10)
+    store = lake.store()
+    names = ["a.csv", "b.csv", "c.csv", "d.csv", "e.csv"]
+    for name in names:
+        data = b"boom" if name == "b.csv" else GOOD
+        store.put_bytes(f"landing/batched_scores/{name}", data)
+    instance = dg.DagsterInstance.ephemeral()
+    context = dg.build_sensor_context(instance=instance, resources={"lake": lake})
+    tick = BATCHED.sensor(context)
+    for request in tick.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(BATCHED.partitions.name, request.partition_keys)
+    [request] = tick.run_requests
+    run = dg.materialize(
+        [BATCHED.asset], instance=instance, resources={"lake": lake}, tags=request.tags,
+        raise_on_error=False,
+    )  # fmt: skip
+    assert not run.success
+    failure = next(e for e in run.all_events if e.is_step_failure)
+    assert "failed on 1 file(s)" in failure.step_failure_data.error.message
+    # The files after the crash (c, d in the same and e in the next batch) were ingested too.
+    statuses = {r["key"].rsplit("/", 1)[-1]: r["status"] for r in inventory(store, BATCHED.zone)}
+    assert statuses == {
+        "a.csv": "accepted", "b.csv": "failed", "c.csv": "accepted", "d.csv": "accepted",
+        "e.csv": "accepted",
+    }  # fmt: skip
+    # Nothing is left pending: the next tick asks for no file again.
+    context = dg.build_sensor_context(
+        instance=instance, cursor=tick.cursor, resources={"lake": lake}
+    )
+    assert not BATCHED.sensor(context).run_requests
