@@ -27,6 +27,7 @@ from spotify_assets.lib.marts.run import (
     build_mart,
     chart_frame,
     headline,
+    memory_share,
     prepare,
     scratch_of,
     scratch_tables,
@@ -171,8 +172,13 @@ def mart_assets(
                     "created empty, so these marts show no plays"
                 )
             # the scratch tables the marts share (the music plays as integer codes), built
-            # once for the step and dropped at its end
-            with scratch_tables(conn, selected) as scratch_seconds:
+            # once for the step and dropped at its end; DuckDB's share of the memory limit
+            # leaves room for the process around it
+            configured = (warehouse.connection_config or {}).get("memory_limit")
+            with (
+                memory_share(conn, configured),
+                scratch_tables(conn, selected) as scratch_seconds,
+            ):
                 for name, seconds in scratch_seconds.items():
                     context.log.info(f"scratch table {name} in {seconds:.2f} s")
                 for i, mart in enumerate(selected, 1):

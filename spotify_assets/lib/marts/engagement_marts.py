@@ -685,11 +685,16 @@ flagged as (
       from plays
     window w as (partition by u order by {_PLAY_ORDER})
 ),
+firsts as (
+    select u, start_ts as session_no from flagged where is_first = 1
+),
 numbered as (
-    select *,
-           sum(is_first) over (partition by u order by {_PLAY_ORDER}
-                               rows between unbounded preceding and current row) as session_no
-      from flagged
+    -- a play belongs to the last session that started at or before it: session starts
+    -- strictly increase per user (see key_by_construction), so an ASOF join finds it, for
+    -- less than a second window summing is_first
+    select p.*, f.session_no
+      from flagged p
+      asof join firsts f on p.u = f.u and p.start_ts >= f.session_no
 ),
 grouped as (
     select u, session_no,

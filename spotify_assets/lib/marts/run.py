@@ -3,6 +3,7 @@ mart, on the caller's connection, so a test, a bench and the assets all run the 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,38 @@ def prepare(conn: Any) -> None:
     conn.execute("set TimeZone = 'UTC'")
     conn.execute("set enable_progress_bar = false")
     conn.execute("create schema if not exists marts")
+
+
+#: The share of the configured DuckDB ``memory_limit`` a mart step gives DuckDB: the limit
+#: bounds DuckDB's buffers, not the process around them (Python, Dagster, the chart library:
+#: about 300 MB), so with all of it a 2 GB limit made a 2.3 GB process.
+STEP_MEMORY_SHARE = 0.75
+
+_UNITS = {"": 1, "B": 1, "BYTES": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def size_bytes(text: str) -> int | None:
+    """A DuckDB size setting (``2GB``, ``1.5 GiB``, ``500MB``) in bytes; None if unreadable."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", text)
+    if not match or match.group(2).upper() not in _UNITS:
+        return None
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+@contextmanager
+def memory_share(conn: Any, configured: str | None, share: float = STEP_MEMORY_SHARE) -> Iterator:
+    """Run with DuckDB's ``memory_limit`` at ``share`` of ``configured`` (the warehouse's
+    setting), restored after; nothing changes when no limit is configured or it is unreadable."""
+    limit = size_bytes(configured) if configured else None
+    if limit is None:
+        yield
+        return
+    conn.execute(f"set memory_limit = '{int(limit * share) // 2**20}MiB'")
+    try:
+        yield
+    finally:
+        conn.execute(f"set memory_limit = '{configured}'")
 
 
 def scratch_of(marts: Iterable[Mart]) -> list[Scratch]:
