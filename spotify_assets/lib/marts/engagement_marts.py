@@ -14,6 +14,10 @@ when a zone's offsets and changes fall on quarter hours, which holds for every z
 :data:`~spotify_assets.lib.timezones.COUNTRY_TIMEZONES` from 2000 to 2030 (checked against
 tzdata 2025b) but one minute: Asia/Hebron moved to summer time at 22:01 UTC on 2011-03-31.
 
+The plays are read from ``core.streams`` once per step, into scratch tables of integer codes
+(users, spellings, play contexts; see "The music plays, read once" below) that every mart here
+reads; the strings are joined back into the results only.
+
 Tables that grow with the plays (``content_daily``, ``sessions``, ``taste_monthly``) are stored
 without an ORDER BY: sorting millions of rows cost more than building some of them, and a
 reader orders what it reads. Small marts keep theirs: it is the order a person reads them in.
@@ -1209,7 +1213,9 @@ with spelling_taste as (
       left join core.tracks t on t.track_id = s.track_id
       left join core.albums a on a.album_id = t.album_id
 ),
-streams as (
+streams as not materialized (
+    -- read twice (first months, months): scanning the integer plays again costs less than
+    -- storing millions of rows for the second read
     select p.u, cast(date_trunc('month', p.ts) as date) as month,
            t.artist, t.popularity, t.release_year
       from engagement_plays p
