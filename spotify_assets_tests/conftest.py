@@ -64,6 +64,18 @@ def s3_client(moto_endpoint):
     return boto3.client("s3", endpoint_url=moto_endpoint, **_boto_kwargs())
 
 
+@pytest.fixture(params=["local", "s3"])
+def lake_store(request, tmp_path):
+    """The lake in a local folder, then in an S3 bucket (moto): what must hold on both."""
+    from spotify_assets.lib.lake import LocalLakeStore, S3LakeStore
+
+    if request.param == "local":
+        return LocalLakeStore(tmp_path / "lake")
+    s3_client = request.getfixturevalue("s3_client")
+    bucket = request.getfixturevalue("s3_bucket")
+    return S3LakeStore(s3_client, bucket, "some/prefix")
+
+
 @pytest.fixture(scope="session")
 def tiny_world():
     from spotify_assets.lib.sample.world import build_world

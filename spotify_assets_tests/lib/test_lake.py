@@ -5,13 +5,9 @@ import pytest
 from spotify_assets.lib.lake import LakeError, LocalLakeStore, S3LakeStore, open_lake
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "local":
-        return LocalLakeStore(tmp_path / "lake")
-    s3_client = request.getfixturevalue("s3_client")
-    bucket = request.getfixturevalue("s3_bucket")
-    return S3LakeStore(s3_client, bucket, "some/prefix")
+@pytest.fixture
+def store(lake_store):
+    return lake_store  # a local folder, then S3 (conftest)
 
 
 def test_put_get_list_delete_same_on_every_store(store):

@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from spotify_assets.lib.lake import LocalLakeStore, open_lake
+from spotify_assets.lib.lake import LocalLakeStore
 from spotify_assets.lib.landing import (
     BadFile,
     LandingParseError,
@@ -56,13 +56,9 @@ ZONE = LandingZone(
 )
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "local":
-        return LocalLakeStore(tmp_path / "lake")
-    client = request.getfixturevalue("s3_client")
-    bucket = request.getfixturevalue("s3_bucket")
-    return open_lake(f"s3://{bucket}/lake", client)
+@pytest.fixture
+def store(lake_store):
+    return lake_store  # a local folder, then S3 (conftest)
 
 
 def land(store, **files: str) -> None:

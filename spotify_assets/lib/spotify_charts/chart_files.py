@@ -496,10 +496,20 @@ def _info(
     return info
 
 
-def _read(body: bytes, names: list[str], delimiter: str, types: dict, on_invalid: Any) -> pa.Table:
+def _read(
+    body: bytes,
+    names: list[str],
+    delimiter: str,
+    types: dict,
+    on_invalid: Any,
+    *,
+    threads: bool = False,
+) -> pa.Table:
+    """One CSV body with ``names`` as its columns; ``threads`` for a large body (a batch)."""
+    options = {"block_size": 1 << 24} if threads else {}
     return pacsv.read_csv(
         pa.py_buffer(body),
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=threads, **options),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
             column_types=types,
@@ -767,19 +777,13 @@ def _bulk(
     invalid: list[Any] = []
     types = {c: (pa.int64() if c in _INTS else pa.string()) for c in names}
     try:
-        table = pacsv.read_csv(
-            pa.py_buffer(b"".join(bodies)),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, invalid_row_handler=lambda row: invalid.append(row) or "skip"
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types,
-                include_columns=[c for c in names if not c.startswith("_extra")],
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
+        table = _read(
+            b"".join(bodies),
+            names,
+            delimiter,
+            types,
+            lambda row: invalid.append(row) or "skip",
+            threads=True,
         )
     except pa.ArrowInvalid:
         table = None
