@@ -373,13 +373,7 @@ def _held_dataset_files(context: dg.AssetExecutionContext, store: Any) -> set[st
     from spotify_assets.defs.catalog.datasets import CATALOG_DATASETS
     from spotify_assets.defs.quality.held import zone_held_files
 
-    held = zone_held_files(store, CATALOG_DATASETS)
-    if held:
-        context.log.warning(
-            f"{len(held)} catalog dataset files held out until fixed or removed: "
-            + "; ".join(f"{k} ({', '.join(v)})" for k, v in list(held.items())[:10])
-        )
-    return set(held)
+    return set(zone_held_files(store, CATALOG_DATASETS, log=context.log, out_of="the catalog"))
 
 
 @dg.multi_asset(

@@ -70,12 +70,7 @@ def chart_tables(
     with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
         files = processed_files(store, CHARTS_ZONE, Path(tmp))
         # A file failing a blocking check stays out until fixed or removed (as for streams).
-        held = zone_held_files(store, CHARTS)
-        if held:
-            context.log.warning(
-                f"{len(held)} chart files held out of core.chart_entries until fixed or "
-                "removed: " + ", ".join(list(held)[:10])
-            )
+        held = zone_held_files(store, CHARTS, log=context.log, out_of="core.chart_entries")
         files = [f for f in files if f.source_file not in held]
         landed = {o.key: o.last_modified for o in store.list(CHARTS_ZONE.landing_prefix)}
         order = {

@@ -176,12 +176,9 @@ def streams_tables(
         files = processed_files(lake.store(), STREAMING_HISTORY_ZONE, Path(tmp))
         # A file failing a blocking check stays out until it is fixed or removed, whatever
         # later batches do (reports/data_quality lists it as failed meanwhile).
-        held = zone_held_files(lake.store(), STREAMING_HISTORY)
-        if held:
-            context.log.warning(
-                f"{len(held)} files held out of core.streams until fixed or removed: "
-                + "; ".join(f"{k} ({', '.join(v)})" for k, v in list(held.items())[:10])
-            )
+        held = zone_held_files(
+            lake.store(), STREAMING_HISTORY, log=context.log, out_of="core.streams"
+        )
         files += polled_files(lake.store(), Path(tmp))
         landed = files  # the held files' rejected records stay visible
         files = [f for f in files if f.source_file not in held]

@@ -17,6 +17,15 @@ def blocking_file_checks(zone: ZoneDefs) -> list[BlockingFileCheck]:
     ]
 
 
-def zone_held_files(store: LakeStore, zone: ZoneDefs) -> dict[str, dict[str, Any]]:
-    """``{source_file: {check: what fails}}`` for ``zone``'s held files."""
-    return held_files(store, zone.zone, blocking_file_checks(zone))
+def zone_held_files(
+    store: LakeStore, zone: ZoneDefs, *, log: Any = None, out_of: str = ""
+) -> dict[str, dict[str, Any]]:
+    """``{source_file: {check: what fails}}`` for ``zone``'s held files; with ``log`` (a
+    Dagster logger), says which are held out ``out_of`` what table."""
+    held = held_files(store, zone.zone, blocking_file_checks(zone))
+    if held and log is not None:
+        log.warning(
+            f"{len(held)} files held out of {out_of} until fixed or removed: "
+            + "; ".join(f"{k} ({', '.join(v)})" for k, v in list(held.items())[:10])
+        )
+    return held
