@@ -91,7 +91,8 @@ def landing_zone_defs(
     kinds: set[str] | None = None,
 ) -> ZoneDefs:
     """The partitions, ingest asset and sensor of ``zone``. A run takes at most
-    ``lake.ingest_batch_files`` files (``SPOTIFY_INGEST_BATCH_FILES``)."""
+    ``lake.ingest_batch_files`` files (``SPOTIFY_INGEST_BATCH_FILES``), or the zone's
+    ``files_per_batch`` if larger (2,000 chart files)."""
     partitions = dg.DynamicPartitionsDefinition(name=f"{zone.name}_files")
 
     # backfill_policy is beta in Dagster 1.13 and used on purpose (a run takes a whole batch
@@ -259,7 +260,8 @@ def landing_zone_defs(
         known = set(existing)
         new_keys = [f.partition_key for f in found.to_run if f.partition_key not in known]
         requests = []
-        size = lake.ingest_batch_files
+        # A zone that parses files together gets at least one parse batch per run.
+        size = max(lake.ingest_batch_files, zone.files_per_batch)
         for batch in contiguous_batches(found.to_run, [*existing, *new_keys], size):
             ident = "\n".join(f"{f.partition_key}={f.etag}" for f in batch)
             digest = hashlib.sha256(ident.encode()).hexdigest()[:20]
