@@ -173,8 +173,10 @@ def landing_zone_defs(
         by_status: dict[str, int] = {}
         for row in everything:
             by_status[row["status"]] = by_status.get(row["status"], 0) + 1
-        # Per-file figures on each partition's materialization (no extra event per file).
-        for partition_key, info in per_file.items():
+        # Per-file figures on each partition's materialization (no extra event per file). Not
+        # for zones of many small files: Dagster resolves the run's whole partition range at
+        # each call (O(files) each), and core.landing_files lists every file's figures anyway.
+        for partition_key, info in per_file.items() if zone.files_per_batch == 1 else ():
             context.add_asset_metadata(
                 {
                     ("not_ingested_members" if k == "not_ingested" else k): dg.MetadataValue.json(v)
