@@ -338,4 +338,20 @@ def test_brushing_months_narrows_the_taste_chart_to_them(dashboard, browser):
     narrowed = browser.evaluate(domain)
     assert narrowed != whole
     assert narrowed == [min(brushed), max(brushed)], (narrowed, brushed)
+    # Another period in the picker: the old range no longer narrows the taste chart.
+    options = browser.evaluate(
+        "[...document.querySelector('select.picker').options].map(o => o.value)"
+    )
+    browser.evaluate(
+        f"""(() => {{ const s = document.querySelector('select.picker');
+                     s.value = {json.dumps(options[-1])};
+                     s.dispatchEvent(new Event('change'));
+                     return window.dashboard.ready.then(() => new Promise(r => setTimeout(r, 300)));
+                  }})()"""
+    )
+    assert browser.evaluate(f"window.dashboard.views[{follower}].view.signal('range')") is None
+    assert not browser.evaluate(
+        f"Object.keys(window.dashboard.views[{source}].view.signal('brush') || {{}}).length"
+    )
+    assert browser.evaluate(domain) != narrowed
     assert browser.errors() == []
