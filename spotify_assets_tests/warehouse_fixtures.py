@@ -179,10 +179,7 @@ def tiny_core_tables(conn: Any, world: Any, tmp_path: Any) -> None:
         parse_artist_bodies,
         parse_snapshot,
     )
-    from spotify_assets.lib.listening.export_files import process_file, write_parquet
-    from spotify_assets.lib.listening.streams import ProcessedFile, build_streams
     from spotify_assets.lib.sample.fake_api.bodies import SpotifyBodies
-    from spotify_assets.lib.sample.world.history import write_streaming_history
 
     bodies = SpotifyBodies(world, "http://fake.test/v1")
     windows, entries, artist_ids = [], [], set()
@@ -215,6 +212,17 @@ def tiny_core_tables(conn: Any, world: Any, tmp_path: Any) -> None:
         conn.register("_frame", frame)
         conn.execute(f"insert into core.{name} by name select * from _frame")
         conn.unregister("_frame")
+
+    world_streams(conn, world, tmp_path)
+
+
+def world_streams(conn: Any, world: Any, tmp_path: Any) -> None:
+    """``core.streams`` (and what the streams step writes beside it) from a world's listening
+    history, exported, parsed and deduplicated by the pipeline's own code; the core tables
+    must exist."""
+    from spotify_assets.lib.listening.export_files import process_file, write_parquet
+    from spotify_assets.lib.listening.streams import ProcessedFile, build_streams
+    from spotify_assets.lib.sample.world.history import write_streaming_history
 
     files = []
     for i, path in enumerate(write_streaming_history(world, tmp_path / "landing")):

@@ -26,7 +26,7 @@ import pytest
 from spotify_assets.lib.marts import chart_marts, engagement_marts, listener_marts
 from spotify_assets.lib.marts.report import LISTENER_DIR, MartGroup, write_dashboard
 from spotify_assets.lib.marts.run import build_marts
-from spotify_assets_tests.warehouse_fixtures import create_core_tables
+from spotify_assets_tests.warehouse_fixtures import create_core_tables, world_streams
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
 pytestmark = pytest.mark.skipif(
@@ -60,22 +60,10 @@ def _chart_entries(conn: Any) -> None:
 
 @pytest.fixture(scope="module")
 def dashboard(tiny_world, tmp_path_factory) -> Path:
-    from spotify_assets.lib.listening.export_files import process_file, write_parquet
-    from spotify_assets.lib.listening.streams import ProcessedFile, build_streams
-    from spotify_assets.lib.sample.world.history import write_streaming_history
-
     tmp = tmp_path_factory.mktemp("dashboard_browser")
     conn = duckdb.connect()
     create_core_tables(conn)
-    files = []
-    for i, path in enumerate(write_streaming_history(tiny_world, tmp / "landing")):
-        source = f"{path.parent.name}/{path.name}"
-        parsed = process_file(path.read_bytes(), source_file=source, user_id=path.parent.name)
-        write_parquet(parsed.table, tmp / f"{i}.parquet")
-        files.append(
-            ProcessedFile(source_file=source, path=str(tmp / f"{i}.parquet"), version="v1")
-        )
-    build_streams(conn, files)
+    world_streams(conn, tiny_world, tmp)
     _chart_entries(conn)
     build_marts(conn, [*engagement_marts.MARTS, *listener_marts.MARTS, *chart_marts.MARTS])
     out = tmp / "dashboard"

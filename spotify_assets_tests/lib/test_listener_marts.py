@@ -21,7 +21,7 @@ import pytest
 from spotify_assets.lib.marts import engagement_marts
 from spotify_assets.lib.marts.listener_marts import MARTS, WRAPPED_TOP_N
 from spotify_assets.lib.marts.run import build_marts
-from spotify_assets_tests.warehouse_fixtures import create_core_tables, insert
+from spotify_assets_tests.warehouse_fixtures import create_core_tables, insert, world_streams
 
 SESSIONS = next(m for m in engagement_marts.MARTS if m.name == "sessions")
 S = 1000  # ms per second
@@ -245,22 +245,10 @@ def test_affinity_macro(hand):
 def world(tiny_world, tmp_path_factory) -> Any:
     """The tiny world's listening history through the pipeline's own parsing and
     deduplication (the catalog tables stay empty: the compared columns do not need them)."""
-    from spotify_assets.lib.listening.export_files import process_file, write_parquet
-    from spotify_assets.lib.listening.streams import ProcessedFile, build_streams
-    from spotify_assets.lib.sample.world.history import write_streaming_history
-
     tmp = tmp_path_factory.mktemp("listener_world")
     conn = duckdb.connect()
     create_core_tables(conn)
-    files = []
-    for i, path in enumerate(write_streaming_history(tiny_world, tmp / "landing")):
-        source = f"{path.parent.name}/{path.name}"
-        parsed = process_file(path.read_bytes(), source_file=source, user_id=path.parent.name)
-        write_parquet(parsed.table, tmp / f"{i}.parquet")
-        files.append(
-            ProcessedFile(source_file=source, path=str(tmp / f"{i}.parquet"), version="v1")
-        )
-    build_streams(conn, files)
+    world_streams(conn, tiny_world, tmp)
     build_marts(conn, [SESSIONS, *MARTS])
     yield conn
     conn.close()

@@ -18,6 +18,7 @@ from spotify_assets.lib.marts.run import build_marts
 from spotify_assets.lib.marts.spec import ChartSpec
 from spotify_assets.lib.reports import listener_pages as lp
 from spotify_assets.lib.reports.dashboard import build_dashboard
+from spotify_assets.lib.reports.listener_pages import _same  # the equality it checks with
 from spotify_assets.lib.reports.vega import (
     BRUSH,
     VALUES_SLOT,
@@ -28,37 +29,15 @@ from spotify_assets.lib.reports.vega import (
     vega_spec,
     with_brush,
 )
-from spotify_assets_tests.warehouse_fixtures import create_core_tables
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-    return a == b
+from spotify_assets_tests.warehouse_fixtures import create_core_tables, world_streams
 
 
 @pytest.fixture(scope="module")
 def warehouse(tiny_world, tmp_path_factory) -> duckdb.DuckDBPyConnection:
-    from spotify_assets.lib.listening.export_files import process_file, write_parquet
-    from spotify_assets.lib.listening.streams import ProcessedFile, build_streams
-    from spotify_assets.lib.sample.world.history import write_streaming_history
-
     tmp = tmp_path_factory.mktemp("listener_pages")
     conn = duckdb.connect()
     create_core_tables(conn)
-    files = []
-    for i, path in enumerate(write_streaming_history(tiny_world, tmp / "landing")):
-        source = f"{path.parent.name}/{path.name}"
-        parsed = process_file(path.read_bytes(), source_file=source, user_id=path.parent.name)
-        write_parquet(parsed.table, tmp / f"{i}.parquet")
-        files.append(
-            ProcessedFile(source_file=source, path=str(tmp / f"{i}.parquet"), version="v1")
-        )
-    build_streams(conn, files)
+    world_streams(conn, tiny_world, tmp)
     build_marts(conn, [*engagement_marts.MARTS, *listener_marts.MARTS])
     yield conn
     conn.close()
