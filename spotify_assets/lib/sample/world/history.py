@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from spotify_assets.lib.listening.export_files import EXTENDED_FIELDS
 from spotify_assets.lib.sample.world.world import (
     PLATFORMS,
     REASONS,
@@ -32,31 +33,9 @@ from spotify_assets.lib.sample.world.world import (
     _to_ns,
 )
 
-EXPORT_FIELDS: tuple[str, ...] = (
-    "ts",
-    "platform",
-    "ms_played",
-    "conn_country",
-    "ip_addr",
-    "master_metadata_track_name",
-    "master_metadata_album_artist_name",
-    "master_metadata_album_album_name",
-    "spotify_track_uri",
-    "episode_name",
-    "episode_show_name",
-    "spotify_episode_uri",
-    "audiobook_title",
-    "audiobook_uri",
-    "audiobook_chapter_uri",
-    "audiobook_chapter_title",
-    "reason_start",
-    "reason_end",
-    "shuffle",
-    "skipped",
-    "offline",
-    "offline_timestamp",
-    "incognito_mode",
-)
+#: What Spotify writes in each record: the fields the parser reads, plus ``ip_addr`` (after
+#: ``conn_country``), which it never reads: personal data stays in the landing zone.
+EXPORT_FIELDS: tuple[str, ...] = (*EXTENDED_FIELDS[:4], "ip_addr", *EXTENDED_FIELDS[4:])
 FILE_PREFIX = "Streaming_History_Audio_"
 
 
