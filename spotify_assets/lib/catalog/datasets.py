@@ -83,8 +83,10 @@ from spotify_assets.lib.landing import (
     LandingZone,
     NotIngested,
     ParsedFile,
+    ProcessedFile,
     RejectedRecord,
     processed_files,
+    processed_rows,
     read_manifest,
 )
 from spotify_assets.lib.text_files import csv_as_utf8
@@ -563,31 +565,27 @@ CATALOG_DATASETS_ZONE = LandingZone(
 # --------------------------------------------------------------------------------------------
 
 
-def _paths_sql(paths: list[str]) -> str:
-    return "[" + ", ".join(_sql_text(p) for p in paths) + "]"
-
-
 def dataset_files(
     store: LakeStore, workdir: Path, kind: str, held: Collection[str] = ()
-) -> list[str]:
-    """Local paths of the accepted dataset files of ``kind`` (``artists`` or ``tracks``),
-    but the ``held`` ones (files failing a blocking check stay out until fixed or removed)."""
+) -> list[ProcessedFile]:
+    """The accepted dataset files of ``kind`` (``artists`` or ``tracks``), but the ``held``
+    ones (files failing a blocking check stay out until fixed or removed)."""
     return [
-        f.path
+        f
         for f in processed_files(store, CATALOG_DATASETS_ZONE, workdir)
         if f.source_file not in held
         and read_manifest(store, CATALOG_DATASETS_ZONE, f.source_file).get("kind") == kind
     ]
 
 
-def _newest(conn: Any, name: str, paths: list[str], key: str) -> None:
+def _newest(conn: Any, name: str, files: list[ProcessedFile], key: str) -> None:
     """Temp table ``name``: of an id seen in several files, the row with the newest
     ``observed_at`` (ties: the later file name)."""
-    conn.execute(
-        f"create temp table {name} as select * from read_parquet({_paths_sql(paths)}, "
-        f"union_by_name = true) qualify row_number() over (partition by {key} "
-        "order by observed_at desc, source_file desc) = 1"
-    )
+    with processed_rows(conn, files) as rows:
+        conn.execute(
+            f"create temp table {name} as select * from {rows} qualify row_number() over "
+            f"(partition by {key} order by observed_at desc, source_file desc) = 1"
+        )
 
 
 def dataset_tracks(
@@ -597,11 +595,11 @@ def dataset_tracks(
     observation of each track as ``core.tracks`` rows with ``source = 'dataset'``
     (``first_seen`` = ``last_seen`` = its ``observed_at``) and its ``id_artists`` as credits
     in order. One DuckDB pass over the processed Parquet."""
-    paths = dataset_files(store, workdir, TRACKS, held)
-    if not paths:
+    files = dataset_files(store, workdir, TRACKS, held)
+    if not files:
         return empty_frame("tracks"), empty_frame("track_artists"), 0
     with duckdb.connect() as conn:
-        _newest(conn, "t", paths, "track_id")
+        _newest(conn, "t", files, "track_id")
         tracks = conn.sql(
             "select track_id, track_name, artist_ids[1] as primary_artist_id, duration_ms, "
             "explicit, popularity, observed_at as first_seen, observed_at as last_seen, "
@@ -613,7 +611,7 @@ def dataset_tracks(
             "generate_subscripts(artist_ids, 1) - 1 as artist_position from t) "
             "group by all order by track_id, artist_position"
         ).df()
-    return frame("tracks", tracks), frame("track_artists", credits), len(paths)
+    return frame("tracks", tracks), frame("track_artists", credits), len(files)
 
 
 def dataset_artists(
@@ -622,11 +620,11 @@ def dataset_artists(
     """(``artists``, ``artist_genres``, files read) of every landed artists dataset: the
     newest observation of each artist with ``source = 'dataset'`` (``fetched_at`` its
     ``observed_at``) and its genres with their families."""
-    paths = dataset_files(store, workdir, ARTISTS, held)
-    if not paths:
+    files = dataset_files(store, workdir, ARTISTS, held)
+    if not files:
         return empty_frame("artists"), empty_frame("artist_genres"), 0
     with duckdb.connect() as conn:
-        _newest(conn, "a", paths, "artist_id")
+        _newest(conn, "a", files, "artist_id")
         artists = conn.sql(
             "select artist_id, artist_name, followers, popularity, "
             f"observed_at as fetched_at, '{SOURCE}' as source from a order by artist_id"
@@ -637,4 +635,4 @@ def dataset_artists(
             "order by artist_id, genre"
         ).df()
     genres["genre_family"] = genre_families(genres["genre"].astype("string"))
-    return frame("artists", artists), frame("artist_genres", genres), len(paths)
+    return frame("artists", artists), frame("artist_genres", genres), len(files)
