@@ -13,7 +13,7 @@ import hashlib
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from dagster_duckdb import DuckDBResource
 from spotify_assets.defs.automation import on_upstream_change
 from spotify_assets.defs.warehouse_tables import ROW_COUNT_MAY_DROP
 from spotify_assets.lib.landing import (
+    FileCheck,
     LandingParseError,
     LandingZone,
     ZoneCursor,
@@ -34,6 +35,7 @@ from spotify_assets.lib.landing import (
     processed_files,
     scan,
 )
+from spotify_assets.lib.quality.held_files import parse_rate_check
 from spotify_assets.resources import LakeResource
 from spotify_assets.resources.warehouse import table_metadata
 
@@ -41,19 +43,8 @@ RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 #: A readable file with fewer usable records than this is suspect: downstream waits.
 MIN_PARSE_RATE = 0.9
+PARSE_RATE = parse_rate_check(MIN_PARSE_RATE)
 OWNERS = ["team:data-platform"]
-
-
-@dataclass(frozen=True)
-class FileCheck:
-    """A check over the manifests of a run's accepted files: ``failing(manifest)`` returns
-    what is wrong with one file (shown in the check's metadata) or a falsy value. Blocking
-    checks are ERROR; the others WARN (a person should look)."""
-
-    name: str
-    description: str
-    failing: Callable[[dict[str, Any]], Any]
-    blocking: bool = True
 
 
 class IngestConfig(dg.Config):
@@ -213,11 +204,7 @@ def landing_zone_defs(
             if unreadable
             else None,
         )
-        low_rate = {
-            k: i["parse_rate"]
-            for k, i in accepted.items()
-            if float(i.get("parse_rate", 1.0)) < MIN_PARSE_RATE
-        }
+        low_rate = {k: d for k, i in accepted.items() if (d := PARSE_RATE.failing(i))}
         yield dg.AssetCheckResult(
             check_name="parse_rate",
             passed=not low_rate,

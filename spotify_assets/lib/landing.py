@@ -109,6 +109,19 @@ class ParsedFile:
 
 
 @dataclass(frozen=True)
+class FileCheck:
+    """A check over one landed file's manifest (what its ingest recorded): ``failing(manifest)``
+    returns what is wrong (shown in the check's metadata) or a falsy value. Blocking checks are
+    ERROR and hold a failing file out of the warehouse until it is fixed or removed; the others
+    WARN (a person should look)."""
+
+    name: str
+    description: str
+    failing: Callable[[dict[str, Any]], Any]
+    blocking: bool = True
+
+
+@dataclass(frozen=True)
 class LandedContext:
     """What a parser knows of the object besides its bytes."""
 

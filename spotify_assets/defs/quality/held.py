@@ -5,15 +5,16 @@ file stays failed until it is fixed or removed (see ``spotify_assets.lib.quality
 
 from typing import Any
 
-from spotify_assets.defs.landing import MIN_PARSE_RATE, ZoneDefs
+from spotify_assets.defs.landing import PARSE_RATE, ZoneDefs
 from spotify_assets.lib.lake import LakeStore
-from spotify_assets.lib.quality.held_files import BlockingFileCheck, held_files, parse_rate_check
+from spotify_assets.lib.landing import FileCheck
+from spotify_assets.lib.quality.held_files import held_files
 
 
-def blocking_file_checks(zone: ZoneDefs) -> list[BlockingFileCheck]:
+def blocking_file_checks(zone: ZoneDefs) -> list[FileCheck]:
     return [
-        parse_rate_check(MIN_PARSE_RATE),
-        *(BlockingFileCheck(c.name, c.failing) for c in zone.file_checks if c.blocking),
+        PARSE_RATE,
+        *(c for c in zone.file_checks if c.blocking),
     ]
 
 

@@ -12,14 +12,13 @@ removed (no manifest any more).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from spotify_assets.lib.lake import LakeStore
-from spotify_assets.lib.landing import LandingZone
+from spotify_assets.lib.landing import FileCheck, LandingZone
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,25 +28,17 @@ else:
 MANIFEST_SUFFIX = ".manifest.json"
 
 
-@dataclass(frozen=True)
-class BlockingFileCheck:
-    """A blocking check over one file's manifest: ``failing(manifest)`` returns what is
-    wrong (truthy) or a falsy value."""
-
-    name: str
-    failing: Callable[[dict[str, Any]], Any]
-
-
-def parse_rate_check(min_parse_rate: float) -> BlockingFileCheck:
-    """The ingest's ``parse_rate`` check, file by file."""
-    return BlockingFileCheck(
+def parse_rate_check(min_parse_rate: float) -> FileCheck:
+    """The ingest's ``parse_rate`` check, file by file: the share of usable records."""
+    return FileCheck(
         "parse_rate",
+        f"At least {min_parse_rate:.0%} of the records of every readable file are usable",
         lambda m: m.get("parse_rate") if float(m.get("parse_rate", 1.0)) < min_parse_rate else None,
     )
 
 
 def held_reasons(
-    manifests: Mapping[str, Mapping[str, Any]], checks: Iterable[BlockingFileCheck]
+    manifests: Mapping[str, Mapping[str, Any]], checks: Iterable[FileCheck]
 ) -> dict[str, dict[str, Any]]:
     """``{source_file: {check: what fails}}`` for the accepted files that fail a check."""
     checks = list(checks)
@@ -72,7 +63,7 @@ def zone_manifests(store: LakeStore, zone: LandingZone) -> dict[str, dict[str, A
 
 
 def held_files(
-    store: LakeStore, zone: LandingZone, checks: Iterable[BlockingFileCheck]
+    store: LakeStore, zone: LandingZone, checks: Iterable[FileCheck]
 ) -> dict[str, dict[str, Any]]:
     """The zone's files held out of the warehouse, with the checks they fail."""
     return held_reasons(zone_manifests(store, zone), checks)
