@@ -169,6 +169,7 @@ class LandingZone:
     parse_many: Callable[[Sequence[tuple[bytes, LandedContext]]], list[Any]] | None = None
     rows_per_batch: bool = False
     files_per_batch: int = 1
+    max_bytes: int = 512 * 2**20  # a landed file is read into memory whole
 
     @property
     def landing_prefix(self) -> str:
@@ -338,15 +339,27 @@ def _read_landed(
     store: LakeStore, zone: LandingZone, partition_key: str
 ) -> tuple[bytes, str, LakeObject | None, dict[str, Any]] | dict[str, Any]:
     """(bytes, content version, the landed object, its previous manifest), or the manifest
-    of a missing object."""
+    of an object that is not read: missing, or larger than the zone reads at once (it stays,
+    with the reason, and is not read into memory)."""
     key = zone.landing_prefix + partition_key
+    landed = store.info(key)
+    if landed is not None and landed.size > zone.max_bytes:
+        reason = (
+            f"{landed.size / 2**20:,.0f} MiB, more than the {zone.max_bytes / 2**20:,.0f} MiB "
+            "a file of this zone may have (it would be read into memory whole): split it into "
+            "smaller files"
+        )
+        info = {"status": "not_ingested", "reason": reason, "landed_etag": landed.etag}
+        _clear_processed(store, zone, partition_key, read_manifest(store, zone, partition_key))
+        store.put_bytes(zone.processed_keys(partition_key)[1], _dumps(info))
+        return info
     try:
         data = store.get_bytes(key)
     except LakeError:
         rejected, _ = zone.rejected_keys(partition_key)
         where = "it was rejected earlier" if store.exists(rejected) else "it was removed"
         return {"status": "missing", "reason": f"not in the landing zone: {where}"}
-    return data, content_id(data), store.info(key), read_manifest(store, zone, partition_key)
+    return data, content_id(data), landed, read_manifest(store, zone, partition_key)
 
 
 def ingest_many(
@@ -368,7 +381,7 @@ def ingest_many(
     todo: list[_Pending] = []
     reads = _in_threads(store, lambda k: _read_landed(store, zone, k), partition_keys)
     for partition_key, read in zip(partition_keys, reads, strict=True):
-        if isinstance(read, dict):  # missing
+        if isinstance(read, dict):  # missing, or too large to read
             out[partition_key] = read
             continue
         data, version, landed, previous = read

@@ -139,3 +139,21 @@ def test_rows_that_do_not_name_their_object_are_refused(tmp_path):
     land(store, a="n\n1\n")
     with pytest.raises(ValueError, match="partition key as source_file"):
         ingest_many(store, zone, ["a.txt"])
+
+
+def test_a_file_too_large_to_read_whole_stays_with_its_reason_and_is_not_asked_again(store):
+    from dataclasses import replace
+
+    from spotify_assets.lib.landing import ZoneCursor, scan
+
+    small = replace(ZONE, max_bytes=16)
+    land(store, a="n\n1\n", big="n\n" + "12345\n" * 10)
+    infos = ingest_many(store, small, ["a.txt", "big.txt"])
+    assert infos["a.txt"]["status"] == "accepted"
+    assert infos["big.txt"]["status"] == "not_ingested"
+    assert "split it into smaller files" in infos["big.txt"]["reason"]
+    [row] = [r for r in inventory(store, small) if r["key"].endswith("big.txt")]
+    assert (row["status"], row["reason"]) == ("not_ingested", infos["big.txt"]["reason"])
+    # Its manifest records the landed object: the sensor does not ask for it again.
+    found = scan(store, small, ZoneCursor())
+    assert [f.partition_key for f in found.to_run] == []

@@ -102,4 +102,7 @@ STREAMING_HISTORY_ZONE = LandingZone(
     owner_id=_user_id,
     write_parquet=_write_parquet,
     summarise=summarise,
+    # An export's zip as downloaded can hold the technical log too; its members are limited
+    # one by one as they are inflated (export_archive.ZipLimits).
+    max_bytes=2 * 2**30,
 )
