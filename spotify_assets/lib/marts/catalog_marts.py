@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from spotify_assets.lib.marts.spec import (
     ARTIST_FAMILY_SQL,
+    IS_STREAM,
     MAINSTREAM_MIN_POPULARITY,
     MUSIC_PLAYS,
     NICHE_MAX_POPULARITY,
@@ -233,7 +234,7 @@ by_track as (
 ),
 streams_per_track as (
     select track_id, count(*) as streams
-      from {MUSIC_PLAYS} and ms_played >= {STREAM_MIN_MS}
+      from {MUSIC_PLAYS} and {IS_STREAM}
      group by track_id
 ),
 by_stream as (

@@ -26,16 +26,20 @@ reader orders what it reads. Small marts keep theirs: it is the order a person r
 from __future__ import annotations
 
 from spotify_assets.lib.marts.spec import (
-    ARTIST_FAMILY_SQL,
+    ALBUM_KEY,
+    ARTIST_KEY,
+    COUNTRY_ZONES,
+    IS_STREAM,
     MAINSTREAM_MIN_POPULARITY,
     MUSIC_PLAYS,
     NICHE_MAX_POPULARITY,
-    STREAM_MIN_MS,
+    TRACK_FAMILY_SQL,
     ChartSpec,
     Mart,
     Scratch,
+    local_ts,
+    quarter_hour,
 )
-from spotify_assets.lib.timezones import UNKNOWN_COUNTRY_ZONE, country_timezone_values_sql
 
 #: A new session starts when a play starts more than this long after the previous play ended.
 SESSION_GAP_MINUTES = 30
@@ -55,26 +59,6 @@ SESSION_BUCKETS: tuple[tuple[str, float], ...] = (
 )
 
 _MS_PER_HOUR = 3_600_000
-_IS_STREAM = f"ms_played >= {STREAM_MIN_MS}"
-_TZ = f"({country_timezone_values_sql()}) tz(conn_country, time_zone)"
-
-
-def _local_ts(ts: str) -> str:
-    """SQL: ``ts`` (naive UTC) as naive local time in ``tz.time_zone`` (needs ``_TZ`` joined as
-    ``tz``; TimeZone=UTC, set by ``run.prepare``, makes the cast read ``ts`` as UTC)."""
-    return f"timezone(coalesce(tz.time_zone, '{UNKNOWN_COUNTRY_ZONE}'), ({ts})::timestamptz)"
-
-
-def _bucket(ts: str) -> str:
-    return f"time_bucket(interval 15 minute, {ts})"
-
-
-_TRACK_FAMILY_SQL = f"""
-select t.track_id, coalesce(min(af.genre_family), 'unknown') as genre_family
-  from core.tracks t
-  left join ({ARTIST_FAMILY_SQL}) af on af.artist_id = t.primary_artist_id
- group by t.track_id
-"""
 
 # --------------------------------------------------------------------------------------------
 # The music plays, read once: scratch tables every engagement mart reads instead of scanning
@@ -141,9 +125,9 @@ QUARTERS = Scratch(
     "engagement_quarters",
     f"""
 with buckets as (
-    select c.conn_country, {_bucket("p.ts")} as bucket,
+    select c.conn_country, {quarter_hour("p.ts")} as bucket,
            count(*) as plays,
-           count(*) filter (where p.{_IS_STREAM}) as streams,
+           count(*) filter (where p.{IS_STREAM}) as streams,
            sum(p.ms_played) as ms_played,
            count(c.skipped) as flagged,
            count(*) filter (where c.skipped) as skips,
@@ -152,9 +136,9 @@ with buckets as (
       join engagement_contexts c using (ctx)
      group by all
 )
-select b.*, {_local_ts("b.bucket")} as local_ts
+select b.*, {local_ts("b.bucket")} as local_ts
   from buckets b
-  left join {_TZ} on tz.conn_country = b.conn_country
+  left join {COUNTRY_ZONES} on tz.conn_country = b.conn_country
 """,
 )
 
@@ -184,7 +168,7 @@ DAILY_ENGAGEMENT = Mart(
     ),
     sql=f"""
 with music as (
-    select cast(ts as date) as date, u, ms_played, {_IS_STREAM} as is_stream
+    select cast(ts as date) as date, u, ms_played, {IS_STREAM} as is_stream
       from engagement_plays
 ),
 by_day as (
@@ -272,7 +256,7 @@ MONTHLY_ENGAGEMENT = Mart(
     sql=f"""
 with music as (
     select u, cast(date_trunc('month', ts) as date) as month, ms_played,
-           {_IS_STREAM} as is_stream
+           {IS_STREAM} as is_stream
       from engagement_plays
 ),
 by_month as (
@@ -457,9 +441,6 @@ select g.weekday,
 # 4. content_daily (+ the marts.top_content macro)
 # --------------------------------------------------------------------------------------------
 
-_ARTIST_KEY = "lower(artist_name)"
-_ALBUM_KEY = "lower(artist_name) || ' - ' || lower(album_name)"
-
 _TOP_CONTENT_MACRO = f"""
 create or replace macro marts.top_content(start_date, end_date, top_n) as table
 with totals as (
@@ -495,13 +476,13 @@ artist_keys as (
 ),
 range_streams as (
     -- only the streams of the range that can count for a top item (one scan)
-    select user_id, track_id, {_ARTIST_KEY} as artist_key, lower(album_name) as album_key
+    select user_id, track_id, {ARTIST_KEY} as artist_key, lower(album_name) as album_key
       from {MUSIC_PLAYS}
-       and {_IS_STREAM}
+       and {IS_STREAM}
        and ts >= cast(start_date as date)
        and ts < cast(end_date as date) + interval 1 day
        and (track_id in (select content_id from top where kind = 'track')
-            or {_ARTIST_KEY} in (select artist_key from artist_keys))
+            or {ARTIST_KEY} in (select artist_key from artist_keys))
 ),
 listeners as (
     select 'track' as kind, track_id as content_id, count(distinct user_id) as listeners
@@ -543,7 +524,7 @@ CONTENT_DAILY = Mart(
     # engagement step's cost (issue 17).
     sql=f"""
 with keyed as (
-    select *, {_ARTIST_KEY} as artist_key, {_ALBUM_KEY} as album_key
+    select *, {ARTIST_KEY} as artist_key, {ALBUM_KEY} as album_key
       from engagement_spellings
 ),
 spelling_items as (
@@ -562,7 +543,7 @@ item_of as (
 ),
 daily as (
     select cast(p.ts as date) as date, m.item,
-           count(*) as plays, count(*) filter (where p.{_IS_STREAM}) as streams,
+           count(*) as plays, count(*) filter (where p.{IS_STREAM}) as streams,
            sum(p.ms_played) as ms_played
       from engagement_plays p
       join item_of m using (sp)
@@ -717,11 +698,11 @@ select us.user_id,
        date_diff('millisecond', g.session_start, g.session_end) / 60000.0 as duration_minutes,
        g.ms_played / 60000.0 as listening_minutes,
        c.reason_start as start_reason,
-       hour({_local_ts(_bucket("g.session_start"))}) as first_local_hour
+       hour({local_ts(quarter_hour("g.session_start"))}) as first_local_hour
   from grouped g
   join engagement_users us using (u)
   join engagement_contexts c using (ctx)
-  left join {_TZ} on tz.conn_country = c.conn_country
+  left join {COUNTRY_ZONES} on tz.conn_country = c.conn_country
 """,
     columns={
         "user_id": "The listener.",
@@ -895,7 +876,7 @@ SKIP_RATES = Mart(
         f"(artists with >= {MIN_ARTIST_PLAYS} plays), genre family, platform and local hour."
     ),
     sql=f"""
-with track_family as ({_TRACK_FAMILY_SQL}),
+with track_family as ({TRACK_FAMILY_SQL}),
 by_spelling as (
     select p.sp, {_SKIP_MEASURES}
       from engagement_plays p
@@ -1079,9 +1060,9 @@ GENRE_SHARE = Mart(
         "takes its primary artist's family; 'unknown' when the track is not in the catalog)."
     ),
     sql=f"""
-with track_family as ({_TRACK_FAMILY_SQL}),
+with track_family as ({TRACK_FAMILY_SQL}),
 by_spelling as (
-    select sp, count(*) as plays, count(*) filter (where {_IS_STREAM}) as streams,
+    select sp, count(*) as plays, count(*) filter (where {IS_STREAM}) as streams,
            sum(ms_played) as ms_played
       from engagement_plays
      group by sp
@@ -1140,9 +1121,9 @@ COUNTRY_SHARE = Mart(
 with by_country as (
     select coalesce(c.conn_country, 'unknown') as conn_country,
            count(*) as plays,
-           count(*) filter (where p.{_IS_STREAM}) as streams,
+           count(*) filter (where p.{IS_STREAM}) as streams,
            sum(p.ms_played)::double / {_MS_PER_HOUR} as listening_hours,
-           count(distinct p.u) filter (where p.{_IS_STREAM}) as listeners
+           count(distinct p.u) filter (where p.{IS_STREAM}) as listeners
       from engagement_plays p
       join engagement_contexts c using (ctx)
      group by all
@@ -1220,7 +1201,7 @@ streams as not materialized (
            t.artist, t.popularity, t.release_year
       from engagement_plays p
       join spelling_taste t using (sp)
-     where p.{_IS_STREAM}
+     where p.{IS_STREAM}
 ),
 first_month as (
     select u, artist, min(month) as month

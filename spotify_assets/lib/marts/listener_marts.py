@@ -35,19 +35,24 @@ Wrapped top lists, the listener pages' tables and the table macro ``marts.affini
 
 from __future__ import annotations
 
-from spotify_assets.lib.marts.spec import ARTIST_FAMILY_SQL, STREAM_MIN_MS, ChartSpec, Mart
-from spotify_assets.lib.timezones import UNKNOWN_COUNTRY_ZONE, country_timezone_values_sql
+from spotify_assets.lib.marts.spec import (
+    ALBUM_KEY,
+    ARTIST_KEY,
+    COUNTRY_ZONES,
+    IS_STREAM,
+    TRACK_FAMILY_SQL,
+    ChartSpec,
+    Mart,
+    local_ts,
+    quarter_hour,
+)
 
 #: Length of every Wrapped top list.
 WRAPPED_TOP_N = 5
 
-_IS_STREAM = f"ms_played >= {STREAM_MIN_MS}"
-_TZ = f"({country_timezone_values_sql()}) tz(conn_country, time_zone)"
 _TRACK_KEY = (
     "coalesce(track_id, 'name:' || lower(track_name) || ' - ' || lower(coalesce(artist_name, '')))"
 )
-_ARTIST_KEY = "lower(artist_name)"
-_ALBUM_KEY = "lower(artist_name) || ' - ' || lower(album_name)"
 _S = "core.streams"
 
 
@@ -103,17 +108,12 @@ LISTENER_CONTENT = Mart(
     sql=f"""
 with plays as (
     select s.user_id, year(s.ts) as year, s.content_type, s.ms_played,
-           (s.{_IS_STREAM}) as is_stream, s.track_id, s.track_name, s.artist_name,
+           (s.{IS_STREAM}) as is_stream, s.track_id, s.track_name, s.artist_name,
            s.album_name, s.show_name
       from {_S} s
      where s.content_type in ('music', 'podcast')
 ),
-track_family as (
-    select t.track_id, coalesce(min(af.genre_family), 'unknown') as genre_family
-      from core.tracks t
-      left join ({ARTIST_FAMILY_SQL}) af on af.artist_id = t.primary_artist_id
-     group by t.track_id
-),
+track_family as ({TRACK_FAMILY_SQL}),
 music as (
     select p.*, coalesce(f.genre_family, 'unknown') as genre_family
       from plays p
@@ -128,12 +128,12 @@ items as (
       from music where track_name is not null or track_id is not null
      group by all
     union all
-    select user_id, year, 'artist', {_ARTIST_KEY}, min(artist_name), min(artist_name),
+    select user_id, year, 'artist', {ARTIST_KEY}, min(artist_name), min(artist_name),
            count(*), count(*) filter (where is_stream), sum(ms_played)
       from music where artist_name is not null
      group by all
     union all
-    select user_id, year, 'album', {_ALBUM_KEY}, min(album_name), min(artist_name),
+    select user_id, year, 'album', {ALBUM_KEY}, min(album_name), min(artist_name),
            count(*), count(*) filter (where is_stream), sum(ms_played)
       from music where artist_name is not null and album_name is not null
      group by all
@@ -241,7 +241,7 @@ LISTENER_WRAPPED = Mart(
     ),
     sql=f"""
 with plays as (
-    select user_id, year(ts) as year, ts, content_type, ms_played, ({_IS_STREAM}) as is_stream,
+    select user_id, year(ts) as year, ts, content_type, ms_played, ({IS_STREAM}) as is_stream,
            track_id, track_name, artist_name, album_name, skipped, conn_country
       from {_S}
 ),
@@ -257,9 +257,9 @@ periods as (
                as podcast_minutes,
            count(distinct {_TRACK_KEY}) filter (where content_type = 'music')
                as distinct_tracks,
-           count(distinct {_ARTIST_KEY}) filter (where content_type = 'music')
+           count(distinct {ARTIST_KEY}) filter (where content_type = 'music')
                as distinct_artists,
-           count(distinct {_ALBUM_KEY}) filter (where content_type = 'music')
+           count(distinct {ALBUM_KEY}) filter (where content_type = 'music')
                as distinct_albums,
            count(*) filter (where content_type = 'music' and skipped)
                / nullif(count(skipped) filter (where content_type = 'music'), 0) as skip_rate,
@@ -285,17 +285,16 @@ top_month as (
                                order by streams desc, ms_played desc, month) = 1
 ),
 buckets as (
-    select user_id, year, conn_country, time_bucket(interval 15 minute, ts) as bucket,
+    select user_id, year, conn_country, {quarter_hour("ts")} as bucket,
            count(*) filter (where is_stream) as streams, sum(ms_played) as ms_played
       from music group by all
 ),
 local as (
     select b.user_id, b.year,
-           timezone(coalesce(tz.time_zone, '{UNKNOWN_COUNTRY_ZONE}'), b.bucket::timestamptz)
-               as local_ts,
+           {local_ts("b.bucket")} as local_ts,
            b.streams, b.ms_played
       from buckets b
-      left join {_TZ} on tz.conn_country = b.conn_country
+      left join {COUNTRY_ZONES} on tz.conn_country = b.conn_country
 ),
 hours as (
     select user_id, year, hour(local_ts) as local_hour, sum(ms_played) as ms_played
@@ -365,7 +364,7 @@ longest_session as (
                                order by duration_minutes desc, session_start) = 1
 ),
 artist_first as (
-    select user_id, {_ARTIST_KEY} as artist, min(year) as first_year
+    select user_id, {ARTIST_KEY} as artist, min(year) as first_year
       from music where artist_name is not null group by all
 ),
 discovery as (
@@ -373,7 +372,7 @@ discovery as (
            coalesce(sum(m.ms_played) filter (where f.first_year = m.year), 0)
                / nullif(sum(m.ms_played), 0) as discovery_share
       from music m
-      left join artist_first f on f.user_id = m.user_id and f.artist = {_ARTIST_KEY}
+      left join artist_first f on f.user_id = m.user_id and f.artist = {ARTIST_KEY}
      group by m.user_id, m.year
 ),
 release as (

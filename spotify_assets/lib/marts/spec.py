@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from spotify_assets.lib.catalog.genres import GENRE_FAMILIES
+from spotify_assets.lib.timezones import UNKNOWN_COUNTRY_ZONE, country_timezone_values_sql
 
 ChartKind = Literal["line", "bar", "barh", "stacked_bar", "area", "heatmap", "scatter", "hist"]
 
@@ -150,3 +151,44 @@ select a.artist_id, coalesce(f.genre_family, 'other') as genre_family
                  group by g.artist_id, g.genre_family)
          where rank = 1) f using (artist_id)
 """
+
+# Listening SQL the engagement and listener marts share (one definition each, so a stream, an
+# artist or a local hour means the same in the overview and on a listener's page).
+
+#: SQL: the play is a stream (over rows carrying ``ms_played``).
+IS_STREAM = f"ms_played >= {STREAM_MIN_MS}"
+
+#: SQL: the key of a played artist and album (the exports carry no artist or album ids), over
+#: rows carrying ``artist_name`` and ``album_name``.
+ARTIST_KEY = "lower(artist_name)"
+ALBUM_KEY = "lower(artist_name) || ' - ' || lower(album_name)"
+
+#: One genre family per catalog track: its primary artist's (:data:`ARTIST_FAMILY_SQL`),
+#: ``unknown`` when that artist is not in ``core.artists``. Columns ``track_id``,
+#: ``genre_family``; a played track missing from ``core.tracks`` is ``unknown`` too (the
+#: reader's left join and ``coalesce``).
+TRACK_FAMILY_SQL = f"""
+select t.track_id, coalesce(min(af.genre_family), 'unknown') as genre_family
+  from core.tracks t
+  left join ({ARTIST_FAMILY_SQL}) af on af.artist_id = t.primary_artist_id
+ group by t.track_id
+"""
+
+#: SQL: each country's time zone (:mod:`spotify_assets.lib.timezones`) as a table ``tz``;
+#: left-join it ``on tz.conn_country = <rows>.conn_country`` and read :func:`local_ts`.
+COUNTRY_ZONES = f"({country_timezone_values_sql()}) tz(conn_country, time_zone)"
+
+
+def quarter_hour(ts: str) -> str:
+    """SQL: the 15-minute UTC bucket of ``ts``. Plays are counted per country and bucket and
+    only the buckets are converted to local time: exact where zones change on quarter hours
+    (see :mod:`spotify_assets.lib.marts.engagement_marts`), one ICU call per bucket, not per
+    play."""
+    return f"time_bucket(interval 15 minute, {ts})"
+
+
+def local_ts(ts: str) -> str:
+    """SQL: ``ts`` (naive UTC) as naive local time in ``tz.time_zone`` (needs
+    :data:`COUNTRY_ZONES` joined as ``tz``; ``UTC`` for a null or unknown country). The session
+    setting TimeZone=UTC (``run.prepare``) makes the cast read ``ts`` as UTC."""
+    return f"timezone(coalesce(tz.time_zone, '{UNKNOWN_COUNTRY_ZONE}'), ({ts})::timestamptz)"
