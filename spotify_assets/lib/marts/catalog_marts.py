@@ -34,6 +34,8 @@ from spotify_assets.lib.marts.spec import (
     STREAM_MIN_MS,
     ChartSpec,
     Mart,
+    popularity_shares,
+    share_of,
 )
 
 #: A release is ``recent`` when its date is at most this many days before the latest
@@ -65,18 +67,6 @@ case when a.release_year is not null then
          when 'year' then try_cast(a.release_date || '-01-01' as date)
     end
 end"""
-
-
-def popularity_shares(column: str) -> str:
-    """``mainstream_share, niche_share`` of the group's rows with a known ``column``
-    popularity (null when none is known, e.g. development-mode apps)."""
-    known = f"nullif(count({column}), 0)"
-    return (
-        f"count(*) filter (where {column} >= {MAINSTREAM_MIN_POPULARITY}) / {known}"
-        " as mainstream_share,\n"
-        f"       count(*) filter (where {column} <= {NICHE_MAX_POPULARITY}) / {known}"
-        " as niche_share"
-    )
 
 
 _SHARE_DESCRIPTIONS = {
@@ -399,7 +389,7 @@ RELEASE_YEARS = Mart(
         "One row per release year with catalog tracks (by their album's release_year; "
         "tracks with an unknown year are left out): how old the playlists' music is."
     ),
-    sql="""
+    sql=f"""
 with dated as (
     select t.popularity, a.release_year
       from core.tracks t
@@ -409,7 +399,7 @@ with dated as (
 select release_year,
        (release_year // 10) * 10 as decade,
        count(*) as tracks,
-       count(*) / sum(count(*)) over () as share,
+       {share_of("count(*)")} as share,
        avg(popularity) as avg_popularity
   from dated
  group by release_year

@@ -38,7 +38,9 @@ from spotify_assets.lib.marts.spec import (
     Mart,
     Scratch,
     local_ts,
+    popularity_shares,
     quarter_hour,
+    share_of,
 )
 
 #: A new session starts when a play starts more than this long after the previous play ended.
@@ -400,8 +402,7 @@ select g.weekday,
        g.local_hour,
        coalesce(c.streams, 0)::bigint as streams,
        coalesce(c.ms_played, 0)::double / {_MS_PER_HOUR} as listening_hours,
-       coalesce(c.streams, 0) / nullif(sum(coalesce(c.streams, 0)) over (), 0)
-           as share_of_streams
+       {share_of("coalesce(c.streams, 0)")} as share_of_streams
   from grid g
   left join cells c using (weekday, local_hour)
  order by g.weekday, g.local_hour
@@ -786,7 +787,7 @@ bucketed as (
 select b.bucket,
        b.bucket_order,
        count(x.plays) as sessions,
-       count(x.plays) / nullif(sum(count(x.plays)) over (), 0) as share,
+       {share_of("count(x.plays)")} as share,
        avg(x.plays) as avg_plays_per_session,
        median(x.plays)::double as median_plays_per_session
   from buckets b
@@ -826,10 +827,10 @@ select b.bucket,
 SESSION_STARTS = Mart(
     name="session_starts",
     description="One row per reason_start of sessions' first plays: how sessions begin.",
-    sql="""
+    sql=f"""
 select coalesce(start_reason, 'unknown') as start_reason,
        count(*) as sessions,
-       count(*) / sum(count(*)) over () as share
+       {share_of("count(*)")} as share
   from marts.sessions
  group by all
  order by sessions desc, start_reason
@@ -998,7 +999,7 @@ select cast(value as integer) as local_hour, skip_rate, completion_rate
 PLAY_FUNNEL = Mart(
     name="play_funnel",
     description="One row per (reason_start, reason_end) pair: how music plays start and end.",
-    sql="""
+    sql=f"""
 with by_context as (
     select ctx, count(*) as plays from engagement_plays group by ctx
 ),
@@ -1013,8 +1014,8 @@ pairs as (
 select reason_start,
        reason_end,
        plays,
-       plays / sum(plays) over () as share_of_plays,
-       plays / sum(plays) over (partition by reason_start) as share_of_start
+       {share_of("plays")} as share_of_plays,
+       {share_of("plays", within="reason_start")} as share_of_start
   from pairs
  order by reason_start, reason_end
 """,
@@ -1078,8 +1079,8 @@ by_family as (
      group by all
 )
 select genre_family, plays, streams, listening_hours,
-       streams / nullif(sum(streams) over (), 0) as stream_share,
-       listening_hours / nullif(sum(listening_hours) over (), 0) as hours_share
+       {share_of("streams")} as stream_share,
+       {share_of("listening_hours")} as hours_share
   from by_family
  order by streams desc, genre_family
 """,
@@ -1129,8 +1130,8 @@ with by_country as (
      group by all
 )
 select conn_country, plays, streams, listening_hours, listeners,
-       streams / nullif(sum(streams) over (), 0) as stream_share,
-       listening_hours / nullif(sum(listening_hours) over (), 0) as hours_share
+       {share_of("streams")} as stream_share,
+       {share_of("listening_hours")} as hours_share
   from by_country
  order by streams desc, conn_country
 """,
@@ -1217,9 +1218,7 @@ per_month as (
            count(*) as streams,
            avg(popularity) as mean_popularity,
            count(distinct artist) as distinct_artists,
-           count(popularity) as known,
-           count(*) filter (where popularity >= {MAINSTREAM_MIN_POPULARITY}) as mainstream,
-           count(*) filter (where popularity <= {NICHE_MAX_POPULARITY}) as niche,
+           {popularity_shares("popularity")},
            median(release_year)::double as listening_age
       from streams
      group by u, month
@@ -1231,8 +1230,8 @@ select us.user_id,
        p.distinct_artists,
        coalesce(n.new_artists, 0) as new_artists,
        coalesce(n.new_artists, 0) / nullif(p.distinct_artists, 0) as discovery_share,
-       p.mainstream / nullif(p.known, 0) as mainstream_share,
-       p.niche / nullif(p.known, 0) as niche_share,
+       p.mainstream_share,
+       p.niche_share,
        p.listening_age
   from per_month p
   join engagement_users us using (u)

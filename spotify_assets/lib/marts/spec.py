@@ -129,6 +129,27 @@ STREAM_MIN_MS = 30_000
 MAINSTREAM_MIN_POPULARITY = 70
 NICHE_MAX_POPULARITY = 30
 
+
+def share_of(value: str, within: str = "") -> str:
+    """SQL: ``value`` over its sum across the result's rows (across the rows of the same
+    ``within`` columns when given), null where that sum is 0. ``value`` may be an aggregate
+    (``count(*)``): the sum then runs over the groups."""
+    over = f"partition by {within}" if within else ""
+    return f"{value} / nullif(sum({value}) over ({over}), 0)"
+
+
+def popularity_shares(column: str) -> str:
+    """SQL: ``mainstream_share, niche_share`` of the group's rows with a known ``column``
+    popularity (null when none is known, e.g. development-mode apps)."""
+    known = f"nullif(count({column}), 0)"
+    return (
+        f"count(*) filter (where {column} >= {MAINSTREAM_MIN_POPULARITY}) / {known}"
+        " as mainstream_share,\n"
+        f"       count(*) filter (where {column} <= {NICHE_MAX_POPULARITY}) / {known}"
+        " as niche_share"
+    )
+
+
 _FAMILY_ORDER = ", ".join(
     f"('{f.replace(chr(39), chr(39) * 2)}', {i})" for i, f in enumerate(GENRE_FAMILIES)
 )
