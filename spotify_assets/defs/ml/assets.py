@@ -6,14 +6,16 @@
                 -> marts/candidate_hits (tracks predicted well above their popularity)
 
 The features, target, cross-validation and baselines are in ``spotify_assets.lib.ml``
-(Dagster-free). Policy (docs/ARCHITECTURE.md, section 8): Spotify's developer terms forbid
-training models on Spotify content, so the model trains on the sample world by default and on
-live API content only when ``SPOTIFY_ML_ALLOW_LIVE_TRAINING=true``.
+(Dagster-free); the forward evaluation, the rows of the predictions and evaluation tables and
+the model's Markdown tables and charts in ``spotify_assets.lib.ml.evaluation``.
+
+Policy (docs/ARCHITECTURE.md, section 8): Spotify's developer terms forbid training models on
+Spotify content, so the model trains on the sample world by default and on live API content
+only when ``SPOTIFY_ML_ALLOW_LIVE_TRAINING=true``.
 """
 
 import dataclasses
 import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
@@ -26,39 +28,36 @@ from spotify_assets.defs.automation import (
     on_upstream_change,
 )
 from spotify_assets.defs.marts.factory import mart_assets
-from spotify_assets.lib.catalog.genres import GENRE_FAMILIES
-from spotify_assets.lib.catalog.snapshots import completed_snapshots, window_start, window_tables
+from spotify_assets.defs.metadata import latest_metadata_value
 from spotify_assets.lib.lazy import DataFrameHint
-from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS, HIT_MARGIN
-from spotify_assets.lib.marts.spec import ChartSpec
+from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
 from spotify_assets.lib.ml import (
     FEATURE_DESCRIPTIONS,
-    ID_COLUMNS,
     ModelError,
     ModelParams,
     TrainingResult,
     beats_baselines,
+    feature_columns,
     fit_and_evaluate,
     load_training_data,
 )
-from spotify_assets.lib.ml.features import NULLABLE_FEATURES, genre_column
-from spotify_assets.lib.ml.forward import (
-    DEFAULT_HORIZON_DAYS,
-    RISE_POINTS,
-    ForwardResult,
-    forward_as_of,
-    forward_evaluate,
-    latest_stream_time,
-    load_forward_data,
+from spotify_assets.lib.ml.evaluation import (
+    EVALUATION_COLUMNS,
+    evaluation_charts,
+    evaluation_table,
+    family_markdown,
+    forward_evaluation,
+    hits_markdown,
+    importance_markdown,
+    prediction_table,
 )
-from spotify_assets.lib.ml.model import DEFAULT_MIN_MARGIN, regression_scores
-from spotify_assets.lib.reports.charts import markdown_image, render
+from spotify_assets.lib.ml.features import NULLABLE_FEATURES
+from spotify_assets.lib.ml.forward import DEFAULT_HORIZON_DAYS
+from spotify_assets.lib.ml.model import DEFAULT_MIN_MARGIN
 from spotify_assets.resources import LakeResource, SpotifyResource
 
 if TYPE_CHECKING:
     import pandas as pd
-else:
-    from spotify_assets.lib.lazy import pandas as pd
 
 OWNERS = ["team:data-science"]
 FEATURES_KEY = dg.AssetKey(["ml", "popularity_features"])
@@ -90,22 +89,6 @@ PREDICTION_COLUMNS = {
     "forward_prediction": "Forward evaluation: out-of-fold T2 prediction from T1 features",
     "forward_fold": "Forward evaluation: its artist-grouped fold",
     "model_version": "Hash of features, hyperparameters and training data",
-}
-EVALUATION_COLUMNS = {
-    "evaluation": "grouped_cv, grouped_cv_without_listening, forward (T1 features, T2 "
-    "target), family_importance, or candidate_hits_forward",
-    "name": "model or baseline (mean, followers_linear); the feature family; or the list "
-    "(model, playlist_risers, all_tracks)",
-    "r2": "Held-out R² (family_importance: drop in held-out R² when the family is shuffled)",
-    "mae": "Held-out mean absolute error, target points",
-    "rmse": "Held-out root mean squared error, target points",
-    "tracks": "Tracks scored (or listed)",
-    "rose_share": "candidate_hits_forward: share of listed tracks that rose by at least "
-    f"{RISE_POINTS:g} points from T1 to T2",
-    "mean_change": "candidate_hits_forward: mean change of the listed tracks from T1 to T2",
-    "detail": "The features of a family, or T1 -> T2 of the forward evaluation",
-    "target": "The target (spotify_popularity or stream_popularity)",
-    "model_version": "The model evaluated",
 }
 
 
@@ -141,19 +124,14 @@ class ModelConfig(dg.Config):
 
 
 def _feature_columns(frame: "pd.DataFrame") -> list[str]:
-    return [c for c in frame.columns if c not in (*ID_COLUMNS, "target", TARGET_NAME_COLUMN)]
+    return [c for c in feature_columns(frame) if c != TARGET_NAME_COLUMN]
 
 
 def _features_half_life(context: dg.AssetExecutionContext) -> float:
     """The half-life the features table was built with (its materialization's metadata), so
     the forward evaluation's stream target matches it; the default when none is recorded."""
-    event = context.instance.get_latest_materialization_event(FEATURES_KEY)
-    value = (
-        event.asset_materialization.metadata.get("half_life_days")
-        if event and event.asset_materialization
-        else None
-    )
-    return float(value.value) if value is not None else FeaturesConfig().half_life_days
+    value = latest_metadata_value(context.instance, FEATURES_KEY, "half_life_days")
+    return float(value) if value is not None else FeaturesConfig().half_life_days
 
 
 @dg.asset(
@@ -260,173 +238,8 @@ def _forward_metadata(result: TrainingResult) -> dict:
     for name, metrics in [("model", fwd.metrics), *fwd.baseline_metrics.items()]:
         for metric in ("r2", "mae", "rmse"):
             out[f"forward {name} {metric}"] = round(float(metrics[metric]), 4)
-    out["candidate_hits_forward"] = dg.MetadataValue.md(_hits_table(fwd))
+    out["candidate_hits_forward"] = dg.MetadataValue.md(hits_markdown(fwd))
     return out
-
-
-def _importance_table(importances: "pd.DataFrame") -> str:
-    rows = [
-        f"| {r.feature} | {r.importance_mean:.4f} | {r.importance_std:.4f} |"
-        for r in importances.head(20).itertuples()
-    ]
-    return "\n".join(["| feature | R² drop (mean) | std |", "| --- | ---: | ---: |", *rows])
-
-
-def _family_table(result: TrainingResult) -> str:
-    rows = [
-        f"| {r.family} | {r.importance_mean:.3f} | {r.importance_std:.3f} | {r.features} |"
-        for r in result.family_importances.itertuples()
-    ]
-    return "\n".join(
-        ["| family | R² drop (mean) | std | features |", "| --- | ---: | ---: | --- |", *rows]
-    )
-
-
-def _hits_table(forward: ForwardResult) -> str:
-    rows = [
-        f"| {r.list} | {r.tracks} | {r.rose} | {r.rose_share:.1%} | {r.mean_change:+.2f} |"
-        for r in forward.hits.itertuples()
-    ]
-    return "\n".join(
-        [
-            f"| list (as of T1) | tracks | rose >= {RISE_POINTS:g} | share | mean change |",
-            "| --- | ---: | ---: | ---: | ---: |",
-            *rows,
-        ]
-    )
-
-
-def _families_of(columns: list[str]) -> list[str]:
-    """The genre families that have a one-hot column among ``columns``."""
-    return [f for f in GENRE_FAMILIES if f != "other" and genre_column(f) in columns]
-
-
-def _naive(at: datetime) -> datetime:
-    return at.replace(tzinfo=None) if at.tzinfo else at
-
-
-def forward_evaluation(
-    result: TrainingResult,
-    conn,
-    lake: LakeResource,
-    *,
-    horizon_days: float,
-    params: ModelParams,
-    half_life_days: float,
-) -> ForwardResult:
-    """T1/T2 for the target (module docstring of lib/ml/forward.py), then the evaluation.
-    ``spotify_popularity`` takes the values at T1 from the latest snapshot window at least
-    ``horizon_days`` before the latest one (its parsed tracks table in the lake)."""
-    families = _families_of(result.features)
-    earlier = None
-    if result.target == "stream_popularity":
-        until = latest_stream_time(conn)
-        as_of = forward_as_of(until, horizon_days)
-    else:
-        store = lake.store()
-        windows = completed_snapshots(store)
-        if not windows:
-            return ForwardResult(None, None, skipped="no completed snapshot window in the lake")
-        until = _naive(window_start(windows[-1][0]))
-        cut = forward_as_of(until, horizon_days)
-        early = [(k, m) for k, m in windows if _naive(window_start(k)) <= cut]
-        if not early:
-            span = until - _naive(window_start(windows[0][0]))
-            return ForwardResult(
-                None,
-                until,
-                skipped=f"the snapshot windows span {span}; the forward evaluation needs one "
-                f"at least {horizon_days:g} days before the latest (snapshot an earlier window)",
-            )
-        key, manifest = early[-1]
-        as_of = _naive(window_start(key))
-        earlier = window_tables(store, key, manifest)["tracks"]
-    data = load_forward_data(
-        conn,
-        result.target,
-        as_of=as_of,
-        families=families,
-        earlier=earlier,
-        half_life_days=half_life_days,
-    )
-    return forward_evaluate(
-        data, result.features, params, as_of=as_of, until=until, hit_margin=HIT_MARGIN
-    )
-
-
-def evaluation_table(result: TrainingResult) -> "pd.DataFrame":
-    """Every figure of the evaluation as rows of ``ml.model_evaluation`` (EVALUATION_COLUMNS)."""
-    rows: list[dict] = []
-
-    def scores(evaluation: str, name: str, m: dict[str, float], tracks: int, detail=None):
-        rows.append(
-            {"evaluation": evaluation, "name": name, "r2": m["r2"], "mae": m["mae"]}
-            | {"rmse": m["rmse"], "tracks": tracks, "detail": detail}
-        )
-
-    for name, m in [("model", result.metrics), *result.baseline_metrics.items()]:
-        scores("grouped_cv", name, m, result.n_labelled)
-    if result.metrics_without_listening:
-        scores(
-            "grouped_cv_without_listening",
-            "model",
-            result.metrics_without_listening,
-            result.n_labelled,
-        )
-    for r in result.family_importances.itertuples():
-        rows.append(
-            {"evaluation": "family_importance", "name": r.family, "r2": r.importance_mean}
-            | {"tracks": result.n_labelled, "detail": r.features}
-        )
-    fwd = result.forward
-    if fwd is not None and fwd.metrics:
-        span = f"{fwd.as_of:%Y-%m-%d %H:%M} -> {fwd.until:%Y-%m-%d %H:%M}"
-        for name, m in [("model", fwd.metrics), *fwd.baseline_metrics.items()]:
-            scores("forward", name, m, fwd.n_tracks, span)
-        for r in fwd.hits.itertuples():
-            rows.append(
-                {"evaluation": "candidate_hits_forward", "name": r.list, "tracks": r.tracks}
-                | {"rose_share": r.rose_share, "mean_change": r.mean_change, "detail": span}
-            )
-    frame = pd.DataFrame(rows, columns=[c for c in EVALUATION_COLUMNS if c not in ("target",)])
-    frame["target"] = result.target
-    frame["model_version"] = result.model_version
-    for col in ("r2", "mae", "rmse", "rose_share", "mean_change"):
-        frame[col] = frame[col].astype("float64")
-    frame["tracks"] = frame["tracks"].astype("int64")
-    return frame[list(EVALUATION_COLUMNS)]
-
-
-def _charts(result: TrainingResult) -> str:
-    top = result.importances.head(15)
-    importance_png = render(
-        ChartSpec(
-            "Permutation importance on held-out folds (drop in R²)",
-            "barh",
-            x="feature",
-            y=("importance_mean",),
-        ),
-        top,
-    )
-    labelled = result.predictions.dropna(subset=["target", "oof_prediction"])
-    sample = labelled.sample(n=min(5000, len(labelled)), random_state=0)
-    scatter_png = render(
-        ChartSpec(
-            "Out-of-fold prediction against actual",
-            "scatter",
-            x="target",
-            y=("oof_prediction",),
-            x_label="actual",
-            y_label="predicted (held out)",
-        ),
-        sample,
-    )
-    return (
-        "**Feature importance**\n\n"
-        + markdown_image(importance_png, "feature importance")
-        + "\n\n**Predicted against actual (held-out folds)**\n\n"
-        + markdown_image(scatter_png, "predicted against actual")
-    )
 
 
 @dg.asset(
@@ -483,7 +296,7 @@ def popularity_model(
         result.forward = forward_evaluation(
             result,
             conn,
-            lake,
+            lake.store,
             horizon_days=config.horizon_days,
             params=params,
             half_life_days=_features_half_life(context),
@@ -493,7 +306,6 @@ def popularity_model(
         context.log.warning(f"Forward evaluation not run: {result.forward.skipped}")
     ok, message = beats_baselines(result, config.min_margin)
     context.log.info(message)
-    importances = result.importances
     yield dg.Output(
         result,
         metadata={
@@ -509,9 +321,9 @@ def popularity_model(
             "features": dg.MetadataValue.json(result.features),
             "excluded_features": dg.MetadataValue.json(result.excluded_features),
             "hyperparameters": dg.MetadataValue.json(config.model_dump()),
-            "importances": dg.MetadataValue.md(_importance_table(importances)),
-            "family_importances": dg.MetadataValue.md(_family_table(result)),
-            "charts": dg.MetadataValue.md(_charts(result)),
+            "importances": dg.MetadataValue.md(importance_markdown(result.importances)),
+            "family_importances": dg.MetadataValue.md(family_markdown(result)),
+            "charts": dg.MetadataValue.md(evaluation_charts(result)),
             "seconds": round(time.perf_counter() - started, 1),
             **{f"seconds: {k}": round(v, 2) for k, v in result.timings.items()},
         },
@@ -521,16 +333,24 @@ def popularity_model(
     )
 
 
-@dg.asset(
+def _model_table(**kwargs):
+    """``@dg.asset`` for a warehouse table made from the trained model (predictions,
+    evaluation): read from the model's pickle, refreshed whenever the model is."""
+    return dg.asset(
+        group_name="ml",
+        ins={"model": dg.AssetIn(MODEL_KEY)},
+        io_manager_key="warehouse_io_manager",
+        kinds={"duckdb", "pandas"},
+        owners=OWNERS,
+        pool="duckdb",
+        automation_condition=on_upstream_change(),
+        freshness_policy=MODEL_FRESHNESS,
+        **kwargs,
+    )
+
+
+@_model_table(
     key=PREDICTIONS_KEY,
-    group_name="ml",
-    ins={"model": dg.AssetIn(MODEL_KEY)},
-    io_manager_key="warehouse_io_manager",
-    kinds={"duckdb", "pandas"},
-    owners=OWNERS,
-    pool="duckdb",
-    automation_condition=on_upstream_change(),
-    freshness_policy=MODEL_FRESHNESS,
     metadata={"column_descriptions": PREDICTION_COLUMNS},
     description="Every track's prediction, with its out-of-fold prediction and fold so the "
     "held-out scores can be recomputed in SQL.",
@@ -544,26 +364,7 @@ def popularity_model(
     ],
 )
 def popularity_predictions(context: dg.AssetExecutionContext, model: TrainingResult):
-    frame = model.predictions.copy()
-    forward = getattr(model, "forward", None)
-    forward_cols = ["earlier_target", "forward_target", "forward_prediction", "forward_fold"]
-    if forward is not None and not forward.predictions.empty:
-        frame = frame.merge(forward.predictions, on="track_id", how="left")
-    else:
-        for col in forward_cols:
-            frame[col] = float("nan")
-    frame["forward_fold"] = frame["forward_fold"].astype("Int64")
-    frame["model_version"] = model.model_version
-    bad = int(
-        (frame["prediction"].isna() | (frame["prediction"] < 0) | (frame["prediction"] > 100)).sum()
-    )
-    # The held-out scores again, from the table itself (what anyone can recompute in SQL).
-    labelled = frame.dropna(subset=["target", "oof_prediction"])
-    scores = (
-        regression_scores(labelled["target"].to_numpy(), labelled["oof_prediction"].to_numpy())
-        if len(labelled) > 1
-        else {}
-    )
+    frame, bad, scores = prediction_table(model)
     yield dg.Output(
         frame,
         metadata={
@@ -577,16 +378,8 @@ def popularity_predictions(context: dg.AssetExecutionContext, model: TrainingRes
     )
 
 
-@dg.asset(
+@_model_table(
     key=EVALUATION_KEY,
-    group_name="ml",
-    ins={"model": dg.AssetIn(MODEL_KEY)},
-    io_manager_key="warehouse_io_manager",
-    kinds={"duckdb", "pandas"},
-    owners=OWNERS,
-    pool="duckdb",
-    automation_condition=on_upstream_change(),
-    freshness_policy=MODEL_FRESHNESS,
     metadata={"column_descriptions": EVALUATION_COLUMNS},
     description="Every figure of the model's evaluation, for the dashboard and SQL: grouped CV "
     "scores against the baselines, the score without the listening features, permutation "
