@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spotify_assets.lib.marts.run import existing_tables
+
 # Not "marts.duckdb": DuckDB names the catalog after the file, and "marts.x" would be ambiguous.
 BI_DATABASE = "spotify_marts.duckdb"
 
@@ -40,13 +42,7 @@ def export_tables(conn: Any, tables: list[str], folder: Path) -> list[ExportedFi
     Tables that do not exist raise a ``ValueError`` naming them: an export that silently
     leaves a table out would be read as "no data" by whoever opens it.
     """
-    existing = {
-        f"{schema}.{name}"
-        for schema, name in conn.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_catalog = current_database()"
-        ).fetchall()
-    }
+    existing = existing_tables(conn)
     missing = [t for t in tables if t not in existing]
     if missing:
         raise ValueError(

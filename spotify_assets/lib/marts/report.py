@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from spotify_assets.lib.marts.run import chart_frame, headline
+from spotify_assets.lib.marts.run import chart_frame, existing_tables, headline
 from spotify_assets.lib.marts.spec import Mart
 from spotify_assets.lib.reports.dashboard import Chart, Headline, Section, format_number
 from spotify_assets.lib.reports.listener_pages import (  # noqa: F401 (LISTENER_DIR: assets)
@@ -38,16 +38,6 @@ class MartGroup:
     title: str
     description: str
     marts: Sequence[Mart]
-
-
-def existing_tables(conn: Any) -> set[str]:
-    return {
-        f"{schema}.{name}"
-        for schema, name in conn.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_catalog = current_database()"
-        ).fetchall()
-    }
 
 
 def data_as_of(conn: Any) -> dict[str, str]:

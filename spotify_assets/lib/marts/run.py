@@ -115,6 +115,17 @@ def build_marts(conn: Any, marts: Iterable[Mart]) -> dict[str, float]:
     return {**built, **{f"scratch:{name}": s for name, s in scratch.items()}}
 
 
+def existing_tables(conn: Any) -> set[str]:
+    """``schema.table`` of every table and view of the connection's database."""
+    return {
+        f"{schema}.{name}"
+        for schema, name in conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = current_database()"
+        ).fetchall()
+    }
+
+
 def chart_frame(conn: Any, mart: Mart, chart: ChartSpec) -> pd.DataFrame:
     query = chart.query or f"select * from {mart.table}"
     return conn.execute(f"select * from ({query}) limit {CHART_ROW_LIMIT}").df()
