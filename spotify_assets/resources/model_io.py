@@ -15,6 +15,7 @@ from typing import Any
 
 import dagster as dg
 
+from spotify_assets.defs.metadata import latest_metadata_value
 from spotify_assets.lib.lake import LakeError
 from spotify_assets.resources.lake import LakeResource
 
@@ -73,17 +74,10 @@ class HashedModelIOManager(dg.ConfigurableIOManager):
 
     def _recorded_hash(self, context: dg.InputContext) -> str | None:
         partition = context.partition_key if context.has_partition_key else None
-        records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(
-                asset_key=context.asset_key,
-                asset_partitions=[partition] if partition else None,
-            ),
-            limit=1,
-        ).records
-        if not records:
-            return None
-        value = records[0].asset_materialization.metadata.get(HASH_METADATA)
-        return None if value is None else str(getattr(value, "value", value))
+        value = latest_metadata_value(
+            context.instance, context.asset_key, HASH_METADATA, partition=partition
+        )
+        return None if value is None else str(value)
 
     def load_input(self, context: dg.InputContext) -> Any:
         key = self._key(context)

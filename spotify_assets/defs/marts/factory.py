@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from spotify_assets.defs.metadata import latest_metadata_value
 from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.lib.listening.streams import ensure_streams
 from spotify_assets.lib.marts.run import (
@@ -251,11 +252,8 @@ def mart_check_specs(mart: Mart) -> list[dg.AssetCheckSpec]:
 
 def previous_row_count(instance: dg.DagsterInstance, key: dg.AssetKey) -> int | None:
     """``dagster/row_count`` of the asset's latest materialization (before this one)."""
-    event = instance.get_latest_materialization_event(key)
-    if event is None or event.asset_materialization is None:
-        return None
-    value = event.asset_materialization.metadata.get("dagster/row_count")
-    return None if value is None else int(value.value)
+    value = latest_metadata_value(instance, key, "dagster/row_count")
+    return None if value is None else int(value)
 
 
 def mart_check_results(

@@ -21,6 +21,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.catalog.assets import ENTITIES_KEY, LOOKUPS_KEY, SNAPSHOTS_KEY
+from spotify_assets.defs.metadata import latest_metadata, latest_partition
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 from spotify_assets.defs.reports.assets import (
     BI_EXPORTS_KEY,
@@ -60,11 +61,6 @@ def _result(problems: list[str], ok: str, **metadata) -> dg.AssetCheckResult:
     )
 
 
-def _latest_partition(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> str | None:
-    event = context.instance.get_latest_materialization_event(key)
-    return event.dagster_event.partition if event and event.dagster_event else None
-
-
 @dg.asset_check(
     asset=SNAPSHOTS_KEY,
     name="every_playlist_complete",
@@ -76,7 +72,7 @@ def _latest_partition(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) 
 def every_playlist_complete(
     context: dg.AssetCheckExecutionContext, spotify: SpotifyResource, lake: LakeResource
 ) -> dg.AssetCheckResult:
-    window = _latest_partition(context, SNAPSHOTS_KEY)
+    window = latest_partition(context.instance, SNAPSHOTS_KEY)
     if window is None:
         return _result(["no window was materialized"], "")
     store = lake.store()
@@ -101,7 +97,7 @@ def every_playlist_complete(
 def referenced_artists_fetched(
     context: dg.AssetCheckExecutionContext, spotify: SpotifyResource, lake: LakeResource
 ) -> dg.AssetCheckResult:
-    window = _latest_partition(context, ENTITIES_KEY)
+    window = latest_partition(context.instance, ENTITIES_KEY)
     if window is None:
         return _result(["no window was materialized"], "")
     manifest = store_json(lake, manifest_key(window))
@@ -126,11 +122,9 @@ MAX_UNKNOWN_TRACKS = 0.2
     "or market: WARN)",
 )
 def referenced_tracks_resolve(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    event = context.instance.get_latest_materialization_event(LOOKUPS_KEY)
-    materialization = event.asset_materialization if event else None
-    if materialization is None:
+    md = latest_metadata(context.instance, LOOKUPS_KEY)
+    if md is None:
         return _result(["raw/catalog_lookups was never materialized"], "")
-    md = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
     referenced = int(md.get("tracks_referenced") or 0)
     unknown = int(md.get("tracks_not_found") or 0)
     share = unknown / referenced if referenced else 0.0

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from spotify_assets.defs.metadata import plain_values
 from spotify_assets.lib.lazy import DataFrameHint
 from spotify_assets.lib.quality.held_files import with_held_files
 from spotify_assets.lib.quality.rules import DATA_QUALITY_COLUMNS
@@ -23,11 +24,6 @@ else:
 
 DATA_QUALITY_KEY = dg.AssetKey(["reports", "data_quality"])
 _DETAIL_KEYS = ("violations", "parse_rate", "rows", "previous_rows", "change", "files")
-
-
-def _value(metadata, name):
-    value = metadata.get(name)
-    return getattr(value, "value", value)
 
 
 def check_results(
@@ -71,8 +67,7 @@ def check_results(
                 if not evaluation.passed:
                     row["severity"] = evaluation.severity.value
                 row["description"] = evaluation.description or spec.description
-                metadata = dict(evaluation.metadata)
-                details = {n: _value(metadata, n) for n in _DETAIL_KEYS if n in metadata}
+                details = plain_values(evaluation.metadata, _DETAIL_KEYS)
                 row["details"] = ", ".join(f"{k}={v}" for k, v in details.items()) or None
         rows.append(row)
     frame = pd.DataFrame(rows, columns=list(DATA_QUALITY_COLUMNS))

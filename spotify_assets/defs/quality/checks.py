@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import dagster as dg
 
 from spotify_assets.defs.marts.factory import ROW_COUNT_CHECK
+from spotify_assets.defs.metadata import materialization_metadata, recent_materializations
 from spotify_assets.defs.warehouse_tables import WarehouseTable
 from spotify_assets.lib.quality.rules import MIN_ROW_RATIO, row_count_change, schema_change
 
@@ -39,9 +40,9 @@ def row_count_tables(tables: Sequence[WarehouseTable]) -> list[dg.AssetKey]:
     ]
 
 
-def _row_count(record) -> int | None:
-    value = record.asset_materialization.metadata.get("dagster/row_count")
-    return None if value is None else int(value.value)
+def _row_count(record: dg.EventLogRecord) -> int | None:
+    value = materialization_metadata(record).get("dagster/row_count")
+    return None if value is None else int(value)
 
 
 def row_count_checks(keys: Sequence[dg.AssetKey]) -> dg.AssetChecksDefinition:
@@ -65,7 +66,7 @@ def row_count_checks(keys: Sequence[dg.AssetKey]) -> dg.AssetChecksDefinition:
     )
     def _row_count_checks(context: dg.AssetCheckExecutionContext):
         for check_key in context.selected_asset_check_keys:
-            records = context.instance.fetch_materializations(check_key.asset_key, limit=2).records
+            records = recent_materializations(context.instance, check_key.asset_key, limit=2)
             counts = [_row_count(r) for r in records]
             passed, figures = row_count_change(
                 counts[0] if counts else None, counts[1] if len(counts) > 1 else None
@@ -80,11 +81,9 @@ def row_count_checks(keys: Sequence[dg.AssetKey]) -> dg.AssetChecksDefinition:
     return _row_count_checks
 
 
-def _schema(record) -> dict[str, str] | None:
-    value = record.asset_materialization.metadata.get("dagster/column_schema")
-    if value is None:
-        return None
-    return {c.name: c.type for c in value.schema.columns}
+def _schema(record: dg.EventLogRecord) -> dict[str, str] | None:
+    schema = materialization_metadata(record).get("dagster/column_schema")
+    return None if schema is None else {c.name: c.type for c in schema.columns}
 
 
 def column_schema_change_checks(keys: Sequence[dg.AssetKey]) -> dg.AssetChecksDefinition:
@@ -106,7 +105,7 @@ def column_schema_change_checks(keys: Sequence[dg.AssetKey]) -> dg.AssetChecksDe
     )
     def _column_schema_change_checks(context: dg.AssetCheckExecutionContext):
         for check_key in context.selected_asset_check_keys:
-            records = context.instance.fetch_materializations(check_key.asset_key, limit=2).records
+            records = recent_materializations(context.instance, check_key.asset_key, limit=2)
             schemas = [_schema(r) for r in records]
             if len(schemas) < 2 or None in schemas:
                 yield dg.AssetCheckResult(

@@ -17,6 +17,7 @@ import warnings
 
 import dagster as dg
 
+from spotify_assets.defs.metadata import plain_values
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 from spotify_assets.lib.quality.alerts import Alert, check_failed_alert, run_failed_alert
 from spotify_assets.resources.alerts import AlertsResource
@@ -43,12 +44,7 @@ def _check_evaluations(instance: dg.DagsterInstance, records_filter, **kwargs):
 def _summary(metadata: dict) -> dict[str, object]:
     """The few metadata values a reader needs in the alert (not the SQL or the examples)."""
     keep = ("violations", "parse_rate", "rows", "previous_rows", "change", "files", "value")
-    out: dict[str, object] = {}
-    for name in keep:
-        if name in metadata:
-            value = getattr(metadata[name], "value", metadata[name])
-            out[name] = value
-    return out
+    return plain_values(metadata, keep)
 
 
 def _deliver(context, alerts: AlertsResource, alert: Alert) -> str | None:

@@ -28,6 +28,7 @@ from spotify_assets.defs.automation import (
     on_cron,
     on_upstream_change,
 )
+from spotify_assets.defs.metadata import latest_metadata_value
 from spotify_assets.defs.ml.assets import MODEL_KEY
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 from spotify_assets.defs.warehouse_tables import WarehouseTable, keys_of
@@ -92,10 +93,8 @@ def _drawn_images(
     instance: dg.DagsterInstance, key: dg.AssetKey, name: str
 ) -> list[tuple[str, bytes]]:
     """The PNGs an asset drew into its latest materialization's ``name`` metadata."""
-    event = instance.get_latest_materialization_event(key)
-    materialization = event.asset_materialization if event else None
-    value = materialization.metadata.get(name) if materialization else None
-    return images_in_markdown(str(value.value)) if value is not None else []
+    value = latest_metadata_value(instance, key, name)
+    return images_in_markdown(str(value)) if value is not None else []
 
 
 def _location(uri: str) -> dg.MetadataValue:
