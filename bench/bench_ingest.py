@@ -64,13 +64,15 @@ def floor_step(path: Path, out: Path, index: int) -> tuple[int, int]:
 
 
 def ours_step(path: Path, out: Path, index: int) -> tuple[int, int]:
-    """Ours for one file, the platform's own path (``lib.ingest.ingest_file``, which the
-    asset runs): read from the landing zone, hash, parse, validate, normalize, sort, then
-    write Parquet, rejected records and the manifest to the lake's processed zone."""
-    from spotify_assets.lib.ingest import ingest_file
+    """Ours for one file, the platform's own path (``lib.landing.ingest`` of the
+    streaming-history zone, which the asset runs): read from the landing zone, hash, parse,
+    validate, normalize, sort, then write Parquet, rejected records and the manifest to the
+    lake's processed zone."""
+    from spotify_assets.lib.landing import ingest
+    from spotify_assets.lib.listening.history_zone import STREAMING_HISTORY_ZONE as ZONE
 
     key = f"{path.parent.name}/{path.name}"
-    info = ingest_file(_bench_lake(out, path).store(), key, reprocess=True)
+    info = ingest(_bench_lake(out, path).store(), ZONE, key, reprocess=True)
     return info.get("accepted", 0), info.get("rejected", 0)
 
 
@@ -164,7 +166,8 @@ def run_streams(files: list[Path], ours: Path) -> dict:
     rebuild for comparison."""
     import duckdb
 
-    from spotify_assets.lib.ingest import ingest_file, processed_files
+    from spotify_assets.lib.landing import ingest, processed_files
+    from spotify_assets.lib.listening.history_zone import STREAMING_HISTORY_ZONE as ZONE
     from spotify_assets.lib.listening.streams import build_streams
     from spotify_assets.resources import LakeResource
 
@@ -176,7 +179,7 @@ def run_streams(files: list[Path], ours: Path) -> dict:
 
     con = duckdb.connect(str(db), config={"memory_limit": load_settings().duckdb_memory_limit})
     result: dict = {}
-    processed = processed_files(lake.store(), ours)
+    processed = processed_files(lake.store(), ZONE, ours)
 
     t = time.perf_counter()
     stats = build_streams(con, processed)
@@ -190,21 +193,21 @@ def run_streams(files: list[Path], ours: Path) -> dict:
     landed.write_bytes(data)
     try:
         t = time.perf_counter()
-        info = ingest_file(lake.store(), key)
+        info = ingest(lake.store(), ZONE, key)
         result["new_file_ingest"] = time.perf_counter() - t
         result["new_file_rows"] = info["accepted"]
     finally:
         landed.unlink()
 
     t = time.perf_counter()
-    stats = build_streams(con, processed_files(lake.store(), ours))
+    stats = build_streams(con, processed_files(lake.store(), ZONE, ours))
     result["incremental_append"] = time.perf_counter() - t
     result["incremental_mode"] = stats.mode
     result["streams_rows_after_append"] = stats.total_rows
 
     t = time.perf_counter()
     con.execute("drop table core.stream_sources")  # forget: the next build is a full one
-    stats = build_streams(con, processed_files(lake.store(), ours))
+    stats = build_streams(con, processed_files(lake.store(), ZONE, ours))
     result["full_rebuild_with_new_file"] = time.perf_counter() - t
     result["streams_rows_after_rebuild"] = stats.total_rows
     con.close()

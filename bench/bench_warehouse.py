@@ -22,7 +22,7 @@ Steps, each in its own process (so each peak RSS is its own), into ``--out``:
    for ONE 8-hour window (by default the latest closed one), then ``catalog_tables_job`` ->
    ``core.tracks``, ``core.albums``, ``core.artists``, ``core.artist_genres``,
    ``core.track_artists``, ``core.playlists``, ``core.playlist_tracks``.
-2. listening: the Dagster-free code the ``listening`` assets call. ``lib.ingest.ingest_file``
+2. listening: the Dagster-free code the ``listening`` assets call. ``lib.landing.ingest``
    for every landed file (the lake's landing zone is one symlink per export file into
    ``--history``: a file the ingest rejects loses its link, never its shared copy), then what
    the ``streams_tables`` asset does (``lib.streams``): ``core.streams``,
@@ -202,7 +202,8 @@ def listening_step(args: argparse.Namespace) -> dict:
     """Ingest every landed file, then the ``streams_tables`` asset's work, without Dagster."""
     import duckdb
 
-    from spotify_assets.lib.ingest import ingest_file, processed_files
+    from spotify_assets.lib.landing import ingest, processed_files
+    from spotify_assets.lib.listening.history_zone import STREAMING_HISTORY_ZONE as ZONE
     from spotify_assets.lib.listening.streams import (
         build_listeners,
         build_rejected_records,
@@ -223,7 +224,7 @@ def listening_step(args: argparse.Namespace) -> dict:
     records = {"accepted": 0, "rejected": 0, "unchanged_files": 0}
     t = time.perf_counter()
     for n, key in enumerate(keys, start=1):
-        info = ingest_file(store, key)  # a file processed already is only hashed
+        info = ingest(store, ZONE, key)  # a file processed already is only hashed
         statuses[info["status"]] = statuses.get(info["status"], 0) + 1
         if info["status"] != "accepted":
             log(f"  {key}: {info['status']}: {info.get('reason')}")
@@ -246,7 +247,7 @@ def listening_step(args: argparse.Namespace) -> dict:
         tempfile.TemporaryDirectory(prefix="streams-") as tmp,
         duckdb.connect(str(warehouse), config={"memory_limit": args.memory_limit}) as conn,
     ):
-        files = processed_files(store, Path(tmp))
+        files = processed_files(store, ZONE, Path(tmp))
         t = time.perf_counter()
         stats = build_streams(conn, files)
         timings["streams"] = time.perf_counter() - t

@@ -1,0 +1,36 @@
+"""The bench scripts the README quotes still run: each at a tiny size, as a subprocess, with
+its printed figures checked for shape (the figures themselves are not asserted: timing is
+measured, never tested)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout
+
+
+def test_bench_ingest_and_warehouse_run_on_the_tiny_world(tiny_world, tmp_path):
+    from spotify_assets.lib.sample.world.history import write_streaming_history
+
+    write_streaming_history(tiny_world, tmp_path / "history")
+    out = run("bench/bench_ingest.py", "--files", str(tmp_path / "history"), "--out",
+              str(tmp_path / "ingest"))  # fmt: skip
+    assert "ratio  ours speed / floor speed" in out and "streams full build" in out
+    out = run("bench/bench_warehouse.py", "--out", str(tmp_path / "wh"), "--history",
+              str(tmp_path / "history"), "--scale", "tiny")  # fmt: skip
+    assert (tmp_path / "wh" / "READY").is_file()
+
+
+def test_bench_charts_runs_on_a_few_files():
+    out = run("bench/bench_charts.py", "--regions", "2", "--days", "2", "--rows", "20")
+    assert "ratio ours/reference" in out and "ROW COUNTS DIFFER" not in out
