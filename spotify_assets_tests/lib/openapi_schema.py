@@ -37,20 +37,11 @@ DEVELOPMENT_MODE_DROPS: dict[str, list[str]] = {"AlbumObject": ["label", "popula
 
 
 def spec_path() -> Path:
-    """Where the OpenAPI file is: ``$SPOTIFY_OPENAPI_SPEC``, else ``shared/`` next to the
-    repository (the team's current contract), else the copy in ``spotify_assets_tests/
-    contracts/`` (so a clone on its own still tests against the contract)."""
+    """Where the OpenAPI file is: ``$SPOTIFY_OPENAPI_SPEC`` (to test against a newer contract),
+    else the copy in ``spotify_assets_tests/contracts/``."""
     override = os.environ.get(SPEC_ENV_VAR)
     if override:
         return Path(override)
-    shared = (
-        Path(__file__).resolve().parents[3]
-        / "shared"
-        / "spotify-openapi"
-        / "spotify-web-api-openapi.yml"
-    )
-    if shared.is_file():
-        return shared
     return Path(__file__).resolve().parents[1] / "contracts" / "spotify-web-api-openapi.yml"
 
 
