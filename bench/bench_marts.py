@@ -157,7 +157,9 @@ numbered as (
     select *, sum(new_session) over (partition by user_id order by start_ts, ts
                                      rows unbounded preceding) as session_no
       from (select *,
-                   case when start_ts - lag(ts) over (partition by user_id order by start_ts, ts)
+                   case when start_ts - max(ts) over (partition by user_id
+                                                      order by start_ts, ts rows between
+                                                      unbounded preceding and 1 preceding)
                              <= interval 30 minute then 0 else 1 end as new_session
               from plays)
 ),

@@ -356,6 +356,34 @@ def test_top_content_macro(hand):
     ]
 
 
+def test_plays_that_overlap_stay_in_one_session_and_sessions_never_overlap():
+    """Two devices at once: a two-hour play holds shorter plays that start inside it; the
+    session ends 30 minutes after the latest end, not after the previous play's."""
+    t = datetime.fromisoformat
+
+    def play(start: str, end: str) -> dict:
+        ms = int((t(end) - t(start)).total_seconds() * 1000)
+        return dict(user_id="cy", ts=t(end), ms_played=ms, content_type="music",
+                    conn_country="GB", reason_start="clickrow")  # fmt: skip
+
+    with duckdb.connect() as conn:
+        create_core_tables(conn)
+        insert(conn, "core.streams", [
+            play("2024-05-01 10:00", "2024-05-01 12:00"),  # the long play
+            play("2024-05-01 10:05", "2024-05-01 10:06"),
+            play("2024-05-01 11:00", "2024-05-01 11:03"),  # 54 min after 10:06, inside 10-12
+            play("2024-05-01 12:20", "2024-05-01 12:25"),  # 20 min after 12:00
+            play("2024-05-01 13:00", "2024-05-01 13:05"),  # 35 min after 12:25: a new session
+        ])  # fmt: skip
+        build_marts(conn, [MART["sessions"]])
+        got = rows(conn, "select session_start, session_end, plays from marts.sessions "
+                         "order by session_start")  # fmt: skip
+    assert got == [
+        (t("2024-05-01 10:00"), t("2024-05-01 12:25"), 4),
+        (t("2024-05-01 13:00"), t("2024-05-01 13:05"), 1),
+    ]
+
+
 def test_sessions(hand):
     got = rows(hand, "select * from marts.sessions order by user_id, session_start")
     t = datetime.fromisoformat
@@ -711,7 +739,8 @@ def pandas_sessions(p: pd.DataFrame) -> pd.DataFrame:
     s = s.sort_values(
         ["user_id", "start", "ts", "reason_start", "conn_country"], na_position="last"
     )
-    previous_end = s.groupby("user_id")["ts"].shift()
+    # the latest end of the user's earlier plays
+    previous_end = s.groupby("user_id")["ts"].cummax().groupby(s["user_id"]).shift()
     first = previous_end.isna() | (s["start"] - previous_end > pd.Timedelta(minutes=30))
     s["session"] = first.cumsum()
     g = s.groupby("session")

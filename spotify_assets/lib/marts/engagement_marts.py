@@ -43,7 +43,7 @@ from spotify_assets.lib.marts.spec import (
     share_of,
 )
 
-#: A new session starts when a play starts more than this long after the previous play ended.
+#: A new session starts when a play starts more than this long after every earlier play ended.
 SESSION_GAP_MINUTES = 30
 
 #: ``skip_rates`` lists an artist only from this many plays on: fewer make a noisy rate.
@@ -650,8 +650,9 @@ SESSIONS = Mart(
     name="sessions",
     description=(
         "One row per listening session: a run of one user's music plays in which each play "
-        f"starts (ts - ms_played) at most {SESSION_GAP_MINUTES} minutes after the previous "
-        "one ended (ts), plays ordered by start, then ts."
+        f"starts (ts - ms_played) at most {SESSION_GAP_MINUTES} minutes after the latest end "
+        "(ts) of the plays before it, plays ordered by start, then ts; a user's sessions never "
+        "overlap."
     ),
     # Plays that tie on (start, ts) cannot change where sessions break (the second of them
     # starts before the first ends). The first play's reason and country are those of the
@@ -665,11 +666,14 @@ with plays as (
 ),
 flagged as (
     select *,
-           case when lag(ts) over w is null
-                  or start_ts > lag(ts) over w + interval {SESSION_GAP_MINUTES} minute
+           case when max(ts) over w is null
+                  or start_ts > max(ts) over w + interval {SESSION_GAP_MINUTES} minute
                 then 1 else 0 end as is_first
       from plays
-    window w as (partition by u order by {_PLAY_ORDER})
+    -- the latest end of all earlier plays, not only the previous one's: a long play that
+    -- overlaps shorter ones (two devices) keeps them in its session, so sessions never overlap
+    window w as (partition by u order by {_PLAY_ORDER}
+                 rows between unbounded preceding and 1 preceding)
 ),
 firsts as (
     select u, start_ts as session_no from flagged where is_first = 1
