@@ -1,9 +1,9 @@
 """``core/landing_files``: every object of every landing zone accounted for, in one table.
 
 Each row is one landed object (or an archive member that was not taken): its zone, key,
-owner, status (``accepted``, ``not_ingested``, ``rejected``, ``pending``, ``ignored``) and
-the reason. It updates whenever any zone's ingest asset does; the dashboard's "Landed files
-not ingested" section reads it. A new zone is added to :data:`ZONES`.
+owner, status (``accepted``, ``not_ingested``, ``rejected``, ``failed``, ``pending``,
+``ignored``) and the reason. It updates whenever any zone's ingest asset does; the
+dashboard's "Landed files not ingested" section reads it. A new zone is added to :data:`ZONES`.
 """
 
 import dagster as dg

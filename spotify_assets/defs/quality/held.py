@@ -1,7 +1,8 @@
 """Which landed files are held out of the warehouse: the blocking checks of a landing zone
 (its ``parse_rate`` and blocking file checks) evaluated on each file's own manifest, so a failed
 file stays failed until it is fixed or removed (see ``spotify_assets.lib.quality.held_files``).
-``core/streams`` leaves their rows out; ``reports/data_quality`` lists them as failed."""
+``core/streams``, ``core/chart_entries`` and the catalog tables leave their rows out;
+``reports/data_quality`` lists them as failed."""
 
 from typing import Any
 
