@@ -95,41 +95,14 @@ def sweep(data: pd.DataFrame, params: ModelParams) -> None:
 
 def world_warehouse(scale: str, horizon_days: float):
     """(connection, T1, T2, popularity at T1) of the sample world written as core tables."""
-    from datetime import timedelta
     from pathlib import Path
 
-    import duckdb
-    import numpy as np
-    import pandas as pd
-
     sys.path.insert(0, str(Path(__file__).parents[1] / "spotify_assets_tests" / "lib"))
-    from test_popularity import _insert_frame, write_world
+    from test_popularity import world_at_two_times
 
     from spotify_assets.lib.sample.world import build_world
 
-    world = build_world(scale, seed=42)
-    conn = duckdb.connect()
-    until = write_world(conn, world)
-    as_of = until - timedelta(days=horizon_days)
-    at = pd.Timestamp(as_of, tz="UTC")
-    frames = []
-    for playlist_id in world.playlists["playlist_id"]:
-        items = world.playlist_items_at(playlist_id, at)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "snapshot_time": as_of,
-                    "playlist_id": playlist_id,
-                    "position": np.arange(len(items)),
-                    "track_id": items["track_id"],
-                    "added_at": items["added_at"].dt.tz_convert(None),
-                }
-            )
-        )
-    _insert_frame(conn, "core.playlist_tracks", pd.concat(frames, ignore_index=True))
-    ids = world.tracks["track_id"]
-    earlier = pd.DataFrame({"track_id": ids, "popularity": world.track_popularity_at(ids, at)})
-    return conn, as_of, until, earlier
+    return world_at_two_times(build_world(scale, seed=42), horizon_days)
 
 
 def report_forward(conn, result, params, as_of, until, earlier) -> None:

@@ -34,3 +34,8 @@ def test_bench_ingest_and_warehouse_run_on_the_tiny_world(tiny_world, tmp_path):
 def test_bench_charts_runs_on_a_few_files():
     out = run("bench/bench_charts.py", "--regions", "2", "--days", "2", "--rows", "20")
     assert "ratio ours/reference" in out and "ROW COUNTS DIFFER" not in out
+
+
+def test_bench_model_runs_on_the_tiny_world():
+    out = run("bench/bench_model.py", "--world", "tiny")
+    assert "world warehouse" in out and "model_version" in out

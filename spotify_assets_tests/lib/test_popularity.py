@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -527,16 +528,13 @@ def test_default_margin_is_meaningful_and_covers_the_forward_scores(trained):
 # ----------------------------------------------------------------------------- forward in time
 
 
-@pytest.fixture(scope="module")
-def forward_world():
-    """The tiny world with one more snapshot 60 days before the latest (T1), and the
-    popularity the API served then."""
-    from spotify_assets.lib.sample.world import build_world
-
-    world = build_world("tiny", seed=42)
+def world_at_two_times(world: Any, days_before: float) -> tuple[Any, Any, Any, pd.DataFrame]:
+    """(connection, T1, T2, popularity at T1): ``world`` written as core tables (T2: its
+    latest snapshot) with one more playlist snapshot ``days_before`` earlier (T1), and the
+    popularity the API served at T1. The bench (bench/bench_model.py) uses it too."""
     conn = duckdb.connect()
     latest = write_world(conn, world)
-    as_of = latest - timedelta(days=60)
+    as_of = latest - timedelta(days=days_before)
     at = pd.Timestamp(as_of, tz="UTC")
     frames = []
     for playlist_id in world.playlists["playlist_id"]:
@@ -553,12 +551,19 @@ def forward_world():
             )
         )
     _insert_frame(conn, "core.playlist_tracks", pd.concat(frames, ignore_index=True))
-    earlier = pd.DataFrame(
-        {
-            "track_id": world.tracks["track_id"],
-            "popularity": world.track_popularity_at(world.tracks["track_id"], at),
-        }
-    )
+    ids = world.tracks["track_id"]
+    earlier = pd.DataFrame({"track_id": ids, "popularity": world.track_popularity_at(ids, at)})
+    return conn, as_of, latest, earlier
+
+
+@pytest.fixture(scope="module")
+def forward_world():
+    """The tiny world with one more snapshot 60 days before the latest (T1), and the
+    popularity the API served then."""
+    from spotify_assets.lib.sample.world import build_world
+
+    world = build_world("tiny", seed=42)
+    conn, as_of, latest, earlier = world_at_two_times(world, 60)
     yield conn, world, as_of, latest, earlier
     conn.close()
 
