@@ -10,7 +10,7 @@ With ``--warehouse`` (a bench warehouse from ``bench/bench_warehouse.py``, with
 artist popularity, 20 countries), builds ``marts.sessions``, ``marts.taste_monthly`` and the
 listener marts on it, then writes the whole dashboard (overview with the engagement and
 listener sections, the listeners' index, one page per listener, the vendored Vega bundle)
-through :func:`spotify_assets.lib.marts.report.write_dashboard` to ``--out``. ``--reuse``
+through :func:`spotify_assets.lib.reports.overview.write_dashboard` to ``--out``. ``--reuse``
 opens the warehouse read-only and takes its marts as they are (minutes saved per run at 10M
 plays: build the synthetic warehouse once, then measure the dashboard again and again).
 
@@ -36,8 +36,8 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from spotify_assets.lib.marts import engagement_marts, listener_marts  # noqa: E402
-from spotify_assets.lib.marts.report import MartGroup, write_dashboard  # noqa: E402
 from spotify_assets.lib.marts.run import build_marts, prepare  # noqa: E402
+from spotify_assets.lib.reports.overview import MartGroup, write_dashboard  # noqa: E402
 
 COUNTRIES = ["US", "GB", "DE", "FR", "BR", "MX", "ES", "IT", "SE", "NL", "JP", "IN", "AU", "CA",
              "AR", "PL", "TR", "ID", "PH", "ZA"]  # fmt: skip

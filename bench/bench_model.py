@@ -107,7 +107,7 @@ def world_warehouse(scale: str, horizon_days: float):
 
 def report_forward(conn, result, params, as_of, until, earlier) -> None:
     """Run and print the forward evaluation (lib/ml/forward.py) of a trained result."""
-    from spotify_assets.lib.marts.candidate_hits import HIT_MARGIN
+    from spotify_assets.lib.ml.candidate_hits import HIT_MARGIN
     from spotify_assets.lib.ml.features import top_families
     from spotify_assets.lib.ml.forward import (
         forward_as_of,

@@ -141,7 +141,7 @@ def catalog_step(args: argparse.Namespace) -> dict:
 
     import spotify_assets.defs.catalog
     from spotify_assets.defs.catalog.assets import SNAPSHOT_PARTITIONS
-    from spotify_assets.defs.resources import defs as resources
+    from spotify_assets.defs.environment import defs as resources
 
     # The catalog group's definitions (assets, checks, jobs) with the platform's resources and
     # executor, as ``spotify_assets.definitions`` loads them; not the whole code location, so

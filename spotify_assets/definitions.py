@@ -13,12 +13,12 @@ from pathlib import Path
 import dagster as dg
 
 from spotify_assets.defs.landing_files import ZONES
-from spotify_assets.defs.quality.asset_checks import (
+from spotify_assets.defs.quality.assets import build_data_quality_asset, check_specs_of
+from spotify_assets.defs.quality.coverage_checks import (
     build_covers_every_check,
     build_exports_match_marts,
 )
-from spotify_assets.defs.quality.assets import build_data_quality_asset, check_specs_of
-from spotify_assets.defs.quality.checks import table_wide_checks
+from spotify_assets.defs.quality.table_checks import table_wide_checks
 from spotify_assets.defs.reports.assets import exported_marts, report_assets
 from spotify_assets.defs.warehouse_tables import warehouse_tables
 

@@ -3,11 +3,11 @@
 Assets never read the environment: resources do, through this module, so the same asset code
 runs on a laptop with the sample world and in production with Spotify and S3. Secrets
 (``SPOTIPY_CLIENT_SECRET``, ``SPOTIFY_REFRESH_TOKEN``, AWS keys) are not read here: they reach
-resources as ``dg.EnvVar`` (see ``spotify_assets.defs.resources``) or boto3's own lookup, so
+resources as ``dg.EnvVar`` (see ``spotify_assets.defs.environment``) or boto3's own lookup, so
 they never appear in code, logs or run config.
 
 No other module reads the environment (a test holds it): resources are built from these
-settings, each field from the setting of the same name (``spotify_assets.defs.resources``). The
+settings, each field from the setting of the same name (``spotify_assets.defs.environment``). The
 one exception is ``spotify_assets.auth``, the command run once by hand to obtain a refresh
 token, which reads the app's credentials itself.
 

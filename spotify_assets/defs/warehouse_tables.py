@@ -6,7 +6,7 @@ A warehouse table is an asset whose key's first part is a warehouse schema (``co
 in DuckDB: written by the warehouse IO manager (``io_manager_key="warehouse_io_manager"``) or
 built in SQL by its own step (kinds ``duckdb`` and ``sql``). ``spotify_assets.definitions``
 derives the registry once every domain is loaded, then builds from it what every table has:
-the table-wide checks (``spotify_assets.defs.quality.checks``), the BI exports and the
+the table-wide checks (``spotify_assets.defs.quality.table_checks``), the BI exports and the
 dashboard (``spotify_assets.defs.reports.assets``), and then ``reports/data_quality`` over every
 check, those included. A new table is in the registry by being defined; nothing else lists it.
 

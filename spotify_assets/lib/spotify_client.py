@@ -13,7 +13,7 @@ wrapper keeps spotipy for auth and calls, and adds:
 - errors that name the endpoint, the id and the fix;
 - a call counter by endpoint, so the number of API calls of a snapshot can be reported.
 
-Dagster-free: the Dagster resource in ``spotify_assets.defs.resources`` builds it.
+Dagster-free: the Dagster resource in ``spotify_assets.defs.environment`` builds it.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from typing import Any
 
 import dagster as dg
 
-from spotify_assets.defs.metadata import latest_metadata_value
 from spotify_assets.lib.lake import LakeError
+from spotify_assets.resources.event_log import latest_metadata_value
 from spotify_assets.resources.lake import LakeResource
 
 HASH_METADATA = "model_sha256"

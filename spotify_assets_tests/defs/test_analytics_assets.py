@@ -29,8 +29,8 @@ from spotify_assets.defs.ml.assets import (
 from spotify_assets.defs.quality.assets import build_data_quality_asset
 from spotify_assets.defs.reports.assets import BI_PREFIX, DASHBOARD_OBJECT, report_assets
 from spotify_assets.defs.warehouse_tables import warehouse_tables
-from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
 from spotify_assets.lib.marts.export import BI_DATABASE
+from spotify_assets.lib.ml.candidate_hits import CANDIDATE_HITS
 from spotify_assets.resources import LakeResource, SpotifyResource, WarehouseIOManager
 from spotify_assets_tests.warehouse_fixtures import (
     CORE_SCHEMAS,
@@ -102,9 +102,9 @@ def test_every_mart_is_a_described_table_with_a_chart(built):
         if mart.lineage:
             lineage = md["dagster/column_lineage"].value
             assert set(lineage.deps_by_column) == set(mart.lineage)
-        chart = md["chart"].value
+        chart = md["plot"].value
         pngs = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", chart)
-        assert len(pngs) == len(mart.charts) >= 1, mart.name
+        assert len(pngs) == len(mart.plots) >= 1, mart.name
         assert all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
@@ -160,7 +160,7 @@ def test_dashboard_is_offline_and_shows_every_chart(built):
     # Every mart's charts as interactive Vega-Lite specs (the bundle vendored beside the page),
     # plus the model's importance and predicted-against-actual charts as PNG.
     specs = html.count('class="vega-spec"')
-    assert specs == sum(len(m.charts) for m in ALL_MARTS)
+    assert specs == sum(len(m.plots) for m in ALL_MARTS)
     assert len(refs.images) == 2 and specs + 2 == md["charts"].value
     assert all(src.startswith("data:image/png;base64,") for src in refs.images)
     assert (path.parent / "vendor" / "vega-bundle.js").stat().st_size > 500_000

@@ -14,7 +14,7 @@ from spotify_assets.defs.catalog.assets import (
     catalog_entities,
     playlist_snapshots,
 )
-from spotify_assets.defs.quality.asset_checks import (
+from spotify_assets.defs.quality.coverage_checks import (
     every_playlist_complete,
     every_section_written,
     referenced_artists_fetched,

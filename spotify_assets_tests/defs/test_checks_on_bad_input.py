@@ -10,13 +10,13 @@ from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.listening.assets import STREAMS_VALUE_RULES
 from spotify_assets.defs.marts.factory import mart_assets
-from spotify_assets.defs.quality.checks import (
+from spotify_assets.defs.quality.table_checks import (
     ROW_COUNT_CHECK,
     SCHEMA_CHANGE_CHECK,
     column_schema_change_checks,
     row_count_checks,
 )
-from spotify_assets.lib.marts.spec import ChartSpec, Mart
+from spotify_assets.lib.marts.spec import Mart, PlotSpec
 from spotify_assets.lib.quality.rules import evaluate, schema_change
 from spotify_assets_tests.warehouse_fixtures import create_core_tables, insert
 
@@ -26,7 +26,7 @@ BAD_MART = Mart(
     sql="select * from (values ('a', 0.5), ('a', 0.2), ('b', 1.3)) t(family, stream_share)",
     columns={"family": "key", "stream_share": "a share"},
     reads=(),
-    charts=(ChartSpec("Shares", "bar", x="family", y=("stream_share",)),),
+    plots=(PlotSpec("Shares", "bar", x="family", y=("stream_share",)),),
     key=("family",),
 )
 

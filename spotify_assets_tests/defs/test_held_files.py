@@ -19,8 +19,8 @@ from spotify_assets.defs.listening.history_files import (
     streaming_history_sensor,
 )
 from spotify_assets.defs.quality.assets import build_data_quality_asset, check_specs_of
-from spotify_assets.lib.marts.report import data_quality_section
 from spotify_assets.lib.reports.dashboard import build_dashboard
+from spotify_assets.lib.reports.overview import data_quality_section
 from spotify_assets.resources import LakeResource, WarehouseIOManager
 
 LANDING = "landing/streaming_history"

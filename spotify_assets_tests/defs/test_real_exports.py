@@ -177,7 +177,7 @@ def test_values_no_play_can_have_fail_the_blocking_check(tmp_path):
 
 def test_the_dashboard_lists_what_was_not_ingested_with_reasons():
     from spotify_assets.lib.listening.streams import build_landing_files
-    from spotify_assets.lib.marts.report import landed_files_section
+    from spotify_assets.lib.reports.overview import landed_files_section
 
     conn = duckdb.connect()
     conn.execute("create schema core")

@@ -127,7 +127,7 @@ def test_users_come_from_variable_names_only(monkeypatch):
 
 
 def test_live_resource_gets_each_users_token_as_an_env_var(monkeypatch):
-    from spotify_assets.defs.resources import spotify_resource
+    from spotify_assets.defs.environment import spotify_resource
 
     monkeypatch.setenv("SPOTIFY_SOURCE", "live")
     monkeypatch.setenv("SPOTIFY_REFRESH_TOKEN_ALICE", "secret-a")

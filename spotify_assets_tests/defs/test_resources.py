@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from spotify_assets.defs.resources import build_resources
+from spotify_assets.defs.environment import build_resources
 from spotify_assets.settings import SettingsError, load_settings
 
 

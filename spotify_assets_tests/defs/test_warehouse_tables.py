@@ -12,7 +12,7 @@ from spotify_assets.definitions import with_warehouse_wide_definitions
 from spotify_assets.defs.marts.assets import CATALOG_MARTS, ENGAGEMENT_MARTS, LISTENER_MARTS
 from spotify_assets.defs.marts.factory import mart_assets, mart_key
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
-from spotify_assets.defs.quality.checks import ROW_COUNT_CHECK, SCHEMA_CHANGE_CHECK
+from spotify_assets.defs.quality.table_checks import ROW_COUNT_CHECK, SCHEMA_CHANGE_CHECK
 from spotify_assets.defs.warehouse_tables import warehouse_tables
 from spotify_assets.lib.marts.spec import Mart
 from spotify_assets.resources import LakeResource, WarehouseIOManager

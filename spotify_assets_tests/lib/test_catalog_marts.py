@@ -235,8 +235,8 @@ def test_declarations_match_the_tables(catalog):
             assert column in {r[0] for r in schema}, (m.name, table, column)
         # reads names exactly the tables the SQL reads (the headline and charts read the mart).
         assert referenced_tables(m.sql) == set(m.reads), m.name
-        assert m.charts, m.name
-        for chart in m.charts:
+        assert m.plots, m.name
+        for chart in m.plots:
             frame = catalog.execute(chart.query or f"select * from {m.table}").df()
             for column in (chart.x, *chart.y, chart.series, chart.value):
                 assert column is None or column in frame.columns, (m.name, chart.title, column)
@@ -580,7 +580,7 @@ def test_playlist_movement(catalog):
         "entries in the latest snapshot": 3,
         "exits in the latest snapshot": 1,
     }
-    churn, mix = (rows(catalog, c.query) for c in MART_BY_NAME["playlist_movement"].charts)
+    churn, mix = (rows(catalog, c.query) for c in MART_BY_NAME["playlist_movement"].plots)
     # S1 has nothing to compare with and is left out of the churn chart.
     assert churn == [{"snapshot_time": S2, "entries": 3, "exits": 1, "moved": 3}]
     # Pooled over all rows: S1 90 70 30 60 50 50 -> 2/6 mainstream, 1/6 niche;
@@ -681,7 +681,7 @@ def test_all_null_popularity_and_followers(null_catalog):
     for column in ("mean_popularity", "mainstream_share", "niche_share"):
         assert all(r[column] is None for r in movement), column
     for m in MARTS:  # every chart query and headline still runs
-        for chart in m.charts:
+        for chart in m.plots:
             if chart.query:
                 conn.execute(chart.query).fetchall()
         if m.headline:

@@ -209,7 +209,7 @@ def test_chart_artists_split_names_and_credit_full_streams(conn):
 
 
 def test_every_mart_key_is_unique_and_charts_and_headline_query(conn):
-    from spotify_assets.lib.marts.run import chart_frame, headline
+    from spotify_assets.lib.marts.run import headline, plot_frame
 
     for mart in MARTS:
         key = ", ".join(mart.key)
@@ -217,8 +217,8 @@ def test_every_mart_key_is_unique_and_charts_and_headline_query(conn):
         assert dupes == [(0,)], mart.name
         cols = [r[0] for r in rows(conn, f"describe {mart.table}")]
         assert cols == list(mart.columns), mart.name
-        for chart in mart.charts:
-            assert len(chart_frame(conn, mart, chart)) > 0, (mart.name, chart.title)
+        for chart in mart.plots:
+            assert len(plot_frame(conn, mart, chart)) > 0, (mart.name, chart.title)
     assert headline(conn, MARTS[0])["charted tracks"] == 5
 
 

@@ -15,17 +15,17 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from spotify_assets.lib.marts.spec import ChartSpec
-from spotify_assets.lib.reports.charts import png_size, render
+from spotify_assets.lib.marts.spec import PlotSpec
 from spotify_assets.lib.reports.dashboard import (
-    Chart,
     Headline,
+    Plot,
     Section,
     build_dashboard,
     format_number,
     headlines_from_row,
     render_table,
 )
+from spotify_assets.lib.reports.plots import png_size, render
 
 EXTERNAL = re.compile(r"^\s*(https?:|//)", re.IGNORECASE)
 
@@ -76,7 +76,7 @@ class Page(HTMLParser):
 @pytest.fixture(scope="module")
 def chart_png() -> bytes:
     frame = pd.DataFrame({"artist": ["A", "B", "C"], "hours": [3.0, 2.0, 1.0]})
-    return render(ChartSpec("Top artists", "barh", "artist", ("hours",)), frame)
+    return render(PlotSpec("Top artists", "barh", "artist", ("hours",)), frame)
 
 
 @pytest.fixture(scope="module")
@@ -98,14 +98,14 @@ def sections(chart_png) -> list[Section]:
             "Listening overview",
             "One row per UTC day.",
             [Headline("Plays", "1.23M", "music only"), Headline("Skip rate", "25%")],
-            [Chart("Top artists", chart_png, "Hours by artist"), Chart("Square", _png(40, 40))],
+            [Plot("Top artists", chart_png, "Hours by artist"), Plot("Square", _png(40, 40))],
             notes=["Podcasts are left out."],
         ),
         Section(
             "<script>alert('x')</script>",
             'Quotes " and & ampersands <i>stay</i> text.',
             [Headline("Rock & roll <3", "12", 'hint "quoted"')],
-            [Chart('Chart "one" <b>', _png(20, 10))],
+            [Plot('Chart "one" <b>', _png(20, 10))],
         ),
         Section("Listening overview", "Same title twice: its own anchor.", [], []),
         Section("Data quality", "Latest check results.", [], [], table=quality),

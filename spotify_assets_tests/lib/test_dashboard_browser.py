@@ -24,8 +24,8 @@ import duckdb
 import pytest
 
 from spotify_assets.lib.marts import chart_marts, engagement_marts, listener_marts
-from spotify_assets.lib.marts.report import LISTENER_DIR, MartGroup, write_dashboard
 from spotify_assets.lib.marts.run import build_marts
+from spotify_assets.lib.reports.overview import LISTENER_DIR, MartGroup, write_dashboard
 from spotify_assets_tests.warehouse_fixtures import create_core_tables, world_streams
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)

@@ -27,7 +27,7 @@ import pytest
 from spotify_assets.lib.listening.export_files import process_file, write_parquet
 from spotify_assets.lib.listening.streams import ProcessedFile, build_streams
 from spotify_assets.lib.marts.engagement_marts import MARTS, MIN_ARTIST_PLAYS
-from spotify_assets.lib.marts.run import build_marts, chart_frame, headline
+from spotify_assets.lib.marts.run import build_marts, headline, plot_frame
 from spotify_assets.lib.timezones import COUNTRY_TIMEZONES
 from spotify_assets_tests.warehouse_fixtures import CORE_SCHEMAS, create_core_tables, insert
 
@@ -186,9 +186,9 @@ def test_every_mart_declares_its_table(hand):
         columns = [r[0] for r in rows(hand, f"describe {mart.table}")]
         assert columns == list(mart.columns), mart.name
         assert set(mart.lineage) <= set(mart.columns), mart.name
-        assert mart.charts and mart.description and mart.reads, mart.name
-        for chart in mart.charts:
-            frame = chart_frame(hand, mart, chart)
+        assert mart.plots and mart.description and mart.reads, mart.name
+        for chart in mart.plots:
+            frame = plot_frame(hand, mart, chart)
             used = {chart.x, *chart.y, chart.series, chart.value} - {None}
             assert used <= set(frame.columns), (mart.name, chart.title)
             assert len(frame) > 0, (mart.name, chart.title)
@@ -348,8 +348,8 @@ def test_top_content_macro(hand):
     ) == [("t1", 1, 1)]
     # The chart: the last 365 days of data (2024-10-27 .. 2025-10-26): t4 3 streams (10, 11,
     # 12), t1 and t2 one each, 120000 ms each: the tie goes to the smaller id.
-    chart = MART["content_daily"].charts[0]
-    assert chart_frame(hand, MART["content_daily"], chart).values.tolist() == [
+    chart = MART["content_daily"].plots[0]
+    assert plot_frame(hand, MART["content_daily"], chart).values.tolist() == [
         ["Song Four - Artist C", 3],
         ["Song One - Artist A", 1],
         ["Song Two - Artist A", 1],

@@ -15,7 +15,7 @@ import pytest
 
 from spotify_assets.lib.marts import engagement_marts, listener_marts
 from spotify_assets.lib.marts.run import build_marts
-from spotify_assets.lib.marts.spec import ChartSpec
+from spotify_assets.lib.marts.spec import PlotSpec
 from spotify_assets.lib.reports import listener_pages as lp
 from spotify_assets.lib.reports.dashboard import build_dashboard
 from spotify_assets.lib.reports.listener_pages import _same  # the equality it checks with
@@ -67,8 +67,8 @@ def test_every_chart_of_every_page_is_what_its_definition_draws_from_that_listen
     assert sorted(p.user_id for p in pages) == sorted(users) and len(pages) >= 3
     for page in pages:
         (section,) = page.sections
-        assert [c.title for c in section.charts] == [s.title for s in lp.LISTENER_CHARTS.values()]
-        for chart, (key, spec) in zip(section.charts, lp.LISTENER_CHARTS.items(), strict=True):
+        assert [c.title for c in section.plots] == [s.title for s in lp.LISTENER_PLOTS.values()]
+        for chart, (key, spec) in zip(section.plots, lp.LISTENER_PLOTS.items(), strict=True):
             expected = vega_spec(spec, _own_frame(warehouse, key, page.user_id))
             if key == lp.BRUSHED:  # the page's brush, and the charts that follow it
                 expected = with_brush(expected)
@@ -79,7 +79,7 @@ def test_every_chart_of_every_page_is_what_its_definition_draws_from_that_listen
 
 def test_the_monthly_chart_brushes_and_the_taste_chart_follows(warehouse):
     pages = [
-        {k: json.loads(c.vega_json) for k, c in zip(lp.LISTENER_CHARTS, p.sections[0].charts,
+        {k: json.loads(c.vega_json) for k, c in zip(lp.LISTENER_PLOTS, p.sections[0].plots,
                                                       strict=True)}
         for p in lp.listener_pages(warehouse)
     ]  # fmt: skip
@@ -99,7 +99,7 @@ def test_a_page_holds_only_its_listeners_data(warehouse):
             page.display_name, "d", page.sections, generated_at="g", script_src="v.js"
         )
         assert not any(o.user_id in text for o in pages if o is not page), page.user_id
-        monthly = json.loads(page.sections[0].charts[0].vega_json)["data"]["values"]
+        monthly = json.loads(page.sections[0].plots[0].vega_json)["data"]["values"]
         (minutes,) = warehouse.execute(
             "select sum(ms_played) / 60000.0 from core.streams "
             "where user_id = ? and content_type = 'music'",
@@ -109,7 +109,7 @@ def test_a_page_holds_only_its_listeners_data(warehouse):
         assert math.isclose(shown, minutes, rel_tol=1e-9), page.user_id
 
 
-def _bulk(conn: Any, spec: ChartSpec, order: str) -> dict[str, dict[str, Any]]:
+def _bulk(conn: Any, spec: PlotSpec, order: str) -> dict[str, dict[str, Any]]:
     """Each group's spec the bulk way: its values from SQL spliced into the template of its
     layout, drawn from the first group (by name) of that layout, as listener_pages does."""
     columns = {n: t for n, t, *_ in conn.execute("describe frames").fetchall() if n != "g"}
@@ -153,7 +153,7 @@ union all select 'g4', date '2024-12-31' + i::int, (2024 + i)::varchar, i, i fro
 union all select 'g5', date '2023-01-01' + i::int, (2024 + i % 2)::varchar, i, i from range(40) r(i)
 """  # noqa: E501
     )
-    line = ChartSpec("Line", "line", "day", ("a", "b"), picker="period", picker_all=False)
+    line = PlotSpec("Line", "line", "day", ("a", "b"), picker="period", picker_all=False)
     bulk = _bulk(conn, line, "day")
     for g, got in bulk.items():
         frame = conn.execute(f"select * exclude (g) from frames where g = '{g}' order by day").df()
@@ -164,7 +164,7 @@ union all select 'g5', date '2023-01-01' + i::int, (2024 + i % 2)::varchar, i, i
 
     conn.execute("create or replace table frames as select g, period, day::varchar as label, "
                  "a from frames where a is not null")  # fmt: skip
-    barh = ChartSpec("Top", "barh", "label", ("a",), picker="period", picker_all=False)
+    barh = PlotSpec("Top", "barh", "label", ("a",), picker="period", picker_all=False)
     bulk = _bulk(conn, barh, "a desc, label")
     for g, got in bulk.items():
         frame = conn.execute(
@@ -177,4 +177,4 @@ union all select 'g5', date '2023-01-01' + i::int, (2024 + i % 2)::varchar, i, i
 
 def test_bulk_refuses_charts_it_cannot_shape():
     with pytest.raises(ValueError, match="not drawn in bulk"):
-        values_sql(ChartSpec("S", "scatter", "x", ("y",)), "t", {"x": "DOUBLE"}, by="g", order="x")
+        values_sql(PlotSpec("S", "scatter", "x", ("y",)), "t", {"x": "DOUBLE"}, by="g", order="x")

@@ -16,8 +16,8 @@ import pytest
 
 from spotify_assets.lib.catalog.snapshots import SNAPSHOT_PARTITION_FORMAT, manifest_key
 from spotify_assets.lib.lake import LocalLakeStore
-from spotify_assets.lib.marts.candidate_hits import HIT_MARGIN
 from spotify_assets.lib.ml import feature_columns
+from spotify_assets.lib.ml.candidate_hits import HIT_MARGIN
 from spotify_assets.lib.ml.evaluation import (
     EVALUATION_COLUMNS,
     evaluation_table,

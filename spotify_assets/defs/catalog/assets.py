@@ -23,7 +23,7 @@ from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.automation import CATALOG_FRESHNESS, on_upstream_change
 from spotify_assets.defs.catalog.datasets import CATALOG_DATASET_FILES_KEY
-from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
+from spotify_assets.defs.quality.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.lib.catalog.api_mode import ApiModeState
 from spotify_assets.lib.catalog.datasets import dataset_artists, dataset_tracks
 from spotify_assets.lib.catalog.entities import (

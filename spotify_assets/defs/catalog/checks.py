@@ -6,7 +6,7 @@ WARN where a person should look.
 
 import dagster as dg
 
-from spotify_assets.defs.rule_checks import rule_checks
+from spotify_assets.defs.quality.rule_checks import rule_checks
 from spotify_assets.lib.quality.rules import Rule, accepted_values, in_range, references, unique_key
 
 CATALOG_RULES: dict[str, list[Rule]] = {

@@ -28,7 +28,7 @@ from spotify_assets.defs.listening.history_files import (
 )
 from spotify_assets.defs.listening.recently_played import RECENTLY_PLAYED_KEY
 from spotify_assets.defs.quality.held import zone_held_files
-from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
+from spotify_assets.defs.quality.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.defs.warehouse_tables import ROW_COUNT_MAY_DROP
 from spotify_assets.lib.landing import ProcessedFile, processed_files
 from spotify_assets.lib.listening.recently_played import drop_polled_duplicates, polled_files

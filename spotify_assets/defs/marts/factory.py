@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.defs.metadata import latest_metadata_value
-from spotify_assets.defs.rule_checks import rule_check_result, rule_check_spec
+from spotify_assets.defs.quality.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.lib.listening.streams import ensure_streams
 from spotify_assets.lib.marts.run import (
     build_mart,
-    chart_frame,
     headline,
     memory_share,
+    plot_frame,
     prepare,
     scratch_of,
     scratch_tables,
@@ -42,7 +41,8 @@ from spotify_assets.lib.quality.rules import (
     unique_key,
     within_unit_interval,
 )
-from spotify_assets.lib.reports.charts import markdown_image, render
+from spotify_assets.lib.reports.plots import markdown_image, render
+from spotify_assets.resources.event_log import latest_metadata_value
 from spotify_assets.resources.warehouse import table_schema
 
 if TYPE_CHECKING:
@@ -96,10 +96,10 @@ def column_lineage(mart: Mart) -> dg.TableColumnLineage:
     )
 
 
-def draw_charts(mart: Mart, frames: Sequence["pd.DataFrame"]) -> str:
+def draw_plots(mart: Mart, frames: Sequence["pd.DataFrame"]) -> str:
     """All of a mart's charts as one Markdown block (a heading and an image each)."""
     parts = []
-    for chart, frame in zip(mart.charts, frames, strict=True):
+    for chart, frame in zip(mart.plots, frames, strict=True):
         parts.append(f"**{chart.title}**\n\n{markdown_image(render(chart, frame), chart.title)}")
     return "\n\n".join(parts)
 
@@ -191,15 +191,15 @@ def mart_assets(
                         if dg.AssetCheckKey(result.asset_key, result.check_name)
                         in context.selected_asset_check_keys
                     ]
-                    frames = [chart_frame(conn, mart, chart) for chart in mart.charts]
+                    frames = [plot_frame(conn, mart, plot) for plot in mart.plots]
                     context.log.info(
                         f"[{i}/{len(selected)}] {mart.table}: "
                         f"{metadata['dagster/row_count']:,} rows in {seconds:.2f} s"
                     )
-                    # The previous mart's charts were drawn while this one was computed.
+                    # The previous mart's plots were drawn while this one was computed.
                     if previous:
                         yield from _results(*previous)
-                    previous = (mart, metadata, drawer.submit(draw_charts, mart, frames), checks)
+                    previous = (mart, metadata, drawer.submit(draw_plots, mart, frames), checks)
                 if previous:
                     yield from _results(*previous)
         context.log.info(f"{len(selected)} marts in {time.perf_counter() - started:.1f} s")
@@ -208,10 +208,10 @@ def mart_assets(
 
 
 def _results(
-    mart: Mart, metadata: dict[str, Any], charts: Future[str], checks: list[dg.AssetCheckResult]
+    mart: Mart, metadata: dict[str, Any], plots: Future[str], checks: list[dg.AssetCheckResult]
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    if mart.charts:
-        metadata = {**metadata, "chart": dg.MetadataValue.md(charts.result())}
+    if mart.plots:
+        metadata = {**metadata, "plot": dg.MetadataValue.md(plots.result())}
     yield dg.MaterializeResult(asset_key=mart_key(mart), metadata=metadata)
     yield from checks
 

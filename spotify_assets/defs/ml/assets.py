@@ -28,9 +28,7 @@ from spotify_assets.defs.automation import (
     on_upstream_change,
 )
 from spotify_assets.defs.marts.factory import mart_assets
-from spotify_assets.defs.metadata import latest_metadata_value
 from spotify_assets.lib.lazy import DataFrameHint
-from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
 from spotify_assets.lib.ml import (
     FEATURE_DESCRIPTIONS,
     ModelError,
@@ -41,6 +39,7 @@ from spotify_assets.lib.ml import (
     fit_and_evaluate,
     load_training_data,
 )
+from spotify_assets.lib.ml.candidate_hits import CANDIDATE_HITS
 from spotify_assets.lib.ml.evaluation import (
     EVALUATION_COLUMNS,
     evaluation_charts,
@@ -55,6 +54,7 @@ from spotify_assets.lib.ml.features import NULLABLE_FEATURES
 from spotify_assets.lib.ml.forward import DEFAULT_HORIZON_DAYS
 from spotify_assets.lib.ml.model import DEFAULT_MIN_MARGIN
 from spotify_assets.resources import LakeResource, SpotifyResource
+from spotify_assets.resources.event_log import latest_metadata_value
 
 if TYPE_CHECKING:
     import pandas as pd

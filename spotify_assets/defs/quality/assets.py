@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from spotify_assets.defs.metadata import plain_values
 from spotify_assets.lib.lazy import DataFrameHint
 from spotify_assets.lib.quality.held_files import with_held_files
 from spotify_assets.lib.quality.rules import DATA_QUALITY_COLUMNS
+from spotify_assets.resources.event_log import plain_values
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -17,10 +17,10 @@ import warnings
 
 import dagster as dg
 
-from spotify_assets.defs.metadata import plain_values
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 from spotify_assets.lib.quality.alerts import Alert, check_failed_alert, run_failed_alert
 from spotify_assets.resources.alerts import AlertsResource
+from spotify_assets.resources.event_log import plain_values
 
 # A tick reads at most this many check results; the next tick goes on from the cursor.
 CHECK_EVENTS_PER_TICK = 500

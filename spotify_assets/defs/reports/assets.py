@@ -28,7 +28,6 @@ from spotify_assets.defs.automation import (
     on_cron,
     on_upstream_change,
 )
-from spotify_assets.defs.metadata import latest_metadata_value
 from spotify_assets.defs.ml.assets import MODEL_KEY
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 from spotify_assets.defs.warehouse_tables import WarehouseTable, keys_of
@@ -36,9 +35,10 @@ from spotify_assets.lib.marts import catalog_marts as catalog_sql
 from spotify_assets.lib.marts import chart_marts as chart_sql
 from spotify_assets.lib.marts import engagement_marts as engagement_sql
 from spotify_assets.lib.marts import listener_marts as listener_sql
-from spotify_assets.lib.marts.candidate_hits import CANDIDATE_HITS
 from spotify_assets.lib.marts.export import BI_DATABASE, export_tables
-from spotify_assets.lib.marts.report import (
+from spotify_assets.lib.ml.candidate_hits import CANDIDATE_HITS
+from spotify_assets.lib.reports.dashboard import Plot
+from spotify_assets.lib.reports.overview import (
     LISTENER_DIR,
     MartGroup,
     data_quality_section,
@@ -46,8 +46,8 @@ from spotify_assets.lib.marts.report import (
     landed_files_section,
     write_dashboard,
 )
-from spotify_assets.lib.reports.dashboard import Chart
 from spotify_assets.resources import LakeResource
+from spotify_assets.resources.event_log import latest_metadata_value
 
 OWNERS = ["team:analytics"]
 DASHBOARD_KEY = dg.AssetKey(["reports", "dashboard"])
@@ -134,7 +134,7 @@ def report_assets(tables: Sequence[WarehouseTable]) -> list[dg.AssetsDefinition]
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
         model_charts = [
-            Chart(alt.capitalize(), png, caption="From ml/popularity_model's latest training.")
+            Plot(alt.capitalize(), png, caption="From ml/popularity_model's latest training.")
             for alt, png in _drawn_images(context.instance, MODEL_KEY, "charts")
         ]
         store = lake.store()
@@ -144,7 +144,7 @@ def report_assets(tables: Sequence[WarehouseTable]) -> list[dg.AssetsDefinition]
                 lambda path, data: store.put_bytes(f"{DASHBOARD_PREFIX}/{path}", data),
                 DASHBOARD_GROUPS,
                 generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                extra_charts={MODEL_GROUP_TITLE: model_charts},
+                extra_plots={MODEL_GROUP_TITLE: model_charts},
                 tail_sections=(data_quality_section, landed_files_section),
             )
         uri = lake.uri(DASHBOARD_OBJECT)

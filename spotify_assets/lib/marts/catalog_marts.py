@@ -32,8 +32,8 @@ from spotify_assets.lib.marts.spec import (
     MUSIC_PLAYS,
     NICHE_MAX_POPULARITY,
     STREAM_MIN_MS,
-    ChartSpec,
     Mart,
+    PlotSpec,
     popularity_shares,
     share_of,
 )
@@ -167,8 +167,8 @@ select p.artist_id,
         "followers": (("core.artists", "followers"),),
         "genre_family": (("core.artist_genres", "genre_family"),),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title=f"Top {CHART_TOP_N} artists in the current playlists",
             kind="barh",
             x="artist",
@@ -280,8 +280,8 @@ select genre_family,
         "followers_p75": (("core.artists", "followers"),),
         "followers_max": (("core.artists", "followers"),),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Catalog tracks by genre family",
             kind="barh",
             x="genre_family",
@@ -291,7 +291,7 @@ select genre_family,
                 "order by tracks desc, genre_family"
             ),
         ),
-        ChartSpec(
+        PlotSpec(
             title="Streams by genre family",
             kind="barh",
             x="genre_family",
@@ -361,8 +361,8 @@ select p.artist_id,
         "fitted_popularity": (("core.artists", "followers"), ("core.artists", "popularity")),
         "residual": (("core.artists", "followers"), ("core.artists", "popularity")),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Artist popularity vs followers",
             kind="scatter",
             x="followers",
@@ -420,14 +420,14 @@ select release_year,
         "share": (("core.tracks", "album_id"), ("core.albums", "release_year")),
         "avg_popularity": _TRACK_POPULARITY,
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Catalog tracks by release year",
             kind="bar",
             x="release_year",
             y=("tracks",),
         ),
-        ChartSpec(
+        PlotSpec(
             title="Catalog tracks by decade",
             kind="bar",
             x="decade",
@@ -501,15 +501,15 @@ select k.cohort,
         "mainstream_share": _TRACK_POPULARITY,
         "niche_share": _TRACK_POPULARITY,
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Mainstream and niche share by release cohort",
             kind="bar",
             x="cohort",
             y=("mainstream_share", "niche_share"),
             y_label="share of tracks with known popularity",
         ),
-        ChartSpec(
+        PlotSpec(
             title="Catalog tracks by release cohort",
             kind="bar",
             x="cohort",
@@ -580,15 +580,15 @@ select b.duration_bin_s,
         "avg_popularity": _TRACK_POPULARITY,
         "median_popularity": _TRACK_POPULARITY,
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Catalog tracks by duration",
             kind="bar",
             x="bin_label",
             y=("tracks",),
             x_label="duration (m:ss)",
         ),
-        ChartSpec(
+        PlotSpec(
             title="Track popularity by duration",
             kind="line",
             x="bin_label",
@@ -670,8 +670,8 @@ select a.album_id,
         "total_duration_min": (("core.tracks", "duration_ms"),),
         "playlist_appearances": (*_CURRENT_ROWS, ("core.tracks", "album_id")),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title=f"Top {CHART_TOP_N} albums in the current playlists",
             kind="barh",
             x="album",
@@ -792,8 +792,8 @@ select s.snapshot_time,
         "mainstream_share": _TRACK_POPULARITY,
         "niche_share": _TRACK_POPULARITY,
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Playlist churn per snapshot (all playlists)",
             kind="line",
             x="snapshot_time",
@@ -807,7 +807,7 @@ select s.snapshot_time,
             ),
             y_label="tracks",
         ),
-        ChartSpec(
+        PlotSpec(
             title="Mainstream and niche share of playlist tracks per snapshot",
             kind="line",
             x="snapshot_time",

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from spotify_assets.lib.marts.spec import ChartSpec, Mart
+from spotify_assets.lib.marts.spec import Mart, PlotSpec
 
 if TYPE_CHECKING:
     from spotify_assets.lib.landing import ProcessedFile
@@ -210,8 +210,8 @@ select region,
         "last_rank": (*_RANK, *_PERIOD),
         "total_streams": _STREAMS,
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title=f"Top {CHART_TOP_N} songs by chart streams, last 30 days of daily charts",
             kind="barh",
             x="track",
@@ -327,8 +327,8 @@ select e.region,
         "streams_change": (*_STREAMS, *_PERIOD, *_TRACK),
         "movement": (*_RANK, *_PERIOD, *_TRACK),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Chart entries by movement, daily charts of the shown region",
             kind="stacked_bar",
             x="period_start",
@@ -399,8 +399,8 @@ select chart,
         "global_rank": (*_E, *_RANK),
         "regional_streams": (*_E, *_STREAMS),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title=f"Top {CHART_TOP_N} songs by regional reach, latest daily chart",
             kind="barh",
             x="track",
@@ -479,8 +479,8 @@ select region, chart,
         "periods_charted": _PERIOD,
         "best_rank": _RANK,
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title=f"Top {CHART_TOP_N} artists by chart streams, daily charts",
             kind="barh",
             x="artist_name",

@@ -34,8 +34,8 @@ from spotify_assets.lib.marts.spec import (
     MUSIC_PLAYS,
     NICHE_MAX_POPULARITY,
     TRACK_FAMILY_SQL,
-    ChartSpec,
     Mart,
+    PlotSpec,
     Scratch,
     local_ts,
     popularity_shares,
@@ -214,15 +214,15 @@ select d.date,
         "active_users": _USERS,
         "listening_hours_per_active_user": (*_HOURS, *_USERS),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Listening hours per day",
             kind="line",
             x="date",
             y=("listening_hours",),
             y_label="hours",
         ),
-        ChartSpec(
+        PlotSpec(
             title="Daily active users",
             kind="line",
             x="date",
@@ -342,15 +342,15 @@ window w as (order by month)
         "streams_yoy_growth": (*_STREAMS, *_TS),
         "listening_hours_yoy_growth": (*_HOURS, *_TS),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Monthly active users",
             kind="bar",
             x="month",
             y=("active_users",),
             y_label="users with a stream",
         ),
-        ChartSpec(
+        PlotSpec(
             title="Monthly churn rate (active this month, not the next)",
             kind="line",
             x="month",
@@ -422,8 +422,8 @@ select g.weekday,
         "listening_hours": _HOURS,
         "share_of_streams": _STREAMS,
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Streams by local weekday and hour",
             kind="heatmap",
             x="local_hour",
@@ -615,8 +615,8 @@ select d.date, n.kind, n.content_id, n.content_name, n.artist_name,
         "streams": _STREAMS,
         "listening_hours": _HOURS,
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Top 10 tracks by streams, last 365 days of data",
             kind="barh",
             x="track",
@@ -732,8 +732,8 @@ select us.user_id,
         "start_reason": (("core.streams", "reason_start"),),
         "first_local_hour": (*_LOCAL, ("core.streams", "ms_played")),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Sessions by local hour of their start",
             kind="bar",
             x="first_local_hour",
@@ -815,8 +815,8 @@ select b.bucket,
         "avg_plays_per_session": (("marts.sessions", "plays"),),
         "median_plays_per_session": (("marts.sessions", "plays"),),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Sessions by length",
             kind="bar",
             x="bucket",
@@ -850,8 +850,8 @@ select coalesce(start_reason, 'unknown') as start_reason,
         "sessions": (("marts.sessions", "start_reason"),),
         "share": (("marts.sessions", "start_reason"),),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="How sessions start",
             kind="barh",
             x="start_reason",
@@ -965,8 +965,8 @@ select dimension,
         "skip_rate": (("core.streams", "skipped"),),
         "completion_rate": (("core.streams", "reason_end"),),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Skip rate by genre family",
             kind="barh",
             x="value",
@@ -978,7 +978,7 @@ select value, skip_rate from marts.skip_rates
             x_label="genre family",
             y_label="skip rate",
         ),
-        ChartSpec(
+        PlotSpec(
             title="Skip and completion rates by local hour",
             kind="line",
             x="local_hour",
@@ -1038,8 +1038,8 @@ select reason_start,
         "share_of_plays": _PLAYS,
         "share_of_start": (*_PLAYS, ("core.streams", "reason_start")),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="How plays end, by how they started",
             kind="stacked_bar",
             x="reason_start",
@@ -1105,8 +1105,8 @@ select genre_family, plays, streams, listening_hours,
         "stream_share": _STREAMS,
         "hours_share": _HOURS,
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Share of streams by genre family",
             kind="barh",
             x="genre_family",
@@ -1158,8 +1158,8 @@ select conn_country, plays, streams, listening_hours, listeners,
         "stream_share": _STREAMS,
         "hours_share": _HOURS,
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Streams by country",
             kind="barh",
             x="conn_country",
@@ -1282,8 +1282,8 @@ select us.user_id,
             ("core.albums", "release_year"),
         ),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Taste: mainstream, niche and new-artist shares",
             kind="line",
             x="month",
@@ -1299,7 +1299,7 @@ select month, avg(mainstream_share) as mainstream_share, avg(niche_share) as nic
 """,
             y_label="mean over users (discovery: not in their first month)",
         ),
-        ChartSpec(
+        PlotSpec(
             title="Mean popularity of what users stream (mean over users)",
             kind="line",
             x="month",

@@ -41,8 +41,8 @@ from spotify_assets.lib.marts.spec import (
     COUNTRY_ZONES,
     IS_STREAM,
     TRACK_FAMILY_SQL,
-    ChartSpec,
     Mart,
+    PlotSpec,
     local_ts,
     quarter_hour,
 )
@@ -510,8 +510,8 @@ select p.user_id,
         "listening_age": (("core.albums", "release_year"),),
         "skip_rate": ((_S, "skipped"),),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             title="Listening minutes per listener and year",
             kind="bar",
             x="year",

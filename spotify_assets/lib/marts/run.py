@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from spotify_assets.lib.marts.spec import ChartSpec, Mart, Scratch
+from spotify_assets.lib.marts.spec import Mart, PlotSpec, Scratch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,7 +126,7 @@ def existing_tables(conn: Any) -> set[str]:
     }
 
 
-def chart_frame(conn: Any, mart: Mart, chart: ChartSpec) -> pd.DataFrame:
+def plot_frame(conn: Any, mart: Mart, chart: PlotSpec) -> pd.DataFrame:
     query = chart.query or f"select * from {mart.table}"
     return conn.execute(f"select * from ({query}) limit {CHART_ROW_LIMIT}").df()
 

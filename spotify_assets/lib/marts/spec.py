@@ -3,8 +3,8 @@ descriptions, where each derived column comes from, and the chart a person reads
 
 The definitions layer (``spotify_assets/defs/marts``) turns each :class:`Mart` into an asset that
 runs ``CREATE OR REPLACE TABLE marts.<name> AS <sql>`` in DuckDB, emits the column schema,
-row count and column lineage, and renders :attr:`Mart.charts` with
-:func:`spotify_assets.lib.reports.charts.render` into the asset's metadata and the dashboard.
+row count and column lineage, and renders :attr:`Mart.plots` with
+:func:`spotify_assets.lib.reports.plots.render` into the asset's metadata and the dashboard.
 Big tables (``core.streams``) are only ever read here, in SQL; only the finished mart (small)
 is turned into a DataFrame, for its chart.
 """
@@ -17,12 +17,12 @@ from typing import Literal
 from spotify_assets.lib.catalog.genres import GENRE_FAMILIES
 from spotify_assets.lib.timezones import UNKNOWN_COUNTRY_ZONE, country_timezone_values_sql
 
-ChartKind = Literal["line", "bar", "barh", "stacked_bar", "area", "heatmap", "scatter", "hist"]
+PlotKind = Literal["line", "bar", "barh", "stacked_bar", "area", "heatmap", "scatter", "hist"]
 
 
 @dataclass(frozen=True)
-class ChartSpec:
-    """A declarative chart of a mart (rendered by :mod:`spotify_assets.lib.reports.charts`).
+class PlotSpec:
+    """A declarative chart of a mart (rendered by :mod:`spotify_assets.lib.reports.plots`).
 
     ``query`` (optional) is a SELECT over the warehouse that shapes the mart for this chart
     (a filter, a top-N, a pivot); without it the chart reads the whole mart table.
@@ -35,7 +35,7 @@ class ChartSpec:
     """
 
     title: str
-    kind: ChartKind
+    kind: PlotKind
     x: str
     y: tuple[str, ...] = ()
     query: str | None = None
@@ -89,7 +89,7 @@ class Mart:
     reads: tuple[str, ...]
     key: tuple[str, ...]
     lineage: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
-    charts: tuple[ChartSpec, ...] = ()
+    plots: tuple[PlotSpec, ...] = ()
     after_sql: tuple[str, ...] = ()
     headline: str | None = None
     key_by_construction: bool = False

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from spotify_assets.lib.catalog.genres import GENRE_FAMILIES
 from spotify_assets.lib.catalog.snapshots import completed_snapshots, window_start, window_tables
 from spotify_assets.lib.lake import LakeStore
-from spotify_assets.lib.marts.candidate_hits import HIT_MARGIN
-from spotify_assets.lib.marts.spec import ChartSpec
+from spotify_assets.lib.marts.spec import PlotSpec
+from spotify_assets.lib.ml.candidate_hits import HIT_MARGIN
 from spotify_assets.lib.ml.features import genre_column
 from spotify_assets.lib.ml.forward import (
     RISE_POINTS,
@@ -25,7 +25,7 @@ from spotify_assets.lib.ml.forward import (
     load_forward_data,
 )
 from spotify_assets.lib.ml.model import ModelParams, TrainingResult, regression_scores
-from spotify_assets.lib.reports.charts import markdown_image, render
+from spotify_assets.lib.reports.plots import markdown_image, render
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -225,7 +225,7 @@ def evaluation_charts(result: TrainingResult) -> str:
     tracks at most), as Markdown with embedded PNGs."""
     top = result.importances.head(15)
     importance_png = render(
-        ChartSpec(
+        PlotSpec(
             "Permutation importance on held-out folds (drop in R²)",
             "barh",
             x="feature",
@@ -236,7 +236,7 @@ def evaluation_charts(result: TrainingResult) -> str:
     labelled = result.predictions.dropna(subset=["target", "oof_prediction"])
     sample = labelled.sample(n=min(5000, len(labelled)), random_state=0)
     scatter_png = render(
-        ChartSpec(
+        PlotSpec(
             "Out-of-fold prediction against actual",
             "scatter",
             x="target",

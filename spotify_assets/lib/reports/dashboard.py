@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spotify_assets.lib.reports.charts import png_size
+from spotify_assets.lib.reports.plots import png_size
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,7 +47,7 @@ class Headline:
 
 
 @dataclass(frozen=True)
-class Chart:
+class Plot:
     """A chart: its Vega-Lite spec (interactive, :func:`spotify_assets.lib.reports.vega.
     vega_spec`) or, for charts only drawn elsewhere (the model's), PNG bytes."""
 
@@ -68,7 +68,7 @@ class Section:
     title: str
     description: str
     headlines: Sequence[Headline]
-    charts: Sequence[Chart]
+    plots: Sequence[Plot]
     notes: Sequence[str] = ()
     table: pd.DataFrame | None = None
     #: Raw HTML placed after the cards (already escaped by its builder: the Wrapped blocks).
@@ -273,7 +273,7 @@ def build_dashboard(
     ``script_src`` is the relative path of the vendored Vega bundle, needed as soon as a chart
     is interactive; ``back_link`` is ``(href, text)`` of a link in the header (to the index).
     """
-    interactive = any(c.vega is not None for s in sections for c in s.charts)
+    interactive = any(c.vega is not None for s in sections for c in s.plots)
     if interactive and not script_src:
         raise ValueError("interactive charts need script_src (the vendored Vega bundle)")
     scripts = (
@@ -326,8 +326,8 @@ def _section(section: Section, anchor: str) -> str:
         parts.append(f'<div class="cards">{cards}</div>')
     if section.html:
         parts.append(section.html)
-    if section.charts:
-        parts.append(f'<div class="charts">{"".join(_figure(c) for c in section.charts)}</div>')
+    if section.plots:
+        parts.append(f'<div class="charts">{"".join(_figure(c) for c in section.plots)}</div>')
     if section.notes:
         notes = "".join(f"<li>{_e(n)}</li>" for n in section.notes)
         parts.append(f'<ul class="notes">{notes}</ul>')
@@ -348,7 +348,7 @@ def _card(headline: Headline) -> str:
 def _pickers(section: Section) -> list[str]:
     """One select per picker column of the section's charts (options in chart order)."""
     pickers: dict[str, dict[str, Any]] = {}
-    for chart in section.charts:
+    for chart in section.plots:
         meta = ((chart.vega or {}).get("usermeta") or {}).get("picker")
         if meta:
             known = pickers.setdefault(meta["column"], {**meta, "options": []})
@@ -377,24 +377,24 @@ def script_safe(json_text: str) -> str:
     return json_text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _figure(chart: Chart) -> str:
-    caption = f"<figcaption>{_e(chart.caption)}</figcaption>" if chart.caption else ""
-    if chart.vega is not None:
+def _figure(plot: Plot) -> str:
+    caption = f"<figcaption>{_e(plot.caption)}</figcaption>" if plot.caption else ""
+    if plot.vega is not None:
         return (
-            f'<figure class="vchart"><div class="vega" role="img" aria-label="{_e(chart.title)}">'
+            f'<figure class="vchart"><div class="vega" role="img" aria-label="{_e(plot.title)}">'
             f'</div><script type="application/json" class="vega-spec">'
-            f"{chart.vega_json or json_script(chart.vega)}</script>{caption}</figure>"
+            f"{plot.vega_json or json_script(plot.vega)}</script>{caption}</figure>"
         )
-    if chart.png is None:
-        raise ValueError(f"chart {chart.title!r} has neither a spec nor a PNG")
+    if plot.png is None:
+        raise ValueError(f"plot {plot.title!r} has neither a spec nor a PNG")
     try:
-        width, height = png_size(chart.png)
+        width, height = png_size(plot.png)
         size = f' width="{width}" height="{height}"'
     except ValueError:
         size = ""
-    uri = "data:image/png;base64," + base64.b64encode(chart.png).decode("ascii")
+    uri = "data:image/png;base64," + base64.b64encode(plot.png).decode("ascii")
     return (
-        f'<figure><img src="{uri}" alt="{_e(chart.title)}"{size} loading="lazy">{caption}</figure>'
+        f'<figure><img src="{uri}" alt="{_e(plot.title)}"{size} loading="lazy">{caption}</figure>'
     )
 
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from spotify_assets.lib.marts.spec import ChartSpec
+from spotify_assets.lib.marts.spec import PlotSpec
 from spotify_assets.lib.reports.dashboard import (
-    Chart,
     Headline,
+    Plot,
     Section,
     format_number,
     json_script,
@@ -50,21 +50,21 @@ WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturd
 
 #: The listener page's charts: one definition each, filtered by the page's period picker
 #: ("all" is the all-time rows, every frame carries them).
-LISTENER_CHARTS = {
-    "monthly": ChartSpec(
+LISTENER_PLOTS = {
+    "monthly": PlotSpec(
         "Listening minutes per month", "bar", "month", ("minutes",), y_label="minutes",
         picker="period", picker_all=False,
     ),
-    "clock": ChartSpec(
+    "clock": PlotSpec(
         "Listening clock: share of listening time by local hour", "bar", "local_hour",
         ("share",), x_label="local hour", y_label="share of listening time",
         picker="period", picker_all=False,
     ),
-    "artists": ChartSpec(
+    "artists": PlotSpec(
         f"Top {LISTENER_TOP_N} artists by streams", "barh", "artist", ("streams",),
         x_label="artist", y_label="streams", picker="period", picker_all=False,
     ),
-    "taste": ChartSpec(
+    "taste": PlotSpec(
         "Taste over time: discovery, mainstream and niche shares of streams", "line", "month",
         ("discovery_share", "mainstream_share", "niche_share"), y_label="share",
         picker="period", picker_all=False,
@@ -262,13 +262,13 @@ select w.*, coalesce(l.display_name, w.user_id) as display_name
         "from marts.listener_wrapped"
     )
     try:
-        shaped = {key: _shaped(conn, key) for key in LISTENER_CHARTS}
+        shaped = {key: _shaped(conn, key) for key in LISTENER_PLOTS}
         templates: dict[tuple[Any, ...], _Template] = {}
         for user_id, group in itertools.groupby(wrapped, key=lambda r: r["user_id"]):
             rows = list(group)
             name = str(rows[0]["display_name"])
             charts = []
-            for key, spec in LISTENER_CHARTS.items():
+            for key, spec in LISTENER_PLOTS.items():
                 got = shaped[key].get(user_id)
                 layout = _layout(spec, got)
                 made = templates.get((key, layout))
@@ -277,7 +277,7 @@ select w.*, coalesce(l.display_name, w.user_id) as display_name
                 text = made.before
                 if made.after is not None:
                     text = made.before + script_safe(got["values"]) + made.after
-                charts.append(Chart(spec.title, vega=made.spec, vega_json=text))
+                charts.append(Plot(spec.title, vega=made.spec, vega_json=text))
             section = Section(
                 f"{name}: Wrapped",
                 "Music plays only unless it says podcasts; years are UTC calendar years, hours "
@@ -288,12 +288,12 @@ select w.*, coalesce(l.display_name, w.user_id) as display_name
             )
             yield ListenerPage(str(user_id), name, listener_path(str(user_id)), [section])
     finally:
-        for key in LISTENER_CHARTS:
+        for key in LISTENER_PLOTS:
             conn.execute(f"drop table if exists _listener_{key}")
         conn.execute("drop table if exists _listener_periods")
 
 
-def _layout(spec: ChartSpec, got: dict[str, Any] | None) -> tuple[Any, ...]:
+def _layout(spec: PlotSpec, got: dict[str, Any] | None) -> tuple[Any, ...]:
     if got is None:  # no rows at all for this listener
         return ("no data",)
     return layout_key(
@@ -322,7 +322,7 @@ def _shaped(conn: Any, key: str) -> dict[str, dict[str, Any]]:
     )
     columns = {c: types[c] for c in frame.columns}
     sql = values_sql(
-        LISTENER_CHARTS[key],
+        LISTENER_PLOTS[key],
         f"_listener_{key}",
         columns,
         by="user_id",
@@ -343,7 +343,7 @@ def _shaped(conn: Any, key: str) -> dict[str, dict[str, Any]]:
 def _template(conn: Any, key: str, user_id: str, got: dict[str, Any] | None) -> _Template:
     """The spec of chart ``key`` drawn by its definition from ``user_id``'s frame, split
     around its data values, which must be the ones ``values_sql`` gave for that listener."""
-    spec, frame = LISTENER_CHARTS[key], _FRAMES[key]
+    spec, frame = LISTENER_PLOTS[key], _FRAMES[key]
     if got is None:
         from spotify_assets.lib.lazy import pandas as pd
 

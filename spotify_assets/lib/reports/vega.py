@@ -1,9 +1,9 @@
-"""One chart definition, two outputs (Dagster-free): a :class:`ChartSpec` and its frame become
+"""One chart definition, two outputs (Dagster-free): a :class:`PlotSpec` and its frame become
 one Vega-Lite spec, drawn as a PNG for the Dagster UI (vl-convert, no browser) and embedded as
 it is in the dashboard, where Vega-Embed makes it interactive (tooltips, zoom on time axes,
 legend highlighting, a picker that filters).
 
-Why Vega-Lite: a chart is a declarative JSON document, the same shape as a ``ChartSpec``; the
+Why Vega-Lite: a chart is a declarative JSON document, the same shape as a ``PlotSpec``; the
 ``vl-convert-python`` wheel renders it to PNG without a browser and ships the Vega, Vega-Lite
 and Vega-Embed JavaScript (:func:`javascript_bundle`), so the dashboard's script is vendored
 from a package at build time and the pages open from ``file://`` with no network.
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spotify_assets.lib.marts.spec import ChartSpec
+from spotify_assets.lib.marts.spec import PlotSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,7 +45,7 @@ WEEKDAY_LABELS = "['Mon','Tue','Wed','Thu','Fri','Sat','Sun'][datum.value]"
 _SHARE = re.compile(r"(^share|_share$|_rate$|^share_of|churn_rate)")
 
 
-def vega_spec(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any]:
+def vega_spec(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any]:
     """The Vega-Lite spec of ``spec`` drawn from ``frame``, with the data inlined."""
     if frame is None or len(frame) == 0:
         return _no_data(spec.title)
@@ -135,7 +135,7 @@ def _label(given: str | None, column: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _x_enc(spec: ChartSpec, frame: pd.DataFrame, *, ordinal_numbers: bool = False) -> dict:
+def _x_enc(spec: PlotSpec, frame: pd.DataFrame, *, ordinal_numbers: bool = False) -> dict:
     kind = _x_type(frame[spec.x])
     enc: dict[str, Any] = {"field": spec.x, "title": _label(spec.x_label, spec.x)}
     if kind == "quantitative" and ordinal_numbers:
@@ -149,7 +149,7 @@ def _x_enc(spec: ChartSpec, frame: pd.DataFrame, *, ordinal_numbers: bool = Fals
     return enc
 
 
-def _long(spec: ChartSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
+def _long(spec: PlotSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
     """Long format (x, series, value): from ``series``/``value`` or by melting several y; at
     most ``MAX_SERIES`` series, the rest summed into ``other``."""
     if spec.series:
@@ -198,7 +198,7 @@ def _tooltip(*fields: tuple[str, str, str | None]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------- kinds
 
 
-def _series_chart(spec: ChartSpec, frame: pd.DataFrame, mark: str) -> dict[str, Any] | None:
+def _series_chart(spec: PlotSpec, frame: pd.DataFrame, mark: str) -> dict[str, Any] | None:
     data, value_title, series_title = _long(spec, frame)
     data = data[data[spec.x].notna()]
     if data["value"].notna().sum() == 0:
@@ -252,23 +252,23 @@ def _series_chart(spec: ChartSpec, frame: pd.DataFrame, mark: str) -> dict[str, 
     return out
 
 
-def _line(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+def _line(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     return _series_chart(spec, frame, "line")
 
 
-def _area(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+def _area(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     return _series_chart(spec, frame, "area")
 
 
-def _bar(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+def _bar(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     return _series_chart(spec, frame, "bar")
 
 
-def _stacked_bar(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+def _stacked_bar(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     return _series_chart(spec, frame, "stacked")
 
 
-def _barh(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+def _barh(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     value = spec.value or (spec.y[0] if spec.y else None)
     if value is None:
         raise ValueError(f"chart {spec.title!r}: a barh needs y")
@@ -300,7 +300,7 @@ def _barh(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     }
 
 
-def _heatmap(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+def _heatmap(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     if not spec.y:
         raise ValueError(f"chart {spec.title!r}: a heatmap needs y (the vertical axis column)")
     y = spec.y[0]
@@ -327,7 +327,7 @@ def _heatmap(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     }  # fmt: skip
 
 
-def _scatter(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+def _scatter(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     if not spec.y:
         raise ValueError(f"chart {spec.title!r}: a scatter needs y")
     y = spec.y[0]
@@ -385,7 +385,7 @@ def _scatter(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     return {"data": {"values": records(data)}, "layer": layers}
 
 
-def _hist(spec: ChartSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
+def _hist(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     if spec.y or spec.value:  # already binned: one bar per row, in the frame's order
         value = spec.value or spec.y[0]
         data = frame[[spec.x, value]].dropna()
@@ -453,7 +453,7 @@ VALUES_SLOT = "__vega_values__"
 BULK_KINDS = ("line", "bar", "area", "stacked_bar", "barh")
 
 
-def template(spec: ChartSpec, frame: pd.DataFrame) -> tuple[dict[str, Any], list[Any] | None]:
+def template(spec: PlotSpec, frame: pd.DataFrame) -> tuple[dict[str, Any], list[Any] | None]:
     """:func:`vega_spec` of ``frame`` with its data values taken out (``VALUES_SLOT`` in their
     place), and those values (None for a "no data" chart, whose text stays in the spec)."""
     out = vega_spec(spec, frame)
@@ -464,7 +464,7 @@ def template(spec: ChartSpec, frame: pd.DataFrame) -> tuple[dict[str, Any], list
 
 
 def layout_key(
-    spec: ChartSpec, *, rows: int, values: int, options: Sequence[str], rows_per_pick: int
+    spec: PlotSpec, *, rows: int, values: int, options: Sequence[str], rows_per_pick: int
 ) -> tuple[Any, ...]:
     """All that :func:`vega_spec` takes from a chart's data besides the values, for the kinds
     of ``BULK_KINDS``: charts of one key differ only in their data values, so they share one
@@ -484,7 +484,7 @@ def layout_key(
 
 
 def values_sql(
-    spec: ChartSpec, relation: str, columns: Mapping[str, str], *, by: str, order: str
+    spec: PlotSpec, relation: str, columns: Mapping[str, str], *, by: str, order: str
 ) -> str:
     """SQL over ``relation`` (every group's frame, ``by`` naming the group) giving per group
     what :func:`vega_spec` would draw from that group's frame alone: ``values`` (the data
@@ -590,7 +590,7 @@ def follows_brush(vl: dict[str, Any], field: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- picker
 
 
-def _add_picker(out: dict[str, Any], spec: ChartSpec, frame: pd.DataFrame) -> None:
+def _add_picker(out: dict[str, Any], spec: PlotSpec, frame: pd.DataFrame) -> None:
     """A parameter ``pick`` that filters rows on ``spec.picker``; the dashboard's page-level
     select sets it (its options are in ``usermeta``). Its default is ``all`` (no filter) when
     ``spec.picker_all``, else the frame's first value (what the PNG shows)."""

@@ -12,7 +12,7 @@ playlists and against all tracks (``ml.model_evaluation``, ``candidate_hits_forw
 
 from __future__ import annotations
 
-from spotify_assets.lib.marts.spec import ChartSpec, Mart
+from spotify_assets.lib.marts.spec import Mart, PlotSpec
 
 #: A candidate hit is predicted at least this many popularity points above its current value.
 HIT_MARGIN = 15
@@ -59,8 +59,8 @@ select p.track_id,
         ),
         "final_model_prediction": (("ml.popularity_predictions", "prediction"),),
     },
-    charts=(
-        ChartSpec(
+    plots=(
+        PlotSpec(
             "Top 20 candidate hits: predicted popularity gap",
             "barh",
             x="track_name",

@@ -21,7 +21,6 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.catalog.assets import ENTITIES_KEY, LOOKUPS_KEY, SNAPSHOTS_KEY
-from spotify_assets.defs.metadata import latest_metadata, latest_partition
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 from spotify_assets.defs.reports.assets import (
     BI_EXPORTS_KEY,
@@ -40,9 +39,10 @@ from spotify_assets.lib.quality.coverage import (
     uncovered_checks,
 )
 from spotify_assets.resources import LakeResource, SpotifyResource
+from spotify_assets.resources.event_log import latest_metadata, latest_partition
 
 EAGER = dg.AutomationCondition.eager()
-#: The sections the dashboard writes after the mart groups (lib/marts/report.py).
+#: The sections the dashboard writes after the mart groups (lib/reports/overview.py).
 TAIL_SECTIONS = ("Data quality", "Landed files not ingested")
 SHOWN = 20  # problems listed in a result's description; all are in its metadata
 

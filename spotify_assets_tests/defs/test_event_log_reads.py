@@ -1,9 +1,9 @@
-"""defs/metadata.py: reading what an asset's latest materializations recorded (newest first,
+"""resources/event_log.py: reading what an asset's latest materializations recorded (newest first,
 of one partition when asked, as plain values; None when never materialized)."""
 
 import dagster as dg
 
-from spotify_assets.defs.metadata import (
+from spotify_assets.resources.event_log import (
     latest_metadata,
     latest_metadata_value,
     latest_partition,

@@ -2,7 +2,7 @@
 with their headline numbers and interactive charts, the date of the data, and a page per
 listener (:func:`spotify_assets.lib.reports.listener_pages.listener_pages`).
 
-Each chart is the mart's own :class:`ChartSpec` turned into a Vega-Lite spec from a small query
+Each chart is the mart's own :class:`PlotSpec` turned into a Vega-Lite spec from a small query
 (:func:`spotify_assets.lib.reports.vega.vega_spec`): the same definition the mart asset draws
 as a PNG, so the dashboard is always the marts as they are in the warehouse now.
 """
@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from spotify_assets.lib.marts.run import chart_frame, existing_tables, headline
+from spotify_assets.lib.marts.run import existing_tables, headline, plot_frame
 from spotify_assets.lib.marts.spec import Mart
-from spotify_assets.lib.reports.dashboard import Chart, Headline, Section, format_number
+from spotify_assets.lib.reports.dashboard import Headline, Plot, Section, format_number
 from spotify_assets.lib.reports.listener_pages import (  # noqa: F401 (LISTENER_DIR: assets)
     LISTENER_DIR,
     listener_pages,
@@ -63,12 +63,12 @@ def _headline_value(name: str, value: Any) -> str:
     return "n/a" if value is None else str(value)
 
 
-def mart_section(conn: Any, group: MartGroup, extra_charts: Sequence[Chart] = ()) -> Section:
+def mart_section(conn: Any, group: MartGroup, extra_plots: Sequence[Plot] = ()) -> Section:
     """Headlines and interactive charts of the group's marts that exist; missing ones are
-    listed as notes. ``extra_charts`` are appended (e.g. the model's PNG charts)."""
+    listed as notes. ``extra_plots`` are appended (e.g. the model's PNG charts)."""
     tables = existing_tables(conn)
     headlines: list[Headline] = []
-    charts: list[Chart] = []
+    charts: list[Plot] = []
     notes: list[str] = []
     for mart in group.marts:
         if mart.table not in tables:
@@ -76,10 +76,10 @@ def mart_section(conn: Any, group: MartGroup, extra_charts: Sequence[Chart] = ()
             continue
         for name, value in headline(conn, mart).items():
             headlines.append(Headline(name, _headline_value(name, value), hint=mart.table))
-        for chart in mart.charts:
-            spec = vega_spec(chart, chart_frame(conn, mart, chart))
-            charts.append(Chart(chart.title, caption=mart.description, vega=spec))
-    charts.extend(extra_charts)
+        for chart in mart.plots:
+            spec = vega_spec(chart, plot_frame(conn, mart, chart))
+            charts.append(Plot(chart.title, caption=mart.description, vega=spec))
+    charts.extend(extra_plots)
     return Section(group.title, group.description, headlines, charts, notes=notes)
 
 
@@ -173,12 +173,12 @@ def write_dashboard(
     groups: Sequence[MartGroup],
     *,
     generated_at: str,
-    extra_charts: Mapping[str, Sequence[Chart]] | None = None,
+    extra_plots: Mapping[str, Sequence[Plot]] | None = None,
     tail_sections: Sequence[Callable[[Any], Section]] = (),
 ) -> DashboardSummary:
     """Write the dashboard through ``put(relative_path, bytes)``: the vendored Vega bundle,
     ``index.html`` (a section per group of marts, the listeners' index, ``tail_sections``)
-    and ``listeners/<user>.html`` per listener. ``extra_charts`` maps a group title to charts
+    and ``listeners/<user>.html`` per listener. ``extra_plots`` maps a group title to charts
     appended to its section (the model's PNGs)."""
     from spotify_assets.lib.reports.dashboard import build_dashboard
     from spotify_assets.lib.reports.vega import javascript_bundle
@@ -192,7 +192,7 @@ def write_dashboard(
     write(VEGA_SCRIPT, javascript_bundle().encode("utf-8"))
     as_of = data_as_of(conn)
     data_line = "; ".join(f"{k}: {v}" for k, v in as_of.items()) or "no data yet"
-    sections = [mart_section(conn, g, (extra_charts or {}).get(g.title, ())) for g in groups]
+    sections = [mart_section(conn, g, (extra_plots or {}).get(g.title, ())) for g in groups]
     sections.append(listeners_section(conn))
     sections.extend(make(conn) for make in tail_sections)
     for page in listener_pages(conn):
@@ -211,7 +211,7 @@ def write_dashboard(
     write("index.html", index.encode("utf-8"))
     return DashboardSummary(
         files=files,
-        charts=sum(len(s.charts) for s in sections),
+        charts=sum(len(s.plots) for s in sections),
         sections=len(sections),
         notes=[n for s in sections for n in s.notes],
         as_of=as_of,

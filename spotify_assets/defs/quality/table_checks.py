@@ -24,9 +24,9 @@ from collections.abc import Sequence
 import dagster as dg
 
 from spotify_assets.defs.marts.factory import ROW_COUNT_CHECK
-from spotify_assets.defs.metadata import materialization_metadata, recent_materializations
 from spotify_assets.defs.warehouse_tables import WarehouseTable
 from spotify_assets.lib.quality.rules import MIN_ROW_RATIO, row_count_change, schema_change
+from spotify_assets.resources.event_log import materialization_metadata, recent_materializations
 
 SCHEMA_CHANGE_CHECK = "column_schema_change"
 

@@ -16,15 +16,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from spotify_assets.lib.marts.spec import ChartSpec
+from spotify_assets.lib.marts.spec import PlotSpec
 from spotify_assets.lib.reports import vega
-from spotify_assets.lib.reports.charts import fit_log10x, markdown_image, png_size, render
+from spotify_assets.lib.reports.plots import fit_log10x, markdown_image, png_size, render
 from spotify_assets.lib.reports.vega import vega_spec
 
 DAYS = pd.date_range("2024-01-01", periods=10, freq="D")
 
 
-def _frames() -> dict[str, tuple[ChartSpec, pd.DataFrame]]:
+def _frames() -> dict[str, tuple[PlotSpec, pd.DataFrame]]:
     """One small, realistic frame per chart kind (and the wide/long/date variants)."""
     hours = pd.DataFrame(
         {
@@ -42,19 +42,19 @@ def _frames() -> dict[str, tuple[ChartSpec, pd.DataFrame]]:
     )
     return {
         "line_wide_dates": (
-            ChartSpec("Daily plays and streams", "line", "day", ("plays", "streams")),
+            PlotSpec("Daily plays and streams", "line", "day", ("plays", "streams")),
             pd.DataFrame({"day": DAYS, "plays": range(10, 20), "streams": range(5, 15)}),
         ),
         "line_long_series": (
-            ChartSpec("Hours by family", "line", "month", series="genre_family", value="hours"),
+            PlotSpec("Hours by family", "line", "month", series="genre_family", value="hours"),
             long,
         ),
         "bar": (
-            ChartSpec("Active users", "bar", "month", ("active_users",)),
+            PlotSpec("Active users", "bar", "month", ("active_users",)),
             pd.DataFrame({"month": ["2024-01", "2024-02", "2024-03"], "active_users": [3, 5, 4]}),
         ),
         "barh": (
-            ChartSpec("Top artists", "barh", "artist_name", ("hours",)),
+            PlotSpec("Top artists", "barh", "artist_name", ("hours",)),
             pd.DataFrame(
                 {
                     "artist_name": ["A very long artist name that goes on and on", "B", "C"],
@@ -63,9 +63,7 @@ def _frames() -> dict[str, tuple[ChartSpec, pd.DataFrame]]:
             ),
         ),
         "stacked_bar": (
-            ChartSpec(
-                "Plays by type", "stacked_bar", "month", series="content_type", value="plays"
-            ),
+            PlotSpec("Plays by type", "stacked_bar", "month", series="content_type", value="plays"),
             pd.DataFrame(
                 {
                     "month": ["Jan", "Jan", "Feb", "Feb"],
@@ -75,21 +73,21 @@ def _frames() -> dict[str, tuple[ChartSpec, pd.DataFrame]]:
             ),
         ),
         "area": (
-            ChartSpec("Hours by family", "area", "month", ("hours",), series="genre_family"),
+            PlotSpec("Hours by family", "area", "month", ("hours",), series="genre_family"),
             long,
         ),
         "heatmap": (
-            ChartSpec("When", "heatmap", "local_hour", ("weekday",), value="plays"),
+            PlotSpec("When", "heatmap", "local_hour", ("weekday",), value="plays"),
             hours,
         ),
         "scatter": (
-            ChartSpec(
+            PlotSpec(
                 "Popularity vs followers", "scatter", "followers", ("popularity",), fit="log10x"
             ),
             pd.DataFrame({"followers": [0, 9, 99, 999, 9999], "popularity": [1, 20, 41, 62, 80]}),
         ),
         "scatter_series": (
-            ChartSpec(
+            PlotSpec(
                 "By family",
                 "scatter",
                 "followers",
@@ -107,11 +105,11 @@ def _frames() -> dict[str, tuple[ChartSpec, pd.DataFrame]]:
             ),
         ),
         "hist": (
-            ChartSpec("Track popularity", "hist", "popularity"),
+            PlotSpec("Track popularity", "hist", "popularity"),
             pd.DataFrame({"popularity": [0, 0, 5, 10, 10, 10, 50, 70, 71, 100]}),
         ),
         "hist_binned": (
-            ChartSpec("Play length", "hist", "minutes", ("plays",)),
+            PlotSpec("Play length", "hist", "minutes", ("plays",)),
             pd.DataFrame({"minutes": [0, 1, 2, 3], "plays": [40, 9, 28, 30]}),
         ),
     }
@@ -137,7 +135,7 @@ def rendered() -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def placeholder() -> bytes:
-    return render(ChartSpec("t", "line", "x", ("y",)), pd.DataFrame({"x": [], "y": []}))
+    return render(PlotSpec("t", "line", "x", ("y",)), pd.DataFrame({"x": [], "y": []}))
 
 
 @pytest.mark.parametrize("name", sorted(FRAMES))
@@ -169,14 +167,14 @@ def test_different_data_gives_a_different_picture(rendered):
 
 @pytest.mark.parametrize("kind", sorted(vega._BUILDERS))
 def test_empty_frame_renders_no_data_instead_of_raising(kind, placeholder):
-    spec = ChartSpec("t", kind, "x", ("y",), value="y" if kind == "heatmap" else None)
+    spec = PlotSpec("t", kind, "x", ("y",), value="y" if kind == "heatmap" else None)
     png = render(spec, pd.DataFrame({"x": [], "y": []}))
     assert png == placeholder
     assert vega_spec(spec, pd.DataFrame({"x": [], "y": []}))["usermeta"] == {"no_data": True}
 
 
 def test_all_null_values_render_the_no_data_chart(placeholder):
-    spec = ChartSpec("t", "line", "x", ("y",))
+    spec = PlotSpec("t", "line", "x", ("y",))
     vl = vega_spec(spec, pd.DataFrame({"x": [1, 2], "y": [None, None]}))
     assert vl["usermeta"] == {"no_data": True}
 
@@ -190,15 +188,15 @@ def test_bytes_are_deterministic_also_across_threads(rendered):
 
 def test_long_barh_lists_grow_taller_and_stop_at_thirty_rows():
     frame = pd.DataFrame({"name": [f"n{i}" for i in range(50)], "v": range(50, 0, -1)})
-    vl = vega_spec(ChartSpec("Top", "barh", "name", ("v",)), frame)
+    vl = vega_spec(PlotSpec("Top", "barh", "name", ("v",)), frame)
     assert len(_data(vl)) == 30 and vl["height"] == 30 * 22
 
 
 def test_missing_column_or_unknown_kind_is_a_spec_bug():
     with pytest.raises(ValueError, match="nope"):
-        vega_spec(ChartSpec("t", "line", "nope", ("y",)), pd.DataFrame({"y": [1]}))
+        vega_spec(PlotSpec("t", "line", "nope", ("y",)), pd.DataFrame({"y": [1]}))
     with pytest.raises(ValueError, match="unknown chart kind"):
-        vega_spec(ChartSpec("t", "pie", "x", ("y",)), pd.DataFrame({"x": [1], "y": [1]}))
+        vega_spec(PlotSpec("t", "pie", "x", ("y",)), pd.DataFrame({"x": [1], "y": [1]}))
 
 
 def test_markdown_image_round_trips():
@@ -232,7 +230,7 @@ def test_the_fit_line_and_its_equation_are_drawn():
 
 def test_many_series_keep_the_top_eight_and_sum_the_rest_into_other():
     frame = pd.DataFrame({"d": [1] * 12, "s": [f"s{i}" for i in range(12)], "v": range(1, 13)})
-    vl = vega_spec(ChartSpec("t", "line", "d", series="s", value="v"), frame)
+    vl = vega_spec(PlotSpec("t", "line", "d", series="s", value="v"), frame)
     series = {r["series"]: r["value"] for r in _data(vl)}
     assert len(series) == 9 and series["other"] == 1 + 2 + 3 + 4
     assert "s11" in series and "s3" not in series
@@ -240,7 +238,7 @@ def test_many_series_keep_the_top_eight_and_sum_the_rest_into_other():
 
 def test_barh_keeps_duplicate_names_and_frame_order():
     frame = pd.DataFrame({"t": ["Intro", "B", "Intro"], "v": [1, 3, 2]})
-    vl = vega_spec(ChartSpec("t", "barh", "t", ("v",)), frame)
+    vl = vega_spec(PlotSpec("t", "barh", "t", ("v",)), frame)
     assert [r["t"] for r in _data(vl)] == ["Intro", "B", "Intro"]
     assert vl["layer"][0]["encoding"]["y"]["sort"] is None
 
@@ -259,13 +257,13 @@ def test_dates_become_iso_strings_on_a_temporal_axis_that_zooms():
 
 def test_a_picker_filters_rows_and_lists_its_options():
     frame = pd.DataFrame({"year": ["2023", "2023", "2024"], "m": [1, 2, 1], "v": [5, 6, 7]})
-    vl = vega_spec(ChartSpec("t", "bar", "m", ("v",), picker="year"), frame)
+    vl = vega_spec(PlotSpec("t", "bar", "m", ("v",), picker="year"), frame)
     assert vl["usermeta"]["picker"]["options"] == ["all", "2023", "2024"]
     assert {"name": "pick", "value": "all"} in vl["params"]
     assert "datum['year']" in vl["transform"][0]["filter"]
-    first = vega_spec(ChartSpec("t", "bar", "m", ("v",), picker="year", picker_all=False), frame)
+    first = vega_spec(PlotSpec("t", "bar", "m", ("v",), picker="year", picker_all=False), frame)
     assert first["usermeta"]["picker"]["default"] == "2023"
     # the PNG shows the default's rows only
-    assert render(ChartSpec("t", "bar", "m", ("v",), picker="year", picker_all=False), frame) != (
-        render(ChartSpec("t", "bar", "m", ("v",), picker="year"), frame)
+    assert render(PlotSpec("t", "bar", "m", ("v",), picker="year", picker_all=False), frame) != (
+        render(PlotSpec("t", "bar", "m", ("v",), picker="year"), frame)
     )

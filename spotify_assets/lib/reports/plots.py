@@ -1,4 +1,4 @@
-"""PNG charts for marts (Dagster-free): one :class:`ChartSpec` and a small DataFrame in, bytes
+"""PNG charts for marts (Dagster-free): one :class:`PlotSpec` and a small DataFrame in, bytes
 out, drawn from the same Vega-Lite spec the dashboard makes interactive
 (:func:`spotify_assets.lib.reports.vega.vega_spec`), so a chart has one definition.
 
@@ -13,7 +13,7 @@ import base64
 import struct
 from typing import TYPE_CHECKING
 
-from spotify_assets.lib.marts.spec import ChartSpec
+from spotify_assets.lib.marts.spec import PlotSpec
 from spotify_assets.lib.reports.vega import fit_log10x, to_png, vega_spec
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ __all__ = ["fit_log10x", "markdown_image", "png_size", "render"]
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def render(spec: ChartSpec, frame: pd.DataFrame) -> bytes:
+def render(spec: PlotSpec, frame: pd.DataFrame) -> bytes:
     """PNG bytes of ``spec`` drawn from ``frame`` (the mart or the result of ``spec.query``)."""
     return to_png(vega_spec(spec, frame))
 
