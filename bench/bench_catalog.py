@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from run_events import run_times
+from spotify_assets_tests.support.run_events import run_times
 
 
 def peak_rss_mb() -> float:

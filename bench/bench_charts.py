@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 HEADER = "rank,uri,artist_names,track_name,source,peak_rank,previous_rank,days_on_chart,streams"
 
@@ -88,12 +86,12 @@ def ours(lake_root: Path, keys: list[str], work: Path) -> tuple[float, float, in
 
     from spotify_assets.lib.lake import LocalLakeStore
     from spotify_assets.lib.landing import ingest_many, processed_files
-    from spotify_assets.lib.marts.chart_marts import build_chart_entries
+    from spotify_assets.lib.spotify_charts.chart_entries import build_chart_entries
     from spotify_assets.lib.spotify_charts.chart_zone import CHARTS_ZONE
 
     store = LocalLakeStore(lake_root)
     t0, c0 = time.perf_counter(), cpu()
-    step = CHARTS_ZONE.files_per_batch  # what a run of raw/chart_files does
+    step = CHARTS_ZONE.files_per_chunk  # what a run of raw/chart_files does
     for start in range(0, len(keys), step):
         infos = ingest_many(store, CHARTS_ZONE, keys[start : start + step], reprocess=True)
         assert all(i["status"] == "accepted" for i in infos.values())

@@ -26,70 +26,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from spotify_assets.lib.marts import engagement_marts, listener_marts  # noqa: E402
-from spotify_assets.lib.marts.run import build_marts, prepare  # noqa: E402
-from spotify_assets.lib.reports.overview import MartGroup, write_dashboard  # noqa: E402
-
-COUNTRIES = ["US", "GB", "DE", "FR", "BR", "MX", "ES", "IT", "SE", "NL", "JP", "IN", "AU", "CA",
-             "AR", "PL", "TR", "ID", "PH", "ZA"]  # fmt: skip
-
-
-def synthetic_streams(conn: duckdb.DuckDBPyConnection, users: int, plays: int) -> None:
-    countries = ", ".join(f"'{c}'" for c in COUNTRIES)
-    conn.execute("create schema if not exists core")
-    conn.execute(
-        f"""
-create or replace table core.streams as
-with p as (
-    select i, hash(i) as h, hash(i * 7 + 3) as h2, hash(i * 13 + 5) as h3 from range({plays}) r(i)
-)
-select 'user_' || lpad((h % {users})::varchar, 5, '0') as user_id,
-       timestamp '2024-01-01' + to_seconds((h2 % (730 * 86400))::bigint) as ts,
-       case when h3 % 50 = 0 then 'podcast' else 'music' end as content_type,
-       case when h3 % 50 = 0 then null
-            else 't' || (pow((h3 % 1000000) / 1000000.0, 3) * 50000)::int end as track_id,
-       null::varchar as episode_id,
-       case when h3 % 50 = 0 then null
-            else 'Track ' || (pow((h3 % 1000000) / 1000000.0, 3) * 50000)::int end as track_name,
-       case when h3 % 50 = 0 then null
-            else 'Artist ' || ((pow((h3 % 1000000) / 1000000.0, 3) * 50000)::int % 5000) end
-           as artist_name,
-       case when h3 % 50 = 0 then null
-            else 'Album ' || ((pow((h3 % 1000000) / 1000000.0, 3) * 50000)::int % 12000) end
-           as album_name,
-       null::varchar as episode_name,
-       case when h3 % 50 = 0 then 'Show ' || (h % 40) end as show_name,
-       (h2 % 300000)::bigint as ms_played,
-       [{countries}][((h % {len(COUNTRIES)}) + 1)::bigint] as conn_country,
-       'android' as platform,
-       'trackdone' as reason_start,
-       'trackdone' as reason_end,
-       (h3 % 3 = 0) as skipped
-  from p
-"""
-    )
-    conn.execute(
-        "create or replace table core.listeners as select distinct user_id, "
-        "user_id as display_name from core.streams"
-    )
-    for ddl in (
-        "create or replace table core.tracks (track_id varchar, album_id varchar, "
-        "primary_artist_id varchar, popularity bigint)",
-        "create or replace table core.albums (album_id varchar, release_year bigint)",
-        "create or replace table core.artists (artist_id varchar, artist_name varchar)",
-        "create or replace table core.artist_genres (artist_id varchar, genre varchar, "
-        "genre_family varchar)",
-    ):
-        conn.execute(ddl)
+from spotify_assets.lib.marts import engagement_marts, listener_marts
+from spotify_assets.lib.marts.run import build_marts, prepare
+from spotify_assets.lib.reports.overview import MartGroup, write_dashboard
+from spotify_assets_tests.support.synthetic import synthetic_streams
 
 
 class Clock:
@@ -105,7 +51,7 @@ class Clock:
 
 def open_seconds(pages: list[Path]) -> dict[str, float]:
     try:
-        from spotify_assets_tests.lib.test_dashboard_browser import CHROMIUM, Browser
+        from spotify_assets_tests.support.browser import CHROMIUM, Browser
     except ImportError:
         return {}
     if CHROMIUM is None:

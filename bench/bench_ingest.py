@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def peak_rss_mb() -> float:
@@ -77,14 +76,19 @@ def ours_step(path: Path, out: Path, index: int) -> tuple[int, int]:
 
 
 def _bench_lake(out: Path, path: Path):
-    """A local lake under ``out`` whose landing zone is the bench history (a link)."""
+    """A local lake under ``out`` whose landing zone holds the bench history as hard links
+    (regular files sharing the bytes: the landing zone never follows symbolic links)."""
     from spotify_assets.resources import LakeResource
+    from spotify_assets_tests.support.landing import hard_link_or_copy
 
     root = out / "lake"
     landing = root / "landing" / "streaming_history"
-    if not landing.exists():
-        landing.parent.mkdir(parents=True, exist_ok=True)
-        landing.symlink_to(path.parent.parent.resolve())
+    history = path.parent.parent.resolve()
+    for source in sorted(history.glob("*/*.json")):
+        target = landing / source.relative_to(history)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            hard_link_or_copy(source, target)
     return LakeResource(url=str(root))
 
 

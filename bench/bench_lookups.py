@@ -59,7 +59,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 DEFAULT_MAX_CALLS = 2000  # spotify_assets.settings: SPOTIFY_LOOKUP_MAX_CALLS
 DEFAULT_MAX_SECONDS = 300.0  # SPOTIFY_LOOKUP_MAX_SECONDS

@@ -42,7 +42,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 MEMORY_LIMIT = "2GB"
 CONTRACT = ("daily_engagement", "monthly_engagement", "hourly_engagement", "sessions")
@@ -280,8 +279,7 @@ def run_side(side: str, warehouse: Path, tmp: Path, run: int, repeat: int) -> di
 def synthetic_warehouse(path: Path, plays: int, users: int) -> None:
     import duckdb
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    from bench_dashboard import synthetic_streams
+    from spotify_assets_tests.support.synthetic import synthetic_streams
 
     with duckdb.connect(str(path)) as conn:
         synthetic_streams(conn, users, plays)

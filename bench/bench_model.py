@@ -95,12 +95,8 @@ def sweep(data: pd.DataFrame, params: ModelParams) -> None:
 
 def world_warehouse(scale: str, horizon_days: float):
     """(connection, T1, T2, popularity at T1) of the sample world written as core tables."""
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parents[1] / "spotify_assets_tests" / "lib"))
-    from test_popularity import world_at_two_times
-
     from spotify_assets.lib.sample.world import build_world
+    from spotify_assets_tests.support.worlds import world_at_two_times
 
     return world_at_two_times(build_world(scale, seed=42), horizon_days)
 

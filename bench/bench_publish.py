@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import duckdb
 
-import duckdb  # noqa: E402
-
-from spotify_assets.resources.warehouse import published_path_for, warehouse_writer  # noqa: E402
+from spotify_assets.resources.warehouse import published_path_for, warehouse_writer
 
 
 class _Quiet:

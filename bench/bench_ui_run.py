@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 import requests
-from run_events import run_times
+
+from spotify_assets_tests.support.run_events import run_times
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,8 +23,8 @@ Steps, each in its own process (so each peak RSS is its own), into ``--out``:
    ``core.tracks``, ``core.albums``, ``core.artists``, ``core.artist_genres``,
    ``core.track_artists``, ``core.playlists``, ``core.playlist_tracks``.
 2. listening: the Dagster-free code the ``listening`` assets call. ``lib.landing.ingest``
-   for every landed file (the lake's landing zone is one symlink per export file into
-   ``--history``: a file the ingest rejects loses its link, never its shared copy), then what
+   for every landed file (the lake's landing zone is one hard link per export file into
+   ``--history``), then what
    the ``streams_tables`` asset does (``lib.streams``): ``core.streams``,
    ``core.stream_sources``, ``core.listeners``, ``core.rejected_stream_records``, with the
    asset's duplicate and source-file checks.
@@ -53,7 +53,6 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 CATALOG_TABLES = (
     "core.tracks",
@@ -185,15 +184,18 @@ def catalog_step(args: argparse.Namespace) -> dict:
 
 
 def link_landing(history: Path, lake_root: Path) -> list[str]:
-    """The lake's landing zone as one symlink per export file (``<user>/<file>.json``), and
-    the partition keys, sorted. Links, not copies: 6.5 GB need not be written twice."""
+    """The lake's landing zone as one hard link per export file (``<user>/<file>.json``), and
+    their paths, sorted. Links, not copies: 6.5 GB need not be written twice (hard links are
+    regular files; the landing zone never follows symbolic links)."""
+    from spotify_assets_tests.support.landing import hard_link_or_copy
+
     keys = []
     for path in sorted(history.glob("*/*.json")):
         key = f"{path.parent.name}/{path.name}"
         link = lake_root / LANDING / key
-        if not link.is_symlink():
+        if not link.exists():
             link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(path.resolve())
+            hard_link_or_copy(path.resolve(), link)
         keys.append(key)
     return keys
 

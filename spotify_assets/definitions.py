@@ -12,21 +12,25 @@ from pathlib import Path
 
 import dagster as dg
 
-from spotify_assets.defs.landing_files import ZONES
+from spotify_assets.defs.conventions import with_conventions
+from spotify_assets.defs.landing import landing_files_asset, landing_zones
 from spotify_assets.defs.quality.assets import build_data_quality_asset, check_specs_of
-from spotify_assets.defs.quality.coverage_checks import (
-    build_covers_every_check,
-    build_exports_match_marts,
-)
+from spotify_assets.defs.quality.coverage_checks import build_covers_every_check
 from spotify_assets.defs.quality.table_checks import table_wide_checks
 from spotify_assets.defs.reports.assets import exported_marts, report_assets
+from spotify_assets.defs.reports.checks import build_exports_match_marts
 from spotify_assets.defs.warehouse_tables import warehouse_tables
 
 
 def with_warehouse_wide_definitions(domains: dg.Definitions) -> dg.Definitions:
-    """``domains`` plus what every warehouse table gets, from the registry of tables found in
-    them (``spotify_assets.defs.warehouse_tables``): the table-wide checks, the dashboard and
-    the BI exports; then ``reports/data_quality`` over every check declared by then."""
+    """``domains`` plus what is built over all of them: ``core/landing_files`` over every
+    landing zone found in them (``spotify_assets.defs.landing``); what every warehouse table
+    gets, from the registry of tables (``spotify_assets.defs.warehouse_tables``): the
+    table-wide checks, the dashboard and the BI exports; then ``reports/data_quality`` over
+    every check declared by then, with the files each zone holds out; then the platform's
+    conventions (owners, freshness) on every asset."""
+    zones = landing_zones(domains)
+    domains = dg.Definitions.merge(domains, dg.Definitions(assets=[landing_files_asset(zones)]))
     tables = warehouse_tables(domains)
     exported = [".".join(k.path) for k in exported_marts(tables)]
     built = dg.Definitions(
@@ -37,12 +41,14 @@ def with_warehouse_wide_definitions(domains: dg.Definitions) -> dg.Definitions:
     specs = check_specs_of(merged)
     # The coverage check is one of the checks reports/data_quality covers.
     covers = build_covers_every_check([(s.asset_key.to_user_string(), s.name) for s in specs])
-    return dg.Definitions.merge(
-        merged,
-        dg.Definitions(
-            assets=[build_data_quality_asset([*specs, *covers.check_specs], ZONES)],
-            asset_checks=[covers],
-        ),
+    return with_conventions(
+        dg.Definitions.merge(
+            merged,
+            dg.Definitions(
+                assets=[build_data_quality_asset([*specs, *covers.check_specs], zones)],
+                asset_checks=[covers],
+            ),
+        )
     )
 
 

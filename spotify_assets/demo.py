@@ -163,22 +163,32 @@ def _run(
 
 
 def ingest_landing_zones(defs: dg.Definitions, instance: dg.DagsterInstance) -> list:
-    """What the landing-zone sensors do in `make dev`, done once per zone: evaluate the
-    sensor, add the file partitions, run the batches it asks for."""
-    from spotify_assets.defs.catalog.datasets import CATALOG_DATASETS
-    from spotify_assets.defs.charts.assets import CHARTS
-    from spotify_assets.defs.listening.history_files import STREAMING_HISTORY
+    """What the landing-zone sensors and the daemon do in `make dev`, done once per zone:
+    evaluate the sensor, register the batches, run each batch. Files are taken as they are
+    (no settle interval: the demo ingests what is in the landing folders now; a file still
+    being copied in is taken again by `make dev` once it changes)."""
+    from spotify_assets.defs.landing import landing_zones
+    from spotify_assets.resources import LakeResource
 
+    lake: LakeResource = defs.resources["lake"]
+    now = LakeResource(
+        url=lake.url,
+        s3_endpoint_url=lake.s3_endpoint_url,
+        s3_region_name=lake.s3_region_name,
+        ingest_batch_files=lake.ingest_batch_files,
+        ingest_batch_bytes=lake.ingest_batch_bytes,
+        landing_settle_s=0,
+    )
     results = []
-    for zone in (STREAMING_HISTORY, CHARTS, CATALOG_DATASETS):
-        context = dg.build_sensor_context(
-            instance=instance, resources={"lake": defs.resources["lake"]}
-        )
-        tick = zone.sensor(context)
+    for zone in landing_zones(defs):
+        tick = zone.sensor(dg.build_sensor_context(instance=instance, resources={"lake": now}))
         for request in tick.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(zone.partitions.name, request.partition_keys)
         job = defs.resolve_job_def(zone.job.name)
-        results += [_run(job, instance, tags=request.tags) for request in tick.run_requests or []]
+        for request in tick.run_requests or []:
+            results.append(
+                _run(job, instance, partition_key=request.partition_key, tags=request.tags)
+            )
     return results
 
 
@@ -278,7 +288,6 @@ def main() -> int:
         print(f"Snapshot window {window}: done in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     results.append(_run(defs.resolve_job_def("catalog_tables_job"), instance))
-    results.append(_run(defs.resolve_job_def("catalog_dataset_rejects_job"), instance))
     print(f"Catalog tables: done in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     results.append(_run(defs.resolve_job_def("listening_tables_job"), instance))

@@ -109,6 +109,10 @@ class Settings:
     lookup_max_calls: int = 2000
     lookup_max_seconds: float = 300.0
     lookup_refresh_hours: int = 2160
+    # A landed file is taken once unchanged for landing_settle_s; an ingest run (a batch)
+    # takes at most ingest_batch_files files and about ingest_batch_bytes bytes.
+    landing_settle_s: float = 10.0
+    ingest_batch_bytes: int = 2 * 2**30
 
     @property
     def lake_is_s3(self) -> bool:
@@ -145,7 +149,11 @@ def load_settings() -> Settings:
         sample_seed=_int("SPOTIFY_SAMPLE_SEED", 42),
         sample_app_mode=_choice("SPOTIFY_SAMPLE_APP_MODE", "extended", ("extended", "development")),
         demo_snapshots=_int("SPOTIFY_DEMO_SNAPSHOTS", 3, minimum=1),
-        ingest_batch_files=_int("SPOTIFY_INGEST_BATCH_FILES", 100, minimum=1),
+        # One ingest run (a batch) takes at most this many landed files and about this many
+        # bytes; a landed file is taken once it has not changed for this many seconds.
+        ingest_batch_files=_int("SPOTIFY_INGEST_BATCH_FILES", 50_000, minimum=1),
+        ingest_batch_bytes=_int("SPOTIFY_INGEST_BATCH_MB", 2048, minimum=1) * 2**20,
+        landing_settle_s=_float("SPOTIFY_LANDING_SETTLE_S", 10.0),
         # DuckDB's own default is 80% of RAM; a cap makes big builds spill to disk instead.
         duckdb_memory_limit=_get("SPOTIFY_DUCKDB_MEMORY_LIMIT", "2GB"),
         has_refresh_token=bool(os.environ.get("SPOTIFY_REFRESH_TOKEN")),

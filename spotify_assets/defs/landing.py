@@ -1,50 +1,79 @@
-"""The Dagster side of a landing zone, made once for every zone: a dynamic partition per
-landed object, a sensor that requests new or changed objects in batched runs, and the ingest
-asset with its checks. A zone (``spotify_assets.lib.landing.LandingZone``) brings its parser;
-this brings the rest.
+"""The Dagster side of every landing zone, made once: batch partitions, the sensor that takes
+settled files in batches and frees the files of dead runs, the ingest asset with its file
+checks, and, when the declaration asks, the zone's core table and table of rejected records.
 
-    HISTORY = landing_zone_defs(STREAMING_HISTORY_ZONE, key=..., group="listening", ...)
-    streaming_history_files = HISTORY.asset     # module scope: the defs folder loads them
-    streaming_history_sensor = HISTORY.sensor
-    streaming_history_job = HISTORY.job
+A zone is declared in one module of ``defs/`` (with its parser in ``lib/``)::
+
+    SCORES = landing_zone_defs(
+        SCORES_ZONE, key=dg.AssetKey(["raw", "score_files"]), group="scores",
+        description="...", table=dg.AssetKey(["core", "scores"]),
+    )
+    defs = SCORES.definitions
+
+Nothing else lists it: ``spotify_assets.definitions`` finds every zone in the loaded
+definitions (:func:`landing_zones`) and builds ``core/landing_files`` (every landed object of
+every zone, accounted for) and the held-file rows of ``reports/data_quality`` from them.
+
+A **batch** is the files one ingest run takes: a Dagster partition (so Dagster's event log and
+the UI grow with runs, not with files), with its list of files in the lake
+(``processed/<zone>_batches/<batch>.files.json``). Each file's own state is in its manifest
+and in ``core/landing_files``. A file failing a blocking check of its zone is *held*: its rows
+stay out of the core tables, alone, until it is fixed or removed; the check results of the
+batch say so (ERROR) without stopping the other files of the batch, nor what is downstream.
 """
 
-import hashlib
 import tempfile
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.defs.automation import on_upstream_change
-from spotify_assets.defs.warehouse_tables import ROW_COUNT_MAY_DROP
+from spotify_assets.defs.warehouse_tables import ROW_COUNT_MAY_DROP, warehouse_asset
+from spotify_assets.lib.lake import LakeError
 from spotify_assets.lib.landing import (
-    FileCheck,
     LandingParseError,
     LandingZone,
     ZoneCursor,
     build_rejected_records,
-    contiguous_batches,
+    held_files,
     ingest_many,
     inventory,
+    new_batch_id,
+    plan_batches,
     processed_files,
+    processed_rows,
+    read_batch,
     scan,
+    write_batch,
 )
-from spotify_assets.lib.quality.held_files import parse_rate_check
+from spotify_assets.lib.landing.inventory import STATUSES, inventory_table
 from spotify_assets.resources import LakeResource
-from spotify_assets.resources.warehouse import table_metadata
+from spotify_assets.resources.table_metadata import table_metadata
 
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
-#: A readable file with fewer usable records than this is suspect: downstream waits.
-MIN_PARSE_RATE = 0.9
-PARSE_RATE = parse_rate_check(MIN_PARSE_RATE)
-OWNERS = ["team:data-platform"]
+#: The run tag naming the batch a run takes (``<zone>/<batch>``): how the sensor finds it.
+BATCH_TAG = "spotify_assets/batch"
+FILES_TAG = "spotify_assets/files"
+#: The ingest asset's metadata entry naming its zone: how zones are found in the definitions.
+ZONE_METADATA = "spotify_assets/landing_zone"
+LANDING_FILES_KEY = dg.AssetKey(["core", "landing_files"])
+#: Seconds between two looks at a zone (a tick that finds the listing unchanged reads nothing
+#: more).
+SENSOR_INTERVAL_S = 10
+#: A batch whose run has not appeared after this long (a request that was lost), or whose
+#: failed run is still waiting for its retry after this long, is freed.
+BATCH_GRACE = timedelta(minutes=10)
+
+_DONE = {
+    dg.DagsterRunStatus.SUCCESS,
+    dg.DagsterRunStatus.FAILURE,
+    dg.DagsterRunStatus.CANCELED,
+}
 
 
 class IngestConfig(dg.Config):
@@ -54,22 +83,38 @@ class IngestConfig(dg.Config):
 
 @dataclass(frozen=True)
 class ZoneDefs:
+    """Everything one zone gets: its batch partitions, ingest asset, sensor, job and, when
+    declared, its core table and its table of rejected records."""
+
     zone: LandingZone
     key: dg.AssetKey
     partitions: dg.DynamicPartitionsDefinition
     asset: dg.AssetsDefinition
     sensor: dg.SensorDefinition
     job: Any  # what dg.define_asset_job returns (its class is not public)
-    file_checks: tuple[FileCheck, ...] = ()
+    tables: tuple[dg.AssetsDefinition, ...] = ()
+
+    @property
+    def definitions(self) -> dg.Definitions:
+        return dg.Definitions(
+            assets=[self.asset, *self.tables], sensors=[self.sensor], jobs=[self.job]
+        )
 
 
-def _not_ingested(info: dict[str, Any]) -> list[dict[str, Any]]:
-    if info.get("status") in ("not_ingested", "rejected"):
-        return [{"member": None, "status": info["status"], "reason": info.get("reason")}]
-    return [
-        {"member": m.get("name"), "status": "not_ingested", "reason": m.get("reason")}
-        for m in info.get("not_ingested") or []
-    ]
+_DECLARED: dict[str, ZoneDefs] = {}
+
+
+def landing_zones(defs: dg.Definitions) -> tuple[ZoneDefs, ...]:
+    """Every landing zone of ``defs`` (its ingest asset carries the zone's name), by name."""
+    found = {}
+    for assets_def in defs.assets or []:
+        if not isinstance(assets_def, dg.AssetsDefinition):
+            continue
+        for spec in assets_def.specs:
+            name = (spec.metadata or {}).get(ZONE_METADATA)
+            if name is not None and spec.key.to_user_string() in _DECLARED:
+                found[str(name)] = _DECLARED[spec.key.to_user_string()]
+    return tuple(found[n] for n in sorted(found))
 
 
 def landing_zone_defs(
@@ -78,79 +123,97 @@ def landing_zone_defs(
     key: dg.AssetKey,
     group: str,
     description: str,
-    file_checks: Sequence[FileCheck] = (),
     kinds: set[str] | None = None,
+    table: dg.AssetKey | None = None,
+    table_description: str | None = None,
+    rejected_records_table: dg.AssetKey | None = None,
 ) -> ZoneDefs:
-    """The partitions, ingest asset and sensor of ``zone``. A run takes at most
-    ``lake.ingest_batch_files`` files (``SPOTIFY_INGEST_BATCH_FILES``), or the zone's
-    ``files_per_batch`` if larger (2,000 chart files)."""
-    partitions = dg.DynamicPartitionsDefinition(name=f"{zone.name}_files")
+    """The batch partitions, ingest asset, sensor and job of ``zone``; with ``table``, its
+    core table (every row of its files that are not held, as the parser made them); with
+    ``rejected_records_table``, the table of its rejected records."""
+    partitions = dg.DynamicPartitionsDefinition(name=f"{zone.name}_batches")
+    ingest_asset = _ingest_asset(zone, key, partitions, group, description, kinds)
+    job = dg.define_asset_job(
+        f"{zone.name}_job",
+        selection=dg.AssetSelection.assets(key),
+        description=f"Ingest batches of landed files of {zone.landing_prefix} (the sensor "
+        "launches it; also for the Launchpad and make demo).",
+    )
+    made = ZoneDefs(zone, key, partitions, ingest_asset, _sensor(zone, key, partitions), job)
+    tables = []
+    if table is not None:
+        tables.append(zone_table_asset(made, table, group=group, description=table_description))
+    if rejected_records_table is not None:
+        tables.append(rejected_rows_asset(made, rejected_records_table, group=group))
+    made = replace(made, tables=tuple(tables))
+    _DECLARED[key.to_user_string()] = made
+    return made
 
-    # backfill_policy is beta in Dagster 1.13 and used on purpose (a run takes a whole batch
-    # of files): its warning is not repeated at every load of the code location.
+
+# --------------------------------------------------------------------------------------------
+# The ingest asset
+# --------------------------------------------------------------------------------------------
+
+
+def _check_specs(zone: LandingZone, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    specs = [
+        dg.AssetCheckSpec(
+            "files_readable",
+            asset=key,
+            description="Every file of the batch could be read (unreadable ones stay where they "
+            "are, listed as rejected with the reason in core.landing_files; WARN: a person "
+            "should look)",
+        )
+    ]
+    for check in zone.checks:
+        held = (
+            " A failing file is held out of the core tables alone, until fixed or removed."
+            if check.blocking
+            else " WARN: a person should look."
+        )
+        # Not blocking in Dagster's sense: a held file stops only itself, so the batch's other
+        # files and what is downstream go on.
+        specs.append(
+            dg.AssetCheckSpec(check.name, asset=key, description=check.description + "." + held)
+        )
+    return specs
+
+
+def _ingest_asset(
+    zone: LandingZone,
+    key: dg.AssetKey,
+    partitions: dg.DynamicPartitionsDefinition,
+    group: str,
+    description: str,
+    kinds: set[str] | None,
+) -> dg.AssetsDefinition:
+    # backfill_policy is beta in Dagster 1.13 and used on purpose (a backfill of many batches
+    # is one run): its warning is not repeated at every load of the code location.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
-        ingest_asset = dg.asset(
+        decorator = dg.asset(
             key=key,
             group_name=group,
             partitions_def=partitions,
-            # A run takes a whole batch of files (the sensor asks for ranges): less orchestration.
             backfill_policy=dg.BackfillPolicy.single_run(),
             kinds=kinds or {"parquet"},
-            owners=OWNERS,
             description=description,
-            check_specs=[
-                dg.AssetCheckSpec(
-                    "files_readable",
-                    asset=key,
-                    description="Every file of the run could be read (unreadable files are "
-                    f"moved to {zone.rejected_prefix} with the reason; WARN: a person should "
-                    "look)",
-                ),
-                dg.AssetCheckSpec(
-                    "parse_rate",
-                    asset=key,
-                    blocking=True,
-                    description=f"At least {MIN_PARSE_RATE:.0%} of the records of every readable "
-                    "file of the run are usable",
-                ),
-                *[
-                    dg.AssetCheckSpec(
-                        c.name, asset=key, blocking=c.blocking, description=c.description
-                    )
-                    for c in file_checks
-                ],
-            ],
+            metadata={ZONE_METADATA: zone.name},
+            check_specs=_check_specs(zone, key),
         )
 
-    @ingest_asset
+    @decorator
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig, lake: LakeResource):
-        keys = context.partition_keys
         store = lake.store()
         started = time.perf_counter()
-        per_file: dict[str, dict[str, Any]] = {}
-        step = zone.files_per_batch
-        crashes: list[str] = []
-        for start in range(0, len(keys), step):
-            chunk = keys[start : start + step]
-            try:
-                per_file.update(ingest_many(store, zone, chunk, reprocess=config.reprocess))
-            except LandingParseError as exc:  # the chunk's other files are written
-                context.log.error(str(exc))
-                crashes += exc.failures
-                per_file.update(exc.results)
-            for partition_key in chunk:
-                info = per_file[partition_key]
-                if info["status"] != "accepted":
-                    context.log.warning(f"{partition_key}: {info['status']}: {info.get('reason')}")
-                for member in info.get("not_ingested") or []:
-                    context.log.info(
-                        f"{partition_key}: {member.get('name')}: not ingested: "
-                        f"{member.get('reason')}"
-                    )
-            done = start + len(chunk)
-            if done == len(keys) or step > 1 or done % 20 == 0:
-                context.log.info(f"{done}/{len(keys)} files, {time.perf_counter() - started:.1f} s")
+        files: dict[str, str] = {}
+        for batch in context.partition_keys:
+            files.update(read_batch(store, zone, batch))
+        paths = sorted(files)
+        context.log.info(f"{len(paths)} files in batch {', '.join(context.partition_keys)}")
+        per_file, crashes = _ingest_files(context, store, zone, files, paths, config.reprocess)
+        yield _summary(per_file, started)
+        yield from _check_results(zone, per_file)
         if crashes:  # every file was tried; the inventory lists these as failed
             raise dg.Failure(
                 description=f"The parser of {zone.landing_prefix} failed on {len(crashes)} "
@@ -158,155 +221,309 @@ def landing_zone_defs(
                 + "; ".join(crashes[:5]),
                 metadata={"failed_files": dg.MetadataValue.json(crashes[:200])},
             )
-        accepted = {k: i for k, i in per_file.items() if i["status"] == "accepted"}
-        not_taken = {k: _not_ingested(i) for k, i in per_file.items() if _not_ingested(i)}
-        everything = inventory(store, zone)
-        by_status: dict[str, int] = {}
-        for row in everything:
-            by_status[row["status"]] = by_status.get(row["status"], 0) + 1
-        # Per-file figures on each partition's materialization (no extra event per file). Not
-        # for zones of many small files: Dagster resolves the run's whole partition range at
-        # each call (O(files) each), and core.landing_files lists every file's figures anyway.
-        for partition_key, info in per_file.items() if zone.files_per_batch == 1 else ():
-            context.add_asset_metadata(
-                {
-                    ("not_ingested_members" if k == "not_ingested" else k): dg.MetadataValue.json(v)
-                    if isinstance(v, dict | list)
-                    else v
-                    for k, v in info.items()
-                    if v is not None
-                },
-                partition_key=partition_key,
+
+    return _ingest
+
+
+def _ingest_files(
+    context: dg.AssetExecutionContext,
+    store: Any,
+    zone: LandingZone,
+    files: dict[str, str],
+    paths: list[str],
+    reprocess: bool,
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Every file of the batch, a chunk at a time, with progress in the log."""
+    per_file: dict[str, dict[str, Any]] = {}
+    crashes: list[str] = []
+    step = max(1, zone.files_per_chunk)
+    started = last_log = time.perf_counter()
+    label = context.partition_keys[0] if len(context.partition_keys) == 1 else None
+    for start in range(0, len(paths), step):
+        chunk = paths[start : start + step]
+        try:
+            per_file.update(
+                ingest_many(
+                    store, zone, chunk, reprocess=reprocess, expected_etags=files, batch=label
+                )
             )
-        yield dg.MaterializeResult(
-            metadata={
-                "files": len(keys),
-                "files_accepted": len(accepted),
-                "files_not_ingested": sum(i["status"] == "not_ingested" for i in per_file.values()),
-                "files_rejected": sum(i["status"] == "rejected" for i in per_file.values()),
-                "files_missing": sum(i["status"] == "missing" for i in per_file.values()),
-                "files_unchanged": sum(bool(i.get("unchanged")) for i in accepted.values()),
-                "records_accepted": sum(int(i.get("accepted") or 0) for i in accepted.values()),
-                "records_rejected": sum(int(i.get("rejected") or 0) for i in accepted.values()),
-                # The first files not taken (the zone's inventory lists them all).
-                "not_ingested": dg.MetadataValue.json(dict(list(not_taken.items())[:200])),
-                "zone_inventory": dg.MetadataValue.json(by_status),
-                "seconds": round(time.perf_counter() - started, 2),
-            }
+        except LandingParseError as exc:  # the chunk's other files are written
+            context.log.error(str(exc))
+            crashes += exc.failures
+            per_file.update(exc.results)
+        for path in chunk:
+            info = per_file[path]
+            if info["status"] not in ("accepted", "changed"):
+                context.log.warning(f"{path}: {info['status']}: {info.get('reason')}")
+            for member in info.get("not_ingested") or []:
+                context.log.info(f"{path}: {member.get('name')}: not ingested: {member['reason']}")
+        done = start + len(chunk)
+        now = time.perf_counter()
+        if done == len(paths) or now - last_log > 5:
+            last_log = now
+            context.log.info(f"{done}/{len(paths)} files, {now - started:.1f} s")
+    changed = [p for p, i in per_file.items() if i["status"] == "changed"]
+    if changed:
+        context.log.info(
+            f"{len(changed)} files changed since the sensor saw them (still being written?): "
+            f"taken again once they settle: {', '.join(changed[:10])}"
         )
-        unreadable = {k: i["reason"] for k, i in per_file.items() if i["status"] == "rejected"}
-        yield dg.AssetCheckResult(
+    return per_file, crashes
+
+
+def _summary(per_file: dict[str, dict[str, Any]], started: float) -> dg.MaterializeResult:
+    by_status: dict[str, int] = {}
+    for info in per_file.values():
+        by_status[info["status"]] = by_status.get(info["status"], 0) + 1
+    accepted = [i for i in per_file.values() if i["status"] == "accepted"]
+    not_taken = {
+        path: [{"member": m.get("name"), "reason": m.get("reason")} for m in i["not_ingested"]]
+        if i["status"] == "accepted"
+        else [{"member": None, "status": i["status"], "reason": i.get("reason")}]
+        for path, i in per_file.items()
+        if i["status"] not in ("accepted", "changed") or i.get("not_ingested")
+    }
+    return dg.MaterializeResult(
+        metadata={
+            "files": len(per_file),
+            **{f"files_{status}": n for status, n in sorted(by_status.items())},
+            "files_unchanged": sum(bool(i.get("unchanged")) for i in accepted),
+            "records_accepted": sum(int(i.get("accepted") or 0) for i in accepted),
+            "records_rejected": sum(int(i.get("rejected") or 0) for i in accepted),
+            # The first files not taken (core.landing_files lists them all).
+            "not_ingested": dg.MetadataValue.json(dict(list(not_taken.items())[:200])),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+
+
+def _check_results(
+    zone: LandingZone, per_file: dict[str, dict[str, Any]]
+) -> list[dg.AssetCheckResult]:
+    n = len(per_file)
+    unreadable = {k: i["reason"] for k, i in per_file.items() if i["status"] == "rejected"}
+    results = [
+        dg.AssetCheckResult(
             check_name="files_readable",
             passed=not unreadable,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"rejected_files": dg.MetadataValue.json(unreadable)},
-            description=f"{len(unreadable)} of {len(keys)} files moved to {zone.rejected_prefix}"
+            metadata={
+                "rejected_files": dg.MetadataValue.json(dict(list(unreadable.items())[:200]))
+            },
+            description=f"{len(unreadable)} of {n} files unreadable (listed as rejected)"
             if unreadable
             else None,
         )
-        low_rate = {k: d for k, i in accepted.items() if (d := PARSE_RATE.failing(i))}
-        yield dg.AssetCheckResult(
-            check_name="parse_rate",
-            passed=not low_rate,
-            metadata={"files_below": dg.MetadataValue.json(low_rate)},
-            description=f"{len(low_rate)} of {len(keys)} files below {MIN_PARSE_RATE:.0%}"
-            if low_rate
-            else None,
-        )
-        for check in file_checks:
-            failing = {k: d for k, i in accepted.items() if (d := check.failing(i))}
-            yield dg.AssetCheckResult(
+    ]
+    accepted = {k: i for k, i in per_file.items() if i["status"] == "accepted"}
+    for check in zone.checks:
+        failing = {k: d for k, i in accepted.items() if (d := check.failing(i))}
+        what = "held out of the core tables until fixed or removed" if check.blocking else "fail"
+        results.append(
+            dg.AssetCheckResult(
                 check_name=check.name,
                 passed=not failing,
                 severity=dg.AssetCheckSeverity.ERROR
                 if check.blocking
                 else dg.AssetCheckSeverity.WARN,
-                metadata={"files_failing": dg.MetadataValue.json(failing)},
-                description=f"{len(failing)} of {len(keys)} files fail" if failing else None,
+                metadata={
+                    "files_failing": dg.MetadataValue.json(dict(list(failing.items())[:200]))
+                },
+                description=f"{len(failing)} of {n} files {what}" if failing else None,
             )
+        )
+    return results
 
+
+# --------------------------------------------------------------------------------------------
+# The sensor
+# --------------------------------------------------------------------------------------------
+
+
+def batch_state(
+    instance: dg.DagsterInstance, zone: LandingZone, batch: str, requested: str, now: datetime
+) -> tuple[bool, str | None]:
+    """(still in flight, why it was freed): a batch is in flight while a run of it is queued
+    or running, or a failed run of it waits for its retry; freed otherwise, so its files that
+    were not processed are taken again."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(tags={BATCH_TAG: f"{zone.name}/{batch}"}), limit=20
+    )
+    if not records:
+        waited = now - datetime.fromisoformat(requested)
+        if waited < BATCH_GRACE:
+            return True, None
+        return False, f"batch {batch}: no run was launched in {waited}; its files are taken again"
+    if any(r.dagster_run.status not in _DONE for r in records):
+        return True, None
+    latest = max(records, key=lambda r: r.create_timestamp)
+    run = latest.dagster_run
+    if run.status == dg.DagsterRunStatus.SUCCESS:
+        return False, None
+    ended = latest.end_time or latest.update_timestamp.timestamp()
+    if run.tags.get("dagster/will_retry") == "true" and now.timestamp() - ended < (
+        BATCH_GRACE.total_seconds()
+    ):
+        return True, None  # Dagster's run retries will run it again
+    return False, (
+        f"batch {batch}: run {run.run_id} ended {run.status.value.lower()} before processing "
+        "all its files; those files are taken again"
+    )
+
+
+def _sensor(
+    zone: LandingZone, key: dg.AssetKey, partitions: dg.DynamicPartitionsDefinition
+) -> dg.SensorDefinition:
     @dg.sensor(
         name=f"{zone.name}_sensor",
-        description=f"Watches {zone.landing_prefix} in the lake (folder or S3) and launches "
-        f"runs of {key.to_user_string()} for new or changed files, batched.",
+        description=f"Watches {zone.landing_prefix} in the lake (folder or S3) and launches a "
+        f"run of {key.to_user_string()} per batch of new or changed files once they have "
+        "stopped changing; frees the files of runs that died without processing them.",
         asset_selection=[key],
-        # A landed file waits at most this long (a scan lists one prefix: cheap, even on S3).
-        minimum_interval_seconds=10,
+        minimum_interval_seconds=SENSOR_INTERVAL_S,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
-    def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+    def _watch(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
         store = lake.store()
-        found = scan(store, zone, ZoneCursor.from_json(context.cursor))
+        now = datetime.now(UTC)
+        cursor = ZoneCursor.from_json(context.cursor)
+        flying: dict[str, str] = {}
+        released = []
+        for batch, requested in sorted(cursor.in_flight.items()):
+            alive, why = batch_state(context.instance, zone, batch, requested, now)
+            if alive:
+                try:
+                    flying.update(read_batch(store, zone, batch))
+                    continue
+                except LakeError as exc:
+                    why = str(exc)
+            released.append(batch)
+            if why:
+                context.log.warning(why)
+        cursor.in_flight = {b: t for b, t in cursor.in_flight.items() if b not in released}
+        found = scan(
+            store,
+            zone,
+            cursor,
+            now=now,
+            settle_s=lake.landing_settle_s,
+            in_flight=flying,
+            force=bool(released),
+        )
         for reason in found.not_taken:
             context.log.warning(f"Not taken: {reason}")
+        if found.settling:
+            context.log.info(
+                f"{len(found.settling)} files still changing (taken once unchanged for "
+                f"{lake.landing_settle_s:g} s): {', '.join(f.path for f in found.settling[:5])}"
+            )
         if not found.to_run:
             return dg.SensorResult(
-                skip_reason=f"No new or changed files among {found.landed} in "
-                f"{lake.uri(zone.landing_prefix)}",
+                skip_reason=f"Nothing new to take in {lake.uri(zone.landing_prefix)}"
+                + (f" ({len(cursor.in_flight)} batches in flight)" if cursor.in_flight else ""),
                 cursor=found.cursor.to_json(),
             )
-        existing = context.instance.get_dynamic_partitions(partitions.name)
-        known = set(existing)
-        new_keys = [f.partition_key for f in found.to_run if f.partition_key not in known]
-        requests = []
-        # A zone that parses files together gets at least one parse batch per run.
-        size = max(lake.ingest_batch_files, zone.files_per_batch)
-        for batch in contiguous_batches(found.to_run, [*existing, *new_keys], size):
-            ident = "\n".join(f"{f.partition_key}={f.etag}" for f in batch)
-            digest = hashlib.sha256(ident.encode()).hexdigest()[:20]
+        requests, new = [], []
+        for files in plan_batches(
+            found.to_run, max_files=lake.ingest_batch_files, max_bytes=lake.ingest_batch_bytes
+        ):
+            batch = new_batch_id(now)
+            write_batch(store, zone, batch, files)
+            found.cursor.in_flight[batch] = now.isoformat()
+            new.append(batch)
             requests.append(
                 dg.RunRequest(
-                    run_key=f"{zone.name}:{digest}",
+                    run_key=f"{zone.name}:{batch}",
+                    partition_key=batch,
                     asset_selection=[key],
-                    tags={
-                        RANGE_START: batch[0].partition_key,
-                        RANGE_END: batch[-1].partition_key,
-                        "spotify_assets/files": str(len(batch)),
-                    },
+                    tags={BATCH_TAG: f"{zone.name}/{batch}", FILES_TAG: str(len(files))},
                 )
             )
         context.log.info(
-            f"{len(found.to_run)} files ({len(new_keys)} new) in {len(requests)} runs from "
+            f"{len(found.to_run)} files in {len(requests)} batches from "
             f"{lake.uri(zone.landing_prefix)}"
         )
         return dg.SensorResult(
             run_requests=requests,
-            dynamic_partitions_requests=[partitions.build_add_request(new_keys)]
-            if new_keys
-            else [],
+            dynamic_partitions_requests=[partitions.build_add_request(new)],
             cursor=found.cursor.to_json(),
         )
 
-    job = dg.define_asset_job(
-        f"{zone.name}_job",
-        selection=dg.AssetSelection.assets(key),
-        description=f"Parse landed files of {zone.landing_prefix} (a partition range per run) "
-        "into the processed zone (the sensor launches it; also for the Launchpad and make demo).",
-    )
-    return ZoneDefs(zone, key, partitions, _ingest, _sensor, job, tuple(file_checks))
+    return _watch
 
 
-def rejected_rows_asset(
-    zone_defs: ZoneDefs,
-    key: dg.AssetKey,
-    *,
-    group: str,
-    freshness_policy: Any = None,
+# --------------------------------------------------------------------------------------------
+# The tables of a zone, and of every zone
+# --------------------------------------------------------------------------------------------
+
+
+def log_held_files(
+    context: dg.AssetExecutionContext, store: Any, zone: LandingZone, *, out_of: str
+) -> dict[str, dict[str, Any]]:
+    """The zone's held files (``processed_files`` leaves them out), said in the step's log."""
+    held = held_files(store, zone)
+    if held:
+        context.log.warning(
+            f"{len(held)} files held out of {out_of} until fixed or removed: "
+            + "; ".join(f"{k} ({', '.join(v)})" for k, v in list(held.items())[:10])
+        )
+    return held
+
+
+def zone_table_asset(
+    zone_defs: ZoneDefs, key: dg.AssetKey, *, group: str, description: str | None = None
 ) -> dg.AssetsDefinition:
-    """The warehouse table of a zone's rejected records (file, record index or line, reason,
-    excerpt), rebuilt when the zone's ingest asset updates: the same for every zone that keeps
-    bad records aside."""
+    """A zone's core table: every row of its files that are not held, as the parser made
+    them (a zone whose rows need more, such as deduplication, builds its own)."""
     zone = zone_defs.zone
     schema, table = key.path
 
-    @dg.asset(
+    @warehouse_asset(
         key=key,
         deps=[zone_defs.key],
         group_name=group,
-        kinds={"duckdb", "sql"},
-        owners=OWNERS,
-        pool="duckdb",
-        automation_condition=on_upstream_change(),
+        description=description
+        or f"Every row of the files landed in {zone.landing_prefix}, but the held ones.",
+    )
+    def _table(
+        context: dg.AssetExecutionContext, lake: LakeResource, warehouse: DuckDBResource
+    ) -> dg.MaterializeResult:
+        store = lake.store()
+        held = log_held_files(context, store, zone, out_of=f"{schema}.{table}")
+        with tempfile.TemporaryDirectory(prefix=f"{zone.name}-") as tmp:
+            files = processed_files(store, zone, Path(tmp))
+            with warehouse.get_connection() as conn:
+                conn.execute(f"create schema if not exists {schema}")
+                with processed_rows(conn, files) as rows:
+                    if rows is None and zone.schema is not None:
+                        conn.register("_zone_empty", zone.schema.empty_table())
+                        rows = "_zone_empty"
+                    source = rows or "(select null::varchar as source_file where false)"
+                    conn.execute(f"create or replace table {schema}.{table} as from {source}")
+                metadata = table_metadata(conn, key)
+        return dg.MaterializeResult(
+            metadata={
+                **metadata,
+                "files": len(files),
+                "files_held_out": dg.MetadataValue.json(held),
+            }
+        )
+
+    return _table
+
+
+def rejected_rows_asset(
+    zone_defs: ZoneDefs, key: dg.AssetKey, *, group: str, freshness_policy: Any = None
+) -> dg.AssetsDefinition:
+    """The warehouse table of a zone's rejected records (file, record index or line, reason,
+    excerpt), held files' included, rebuilt when the zone's ingest asset updates."""
+    zone = zone_defs.zone
+    schema, table = key.path
+
+    @warehouse_asset(
+        key=key,
+        deps=[zone_defs.key],
+        group_name=group,
         freshness_policy=freshness_policy,
         metadata={ROW_COUNT_MAY_DROP: "rejected records empty when a bad file is fixed"},
         description=f"Records of the files landed in {zone.landing_prefix} that could not be "
@@ -314,10 +531,44 @@ def rejected_rows_asset(
     )
     def _rejected_rows(lake: LakeResource, warehouse: DuckDBResource) -> dg.MaterializeResult:
         with tempfile.TemporaryDirectory(prefix=f"{zone.name}-rejects-") as tmp:
-            files = processed_files(lake.store(), zone, Path(tmp))
+            files = processed_files(lake.store(), zone, Path(tmp), include_held=True)
             with warehouse.get_connection() as conn:
                 build_rejected_records(conn, f"{schema}.{table}", files)
                 metadata = table_metadata(conn, key)
         return dg.MaterializeResult(metadata={**metadata, "files": len(files)})
 
     return _rejected_rows
+
+
+def landing_files_asset(zones: Sequence[ZoneDefs]) -> dg.AssetsDefinition:
+    """``core/landing_files``: every object of every zone accounted for, in one table (its
+    zone, key, listener, status and the reason), rebuilt whenever any zone's ingest asset
+    updates. The dashboard's "Landed files not ingested" section reads it."""
+
+    @warehouse_asset(
+        key=LANDING_FILES_KEY,
+        deps=[z.key for z in zones],
+        group_name="listening",
+        description="Every object in every landing zone, accounted for: "
+        + ", ".join(STATUSES)
+        + " (not this zone's data: an export's Userdata.json, video history, a zip's other "
+        "files, a link; held: failing a blocking check, out of the core tables until fixed), "
+        "with the reason.",
+    )
+    def landing_files(lake: LakeResource, warehouse: DuckDBResource) -> dg.MaterializeResult:
+        store = lake.store()
+        rows = [
+            row for z in zones for row in inventory(store, z.zone, settle_s=lake.landing_settle_s)
+        ]
+        by_status: dict[str, int] = {}
+        for row in rows:
+            by_status[row["status"]] = by_status.get(row["status"], 0) + 1
+        with warehouse.get_connection() as conn:
+            conn.execute("create schema if not exists core")
+            inventory_table(conn, "core.landing_files", rows)
+            metadata = table_metadata(conn, LANDING_FILES_KEY)
+        return dg.MaterializeResult(
+            metadata={**metadata, "by_status": dg.MetadataValue.json(by_status)}
+        )
+
+    return landing_files

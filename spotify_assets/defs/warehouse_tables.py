@@ -15,13 +15,37 @@ This module defines no Dagster objects itself (``dg.load_from_defs_folder`` load
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
+from spotify_assets.defs.automation import on_upstream_change
+
 WAREHOUSE_SCHEMAS = ("core", "marts", "ml", "reports")
 WAREHOUSE_IO_MANAGER_KEY = "warehouse_io_manager"
+#: The pool of every step that writes the warehouse (its limit is in dagster.yaml: DuckDB
+#: allows one writer).
+WAREHOUSE_POOL = "duckdb"
+#: The kinds of a table built in SQL by its own step.
+SQL_TABLE_KINDS = frozenset({"duckdb", "sql"})
+
+
+def warehouse_asset(**kwargs: Any) -> Callable[..., dg.AssetsDefinition]:
+    """``dg.asset`` for a table built in SQL by its own step: in the warehouse pool, with the
+    kinds that put it in the registry, and updated when what it reads changes (unless
+    ``automation_condition`` says otherwise). Owners and freshness come from
+    ``spotify_assets.definitions``, for every asset at once."""
+    kwargs.setdefault("automation_condition", on_upstream_change())
+    kinds = {*SQL_TABLE_KINDS, *kwargs.pop("kinds", ())}
+    return dg.asset(pool=WAREHOUSE_POOL, kinds=kinds, **kwargs)
+
+
+def warehouse_multi_asset(**kwargs: Any) -> Callable[..., dg.AssetsDefinition]:
+    """``dg.multi_asset`` for a step that builds several tables in SQL (its specs carry the
+    kinds), in the warehouse pool."""
+    return dg.multi_asset(pool=WAREHOUSE_POOL, **kwargs)
 
 
 @dataclass(frozen=True)

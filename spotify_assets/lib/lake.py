@@ -11,12 +11,17 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat as stat_module
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+#: What a lake object is: a regular file (or an S3 object), or, in a local folder, a symbolic
+#: link or a special file (a FIFO, a device, a socket), which are listed but never read.
+REGULAR, LINK, SPECIAL = "file", "link", "special"
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class LakeObject:
     size: int
     last_modified: datetime
     etag: str
+    kind: str = REGULAR
 
 
 class LakeError(RuntimeError):
@@ -54,9 +60,54 @@ def _check_key(key: str) -> str:
     return key
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Files the lake writes are readable as the user's umask says (0644 with the usual 022), as a
+#: plain ``open`` would make them: a web server or BI service running as another user must be
+#: able to serve the dashboard and the exports (``mkstemp`` alone makes them 0600).
+_FILE_MODE = 0o666 & ~_umask()
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of a regular file, never following a symbolic link and never blocking on a
+    FIFO or a device (a link to ``/dev/zero`` would grow memory until the process dies, a FIFO
+    would hang the run)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if path.is_symlink():
+            raise LakeError(f"{path} is a symbolic link: links are not followed") from exc
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat_module.S_ISREG(mode):
+            raise LakeError(f"{path} is not a regular file ({_kind_name(mode)}): not read")
+        return handle.read()
+
+
+def _kind_name(mode: int) -> str:
+    for test, name in (
+        (stat_module.S_ISFIFO, "a FIFO"),
+        (stat_module.S_ISCHR, "a character device"),
+        (stat_module.S_ISBLK, "a block device"),
+        (stat_module.S_ISSOCK, "a socket"),
+        (stat_module.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
 class LocalLakeStore:
     """The lake as a folder. Writes are atomic (temp file + rename) so a reader never sees
-    half a file, even when a run is killed mid-write."""
+    half a file, even when a run is killed mid-write; written files get the permissions of the
+    user's umask. Only regular files are read: links and special files are listed with their
+    kind and never followed or opened."""
 
     # The etag is size and modification time: it changes with the content, but also when a
     # file is only touched, so a caller that must know hashes the bytes (content_hash).
@@ -78,6 +129,7 @@ class LocalLakeStore:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
+            os.chmod(tmp, _FILE_MODE)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -91,6 +143,7 @@ class LocalLakeStore:
         os.close(fd)
         try:
             shutil.copyfile(path, tmp)
+            os.chmod(tmp, _FILE_MODE)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -98,54 +151,55 @@ class LocalLakeStore:
 
     def get_bytes(self, key: str) -> bytes:
         try:
-            return self.path(key).read_bytes()
+            return _read_regular(self.path(key))
         except FileNotFoundError as exc:
             raise LakeError(f"no object {key!r} in the lake at {self.root}") from exc
 
     def exists(self, key: str) -> bool:
-        return self.path(key).is_file()
+        path = self.path(key)
+        return path.is_file() and not path.is_symlink()
 
     def list(self, prefix: str) -> list[LakeObject]:
+        """Every object below ``prefix``, by key: regular files, and symbolic links (to files
+        or folders, never followed) and special files with their ``kind``."""
         base = self.root / prefix if prefix else self.root
         # A prefix is either a folder or the start of file names inside its parent folder.
         folder = base if base.is_dir() else base.parent
-        if not folder.is_dir():
+        if not folder.is_dir() or folder.is_symlink():
             return []
         out: list[LakeObject] = []
-        for dirpath, _dirnames, filenames in os.walk(folder):
-            for name in filenames:
-                if name.startswith(".") and name.endswith(".tmp"):
+        root = str(self.root) + os.sep
+        todo = [str(folder)]
+        while todo:
+            try:
+                entries = list(os.scandir(todo.pop()))
+            except (FileNotFoundError, NotADirectoryError, PermissionError):
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    todo.append(entry.path)
                     continue
-                full = Path(dirpath) / name
-                key = full.relative_to(self.root).as_posix()
+                name = entry.name
+                if name.startswith(".") and name.endswith(".tmp"):
+                    continue  # a write of this lake in progress
+                key = entry.path[len(root) :].replace(os.sep, "/")
                 if not key.startswith(prefix):
                     continue
-                stat = full.stat()
-                out.append(
-                    LakeObject(
-                        key=key,
-                        size=stat.st_size,
-                        last_modified=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
-                        # A cheap identity for unchanged files; content hashing is the
-                        # caller's choice (see content_hash) because it reads the file.
-                        etag=f"{stat.st_size:x}-{stat.st_mtime_ns:x}",
-                    )
-                )
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # removed while listing
+                out.append(_local_object(key, st))
         out.sort(key=lambda o: o.key)
         return out
 
     def info(self, key: str) -> LakeObject | None:
         """One object's identity, as :meth:`list` gives it, without listing its folder."""
         try:
-            stat = self.path(key).stat()
+            st = self.path(key).lstat()
         except (FileNotFoundError, NotADirectoryError):
             return None
-        return LakeObject(
-            key=key,
-            size=stat.st_size,
-            last_modified=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
-            etag=f"{stat.st_size:x}-{stat.st_mtime_ns:x}",
-        )
+        return _local_object(key, st)
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
@@ -157,6 +211,24 @@ class LocalLakeStore:
 
     def __repr__(self) -> str:
         return f"LocalLakeStore({str(self.root)!r})"
+
+
+def _local_object(key: str, st: os.stat_result) -> LakeObject:
+    if stat_module.S_ISLNK(st.st_mode):
+        kind = LINK
+    elif stat_module.S_ISREG(st.st_mode):
+        kind = REGULAR
+    else:
+        kind = SPECIAL
+    return LakeObject(
+        key=key,
+        size=st.st_size if kind == REGULAR else 0,
+        last_modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
+        # A cheap identity for unchanged files; content hashing is the caller's choice (see
+        # content_hash) because it reads the file.
+        etag=f"{st.st_size:x}-{st.st_mtime_ns:x}",
+        kind=kind,
+    )
 
 
 class S3LakeStore:

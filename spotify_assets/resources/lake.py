@@ -30,10 +30,22 @@ class LakeResource(dg.ConfigurableResource):
     s3_endpoint_url: str | None = None
     s3_region_name: str | None = None
     ingest_batch_files: int = Field(
-        default=100,
+        default=50_000,
         ge=1,
-        description="SPOTIFY_INGEST_BATCH_FILES: landed files one ingest run takes at most "
-        "(the landing sensors batch by it: fewer, larger runs cost less orchestration)",
+        description="SPOTIFY_INGEST_BATCH_FILES: landed files one ingest run (a batch) takes "
+        "at most",
+    )
+    ingest_batch_bytes: int = Field(
+        default=2 * 2**30,
+        ge=1,
+        description="SPOTIFY_INGEST_BATCH_MB (in bytes here): about how many bytes of landed "
+        "files one ingest run takes (a larger file is a batch of its own)",
+    )
+    landing_settle_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="SPOTIFY_LANDING_SETTLE_S: a landed file is taken once it has not changed "
+        "for this many seconds (a copy in progress keeps changing it)",
     )
 
     _store: LakeStore | None = PrivateAttr(default=None)

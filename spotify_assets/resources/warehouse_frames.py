@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
-from spotify_assets.resources.warehouse import table_schema
+from spotify_assets.resources.table_metadata import table_schema
 
 
 class WarehousePandasTypeHandler(DuckDBPandasTypeHandler):

@@ -22,7 +22,7 @@ from spotify_assets.defs.quality.assets import (
 from spotify_assets.defs.quality.sensors import check_failure_alert_sensor, run_failure_alert_sensor
 from spotify_assets.lib.quality.rules import DATA_QUALITY_COLUMNS
 from spotify_assets.resources import AlertsResource, WarehouseIOManager
-from spotify_assets_tests.webhook import TOKEN, Hook
+from spotify_assets_tests.support.webhook import TOKEN, Hook
 
 UI = "http://ui"
 

@@ -32,7 +32,7 @@ from spotify_assets.defs.warehouse_tables import warehouse_tables
 from spotify_assets.lib.marts.export import BI_DATABASE
 from spotify_assets.lib.ml.candidate_hits import CANDIDATE_HITS
 from spotify_assets.resources import LakeResource, SpotifyResource, WarehouseIOManager
-from spotify_assets_tests.warehouse_fixtures import (
+from spotify_assets_tests.support.warehouse import (
     CORE_SCHEMAS,
     create_core_tables,
     tiny_core_tables,

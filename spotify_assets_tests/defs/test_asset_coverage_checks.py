@@ -14,11 +14,8 @@ from spotify_assets.defs.catalog.assets import (
     catalog_entities,
     playlist_snapshots,
 )
-from spotify_assets.defs.quality.coverage_checks import (
-    every_playlist_complete,
-    every_section_written,
-    referenced_artists_fetched,
-)
+from spotify_assets.defs.catalog.checks import every_playlist_complete, referenced_artists_fetched
+from spotify_assets.defs.reports.checks import every_section_written
 from spotify_assets.lib.catalog.snapshots import document_key
 from spotify_assets.lib.quality.coverage import (
     export_row_problems,

@@ -22,10 +22,7 @@ from spotify_assets.defs.automation import (
     on_upstream_change,
 )
 from spotify_assets.defs.catalog.assets import SNAPSHOT_PARTITIONS
-from spotify_assets.defs.listening.history_files import (
-    STREAMING_FILES_KEY,
-    STREAMING_HISTORY_FILES,
-)
+from spotify_assets.defs.listening.history_files import STREAMING_HISTORY
 from spotify_assets.defs.marts.assets import CATALOG_MART_KEYS, ENGAGEMENT_MART_KEYS
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 
@@ -331,19 +328,19 @@ class RealGraph(Evaluator):
     missing, every blocking check passed), so a later report is the only change."""
 
     WINDOW = "2026-06-01-08:00"
-    FILE = "alice/Streaming_History_Audio_2024_0.json"
+    FILE = "20240101T000000Z-aaaaaa"  # a batch of landed files
 
     def __init__(self, defs, selection=None, keys=None) -> None:
         super().__init__(defs, selection)
         self.graph = defs.resolve_asset_graph()
-        self.instance.add_dynamic_partitions(STREAMING_HISTORY_FILES.name, [self.FILE])
+        self.instance.add_dynamic_partitions(STREAMING_HISTORY.partitions.name, [self.FILE])
         self.report(self.graph.get_all_asset_keys() if keys is None else keys)
 
     def partition(self, key: dg.AssetKey) -> str | None:
         partitions_def = self.graph.get(key).partitions_def
         if partitions_def is None:
             return None
-        return self.FILE if partitions_def == STREAMING_HISTORY_FILES else self.WINDOW
+        return self.FILE if partitions_def == STREAMING_HISTORY.partitions else self.WINDOW
 
     def report(self, keys) -> None:
         """What a successful run of ``keys`` records: materializations, then passed checks
@@ -405,10 +402,10 @@ def test_a_landed_file_brings_its_whole_downstream_in_one_run(defs):
     sensor = next(s for s in defs.sensors if s.name == "automation_sensor")
     ev = RealGraph(defs, selection=sensor.asset_selection)
     assert ev.tick(5) == set()
-    # One more listener's file lands: the landing sensor adds its partition, its run ingests it.
-    ev.FILE = "bob/Streaming_History_Audio_2025_0.json"
-    ev.instance.add_dynamic_partitions(STREAMING_HISTORY_FILES.name, [ev.FILE])
-    ev.report([STREAMING_FILES_KEY])
+    # One more listener's file lands: the landing sensor adds its batch, its run ingests it.
+    ev.FILE = "20250101T000000Z-bbbbbb"
+    ev.instance.add_dynamic_partitions(STREAMING_HISTORY.partitions.name, [ev.FILE])
+    ev.report([STREAMING_HISTORY.key])
     requested = ev.tick(10)
     engagement = {k.to_user_string() for k in ENGAGEMENT_MART_KEYS}
     assert {"core/streams", "core/landing_files", "raw/catalog_lookups"} <= requested

@@ -20,7 +20,7 @@ from spotify_assets.defs.catalog.assets import (
     playlist_snapshots,
     playlist_tracks,
 )
-from spotify_assets.defs.catalog.checks import catalog_checks
+from spotify_assets.defs.catalog.checks import defs as catalog_checks_defs
 from spotify_assets.lib.catalog.parse import TABLE_COLUMNS
 from spotify_assets.lib.sample.fake_api import FakeSpotifyServer, FaultConfig
 from spotify_assets.lib.sample.world import APP_USER_ID
@@ -34,7 +34,7 @@ from spotify_assets.resources import (
 WINDOWS = ["2026-06-01-00:00", "2026-06-01-08:00"]
 PARTITIONED = [playlist_snapshots, catalog_entities, playlist_tracks]
 UNPARTITIONED = [catalog_dimensions, catalog_artists]
-ALL_ASSETS = [*PARTITIONED, *UNPARTITIONED, *catalog_checks]
+ALL_ASSETS = [*PARTITIONED, *UNPARTITIONED, *catalog_checks_defs.asset_checks]
 
 
 def window_start(key: str) -> datetime:

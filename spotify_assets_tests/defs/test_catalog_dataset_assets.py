@@ -16,7 +16,7 @@ from spotify_assets.defs.catalog.assets import (
     playlist_snapshots,
     playlist_tracks,
 )
-from spotify_assets.defs.catalog.datasets import CATALOG_DATASETS, rejected_catalog_dataset_rows
+from spotify_assets.defs.catalog.datasets import CATALOG_DATASETS
 from spotify_assets.lib.marts import catalog_marts
 from spotify_assets.lib.marts.run import build_marts, prepare
 from spotify_assets.lib.sample.fake_api import FakeSpotifyServer
@@ -27,10 +27,11 @@ from spotify_assets.resources import (
     SpotifyResource,
     WarehouseIOManager,
 )
+from spotify_assets_tests.support.landing import Landing
 
 WINDOW = "2026-06-01-00:00"
 PARTITIONED = [playlist_snapshots, catalog_entities, playlist_tracks]
-TABLES = [catalog_dimensions, catalog_artists, rejected_catalog_dataset_rows]
+TABLES = [catalog_dimensions, catalog_artists, *CATALOG_DATASETS.tables]
 
 
 def test_a_dataset_fills_followers_and_popularity_of_a_development_mode_world(tmp_path, tiny_world):
@@ -58,21 +59,9 @@ def test_a_dataset_fills_followers_and_popularity_of_a_development_mode_world(tm
             "warehouse_io_manager": WarehouseIOManager(database=database),
             "warehouse": DuckDBResource(database=database),
         }  # fmt: skip
-        # What the sensor does: one partition per file, then the runs it asks for.
-        tick = CATALOG_DATASETS.sensor(
-            dg.build_sensor_context(instance=instance, resources={"lake": lake})
-        )
-        for request in tick.dynamic_partitions_requests or []:
-            instance.add_dynamic_partitions(
-                CATALOG_DATASETS.partitions.name, request.partition_keys
-            )
-        assert len(tick.run_requests) >= 1
-        for request in tick.run_requests:
-            ingested = dg.materialize(
-                [CATALOG_DATASETS.asset], instance=instance, resources=resources,
-                tags=request.tags,
-            )  # fmt: skip
-            assert ingested.success
+        # What the sensor and the daemon do: a batch of the files, then its run.
+        runs = Landing(CATALOG_DATASETS, resources, instance).land()
+        assert runs and all(run.success for run in runs)
         assert dg.materialize(
             [*PARTITIONED, *TABLES], selection=PARTITIONED, partition_key=WINDOW,
             resources=resources, instance=instance,
@@ -141,8 +130,8 @@ def test_a_dataset_fills_followers_and_popularity_of_a_development_mode_world(tm
 
 
 def test_a_dataset_file_failing_a_blocking_check_is_held_out_of_the_catalog(tmp_path):
-    from spotify_assets.defs.quality.held import zone_held_files
     from spotify_assets.lib.catalog.datasets import dataset_artists
+    from spotify_assets.lib.landing import held_files
 
     lake = LakeResource(url=str(tmp_path / "lake"))
     store = lake.store()
@@ -154,31 +143,21 @@ def test_a_dataset_file_failing_a_blocking_check_is_held_out_of_the_catalog(tmp_
     store.put_bytes(
         "landing/catalog_datasets/artists-2024-02-01.csv", (header + mostly_bad).encode()
     )
-    instance = dg.DagsterInstance.ephemeral()
-    keys = ["artists-2024-01-01.csv", "artists-2024-02-01.csv"]
-    instance.add_dynamic_partitions(CATALOG_DATASETS.partitions.name, keys)
-    run = dg.materialize(
-        [CATALOG_DATASETS.asset], instance=instance, resources={"lake": lake},
-        tags={"dagster/asset_partition_range_start": keys[0],
-              "dagster/asset_partition_range_end": keys[1]},
-        raise_on_error=False,
-    )  # fmt: skip
+    zone = Landing(CATALOG_DATASETS, {"lake": lake})
+    [run] = zone.land()
+    assert run.success  # a held file stops only itself
     checks = {c.check_name: c.passed for c in run.get_asset_check_evaluations()}
     assert checks["parse_rate"] is False
-    held = zone_held_files(store, CATALOG_DATASETS)
+    held = held_files(store, CATALOG_DATASETS.zone)
     assert list(held) == ["artists-2024-02-01.csv"]
-    artists, _, files = dataset_artists(store, tmp_path / "work", held)
+    artists, _, files = dataset_artists(store, tmp_path / "work")
     assert files == 1 and sorted(artists["artist_id"]) == [c * 22 for c in "ABCD"]
     # Fixed (landed again with good rows): no longer held, its artist joins.
     store.put_bytes(
         "landing/catalog_datasets/artists-2024-02-01.csv",
         (header + f"{'E' * 22},5,[],Fixed E,50\n").encode(),
     )
-    dg.materialize(
-        [CATALOG_DATASETS.asset], instance=instance, resources={"lake": lake},
-        partition_key=keys[1],
-    )  # fmt: skip
-    held = zone_held_files(store, CATALOG_DATASETS)
-    assert not held
-    artists, _, files = dataset_artists(store, tmp_path / "work2", held)
+    zone.land()
+    assert not held_files(store, CATALOG_DATASETS.zone)
+    artists, _, files = dataset_artists(store, tmp_path / "work2")
     assert files == 2 and "E" * 22 in set(artists["artist_id"])

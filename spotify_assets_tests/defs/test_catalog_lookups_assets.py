@@ -45,11 +45,7 @@ from spotify_assets.defs.catalog.assets import (
 from spotify_assets.defs.catalog.jobs import catalog_lookups_job
 from spotify_assets.defs.catalog.schedules import catalog_lookups_sensor
 from spotify_assets.defs.listening.assets import streams_tables
-from spotify_assets.defs.listening.history_files import (
-    STREAMING_HISTORY_FILES,
-    streaming_history_files,
-    streaming_history_sensor,
-)
+from spotify_assets.defs.listening.history_files import STREAMING_HISTORY
 from spotify_assets.defs.marts.assets import engagement_marts
 from spotify_assets.lib.sample.fake_api import FakeSpotifyServer
 from spotify_assets.lib.sample.world import APP_USER_ID
@@ -61,6 +57,7 @@ from spotify_assets.resources import (
     SpotifyResource,
     WarehouseIOManager,
 )
+from spotify_assets_tests.support.landing import Landing
 
 LANDING = "landing/streaming_history"
 # A fixed window (the sample world answers as of any): the same playlists whatever the date.
@@ -74,7 +71,7 @@ ASSETS = [
     catalog_dimensions,
     catalog_artists,
     catalog_lookups,
-    streaming_history_files,
+    STREAMING_HISTORY.asset,
     streams_tables,
     engagement_marts,
 ]
@@ -194,13 +191,8 @@ def demo_run(tiny_world, tmp_path_factory):
             )
 
         # 1. The landing zone's sensor tick and the ingest runs it asks for.
-        tick = streaming_history_sensor(
-            dg.build_sensor_context(instance=instance, resources={"lake": lake})
-        )
-        for request in tick.dynamic_partitions_requests or []:
-            instance.add_dynamic_partitions(STREAMING_HISTORY_FILES.name, request.partition_keys)
-        for request in tick.run_requests or []:
-            run([streaming_history_files], tags=request.tags)
+        landed = Landing(STREAMING_HISTORY, resources, instance, assets=ASSETS).land()
+        assert landed and all(r.success for r in landed)
         # 2. One playlist window, the catalog tables, core.streams.
         run([playlist_snapshots, catalog_entities, playlist_tracks], partition_key=WINDOW)
         run([catalog_dimensions, catalog_artists])

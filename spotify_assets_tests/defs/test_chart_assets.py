@@ -13,9 +13,12 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.defs.charts.assets import CHARTS, chart_marts, chart_tables, rejected_chart_rows
+from spotify_assets.defs.charts.assets import chart_marts, chart_tables
+from spotify_assets.defs.charts.zone import CHARTS
+from spotify_assets.lib.landing import inventory
 from spotify_assets.lib.sample.world.charts import write_sample_charts
 from spotify_assets.resources import LakeResource
+from spotify_assets_tests.support.landing import Landing
 
 FIXTURES = Path(__file__).parents[1] / "lib" / "fixtures" / "charts"
 CLEAN = ["regional-ar-weekly-2026-03-05.csv", "regional-global-daily-2023-06-01.csv"]
@@ -33,27 +36,19 @@ class Zone:
         self.database = str(tmp_path / "warehouse.duckdb")
         self.instance = dg.DagsterInstance.ephemeral()
         self.resources = {"lake": self.lake, "warehouse": DuckDBResource(database=self.database)}
-        self.cursor = None
+        self.assets = [CHARTS.asset, chart_tables, *CHARTS.tables, chart_marts]
+        self.zone = Landing(CHARTS, self.resources, self.instance, assets=self.assets)
 
     def land(self, name: str, data: bytes) -> None:
         self.lake.store().put_bytes(f"landing/charts/{name}", data)
 
     def ingest_and_build(self) -> dg.ExecuteInProcessResult:
-        context = dg.build_sensor_context(
-            instance=self.instance, cursor=self.cursor, resources=self.resources
-        )
-        tick = CHARTS.sensor(context)
-        self.cursor = tick.cursor
-        for request in tick.dynamic_partitions_requests or []:
-            self.instance.add_dynamic_partitions(CHARTS.partitions.name, request.partition_keys)
-        assets = [CHARTS.asset, chart_tables, rejected_chart_rows, chart_marts]
-        for request in tick.run_requests or []:
-            dg.materialize(
-                assets, selection=[CHARTS.asset], instance=self.instance,
-                resources=self.resources, tags=request.tags, raise_on_error=False,
-            )  # fmt: skip
+        self.zone.land()
         return dg.materialize(
-            assets, selection=assets[1:], instance=self.instance, resources=self.resources
+            self.assets,
+            selection=self.assets[1:],
+            instance=self.instance,
+            resources=self.zone.resources,
         )
 
     def query(self, sql: str) -> list[tuple]:
@@ -97,10 +92,15 @@ def test_chart_files_land_with_independent_rows_and_streams(tmp_path, tiny_world
         "where source_file = 'regional-de-daily-2023-06-01.csv' order by 1"
     )
     assert [line for line, _ in bad] == [3, 4, 5, 6, 7]
-    # No date in the name: set aside, with how to name it.
+    # No date in the name: listed as rejected, with how to name it (the file stays).
     store = zone.lake.store()
-    why = store.get_bytes("landing/_rejected/charts/regional-global-daily-latest.csv.reason.txt")
-    assert "regional-global-daily-" in why.decode() and "latest" in why.decode()
+    [why] = [
+        r["reason"]
+        for r in inventory(store, CHARTS.zone)
+        if r["key"].endswith("regional-global-daily-latest.csv") and r["status"] == "rejected"
+    ]
+    assert "regional-global-daily-" in why and "latest" in why
+    assert store.exists("landing/charts/regional-global-daily-latest.csv")
     # Every chart mart is built.
     tables = {t for (t,) in zone.query("select table_name from information_schema.tables")}
     assert {"chart_tracks", "chart_movement", "chart_reach", "chart_artists"} <= tables

@@ -18,7 +18,7 @@ from spotify_assets.defs.quality.table_checks import (
 )
 from spotify_assets.lib.marts.spec import Mart, PlotSpec
 from spotify_assets.lib.quality.rules import evaluate, schema_change
-from spotify_assets_tests.warehouse_fixtures import create_core_tables, insert
+from spotify_assets_tests.support.warehouse import create_core_tables, insert
 
 BAD_MART = Mart(
     name="bad_shares",

@@ -11,17 +11,12 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.listening.assets import streams_tables
-from spotify_assets.defs.listening.history_files import (
-    STREAMING_FILES_KEY,
-    STREAMING_HISTORY,
-    STREAMING_HISTORY_FILES,
-    streaming_history_files,
-    streaming_history_sensor,
-)
+from spotify_assets.defs.listening.history_files import STREAMING_HISTORY
 from spotify_assets.defs.quality.assets import build_data_quality_asset, check_specs_of
 from spotify_assets.lib.reports.dashboard import build_dashboard
 from spotify_assets.lib.reports.overview import data_quality_section
 from spotify_assets.resources import LakeResource, WarehouseIOManager
+from spotify_assets_tests.support.landing import Landing
 
 LANDING = "landing/streaming_history"
 
@@ -56,23 +51,6 @@ def land(lake: LakeResource, path: str, data: bytes) -> None:
     lake.store().put_bytes(f"{LANDING}/{path}", data)
 
 
-def ingest(instance, resources, cursor):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-    tick = streaming_history_sensor(context)
-    for request in tick.dynamic_partitions_requests or []:
-        instance.add_dynamic_partitions(STREAMING_HISTORY_FILES.name, request.partition_keys)
-    for request in tick.run_requests or []:
-        dg.materialize(
-            [streaming_history_files, streams_tables],
-            selection=[streaming_history_files],
-            instance=instance,
-            resources=resources,
-            tags=request.tags,
-            raise_on_error=False,
-        )
-    return tick.cursor
-
-
 def plays_by_file(database: str) -> dict[str, int]:
     with duckdb.connect(database, read_only=True) as conn:
         return dict(
@@ -89,26 +67,27 @@ def test_a_failed_file_stays_failed_and_out_of_core_streams_until_fixed(tmp_path
         "warehouse_io_manager": WarehouseIOManager(database=database),
     }
     instance = dg.DagsterInstance.ephemeral()
-    assets = [streaming_history_files, streams_tables]
+    assets = [STREAMING_HISTORY.asset, streams_tables]
+    zone = Landing(STREAMING_HISTORY, resources, instance, assets=assets)
     data_quality = build_data_quality_asset(
         check_specs_of(dg.Definitions(assets=assets)), [STREAMING_HISTORY]
     )
 
     def build():
         dg.materialize([*assets, data_quality], selection=[streams_tables, data_quality],
-                       instance=instance, resources=resources)  # fmt: skip
+                       instance=instance, resources=zone.resources)  # fmt: skip
 
     def quality_rows(check: str):
         with duckdb.connect(database, read_only=True) as conn:
             return conn.execute(
                 "select partition, status from reports.data_quality where asset_key = ? "
                 "and check_name = ? order by partition nulls first",
-                [STREAMING_FILES_KEY.to_user_string(), check],
+                [STREAMING_HISTORY.key.to_user_string(), check],
             ).fetchall()
 
     land(lake, "alice/Streaming_History_Audio_2024.json", history(30))
     land(lake, "bob/Streaming_History_Audio_2024.json", history(20, bad=True))
-    cursor = ingest(instance, resources, None)
+    zone.land()
     build()
     bob = "bob/Streaming_History_Audio_2024.json"
     assert set(plays_by_file(database)) == {"alice/Streaming_History_Audio_2024.json"}
@@ -118,8 +97,8 @@ def test_a_failed_file_stays_failed_and_out_of_core_streams_until_fixed(tmp_path
 
     # A later batch of good files passes its checks: bob's file is still failed and held out.
     land(lake, "carol/Streaming_History_Audio_2024.json", history(10))
-    cursor = ingest(instance, resources, cursor)
-    check_key = dg.AssetCheckKey(STREAMING_FILES_KEY, "ms_played_non_negative")
+    zone.land()
+    check_key = dg.AssetCheckKey(STREAMING_HISTORY.key, "ms_played_non_negative")
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([check_key])
     assert latest[check_key].event.dagster_event.event_specific_data.passed  # the batch passed
     build()
@@ -137,7 +116,7 @@ def test_a_failed_file_stays_failed_and_out_of_core_streams_until_fixed(tmp_path
 
     # bob lands a fixed export: it passes, its rows come in, nothing is held any more.
     land(lake, bob, history(20))
-    ingest(instance, resources, cursor)
+    zone.land()
     build()
     assert plays_by_file(database)[bob] == 20
     assert quality_rows("ms_played_non_negative") == [(None, "passed")]

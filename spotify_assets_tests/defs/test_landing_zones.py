@@ -1,108 +1,37 @@
-"""A new landing zone costs a parser and a few lines of wiring: a toy CSV format gets the
-sensor (cursor, batching, run keys), the ingest asset with its checks, rejected files and
-records, and the "not ingested, and why" inventory from the one landed-file mechanism."""
+"""A new landing zone costs three files: a parser, its declaration and this test (the scores zone
+of ``spotify_assets_tests/support/``). From the one landed-file mechanism it gets the sensor
+(settled files only, batches, the files of dead runs freed), the ingest asset with its checks,
+its core table without held files, and, found in the definitions without being listed, its
+place in ``core/landing_files`` and ``reports/data_quality``."""
 
 from __future__ import annotations
 
-import io
 import os
 import time
+from pathlib import Path
 
 import dagster as dg
-import pyarrow as pa
-import pyarrow.csv as pacsv
+import duckdb
 import pyarrow.parquet as pq
 import pytest
+from dagster_duckdb import DuckDBResource
 
-from spotify_assets.defs.landing import RANGE_END, RANGE_START, FileCheck, landing_zone_defs
+from spotify_assets.defs.landing import BATCH_TAG, LANDING_FILES_KEY, landing_zone_defs
 from spotify_assets.lib.landing import (
-    BadFile,
     LandedContext,
     LandingZone,
-    NotIngested,
     ParsedFile,
-    RejectedRecord,
     ZoneCursor,
+    ingest,
     inventory,
     processed_files,
 )
-from spotify_assets.resources import LakeResource
+from spotify_assets.resources import LakeResource, WarehouseIOManager
+from spotify_assets_tests.support.landing import Landing, batch_files
+from spotify_assets_tests.support.scores_defs import SCORES
+from spotify_assets_tests.support.scores_zone import SCORES_ZONE, parse_scores
 
-
-def parse_scores(data: bytes, context: LandedContext) -> ParsedFile:
-    """The toy format: ``player,score`` CSV. Other CSVs are not ours; a score that is not a
-    whole number is a bad record."""
-    if not context.name.endswith(".csv"):
-        raise NotIngested("not a CSV file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadFile(f"not UTF-8: {exc}") from exc
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "player,score":
-        raise NotIngested("not a scores file (no 'player,score' header)")
-    table = pacsv.read_csv(
-        io.BytesIO(data), convert_options=pacsv.ConvertOptions(column_types={"score": pa.string()})
-    )
-    players, scores, rejected = [], [], []
-    for i, (player, score) in enumerate(
-        zip(table["player"].to_pylist(), table["score"].to_pylist(), strict=True), start=2
-    ):
-        if score is None or not score.strip().lstrip("-").isdigit():
-            rejected.append(RejectedRecord(i, f"score not a whole number: {score!r}", player))
-            continue
-        players.append(player)
-        scores.append(int(score))
-    rows = pa.table(
-        {
-            "player": pa.array(players, pa.string()),
-            "score": pa.array(scores, pa.int64()),
-            "source_file": pa.array([context.partition_key] * len(players), pa.string()),
-        }
-    )
-    return ParsedFile(rows, rejected, {"records": len(lines) - 1, "max_score": max(scores or [0])})
-
-
-SCORES_ZONE = LandingZone(name="scores", parse=parse_scores)
-SCORES = landing_zone_defs(
-    SCORES_ZONE,
-    key=dg.AssetKey(["raw", "score_files"]),
-    group="toy",
-    description="Toy score CSVs",
-    file_checks=[
-        FileCheck("scores_bounded", "Scores stay below 1000", lambda i: i["max_score"] > 999)
-    ],
-)
-
-
-class Tick:
-    def __init__(self, lake: LakeResource) -> None:
-        self.lake = lake
-        self.instance = dg.DagsterInstance.ephemeral()
-        self.cursor: str | None = None
-
-    def __call__(self) -> dg.SensorResult:
-        context = dg.build_sensor_context(
-            instance=self.instance, cursor=self.cursor, resources={"lake": self.lake}
-        )
-        result = SCORES.sensor(context)
-        self.cursor = result.cursor
-        for request in result.dynamic_partitions_requests or []:
-            self.instance.add_dynamic_partitions(SCORES.partitions.name, request.partition_keys)
-        return result
-
-    def run(self, result: dg.SensorResult) -> list[dg.ExecuteInProcessResult]:
-        """Each requested run, as the daemon would launch it (its range tags)."""
-        return [
-            dg.materialize(
-                [SCORES.asset],
-                instance=self.instance,
-                resources={"lake": self.lake},
-                tags=request.tags,
-                raise_on_error=False,
-            )
-            for request in result.run_requests
-        ]
+GOOD = b"player,score\nann,10\nbob,20\n"
 
 
 @pytest.fixture
@@ -110,50 +39,59 @@ def lake(tmp_path):
     return LakeResource(url=str(tmp_path / "lake"), ingest_batch_files=2)
 
 
-def drop(lake: LakeResource, rel: str, data: bytes) -> None:
+def drop(lake: LakeResource, rel: str, data: bytes, *, age_s: float = 0) -> Path:
     lake.store().put_bytes(f"landing/scores/{rel}", data)
+    path = lake.store().path(f"landing/scores/{rel}")
+    if age_s:
+        then = time.time() - age_s
+        os.utime(path, (then, then))
+    return path
 
 
-GOOD = b"player,score\nann,10\nbob,20\n"
+def statuses(lake: LakeResource) -> dict[str, str]:
+    return {r["key"].rsplit("/", 1)[-1]: r["status"] for r in inventory(lake.store(), SCORES_ZONE)}
 
 
-def test_a_toy_zone_gets_sensor_ingest_checks_and_inventory(lake):
+def test_a_toy_zone_gets_batches_ingest_checks_and_inventory(lake):
     drop(lake, "a.csv", GOOD)
     drop(lake, "b.csv", b"player,score\ncid,7\ndan,lots\n")  # one bad record
-    drop(lake, "c.csv", b"\xff\xfe garbage")  # unreadable: moved aside
+    drop(lake, "c.csv", b"\xff\xfe garbage")  # unreadable: listed as rejected, left in place
     drop(lake, "notes.txt", b"hello")  # not ours: stays, listed
     drop(lake, "sub/d.csv", b"player,score\neve,5000\n")  # nested; fails the zone's own check
     drop(lake, "e.csv.part", b"partial")  # a copy in progress: passed over
-    tick = Tick(lake)
-    first = tick()
-    assert [(r.tags[RANGE_START], r.tags[RANGE_END]) for r in first.run_requests] == [
-        ("a.csv", "b.csv"),
-        ("c.csv", "notes.txt"),
-        ("sub/d.csv", "sub/d.csv"),
+    zone = Landing(SCORES, {"lake": lake})
+    first = zone.tick()
+    # Batches of at most ingest_batch_files files, each a partition of its own.
+    assert [batch_files(lake, SCORES, r) for r in first.run_requests] == [
+        ["a.csv", "b.csv"],
+        ["c.csv", "notes.txt"],
+        ["sub/d.csv"],
     ]
-    assert all(r.run_key.startswith("scores:") for r in first.run_requests)
-    assert not tick().run_requests  # requested, not yet processed: not asked twice
+    assert all(r.partition_key == r.tags[BATCH_TAG].split("/", 1)[1] for r in first.run_requests)
+    assert len(zone.instance.get_dynamic_partitions(SCORES.partitions.name)) == 3
+    assert not zone.tick().run_requests  # requested, their runs not ended: not asked twice
 
-    runs = tick.run(first)
+    runs = zone.run(first)
+    assert all(run.success for run in runs)  # a held file stops nothing
     checks = [{c.check_name: c for c in run.get_asset_check_evaluations()} for run in runs]
     assert [c["files_readable"].passed for c in checks] == [True, False, True]  # c.csv
     assert [c["parse_rate"].passed for c in checks] == [False, True, True]  # b.csv: 1 of 2
     assert [c["scores_bounded"].passed for c in checks] == [True, True, False]  # sub/d.csv
+    assert checks[2]["scores_bounded"].severity == dg.AssetCheckSeverity.ERROR
     assert list(checks[2]["scores_bounded"].metadata["files_failing"].value) == ["sub/d.csv"]
-    # The run's summary is the first materialization (one per partition of its range).
+    # One materialization per run (per batch), whatever its number of files.
+    assert [len(run.get_asset_materialization_events()) for run in runs] == [1, 1, 1]
     summary = runs[1].get_asset_materialization_events()[0].materialization.metadata
-    not_taken = summary["not_ingested"].value
-    assert not_taken["notes.txt"] == [
-        {"member": None, "status": "not_ingested", "reason": "not a CSV file"}
-    ]
-    assert not_taken["c.csv"][0]["status"] == "rejected"
+    assert summary["not_ingested"].value["notes.txt"][0]["reason"] == "not a CSV file"
     store = lake.store()
-    assert store.exists("landing/_rejected/scores/c.csv")
-    assert "not UTF-8" in store.get_bytes("landing/_rejected/scores/c.csv.reason.txt").decode()
+    assert store.get_bytes("landing/scores/c.csv") == b"\xff\xfe garbage"  # never moved
+    assert not store.list("landing/_rejected/")
     files = processed_files(store, SCORES_ZONE, store.root)
-    assert [f.source_file for f in files] == ["a.csv", "b.csv", "sub/d.csv"]
-    assert pq.read_table(files[1].path).to_pydict()["player"] == ["cid"]
-    assert pq.read_table(files[1].rejects_path).to_pydict()["reason"] == [
+    assert [f.source_file for f in files] == ["a.csv"]  # b.csv and sub/d.csv are held
+    assert pq.read_table(files[0].path).to_pydict()["player"] == ["ann", "bob"]
+    held = processed_files(store, SCORES_ZONE, store.root, include_held=True)
+    assert [f.source_file for f in held] == ["a.csv", "b.csv", "sub/d.csv"]
+    assert pq.read_table(held[1].rejects_path).to_pydict()["reason"] == [
         "score not a whole number: 'lots'"
     ]
     rows = {
@@ -162,37 +100,128 @@ def test_a_toy_zone_gets_sensor_ingest_checks_and_inventory(lake):
     }
     assert rows[("notes.txt", "not_ingested")] == "not a CSV file"
     assert rows[("c.csv", "rejected")].startswith("not UTF-8")
+    assert "scores_bounded" in rows[("d.csv", "held")] and "parse_rate" in rows[("b.csv", "held")]
     assert rows[("e.csv.part", "ignored")]
-    assert {k for k, s in rows if s == "accepted"} == {"a.csv", "b.csv", "d.csv"}
+    assert statuses(lake)["a.csv"] == "accepted"
 
     # Processed: nothing to do; the cursor stays small whatever the number of files.
-    again = tick()
+    again = zone.tick()
     assert not again.run_requests
-    assert len(tick.cursor) < 200
-    assert ZoneCursor.from_json(tick.cursor).pending == {}
+    assert len(zone.cursor) < 300 and ZoneCursor.from_json(zone.cursor).in_flight == {}
+
+
+def test_an_unreadable_file_fixed_in_place_is_taken_again(lake):
+    drop(lake, "c.csv", b"\xff\xfe garbage")
+    zone = Landing(SCORES, {"lake": lake})
+    zone.land()
+    assert statuses(lake)["c.csv"] == "rejected"
+    drop(lake, "c.csv", GOOD)
+    zone.land()
+    assert statuses(lake)["c.csv"] == "accepted"
+
+
+def test_a_file_is_taken_only_once_it_has_stopped_changing(lake):
+    drop(lake, "old.csv", GOOD, age_s=120)
+    drop(lake, "copying.csv", b"player,score\nann,1")  # still being written
+    zone = Landing(SCORES, {"lake": lake}, settle_s=30)
+    first = zone.tick()
+    assert [batch_files(lake, SCORES, r) for r in first.run_requests] == [["old.csv"]]
+    assert statuses(lake)["copying.csv"] == "pending"
+    [row] = [r for r in inventory(lake.store(), SCORES_ZONE, settle_s=30) if "copying" in r["key"]]
+    assert row["reason"].startswith("still changing")
+    zone.run(first)
+    # The copy goes on (new bytes, a new time), then stops: taken whole once settled.
+    drop(lake, "copying.csv", b"player,score\nann,1\nbob,2\n")
+    assert not zone.tick().run_requests
+    drop(lake, "copying.csv", b"player,score\nann,1\nbob,2\n", age_s=31)
+    [request] = zone.tick().run_requests
+    assert batch_files(lake, SCORES, request) == ["copying.csv"]
+    zone.run(dg.SensorResult(run_requests=[request]))
+    files = processed_files(lake.store(), SCORES_ZONE, lake.store().root)
+    copied = next(f for f in files if f.source_file == "copying.csv")
+    assert pq.read_table(copied.path).to_pydict()["player"] == ["ann", "bob"]
+
+
+def test_a_file_changed_after_the_tick_is_left_for_a_later_batch(lake):
+    drop(lake, "a.csv", b"player,score\nann,1\n")
+    zone = Landing(SCORES, {"lake": lake})
+    first = zone.tick()
+    drop(lake, "a.csv", GOOD + b"cid,3\n")  # written again before the run reads it
+    [run] = zone.run(first)
+    summary = run.get_asset_materialization_events()[0].materialization.metadata
+    assert summary["files_changed"].value == 1 and "files_accepted" not in summary
+    assert statuses(lake)["a.csv"] == "pending"
+    zone.land()
+    [f] = processed_files(lake.store(), SCORES_ZONE, lake.store().root)
+    assert pq.read_table(f.path).to_pydict()["player"] == ["ann", "bob", "cid"]
+
+
+def test_links_and_fifos_are_never_followed_and_the_batch_lands(lake, tmp_path):
+    drop(lake, "good.csv", GOOD)
+    folder = lake.store().path("landing/scores")
+    secret = tmp_path / "secret.csv"
+    secret.write_text("player,score\nroot,0\n")
+    os.symlink(secret, folder / "link.csv")
+    os.symlink("/dev/zero", folder / "zero.csv")
+    os.mkfifo(folder / "pipe.csv")
+    zone = Landing(SCORES, {"lake": lake})
+    tick = zone.tick()
+    assert [batch_files(lake, SCORES, r) for r in tick.run_requests] == [["good.csv"]]
+    [run] = zone.run(tick)  # returns: nothing hangs on the FIFO
+    assert run.success
+    rows = {r["key"].rsplit("/", 1)[-1]: r for r in inventory(lake.store(), SCORES_ZONE)}
+    assert rows["good.csv"]["status"] == "accepted"
+    for name in ("link.csv", "zero.csv", "pipe.csv"):
+        assert rows[name]["status"] == "not_ingested", name
+    assert "symbolic link" in rows["link.csv"]["reason"]
+    assert "FIFO" in rows["pipe.csv"]["reason"]
+    copied = [p for p in lake.store().root.rglob("*") if p.is_file() and not p.is_symlink()]
+    assert not any(b"root" in p.read_bytes() for p in copied if p.suffix != ".parquet")
+    with duckdb.connect() as conn:
+        parquet = [str(p) for p in copied if p.suffix == ".parquet"]
+        assert conn.execute(
+            f"select count(*) from read_parquet({parquet}) where player = 'root'"
+        ).fetchone() == (0,)
+    # Even asked directly, a link is not read.
+    assert ingest(lake.store(), SCORES_ZONE, "link.csv")["status"] == "not_ingested"
+
+
+def test_the_files_of_a_run_that_died_are_taken_again(lake):
+    drop(lake, "a.csv", GOOD)
+    drop(lake, "b.csv", GOOD)
+    zone = Landing(SCORES, {"lake": lake})
+    [request] = zone.tick().run_requests
+    assert not zone.tick().run_requests  # its run is not known to have ended
+
+    @dg.asset
+    def killed() -> None:
+        raise RuntimeError("the run worker was killed")
+
+    dg.materialize([killed], instance=zone.instance, tags=request.tags, raise_on_error=False)
+    again = zone.tick()
+    [retry] = again.run_requests
+    assert retry.partition_key != request.partition_key
+    assert batch_files(lake, SCORES, retry) == ["a.csv", "b.csv"]
+    zone.run(again)
+    assert statuses(lake) == {"a.csv": "accepted", "b.csv": "accepted"}
+    assert not zone.tick().run_requests
 
 
 def test_a_copy_with_an_old_mtime_and_a_changed_file_are_taken_untouched_ones_not(lake):
     drop(lake, "a.csv", GOOD)
-    tick = Tick(lake)
-    tick.run(tick())
+    zone = Landing(SCORES, {"lake": lake})
+    zone.land()
     path = lake.store().path("landing/scores/a.csv")
     later = time.time() + 5
     os.utime(path, (later, later))  # touched: same bytes
-    assert not tick().run_requests
-    old = time.time() - 86400
-    drop(lake, "z.csv", GOOD)
-    os.utime(lake.store().path("landing/scores/z.csv"), (old, old))  # copied, kept its mtime
+    assert not zone.tick().run_requests
+    drop(lake, "z.csv", GOOD, age_s=86400)  # copied, kept its mtime
     drop(lake, "a.csv", b"player,score\nann,11\n")  # changed
-    result = tick()
-    assert [(r.tags[RANGE_START], r.tags[RANGE_END]) for r in result.run_requests] == [
-        ("a.csv", "z.csv")
-    ]
+    result = zone.tick()
+    assert [batch_files(lake, SCORES, r) for r in result.run_requests] == [["a.csv", "z.csv"]]
 
 
 def test_removed_fixed_and_crashing_files_are_accounted_for(lake):
-    from spotify_assets.lib.landing import ingest
-
     store = lake.store()
     drop(lake, "a.csv", GOOD)
     drop(lake, "b.csv", b"\xff\xfe garbage")
@@ -201,8 +230,7 @@ def test_removed_fixed_and_crashing_files_are_accounted_for(lake):
     # b.csv landed again, fixed: accepted, and no longer listed as rejected.
     drop(lake, "b.csv", GOOD)
     assert ingest(store, SCORES_ZONE, "b.csv")["status"] == "accepted"
-    statuses = {(r["key"].rsplit("/", 1)[-1], r["status"]) for r in inventory(store, SCORES_ZONE)}
-    assert statuses == {("a.csv", "accepted"), ("b.csv", "accepted")}
+    assert statuses(lake) == {"a.csv": "accepted", "b.csv": "accepted"}
     # a.csv removed from the landing zone: its rows no longer count.
     store.delete("landing/scores/a.csv")
     assert [f.source_file for f in processed_files(store, SCORES_ZONE, store.root)] == ["b.csv"]
@@ -225,42 +253,85 @@ def crash_on_boom(data: bytes, context: LandedContext) -> ParsedFile:
     return parse_scores(data, context)
 
 
-BATCHED = landing_zone_defs(
-    LandingZone(name="batched_scores", parse=crash_on_boom, rows_per_batch=True, files_per_batch=2),
-    key=dg.AssetKey(["raw", "batched_score_files"]),
+CHUNKED = landing_zone_defs(
+    LandingZone(name="chunked_scores", parse=crash_on_boom, rows_per_chunk=True, files_per_chunk=2),
+    key=dg.AssetKey(["raw", "chunked_score_files"]),
     group="toy",
-    description="Toy score CSVs, two files parsed together, one rows Parquet per batch",
+    description="Toy score CSVs, two files parsed together, one rows Parquet per chunk",
 )
 
 
 def test_a_parser_crash_fails_the_run_after_every_file_of_it_was_tried(tmp_path):
     lake = LakeResource(url=str(tmp_path / "lake"), ingest_batch_files=10)
     store = lake.store()
-    names = ["a.csv", "b.csv", "c.csv", "d.csv", "e.csv"]
-    for name in names:
-        data = b"boom" if name == "b.csv" else GOOD
-        store.put_bytes(f"landing/batched_scores/{name}", data)
-    instance = dg.DagsterInstance.ephemeral()
-    context = dg.build_sensor_context(instance=instance, resources={"lake": lake})
-    tick = BATCHED.sensor(context)
-    for request in tick.dynamic_partitions_requests:
-        instance.add_dynamic_partitions(BATCHED.partitions.name, request.partition_keys)
-    [request] = tick.run_requests
-    run = dg.materialize(
-        [BATCHED.asset], instance=instance, resources={"lake": lake}, tags=request.tags,
-        raise_on_error=False,
-    )  # fmt: skip
+    for name in ["a.csv", "b.csv", "c.csv", "d.csv", "e.csv"]:
+        store.put_bytes(f"landing/chunked_scores/{name}", b"boom" if name == "b.csv" else GOOD)
+    zone = Landing(CHUNKED, {"lake": lake})
+    [run] = zone.land()
     assert not run.success
     failure = next(e for e in run.all_events if e.is_step_failure)
     assert "failed on 1 file(s)" in failure.step_failure_data.error.message
-    # The files after the crash (c, d in the same and e in the next batch) were ingested too.
-    statuses = {r["key"].rsplit("/", 1)[-1]: r["status"] for r in inventory(store, BATCHED.zone)}
-    assert statuses == {
+    # The files after the crash (c, d in the same and e in the next chunk) were ingested too.
+    rows = {r["key"].rsplit("/", 1)[-1]: r["status"] for r in inventory(store, CHUNKED.zone)}
+    assert rows == {
         "a.csv": "accepted", "b.csv": "failed", "c.csv": "accepted", "d.csv": "accepted",
         "e.csv": "accepted",
     }  # fmt: skip
     # Nothing is left pending: the next tick asks for no file again.
-    context = dg.build_sensor_context(
-        instance=instance, cursor=tick.cursor, resources={"lake": lake}
+    assert not zone.tick().run_requests
+
+
+def test_a_zone_declared_in_its_own_module_is_found_by_the_whole_platform(lake, tmp_path):
+    """The toy zone, in the platform's definitions, is in core/landing_files, its held files
+    in reports/data_quality and out of its core table, without being listed anywhere."""
+    from spotify_assets.definitions import with_warehouse_wide_definitions
+    from spotify_assets.defs.landing import landing_zones
+    from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
+    from spotify_assets_tests.support import scores_defs
+
+    domains = dg.load_from_defs_folder(
+        path_within_project=Path(__file__).parents[2] / "spotify_assets"
     )
-    assert not BATCHED.sensor(context).run_requests
+    defs = with_warehouse_wide_definitions(dg.Definitions.merge(domains, scores_defs.defs))
+    assert "scores" in [z.zone.name for z in landing_zones(defs)]
+    graph = defs.resolve_asset_graph()
+    assert SCORES.key in graph.get(LANDING_FILES_KEY).parent_keys
+    scores_table = dg.AssetKey(["core", "scores"])
+    # The registry of tables found the zone's table: it has the table-wide checks.
+    assert dg.AssetCheckKey(scores_table, "row_count_vs_previous") in graph.asset_check_keys
+
+    drop(lake, "good.csv", GOOD)
+    drop(lake, "high.csv", b"player,score\nzed,5000\n")  # fails scores_bounded: held
+    database = str(tmp_path / "warehouse.duckdb")
+    resources = {
+        "lake": lake,
+        "warehouse": DuckDBResource(database=database),
+        "warehouse_io_manager": WarehouseIOManager(database=database),
+    }
+    zone = Landing(SCORES, resources)
+    [run] = zone.land()
+    assert run.success
+    built = dg.materialize(
+        [
+            SCORES.asset,
+            *SCORES.tables,
+            defs.get_assets_def(LANDING_FILES_KEY),
+            defs.get_assets_def(DATA_QUALITY_KEY),
+        ],
+        selection=[scores_table, LANDING_FILES_KEY, DATA_QUALITY_KEY],
+        instance=zone.instance,
+        resources=zone.resources,
+    )
+    assert built.success
+    with duckdb.connect(database, read_only=True) as conn:
+        assert conn.execute("select player from core.scores").fetchall() == [("ann",), ("bob",)]
+        assert sorted(
+            conn.execute(
+                "select key, status from core.landing_files where zone = 'scores'"
+            ).fetchall()
+        ) == [("landing/scores/good.csv", "accepted"), ("landing/scores/high.csv", "held")]
+        assert conn.execute(
+            "select partition, status from reports.data_quality "
+            "where asset_key = 'raw/score_files' and check_name = 'scores_bounded' "
+            "and partition is not null"
+        ).fetchall() == [("high.csv", "failed")]

@@ -12,13 +12,11 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.listening.assets import streams_tables
-from spotify_assets.defs.listening.history_files import (
-    STREAMING_HISTORY_FILES,
-    streaming_history_files,
-    streaming_history_sensor,
-)
+from spotify_assets.defs.listening.history_files import STREAMING_HISTORY
+from spotify_assets.lib.landing import inventory
 from spotify_assets.lib.sample.world.history import write_streaming_history
 from spotify_assets.resources import LakeResource
+from spotify_assets_tests.support.landing import Landing
 
 LANDING = "landing/streaming_history"
 
@@ -42,27 +40,15 @@ def land_world(lake, tiny_world, tmp_path) -> list[Path]:
 
 def ingest(instance, resources, cursor=None):
     """One sensor tick, then its runs, as the daemon would; returns (cursor, results)."""
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-    tick = streaming_history_sensor(context)
-    for request in tick.dynamic_partitions_requests or []:
-        instance.add_dynamic_partitions(STREAMING_HISTORY_FILES.name, request.partition_keys)
-    results = [
-        dg.materialize(
-            [streaming_history_files, streams_tables],
-            selection=[streaming_history_files],
-            instance=instance,
-            resources=resources,
-            tags=request.tags,
-            raise_on_error=False,
-        )
-        for request in tick.run_requests or []
-    ]
-    return tick.cursor, results
+    zone = Landing(STREAMING_HISTORY, resources, instance, assets=[streams_tables])
+    zone.cursor = cursor
+    results = zone.land()
+    return zone.cursor, results
 
 
 def build_streams(instance, resources):
     return dg.materialize(
-        [streaming_history_files, streams_tables],
+        [STREAMING_HISTORY.asset, streams_tables],
         selection=[streams_tables],
         instance=instance,
         resources=resources,
@@ -117,19 +103,11 @@ def test_sample_exports_land_in_core_streams_with_independent_counts(env, tiny_w
         )
     }
     assert not columns & {"ip_addr", "ip_addr_decrypted", "user_agent_decrypted", "username"}
-    # Per-file metadata on each partition.
-    mat = (
-        instance.fetch_materializations(
-            dg.AssetRecordsFilter(
-                asset_key=dg.AssetKey(["raw", "streaming_history_files"]),
-                asset_partitions=[paths[0].relative_to(tmp_path / "export").as_posix()],
-            ),
-            limit=1,
-        )
-        .records[0]
-        .asset_materialization
-    )
-    assert mat.metadata["status"].value == "accepted" and mat.metadata["accepted"].value > 0
+    # Each file's figures in the zone's inventory (core.landing_files), one event per batch.
+    rows = {r["key"]: r for r in inventory(lake.store(), STREAMING_HISTORY.zone)}
+    first = f"{LANDING}/{paths[0].relative_to(tmp_path / 'export').as_posix()}"
+    assert rows[first]["status"] == "accepted" and rows[first]["accepted"] > 0
+    assert sum(len(r.get_asset_materialization_events()) for r in results) == len(results)
 
 
 def test_overlapping_and_reuploaded_files_are_deduplicated(env, tiny_world, tmp_path):
@@ -156,7 +134,7 @@ def test_overlapping_and_reuploaded_files_are_deduplicated(env, tiny_world, tmp_
     assert results == []
 
 
-def test_bad_files_are_set_aside_and_stop_nothing_else(env, tiny_world, tmp_path):
+def test_bad_files_are_listed_and_stop_nothing_else(env, tiny_world, tmp_path):
     lake, database, instance, resources = env
     paths = land_world(lake, tiny_world, tmp_path)
     store = lake.store()
@@ -172,21 +150,22 @@ def test_bad_files_are_set_aside_and_stop_nothing_else(env, tiny_world, tmp_path
         if e.check_name == "files_readable"
     ]
     assert any(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in readable)
+    rows = {r["key"]: r for r in inventory(store, STREAMING_HISTORY.zone)}
     for name in (
         "Streaming_History_Audio_2024_0.json",
         "Streaming_History_Audio_2024_1.json",
         "endsong_0.json",
     ):
-        assert not store.exists(f"{LANDING}/zoe/{name}")
-        assert store.exists(f"landing/_rejected/streaming_history/zoe/{name}")
-        assert store.get_bytes(f"landing/_rejected/streaming_history/zoe/{name}.reason.txt").strip()
+        assert store.exists(f"{LANDING}/zoe/{name}")  # never moved out of the folder
+        assert rows[f"{LANDING}/zoe/{name}"]["status"] == "rejected"
+        assert rows[f"{LANDING}/zoe/{name}"]["reason"].strip()
     build_streams(instance, resources)
     assert query(database, "select count(*) from core.streams")[0][0] == independent_distinct_plays(
         paths
     )
 
 
-def test_negative_ms_played_fails_the_blocking_checks(env, tmp_path):
+def test_negative_ms_played_fails_the_files_checks_and_holds_it_out(env, tmp_path):
     lake, database, instance, resources = env
     records = [
         {
@@ -200,9 +179,10 @@ def test_negative_ms_played_fails_the_blocking_checks(env, tmp_path):
         f"{LANDING}/neg/Streaming_History_Audio_2024_0.json", json.dumps(records).encode()
     )
     _, results = ingest(instance, resources)
-    assert not results[0].success  # blocking checks failed: downstream must not run on it
+    assert results[0].success  # the file is held out alone: nothing else stops
     checks = {e.check_name: e for r in results for e in r.get_asset_check_evaluations()}
     assert not checks["ms_played_non_negative"].passed
+    assert checks["ms_played_non_negative"].severity == dg.AssetCheckSeverity.ERROR
     assert not checks["parse_rate"].passed
     build_streams(instance, resources)
     rows = query(database, "select reason from core.rejected_stream_records")

@@ -4,9 +4,6 @@ why it did not run) and ml.model_evaluation, whose figures match the predictions
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import dagster as dg
 import duckdb
 import pytest
@@ -20,9 +17,7 @@ from spotify_assets.defs.ml.assets import (
     popularity_predictions,
 )
 from spotify_assets.resources import LakeResource, SpotifyResource, WarehouseIOManager
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "lib"))
-from test_popularity import write_world  # noqa: E402
+from spotify_assets_tests.support.worlds import write_world
 
 ML = [popularity_features, popularity_model, popularity_predictions, model_evaluation]
 FAST = {"ops": {"ml__popularity_model": {"config": {"n_estimators": 10, "n_folds": 3}}}}

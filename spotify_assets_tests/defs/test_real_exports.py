@@ -15,17 +15,14 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.defs.landing_files import landing_files
+from spotify_assets.defs.landing import landing_files_asset
 from spotify_assets.defs.listening.assets import streams_tables
-from spotify_assets.defs.listening.history_files import (
-    STREAMING_HISTORY_FILES,
-    streaming_history_files,
-    streaming_history_sensor,
-)
+from spotify_assets.defs.listening.history_files import STREAMING_HISTORY
 from spotify_assets.lib.listening.users import user_id_for_folder
 from spotify_assets.lib.sample.world.history import write_streaming_history
 from spotify_assets.lib.sample.world.vintages import write_export_vintages
 from spotify_assets.resources import LakeResource
+from spotify_assets_tests.support.landing import Landing
 
 LANDING = "landing/streaming_history"
 
@@ -97,23 +94,14 @@ def test_real_vintages_land_whole(tmp_path, tiny_world):
     database = str(tmp_path / "warehouse.duckdb")
     instance = dg.DagsterInstance.ephemeral()
     resources = {"lake": lake, "warehouse": DuckDBResource(database=database)}
-    tick = streaming_history_sensor(dg.build_sensor_context(instance=instance, resources=resources))
-    for request in tick.dynamic_partitions_requests or []:
-        instance.add_dynamic_partitions(STREAMING_HISTORY_FILES.name, request.partition_keys)
-    for request in tick.run_requests:
-        result = dg.materialize(
-            [streaming_history_files, streams_tables],
-            selection=[streaming_history_files],
-            instance=instance,
-            resources=resources,
-            tags=request.tags,
-        )
-        assert result.success
+    zone = Landing(STREAMING_HISTORY, resources, instance, assets=[streams_tables])
+    assert all(result.success for result in zone.land())
+    landing_files = landing_files_asset([STREAMING_HISTORY])
     built = dg.materialize(
-        [streaming_history_files, streams_tables, landing_files],
+        [STREAMING_HISTORY.asset, streams_tables, landing_files],
         selection=[streams_tables, landing_files],
         instance=instance,
-        resources=resources,
+        resources=zone.resources,
     )
     assert all(e.passed for e in built.get_asset_check_evaluations())
 
@@ -159,30 +147,24 @@ def test_values_no_play_can_have_fail_the_blocking_check(tmp_path):
         {**good, "ts": "2099-01-01T00:00:00Z"},  # after the file landed
     ]
     lake.store().put_bytes(f"{LANDING}/ann/endsong.json", json.dumps(records).encode())
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(STREAMING_HISTORY_FILES.name, ["ann/endsong.json"])
-    result = dg.materialize(
-        [streaming_history_files],
-        instance=instance,
-        resources={"lake": lake},
-        partition_key="ann/endsong.json",
-        raise_on_error=False,
-    )
+    [result] = Landing(STREAMING_HISTORY, {"lake": lake}).land()
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
-    assert not result.success  # a blocking check failed: downstream does not run on it
+    assert result.success  # the file is held out of core.streams alone
+    assert checks["plays_plausible"].severity == dg.AssetCheckSeverity.ERROR
     assert not checks["plays_plausible"].passed
     assert checks["plays_plausible"].metadata["files_failing"].value == {"ann/endsong.json": 2}
     assert checks["parse_rate"].passed  # 30 of 32 usable: only the plausibility check says so
 
 
 def test_the_dashboard_lists_what_was_not_ingested_with_reasons():
-    from spotify_assets.lib.listening.streams import build_landing_files
+    from spotify_assets.lib.landing.inventory import inventory_table
     from spotify_assets.lib.reports.overview import landed_files_section
 
     conn = duckdb.connect()
     conn.execute("create schema core")
-    build_landing_files(
+    inventory_table(
         conn,
+        "core.landing_files",
         [
             {"zone": "streaming_history", "key": "a/x.json", "status": "accepted"},
             {"zone": "streaming_history", "key": "a/Userdata.json", "status": "not_ingested",

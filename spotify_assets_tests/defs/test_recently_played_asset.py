@@ -144,31 +144,24 @@ def test_polled_plays_merge_with_the_export_without_double_counting(server, tmp_
     from dagster_duckdb import DuckDBResource
 
     from spotify_assets.defs.listening.assets import streams_tables
-    from spotify_assets.defs.listening.history_files import (
-        STREAMING_HISTORY_FILES,
-        streaming_history_files,
-    )
+    from spotify_assets.defs.listening.history_files import STREAMING_HISTORY
     from spotify_assets.lib.sample.world.history import write_user_history
+    from spotify_assets_tests.support.landing import Landing
 
     tokens = {u: FakeSpotifyServer.refresh_token_for(u) for u in USERS}
     res = resources(server, tmp_path, tokens)
     database = str(tmp_path / "warehouse.duckdb")
     res["warehouse"] = DuckDBResource(database=database)
     out = tmp_path / "export"
-    keys = []
     for user in USERS:
         for path in write_user_history(tiny_world, user, out):
             key = path.relative_to(out).as_posix()
             res["lake"].store().put_bytes(f"landing/streaming_history/{key}", path.read_bytes())
-            keys.append(key)
     instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(STREAMING_HISTORY_FILES.name, keys)
-    everything = [streaming_history_files, streams_tables, recently_played]
-    for key in keys:
-        dg.materialize(
-            everything, selection=[streaming_history_files], instance=instance,
-            resources=res, partition_key=key,
-        )  # fmt: skip
+    everything = [STREAMING_HISTORY.asset, streams_tables, recently_played]
+    assert all(
+        r.success for r in Landing(STREAMING_HISTORY, res, instance, assets=everything).land()
+    )
     assert dg.materialize(everything, selection=[recently_played], resources=res).success
     built = dg.materialize(everything, selection=[streams_tables], instance=instance, resources=res)
     assert all(c.passed for c in built.get_asset_check_evaluations())

@@ -21,7 +21,7 @@ import duckdb
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCATION = Path(__file__).with_name("kill_location.py")
+LOCATION = Path(__file__).parents[1] / "support" / "kill_location.py"
 BIN = Path(sys.executable).parent
 
 

@@ -16,7 +16,7 @@ from spotify_assets.lib.quality.alerts import (
     post_webhook,
     run_failed_alert,
 )
-from spotify_assets_tests.webhook import TOKEN, Hook
+from spotify_assets_tests.support.webhook import TOKEN, Hook
 
 RUN_ID = "0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
 

@@ -17,10 +17,10 @@ import pytest
 
 from spotify_assets.lib.marts.catalog_marts import MARTS
 from spotify_assets.lib.marts.run import build_marts
-from spotify_assets_tests.warehouse_fixtures import (
+from spotify_assets_tests.support.warehouse import (
     TINY_WINDOWS as WINDOWS,
 )
-from spotify_assets_tests.warehouse_fixtures import (
+from spotify_assets_tests.support.warehouse import (
     create_core_tables,
     insert,
     tiny_core_tables,

@@ -10,9 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from spotify_assets.lib.landing import ProcessedFile
-from spotify_assets.lib.marts.chart_marts import MARTS, build_chart_entries
+from spotify_assets.lib.marts.chart_marts import MARTS
 from spotify_assets.lib.marts.run import build_marts
 from spotify_assets.lib.spotify_charts import parse_chart_file
+from spotify_assets.lib.spotify_charts.chart_entries import build_chart_entries
 
 HEADER = "rank,uri,artist_names,track_name,source,peak_rank,previous_rank,days_on_chart,streams"
 IDS = {k: k * 22 for k in "ABCDE"}

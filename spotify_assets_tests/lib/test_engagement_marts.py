@@ -29,7 +29,7 @@ from spotify_assets.lib.listening.streams import ProcessedFile, build_streams
 from spotify_assets.lib.marts.engagement_marts import MARTS, MIN_ARTIST_PLAYS
 from spotify_assets.lib.marts.run import build_marts, headline, plot_frame
 from spotify_assets.lib.timezones import COUNTRY_TIMEZONES
-from spotify_assets_tests.warehouse_fixtures import CORE_SCHEMAS, create_core_tables, insert
+from spotify_assets_tests.support.warehouse import CORE_SCHEMAS, create_core_tables, insert
 
 MART = {m.name: m for m in MARTS}
 H = 3_600_000  # ms per hour

@@ -21,7 +21,7 @@ import pytest
 
 from spotify_assets.lib.marts.engagement_marts import MARTS
 from spotify_assets.lib.marts.run import build_marts, prepare
-from spotify_assets_tests.warehouse_fixtures import tiny_core_tables
+from spotify_assets_tests.support.warehouse import tiny_core_tables
 
 BEFORE = json.loads(
     (Path(__file__).parent / "fixtures" / "engagement_marts_before_issue17.json").read_text()

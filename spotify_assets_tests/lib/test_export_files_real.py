@@ -23,13 +23,10 @@ from spotify_assets.lib.listening import export_files
 from spotify_assets.lib.listening.export_archive import (
     ZipLimits,
     parse_export_zip,
+    parse_landed_export,
     read_member,
 )
-from spotify_assets.lib.listening.export_files import (
-    MAX_MS_PLAYED,
-    STREAMS_SCHEMA,
-    parse_landed_export,
-)
+from spotify_assets.lib.listening.export_files import MAX_MS_PLAYED, STREAMS_SCHEMA
 from spotify_assets.lib.listening.users import SAFE_USER_ID, user_id_for_folder
 
 FIXTURES = Path(__file__).parent / "fixtures"

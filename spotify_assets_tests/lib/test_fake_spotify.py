@@ -26,7 +26,7 @@ from spotify_assets.lib.sample.fake_api import (
 )
 from spotify_assets.lib.sample.world import APP_USER_ID, build_world
 from spotify_assets.lib.sample.world.recent import VISIBLE_PLAYS, recent_plays, visible_plays
-from spotify_assets_tests.lib.openapi_schema import (
+from spotify_assets_tests.support.openapi_schema import (
     DEVELOPMENT_MODE_DROPS,
     WITH_MARKET_DROPS,
     response_validator,

@@ -21,7 +21,7 @@ import pytest
 from spotify_assets.lib.marts import engagement_marts
 from spotify_assets.lib.marts.listener_marts import MARTS, WRAPPED_TOP_N
 from spotify_assets.lib.marts.run import build_marts
-from spotify_assets_tests.warehouse_fixtures import create_core_tables, insert, world_streams
+from spotify_assets_tests.support.warehouse import create_core_tables, insert, world_streams
 
 SESSIONS = next(m for m in engagement_marts.MARTS if m.name == "sessions")
 S = 1000  # ms per second

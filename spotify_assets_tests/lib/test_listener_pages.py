@@ -29,7 +29,7 @@ from spotify_assets.lib.reports.vega import (
     vega_spec,
     with_brush,
 )
-from spotify_assets_tests.warehouse_fixtures import create_core_tables, world_streams
+from spotify_assets_tests.support.warehouse import create_core_tables, world_streams
 
 
 @pytest.fixture(scope="module")

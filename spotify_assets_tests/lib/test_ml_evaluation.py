@@ -5,9 +5,7 @@ does there)."""
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -34,16 +32,14 @@ from spotify_assets.lib.ml.forward import (
     load_forward_data,
 )
 from spotify_assets.lib.ml.model import regression_scores
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_popularity import FAST, forward_world  # noqa: E402, F401 (a fixture)
+from spotify_assets_tests.support.worlds import FAST
 
 
 def _no_lake():
     raise AssertionError("the stream target must not open the lake")
 
 
-def test_stream_target_takes_t1_from_the_streams(forward_world):  # noqa: F811
+def test_stream_target_takes_t1_from_the_streams(forward_world):
     conn, *_ = forward_world
     until = latest_stream_time(conn)
     as_of = forward_as_of(until, 60)

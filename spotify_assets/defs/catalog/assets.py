@@ -21,11 +21,17 @@ from typing import Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.defs.automation import CATALOG_FRESHNESS, on_upstream_change
+from spotify_assets.defs.automation import on_upstream_change
 from spotify_assets.defs.catalog.datasets import CATALOG_DATASET_FILES_KEY
+from spotify_assets.defs.landing import log_held_files
 from spotify_assets.defs.quality.rule_checks import rule_check_result, rule_check_spec
+from spotify_assets.defs.warehouse_tables import WAREHOUSE_POOL
 from spotify_assets.lib.catalog.api_mode import ApiModeState
-from spotify_assets.lib.catalog.datasets import dataset_artists, dataset_tracks
+from spotify_assets.lib.catalog.datasets import (
+    CATALOG_DATASETS_ZONE,
+    dataset_artists,
+    dataset_tracks,
+)
 from spotify_assets.lib.catalog.entities import (
     artist_bodies,
     fetch_artists,
@@ -109,9 +115,6 @@ def window_item_rules(snapshot_time: datetime) -> list[Rule]:
     ]
 
 
-OWNERS = ["team:data-platform"]
-
-
 def column_descriptions(table: str) -> dict[str, str]:
     return {name: desc for name, (_dtype, desc) in TABLE_COLUMNS[table].items()}
 
@@ -142,7 +145,6 @@ class SnapshotConfig(dg.Config):
     partitions_def=SNAPSHOT_PARTITIONS,
     io_manager_key="lake_io_manager",
     kinds={"spotify", "json", "s3"},
-    owners=OWNERS,
     description=(
         "Every configured playlist with all its items, as the Spotify Web API answers at the "
         "start of the 8-hour window: raw JSON bodies in the lake under "
@@ -206,7 +208,6 @@ def playlist_snapshots(
     io_manager_key="lake_io_manager",
     ins={"manifest": dg.AssetIn(key=SNAPSHOTS_KEY)},
     kinds={"spotify", "json", "s3"},
-    owners=OWNERS,
     description=(
         "The artists that the window's playlists reference and that were not fetched within "
         "the refresh window: raw /artists bodies (50 per call; one per call for "
@@ -270,8 +271,7 @@ def catalog_entities(
     group_name="catalog",
     deps=[STREAMS_KEY, CHART_ENTRIES_KEY],
     kinds={"spotify", "json", "s3"},
-    owners=OWNERS,
-    pool="duckdb",
+    pool=WAREHOUSE_POOL,
     automation_condition=on_upstream_change(),
     description=(
         "The tracks that core.streams and core.chart_entries reference and the catalog does "
@@ -342,8 +342,7 @@ def catalog_lookups(
     io_manager_key="warehouse_io_manager",
     ins={"manifest": dg.AssetIn(key=SNAPSHOTS_KEY)},
     kinds={"duckdb", "pandas"},
-    owners=OWNERS,
-    pool="duckdb",
+    pool=WAREHOUSE_POOL,
     metadata=table_metadata("playlist_tracks", partition_expr="snapshot_time"),
     description="One row per snapshot window, playlist and position: what each playlist held.",
     check_specs=[
@@ -367,15 +366,6 @@ def playlist_tracks(
             yield rule_check_result(PLAYLIST_TRACKS_KEY, evaluate(conn, rule))
 
 
-def _held_dataset_files(context: dg.AssetExecutionContext, store: Any) -> set[str]:
-    """Landed catalog datasets failing a blocking check: kept out of the catalog until fixed
-    or removed, as failed export and chart files are kept out of theirs."""
-    from spotify_assets.defs.catalog.datasets import CATALOG_DATASETS
-    from spotify_assets.defs.quality.held import zone_held_files
-
-    return set(zone_held_files(store, CATALOG_DATASETS, log=context.log, out_of="the catalog"))
-
-
 @dg.multi_asset(
     outs={
         name: dg.AssetOut(
@@ -383,9 +373,7 @@ def _held_dataset_files(context: dg.AssetExecutionContext, store: Any) -> set[st
             io_manager_key="warehouse_io_manager",
             group_name="catalog",
             kinds={"duckdb", "pandas"},
-            owners=OWNERS,
             automation_condition=on_upstream_change(),
-            freshness_policy=CATALOG_FRESHNESS,
             metadata=table_metadata(name),
             description=description,
         )
@@ -399,7 +387,7 @@ def _held_dataset_files(context: dg.AssetExecutionContext, store: Any) -> set[st
         }.items()
     },
     deps=[SNAPSHOTS_KEY, LOOKUPS_KEY, CATALOG_DATASET_FILES_KEY],
-    pool="duckdb",
+    pool=WAREHOUSE_POOL,
     name="catalog_dimensions",
 )
 def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
@@ -412,8 +400,8 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
     snapshots = completed_snapshots(store)
     lookups = lookup_tables(store)
     with tempfile.TemporaryDirectory(prefix="catalog-datasets-") as tmp:
-        held = _held_dataset_files(context, store)
-        ds_tracks, ds_credits, ds_files = dataset_tracks(store, Path(tmp), held)
+        log_held_files(context, store, CATALOG_DATASETS_ZONE, out_of="the catalog")
+        ds_tracks, ds_credits, ds_files = dataset_tracks(store, Path(tmp))
     if not snapshots and not len(lookups["tracks"]) and not len(ds_tracks):
         raise dg.Failure(
             "No completed raw/playlist_snapshots window in the lake "
@@ -458,9 +446,7 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
             io_manager_key="warehouse_io_manager",
             group_name="catalog",
             kinds={"duckdb", "pandas"},
-            owners=OWNERS,
             automation_condition=on_upstream_change(),
-            freshness_policy=CATALOG_FRESHNESS,
             metadata=table_metadata("artists"),
             description="Artists with followers and popularity (null for development-mode apps).",
         ),
@@ -469,16 +455,14 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
             io_manager_key="warehouse_io_manager",
             group_name="catalog",
             kinds={"duckdb", "pandas"},
-            owners=OWNERS,
             automation_condition=on_upstream_change(),
-            freshness_policy=CATALOG_FRESHNESS,
             metadata=table_metadata("artist_genres"),
             description="Artists' micro-genres with their genre family "
             "(rules in lib/catalog/genres.py).",
         ),
     },
     deps=[ENTITIES_KEY, LOOKUPS_KEY, CATALOG_DATASET_FILES_KEY],
-    pool="duckdb",
+    pool=WAREHOUSE_POOL,
     name="catalog_artists",
 )
 def catalog_artists(context: dg.AssetExecutionContext, lake: LakeResource):
@@ -492,8 +476,8 @@ def catalog_artists(context: dg.AssetExecutionContext, lake: LakeResource):
     bodies.sort(key=lambda e: e[1] or datetime.min)  # stable: oldest first, latest wins
     artists, genres = parse_artist_bodies(bodies)
     with tempfile.TemporaryDirectory(prefix="catalog-datasets-") as tmp:
-        held = _held_dataset_files(context, store)
-        ds_artists, ds_genres, ds_files = dataset_artists(store, Path(tmp), held)
+        log_held_files(context, store, CATALOG_DATASETS_ZONE, out_of="the catalog")
+        ds_artists, ds_genres, ds_files = dataset_artists(store, Path(tmp))
     artists, genres = merge_dataset_artists(artists, genres, ds_artists, ds_genres)
     if ds_files:
         context.log.info(f"{len(ds_artists)} artists in {ds_files} catalog dataset files")

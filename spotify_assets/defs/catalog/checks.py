@@ -1,13 +1,22 @@
-"""Checks on the catalog tables: keys, references, ranges, accepted values.
+"""Checks of the catalog: the tables' keys, references, ranges and accepted values; and what
+the raw assets fetched (``every_playlist_complete``, ``referenced_artists_fetched``,
+``referenced_tracks_resolve``), which read what the asset wrote and run with it, in the same
+run (a snapshot check looks at the window the asset materialized last).
 
-ERROR and blocking where downstream must not run on bad data (keys, references, ranges);
-WARN where a person should look.
+ERROR and blocking where downstream must not run on bad data (keys, references, ranges, a
+window missing items); WARN where a person should look.
 """
 
 import dagster as dg
 
-from spotify_assets.defs.quality.rule_checks import rule_checks
+from spotify_assets.defs.catalog.assets import ENTITIES_KEY, LOOKUPS_KEY, SNAPSHOTS_KEY
+from spotify_assets.defs.quality.rule_checks import WARN, problems_result, rule_checks
+from spotify_assets.lib.catalog.coverage import missing_artist_bodies, snapshot_problems
+from spotify_assets.lib.catalog.snapshots import manifest_key
+from spotify_assets.lib.lake import LakeError
 from spotify_assets.lib.quality.rules import Rule, accepted_values, in_range, references, unique_key
+from spotify_assets.resources import LakeResource, SpotifyResource
+from spotify_assets.resources.event_log import latest_metadata, latest_partition
 
 CATALOG_RULES: dict[str, list[Rule]] = {
     "tracks": [
@@ -63,6 +72,107 @@ catalog_table_checks = rule_checks(
     {dg.AssetKey(["core", table]): rules for table, rules in CATALOG_RULES.items()},
     description="Keys, references, ranges and accepted values of the catalog tables.",
 )
-catalog_checks = [catalog_table_checks]
 
-defs = dg.Definitions(asset_checks=catalog_checks)
+
+EAGER = dg.AutomationCondition.eager()
+
+
+@dg.asset_check(
+    asset=SNAPSHOTS_KEY,
+    name="every_playlist_complete",
+    blocking=True,
+    automation_condition=EAGER,
+    description="Every configured playlist was fetched in the window, with as many items as "
+    "the API's total for it (a lost page would cut core.playlist_tracks)",
+)
+def every_playlist_complete(
+    context: dg.AssetCheckExecutionContext, spotify: SpotifyResource, lake: LakeResource
+) -> dg.AssetCheckResult:
+    window = latest_partition(context.instance, SNAPSHOTS_KEY)
+    if window is None:
+        return problems_result(["no window was materialized"], "")
+    store = lake.store()
+    manifest = store_json(lake, manifest_key(window))
+    expected = spotify.snapshot_playlist_ids()
+    problems = snapshot_problems(store, window, manifest, expected)
+    return problems_result(
+        problems,
+        f"{len(expected)} playlists complete in window {window}",
+        window=window,
+        playlists=len(expected),
+    )
+
+
+@dg.asset_check(
+    asset=ENTITIES_KEY,
+    name="referenced_artists_fetched",
+    automation_condition=EAGER,
+    description="Every artist the window's playlists reference has a body fetched within the "
+    "refresh window (else core.artists lacks it: WARN, a person should look)",
+)
+def referenced_artists_fetched(
+    context: dg.AssetCheckExecutionContext, spotify: SpotifyResource, lake: LakeResource
+) -> dg.AssetCheckResult:
+    window = latest_partition(context.instance, ENTITIES_KEY)
+    if window is None:
+        return problems_result(["no window was materialized"], "", severity=WARN)
+    manifest = store_json(lake, manifest_key(window))
+    missing = missing_artist_bodies(lake.store(), window, manifest, spotify.entity_refresh_hours)
+    return problems_result(
+        [f"artist {a} has no body" for a in missing],
+        f"every referenced artist of window {window} has a body",
+        severity=WARN,
+        window=window,
+    )
+
+
+#: Share of referenced tracks Spotify may not know before the lookups check warns.
+MAX_UNKNOWN_TRACKS = 0.2
+
+
+@dg.asset_check(
+    asset=LOOKUPS_KEY,
+    name="referenced_tracks_resolve",
+    automation_condition=EAGER,
+    description=f"At most {MAX_UNKNOWN_TRACKS:.0%} of the tracks core.streams and "
+    "core.chart_entries reference are unknown to Spotify (more means ids from another source "
+    "or market: WARN)",
+)
+def referenced_tracks_resolve(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    md = latest_metadata(context.instance, LOOKUPS_KEY)
+    if md is None:
+        return problems_result(["raw/catalog_lookups was never materialized"], "", severity=WARN)
+    referenced = int(md.get("tracks_referenced") or 0)
+    unknown = int(md.get("tracks_not_found") or 0)
+    share = unknown / referenced if referenced else 0.0
+    problems = (
+        [f"{unknown} of {referenced} referenced tracks ({share:.0%}) are unknown to Spotify"]
+        if share > MAX_UNKNOWN_TRACKS
+        else []
+    )
+    return problems_result(
+        problems,
+        f"{unknown} of {referenced} referenced tracks unknown to Spotify",
+        severity=WARN,
+        tracks_referenced=referenced,
+        tracks_not_found=unknown,
+    )
+
+
+def store_json(lake: LakeResource, key: str) -> dict:
+    """A JSON object of the lake (a window's manifest); an unreadable one reads as empty, so
+    the check reports every playlist or artist as missing instead of crashing."""
+    try:
+        return dict(lake.get_json(key))
+    except (LakeError, TypeError, ValueError):
+        return {}
+
+
+defs = dg.Definitions(
+    asset_checks=[
+        catalog_table_checks,
+        every_playlist_complete,
+        referenced_artists_fetched,
+        referenced_tracks_resolve,
+    ]
+)

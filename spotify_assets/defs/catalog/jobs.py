@@ -11,6 +11,7 @@ from spotify_assets.defs.catalog.assets import (
     catalog_artists,
     catalog_dimensions,
 )
+from spotify_assets.defs.catalog.datasets import REJECTED_DATASET_ROWS_KEY
 
 catalog_snapshot_job = dg.define_asset_job(
     "catalog_snapshot_job",
@@ -21,8 +22,11 @@ catalog_snapshot_job = dg.define_asset_job(
 
 catalog_tables_job = dg.define_asset_job(
     "catalog_tables_job",
-    selection=dg.AssetSelection.assets(catalog_dimensions, catalog_artists),
-    description="Rebuild the catalog dimension tables from every completed snapshot window.",
+    selection=dg.AssetSelection.assets(
+        catalog_dimensions, catalog_artists, REJECTED_DATASET_ROWS_KEY
+    ),
+    description="Rebuild the catalog dimension tables from every completed snapshot window and "
+    "every landed catalog dataset, and the table of the datasets' rejected rows.",
 )
 
 catalog_lookups_job = dg.define_asset_job(

@@ -1,10 +1,10 @@
-"""Group ``charts``: the chart CSVs people download from charts.spotify.com (and
-spotifycharts.com before 2022), dropped into ``landing/charts/``.
+"""Group ``charts``: ``core/chart_entries`` from the landed chart CSVs (the zone is declared in
+``zone.py``), and the chart marts.
 
 Lineage::
 
     landing/charts/**/*.csv  (the charts sensor watches it)
-      -> raw/chart_files     (one dynamic partition per file; Parquet in processed/charts/)
+      -> raw/chart_files     (a batch of files per partition; Parquet in processed/charts/)
       -> core/chart_entries  (DuckDB over the Parquet; the same chart landed twice: the newest
                               file's rows)
       -> marts/chart_tracks, chart_movement, chart_reach, chart_artists
@@ -16,49 +16,25 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.defs.automation import LISTENING_FRESHNESS, on_upstream_change
-from spotify_assets.defs.landing import landing_zone_defs, rejected_rows_asset
+from spotify_assets.defs.automation import on_upstream_change
+from spotify_assets.defs.charts.zone import CHART_FILES_KEY, REJECTED_CHART_ROWS_KEY
+from spotify_assets.defs.landing import log_held_files
 from spotify_assets.defs.marts.factory import mart_assets
-from spotify_assets.defs.quality.held import zone_held_files
+from spotify_assets.defs.warehouse_tables import warehouse_asset
 from spotify_assets.lib.landing import processed_files
 from spotify_assets.lib.marts import chart_marts as chart_sql
+from spotify_assets.lib.spotify_charts.chart_entries import build_chart_entries
 from spotify_assets.lib.spotify_charts.chart_zone import CHARTS_ZONE
 from spotify_assets.resources import LakeResource
-from spotify_assets.resources.warehouse import table_metadata
+from spotify_assets.resources.table_metadata import table_metadata
 
-CHARTS = landing_zone_defs(
-    CHARTS_ZONE,
-    key=dg.AssetKey(["raw", "chart_files"]),
-    group="charts",
-    description=(
-        "One landed chart CSV per partition (charts.spotify.com or spotifycharts.com, daily "
-        "or weekly, any region; region, chart and period from the file name), as Parquet in "
-        "the lake's processed zone; bad rows kept aside with file, line and reason."
-    ),
-    kinds={"csv", "parquet", "s3"},
-)
-CHART_FILES_KEY = CHARTS.key
-chart_files = CHARTS.asset
-charts_sensor = CHARTS.sensor
-charts_job = CHARTS.job
 CHART_ENTRIES_KEY = dg.AssetKey(["core", "chart_entries"])
 
 
-REJECTED_CHART_ROWS_KEY = dg.AssetKey(["core", "rejected_chart_rows"])
-rejected_chart_rows = rejected_rows_asset(
-    CHARTS, REJECTED_CHART_ROWS_KEY, group="charts", freshness_policy=LISTENING_FRESHNESS
-)
-
-
-@dg.asset(
+@warehouse_asset(
     key=CHART_ENTRIES_KEY,
     deps=[CHART_FILES_KEY],
     group_name="charts",
-    kinds={"duckdb", "sql"},
-    owners=["team:data-platform"],
-    pool="duckdb",
-    automation_condition=on_upstream_change(),
-    freshness_policy=LISTENING_FRESHNESS,
     description="Every row of every landed chart: region, chart, period, rank, track, "
     "streams, source file. A chart landed twice (same region, chart and period) keeps the "
     "newest file's rows.",
@@ -68,10 +44,9 @@ def chart_tables(
 ) -> dg.MaterializeResult:
     store = lake.store()
     with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
-        files = processed_files(store, CHARTS_ZONE, Path(tmp))
         # A file failing a blocking check stays out until fixed or removed (as for streams).
-        held = zone_held_files(store, CHARTS, log=context.log, out_of="core.chart_entries")
-        files = [f for f in files if f.source_file not in held]
+        held = log_held_files(context, store, CHARTS_ZONE, out_of="core.chart_entries")
+        files = processed_files(store, CHARTS_ZONE, Path(tmp))
         landed = {o.key: o.last_modified for o in store.list(CHARTS_ZONE.landing_prefix)}
         order = {
             f.source_file: (
@@ -83,7 +58,7 @@ def chart_tables(
         with warehouse.get_connection() as conn:
             # Oldest first: of two files of the same chart, the newest one's rows are kept.
             files.sort(key=lambda f: order[f.source_file])
-            rows = chart_sql.build_chart_entries(conn, files)
+            rows = build_chart_entries(conn, files)
             metadata = table_metadata(conn, CHART_ENTRIES_KEY)
             regions, periods, streams = conn.execute(
                 "select count(distinct region), count(distinct (chart, period_start)), "
@@ -110,11 +85,10 @@ chart_marts = mart_assets(
     "streams; marts.top_chart_tracks for any region and period), movement between periods, "
     "regional reach, artists by chart streams.",
     automation_condition=on_upstream_change(),
-    freshness_policy=LISTENING_FRESHNESS,
 )
 
 charts_tables_job = dg.define_asset_job(
     "charts_tables_job",
-    selection=dg.AssetSelection.assets(chart_tables, rejected_chart_rows, chart_marts),
+    selection=dg.AssetSelection.assets(chart_tables, REJECTED_CHART_ROWS_KEY, chart_marts),
     description="Build core/chart_entries, core/rejected_chart_rows and the chart marts.",
 )

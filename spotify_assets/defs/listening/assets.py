@@ -20,17 +20,14 @@ from typing import Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from spotify_assets.defs.automation import LISTENING_FRESHNESS, on_upstream_change
-from spotify_assets.defs.listening.history_files import (
-    STREAMING_FILES_KEY,
-    STREAMING_HISTORY,
-    STREAMING_HISTORY_ZONE,
-)
+from spotify_assets.defs.automation import on_upstream_change
+from spotify_assets.defs.landing import log_held_files
+from spotify_assets.defs.listening.history_files import STREAMING_HISTORY
 from spotify_assets.defs.listening.recently_played import RECENTLY_PLAYED_KEY
-from spotify_assets.defs.quality.held import zone_held_files
 from spotify_assets.defs.quality.rule_checks import rule_check_result, rule_check_spec
-from spotify_assets.defs.warehouse_tables import ROW_COUNT_MAY_DROP
+from spotify_assets.defs.warehouse_tables import ROW_COUNT_MAY_DROP, warehouse_multi_asset
 from spotify_assets.lib.landing import ProcessedFile, processed_files
+from spotify_assets.lib.listening.history_zone import STREAMING_HISTORY_ZONE
 from spotify_assets.lib.listening.recently_played import drop_polled_duplicates, polled_files
 from spotify_assets.lib.listening.streams import (
     build_listeners,
@@ -42,11 +39,10 @@ from spotify_assets.lib.listening.streams import (
 )
 from spotify_assets.lib.quality.rules import accepted_values, evaluate
 from spotify_assets.resources import LakeResource
-from spotify_assets.resources.warehouse import table_metadata
-
-OWNERS = ["team:data-platform"]
+from spotify_assets.resources.table_metadata import table_metadata
 
 STREAMS_KEY = dg.AssetKey(["core", "streams"])
+STREAMING_FILES_KEY = STREAMING_HISTORY.key
 
 # Values Spotify's exports use. content_type is ours (ERROR); the reasons are Spotify's, and a
 # new one appears now and then: WARN, so a person adds it here and to the KPI docs.
@@ -109,15 +105,13 @@ def _warehouse_table(
         deps=deps,
         group_name="listening",
         kinds={"duckdb", "sql"},
-        owners=OWNERS,
         description=description,
         automation_condition=on_upstream_change(),
-        freshness_policy=LISTENING_FRESHNESS,
         **kwargs,
     )
 
 
-@dg.multi_asset(
+@warehouse_multi_asset(
     specs=[
         _warehouse_table(
             STREAMS_KEY,
@@ -163,7 +157,6 @@ def _warehouse_table(
         *[rule_check_spec(STREAMS_KEY, rule) for rule in STREAMS_VALUE_RULES],
     ],
     can_subset=False,
-    pool="duckdb",
     name="streams_tables",
 )
 def streams_tables(
@@ -173,15 +166,15 @@ def streams_tables(
     plays are 4 s and 3 GB as pandas, a few hundred MB inside DuckDB."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="streams-") as tmp:
-        files = processed_files(lake.store(), STREAMING_HISTORY_ZONE, Path(tmp))
+        store = lake.store()
         # A file failing a blocking check stays out until it is fixed or removed, whatever
         # later batches do (reports/data_quality lists it as failed meanwhile).
-        held = zone_held_files(
-            lake.store(), STREAMING_HISTORY, log=context.log, out_of="core.streams"
-        )
-        files += polled_files(lake.store(), Path(tmp))
-        landed = files  # the held files' rejected records stay visible
-        files = [f for f in files if f.source_file not in held]
+        held = log_held_files(context, store, STREAMING_HISTORY_ZONE, out_of="core.streams")
+        # The held files' rejected records stay visible.
+        landed = processed_files(store, STREAMING_HISTORY_ZONE, Path(tmp), include_held=True)
+        files = [f for f in landed if f.source_file not in held]
+        polled = polled_files(store, Path(tmp))
+        landed, files = landed + polled, files + polled
         context.log.info(
             f"{len(files)} processed files in {lake.uri(STREAMING_HISTORY_ZONE.processed_prefix)}"
         )

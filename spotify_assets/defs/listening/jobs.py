@@ -4,7 +4,7 @@ Launchpad and for `make demo`). ``streaming_history_job`` is made with the landi
 
 import dagster as dg
 
-from spotify_assets.defs.landing_files import LANDING_FILES_KEY
+from spotify_assets.defs.landing import LANDING_FILES_KEY
 from spotify_assets.defs.listening.assets import streams_tables
 
 listening_tables_job = dg.define_asset_job(

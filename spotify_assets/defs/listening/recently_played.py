@@ -25,7 +25,6 @@ from spotify_assets.resources import LakeResource, SpotifyResource
 from spotify_assets.settings import load_settings
 
 RECENTLY_PLAYED_KEY = dg.AssetKey(["raw", "recently_played"])
-OWNERS = ["team:data-platform"]
 #: Users a development-mode app may authorize (2026).
 DEVELOPMENT_MODE_USERS = 5
 
@@ -34,7 +33,6 @@ DEVELOPMENT_MODE_USERS = 5
     key=RECENTLY_PLAYED_KEY,
     group_name="listening",
     kinds={"json", "parquet", "s3"},
-    owners=OWNERS,
     check_specs=[
         dg.AssetCheckSpec(
             "every_user_polled",

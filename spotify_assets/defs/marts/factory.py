@@ -22,6 +22,8 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.quality.rule_checks import rule_check_result, rule_check_spec
+from spotify_assets.defs.quality.table_checks import ROW_COUNT_CHECK
+from spotify_assets.defs.warehouse_tables import WAREHOUSE_POOL
 from spotify_assets.lib.listening.streams import ensure_streams
 from spotify_assets.lib.marts.run import (
     build_mart,
@@ -43,14 +45,12 @@ from spotify_assets.lib.quality.rules import (
 )
 from spotify_assets.lib.reports.plots import markdown_image, render
 from spotify_assets.resources.event_log import latest_metadata_value
-from spotify_assets.resources.warehouse import table_schema
+from spotify_assets.resources.table_metadata import table_schema
 
 if TYPE_CHECKING:
     import pandas as pd
 else:
     from spotify_assets.lib.lazy import pandas as pd
-
-OWNERS = ["team:analytics"]
 
 
 def table_key(table: str) -> dg.AssetKey:
@@ -75,7 +75,6 @@ def mart_spec(
         description=mart.description,
         deps=[table_key(t) for t in mart.reads],
         kinds={"duckdb", "sql"},
-        owners=OWNERS,
         automation_condition=automation_condition,
         freshness_policy=freshness_policy,
         metadata={"dagster/table_name": f"warehouse.{mart.table}"},
@@ -156,7 +155,7 @@ def mart_assets(
         specs=specs,
         check_specs=[spec for m in marts for spec in mart_check_specs(m)],
         can_subset=True,
-        pool="duckdb",
+        pool=WAREHOUSE_POOL,
         description=description,
     )
     def _build(
@@ -222,7 +221,6 @@ def _results(
 # dashboard and the exports keep their previous version until a person looks. The first two
 # are data-quality rules (lib/quality/rules.py) under short, mart-independent check names.
 KEY_CHECK = "key_unique_not_null"
-ROW_COUNT_CHECK = "row_count_vs_previous"
 RATES_CHECK = "rates_within_0_1"
 
 

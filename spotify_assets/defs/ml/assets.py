@@ -23,11 +23,11 @@ from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.automation import (
     MODEL_CRON,
-    MODEL_FRESHNESS,
     on_cron,
     on_upstream_change,
 )
 from spotify_assets.defs.marts.factory import mart_assets
+from spotify_assets.defs.warehouse_tables import WAREHOUSE_POOL
 from spotify_assets.lib.lazy import DataFrameHint
 from spotify_assets.lib.ml import (
     FEATURE_DESCRIPTIONS,
@@ -59,7 +59,6 @@ from spotify_assets.resources.event_log import latest_metadata_value
 if TYPE_CHECKING:
     import pandas as pd
 
-OWNERS = ["team:data-science"]
 FEATURES_KEY = dg.AssetKey(["ml", "popularity_features"])
 MODEL_KEY = dg.AssetKey(["ml", "popularity_model"])
 PREDICTIONS_KEY = dg.AssetKey(["ml", "popularity_predictions"])
@@ -140,10 +139,8 @@ def _features_half_life(context: dg.AssetExecutionContext) -> float:
     deps=CATALOG_INPUTS,
     io_manager_key="warehouse_io_manager",
     kinds={"duckdb", "pandas"},
-    owners=OWNERS,
-    pool="duckdb",
+    pool=WAREHOUSE_POOL,
     automation_condition=on_cron(MODEL_CRON),
-    freshness_policy=MODEL_FRESHNESS,
     metadata={"column_descriptions": FEATURE_TABLE_COLUMNS},
     description="One row per track: the model's features (no feature leaks the target: see "
     "lib/ml/features.py) and its target.",
@@ -248,11 +245,9 @@ def _forward_metadata(result: TrainingResult) -> dict:
     ins={"features": dg.AssetIn(FEATURES_KEY)},
     io_manager_key="model_io_manager",
     kinds={"scikitlearn", "s3"},
-    owners=OWNERS,
     # It reads its input from the warehouse: in the pool, so no run writes DuckDB meanwhile.
-    pool="duckdb",
+    pool=WAREHOUSE_POOL,
     automation_condition=on_cron(MODEL_CRON),
-    freshness_policy=MODEL_FRESHNESS,
     description="A scikit-learn pipeline (median imputation + RandomForestRegressor), evaluated "
     "with cross-validation grouped by artist against two baselines on the same folds.",
     check_specs=[
@@ -341,10 +336,8 @@ def _model_table(**kwargs):
         ins={"model": dg.AssetIn(MODEL_KEY)},
         io_manager_key="warehouse_io_manager",
         kinds={"duckdb", "pandas"},
-        owners=OWNERS,
-        pool="duckdb",
+        pool=WAREHOUSE_POOL,
         automation_condition=on_upstream_change(),
-        freshness_policy=MODEL_FRESHNESS,
         **kwargs,
     )
 
@@ -400,5 +393,4 @@ candidate_hits = mart_assets(
     description="Tracks predicted well above their current popularity: candidates for "
     "playlist curation.",
     automation_condition=on_upstream_change(),
-    freshness_policy=MODEL_FRESHNESS,
 )

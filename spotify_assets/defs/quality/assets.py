@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from spotify_assets.defs.warehouse_tables import WAREHOUSE_POOL
+from spotify_assets.lib.landing import held_files
 from spotify_assets.lib.lazy import DataFrameHint
 from spotify_assets.lib.quality.held_files import with_held_files
 from spotify_assets.lib.quality.rules import DATA_QUALITY_COLUMNS
@@ -90,7 +92,7 @@ def build_data_quality_asset(
         group_name="reports",
         io_manager_key="warehouse_io_manager",
         kinds={"duckdb"},
-        pool="duckdb",
+        pool=WAREHOUSE_POOL,
         required_resource_keys={"lake"} if held_zones else set(),
         owners=["team:data-platform"],
         description="The latest result of every asset check: asset, check, severity, status "
@@ -102,10 +104,8 @@ def build_data_quality_asset(
     def data_quality(context: dg.AssetExecutionContext) -> dg.Output[DataFrameHint]:
         frame = check_results(context.instance, specs)
         if held_zones:
-            from spotify_assets.defs.quality.held import zone_held_files
-
             store = context.resources.lake.store()
-            held = {z.key.to_user_string(): zone_held_files(store, z) for z in held_zones}
+            held = {z.key.to_user_string(): held_files(store, z.zone) for z in held_zones}
             frame = with_held_files(frame, {a: f for a, f in held.items() if f})
         counts = frame["status"].value_counts().to_dict()
         failed_errors = frame[(frame["status"] == "failed") & (frame["severity"] == "ERROR")]

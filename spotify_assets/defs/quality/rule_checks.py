@@ -10,6 +10,7 @@ automation; the others are WARN.
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from spotify_assets.defs.warehouse_tables import WAREHOUSE_POOL
 from spotify_assets.lib.quality.rules import Rule, RuleResult, evaluate
 
 
@@ -54,7 +55,7 @@ def rule_checks(
     }
 
     @dg.multi_asset_check(
-        specs=specs, name=name, can_subset=True, pool="duckdb", description=description
+        specs=specs, name=name, can_subset=True, pool=WAREHOUSE_POOL, description=description
     )
     def _checks(context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource):
         with warehouse.get_connection() as conn:
@@ -69,3 +70,32 @@ def rule_checks(
                 yield rule_check_result(check_key.asset_key, result)
 
     return _checks
+
+
+#: Problems listed in a check result's description; all are counted in its metadata.
+SHOWN = 20
+WARN = dg.AssetCheckSeverity.WARN
+
+
+def problems_result(
+    problems: list[str],
+    ok: str,
+    *,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    **metadata: object,
+) -> dg.AssetCheckResult:
+    """A check's result from the problems it found (each naming what to fix): passed when
+    there are none, with ``ok`` as its description; ``severity`` as the check is documented
+    (WARN checks must say so, Dagster's default is ERROR)."""
+    description = (
+        ok
+        if not problems
+        else "; ".join(problems[:SHOWN])
+        + (f"; and {len(problems) - SHOWN} more" if len(problems) > SHOWN else "")
+    )
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=severity,
+        description=description,
+        metadata={"violations": len(problems), **metadata},
+    )

@@ -23,12 +23,15 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from spotify_assets.defs.marts.factory import ROW_COUNT_CHECK
 from spotify_assets.defs.warehouse_tables import WarehouseTable
 from spotify_assets.lib.quality.rules import MIN_ROW_RATIO, row_count_change, schema_change
 from spotify_assets.resources.event_log import materialization_metadata, recent_materializations
 
 SCHEMA_CHANGE_CHECK = "column_schema_change"
+
+#: The check every warehouse table (and every mart, inline) has: it keeps at least half the rows
+#: of its previous materialization.
+ROW_COUNT_CHECK = "row_count_vs_previous"
 
 
 def row_count_tables(tables: Sequence[WarehouseTable]) -> list[dg.AssetKey]:

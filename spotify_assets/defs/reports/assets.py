@@ -30,7 +30,7 @@ from spotify_assets.defs.automation import (
 )
 from spotify_assets.defs.ml.assets import MODEL_KEY
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
-from spotify_assets.defs.warehouse_tables import WarehouseTable, keys_of
+from spotify_assets.defs.warehouse_tables import WAREHOUSE_POOL, WarehouseTable, keys_of
 from spotify_assets.lib.marts import catalog_marts as catalog_sql
 from spotify_assets.lib.marts import chart_marts as chart_sql
 from spotify_assets.lib.marts import engagement_marts as engagement_sql
@@ -49,7 +49,6 @@ from spotify_assets.lib.reports.overview import (
 from spotify_assets.resources import LakeResource
 from spotify_assets.resources.event_log import latest_metadata_value
 
-OWNERS = ["team:analytics"]
 DASHBOARD_KEY = dg.AssetKey(["reports", "dashboard"])
 BI_EXPORTS_KEY = dg.AssetKey(["reports", "bi_exports"])
 DASHBOARD_PREFIX = "exports/dashboard"
@@ -122,8 +121,7 @@ def report_assets(tables: Sequence[WarehouseTable]) -> list[dg.AssetsDefinition]
         automation_condition=on_upstream_change(ignore=[DATA_QUALITY_KEY]),
         freshness_policy=CATALOG_FRESHNESS,
         kinds={"html"},
-        owners=OWNERS,
-        pool="duckdb",
+        pool=WAREHOUSE_POOL,
         description="The dashboard: an overview page with every mart's interactive charts and "
         "headline numbers (exports/dashboard/index.html) and a page per listener "
         "(exports/dashboard/listeners/<user>.html), the Vega bundle vendored beside them. "
@@ -175,8 +173,7 @@ def report_assets(tables: Sequence[WarehouseTable]) -> list[dg.AssetsDefinition]
         automation_condition=on_cron(BI_EXPORT_CRON),
         freshness_policy=EXPORT_FRESHNESS,
         kinds={"parquet", "csv", "duckdb"},
-        owners=OWNERS,
-        pool="duckdb",
+        pool=WAREHOUSE_POOL,
         description="Every mart as Parquet and CSV under exports/bi/<schema>/<table>.<ext>, and "
         f"exports/bi/{BI_DATABASE} (copies of the marts) for BI tools to open read-only.",
     )

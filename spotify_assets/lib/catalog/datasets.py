@@ -64,7 +64,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -547,7 +546,7 @@ def _output(kind: str, rows: pa.Table, observed_at: datetime, source_file: str) 
 
 def parse_dataset_object(data: bytes, context: LandedContext) -> ParsedFile:
     return parse_dataset_file(
-        data, name=context.name, source_file=context.partition_key, landed_at=context.landed_at
+        data, name=context.name, source_file=context.path, landed_at=context.landed_at
     )
 
 
@@ -565,16 +564,13 @@ CATALOG_DATASETS_ZONE = LandingZone(
 # --------------------------------------------------------------------------------------------
 
 
-def dataset_files(
-    store: LakeStore, workdir: Path, kind: str, held: Collection[str] = ()
-) -> list[ProcessedFile]:
-    """The accepted dataset files of ``kind`` (``artists`` or ``tracks``), but the ``held``
-    ones (files failing a blocking check stay out until fixed or removed)."""
+def dataset_files(store: LakeStore, workdir: Path, kind: str) -> list[ProcessedFile]:
+    """The accepted dataset files of ``kind`` (``artists`` or ``tracks``), but the held ones
+    (files failing a blocking check stay out until fixed or removed)."""
     return [
         f
         for f in processed_files(store, CATALOG_DATASETS_ZONE, workdir)
-        if f.source_file not in held
-        and read_manifest(store, CATALOG_DATASETS_ZONE, f.source_file).get("kind") == kind
+        if read_manifest(store, CATALOG_DATASETS_ZONE, f.source_file).get("kind") == kind
     ]
 
 
@@ -588,14 +584,12 @@ def _newest(conn: Any, name: str, files: list[ProcessedFile], key: str) -> None:
         )
 
 
-def dataset_tracks(
-    store: LakeStore, workdir: Path, held: Collection[str] = ()
-) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+def dataset_tracks(store: LakeStore, workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """(``tracks``, ``track_artists``, files read) of every landed tracks dataset: the newest
     observation of each track as ``core.tracks`` rows with ``source = 'dataset'``
     (``first_seen`` = ``last_seen`` = its ``observed_at``) and its ``id_artists`` as credits
     in order. One DuckDB pass over the processed Parquet."""
-    files = dataset_files(store, workdir, TRACKS, held)
+    files = dataset_files(store, workdir, TRACKS)
     if not files:
         return empty_frame("tracks"), empty_frame("track_artists"), 0
     with duckdb.connect() as conn:
@@ -614,13 +608,11 @@ def dataset_tracks(
     return frame("tracks", tracks), frame("track_artists", credits), len(files)
 
 
-def dataset_artists(
-    store: LakeStore, workdir: Path, held: Collection[str] = ()
-) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+def dataset_artists(store: LakeStore, workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """(``artists``, ``artist_genres``, files read) of every landed artists dataset: the
     newest observation of each artist with ``source = 'dataset'`` (``fetched_at`` its
     ``observed_at``) and its genres with their families."""
-    files = dataset_files(store, workdir, ARTISTS, held)
+    files = dataset_files(store, workdir, ARTISTS)
     if not files:
         return empty_frame("artists"), empty_frame("artist_genres"), 0
     with duckdb.connect() as conn:

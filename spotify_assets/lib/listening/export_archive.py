@@ -84,6 +84,35 @@ class ZipLimits:
 DEFAULT_LIMITS = ZipLimits()
 
 
+def parse_landed_export(
+    data: bytes,
+    *,
+    name: str,
+    source_file: str,
+    user_id: str,
+    landed_at: datetime | None = None,
+) -> ParsedFile:
+    """What a landed object of the streaming-history zone holds: the entry point of the
+    landed-file mechanism.
+
+    ``name``: the object's path below the user's folder (a hint only: content decides);
+    ``source_file``: the landed object's partition key, written on every row (a zip member's
+    rows carry ``"<source_file>/<member path>"``); ``user_id``: the user the folder maps to;
+    ``landed_at``: when the object landed (plays dated after it, beyond :data:`CLOCK_SKEW`,
+    are rejected). A zip is opened in memory
+    (:func:`parse_export_zip`).
+
+    Raises :class:`~spotify_assets.lib.landing.NotIngested` for an object that is not listening
+    history (or is video history) and :class:`~spotify_assets.lib.landing.BadFile` for one that
+    should be but cannot be read (module docstring). Rows come sorted by ``ts``.
+    """
+    if is_zip(data):
+        return parse_export_zip(data, source_file=source_file, user_id=user_id, landed_at=landed_at)
+    return parse_landed_file(
+        data, name=name, source_file=source_file, user_id=user_id, landed_at=landed_at
+    )
+
+
 def is_zip(data: bytes) -> bool:
     return data[:4] in ZIP_MAGIC
 

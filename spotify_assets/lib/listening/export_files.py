@@ -1,6 +1,7 @@
 """Parse, validate and normalize one landed file of a Spotify privacy export into Arrow rows.
 
-Dagster-free. The landed-file mechanism calls :func:`parse_landed_export` once per landed object
+Dagster-free. The landed-file mechanism calls
+:func:`spotify_assets.lib.listening.export_archive.parse_landed_export` once per landed object
 (``landing/streaming_history/<user_id>/...``, a loose file or a zip) and gets a
 :class:`~spotify_assets.lib.landing.ParsedFile`; it writes the rows with :func:`write_parquet`
 and ``core.streams`` is then built by DuckDB over those Parquet files
@@ -104,7 +105,7 @@ Normalizations (the record is kept; an unusable value becomes null and is counte
   ``user_agent_decrypted``, ``username``) is never read, so it cannot reach the output or the
   rejection excerpts.
 - record order is free: ``record_index`` keeps each record's position in the file, and
-  :func:`process_file` and :func:`parse_landed_export` return rows sorted by ``ts``.
+  :func:`process_file` and :func:`parse_landed_file` return rows sorted by ``ts``.
 
 Speed: the file is read by DuckDB's JSON reader (C++, no Python object per record) into Arrow
 string columns, and every check and conversion is a vectorized Arrow kernel over a column, with
@@ -345,39 +346,6 @@ def sort_by_ts(table: pa.Table) -> pa.Table:
     return table
 
 
-def parse_landed_export(
-    data: bytes,
-    *,
-    name: str,
-    source_file: str,
-    user_id: str,
-    landed_at: datetime | None = None,
-) -> ParsedFile:
-    """What a landed object of the streaming-history zone holds: the entry point of the
-    landed-file mechanism.
-
-    ``name``: the object's path below the user's folder (a hint only: content decides);
-    ``source_file``: the landed object's partition key, written on every row (a zip member's
-    rows carry ``"<source_file>/<member path>"``); ``user_id``: the user the folder maps to;
-    ``landed_at``: when the object landed (plays dated after it, beyond :data:`CLOCK_SKEW`,
-    are rejected). A zip is opened in memory
-    (:func:`spotify_assets.lib.listening.export_archive.parse_export_zip`).
-
-    Raises :class:`~spotify_assets.lib.landing.NotIngested` for an object that is not listening
-    history (or is video history) and :class:`~spotify_assets.lib.landing.BadFile` for one that
-    should be but cannot be read (module docstring). Rows come sorted by ``ts``.
-    """
-    from spotify_assets.lib.listening import export_archive
-
-    if export_archive.is_zip(data):
-        return export_archive.parse_export_zip(
-            data, source_file=source_file, user_id=user_id, landed_at=landed_at
-        )
-    return parse_landed_file(
-        data, name=name, source_file=source_file, user_id=user_id, landed_at=landed_at
-    )
-
-
 def parse_landed_file(
     data: bytes,
     *,
@@ -386,7 +354,8 @@ def parse_landed_file(
     user_id: str,
     landed_at: datetime | None = None,
 ) -> ParsedFile:
-    """:func:`parse_landed_export` for one file that is not a zip (a loose file, a zip's member)."""
+    """One landed file that is not a zip (a loose file, a zip's member): see
+    :func:`spotify_assets.lib.listening.export_archive.parse_landed_export`."""
     if _VIDEO_NAME.search(_base_name(name)):
         raise NotIngested("video history: out of scope")
     try:

@@ -10,9 +10,11 @@ id by :func:`spotify_assets.lib.listening.users.user_id_for_folder`).
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from spotify_assets.lib.landing import (
+    FileCheck,
     LandedContext,
     LandingZone,
     NotIngested,
@@ -45,9 +47,9 @@ def duplicates_in(table: Any) -> int:
 
 def parse_history(data: bytes, context: LandedContext) -> ParsedFile:
     """One landed object of a listener's folder -> plays (see the export parser)."""
-    from spotify_assets.lib.listening.export_files import parse_landed_export
+    from spotify_assets.lib.listening.export_archive import parse_landed_export
 
-    if context.owner is None:
+    if context.listener is None:
         raise NotIngested(
             "not in a listener's folder: put export files in "
             "landing/streaming_history/<listener>/ (the folder's name is the listener)"
@@ -55,8 +57,8 @@ def parse_history(data: bytes, context: LandedContext) -> ParsedFile:
     return parse_landed_export(
         data,
         name=context.name,
-        source_file=context.partition_key,
-        user_id=context.owner,
+        source_file=context.path,
+        user_id=context.listener,
         landed_at=context.landed_at,
     )
 
@@ -94,12 +96,51 @@ def _user_id(folder: str) -> str:
     return user_id_for_folder(folder)
 
 
+#: Spotify launched in October 2008; nothing can have been played before.
+EARLIEST_PLAY = "2008-10-01"
+
+
+def _implausible_times(info: dict) -> dict | None:
+    now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 86400))
+    low, high = info.get("min_ts"), info.get("max_ts")
+    if low is not None and (str(low) < EARLIEST_PLAY or str(high) > now):
+        return {"min_ts": low, "max_ts": high}
+    return None
+
+
+FILE_CHECKS = (
+    FileCheck(
+        "timestamps_plausible",
+        f"Every play ends between {EARLIEST_PLAY} and now",
+        _implausible_times,
+    ),
+    FileCheck(
+        "ms_played_non_negative",
+        "No record of the file has a negative ms_played",
+        lambda info: info.get("negative_ms_played"),
+    ),
+    FileCheck(
+        "plays_plausible",
+        "No record of the file was left out for a value no play can have (ms_played above the "
+        "bound, a play before Spotify existed or after the file landed)",
+        lambda info: info.get("implausible_records"),
+    ),
+    FileCheck(
+        "zip_members_readable",
+        "Every member of a zip that looks like listening history could be read (the others "
+        "are kept)",
+        lambda info: info.get("bad_members"),
+        blocking=False,
+    ),
+)
+
 STREAMING_HISTORY_ZONE = LandingZone(
     name="streaming_history",
     parse=parse_history,
     description="Spotify privacy exports, one folder per listener (files, folders or zips)",
-    owner_folders=True,
-    owner_id=_user_id,
+    listener_folders=True,
+    listener_id=_user_id,
+    file_checks=FILE_CHECKS,
     write_parquet=_write_parquet,
     summarise=summarise,
     # An export's zip as downloaded can hold the technical log too; its members are limited

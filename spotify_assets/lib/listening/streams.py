@@ -330,26 +330,6 @@ def classify_mixed_history(conn: Any) -> int:
     return int(n)
 
 
-LANDING_FILES_COLUMNS = {
-    "zone": "varchar", "key": "varchar", "member": "varchar", "owner": "varchar",
-    "status": "varchar", "reason": "varchar", "records": "bigint", "accepted": "bigint",
-    "rejected": "bigint",
-}  # fmt: skip
-
-
-def build_landing_files(conn: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """``core.landing_files``: every landed object (and archive member not taken) with its
-    status and reason, from ``spotify_assets.lib.landing.inventory``."""
-    cols = ", ".join(f"{name} {kind}" for name, kind in LANDING_FILES_COLUMNS.items())
-    conn.execute(f"create or replace table core.landing_files ({cols})")
-    if rows:
-        marks = ", ".join("?" * len(LANDING_FILES_COLUMNS))
-        conn.executemany(
-            f"insert into core.landing_files values ({marks})",
-            [[r.get(name) for name in LANDING_FILES_COLUMNS] for r in rows],
-        )
-
-
 def build_listeners(conn: Any) -> None:
     """``core.listeners`` from ``core.streams``: one row per user."""
     conn.execute(LISTENERS_SQL)

@@ -2,8 +2,9 @@
 
 ``core.chart_entries`` holds one row per chart entry of every landed chart file (see
 :mod:`spotify_assets.lib.spotify_charts.chart_files` for the formats and how region, chart and
-period are read from the file name); :func:`build_chart_entries` builds it from the parsed
-files. Rules that hold in every mart:
+period are read from the file name), built by
+:func:`spotify_assets.lib.spotify_charts.chart_entries.build_chart_entries`. Rules that hold in
+every mart:
 
 - a **chart** is a region (``global`` or a lower-case country code, as the sites spell them)
   and a ``chart`` (``regional-daily``, ``regional-weekly``, ``viral-daily``,
@@ -11,7 +12,7 @@ files. Rules that hold in every mart:
   (``period_start``..``period_end``, both inclusive); ranks and streams never mix charts;
 - **the same chart landed twice** (same region, chart, period and rank, e.g. a re-download
   ``... (1).csv`` or the same week from both sites) counts once: the row of the newest landed
-  file wins (:func:`build_chart_entries`);
+  file wins;
 - **periods on chart** count the periods of the data in which a track charted (days for daily
   charts, weeks for weekly ones); Spotify's own count, which also covers periods before the
   data, is ``reported_periods_on_chart``;
@@ -27,14 +28,7 @@ files. Rules that hold in every mart:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
 from spotify_assets.lib.marts.spec import Mart, PlotSpec
-
-if TYPE_CHECKING:
-    from spotify_assets.lib.landing import ProcessedFile
 
 #: Rows in the top-N charts of the dashboard.
 CHART_TOP_N = 10
@@ -52,71 +46,6 @@ _SHOWN_REGION = (
     "(select coalesce(max(region) filter (where region = 'global'), min(region)) "
     "from core.chart_entries where chart = 'regional-daily')"
 )
-
-
-# --------------------------------------------------------------------------------------------
-# core.chart_entries
-# --------------------------------------------------------------------------------------------
-
-
-def build_chart_entries(
-    conn: Any,
-    files: Sequence[ProcessedFile],
-    *,
-    landed_at: Mapping[str, datetime] | None = None,
-) -> int:
-    """Create or replace ``core.chart_entries`` from the parsed chart files (the processed
-    files of the charts zone, rows of
-    :func:`~spotify_assets.lib.spotify_charts.chart_files.parse_chart_file`); returns its row
-    count.
-
-    Deduplication: of the rows with the same (region, chart, period_start, period_end, rank),
-    the one of the newest file is kept: newest by ``landed_at`` (landed key -> time, i.e. the
-    rows' ``source_file``) where given, else by position in ``files`` (list them oldest
-    first); ties go to the larger ``source_file``, so the result never depends on the order
-    DuckDB reads files in.
-    """
-    import pyarrow as pa
-
-    from spotify_assets.lib.landing import processed_rows
-    from spotify_assets.lib.spotify_charts.chart_files import CHART_ENTRIES_SCHEMA
-
-    conn.execute("create schema if not exists core")
-    order = pa.table(
-        {
-            "source_file": pa.array([f.source_file for f in files], pa.string()),
-            "file_order": pa.array(range(len(files)), pa.int64()),
-        }
-    )
-    landed = pa.table(
-        {
-            "source_file": pa.array(list((landed_at or {}).keys()), pa.string()),
-            "landed_at": pa.array(list((landed_at or {}).values()), pa.timestamp("us")),
-        }
-    )
-    columns = ", ".join(f'e."{f.name}"' for f in CHART_ENTRIES_SCHEMA)
-    conn.register("_chart_files", order)
-    conn.register("_chart_landed", landed)
-    conn.register("_chart_empty", CHART_ENTRIES_SCHEMA.empty_table())
-    try:
-        with processed_rows(conn, files) as rows:
-            conn.execute(
-                f"""
-create or replace table core.chart_entries as
-select {columns}
-  from {rows or "_chart_empty"} e
-  join _chart_files f using (source_file)
-  left join _chart_landed l using (source_file)
-qualify row_number() over (
-            partition by e.region, e.chart, e.period_start, e.period_end, e.rank
-            order by l.landed_at desc nulls last, f.file_order desc, e.source_file desc) = 1
- order by e.region, e.chart, e.period_start, e.rank
-"""
-            )
-    finally:
-        for name in ("_chart_files", "_chart_landed", "_chart_empty"):
-            conn.unregister(name)
-    return conn.execute("select count(*) from core.chart_entries").fetchone()[0]
 
 
 # --------------------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def landed_files_section(conn: Any) -> Section:
     if "core.landing_files" not in existing_tables(conn):
         return Section(title, description, [], [], notes=["core.landing_files is not built yet."])
     frame = conn.execute(
-        "select zone, owner, key, member, status, reason from core.landing_files "
+        "select zone, listener, key, member, status, reason from core.landing_files "
         "where status <> 'accepted' order by case status when 'rejected' then 0 "
         "when 'pending' then 1 else 2 end, zone, key, member"
     ).df()

@@ -2,7 +2,7 @@
 
 The landed-file mechanism (:mod:`spotify_assets.lib.landing`) calls :func:`parse_chart_file`
 once per file of the zone ``landing/charts/``; the rows of all files are then deduplicated into
-``core.chart_entries`` by :func:`spotify_assets.lib.marts.chart_marts.build_chart_entries`.
+``core.chart_entries`` (:mod:`spotify_assets.lib.spotify_charts.chart_entries`).
 
 Formats (told apart by the header, wherever the file came from)
 ----------------------------------------------------------------

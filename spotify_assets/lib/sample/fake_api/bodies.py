@@ -2,7 +2,7 @@
 
 The bodies mimic what api.spotify.com sends (ids, ``uri``, absolute ``href``, ``external_urls``,
 ``images``, ``type``), so parsers and spotipy meet the real shapes offline. They validate
-against the shared OpenAPI description (see ``spotify_assets_tests/lib/openapi_schema.py``).
+against the shared OpenAPI description (see ``spotify_assets_tests/support/openapi_schema.py``).
 
 Speed: the fake server answers thousands of pages, so everything that does not depend on the
 instant (names, album, artists, images, markets) is built once per id and cached; a request only
