@@ -103,14 +103,17 @@ def ours(lake_root: Path, keys: list[str], work: Path) -> tuple[float, float, in
 
 
 def through_dagster(lake_root: Path, keys: list[str], home: Path) -> tuple[float, float, int]:
-    """The first ``len(keys)`` files through ``raw/chart_files`` as a real run: the charts
-    sensor's run request, then ``dg.materialize`` on a SQLite instance (what ``make dev``
-    uses, with its consolidated event log), one run for them all. Returns wall s, CPU s and
-    events written."""
+    """The first ``len(keys)`` files through ``raw/chart_files`` as a real run: one batch of
+    them (what the charts sensor writes), then ``dg.materialize`` of its partition on a SQLite
+    instance (what ``make dev`` uses, with its consolidated event log). Returns wall s, CPU s
+    and events written."""
+    from datetime import UTC, datetime
+
     import dagster as dg
 
-    from spotify_assets.defs.charts.assets import CHARTS
-    from spotify_assets.defs.landing import RANGE_END, RANGE_START
+    from spotify_assets.defs.charts.zone import CHARTS
+    from spotify_assets.lib.landing import new_batch_id, write_batch
+    from spotify_assets.lib.landing.scan import LandedFile
     from spotify_assets.resources import LakeResource
 
     lake = LakeResource(url=str(lake_root), ingest_batch_files=len(keys))
@@ -124,14 +127,25 @@ def through_dagster(lake_root: Path, keys: list[str], home: Path) -> tuple[float
     with dg.instance_for_test(
         temp_dir=str(home), overrides={"event_log_storage": storage}
     ) as instance:
-        instance.add_dynamic_partitions(CHARTS.partitions.name, sorted(keys))
-        tags = {RANGE_START: min(keys), RANGE_END: max(keys)}
+        store = lake.store()
+        now = datetime.now(UTC)
+        batch = new_batch_id(now)
+        landed = {o.key: o for o in store.list(CHARTS.zone.landing_prefix)}
+        files = [landed[CHARTS.zone.landing_prefix + k] for k in sorted(keys)]
+        write_batch(
+            store,
+            CHARTS.zone,
+            batch,
+            [LandedFile(o.key, o.key[len(CHARTS.zone.landing_prefix) :], o.etag, o.size, now)
+             for o in files],
+        )  # fmt: skip
+        instance.add_dynamic_partitions(CHARTS.partitions.name, [batch])
         t0, c0 = time.perf_counter(), cpu()
         result = dg.materialize(
             [CHARTS.asset],
             instance=instance,
             resources={"lake": lake},
-            tags=tags,
+            partition_key=batch,
             run_config={"ops": {"raw__chart_files": {"config": {"reprocess": True}}}},
         )
         wall, cpu_s = time.perf_counter() - t0, cpu() - c0
