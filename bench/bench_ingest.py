@@ -66,7 +66,7 @@ def ours_step(path: Path, out: Path, index: int) -> tuple[int, int]:
     """Ours for one file, the platform's own path (``lib.landing.ingest`` of the
     streaming-history zone, which the asset runs): read from the landing zone, hash, parse,
     validate, normalize, sort, then write Parquet, rejected records and the manifest to the
-    lake's processed zone."""
+    lake's processed area."""
     from spotify_assets.lib.landing import ingest
     from spotify_assets.lib.listening.history_zone import STREAMING_HISTORY_ZONE as ZONE
 

@@ -81,7 +81,7 @@ def lake_resource(settings: Settings) -> LakeResource:
 
 
 def model_io_manager(settings: Settings, lake: LakeResource) -> dg.ConfigurableIOManager:
-    """Pickled models under the lake's ``models/`` zone (local or S3 alike), whose SHA-256 is
+    """Pickled models under the lake's ``models/`` area (local or S3 alike), whose SHA-256 is
     recorded at training and checked before a load unpickles them
     (:class:`~spotify_assets.resources.model_io.HashedModelIOManager`)."""
     return HashedModelIOManager(lake=lake)

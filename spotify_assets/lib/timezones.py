@@ -4,7 +4,7 @@ play's ``ts`` (UTC) moved into the zone of its ``conn_country``.
 Rule: a country with one zone in tzdb gets it; a country with several gets its capital's (the
 seat of government's), so a country's plays share one clock. ``conn_country`` null (Spotify's
 ``ZZ``, unknown, is normalized to null at parse time) or not in this table: ``UTC``
-(:data:`UNKNOWN_COUNTRY_ZONE`), so such plays still fall into an hour, the UTC one.
+(:data:`UNKNOWN_COUNTRY_TIME_ZONE`), so such plays still fall into an hour, the UTC one.
 
 How it was made (once; nothing is read at run time, so every machine gets the same answer): the
 keys are :data:`spotify_assets.lib.listening.export_files.ISO_COUNTRIES` (ISO 3166-1 alpha-2 plus
@@ -19,7 +19,7 @@ Python's ``zoneinfo`` and DuckDB's ICU.
 from __future__ import annotations
 
 #: The zone of plays whose country is null or unknown.
-UNKNOWN_COUNTRY_ZONE = "UTC"
+UNKNOWN_COUNTRY_TIME_ZONE = "UTC"
 
 #: ISO 3166-1 alpha-2 code -> IANA zone (the capital's where the country has several).
 COUNTRY_TIMEZONES: dict[str, str] = {

@@ -20,7 +20,7 @@ from spotify_assets.resources.event_log import latest_metadata_value
 from spotify_assets.resources.lake import LakeResource
 
 HASH_METADATA = "model_sha256"
-MODELS_ZONE = "models"
+MODELS_PREFIX = "models"
 
 
 class ModelIntegrityError(RuntimeError):
@@ -50,13 +50,13 @@ def verified_unpickle(data: bytes, expected_sha256: str | None, where: str) -> A
 
 
 class HashedModelIOManager(dg.ConfigurableIOManager):
-    """Models in the lake's ``models/`` zone (``models/<layer>/<name>.pkl``, one object per
+    """Models in the lake's ``models/`` area (``models/<layer>/<name>.pkl``, one object per
     partition below it), local or S3 alike; the hash is recorded and checked as above."""
 
     lake: LakeResource
 
     def _key(self, context: dg.OutputContext | dg.InputContext) -> str:
-        base = f"{MODELS_ZONE}/{'/'.join(context.asset_key.path)}"
+        base = f"{MODELS_PREFIX}/{'/'.join(context.asset_key.path)}"
         partition = context.partition_key if context.has_partition_key else None
         return f"{base}/{partition}.pkl" if partition else f"{base}.pkl"
 

@@ -233,7 +233,7 @@ def test_account_data_format_lands_with_names_and_no_ids(env):
 
 def test_a_sensor_without_a_cursor_skips_files_already_processed(env, tiny_world, tmp_path):
     """After `make demo` (which ingests outside the daemon) the daemon's first tick has no
-    cursor: files the processed zone already holds, unchanged, are not requested again."""
+    cursor: files the processed area already holds, unchanged, are not requested again."""
     lake, database, instance, resources = env
     land_world(lake, tiny_world, tmp_path)
     ingest(instance, resources)

@@ -129,7 +129,7 @@ def test_snapshot_writes_bodies_tables_and_manifest_with_minimal_calls(store, se
     counts = server.request_counts
     assert counts["GET /v1/playlists/{id}"] + counts["GET /v1/playlists/{id}/items"] == pages
     assert run.manifest["api_calls"]["GET /playlists/{id}"] == len(playlists)
-    # The window's parsed tables are in the processed zone.
+    # The window's parsed tables are in the processed area.
     tables = window_tables(store, WINDOW, run.manifest)
     assert set(tables) == set(WINDOW_TABLES)
     assert len(tables["playlist_tracks"]) == sum(expected.values()) - (

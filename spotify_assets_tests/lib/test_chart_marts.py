@@ -20,7 +20,7 @@ IDS = {k: k * 22 for k in "ABCDE"}
 
 
 def written(tmp_path, name: str, parsed) -> ProcessedFile:
-    """The parsed file as the processed zone holds it: its own Parquet."""
+    """The parsed file as the processed area holds it: its own Parquet."""
     path = tmp_path / f"{name}.parquet"
     pq.write_table(parsed.table, path)
     return ProcessedFile(parsed.table["source_file"][0].as_py(), str(path), "v")

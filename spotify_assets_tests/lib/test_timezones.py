@@ -3,7 +3,7 @@ DuckDB, the capital's zone for multi-zone countries, and DuckDB's conversion rig
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,7 @@ import pytest
 from spotify_assets.lib.listening.export_files import ISO_COUNTRIES
 from spotify_assets.lib.timezones import (
     COUNTRY_TIMEZONES,
-    UNKNOWN_COUNTRY_ZONE,
+    UNKNOWN_COUNTRY_TIME_ZONE,
     country_timezone_values_sql,
 )
 
@@ -32,9 +32,10 @@ def test_every_country_the_parser_accepts_has_a_zone():
     assert len(COUNTRY_TIMEZONES) == 250
 
 
-def test_every_zone_resolves_in_python():
+def test_every_zone_resolves_in_python_to_an_offset_a_clock_can_have():
     for code, zone in COUNTRY_TIMEZONES.items():
-        assert ZoneInfo(zone).utcoffset(datetime(2025, 1, 1)) is not None, code
+        offset = ZoneInfo(zone).utcoffset(datetime(2025, 1, 1))
+        assert timedelta(hours=-12) <= offset <= timedelta(hours=14), (code, zone, offset)
 
 
 def test_every_zone_resolves_in_duckdb(conn):
@@ -117,7 +118,7 @@ def test_values_sql_joins_and_unknown_countries_fall_back_to_utc(conn):
     rows = conn.execute(
         f"""
         select p.conn_country,
-               timezone(coalesce(tz.time_zone, '{UNKNOWN_COUNTRY_ZONE}'), p.ts::timestamptz)
+               timezone(coalesce(tz.time_zone, '{UNKNOWN_COUNTRY_TIME_ZONE}'), p.ts::timestamptz)
           from (values ('US', TIMESTAMP '2025-07-01 12:00:00'),
                        ('ZZ', TIMESTAMP '2025-07-01 12:00:00'),
                        (NULL, TIMESTAMP '2025-07-01 12:00:00')) p(conn_country, ts)

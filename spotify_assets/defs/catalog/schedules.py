@@ -6,7 +6,7 @@ partition) and the run is tagged with it; a tick the daemon missed shows in the 
 history, and its window can be backfilled from the asset's partitions page (the sample world
 answers as of any window; the live API only for the open one). Time zone: UTC, the same as the
 partitions (a schedule built from a time-partitioned job takes the partitions' zone, which
-``SNAPSHOT_PARTITIONS`` sets explicitly), so a machine's local zone never shifts the windows.
+``SNAPSHOT_PARTITIONS`` sets explicitly), so a machine's local time zone never shifts the windows.
 """
 
 from datetime import UTC, datetime

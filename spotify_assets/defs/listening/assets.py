@@ -5,7 +5,7 @@ Lineage::
 
     landing/streaming_history/<user_id>/*.json  (the sensor watches it)
       -> raw/streaming_history_files  (one dynamic partition per file; Parquet in the lake's
-                                       processed zone, rejected records beside it)
+                                       processed area, rejected records beside it)
       -> core/streams, core/listeners, core/rejected_stream_records  (DuckDB over the Parquet)
 
 A file that cannot be read at all is moved to ``landing/_rejected/`` with a reason file and

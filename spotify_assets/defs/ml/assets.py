@@ -1,7 +1,7 @@
 """Group ``ml``: a Random Forest that predicts track popularity.
 
     core tables -> ml/popularity_features (ml.popularity_features: features + target per track)
-                -> ml/popularity_model (pickled in the lake's models/ zone; grouped CV scores)
+                -> ml/popularity_model (pickled in the lake's models/ area; grouped CV scores)
                 -> ml/popularity_predictions (ml.popularity_predictions)
                 -> marts/candidate_hits (tracks predicted well above their popularity)
 

@@ -4,7 +4,7 @@
 Development-mode apps get no ``popularity`` and no ``followers`` from the Web API since 2026;
 these files have them. A landed CSV is one partition of the zone (the landed-file mechanism of
 :mod:`spotify_assets.lib.landing`); :func:`parse_dataset_file` makes it a Parquet file of the
-processed zone, and :func:`dataset_tracks` and :func:`dataset_artists` read them back as catalog
+processed area, and :func:`dataset_tracks` and :func:`dataset_artists` read them back as catalog
 rows with ``source = 'dataset'``, merged into ``core.tracks`` / ``core.artists`` by
 :func:`spotify_assets.lib.catalog.parse.merge_dataset_tracks` and ``merge_dataset_artists``.
 

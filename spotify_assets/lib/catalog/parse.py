@@ -458,7 +458,7 @@ def parse_snapshot(doc: SnapshotDocument) -> ParsedPlaylist:
     """One snapshot document -> rows for playlists, playlist_tracks, tracks, albums and
     track_artists, plus the artist ids to fetch."""
     body = doc.playlist
-    when = utc_naive(doc.snapshot_time)  # the warehouse keeps UTC without a zone
+    when = utc_naive(doc.snapshot_time)  # the warehouse keeps UTC without a time zone
     entries: list[dict[str, Any]] = []
     tracks: list[dict[str, Any]] = []
     albums: list[dict[str, Any]] = []

@@ -1,4 +1,4 @@
-"""Playlist snapshots in the lake, Dagster-free: the key layout of the catalog's zones, the
+"""Playlist snapshots in the lake, Dagster-free: where the catalog keeps them in the lake, the
 fetch loop of one 8-hour window, and the window's parsed tables.
 
 Layout (``<window>`` is the partition key, ``2026-06-01-08:00``)::
@@ -304,8 +304,8 @@ def snapshot_documents(store: LakeStore, manifest: dict[str, Any]) -> Iterator[S
 def window_tables(
     store: LakeStore, partition_key: str, manifest: dict[str, Any]
 ) -> dict[str, pd.DataFrame]:
-    """A window's parsed tables from the processed zone; parsed again from the raw bodies
-    (and stored) when missing, so the raw zone stays the source of truth."""
+    """A window's parsed tables from the processed area; parsed again from the raw bodies
+    (and stored) when missing, so the raw area stays the source of truth."""
     keys = {t: window_table_key(partition_key, t) for t in WINDOW_TABLES}
     if all(store.exists(k) for k in keys.values()):
         return {t: frame(t, get_frame(store, k)) for t, k in keys.items()}

@@ -73,7 +73,7 @@ Nothing else rejects a record: ``accepted + rejected == records`` always.
 Normalizations (the record is kept; an unusable value becomes null and is counted in
 ``normalized`` so that quality checks can watch it)
 ------------------------------------------------------------------------------------
-- ``ts``: ISO 8601 with ``Z``, an offset (converted to UTC), no zone (taken as UTC), a space
+- ``ts``: ISO 8601 with ``Z``, an offset (converted to UTC), no time zone (taken as UTC), a space
   instead of ``T``, any fraction; stored as ``timestamp[us, UTC]``. ``endTime`` likewise.
 - numbers may come as JSON numbers or strings (``"1234"``, ``" 1234 "``, ``1234.0``).
 - booleans (``shuffle``, ``skipped``, ``offline``, ``incognito_mode``) may come as JSON booleans

@@ -10,7 +10,7 @@ add ``ms_played`` of all music plays, an active user has a stream in the period,
 Local time without converting every play: plays are first counted per country and 15-minute
 UTC bucket, and only the buckets are converted (one ICU call per country and quarter hour with
 plays rather than one per play: 1.3 s instead of 6 s on 10M synthetic plays). That is exact
-when a zone's offsets and changes fall on quarter hours, which holds for every zone of
+when a time zone's offsets and changes fall on quarter hours, which holds for every zone of
 :data:`~spotify_assets.lib.timezones.COUNTRY_TIMEZONES` from 2000 to 2030 (checked against
 tzdata 2025b) but one minute: Asia/Hebron moved to summer time at 22:01 UTC on 2011-03-31.
 
@@ -28,7 +28,7 @@ from __future__ import annotations
 from spotify_assets.lib.marts.spec import (
     ALBUM_KEY,
     ARTIST_KEY,
-    COUNTRY_ZONES,
+    COUNTRY_TIME_ZONES_SQL,
     IS_STREAM,
     MAINSTREAM_MIN_POPULARITY,
     MUSIC_PLAYS,
@@ -140,7 +140,7 @@ with buckets as (
 )
 select b.*, {local_ts("b.bucket")} as local_ts
   from buckets b
-  left join {COUNTRY_ZONES} on tz.conn_country = b.conn_country
+  left join {COUNTRY_TIME_ZONES_SQL} on tz.conn_country = b.conn_country
 """,
 )
 
@@ -707,7 +707,7 @@ select us.user_id,
   from grouped g
   join engagement_users us using (u)
   join engagement_contexts c using (ctx)
-  left join {COUNTRY_ZONES} on tz.conn_country = c.conn_country
+  left join {COUNTRY_TIME_ZONES_SQL} on tz.conn_country = c.conn_country
 """,
     columns={
         "user_id": "The listener.",
@@ -718,7 +718,7 @@ select us.user_id,
         "listening_minutes": "Sum of ms_played of the session's plays, in minutes.",
         "start_reason": "reason_start of the session's first play (null when unknown).",
         "first_local_hour": (
-            "Local hour (0-23) of session_start, in the zone of the first play's country."
+            "Local hour (0-23) of session_start, in the time zone of the first play's country."
         ),
     },
     reads=("core.streams",),

@@ -38,7 +38,7 @@ from __future__ import annotations
 from spotify_assets.lib.marts.spec import (
     ALBUM_KEY,
     ARTIST_KEY,
-    COUNTRY_ZONES,
+    COUNTRY_TIME_ZONES_SQL,
     IS_STREAM,
     TRACK_FAMILY_SQL,
     Mart,
@@ -294,7 +294,7 @@ local as (
            {local_ts("b.bucket")} as local_ts,
            b.streams, b.ms_played
       from buckets b
-      left join {COUNTRY_ZONES} on tz.conn_country = b.conn_country
+      left join {COUNTRY_TIME_ZONES_SQL} on tz.conn_country = b.conn_country
 ),
 hours as (
     select user_id, year, hour(local_ts) as local_hour, sum(ms_played) as ms_played

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from spotify_assets.lib.catalog.genres import GENRE_FAMILIES
-from spotify_assets.lib.timezones import UNKNOWN_COUNTRY_ZONE, country_timezone_values_sql
+from spotify_assets.lib.timezones import UNKNOWN_COUNTRY_TIME_ZONE, country_timezone_values_sql
 
 PlotKind = Literal["line", "bar", "barh", "stacked_bar", "area", "heatmap", "scatter", "hist"]
 
@@ -197,12 +197,12 @@ select t.track_id, coalesce(min(af.genre_family), 'unknown') as genre_family
 
 #: SQL: each country's time zone (:mod:`spotify_assets.lib.timezones`) as a table ``tz``;
 #: left-join it ``on tz.conn_country = <rows>.conn_country`` and read :func:`local_ts`.
-COUNTRY_ZONES = f"({country_timezone_values_sql()}) tz(conn_country, time_zone)"
+COUNTRY_TIME_ZONES_SQL = f"({country_timezone_values_sql()}) tz(conn_country, time_zone)"
 
 
 def quarter_hour(ts: str) -> str:
     """SQL: the 15-minute UTC bucket of ``ts``. Plays are counted per country and bucket and
-    only the buckets are converted to local time: exact where zones change on quarter hours
+    only the buckets are converted to local time: exact where time zones change on quarter hours
     (see :mod:`spotify_assets.lib.marts.engagement_marts`), one ICU call per bucket, not per
     play."""
     return f"time_bucket(interval 15 minute, {ts})"
@@ -210,6 +210,6 @@ def quarter_hour(ts: str) -> str:
 
 def local_ts(ts: str) -> str:
     """SQL: ``ts`` (naive UTC) as naive local time in ``tz.time_zone`` (needs
-    :data:`COUNTRY_ZONES` joined as ``tz``; ``UTC`` for a null or unknown country). The session
-    setting TimeZone=UTC (``run.prepare``) makes the cast read ``ts`` as UTC."""
-    return f"timezone(coalesce(tz.time_zone, '{UNKNOWN_COUNTRY_ZONE}'), ({ts})::timestamptz)"
+    :data:`COUNTRY_TIME_ZONES_SQL` joined as ``tz``; ``UTC`` for a null or unknown country).
+    The session setting TimeZone=UTC (``run.prepare``) makes the cast read ``ts`` as UTC."""
+    return f"timezone(coalesce(tz.time_zone, '{UNKNOWN_COUNTRY_TIME_ZONE}'), ({ts})::timestamptz)"

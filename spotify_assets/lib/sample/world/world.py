@@ -63,7 +63,7 @@ _START_NS = WORLD_START.value
 _END_NS = WORLD_END.value
 _NAT_NS = np.iinfo(np.int64).max  # "never removed" in the int64 membership arrays
 
-# One zone per country: the capital's (docs/ARCHITECTURE.md, section 7, "local time").
+# One time zone per country: the capital's (docs/ARCHITECTURE.md, section 7, "local time").
 COUNTRY_TIMEZONES: dict[str, str] = {
     "US": "America/New_York",
     "BR": "America/Sao_Paulo",
@@ -1357,7 +1357,7 @@ class SampleWorld:
             }
         )
         self.user_index = pd.Index(self.users["user_id"])
-        # 1-3 IP addresses per user (personal data in the raw zone only).
+        # 1-3 IP addresses per user (personal data in the raw area only).
         n_ip = rng.integers(1, 4, n_u)
         octets = rng.integers(1, 255, (n_u, 3, 4))
         octets[..., 0] = rng.integers(11, 223, (n_u, 3))
