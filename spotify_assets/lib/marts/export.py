@@ -35,6 +35,33 @@ def _quote(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+#: The first characters that make a spreadsheet read a cell as a formula (OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_csv_select(conn: Any, table: str) -> str:
+    """A SELECT of ``table`` whose text cells that would start a formula get a leading ``'``
+    (other columns as they are)."""
+    schema, name = table.split(".")
+    columns = conn.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, name],
+    ).fetchall()
+    starts = "[" + ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS) + "]"
+    parts = []
+    for column, dtype in columns:
+        quoted = '"' + column.replace('"', '""') + '"'
+        if dtype == "VARCHAR":
+            parts.append(
+                f"case when list_contains({starts}, left({quoted}, 1)) "
+                f"then chr(39) || {quoted} else {quoted} end as {quoted}"
+            )
+        else:
+            parts.append(quoted)
+    return f"select {', '.join(parts)} from {table}"
+
+
 def export_tables(conn: Any, tables: list[str], folder: Path) -> list[ExportedFile]:
     """Write each ``schema.table`` as ``<schema>/<table>.parquet`` and ``.csv`` under ``folder``,
     and all of them into ``folder/spotify_marts.duckdb`` (schema and table names kept).
@@ -54,16 +81,17 @@ def export_tables(conn: Any, tables: list[str], folder: Path) -> list[ExportedFi
         schema, name = table.split(".")
         (folder / schema).mkdir(exist_ok=True)
         rows = int(conn.execute(f"select count(*) from {table}").fetchall()[0][0])
-        for ext, options in (
-            ("parquet", "format parquet, compression zstd"),
+        for ext, query, options in (
+            ("parquet", f"select * from {table}", "format parquet, compression zstd"),
             (
                 "csv",
+                inert_csv_select(conn, table),
                 "format csv, header true, dateformat '%Y-%m-%d', "
                 "timestampformat '%Y-%m-%d %H:%M:%S'",
             ),
         ):
             path = folder / schema / f"{name}.{ext}"
-            conn.execute(f"copy (select * from {table}) to {_quote(path)} ({options})")
+            conn.execute(f"copy ({query}) to {_quote(path)} ({options})")
             out.append(
                 ExportedFile(f"{schema}/{name}.{ext}", path, table, rows, path.stat().st_size)
             )
