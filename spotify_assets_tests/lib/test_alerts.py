@@ -4,6 +4,7 @@ error. The webhook is a tiny HTTP server on 127.0.0.1: no network."""
 
 from __future__ import annotations
 
+import base64
 import socket
 import time
 from collections.abc import Iterator
@@ -189,3 +190,18 @@ def test_any_malformed_url_is_a_delivery_error_that_hides_the_token(url):
     with pytest.raises(AlertDeliveryError) as info:
         post_webhook(url, error_check_alert(), timeout_s=1)
     assert TOKEN[4:] not in str(info.value)
+
+
+def test_credentials_in_the_url_become_basic_authentication_and_deliver(hook):
+    """``https://user:password@host/path`` (as some webhook services hand them out): urllib
+    would take ``user:password@host`` for the host name; the alert is delivered with the
+    credentials as an ``Authorization`` header, the URL sent without them."""
+    url = hook.url.replace("http://", "http://alerts:p%40ss%3Aword@")
+    assert post_webhook(url, check_failed_alert(
+        asset="core/streams", check="no_duplicate_plays", severity="ERROR", run_id="r1",
+        description="2 duplicate plays",
+    )) == 200  # fmt: skip
+    [request] = hook.requests
+    assert request["path"] == f"/services/{TOKEN}"
+    assert request["authorization"] == "Basic " + base64.b64encode(b"alerts:p@ss:word").decode()
+    assert request["json"]["kind"] == "check_failed"

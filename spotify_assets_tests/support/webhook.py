@@ -25,6 +25,7 @@ class Hook:
                 hook.requests.append(
                     {
                         "path": self.path,
+                        "authorization": self.headers.get("Authorization"),
                         "content_type": self.headers.get("Content-Type"),
                         "json": json.loads(self.rfile.read(length)),
                     }

@@ -9,6 +9,7 @@ carries a secret token, so it is never logged: errors name only its host.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import urllib.error
@@ -16,7 +17,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 
 class AlertDeliveryError(RuntimeError):
@@ -112,6 +113,16 @@ def webhook_host(parts: SplitResult) -> str:
     return f"{host}:{port}" if port else host
 
 
+def _without_user_info(parts: SplitResult) -> tuple[str, str]:
+    """(the URL without ``user:password@``, the Basic ``Authorization`` header for them); the
+    user and password are percent-decoded, as browsers and curl do."""
+    user = unquote(parts.username or "")
+    password = unquote(parts.password or "")
+    netloc = parts.netloc.rpartition("@")[2]
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return urlunsplit(parts._replace(netloc=netloc)), f"Basic {token}"
+
+
 def post_webhook(url: str, alert: Alert, *, timeout_s: float = 10.0) -> int:
     """POST the alert as JSON; returns the HTTP status. Raises :class:`AlertDeliveryError`."""
     invalid = AlertDeliveryError(
@@ -128,9 +139,12 @@ def post_webhook(url: str, alert: Alert, *, timeout_s: float = 10.0) -> int:
         {"text": alert.text, "kind": alert.kind, **{k: v for k, v in alert.fields.items()}},
         default=str,
     ).encode("utf-8")
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if parts.username is not None or parts.password is not None:
+        # urllib would look the user info up as part of the host name ("Name or service not
+        # known"): it becomes HTTP basic authentication, and the URL is sent without it.
+        url, headers["Authorization"] = _without_user_info(parts)
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
             return int(response.status)
