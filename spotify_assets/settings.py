@@ -109,6 +109,10 @@ class Settings:
     lookup_max_calls: int = 2000
     lookup_max_seconds: float = 300.0
     lookup_refresh_hours: int = 2160
+    # The Spotify client's circuit breaker: failures in a row before it stops calling, and for
+    # how long.
+    max_consecutive_failures: int = 10
+    unavailable_pause_s: float = 300.0
     # A landed file is taken once unchanged for landing_settle_s; an ingest run (a batch)
     # takes at most ingest_batch_files files and about ingest_batch_bytes bytes.
     landing_settle_s: float = 10.0
@@ -154,6 +158,8 @@ def load_settings() -> Settings:
         ingest_batch_files=_int("SPOTIFY_INGEST_BATCH_FILES", 50_000, minimum=1),
         ingest_batch_bytes=_int("SPOTIFY_INGEST_BATCH_MB", 2048, minimum=1) * 2**20,
         landing_settle_s=_float("SPOTIFY_LANDING_SETTLE_S", 10.0),
+        max_consecutive_failures=_int("SPOTIFY_MAX_CONSECUTIVE_FAILURES", 10, minimum=1),
+        unavailable_pause_s=_float("SPOTIFY_UNAVAILABLE_PAUSE_S", 300.0),
         # DuckDB's own default is 80% of RAM; a cap makes big builds spill to disk instead.
         duckdb_memory_limit=_get("SPOTIFY_DUCKDB_MEMORY_LIMIT", "2GB"),
         has_refresh_token=bool(os.environ.get("SPOTIFY_REFRESH_TOKEN")),

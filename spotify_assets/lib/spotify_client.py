@@ -7,6 +7,10 @@ wrapper keeps spotipy for auth and calls, and adds:
 - timeouts on every call, the token call included;
 - ``Retry-After`` honoured up to ``max_retry_wait_s``, past which it fails with the time to
   come back; 5xx, timeouts, broken connections and malformed bodies retried with backoff;
+- a circuit breaker: after ``max_consecutive_failures`` such failures in a row (whatever the
+  call), the client stops calling for ``unavailable_pause_s`` and every call fails at once
+  with :class:`SpotifyUnavailable`, which ends the run as a long ``Retry-After`` does (what
+  was fetched is kept): an API that is down is not asked 240 times;
 - ``api_mode``: ``extended`` (multi-id endpoints), ``development`` (one id per call, bounded
   concurrency, no popularity/followers), ``auto`` (try a batch once, fall back on 403/404 and
   remember);
@@ -83,6 +87,23 @@ class RetryAfterTooLong(SpotifyApiError):
         )
 
 
+class SpotifyUnavailable(RetryAfterTooLong):
+    """Spotify failed (5xx, timeouts, broken connections) ``failures`` times in a row: the
+    client stops calling for ``pause_s`` seconds. Ends a run the way a long ``Retry-After``
+    does (what was fetched is kept; the next run goes on)."""
+
+    def __init__(self, endpoint: str, failures: int, pause_s: float, last: str):
+        self.retry_after_s = pause_s
+        SpotifyApiError.__init__(
+            self,
+            endpoint,
+            f"Spotify failed {failures} times in a row (last: {last}): the client stops "
+            f"calling for {pause_s:.0f} s",
+            hint="Spotify is down or unreachable; what was fetched so far is kept in the lake, "
+            "run again later",
+        )
+
+
 class TokenError(SpotifyApiError):
     """The token is refused and a refresh cannot fix it (``invalid_grant``: since 2026 a
     refresh token expires six months after authorization, or when the user revokes the app;
@@ -113,6 +134,8 @@ class ClientSettings:
     backoff_s: float = 0.5
     max_retry_wait_s: float = 60.0
     concurrency: int = 4
+    max_consecutive_failures: int = 10
+    unavailable_pause_s: float = 300.0
 
     def __post_init__(self) -> None:
         if self.api_mode not in API_MODES:
@@ -229,6 +252,46 @@ class SpotifyCatalogClient:
             self.settings.api_mode, batch_ok
         )
         self._rng = random.Random(0)
+        # The circuit breaker: failures in a row (any call), and until when calls stop.
+        self._breaker = threading.Lock()
+        self._failures_in_a_row = 0
+        self._last_failure = ""
+        self._closed_until = 0.0
+
+    # -- the circuit breaker --------------------------------------------------------------
+
+    def _check_circuit(self, label: str) -> None:
+        with self._breaker:
+            if time.monotonic() < self._closed_until:
+                raise SpotifyUnavailable(
+                    label,
+                    self._failures_in_a_row,
+                    self._closed_until - time.monotonic(),
+                    self._last_failure,
+                )
+
+    def _failed(self, label: str, why: str) -> None:
+        """One more failure in a row; at the limit, stop calling (raises)."""
+        s = self.settings
+        with self._breaker:
+            self._failures_in_a_row += 1
+            self._last_failure = why
+            if self._failures_in_a_row < s.max_consecutive_failures:
+                return
+            self._closed_until = time.monotonic() + s.unavailable_pause_s
+            failures = self._failures_in_a_row
+        self._log.error(
+            "%s: Spotify failed %d times in a row (last: %s); no call for %.0f s",
+            label,
+            failures,
+            why,
+            s.unavailable_pause_s,
+        )
+        raise SpotifyUnavailable(label, failures, s.unavailable_pause_s, why)
+
+    def _answered(self) -> None:
+        with self._breaker:
+            self._failures_in_a_row = 0
 
     # -- the retry loop -------------------------------------------------------------------
 
@@ -241,14 +304,18 @@ class SpotifyCatalogClient:
         attempt = 0
         while True:
             attempt += 1
+            self._check_circuit(label)
             self.stats.add_call(endpoint)
             try:
                 result = fn(*args, **kwargs)
                 if result is None:
                     raise _Malformed()
+                self._answered()
                 return result
             except spotipy.SpotifyException as exc:
                 status = exc.http_status
+                if status is None or (status < 500 and status != 408):
+                    self._answered()  # Spotify answered: it is up
                 if status == 429:
                     wait = _retry_after(exc.headers)
                     quota = (exc.reason or "") == "QUOTA_EXCEEDED"
@@ -264,6 +331,7 @@ class SpotifyCatalogClient:
                     self._wait(endpoint, wait, f"429, Retry-After {wait:.1f} s", attempt)
                     continue
                 if status >= 500 or status == 408:
+                    self._failed(label, f"HTTP {status}")
                     if attempt > s.max_retries:
                         raise SpotifyApiError(
                             label,
@@ -296,6 +364,7 @@ class SpotifyCatalogClient:
                     if isinstance(exc, _Malformed | ValueError)
                     else f"{type(exc).__name__}: {_short(str(exc))}"
                 )
+                self._failed(label, kind)
                 if attempt > s.max_retries:
                     raise SpotifyApiError(
                         label,

@@ -70,6 +70,15 @@ class SpotifyResource(dg.ConfigurableResource):
     max_retry_wait_s: float = Field(
         default=60.0, description="Longest Retry-After honoured; longer fails the run"
     )
+    max_consecutive_failures: int = Field(
+        default=10,
+        description="SPOTIFY_MAX_CONSECUTIVE_FAILURES: after this many 5xx answers, timeouts or "
+        "broken connections in a row the client stops calling for unavailable_pause_s and the "
+        "run ends, keeping what it fetched",
+    )
+    unavailable_pause_s: float = Field(
+        default=300.0, description="SPOTIFY_UNAVAILABLE_PAUSE_S: how long calls stop then"
+    )
     concurrency: int = Field(
         default=4,
         description="Calls in flight at once: playlists fetched in parallel, and artists one "

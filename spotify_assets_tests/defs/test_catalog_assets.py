@@ -266,6 +266,20 @@ def test_retry_after_too_long_keeps_what_was_fetched_and_rerun_fetches_the_rest(
         assert server.request_counts["GET /v1/playlists/{id}"] == len(playlists) - 2
 
 
+def test_an_api_answering_only_5xx_stops_the_snapshot_soon_with_a_clear_message(
+    tmp_path, tiny_world
+):
+    """Every call a 5xx: the client stops after 10 failures in a row, the run ends saying so,
+    instead of 6 attempts per playlist (240 calls over minutes before the breaker)."""
+    with FakeSpotifyServer(tiny_world, faults=FaultConfig(rate_5xx=1.0)) as server:
+        res = make_resources(tmp_path, sample_server_url=server.url)
+        result = run_window(res, WINDOWS[0], raise_on_error=False)
+        assert not result.success
+        message = failure_text(result)
+        assert "failed 10 times in a row" in message and "run again later" in message
+        assert sum(server.request_counts.values()) <= 10 + 4  # + calls already in flight
+
+
 def test_missing_playlist_and_forbidden_items_are_named(tmp_path, tiny_world, server):
     foreign = tiny_world.playlists.loc[
         tiny_world.playlists["owner_id"] != APP_USER_ID, "playlist_id"

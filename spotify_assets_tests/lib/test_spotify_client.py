@@ -14,6 +14,7 @@ from spotify_assets.lib.spotify_client import (
     RetryAfterTooLong,
     SpotifyApiError,
     SpotifyCatalogClient,
+    SpotifyUnavailable,
     build_spotipy,
 )
 
@@ -156,6 +157,29 @@ def test_persistent_5xx_gives_up_naming_the_endpoint(fake_api, tiny_world):
     with pytest.raises(SpotifyApiError, match=r"GET /playlists/\{id\}.*after 2 retries"):
         client.playlist(owned_playlists(tiny_world)[0])
     assert client.stats.calls["GET /playlists/{id}"] == 3
+
+
+def test_an_api_that_keeps_failing_is_not_called_again_for_a_while(fake_api, tiny_world):
+    """The circuit breaker: 10 failures in a row (whatever the call) and the client stops
+    calling; every further call fails at once with when to come back, like a long
+    Retry-After (which callers treat as 'stop the run, keep what was fetched')."""
+    fake_api.set_faults(FaultConfig(rate_5xx=1.0))
+    client = make_client(fake_api, max_retries=5, max_consecutive_failures=10)
+    playlists = owned_playlists(tiny_world)
+    with pytest.raises(SpotifyApiError, match="after 5 retries"):
+        client.playlist(playlists[0])  # 6 attempts
+    with pytest.raises(SpotifyUnavailable, match="failed 10 times in a row") as stopped:
+        client.playlist(playlists[1])  # 4 more: the 10th opens the circuit
+    assert isinstance(stopped.value, RetryAfterTooLong) and stopped.value.retry_after_s == 300
+    for playlist_id in playlists[2:6]:
+        with pytest.raises(SpotifyUnavailable):
+            client.playlist(playlist_id)
+    assert client.stats.total_calls == 10  # not 6 per playlist
+    # One answer in between resets the count: faults that come and go never trip it.
+    flaky = make_client(fake_api, max_retries=5, max_consecutive_failures=10)
+    fake_api.set_faults(FaultConfig(rate_5xx=0.5, seed=3))
+    for playlist_id in playlists[:6]:
+        flaky.playlist(playlist_id)
 
 
 def test_timeouts_are_retried_then_reported(fake_api, tiny_world):
