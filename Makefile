@@ -15,15 +15,16 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV_BIN := $(CURDIR)/.venv/bin
 
-.PHONY: install demo dev test check-defs lint bench clean help e2e
+.PHONY: install demo dev test test-fast check-defs lint lint-imports bench clean help e2e
 
 help:
 	@echo "make demo   install, then materialize the whole graph on the sample world"
 	@echo "make dev    install, then start the Dagster UI on http://127.0.0.1:3000"
 	@echo "make test   install, then run the tests"
+	@echo "make test-fast  the tests but the slow ones (daemon, browser, materializations)"
 	@echo "make check-defs  dg check defs: the code location loads and validates"
 	@echo "make e2e    the production path end to end: PostgreSQL, code server, daemon, webserver"
-	@echo "make lint   ruff check and ruff format --check"
+	@echo "make lint   ruff check, ruff format --check and the import layers (lint-imports)"
 	@echo "make bench  benchmarks (bench/), prints figures"
 	@echo "make clean  remove data/, .dagster_home/ and the virtualenv"
 
@@ -54,6 +55,9 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 test: install
 	$(VENV_BIN)/python -m pytest
 
+test-fast: install
+	$(VENV_BIN)/python -m pytest -m "not slow"
+
 check-defs: install $(DAGSTER_HOME)/dagster.yaml
 	$(DG) check defs
 
@@ -63,9 +67,13 @@ check-defs: install $(DAGSTER_HOME)/dagster.yaml
 e2e: install
 	$(VENV_BIN)/python deploy/e2e.py
 
-lint: install
+lint: install lint-imports
 	$(VENV_BIN)/ruff check spotify_assets spotify_assets_tests bench deploy
 	$(VENV_BIN)/ruff format --check spotify_assets spotify_assets_tests bench deploy
+
+# The layers of pyproject.toml's [tool.importlinter] (a test runs it too, so make test fails).
+lint-imports: install
+	$(VENV_BIN)/lint-imports
 
 bench: install
 	$(VENV_BIN)/python bench/bench_catalog.py

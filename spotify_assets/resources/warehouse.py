@@ -58,6 +58,13 @@ class WarehouseLockTimeout(RuntimeError):
     """The warehouse stayed locked by another process past the bound; names the holder."""
 
 
+#: A step that found the warehouse locked past the bound is tried again this many times, this
+#: long after (Dagster's step retries): a reader holding the file for minutes delays the
+#: marts, it does not leave them stale until someone launches them by hand.
+LOCK_RETRIES = 2
+LOCK_RETRY_WAIT_S = 30.0
+
+
 def published_path_for(database: str | os.PathLike[str]) -> Path:
     """Where readers connect by default: ``published/<file name>`` beside the warehouse (same
     file name, so DuckDB names the catalog alike and qualified names keep working)."""
@@ -174,8 +181,17 @@ def warehouse_writer(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A write connection with the bounded wait, a holder note while it is open, and the
     published copy refreshed when the block succeeds (not when it raised: a failed write is
-    not published)."""
-    conn = connect_writer(database, config, wait_s=wait_s, log=log.warning, published=published)
+    not published). Still locked after ``wait_s``: the step is retried (Dagster's step
+    retries, :data:`LOCK_RETRIES` times), then fails naming the holder."""
+    try:
+        conn = connect_writer(
+            database, config, wait_s=wait_s, log=log.warning, published=published
+        )
+    except WarehouseLockTimeout as exc:
+        log.error(f"{exc} Trying the step again in {LOCK_RETRY_WAIT_S:.0f} s.")
+        raise dg.RetryRequested(
+            max_retries=LOCK_RETRIES, seconds_to_wait=LOCK_RETRY_WAIT_S
+        ) from exc
     note = holder_note_path(database)
     try:
         with suppress(OSError):

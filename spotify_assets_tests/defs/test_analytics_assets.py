@@ -38,6 +38,8 @@ from spotify_assets_tests.support.warehouse import (
     tiny_core_tables,
 )
 
+pytestmark = pytest.mark.slow  # materializes assets with real resources
+
 ALL_MARTS = [*CATALOG_MARTS, *ENGAGEMENT_MARTS, CANDIDATE_HITS]
 ML = [popularity_features, popularity_model, popularity_predictions, candidate_hits]
 # The reports over the registry of these tables, as the code location builds them.

@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 import orjson
 import pandas as pd
+import pytest
 
 from spotify_assets.defs.catalog.assets import (
     SNAPSHOTS_KEY,
@@ -23,6 +24,8 @@ from spotify_assets.lib.quality.coverage import (
     uncovered_checks,
 )
 from spotify_assets.resources import LakeIOManager, LakeResource, SpotifyResource
+
+pytestmark = pytest.mark.slow  # materializes assets with real resources
 
 WINDOW = "2026-06-01-00:00"
 

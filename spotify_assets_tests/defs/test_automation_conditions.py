@@ -26,6 +26,8 @@ from spotify_assets.defs.listening.history_files import STREAMING_HISTORY
 from spotify_assets.defs.marts.assets import CATALOG_MART_KEYS, ENGAGEMENT_MART_KEYS
 from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 
+pytestmark = pytest.mark.slow  # materializes assets with real resources
+
 # A whole hour a day ahead: no cron tick of the real clock interferes.
 HOUR = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 

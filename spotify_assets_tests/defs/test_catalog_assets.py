@@ -31,6 +31,8 @@ from spotify_assets.resources import (
     WarehouseIOManager,
 )
 
+pytestmark = pytest.mark.slow  # materializes assets with real resources
+
 WINDOWS = ["2026-06-01-00:00", "2026-06-01-08:00"]
 PARTITIONED = [playlist_snapshots, catalog_entities, playlist_tracks]
 UNPARTITIONED = [catalog_dimensions, catalog_artists]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dagster as dg
 import duckdb
+import pytest
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.catalog.assets import (
@@ -28,6 +29,8 @@ from spotify_assets.resources import (
     WarehouseIOManager,
 )
 from spotify_assets_tests.support.landing import Landing
+
+pytestmark = pytest.mark.slow  # materializes assets with real resources
 
 WINDOW = "2026-06-01-00:00"
 PARTITIONED = [playlist_snapshots, catalog_entities, playlist_tracks]

@@ -59,6 +59,8 @@ from spotify_assets.resources import (
 )
 from spotify_assets_tests.support.landing import Landing
 
+pytestmark = pytest.mark.slow  # materializes assets with real resources
+
 LANDING = "landing/streaming_history"
 # A fixed window (the sample world answers as of any): the same playlists whatever the date.
 WINDOW = "2026-06-01-00:00"

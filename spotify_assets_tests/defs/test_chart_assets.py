@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.charts.assets import chart_marts, chart_tables
@@ -19,6 +20,8 @@ from spotify_assets.lib.landing import inventory
 from spotify_assets.lib.sample.world.charts import write_sample_charts
 from spotify_assets.resources import LakeResource
 from spotify_assets_tests.support.landing import Landing
+
+pytestmark = pytest.mark.slow  # materializes assets with real resources
 
 FIXTURES = Path(__file__).parents[1] / "lib" / "fixtures" / "charts"
 CLEAN = ["regional-ar-weekly-2026-03-05.csv", "regional-global-daily-2023-06-01.csv"]

@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
+
+pytestmark = pytest.mark.slow  # dg and dagster subprocesses
 
 ROOT = Path(__file__).resolve().parents[2]
 

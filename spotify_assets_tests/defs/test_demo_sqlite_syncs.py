@@ -8,9 +8,12 @@ import sqlite3
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import sqlalchemy
 
 from spotify_assets.demo import _normal_sync, fewer_sqlite_syncs
+
+pytestmark = pytest.mark.slow  # materializes assets with real resources
 
 ROOT = Path(__file__).resolve().parents[2]
 

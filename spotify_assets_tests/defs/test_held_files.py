@@ -8,6 +8,7 @@ import json
 
 import dagster as dg
 import duckdb
+import pytest
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.listening.assets import streams_tables
@@ -17,6 +18,8 @@ from spotify_assets.lib.reports.dashboard import build_dashboard
 from spotify_assets.lib.reports.overview import data_quality_section
 from spotify_assets.resources import LakeResource, WarehouseIOManager
 from spotify_assets_tests.support.landing import Landing
+
+pytestmark = pytest.mark.slow  # materializes assets with real resources
 
 LANDING = "landing/streaming_history"
 

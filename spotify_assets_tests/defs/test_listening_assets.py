@@ -18,6 +18,8 @@ from spotify_assets.lib.sample.world.history import write_streaming_history
 from spotify_assets.resources import LakeResource
 from spotify_assets_tests.support.landing import Landing
 
+pytestmark = pytest.mark.slow  # materializes assets with real resources
+
 LANDING = "landing/streaming_history"
 
 

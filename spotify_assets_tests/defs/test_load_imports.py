@@ -11,6 +11,8 @@ import pytest
 
 from spotify_assets.lib.lazy import LazyModule
 
+pytestmark = pytest.mark.slow  # a fresh interpreter loading the code location
+
 #: Imported by the steps that use them, never at load.
 HEAVY = (
     "sklearn",

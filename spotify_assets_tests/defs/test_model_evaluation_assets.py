@@ -19,6 +19,8 @@ from spotify_assets.defs.ml.assets import (
 from spotify_assets.resources import LakeResource, SpotifyResource, WarehouseIOManager
 from spotify_assets_tests.support.worlds import write_world
 
+pytestmark = pytest.mark.slow  # materializes assets with real resources
+
 ML = [popularity_features, popularity_model, popularity_predictions, model_evaluation]
 FAST = {"ops": {"ml__popularity_model": {"config": {"n_estimators": 10, "n_folds": 3}}}}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.landing import landing_files_asset
@@ -23,6 +24,8 @@ from spotify_assets.lib.sample.world.history import write_streaming_history
 from spotify_assets.lib.sample.world.vintages import write_export_vintages
 from spotify_assets.resources import LakeResource
 from spotify_assets_tests.support.landing import Landing
+
+pytestmark = pytest.mark.slow  # materializes assets with real resources
 
 LANDING = "landing/streaming_history"
 

@@ -26,6 +26,8 @@ from spotify_assets.resources import LakeResource, SpotifyResource
 from spotify_assets.settings import REFRESH_TOKEN_VAR_PREFIX as SETTINGS_PREFIX
 from spotify_assets.settings import SettingsError, load_settings
 
+pytestmark = pytest.mark.slow  # materializes assets with real resources
+
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 USERS = [APP_USER_ID, "user_0001"]
 

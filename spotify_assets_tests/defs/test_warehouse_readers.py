@@ -25,6 +25,8 @@ from spotify_assets.resources.warehouse import (
     warehouse_writer,
 )
 
+pytestmark = pytest.mark.slow  # materializes assets with real resources
+
 VERSION = {"n": 1}
 
 
@@ -174,3 +176,36 @@ def test_a_writer_waits_for_a_run_that_holds_the_lock_and_names_the_run(tmp_path
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_step_that_finds_the_warehouse_locked_too_long_is_tried_again(tmp_path, monkeypatch):
+    """The lock outlives the wait (connect_writer's timeout, tested above): the step is
+    retried, not failed for good leaving the marts stale, and succeeds once it is free."""
+    import dagster as dg
+
+    from spotify_assets.resources import warehouse as warehouse_module
+    from spotify_assets.resources.warehouse import WarehouseResource
+
+    monkeypatch.setattr(warehouse_module, "LOCK_RETRY_WAIT_S", 0.1)
+    real_connect = warehouse_module.connect_writer
+    attempts = []
+
+    def locked_once(*args, **kwargs):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise WarehouseLockTimeout("locked by PID 1 (a notebook)")
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(warehouse_module, "connect_writer", locked_once)
+    database = tmp_path / "warehouse.duckdb"
+
+    @dg.asset
+    def written(warehouse: WarehouseResource) -> None:
+        with warehouse.get_connection() as conn:
+            conn.execute("create or replace table t as select 42 as v")
+
+    resource = WarehouseResource(database=str(database), warehouse_lock_wait_s=1.0)
+    result = dg.materialize([written], resources={"warehouse": resource})
+    assert result.success and len(attempts) == 2
+    assert any(e.event_type_value == "STEP_RESTARTED" for e in result.all_events)
+    assert _read(str(database), "select v from t") == "[(42,)]"

@@ -35,6 +35,8 @@ from spotify_assets.lib.spotify_client import (
     build_spotipy,
 )
 
+pytestmark = pytest.mark.slow  # a fake Spotify API server per test
+
 AT = datetime(2026, 3, 1, tzinfo=UTC)
 UNKNOWN_IDS = ["0000000000000000000000", "1111111111111111111111"]
 BIG = LookupBudget(max_calls=100_000, max_seconds=600)

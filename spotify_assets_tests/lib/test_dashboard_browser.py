@@ -27,10 +27,13 @@ from spotify_assets.lib.reports.overview import LISTENER_DIR, MartGroup, write_d
 from spotify_assets_tests.support.browser import CHROMIUM, Browser
 from spotify_assets_tests.support.warehouse import create_core_tables, world_streams
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Chromium is not installed (Debian: apt-get install -y chromium; .ci/run does it)",
-)
+pytestmark = [
+    pytest.mark.slow,  # headless Chromium
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Chromium is not installed (Debian: apt-get install -y chromium; .ci/run does it)",
+    ),
+]
 
 
 # ------------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from spotify_assets.lib.marts.engagement_marts import MARTS
 from spotify_assets.lib.marts.run import build_marts, prepare
 from spotify_assets_tests.support.warehouse import tiny_core_tables
 
+pytestmark = pytest.mark.slow  # materializes assets with real resources
+
 BEFORE = json.loads(
     (Path(__file__).parent / "fixtures" / "engagement_marts_before_issue17.json").read_text()
 )["marts"]

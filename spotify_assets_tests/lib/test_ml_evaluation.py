@@ -34,6 +34,8 @@ from spotify_assets.lib.ml.forward import (
 from spotify_assets.lib.ml.model import regression_scores
 from spotify_assets_tests.support.worlds import FAST
 
+pytestmark = pytest.mark.slow  # trains forests
+
 
 def _no_lake():
     raise AssertionError("the stream target must not open the lake")

@@ -21,6 +21,8 @@ from spotify_assets.lib.reports import vega
 from spotify_assets.lib.reports.plots import fit_log10x, markdown_image, png_size, render
 from spotify_assets.lib.reports.vega import vega_spec
 
+pytestmark = pytest.mark.slow  # vl-convert renders PNGs
+
 DAYS = pd.date_range("2024-01-01", periods=10, freq="D")
 
 

@@ -36,6 +36,8 @@ from spotify_assets.lib.ml.model import _TreeAverage, held_out_importance
 from spotify_assets_tests.support.warehouse import create_core_tables, insert
 from spotify_assets_tests.support.worlds import FAST, write_world
 
+pytestmark = pytest.mark.slow  # trains forests
+
 # Small and fast: the contract does not depend on the forest's size.
 
 

@@ -163,7 +163,7 @@ def mart_assets(
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         selected = [m for key, m in by_key.items() if key in context.selected_asset_keys]
         started = time.perf_counter()
-        previous: tuple[Mart, dict[str, Any], Future[str], list] | None = None
+        built: list[tuple[Mart, dict[str, Any], Future[str], list]] = []
         with warehouse.get_connection() as conn, ThreadPoolExecutor(1) as drawer:
             prepare(conn)
             if any("core.streams" in m.reads for m in selected) and ensure_streams(conn):
@@ -171,39 +171,53 @@ def mart_assets(
                     "core.streams does not exist yet (no listening history has landed): "
                     "created empty, so these marts show no plays"
                 )
-            # the scratch tables the marts share (the music plays as integer codes), built
-            # once for the step and dropped at its end; DuckDB's share of the memory limit
-            # leaves room for the process around it
-            configured = (warehouse.connection_config or {}).get("memory_limit")
-            with (
-                memory_share(conn, configured),
-                scratch_tables(conn, selected) as scratch_seconds,
-            ):
-                for name, seconds in scratch_seconds.items():
-                    context.log.info(f"scratch table {name} in {seconds:.2f} s")
-                for i, mart in enumerate(selected, 1):
-                    seconds = build_mart(conn, mart)
-                    metadata = mart_metadata(conn, mart, seconds)
-                    checks = [
-                        result
-                        for result in mart_check_results(context, conn, mart, metadata)
-                        if dg.AssetCheckKey(result.asset_key, result.check_name)
-                        in context.selected_asset_check_keys
-                    ]
-                    frames = [plot_frame(conn, mart, plot) for plot in mart.plots]
-                    context.log.info(
-                        f"[{i}/{len(selected)}] {mart.table}: "
-                        f"{metadata['dagster/row_count']:,} rows in {seconds:.2f} s"
-                    )
-                    # The previous mart's plots were drawn while this one was computed.
-                    if previous:
-                        yield from _results(*previous)
-                    previous = (mart, metadata, drawer.submit(draw_plots, mart, frames), checks)
-                if previous:
-                    yield from _results(*previous)
+            # One transaction for the step: a step stopped half-way (a killed run worker, an
+            # error) leaves every mart as it was, never some rebuilt and some not; its retry
+            # rebuilds them all.
+            conn.execute("begin transaction")
+            try:
+                built = list(_build_in(context, conn, warehouse, selected, drawer))
+                conn.execute("commit")
+            except BaseException:
+                conn.execute("rollback")
+                raise
+        # Materialized once committed (each mart's plots were drawn while the next was built).
+        for item in built:
+            yield from _results(*item)
         context.log.info(f"{len(selected)} marts in {time.perf_counter() - started:.1f} s")
 
     return _build
+
+
+def _build_in(
+    context: dg.AssetExecutionContext,
+    conn: Any,
+    warehouse: DuckDBResource,
+    selected: list[Mart],
+    drawer: ThreadPoolExecutor,
+) -> Iterator[tuple[Mart, dict[str, Any], Future[str], list[dg.AssetCheckResult]]]:
+    """Build ``selected`` in order on ``conn``, each with its metadata, checks and plots (drawn
+    in ``drawer`` while the next mart is built); the scratch tables they share built once.
+    DuckDB gets its share of the memory limit, leaving room for the process around it."""
+    configured = (warehouse.connection_config or {}).get("memory_limit")
+    with memory_share(conn, configured), scratch_tables(conn, selected) as scratch_seconds:
+        for name, seconds in scratch_seconds.items():
+            context.log.info(f"scratch table {name} in {seconds:.2f} s")
+        for i, mart in enumerate(selected, 1):
+            seconds = build_mart(conn, mart)
+            metadata = mart_metadata(conn, mart, seconds)
+            checks = [
+                result
+                for result in mart_check_results(context, conn, mart, metadata)
+                if dg.AssetCheckKey(result.asset_key, result.check_name)
+                in context.selected_asset_check_keys
+            ]
+            frames = [plot_frame(conn, mart, plot) for plot in mart.plots]
+            context.log.info(
+                f"[{i}/{len(selected)}] {mart.table}: "
+                f"{metadata['dagster/row_count']:,} rows in {seconds:.2f} s"
+            )
+            yield mart, metadata, drawer.submit(draw_plots, mart, frames), checks
 
 
 def _results(
