@@ -10,6 +10,7 @@ import orjson
 from pydantic import Field, PrivateAttr
 
 from spotify_assets.lib.lake import LakeError, LakeStore, open_lake
+from spotify_assets.resources.process_title import name_the_run_worker
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,6 +50,9 @@ class LakeResource(dg.ConfigurableResource):
     )
 
     _store: LakeStore | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        name_the_run_worker(context.run)
 
     def store(self) -> LakeStore:
         if self._store is None:

@@ -47,7 +47,8 @@ from pydantic import Field, PrivateAttr
 if TYPE_CHECKING:
     import pandas as pd
 else:
-    from spotify_assets.lib.lazy import pandas as pd
+    from spotify_assets.resources.process_title import name_the_run_worker
+from spotify_assets.lib.lazy import pandas as pd
 
 #: Default bound on waiting for the warehouse's write lock (SPOTIFY_WAREHOUSE_LOCK_WAIT_S).
 DEFAULT_LOCK_WAIT_S = 120.0
@@ -184,9 +185,7 @@ def warehouse_writer(
     not published). Still locked after ``wait_s``: the step is retried (Dagster's step
     retries, :data:`LOCK_RETRIES` times), then fails naming the holder."""
     try:
-        conn = connect_writer(
-            database, config, wait_s=wait_s, log=log.warning, published=published
-        )
+        conn = connect_writer(database, config, wait_s=wait_s, log=log.warning, published=published)
     except WarehouseLockTimeout as exc:
         log.error(f"{exc} Trying the step again in {LOCK_RETRY_WAIT_S:.0f} s.")
         raise dg.RetryRequested(
@@ -255,6 +254,7 @@ class WarehouseIOManager(DuckDBIOManager):
     )
 
     def create_io_manager(self, context):
+        name_the_run_worker(context.run)
         manager = super().create_io_manager(context)
         # dagster-duckdb's DbIOManager takes its client only as a constructor argument of a
         # private class: swap it on the instance it built (a test holds that it took).
@@ -293,6 +293,7 @@ class WarehouseResource(DuckDBResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._log = context.log
         run = context.run
+        name_the_run_worker(run)
         self._run_id = run.run_id if run else None
         self._job = run.job_name if run else None
 

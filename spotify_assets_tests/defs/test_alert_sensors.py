@@ -313,6 +313,38 @@ def test_run_failure_alert_names_job_failed_step_and_run(instance, hook):
     assert TOKEN not in post["text"] and TOKEN not in "\n".join(logs)
 
 
+def test_a_dead_run_worker_is_named_as_such_not_as_a_failure_from_outside(instance, hook):
+    """Run monitoring fails a run whose worker was killed with Dagster's generic message: the
+    alert says what that means and whether the run is retried."""
+    from dagster._core.events import DagsterEventType
+
+    result = fragile_defs.resolve_job_def("fragile_job").execute_in_process(
+        instance=instance, raise_on_error=False, asset_selection=[upstream_table.key]
+    )
+    run = result.dagster_run
+    instance.add_run_tags(
+        run.run_id,
+        {"dagster/failure_reason": "UNEXPECTED_TERMINATION", "dagster/will_retry": "true"},
+    )
+    instance.report_run_failed(instance.get_run_by_id(run.run_id))
+    failure = (
+        instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_FAILURE)
+        .records[-1]
+        .event_log_entry.dagster_event
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert_sensor",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(run.run_id),
+        resources={"alerts": AlertsResource(webhook_url=hook.url, ui_url=UI, timeout_s=5)},
+    ).for_run_failure()
+    run_failure_alert_sensor(context)
+    text = hook.posts[0]["text"]
+    assert "from outside the execution context" not in text
+    assert "worker process stopped without finishing" in text and "will run it again" in text
+
+
 def test_run_failure_alert_names_the_users_error(instance, hook):
     result = nightly.execute_in_process(instance=instance, raise_on_error=False)
     failure_tick(instance, result, hook)

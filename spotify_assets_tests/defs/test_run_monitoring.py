@@ -117,6 +117,9 @@ def test_a_killed_run_worker_frees_the_warehouse_and_the_next_run_proceeds(tmp_p
             return held if held.get("run_id") == first else None
 
         holder = wait_for("the first run to write the warehouse", writing, timeout=120)
+        # An operator finds the run's worker with ps: its process title names the run.
+        title = Path(f"/proc/{holder['pid']}/cmdline").read_bytes().replace(b"\0", b" ")
+        assert f"dagster run {first}".encode() in title
         time.sleep(1.0)  # let it write a few tables first
         os.kill(int(holder["pid"]), signal.SIGKILL)
 

@@ -30,6 +30,7 @@ many_tables = mart_assets("many_tables", MARTS, group="marts", description="Toy 
 
 database = os.environ["KILL_TEST_WAREHOUSE"]
 defs = dg.Definitions(
+    executor=dg.in_process_executor,  # the platform's executor: steps in the run worker
     assets=[many_tables],
     jobs=[dg.define_asset_job("many_tables_job", selection=[many_tables])],
     resources={

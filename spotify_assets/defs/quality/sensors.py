@@ -186,6 +186,37 @@ def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerts: Aler
     )
 
 
+#: What Dagster says of a run failed by run monitoring or the daemon, not by its own code.
+_FAILED_FROM_OUTSIDE = "marked as failed from outside the execution context"
+_DEATHS = {"UNEXPECTED_TERMINATION", "RUN_WORKER_RESTART", "START_TIMEOUT"}
+
+
+def _died(run: dg.DagsterRun, message: str | None) -> bool:
+    """The run's worker stopped without finishing (killed, out of memory, machine lost)."""
+    reason = run.tags.get("dagster/failure_reason")
+    return reason in _DEATHS or _FAILED_FROM_OUTSIDE in (message or "")
+
+
+def _death_note(run: dg.DagsterRun) -> str:
+    reason = run.tags.get("dagster/failure_reason")
+    if reason == "START_TIMEOUT":
+        what = "its worker did not start in time (run_monitoring.start_timeout_seconds)"
+    else:
+        what = (
+            "its worker process stopped without finishing: killed (SIGKILL, the OOM killer) or "
+            "its machine was lost; run monitoring marked it failed"
+        )
+    retry = run.tags.get("dagster/will_retry")
+    then = (
+        "Dagster's run retries will run it again."
+        if retry == "true"
+        else "It will not be retried automatically: launch it again (or its assets) from the UI."
+        if retry == "false"
+        else "Dagster's run retries run it again if any are left (dagster.yaml run_retries)."
+    )
+    return f"{what}. {then}"
+
+
 @dg.run_failure_sensor(
     name="run_failure_alert_sensor",
     minimum_interval_seconds=30,
@@ -204,6 +235,8 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerts: Alerts
             first_error = _root_message(data.error)
     if first_error is None and context.failure_event.message:
         first_error = context.failure_event.message
+    if not steps and _died(run, first_error):
+        first_error = _death_note(run)
     assets = sorted(key.to_user_string() for key in _run_assets(context.instance, run))
     alert = run_failed_alert(
         job=run.job_name,
