@@ -44,11 +44,12 @@ from dagster_duckdb import DuckDBIOManager, DuckDBResource
 from dagster_duckdb.io_manager import DuckDbClient
 from pydantic import Field, PrivateAttr
 
+from spotify_assets.resources.process_title import name_the_run_worker
+
 if TYPE_CHECKING:
     import pandas as pd
 else:
-    from spotify_assets.resources.process_title import name_the_run_worker
-from spotify_assets.lib.lazy import pandas as pd
+    from spotify_assets.lib.lazy import pandas as pd
 
 #: Default bound on waiting for the warehouse's write lock (SPOTIFY_WAREHOUSE_LOCK_WAIT_S).
 DEFAULT_LOCK_WAIT_S = 120.0
