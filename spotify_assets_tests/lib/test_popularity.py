@@ -35,7 +35,7 @@ from spotify_assets.lib.ml import (
     train_popularity_model,
 )
 from spotify_assets.lib.ml.model import _TreeAverage, held_out_importance
-from spotify_assets.lib.sample.world.world import CONTENT_TYPES
+from spotify_assets.lib.sample.world.plays import CONTENT_TYPES
 from spotify_assets_tests.warehouse_fixtures import create_core_tables, insert
 
 # Small and fast: the contract does not depend on the forest's size.

@@ -17,7 +17,7 @@ from spotify_assets.lib.sample.world import (
     get_scale,
 )
 from spotify_assets.lib.sample.world.history import EXPORT_FIELDS, write_streaming_history
-from spotify_assets.lib.sample.world.world import REASONS
+from spotify_assets.lib.sample.world.plays import REASONS
 
 ID_RE = re.compile(r"^[0-9A-Za-z]{22}$")
 FILE_RE = re.compile(r"^Streaming_History_Audio_(\d{4})(?:-(\d{4}))?_(\d+)\.json$")
