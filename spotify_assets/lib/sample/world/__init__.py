@@ -7,14 +7,14 @@ from spotify_assets.lib.sample.world.base import (
     WORLD_END,
     WORLD_START,
 )
-from spotify_assets.lib.sample.world.listeners import COUNTRY_TIMEZONES
+from spotify_assets.lib.sample.world.listeners import SAMPLE_COUNTRIES
 from spotify_assets.lib.sample.world.scales import SCALES, WorldScale, get_scale
 from spotify_assets.lib.sample.world.world import SampleWorld, build_world
 
 __all__ = [
     "APP_USER_ID",
-    "COUNTRY_TIMEZONES",
     "FOREIGN_OWNER_ID",
+    "SAMPLE_COUNTRIES",
     "SCALES",
     "WORLD_END",
     "WORLD_START",

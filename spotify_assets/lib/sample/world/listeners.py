@@ -19,34 +19,15 @@ from spotify_assets.lib.sample.world.base import (
 )
 from spotify_assets.lib.sample.world.names import _FIRST, _LAST
 from spotify_assets.lib.sample.world.scales import WorldScale
+from spotify_assets.lib.timezones import COUNTRY_TIMEZONES
 
-# One zone per country: the capital's (docs/ARCHITECTURE.md, section 7, "local time").
-COUNTRY_TIMEZONES: dict[str, str] = {
-    "US": "America/New_York",
-    "BR": "America/Sao_Paulo",
-    "GB": "Europe/London",
-    "MX": "America/Mexico_City",
-    "DE": "Europe/Berlin",
-    "FR": "Europe/Paris",
-    "ES": "Europe/Madrid",
-    "IT": "Europe/Rome",
-    "CA": "America/Toronto",
-    "AU": "Australia/Sydney",
-    "NL": "Europe/Amsterdam",
-    "SE": "Europe/Stockholm",
-    "PL": "Europe/Warsaw",
-    "IN": "Asia/Kolkata",
-    "ID": "Asia/Jakarta",
-    "PH": "Asia/Manila",
-    "JP": "Asia/Tokyo",
-    "AR": "America/Argentina/Buenos_Aires",
-    "CO": "America/Bogota",
-    "TR": "Europe/Istanbul",
-    "NG": "Africa/Lagos",
-    "ZA": "Africa/Johannesburg",
-    "KR": "Asia/Seoul",
-    "CL": "America/Santiago",
-}
+#: The listeners' countries (ISO codes), in the order ``_COUNTRY_WEIGHTS`` weighs them; a
+#: listener's time zone is its country's in the platform's table
+#: (:data:`spotify_assets.lib.timezones.COUNTRY_TIMEZONES`), as local time is computed.
+SAMPLE_COUNTRIES: tuple[str, ...] = (
+    "US", "BR", "GB", "MX", "DE", "FR", "ES", "IT", "CA", "AU", "NL", "SE",
+    "PL", "IN", "ID", "PH", "JP", "AR", "CO", "TR", "NG", "ZA", "KR", "CL",
+)  # fmt: skip
 _COUNTRY_WEIGHTS = np.array(
     [
         0.26,
@@ -75,7 +56,6 @@ _COUNTRY_WEIGHTS = np.array(
         0.01,
     ]
 )
-_COUNTRIES = tuple(COUNTRY_TIMEZONES)
 
 # The listeners' taste against the population's (see SampleWorld._listener_taste): exponent
 # of the population's weights, then lognormal factors per artist (scene) and per track.
@@ -118,8 +98,10 @@ class ListenersMixin:
         rng = _rng(self.seed, 4)
         n_u = sc.n_users
         user_ids = [APP_USER_ID] + [f"user_{i:04d}" for i in range(1, n_u)]
-        country = rng.choice(len(_COUNTRIES), size=n_u, p=_COUNTRY_WEIGHTS / _COUNTRY_WEIGHTS.sum())
-        country[0] = _COUNTRIES.index("US")
+        country = rng.choice(
+            len(SAMPLE_COUNTRIES), size=n_u, p=_COUNTRY_WEIGHTS / _COUNTRY_WEIGHTS.sum()
+        )
+        country[0] = SAMPLE_COUNTRIES.index("US")
         # Plays per user: heavy-tailed; the app user is a solid, steady listener.
         act = rng.lognormal(0.0, 0.9, n_u)
         act[0] = max(act[0], float(np.median(act)) * 1.5)
@@ -152,9 +134,9 @@ class ListenersMixin:
                     ],
                     dtype=object,
                 ),
-                "country": np.array(_COUNTRIES, dtype=object)[country],
+                "country": np.array(SAMPLE_COUNTRIES, dtype=object)[country],
                 "timezone": np.array(
-                    [COUNTRY_TIMEZONES[_COUNTRIES[c]] for c in country], dtype=object
+                    [COUNTRY_TIMEZONES[SAMPLE_COUNTRIES[c]] for c in country], dtype=object
                 ),
                 "primary_platform": np.array(PLATFORMS, dtype=object)[primary],
                 "secondary_platform": np.array(PLATFORMS, dtype=object)[secondary],
