@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from spotify_assets.lib.catalog.genres import GENRE_FAMILIES
+from spotify_assets.lib.sample.world.artists import _FAMILY_STREAM_SHARE
 from spotify_assets.lib.sample.world.base import (
     _NS_DAY,
     _START_NS,
@@ -22,7 +23,6 @@ from spotify_assets.lib.sample.world.base import (
     _to_ns,
     _utc,
 )
-from spotify_assets.lib.sample.world.catalog import _FAMILY_STREAM_SHARE
 from spotify_assets.lib.sample.world.listeners import PLATFORMS
 from spotify_assets.lib.sample.world.scales import WorldScale
 
