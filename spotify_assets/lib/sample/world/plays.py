@@ -1,7 +1,7 @@
 """The sample world's listening: each listener's export records (sessions of music, podcasts or
-audiobooks in local time, the items played, how each play ended and started, timing and
-session attributes), generated on demand from the user's own stream ``_rng(seed, 101, user)``,
-and the recently-played view of them."""
+audiobooks in local time, :mod:`.sessions`; the items played, how each play ended and started,
+its timing; the sessions' attributes), generated on demand from the user's own stream
+``_rng(seed, 101, user)``, and the recently-played view of them."""
 
 from __future__ import annotations
 
@@ -17,14 +17,18 @@ from spotify_assets.lib.sample.world.artists import _FAMILY_STREAM_SHARE
 from spotify_assets.lib.sample.world.base import (
     _NS_DAY,
     _START_NS,
-    WORLD_START,
     _ReleasePool,
     _rng,
     _to_ns,
     _utc,
 )
-from spotify_assets.lib.sample.world.listeners import PLATFORMS
 from spotify_assets.lib.sample.world.scales import WorldScale
+from spotify_assets.lib.sample.world.sessions import (
+    _active_days,
+    _session_attributes,
+    _session_kinds,
+    _session_starts,
+)
 
 REASONS: tuple[str, ...] = (
     "trackdone",
@@ -57,39 +61,6 @@ REASONS: tuple[str, ...] = (
 
 CONTENT_TYPES: tuple[str, ...] = ("music", "podcast", "audiobook")
 
-# Mean plays per session; podcasts and audiobooks come in short sessions of their own.
-_SESSION_LEN = (12.0, 1.6, 1.3)
-# Local-time rhythm of session starts (hour 0..23): low 02-05, morning peak 09-10, main 18-21.
-_HOUR_WEIGHTS = np.array(
-    [
-        2.2,
-        1.3,
-        0.6,
-        0.4,
-        0.4,
-        0.7,
-        1.6,
-        3.0,
-        4.4,
-        6.0,
-        5.0,
-        3.5,
-        3.7,
-        3.5,
-        3.4,
-        3.6,
-        4.2,
-        5.0,
-        6.1,
-        6.5,
-        6.4,
-        5.9,
-        4.6,
-        3.2,
-    ]
-)
-# Monday..Sunday: Friday heaviest, Sunday about 85% of Friday.
-_WEEKDAY_FACTOR = np.array([0.93, 0.94, 0.95, 0.97, 1.00, 0.93, 0.85])
 _FAMILY_P = np.array([_FAMILY_STREAM_SHARE[f] for f in GENRE_FAMILIES])
 _FAMILY_P = _FAMILY_P / _FAMILY_P.sum()
 # Share of music picks that go to recent releases (all 2020s) rather than the whole catalog.
@@ -150,60 +121,10 @@ class PlaysMixin:
         usr = self.users.iloc[u]
         n = int(usr["n_plays"])
         s_pod, s_book = float(usr["podcast_share"]), float(usr["audiobook_share"])
-
-        # Sessions: type, then length; trim to exactly n records.
-        shares = np.array([max(1.0 - s_pod - s_book, 0.0), s_pod, s_book])
-        q = shares / np.array(_SESSION_LEN)
-        q /= q.sum()
-        mean_len = float((q * np.array(_SESSION_LEN)).sum())
-        types = np.zeros(0, dtype=np.int64)
-        lengths = np.zeros(0, dtype=np.int64)
-        while lengths.sum() < n:
-            k = int(n / mean_len * 1.3) + 8
-            t = rng.choice(3, size=k, p=q)
-            ln = rng.geometric(1.0 / np.array(_SESSION_LEN)[t])
-            types, lengths = np.concatenate([types, t]), np.concatenate([lengths, ln])
-        cs = np.cumsum(lengths)
-        k = int(np.searchsorted(cs, n)) + 1
-        types, lengths = types[:k], lengths[:k].copy()
-        lengths[-1] -= cs[k - 1] - n
-        n_sess = k
-
-        # Active days (local calendar), weekday-weighted; sessions spread with heavy-tailed
-        # day volumes, at least one session per active day.
-        d0 = int((usr["active_from"].value - _START_NS) // _NS_DAY)
-        d1 = int((usr["active_until"].value - _START_NS) // _NS_DAY)
-        period = np.arange(d0, d1)
-        weekday = (period + WORLD_START.dayofweek) % 7
-        wf = _WEEKDAY_FACTOR[weekday] ** 0.5
-        n_days = int(
-            np.clip(round(n_sess / float(usr["sessions_per_day"])), 1, min(len(period), n_sess))
-        )
-        days = np.sort(rng.choice(period, size=n_days, replace=False, p=wf / wf.sum()))
-        day_w = (
-            rng.lognormal(0.0, 0.6, n_days)
-            * _WEEKDAY_FACTOR[(days + WORLD_START.dayofweek) % 7] ** 0.5
-        )
-        sess_day = np.concatenate(
-            [
-                rng.permutation(n_days),
-                rng.choice(n_days, size=n_sess - n_days, p=day_w / day_w.sum()),
-            ]
-        )
-        hour_p = np.roll(_HOUR_WEIGHTS, int(usr["chronotype_shift"]))
-        hour = rng.choice(24, size=n_sess, p=hour_p / hour_p.sum())
-        local_ns = (_START_NS + days[sess_day] * _NS_DAY) + (
-            hour * 3600 + rng.random(n_sess) * 3600
-        ).astype(np.int64) * 10**9
-        utc = (
-            pd.DatetimeIndex(local_ns.astype("datetime64[ns]"))
-            .tz_localize(
-                str(usr["timezone"]),
-                ambiguous=np.zeros(n_sess, dtype=bool),
-                nonexistent="shift_forward",
-            )
-            .asi8
-        )
+        # One stream per listener: the steps draw from it in this order.
+        types, lengths = _session_kinds(rng, n, s_pod, s_book)
+        n_sess = len(types)
+        utc = _session_starts(rng, usr, n_sess)
         order = np.argsort(utc, kind="stable")
         utc = utc[order]
         types, lengths = types[order], lengths[order]
@@ -212,50 +133,48 @@ class PlaysMixin:
         content = types[sess_of]
         first_in = np.concatenate([[True], sess_of[1:] != sess_of[:-1]])
         last_in = np.concatenate([sess_of[1:] != sess_of[:-1], [True]])
+        music = content == 0
 
-        # Items. Music: rotation / new release / catalog, all released before the session.
-        elig = utc[sess_of] - _NS_DAY
+        item = self._items(rng, usr, content, utc[sess_of] - _NS_DAY)
+        dur = self._item_durations(content, item)
+        ms, reason_end, skipped = _play_outcomes(rng, dur, music, last_in)
+        reason_start = _start_reasons(rng, reason_end, first_in)
+        start = _play_start_times(rng, ms, reason_end, utc, sess_of, first_in)
+        end_ns = start + ms * 10**6
+        ts = end_ns // 10**9
+        n_ip = len(self._user_ips[u])
+        platform, shuffle, offline, incognito, ip = _session_attributes(
+            rng, usr, n_sess, sess_of, music, n_ip
+        )
+        skipped = _null_skips(rng, skipped, end_ns, music, self.scale.history_days)
+
+        keep = ts < self.history_end.value // 10**9
+        cols = {
+            "ts": ts,
+            "ms_played": ms,
+            "content": content.astype(np.int8),
+            "item": item,
+            "platform": platform.astype(np.int8),
+            "reason_start": reason_start.astype(np.int8),
+            "reason_end": reason_end.astype(np.int8),
+            "shuffle": shuffle,
+            "skipped": skipped,
+            "offline": offline,
+            "offline_timestamp": start // 10**9,
+            "incognito": incognito,
+            "ip": ip.astype(np.int8),
+        }
+        return {k: v[keep] for k, v in cols.items()}
+
+    def _items(
+        self, rng: np.random.Generator, usr: pd.Series, content: np.ndarray, elig: np.ndarray
+    ) -> np.ndarray:
+        """What each play plays (row in tracks / episodes / audiobook_chapters); music is
+        released before ``elig``, the day before its session."""
+        n = len(content)
         item = np.zeros(n, dtype=np.int64)
         music = content == 0
-        nm = int(music.sum())
-        pool = self._static_pool
-        rot_k = int(np.clip(rng.lognormal(np.log(120), 0.5), 20, max(20, len(self.tracks) // 3)))
-        rot = self._favourite_pool.pick(
-            np.full(rot_k, _START_NS + d0 * _NS_DAY - _NS_DAY), rng.random(rot_k)
-        )
-        rot = rot[rot >= 0]
-        mode_u = rng.random(nm)
-        u_pick = rng.random(nm)
-        t_m = elig[music]
-        picks = pool.pick(t_m, u_pick)
-        new = (mode_u >= float(usr["rotation_share"])) & (
-            mode_u < float(usr["rotation_share"]) + _P_NEW
-        )
-        # New releases: the family is drawn first (from the target shares), so which few
-        # tracks happen to come out during the history cannot skew the genre mix.
-        window = _NEW_WINDOW_DAYS * _NS_DAY
-        new_fam = rng.choice(len(GENRE_FAMILIES), size=int(new.sum()), p=_FAMILY_P)
-        new_picks = np.full(int(new.sum()), -1, dtype=np.int64)
-        t_new, u_new = t_m[new], u_pick[new]
-        for f, fpool in enumerate(self._family_pools):
-            sel = new_fam == f
-            if sel.any() and len(fpool):
-                new_picks[sel] = fpool.pick(t_new[sel], u_new[sel], window_ns=window, min_count=3)
-        missing = new_picks < 0
-        new_picks[missing] = pool.pick(
-            t_new[missing], u_new[missing], window_ns=window, min_count=10
-        )
-        picks[new] = np.where(new_picks >= 0, new_picks, picks[new])
-        in_rot = mode_u < float(usr["rotation_share"])
-        if len(rot):
-            rot_w = (np.arange(len(rot)) + 1.0) ** -0.8
-            rot_cdf = np.cumsum(rot_w / rot_w.sum())
-            picks[in_rot] = rot[
-                np.minimum(np.searchsorted(rot_cdf, u_pick[in_rot], side="right"), len(rot) - 1)
-            ]
-        if (picks < 0).any():  # nothing released yet (cannot happen after WORLD_START)
-            picks[picks < 0] = int(np.argmax(self._l_w))
-        item[music] = picks
+        item[music] = self._music_picks(rng, usr, elig[music])
         pod = content == 1
         if pod.any():
             n_fav = int(rng.integers(1, 4))
@@ -269,9 +188,62 @@ class PlaysMixin:
         if book.any():
             b = int(rng.integers(0, len(self._book_n)))
             item[book] = self._book_first[b] + np.arange(int(book.sum())) % self._book_n[b]
+        return item
 
-        # Outcomes: ~25% end within 5 s, ~1/3 skipped.
-        dur = np.where(
+    def _music_picks(self, rng: np.random.Generator, usr: pd.Series, t_m: np.ndarray) -> np.ndarray:
+        """Tracks of music plays at times ``t_m``: from the listener's rotation (favourites
+        drawn as they start listening), from new releases or from the whole released catalog,
+        by the listeners' stream weight."""
+        nm = len(t_m)
+        pool = self._static_pool
+        d0, _ = _active_days(usr)
+        rot_k = int(np.clip(rng.lognormal(np.log(120), 0.5), 20, max(20, len(self.tracks) // 3)))
+        rot = self._favourite_pool.pick(
+            np.full(rot_k, _START_NS + d0 * _NS_DAY - _NS_DAY), rng.random(rot_k)
+        )
+        rot = rot[rot >= 0]
+        mode_u = rng.random(nm)
+        u_pick = rng.random(nm)
+        picks = pool.pick(t_m, u_pick)
+        new = (mode_u >= float(usr["rotation_share"])) & (
+            mode_u < float(usr["rotation_share"]) + _P_NEW
+        )
+        picks[new] = self._new_release_picks(rng, t_m[new], u_pick[new], picks[new])
+        in_rot = mode_u < float(usr["rotation_share"])
+        if len(rot):
+            rot_w = (np.arange(len(rot)) + 1.0) ** -0.8
+            rot_cdf = np.cumsum(rot_w / rot_w.sum())
+            picks[in_rot] = rot[
+                np.minimum(np.searchsorted(rot_cdf, u_pick[in_rot], side="right"), len(rot) - 1)
+            ]
+        if (picks < 0).any():  # nothing released yet (cannot happen after WORLD_START)
+            picks[picks < 0] = int(np.argmax(self._l_w))
+        return picks
+
+    def _new_release_picks(
+        self, rng: np.random.Generator, t_new: np.ndarray, u_new: np.ndarray, fallback: np.ndarray
+    ) -> np.ndarray:
+        """Tracks released in the last ``_NEW_WINDOW_DAYS`` before ``t_new`` (``fallback``
+        where none). The family is drawn first (from the target shares), so which few tracks
+        happen to come out during the history cannot skew the genre mix."""
+        pool = self._static_pool
+        window = _NEW_WINDOW_DAYS * _NS_DAY
+        new_fam = rng.choice(len(GENRE_FAMILIES), size=len(t_new), p=_FAMILY_P)
+        new_picks = np.full(len(t_new), -1, dtype=np.int64)
+        for f, fpool in enumerate(self._family_pools):
+            sel = new_fam == f
+            if sel.any() and len(fpool):
+                new_picks[sel] = fpool.pick(t_new[sel], u_new[sel], window_ns=window, min_count=3)
+        missing = new_picks < 0
+        new_picks[missing] = pool.pick(
+            t_new[missing], u_new[missing], window_ns=window, min_count=10
+        )
+        return np.where(new_picks >= 0, new_picks, fallback)
+
+    def _item_durations(self, content: np.ndarray, item: np.ndarray) -> np.ndarray:
+        """Each play's item's full duration (ms)."""
+        music, pod, book = content == 0, content == 1, content == 2
+        return np.where(
             music,
             self._duration_ms[np.where(music, item, 0)],
             np.where(
@@ -280,125 +252,6 @@ class PlaysMixin:
                 self.audiobook_chapters["duration_ms"].to_numpy()[np.where(book, item, 0)],
             ),
         )
-        uo = rng.random(n)
-        quick = music & (uo < 0.255)
-        mid = music & (uo >= 0.255) & (uo < 0.40)
-        ms = dur - rng.integers(0, 400, n)
-        ms = np.where(quick, np.minimum(rng.exponential(1500.0, n), 4999).astype(np.int64), ms)
-        ms = np.where(mid, 5000 + (rng.random(n) * np.maximum(dur * 0.9 - 5000, 1)), ms)
-        spoken_partial = ~music & (rng.random(n) < 0.55)
-        ms = np.where(spoken_partial, dur * rng.random(n) ** 0.7, ms)
-        reason_end = np.full(n, _R_TRACKDONE, dtype=np.int64)
-        re_u = rng.random(n)
-        reason_end[quick] = np.select(
-            [re_u[quick] < 0.83, re_u[quick] < 0.89, re_u[quick] < 0.97, re_u[quick] < 0.98],
-            [_R_FWD, _R_BACK, _R_ENDPLAY, _R_TRACKERROR],
-            _R_REMOTE,
-        )
-        reason_end[mid] = np.select(
-            [re_u[mid] < 0.78, re_u[mid] < 0.86, re_u[mid] < 0.96],
-            [_R_FWD, _R_BACK, _R_ENDPLAY],
-            _R_REMOTE,
-        )
-        reason_end[spoken_partial] = np.where(re_u[spoken_partial] < 0.7, _R_ENDPLAY, _R_FWD)
-        # The last play of a session ends it: pause, logout, app killed...
-        last_choices = np.array(
-            [_R_TRACKDONE, _R_ENDPLAY, _R_LOGOUT, _R_UNEXP, _R_UNEXP_PAUSED, _R_REMOTE]
-        )
-        last_p = np.array([0.2, 0.35, 0.15, 0.12, 0.1, 0.08])
-        lr = last_choices[rng.choice(len(last_choices), size=n, p=last_p)]
-        complete = reason_end == _R_TRACKDONE
-        cut = last_in & complete & (lr != _R_TRACKDONE)
-        ms = np.where(cut, 5000 + rng.random(n) * np.maximum(dur - 5000, 1), ms)
-        reason_end = np.where(last_in & complete, lr, reason_end)
-        ms = np.maximum(ms.astype(np.int64), 0)
-        skipped = np.where(
-            reason_end == _R_FWD,
-            1,
-            np.where(reason_end == _R_BACK, (rng.random(n) < 0.5).astype(np.int64), 0),
-        )
-        # reason_start follows the previous play's end within a session.
-        prev_end = np.roll(reason_end, 1)
-        follow = np.select(
-            [
-                prev_end == _R_TRACKDONE,
-                prev_end == _R_FWD,
-                prev_end == _R_BACK,
-                prev_end == _R_REMOTE,
-                prev_end == _R_TRACKERROR,
-            ],
-            [_R_TRACKDONE, _R_FWD, _R_BACK, _R_REMOTE, _R_TRACKERROR],
-            _R_CLICKROW,
-        )
-        start_choices = np.array(
-            [_R_CLICKROW, _R_PLAYBTN, _R_APPLOAD, _R_REMOTE, _R_TRACKDONE, _R_FWD]
-        )
-        first_reason = start_choices[rng.choice(6, size=n, p=[0.4, 0.25, 0.15, 0.08, 0.07, 0.05])]
-        reason_start = np.where(first_in, first_reason, follow)
-
-        # Timing: plays back to back within a session; sessions never overlap.
-        gap = (
-            np.where(
-                reason_end == _R_TRACKDONE, rng.integers(0, 600, n), rng.integers(100, 1500, n)
-            ).astype(np.int64)
-            * 10**6
-        )
-        pause = rng.random(n) < 0.03
-        gap = np.where(pause, (rng.exponential(240.0, n) * 1e9).astype(np.int64), gap)
-        step = ms * 10**6 + gap
-        cum = np.cumsum(step)
-        sess_first = np.flatnonzero(first_in)
-        sess_tot = np.add.reduceat(step, sess_first)
-        before = cum - step  # global offset at each play's start
-        offset_in = before - before[sess_first][sess_of]
-        min_gap = 120 * 10**9
-        dur_tot = sess_tot + min_gap
-        c_prev = np.concatenate([[0], np.cumsum(dur_tot)[:-1]])
-        start_sess = c_prev + np.maximum.accumulate(utc - c_prev)
-        start = start_sess[sess_of] + offset_in
-        end_ns = start + ms * 10**6
-        ts = end_ns // 10**9
-
-        # Session attributes.
-        plat_u = rng.random(n_sess)
-        plat_idx = np.where(
-            plat_u < 0.78,
-            PLATFORMS.index(str(usr["primary_platform"])),
-            np.where(
-                plat_u < 0.96,
-                PLATFORMS.index(str(usr["secondary_platform"])),
-                rng.integers(0, len(PLATFORMS), n_sess),
-            ),
-        )
-        shuffle = (rng.random(n_sess) < float(usr["shuffle_share"]))[sess_of] & music
-        offline = (rng.random(n_sess) < 0.04)[sess_of] & (
-            plat_idx[sess_of] != PLATFORMS.index("web_player")
-        )
-        incognito = (rng.random(n_sess) < 0.01)[sess_of]
-        n_ip = len(self._user_ips[u])
-        ip = np.minimum(rng.choice(3, size=n_sess, p=[0.8, 0.15, 0.05]), n_ip - 1)[sess_of]
-        # Older records lack "skipped" for a minority; spoken word mostly has it null.
-        null_cut = _START_NS + int(0.2 * self.scale.history_days) * _NS_DAY
-        null_skip = ((end_ns < null_cut) & (rng.random(n) < 0.5)) | (~music & (rng.random(n) < 0.5))
-        skipped = np.where(null_skip, -1, skipped).astype(np.int8)
-
-        keep = ts < self.history_end.value // 10**9
-        cols = {
-            "ts": ts,
-            "ms_played": ms,
-            "content": content.astype(np.int8),
-            "item": item,
-            "platform": plat_idx[sess_of].astype(np.int8),
-            "reason_start": reason_start.astype(np.int8),
-            "reason_end": reason_end.astype(np.int8),
-            "shuffle": shuffle,
-            "skipped": skipped,
-            "offline": offline,
-            "offline_timestamp": start // 10**9,
-            "incognito": incognito,
-            "ip": ip.astype(np.int8),
-        }
-        return {k: v[keep] for k, v in cols.items()}
 
     def recently_played(
         self,
@@ -439,3 +292,121 @@ class PlaysMixin:
                 "played_at": _utc(out_ts * 10**9),
             }
         )
+
+
+def _play_outcomes(
+    rng: np.random.Generator, dur: np.ndarray, music: np.ndarray, last_in: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How long each play lasted (ms), how it ended (index into REASONS) and whether it was
+    skipped (1, 0): ~25% of music ends within 5 s, ~1/3 is skipped; the last play of a session
+    ends it (``last_in``)."""
+    n = len(dur)
+    uo = rng.random(n)
+    quick = music & (uo < 0.255)
+    mid = music & (uo >= 0.255) & (uo < 0.40)
+    ms = dur - rng.integers(0, 400, n)
+    ms = np.where(quick, np.minimum(rng.exponential(1500.0, n), 4999).astype(np.int64), ms)
+    ms = np.where(mid, 5000 + (rng.random(n) * np.maximum(dur * 0.9 - 5000, 1)), ms)
+    spoken_partial = ~music & (rng.random(n) < 0.55)
+    ms = np.where(spoken_partial, dur * rng.random(n) ** 0.7, ms)
+    reason_end = np.full(n, _R_TRACKDONE, dtype=np.int64)
+    re_u = rng.random(n)
+    reason_end[quick] = np.select(
+        [re_u[quick] < 0.83, re_u[quick] < 0.89, re_u[quick] < 0.97, re_u[quick] < 0.98],
+        [_R_FWD, _R_BACK, _R_ENDPLAY, _R_TRACKERROR],
+        _R_REMOTE,
+    )
+    reason_end[mid] = np.select(
+        [re_u[mid] < 0.78, re_u[mid] < 0.86, re_u[mid] < 0.96],
+        [_R_FWD, _R_BACK, _R_ENDPLAY],
+        _R_REMOTE,
+    )
+    reason_end[spoken_partial] = np.where(re_u[spoken_partial] < 0.7, _R_ENDPLAY, _R_FWD)
+    # The last play of a session ends it: pause, logout, app killed...
+    last_choices = np.array(
+        [_R_TRACKDONE, _R_ENDPLAY, _R_LOGOUT, _R_UNEXP, _R_UNEXP_PAUSED, _R_REMOTE]
+    )
+    last_p = np.array([0.2, 0.35, 0.15, 0.12, 0.1, 0.08])
+    lr = last_choices[rng.choice(len(last_choices), size=n, p=last_p)]
+    complete = reason_end == _R_TRACKDONE
+    cut = last_in & complete & (lr != _R_TRACKDONE)
+    ms = np.where(cut, 5000 + rng.random(n) * np.maximum(dur - 5000, 1), ms)
+    reason_end = np.where(last_in & complete, lr, reason_end)
+    ms = np.maximum(ms.astype(np.int64), 0)
+    skipped = np.where(
+        reason_end == _R_FWD,
+        1,
+        np.where(reason_end == _R_BACK, (rng.random(n) < 0.5).astype(np.int64), 0),
+    )
+    return ms, reason_end, skipped
+
+
+def _start_reasons(
+    rng: np.random.Generator, reason_end: np.ndarray, first_in: np.ndarray
+) -> np.ndarray:
+    """How each play started (index into REASONS): it follows the previous play's end within
+    a session; a session's first play (``first_in``) starts by a click, the play button..."""
+    n = len(reason_end)
+    prev_end = np.roll(reason_end, 1)
+    follow = np.select(
+        [
+            prev_end == _R_TRACKDONE,
+            prev_end == _R_FWD,
+            prev_end == _R_BACK,
+            prev_end == _R_REMOTE,
+            prev_end == _R_TRACKERROR,
+        ],
+        [_R_TRACKDONE, _R_FWD, _R_BACK, _R_REMOTE, _R_TRACKERROR],
+        _R_CLICKROW,
+    )
+    start_choices = np.array([_R_CLICKROW, _R_PLAYBTN, _R_APPLOAD, _R_REMOTE, _R_TRACKDONE, _R_FWD])
+    first_reason = start_choices[rng.choice(6, size=n, p=[0.4, 0.25, 0.15, 0.08, 0.07, 0.05])]
+    return np.where(first_in, first_reason, follow)
+
+
+def _play_start_times(
+    rng: np.random.Generator,
+    ms: np.ndarray,
+    reason_end: np.ndarray,
+    utc: np.ndarray,
+    sess_of: np.ndarray,
+    first_in: np.ndarray,
+) -> np.ndarray:
+    """Each play's start (UTC epoch ns): plays back to back within a session, with a short
+    gap (now and then a pause); a session starts at its drawn time ``utc`` or, if the previous
+    session still runs, two minutes after it: sessions never overlap."""
+    n = len(ms)
+    gap = (
+        np.where(
+            reason_end == _R_TRACKDONE, rng.integers(0, 600, n), rng.integers(100, 1500, n)
+        ).astype(np.int64)
+        * 10**6
+    )
+    pause = rng.random(n) < 0.03
+    gap = np.where(pause, (rng.exponential(240.0, n) * 1e9).astype(np.int64), gap)
+    step = ms * 10**6 + gap
+    cum = np.cumsum(step)
+    sess_first = np.flatnonzero(first_in)
+    sess_tot = np.add.reduceat(step, sess_first)
+    before = cum - step  # global offset at each play's start
+    offset_in = before - before[sess_first][sess_of]
+    min_gap = 120 * 10**9
+    dur_tot = sess_tot + min_gap
+    c_prev = np.concatenate([[0], np.cumsum(dur_tot)[:-1]])
+    start_sess = c_prev + np.maximum.accumulate(utc - c_prev)
+    return start_sess[sess_of] + offset_in
+
+
+def _null_skips(
+    rng: np.random.Generator,
+    skipped: np.ndarray,
+    end_ns: np.ndarray,
+    music: np.ndarray,
+    history_days: int,
+) -> np.ndarray:
+    """``skipped`` as int8 with -1 for null: older records (the first fifth of the history)
+    lack it for a minority; spoken word mostly has it null."""
+    n = len(skipped)
+    null_cut = _START_NS + int(0.2 * history_days) * _NS_DAY
+    null_skip = ((end_ns < null_cut) & (rng.random(n) < 0.5)) | (~music & (rng.random(n) < 0.5))
+    return np.where(null_skip, -1, skipped).astype(np.int8)
