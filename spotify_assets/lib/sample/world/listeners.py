@@ -28,34 +28,11 @@ SAMPLE_COUNTRIES: tuple[str, ...] = (
     "US", "BR", "GB", "MX", "DE", "FR", "ES", "IT", "CA", "AU", "NL", "SE",
     "PL", "IN", "ID", "PH", "JP", "AR", "CO", "TR", "NG", "ZA", "KR", "CL",
 )  # fmt: skip
-_COUNTRY_WEIGHTS = np.array(
-    [
-        0.26,
-        0.09,
-        0.07,
-        0.06,
-        0.06,
-        0.04,
-        0.03,
-        0.03,
-        0.04,
-        0.03,
-        0.02,
-        0.02,
-        0.02,
-        0.04,
-        0.03,
-        0.03,
-        0.03,
-        0.02,
-        0.02,
-        0.02,
-        0.01,
-        0.01,
-        0.01,
-        0.01,
-    ]
-)
+# Share of the listeners by country, in SAMPLE_COUNTRIES order (normalized when drawn).
+_COUNTRY_WEIGHTS = np.array([
+    0.26, 0.09, 0.07, 0.06, 0.06, 0.04, 0.03, 0.03, 0.04, 0.03, 0.02, 0.02,
+    0.02, 0.04, 0.03, 0.03, 0.03, 0.02, 0.02, 0.02, 0.01, 0.01, 0.01, 0.01,
+])  # fmt: skip
 
 # The listeners' taste against the population's (see SampleWorld._listener_taste): exponent
 # of the population's weights, then lognormal factors per artist (scene) and per track.
