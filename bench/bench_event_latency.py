@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -135,125 +136,26 @@ def main() -> int:
     env.pop("SPOTIFY_LAKE_URL", None)
     os.environ.update(env)
     print(f"folder {tmp}; {load()}", flush=True)
-
-    started = time.perf_counter()
-    demo = subprocess.run(
-        [str(VENV_BIN / "python"), "-m", "spotify_assets.demo"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    demo_s = time.perf_counter() - started
-    if demo.returncode:
-        sys.stderr.write(demo.stdout[-3000:] + demo.stderr[-3000:])
-        sys.exit(f"the demo failed (exit {demo.returncode})")
-    print(f"make demo's pipeline (after the install): {demo_s:.1f} s", flush=True)
-    for line in demo.stdout.splitlines():  # its stages, as the demo prints them
-        if re.search(r" in \d+\.\d s\.?$", line):
-            print(f"  demo: {line.strip()}")
+    run_demo(env)
 
     port = free_port()
     log = (tmp / "dg_dev.log").open("w")
     started = time.perf_counter()
-    server = subprocess.Popen(
-        [
-            str(VENV_BIN / "dg"),
-            "dev",
-            "-w",
-            str(ROOT / "workspace.yaml"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],  # fmt: skip
-        cwd=home,
-        env={**env, "VIRTUAL_ENV": str(VENV_BIN.parent), "PATH": f"{VENV_BIN}:{env['PATH']}"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # dg dev's webserver and daemon are stopped with it
-    )
+    server = start_dg_dev(home, env, port, log)
     try:
         import dagster as dg
-        import requests
 
         deadline = time.time() + args.timeout
-        while True:  # GraphQL answers once the code location is loaded
-            try:
-                answer = requests.post(
-                    f"http://127.0.0.1:{port}/graphql",
-                    json={"query": "{ repositoriesOrError { __typename } }"},
-                    timeout=5,
-                )
-                if answer.ok and "RepositoryConnection" in answer.text:
-                    break
-            except requests.RequestException:
-                pass
-            if time.time() > deadline:
-                sys.exit(f"dg dev did not come up; see {tmp / 'dg_dev.log'}")
-            time.sleep(0.5)
+        wait_for_graphql(port, deadline, tmp / "dg_dev.log")
         print(f"dg dev up (code location loaded): {time.perf_counter() - started:.1f} s")
         instance = dg.DagsterInstance.get()
-        # The daemon's first ticks still act on the demo's state: drop once no run has been
-        # queued or running for 60 s, so every run after the drop is the drop's.
-        busy = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING,
-                dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.NOT_STARTED)  # fmt: skip
-        # Idle CPU: the last 30 s of 60 without a run (the start's first sensor evaluations
-        # are over by then): the steady cost of the sensors' ticks.
-        quiet_since, idle_cpu, idle_at = time.time(), 0.0, None
-        while time.time() - quiet_since < 60 and time.time() < deadline:
-            time.sleep(2)
-            if instance.get_runs_count(dg.RunsFilter(statuses=list(busy))):
-                quiet_since, idle_at = time.time(), None
-            elif idle_at is None and time.time() - quiet_since >= 30:
-                idle_cpu, idle_at = session_cpu(server.pid), time.time()
-        idle = (session_cpu(server.pid) - idle_cpu) / (time.time() - (idle_at or 0)) * 60
+        idle = wait_until_quiet(instance, server.pid, deadline)
         print(f"quiet before the drop; dg dev idle: {idle:.1f} CPU s per minute; {load()}")
-        landing = data / "lake" / "landing" / "streaming_history"
-        source = sorted(p for p in landing.rglob("*.json") if "Audio" in p.name)[0]
-        target = landing / "bench_listener" / source.name
-        target.parent.mkdir(parents=True)
         before = {s: latest_materialization(instance, dg.AssetKey(list(k))) for s, k in STAGES}
-        tmp_target = target.with_name("." + target.name + ".part")
-        shutil.copyfile(source, tmp_target)
-        dropped, cpu_at_drop = time.time(), session_cpu(server.pid)
-        tmp_target.rename(target)  # whole, as a person's copy lands
-        print(f"dropped {target.relative_to(data)} ({target.stat().st_size:,} bytes); {load()}")
-
-        # Each stage counts once materialized after the previous stage was reached (a run
-        # that only started earlier did not carry the dropped file's plays).
-        reached: dict[str, float] = {}
-        while len(reached) < len(STAGES) and time.time() < deadline:
-            since = dropped
-            for stage, key in STAGES:
-                if stage in reached:
-                    since = dropped + reached[stage]
-                    continue
-                at = latest_materialization(instance, dg.AssetKey(list(key)))
-                if at and at != before[stage] and at > since:
-                    reached[stage] = at - dropped
-                    print(f"  +{reached[stage]:6.1f} s  {stage}", flush=True)
-                break
-            time.sleep(1)
+        dropped, cpu_at_drop = drop_export(data, server.pid)
+        reached = wait_for_stages(instance, before, dropped, deadline)
         cpu = session_cpu(server.pid) - cpu_at_drop
-
-        runs = instance.get_run_records(dg.RunsFilter(created_after=dropped_dt(dropped)))
-        print(f"\nruns since the drop: {len(runs)}")
-        for record in sorted(runs, key=lambda r: r.create_timestamp.timestamp()):
-            run = record.dagster_run
-            created = record.create_timestamp.timestamp() - dropped
-            start, end = record.start_time, record.end_time
-            waited = (start - record.create_timestamp.timestamp()) if start else None
-            wall = (end - start) if start and end else None
-            assets = len(run.asset_selection or [])
-            print(
-                f"  +{created:6.1f} s {run.job_name:<28} {run.status.value:<9} "
-                f"waited {waited or 0:5.1f} s, ran {wall or 0:5.1f} s, {assets} assets selected, "
-                f"by {run.tags.get('dagster/sensor_name', '?')}"
-            )
-            for step, (begun, took) in step_times(instance, run.run_id).items():
-                print(f"      +{begun - dropped:6.1f} s {step:<40} {took:5.1f} s")
+        print_runs(instance, dropped)
         print("\nsensor ticks (wall, in the daemon or the code server):")
         print("\n".join(sensor_ticks(instance)))
         print(f"\n{load()}")
@@ -278,6 +180,150 @@ def main() -> int:
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_demo(env: dict[str, str]) -> None:
+    """1. ``make demo``'s pipeline, timed, with its stages as it prints them; exits if it
+    fails."""
+    started = time.perf_counter()
+    demo = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "spotify_assets.demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    demo_s = time.perf_counter() - started
+    if demo.returncode:
+        sys.stderr.write(demo.stdout[-3000:] + demo.stderr[-3000:])
+        sys.exit(f"the demo failed (exit {demo.returncode})")
+    print(f"make demo's pipeline (after the install): {demo_s:.1f} s", flush=True)
+    for line in demo.stdout.splitlines():  # its stages, as the demo prints them
+        if re.search(r" in \d+\.\d s\.?$", line):
+            print(f"  demo: {line.strip()}")
+
+
+def start_dg_dev(home: Path, env: dict[str, str], port: int, log: Any) -> subprocess.Popen:
+    """2. ``dg dev`` on 127.0.0.1:``port``, in its own session, output to ``log``."""
+    return subprocess.Popen(
+        [
+            str(VENV_BIN / "dg"),
+            "dev",
+            "-w",
+            str(ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],  # fmt: skip
+        cwd=home,
+        env={**env, "VIRTUAL_ENV": str(VENV_BIN.parent), "PATH": f"{VENV_BIN}:{env['PATH']}"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # dg dev's webserver and daemon are stopped with it
+    )
+
+
+def wait_for_graphql(port: int, deadline: float, log_path: Path) -> None:
+    """Wait until GraphQL answers, which it does once the code location is loaded."""
+    import requests
+
+    while True:
+        try:
+            answer = requests.post(
+                f"http://127.0.0.1:{port}/graphql",
+                json={"query": "{ repositoriesOrError { __typename } }"},
+                timeout=5,
+            )
+            if answer.ok and "RepositoryConnection" in answer.text:
+                return
+        except requests.RequestException:
+            pass
+        if time.time() > deadline:
+            sys.exit(f"dg dev did not come up; see {log_path}")
+        time.sleep(0.5)
+
+
+def wait_until_quiet(instance, session: int, deadline: float) -> float:
+    """The daemon's first ticks still act on the demo's state: return once no run has been
+    queued or running for 60 s, so every run after the drop is the drop's. Returns the idle
+    CPU seconds per minute of ``dg dev``'s processes: the last 30 s of 60 without a run (the
+    start's first sensor evaluations are over by then), the steady cost of the sensors'
+    ticks."""
+    import dagster as dg
+
+    busy = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING,
+            dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.NOT_STARTED)  # fmt: skip
+    quiet_since, idle_cpu, idle_at = time.time(), 0.0, None
+    while time.time() - quiet_since < 60 and time.time() < deadline:
+        time.sleep(2)
+        if instance.get_runs_count(dg.RunsFilter(statuses=list(busy))):
+            quiet_since, idle_at = time.time(), None
+        elif idle_at is None and time.time() - quiet_since >= 30:
+            idle_cpu, idle_at = session_cpu(session), time.time()
+    return (session_cpu(session) - idle_cpu) / (time.time() - (idle_at or 0)) * 60
+
+
+def drop_export(data: Path, session: int) -> tuple[float, float]:
+    """3. One more listener's export file (a copy of a landed one under a new listener), landed
+    whole by a rename. Returns when it was dropped and the CPU seconds of ``dg dev`` then."""
+    landing = data / "lake" / "landing" / "streaming_history"
+    source = sorted(p for p in landing.rglob("*.json") if "Audio" in p.name)[0]
+    target = landing / "bench_listener" / source.name
+    target.parent.mkdir(parents=True)
+    tmp_target = target.with_name("." + target.name + ".part")
+    shutil.copyfile(source, tmp_target)
+    dropped, cpu_at_drop = time.time(), session_cpu(session)
+    tmp_target.rename(target)  # whole, as a person's copy lands
+    print(f"dropped {target.relative_to(data)} ({target.stat().st_size:,} bytes); {load()}")
+    return dropped, cpu_at_drop
+
+
+def wait_for_stages(
+    instance, before: dict[str, float | None], dropped: float, deadline: float
+) -> dict[str, float]:
+    """4. Seconds from the drop to each stage reached. Each stage counts once materialized
+    after the previous stage was reached (a run that only started earlier did not carry the
+    dropped file's plays)."""
+    import dagster as dg
+
+    reached: dict[str, float] = {}
+    while len(reached) < len(STAGES) and time.time() < deadline:
+        since = dropped
+        for stage, key in STAGES:
+            if stage in reached:
+                since = dropped + reached[stage]
+                continue
+            at = latest_materialization(instance, dg.AssetKey(list(key)))
+            if at and at != before[stage] and at > since:
+                reached[stage] = at - dropped
+                print(f"  +{reached[stage]:6.1f} s  {stage}", flush=True)
+            break
+        time.sleep(1)
+    return reached
+
+
+def print_runs(instance, dropped: float) -> None:
+    """Every run created since the drop, with its steps' times."""
+    import dagster as dg
+
+    runs = instance.get_run_records(dg.RunsFilter(created_after=dropped_dt(dropped)))
+    print(f"\nruns since the drop: {len(runs)}")
+    for record in sorted(runs, key=lambda r: r.create_timestamp.timestamp()):
+        run = record.dagster_run
+        created = record.create_timestamp.timestamp() - dropped
+        start, end = record.start_time, record.end_time
+        waited = (start - record.create_timestamp.timestamp()) if start else None
+        wall = (end - start) if start and end else None
+        assets = len(run.asset_selection or [])
+        print(
+            f"  +{created:6.1f} s {run.job_name:<28} {run.status.value:<9} "
+            f"waited {waited or 0:5.1f} s, ran {wall or 0:5.1f} s, {assets} assets selected, "
+            f"by {run.tags.get('dagster/sensor_name', '?')}"
+        )
+        for step, (begun, took) in step_times(instance, run.run_id).items():
+            print(f"      +{begun - dropped:6.1f} s {step:<40} {took:5.1f} s")
 
 
 def dropped_dt(ts: float):

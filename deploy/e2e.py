@@ -389,78 +389,9 @@ def scenario(work: Path) -> None:
     readers: list[subprocess.Popen] = []
     try:
         postgres.start()
-        home, data = work / "dagster_home", work / "data"
-        home.mkdir()
-        shutil.copyfile(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-        code_port, web_port = free_port(), free_port()
-        workspace = (ROOT / "deploy" / "workspace.yaml").read_text()
-        workspace = workspace.replace("host: localhost", "host: 127.0.0.1").replace(
-            "port: 4266", f"port: {code_port}"
-        )
-        (work / "workspace.yaml").write_text(workspace)
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "DAGSTER_"))},
-            **postgres.env(),
-            "DAGSTER_HOME": str(home),
-            "SPOTIFY_DATA_DIR": str(data),
-            "SPOTIFY_SAMPLE_SCALE": "tiny",
-            "SPOTIFY_UI_URL": f"http://127.0.0.1:{web_port}",
-            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-        }
-        dagster = str(VENV_BIN / "dagster")
-        processes.start(
-            "code-server",
-            [
-                dagster,
-                "code-server",
-                "start",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(code_port),
-                "-m",
-                "spotify_assets.definitions",
-                "--location-name",
-                LOCATION,
-            ],
-            env,
-            ROOT,
-        )
-        wait_for(
-            "the code server",
-            lambda: (
-                processes.check_alive()
-                or subprocess.run(
-                    [dagster, "api", "grpc-health-check", "-p", str(code_port), "-h", "127.0.0.1"],
-                    capture_output=True,
-                ).returncode
-                == 0
-            ),
-            interval=2,
-        )
-        ws = str(work / "workspace.yaml")
-        processes.start("daemon", [str(VENV_BIN / "dagster-daemon"), "run", "-w", ws], env, home)
-        processes.start(
-            "webserver",
-            [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", ws],
-            env,
-            home,
-        )
-        gql = GraphQL(web_port)
-        wait_for("the webserver", lambda: processes.check_alive() or gql.answers(), interval=2)
-        wait_for("the code location", gql.location_loaded, interval=2)
-        say(f"GraphQL answers at {gql.url}; code location {LOCATION} loaded")
-
-        # The catalog first (what the 8-hourly schedule does), through the queue and daemon.
-        sys.path.insert(0, str(ROOT))
-        os.environ.update({"SPOTIFY_DATA_DIR": str(data), "SPOTIFY_SAMPLE_SCALE": "tiny"})
-        from spotify_assets.defs.catalog.assets import SNAPSHOT_PARTITIONS
-
-        window = SNAPSHOT_PARTITIONS.get_partition_keys(current_time=datetime.now(UTC))[-1]
-        run = gql.launch("catalog_snapshot_job", {"dagster/partition": window})
-        gql.wait_run(run, "catalog_snapshot_job")
-        gql.wait_run(gql.launch("catalog_tables_job"), "catalog_tables_job")
-        published = data / "published" / "warehouse.duckdb"
+        data = work / "data"
+        gql = start_platform(work, data, postgres, processes)
+        published = seed_catalog(gql, data)
         reader = subprocess.Popen(
             [sys.executable, "-c", HELD_READER, str(published)],
             stdin=subprocess.PIPE,
@@ -470,61 +401,10 @@ def scenario(work: Path) -> None:
         readers.append(reader)
         opened = reader.stdout.readline().strip()
         say(f"a reader holds the published copy open: (tracks, playlist rows) = {opened}")
-
-        # People drop their exports; sensors and automation do the rest.
-        listeners, first, last = drop_exports(data / "lake", work)
-        say(
-            f"dropped the export files of {len(listeners)} listeners "
-            f"(last play {last:%Y-%m-%d %H:%M} UTC)"
-        )
-        rows = wait_for(
-            "every listener's plays in core.streams",
-            lambda: processes.check_alive() or listeners_in_streams(published, listeners),
-        )
-        say(f"core.streams (published copy) holds {rows} plays from {len(listeners)} listeners")
-        # Automation carries the plays on into the engagement marts; the dashboard is then
-        # drawn by dashboard_job through the queue (its own automation also redraws it, but
-        # only once every upstream check settles, which this test does not wait for).
-        streams_at = gql.latest_materialization(["core", "streams"])["timestamp"]
-        wait_for(
-            "marts/daily_engagement rebuilt from the new plays",
-            lambda: (
-                processes.check_alive()
-                or (
-                    (m := gql.latest_materialization(["marts", "daily_engagement"]))
-                    and float(m["timestamp"]) >= float(streams_at)
-                )
-            ),
-        )
-        say("automation rebuilt the engagement marts from them")
-        gql.wait_run(gql.launch("dashboard_job"), "dashboard_job")
-        dashboard = data / "lake" / "exports" / "dashboard" / "index.html"
-        # "Data as of listening history: <first play> to <last play>": the exports' first play
-        # (polled recent plays may extend the end).
-        stamp = f"listening history: {first:%Y-%m-%d} to "
-        page = dashboard.read_text(errors="replace") if dashboard.exists() else ""
-        assert stamp in page, (
-            f"the dashboard does not show {stamp!r}; failed checks: {failed_checks(published)}"
-        )
-        materialized = gql.latest_materialization(["reports", "dashboard"])
-        assert materialized, "GraphQL knows no materialization of reports/dashboard"
-        say(f"dashboard shows {stamp}... (run {materialized['runId'][:8]})")
-
-        # The reader held open all along saw one consistent state and broke no run (below); a
-        # new reader sees the last successful write.
-        reader.stdin.write("again\n")
-        reader.stdin.flush()
-        assert reader.stdout.readline().strip() == opened, "the held reader's view changed"
-        latest = gql.row_count(["core", "streams"])
-        fresh = query_published(published, "select count(*) from core.streams")[0][0]
-        assert fresh == latest, f"published core.streams has {fresh} rows, last write {latest}"
-        say(f"held reader unchanged; a new reader sees core.streams as last written ({fresh})")
-
-        runs = gql.runs()
-        failed = [r for r in runs if r["status"] == "FAILURE"]
-        assert not failed, f"runs failed: {failed}; failed checks: {failed_checks(published)}"
-        jobs = sorted({r["jobName"] for r in runs})
-        say(f"{len(runs)} runs, none failed: {', '.join(jobs)}")
+        first = carry_exports(gql, processes, data, work, published)
+        check_dashboard(gql, data, published, first)
+        check_readers(gql, published, reader, opened)
+        check_runs(gql, published)
         print("e2e: 1 passed, 0 failed", flush=True)
     except BaseException:
         processes.tails()
@@ -539,6 +419,163 @@ def scenario(work: Path) -> None:
         processes.stop()
         postgres.stop()
         say("stopped PostgreSQL")
+
+
+def start_platform(work: Path, data: Path, postgres: Postgres, processes: Processes) -> GraphQL:
+    """The gRPC code server, the daemon and the webserver on ``deploy/dagster.yaml`` (in a
+    ``DAGSTER_HOME`` under ``work``) and ``deploy/workspace.yaml`` (on free ports); returns
+    the webserver's GraphQL once the code location is loaded."""
+    home = work / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    code_port, web_port = free_port(), free_port()
+    workspace = (ROOT / "deploy" / "workspace.yaml").read_text()
+    workspace = workspace.replace("host: localhost", "host: 127.0.0.1").replace(
+        "port: 4266", f"port: {code_port}"
+    )
+    (work / "workspace.yaml").write_text(workspace)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "DAGSTER_"))},
+        **postgres.env(),
+        "DAGSTER_HOME": str(home),
+        "SPOTIFY_DATA_DIR": str(data),
+        "SPOTIFY_SAMPLE_SCALE": "tiny",
+        "SPOTIFY_UI_URL": f"http://127.0.0.1:{web_port}",
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+    }
+    start_code_server(processes, env, code_port)
+    ws = str(work / "workspace.yaml")
+    processes.start("daemon", [str(VENV_BIN / "dagster-daemon"), "run", "-w", ws], env, home)
+    processes.start(
+        "webserver",
+        [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", ws],
+        env,
+        home,
+    )
+    gql = GraphQL(web_port)
+    wait_for("the webserver", lambda: processes.check_alive() or gql.answers(), interval=2)
+    wait_for("the code location", gql.location_loaded, interval=2)
+    say(f"GraphQL answers at {gql.url}; code location {LOCATION} loaded")
+    return gql
+
+
+def start_code_server(processes: Processes, env: dict[str, str], code_port: int) -> None:
+    """The gRPC code server of the project, once its health check answers."""
+    dagster = str(VENV_BIN / "dagster")
+    processes.start(
+        "code-server",
+        [
+            dagster,
+            "code-server",
+            "start",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(code_port),
+            "-m",
+            "spotify_assets.definitions",
+            "--location-name",
+            LOCATION,
+        ],
+        env,
+        ROOT,
+    )
+    wait_for(
+        "the code server",
+        lambda: (
+            processes.check_alive()
+            or subprocess.run(
+                [dagster, "api", "grpc-health-check", "-p", str(code_port), "-h", "127.0.0.1"],
+                capture_output=True,
+            ).returncode
+            == 0
+        ),
+        interval=2,
+    )
+
+
+def seed_catalog(gql: GraphQL, data: Path) -> Path:
+    """The catalog first (what the 8-hourly schedule does), through the queue and daemon;
+    returns the published copy of the warehouse."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.update({"SPOTIFY_DATA_DIR": str(data), "SPOTIFY_SAMPLE_SCALE": "tiny"})
+    from spotify_assets.defs.catalog.assets import SNAPSHOT_PARTITIONS
+
+    window = SNAPSHOT_PARTITIONS.get_partition_keys(current_time=datetime.now(UTC))[-1]
+    run = gql.launch("catalog_snapshot_job", {"dagster/partition": window})
+    gql.wait_run(run, "catalog_snapshot_job")
+    gql.wait_run(gql.launch("catalog_tables_job"), "catalog_tables_job")
+    return data / "published" / "warehouse.duckdb"
+
+
+def carry_exports(
+    gql: GraphQL, processes: Processes, data: Path, work: Path, published: Path
+) -> datetime:
+    """People drop their exports; sensors and automation carry them into core.streams and
+    the engagement marts. Returns the exports' first play's time."""
+    listeners, first, last = drop_exports(data / "lake", work)
+    say(
+        f"dropped the export files of {len(listeners)} listeners "
+        f"(last play {last:%Y-%m-%d %H:%M} UTC)"
+    )
+    rows = wait_for(
+        "every listener's plays in core.streams",
+        lambda: processes.check_alive() or listeners_in_streams(published, listeners),
+    )
+    say(f"core.streams (published copy) holds {rows} plays from {len(listeners)} listeners")
+    # Automation carries the plays on into the engagement marts; the dashboard is then
+    # drawn by dashboard_job through the queue (its own automation also redraws it, but
+    # only once every upstream check settles, which this test does not wait for).
+    streams_at = gql.latest_materialization(["core", "streams"])["timestamp"]
+    wait_for(
+        "marts/daily_engagement rebuilt from the new plays",
+        lambda: (
+            processes.check_alive()
+            or (
+                (m := gql.latest_materialization(["marts", "daily_engagement"]))
+                and float(m["timestamp"]) >= float(streams_at)
+            )
+        ),
+    )
+    say("automation rebuilt the engagement marts from them")
+    return first
+
+
+def check_dashboard(gql: GraphQL, data: Path, published: Path, first: datetime) -> None:
+    """dashboard_job draws the dashboard, which says where its listening history starts."""
+    gql.wait_run(gql.launch("dashboard_job"), "dashboard_job")
+    dashboard = data / "lake" / "exports" / "dashboard" / "index.html"
+    # "Data as of listening history: <first play> to <last play>": the exports' first play
+    # (polled recent plays may extend the end).
+    stamp = f"listening history: {first:%Y-%m-%d} to "
+    page = dashboard.read_text(errors="replace") if dashboard.exists() else ""
+    assert stamp in page, (
+        f"the dashboard does not show {stamp!r}; failed checks: {failed_checks(published)}"
+    )
+    materialized = gql.latest_materialization(["reports", "dashboard"])
+    assert materialized, "GraphQL knows no materialization of reports/dashboard"
+    say(f"dashboard shows {stamp}... (run {materialized['runId'][:8]})")
+
+
+def check_readers(gql: GraphQL, published: Path, reader: subprocess.Popen, opened: str) -> None:
+    """The reader held open all along saw one consistent state and broke no run (see
+    :func:`check_runs`); a new reader sees the last successful write."""
+    reader.stdin.write("again\n")
+    reader.stdin.flush()
+    assert reader.stdout.readline().strip() == opened, "the held reader's view changed"
+    latest = gql.row_count(["core", "streams"])
+    fresh = query_published(published, "select count(*) from core.streams")[0][0]
+    assert fresh == latest, f"published core.streams has {fresh} rows, last write {latest}"
+    say(f"held reader unchanged; a new reader sees core.streams as last written ({fresh})")
+
+
+def check_runs(gql: GraphQL, published: Path) -> None:
+    """No run failed."""
+    runs = gql.runs()
+    failed = [r for r in runs if r["status"] == "FAILURE"]
+    assert not failed, f"runs failed: {failed}; failed checks: {failed_checks(published)}"
+    jobs = sorted({r["jobName"] for r in runs})
+    say(f"{len(runs)} runs, none failed: {', '.join(jobs)}")
 
 
 def main() -> int:

@@ -10,6 +10,7 @@ import pytest
 from spotify_assets.lib.catalog.genres import GENRE_FAMILIES, genre_family
 from spotify_assets.lib.sample.world import (
     APP_USER_ID,
+    SAMPLE_COUNTRIES,
     SCALES,
     WORLD_START,
     SampleWorld,
@@ -17,7 +18,8 @@ from spotify_assets.lib.sample.world import (
     get_scale,
 )
 from spotify_assets.lib.sample.world.history import EXPORT_FIELDS, write_streaming_history
-from spotify_assets.lib.sample.world.world import REASONS
+from spotify_assets.lib.sample.world.plays import REASONS
+from spotify_assets.lib.timezones import COUNTRY_TIMEZONES
 
 ID_RE = re.compile(r"^[0-9A-Za-z]{22}$")
 FILE_RE = re.compile(r"^Streaming_History_Audio_(\d{4})(?:-(\d{4}))?_(\d+)\.json$")
@@ -156,6 +158,14 @@ def test_albums_and_tracks_are_consistent(demo):
     assert row == 123
     album_id = demo.tracks["album_id"].iat[123]
     assert 123 in demo.album_track_rows(album_id)
+
+
+def test_listeners_zones_are_the_platforms(demo):
+    """One table of zones: a listener's is its country's in lib.timezones, as the marts'."""
+    assert len(set(SAMPLE_COUNTRIES)) == len(SAMPLE_COUNTRIES) == 24
+    users = demo.users
+    assert set(users["country"]) <= set(SAMPLE_COUNTRIES)
+    assert (users["timezone"] == users["country"].map(COUNTRY_TIMEZONES)).all()
 
 
 def test_users_and_playlists(demo):

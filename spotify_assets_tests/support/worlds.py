@@ -12,7 +12,7 @@ import pandas as pd
 
 from spotify_assets.lib.catalog.genres import genre_families
 from spotify_assets.lib.ml import ModelParams
-from spotify_assets.lib.sample.world.world import CONTENT_TYPES
+from spotify_assets.lib.sample.world.plays import CONTENT_TYPES
 from spotify_assets_tests.support.warehouse import create_core_tables
 
 #: A small, fast forest for tests.

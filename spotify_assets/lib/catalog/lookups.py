@@ -449,23 +449,73 @@ def run_lookups(
     run_key = now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     run = LookupRun(plan=plan, run_key=run_key)
     writer = _Writer(store, run_key)
-    base_calls = client.stats.total_calls
+    loop = _LookupLoop(plan, client, writer, run, budget, started)
+    try:
+        loop.search_names()
+        if loop.names_done == len(plan.names):
+            loop.fetch_tracks()
+        # Artists of every track looked up (this run's and earlier runs').
+        writer.flush()
+        artists_todo = _artists_to_fetch(plan, writer)
+        if loop.names_done == len(plan.names) and loop.tracks_done == len(plan.tracks):
+            run.artists_left = len(artists_todo) - loop.fetch_artists(artists_todo)
+        else:
+            run.artists_left = len(artists_todo)
+    except STOP_ERRORS as exc:
+        run.failure = exc
+        run.stopped = str(exc)
+        if isinstance(exc, RetryAfterTooLong):
+            run.continue_after = datetime.now(UTC) + timedelta(seconds=exc.retry_after_s)
+        log.warning(f"catalog lookups stopped, progress kept: {exc}")
+    finally:
+        writer.flush()
+    run.names_left = len(plan.names) - loop.names_done
+    run.tracks_left = len(plan.tracks) - loop.tracks_done
+    run.calls = dict(sorted(client.stats.calls.items()))
+    run.seconds = time.monotonic() - started
+    if run.finished:
+        run.stopped = None if run.failure is None else run.stopped
+    put_json(store, PROGRESS_KEY, run.progress(budget, bool(client.batch_mode)))
+    return run
 
-    def spent() -> bool:
-        if client.stats.total_calls - base_calls >= budget.max_calls:
+
+class _LookupLoop:
+    """The three phases of a lookup run and their progress (``names_done``, ``tracks_done``:
+    counted as they go, so a stopping error keeps them)."""
+
+    def __init__(
+        self,
+        plan: LookupPlan,
+        client: SpotifyCatalogClient,
+        writer: _Writer,
+        run: LookupRun,
+        budget: LookupBudget,
+        started: float,
+    ):
+        self.plan, self.client, self.writer = plan, client, writer
+        self.run, self.budget = run, budget
+        self.started = started  # time.monotonic() when the run began
+        self.base_calls = client.stats.total_calls
+        self.searched: set[str] = set()  # tracks a search answered with their full body
+        self.names_done = 0
+        self.tracks_done = 0
+
+    def spent(self) -> bool:
+        """Whether the budget is spent (then says so in the run, once)."""
+        run, budget = self.run, self.budget
+        if self.client.stats.total_calls - self.base_calls >= budget.max_calls:
             run.stopped = run.stopped or f"call budget of {budget.max_calls} spent"
             return True
-        if time.monotonic() - started >= budget.max_seconds:
+        if time.monotonic() - self.started >= budget.max_seconds:
             run.stopped = run.stopped or f"time budget of {budget.max_seconds:.0f} s spent"
             return True
         return False
 
-    searched: set[str] = set()  # tracks a search answered with their full body
-    names_done = tracks_done = 0
-    try:
-        # 1. names
-        for artist, track in plan.names:
-            if spent():
+    def search_names(self) -> None:
+        """1. names: search each (artist, track) pair and decide on a match."""
+        client, writer, run = self.client, self.writer, self.run
+        for artist, track in self.plan.names:
+            if self.spent():
                 break
             query = search_query(artist, track)
             body = client.search_tracks(query, limit=SEARCH_LIMIT)
@@ -489,72 +539,56 @@ def run_lookups(
             if chosen is not None:
                 credited = [a["id"] for a in chosen.get("artists") or [] if a and a.get("id")]
                 writer.entity("track", chosen["id"], "found", credited)
-                searched.add(chosen["id"])
+                self.searched.add(chosen["id"])
             run.searched += 1
-            names_done += 1
+            self.names_done += 1
             counter = {"matched": "names_matched", "ambiguous": "names_ambiguous"}.get(
                 decision.status, "names_not_found"
             )
             setattr(run, counter, getattr(run, counter) + 1)
-        # 2. tracks, but not those a search of this run answered already (an account-data
-        # pair of a track that other rows reference by id): nothing is asked twice.
-        if names_done == len(plan.names):
-            todo = [x for x in plan.tracks if x not in searched]
-            tracks_done = len(plan.tracks) - len(todo)
-            run.tracks_fetched += tracks_done
-            for asked, bodies in client.entity_calls("tracks", todo, should_stop=spent):
-                tracks_done += len(asked)
-                got = {b["id"]: b for b in bodies if b and b.get("id")}
-                for x in asked:
-                    if x in got:
-                        b = got[x]
-                        credited = [a["id"] for a in b.get("artists") or [] if a and a.get("id")]
-                        writer.entity("track", x, "found", credited)
-                        run.tracks_fetched += 1
-                    else:
-                        writer.entity("track", x, "not_found")
-                        run.tracks_not_found += 1
-                writer.add(
-                    "tracks",
-                    "GET /tracks" if client.batch_mode else "GET /tracks/{id}",
-                    {"requested": asked, "bodies": bodies},
-                )
-        # 3. artists of every track looked up (this run's and earlier runs')
-        writer.flush()
-        artists_todo = _artists_to_fetch(plan, writer)
-        if names_done == len(plan.names) and tracks_done == len(plan.tracks):
-            done_artists = 0
-            for asked, bodies in client.entity_calls("artists", artists_todo, should_stop=spent):
-                got = {b["id"] for b in bodies if b and b.get("id")}
-                for x in asked:
-                    writer.entity("artist", x, "found" if x in got else "not_found")
-                run.artists_fetched += len(got)
-                run.artists_not_found += len(asked) - len(got)
-                done_artists += len(asked)
-                writer.add(
-                    "artists",
-                    "GET /artists" if client.batch_mode else "GET /artists/{id}",
-                    {"requested": asked, "bodies": bodies},
-                )
-            run.artists_left = len(artists_todo) - done_artists
-        else:
-            run.artists_left = len(artists_todo)
-    except STOP_ERRORS as exc:
-        run.failure = exc
-        run.stopped = str(exc)
-        if isinstance(exc, RetryAfterTooLong):
-            run.continue_after = datetime.now(UTC) + timedelta(seconds=exc.retry_after_s)
-        log.warning(f"catalog lookups stopped, progress kept: {exc}")
-    finally:
-        writer.flush()
-    run.names_left = len(plan.names) - names_done
-    run.tracks_left = len(plan.tracks) - tracks_done
-    run.calls = dict(sorted(client.stats.calls.items()))
-    run.seconds = time.monotonic() - started
-    if run.finished:
-        run.stopped = None if run.failure is None else run.stopped
-    put_json(store, PROGRESS_KEY, run.progress(budget, bool(client.batch_mode)))
-    return run
+
+    def fetch_tracks(self) -> None:
+        """2. tracks, but not those a search of this run answered already (an account-data
+        pair of a track that other rows reference by id): nothing is asked twice."""
+        client, writer, run, plan = self.client, self.writer, self.run, self.plan
+        todo = [x for x in plan.tracks if x not in self.searched]
+        self.tracks_done = len(plan.tracks) - len(todo)
+        run.tracks_fetched += self.tracks_done
+        for asked, bodies in client.entity_calls("tracks", todo, should_stop=self.spent):
+            self.tracks_done += len(asked)
+            got = {b["id"]: b for b in bodies if b and b.get("id")}
+            for x in asked:
+                if x in got:
+                    b = got[x]
+                    credited = [a["id"] for a in b.get("artists") or [] if a and a.get("id")]
+                    writer.entity("track", x, "found", credited)
+                    run.tracks_fetched += 1
+                else:
+                    writer.entity("track", x, "not_found")
+                    run.tracks_not_found += 1
+            writer.add(
+                "tracks",
+                "GET /tracks" if client.batch_mode else "GET /tracks/{id}",
+                {"requested": asked, "bodies": bodies},
+            )
+
+    def fetch_artists(self, artists_todo: list[str]) -> int:
+        """3. artists; returns how many were asked."""
+        client, writer, run = self.client, self.writer, self.run
+        done_artists = 0
+        for asked, bodies in client.entity_calls("artists", artists_todo, should_stop=self.spent):
+            got = {b["id"] for b in bodies if b and b.get("id")}
+            for x in asked:
+                writer.entity("artist", x, "found" if x in got else "not_found")
+            run.artists_fetched += len(got)
+            run.artists_not_found += len(asked) - len(got)
+            done_artists += len(asked)
+            writer.add(
+                "artists",
+                "GET /artists" if client.batch_mode else "GET /artists/{id}",
+                {"requested": asked, "bodies": bodies},
+            )
+        return done_artists
 
 
 def _artists_to_fetch(plan: LookupPlan, writer: _Writer) -> list[str]:

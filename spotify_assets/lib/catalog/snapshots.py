@@ -184,37 +184,106 @@ def fetch_snapshot(
     Premium then costs one call and one message. A ``Retry-After`` beyond the maximum wait,
     a token error or a Premium 403 stops the loop; other errors fail only their playlist.
     """
-    log = log or logger
     playlist_ids = list(playlist_ids)
-    started = time.perf_counter()
-    stop = threading.Event()
-    stopped_by: list[SpotifyApiError] = []
-    parsed: dict[str, ParsedPlaylist] = {}  # parsed once, as fetched
-    entries: dict[str, dict[str, Any]] = {}
-    failures: dict[str, str] = {}
-    items_total = 0
+    loop = _FetchLoop(
+        store,
+        client,
+        playlist_ids,
+        partition_key=partition_key,
+        snapshot_time=snapshot_time,
+        refetch=refetch,
+        log=log or logger,
+    )
+    loop.run(concurrency)
+    acc = _write_window_tables(store, partition_key, playlist_ids, loop.parsed)
+    calls = dict(sorted(client.stats.calls.items()))
+    manifest = {
+        "snapshot_time": snapshot_time.isoformat(),
+        "source": source,
+        # In the configured order, whatever order they finished in.
+        "playlists": {pid: loop.entries[pid] for pid in playlist_ids if pid in loop.entries},
+        "api_calls": calls,
+    }
+    return SnapshotRun(
+        partition_key=partition_key,
+        manifest=manifest,
+        playlist_ids=playlist_ids,
+        items=loop.items_total,
+        stats=client.stats,
+        parse_stats=acc.stats,
+        failures={p: loop.failures[p] for p in playlist_ids if p in loop.failures},
+        stopped_by=loop.stopped_by[0] if loop.stopped_by else None,
+    )
 
-    def fetch(playlist_id: str) -> dict[str, Any] | None:
+
+class _FetchLoop:
+    """The fetch loop of one window and what it gathered: :meth:`fetch` runs in worker
+    threads, :meth:`collect` in the caller's, which alone updates the results."""
+
+    def __init__(
+        self,
+        store: LakeStore,
+        client: SpotifyCatalogClient,
+        playlist_ids: list[str],
+        *,
+        partition_key: str,
+        snapshot_time: datetime,
+        refetch: bool,
+        log: logging.Logger,
+    ):
+        self.store, self.client, self.playlist_ids = store, client, playlist_ids
+        self.partition_key, self.snapshot_time = partition_key, snapshot_time
+        self.refetch, self.log = refetch, log
+        self.started = time.perf_counter()
+        self.stop = threading.Event()
+        self.stopped_by: list[SpotifyApiError] = []
+        self.parsed: dict[str, ParsedPlaylist] = {}  # parsed once, as fetched
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.failures: dict[str, str] = {}
+        self.items_total = 0
+
+    def run(self, concurrency: int) -> None:
+        """Fetch every playlist: the first to fetch alone, the rest concurrently."""
+        store, partition_key, refetch = self.store, self.partition_key, self.refetch
+        playlist_ids = self.playlist_ids
+        # Reused documents cost no call: the first playlist to fetch is the one that goes alone.
+        to_fetch = [
+            p for p in playlist_ids if refetch or not store.exists(document_key(partition_key, p))
+        ]
+        first = to_fetch[:1]
+        n = 0
+        for pid in first:
+            n += 1
+            self.collect(pid, lambda pid=pid: self.fetch(pid), n)
+        rest = [p for p in playlist_ids if p not in first]
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            futures = {pool.submit(self.fetch, pid): pid for pid in rest}
+            for future in as_completed(futures):
+                n += 1
+                self.collect(futures[future], future.result, n)
+
+    def fetch(self, playlist_id: str) -> dict[str, Any] | None:
         """Fetch one playlist and write its document; None when skipped after a stop."""
-        key = document_key(partition_key, playlist_id)
-        if not refetch and store.exists(key):
+        store, client = self.store, self.client
+        key = document_key(self.partition_key, playlist_id)
+        if not self.refetch and store.exists(key):
             doc = SnapshotDocument.from_json(get_json(store, key))
             items = sum(len(p.get("items") or []) for p in doc.pages())
             entry = {"key": key, "items": items, "pages": 1 + len(doc.item_pages)}
             return {**entry, "reused": True, "parsed": parse_snapshot(doc)}
-        if stop.is_set():
+        if self.stop.is_set():
             return None
         try:
             body = client.playlist(playlist_id)
             first = embedded_items_page(body)
             pages = list(client.playlist_item_pages(playlist_id, first))
         except STOP_ERRORS:
-            stop.set()  # set here, in the worker, so no further call starts
+            self.stop.set()  # set here, in the worker, so no further call starts
             raise
         # Without an embedded first page (a metadata-only body) every page was fetched.
         doc = SnapshotDocument(
             playlist_id=playlist_id,
-            snapshot_time=snapshot_time,
+            snapshot_time=self.snapshot_time,
             fetched_at=datetime.now(UTC),
             playlist=body,
             item_pages=pages[1:] if first is not None else pages,
@@ -224,73 +293,49 @@ def fetch_snapshot(
         entry = {"key": key, "items": items, "pages": len(pages), "reused": False}
         return {**entry, "parsed": parse_snapshot(doc)}
 
-    def collect(playlist_id: str, run: Any, n: int) -> None:
-        nonlocal items_total
+    def collect(self, playlist_id: str, run: Any, n: int) -> None:
+        """Keep the result of ``run`` (a fetch) for the ``n``-th playlist, or its failure."""
+        log = self.log
         try:
             entry = run()
         except STOP_ERRORS as exc:
-            failures[playlist_id] = str(exc)
-            if not stopped_by:  # said once, however many calls were in flight
-                stopped_by.append(exc)
+            self.failures[playlist_id] = str(exc)
+            if not self.stopped_by:  # said once, however many calls were in flight
+                self.stopped_by.append(exc)
                 log.error(f"Stopping, every further call would be refused: {exc}")
             return
         except SpotifyApiError as exc:
-            failures[playlist_id] = str(exc)
+            self.failures[playlist_id] = str(exc)
             log.error(f"playlist {playlist_id}: {exc}")
             return
         if entry is None:
             return
-        parsed[playlist_id] = entry.pop("parsed")
-        entries[playlist_id] = entry
-        items_total += entry["items"]
-        if n % 50 == 0 or n == len(playlist_ids):
+        self.parsed[playlist_id] = entry.pop("parsed")
+        self.entries[playlist_id] = entry
+        self.items_total += entry["items"]
+        if n % 50 == 0 or n == len(self.playlist_ids):
             log.info(
-                f"{n}/{len(playlist_ids)} playlists, {items_total} items, "
-                f"{client.stats.total_calls} API calls, {time.perf_counter() - started:.1f} s"
+                f"{n}/{len(self.playlist_ids)} playlists, {self.items_total} items, "
+                f"{self.client.stats.total_calls} API calls, "
+                f"{time.perf_counter() - self.started:.1f} s"
             )
 
-    # Reused documents cost no call: the first playlist to fetch is the one that goes alone.
-    to_fetch = [
-        p for p in playlist_ids if refetch or not store.exists(document_key(partition_key, p))
-    ]
-    first = to_fetch[:1]
-    n = 0
-    for pid in first:
-        n += 1
-        collect(pid, lambda pid=pid: fetch(pid), n)
-    rest = [p for p in playlist_ids if p not in first]
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = {pool.submit(fetch, pid): pid for pid in rest}
-        for future in as_completed(futures):
-            n += 1
-            collect(futures[future], future.result, n)
 
-    # The window's tables, for the core assets: the raw bodies are read and parsed once, and
-    # fed in the configured order (the latest fed wins), as window_tables does from the lake.
+def _write_window_tables(
+    store: LakeStore,
+    partition_key: str,
+    playlist_ids: list[str],
+    parsed: dict[str, ParsedPlaylist],
+) -> CatalogAccumulator:
+    """The window's tables, for the core assets: the raw bodies are read and parsed once, and
+    fed in the configured order (the latest fed wins), as window_tables does from the lake."""
     acc = CatalogAccumulator()
     for pid in playlist_ids:
         if pid in parsed:
             acc.add(parsed.pop(pid))
     for table, df in acc.frames().items():
         put_frame(store, window_table_key(partition_key, table), df)
-    calls = dict(sorted(client.stats.calls.items()))
-    manifest = {
-        "snapshot_time": snapshot_time.isoformat(),
-        "source": source,
-        # In the configured order, whatever order they finished in.
-        "playlists": {pid: entries[pid] for pid in playlist_ids if pid in entries},
-        "api_calls": calls,
-    }
-    return SnapshotRun(
-        partition_key=partition_key,
-        manifest=manifest,
-        playlist_ids=playlist_ids,
-        items=items_total,
-        stats=client.stats,
-        parse_stats=acc.stats,
-        failures={p: failures[p] for p in playlist_ids if p in failures},
-        stopped_by=stopped_by[0] if stopped_by else None,
-    )
+    return acc
 
 
 # -- reading windows back ---------------------------------------------------------------------

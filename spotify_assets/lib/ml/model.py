@@ -375,15 +375,7 @@ def fit_and_evaluate(
     """
     params = params or ModelParams()
     features = list(features) if features is not None else feature_columns(data)
-    leaked = [f for f in features if "popularity" in f or f in (*ID_COLUMNS, TARGET_COLUMN)]
-    if target == "stream_popularity":
-        leaked += [f for f in features if f in STREAM_FEATURES]
-    if leaked:
-        raise ModelError(f"features {leaked} would leak the target {target!r}; drop them")
-    if params.n_folds < 2:
-        raise ModelError(f"n_folds must be >= 2, got {params.n_folds}")
-    timings: dict[str, float] = {}
-
+    _check_features(features, target, params)
     labelled_mask = data[TARGET_COLUMN].notna().to_numpy()
     train = data.loc[labelled_mask].reset_index(drop=True)
     groups = train["primary_artist_id"].to_numpy()
@@ -400,22 +392,96 @@ def fit_and_evaluate(
         if FOLLOWERS_FEATURE in train.columns
         else np.full(len(train), np.nan)
     )
+    cv = _cross_validate(x, y, groups, followers, features, params)
+    timings: dict[str, float] = {"cv_s": cv.cv_s, "importance_s": cv.importance_s}
+    fold_metrics = pd.DataFrame(cv.fold_rows)
+    summary = _summaries(y, cv.oof, fold_metrics)
+    without_metrics = (
+        regression_scores(y, cv.oof["without_listening"]) | {"features": float(len(cv.without))}
+        if cv.compare
+        else None
+    )
 
-    # Cross-validation: model and baselines on the same folds.
+    # Final model on every labelled track; predictions for all tracks.
+    started = time.perf_counter()
+    pipeline = build_pipeline(features, params).fit(x, y)
+    timings["final_fit_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    prediction = predict_popularity(pipeline, data, params.n_jobs)
+    timings["predict_s"] = time.perf_counter() - started
+
+    return TrainingResult(
+        pipeline=pipeline,
+        target=target,
+        features=features,
+        excluded_features=dict(excluded_features or {}),
+        params=params,
+        model_version=model_version(features, params, train, target),
+        metrics=summary["model"],
+        baseline_metrics={name: summary[name] for name in BASELINES},
+        fold_metrics=fold_metrics,
+        importances=_importance_table(cv.perm_runs, features),
+        predictions=_predictions_frame(data, prediction, labelled_mask, cv),
+        n_tracks=len(data),
+        n_labelled=len(train),
+        n_dropped_unlabelled=int((~labelled_mask).sum()),
+        n_artists=n_artists,
+        timings=timings,
+        family_importances=_family_importance_table(cv.family_runs, features),
+        metrics_without_listening=without_metrics,
+    )
+
+
+def _check_features(features: list[str], target: str, params: ModelParams) -> None:
+    """Refuse features that would leak the target, and fewer than two folds."""
+    leaked = [f for f in features if "popularity" in f or f in (*ID_COLUMNS, TARGET_COLUMN)]
+    if target == "stream_popularity":
+        leaked += [f for f in features if f in STREAM_FEATURES]
+    if leaked:
+        raise ModelError(f"features {leaked} would leak the target {target!r}; drop them")
+    if params.n_folds < 2:
+        raise ModelError(f"n_folds must be >= 2, got {params.n_folds}")
+
+
+@dataclass
+class _CrossValidation:
+    """What the folds produced: out-of-fold predictions of the model, the baselines and (when
+    ``compare``) the model ``without`` the listening features; each labelled row's fold; one
+    score row per (fold, model); the permutation importances of each fold; seconds spent."""
+
+    oof: dict[str, np.ndarray]
+    fold_of: np.ndarray
+    fold_rows: list[dict[str, Any]]
+    perm_runs: list[np.ndarray]
+    family_runs: list[pd.DataFrame]
+    compare: bool
+    without: list[str]
+    cv_s: float
+    importance_s: float
+
+
+def _cross_validate(
+    x: pd.DataFrame,
+    y: np.ndarray,
+    groups: np.ndarray,
+    followers: np.ndarray,
+    features: list[str],
+    params: ModelParams,
+) -> _CrossValidation:
+    """The model and the baselines on the same artist-grouped folds."""
     started = time.perf_counter()
     importance_s = 0.0
     listening = [f for f in features if feature_family(f) == "listening"]
     without = [f for f in features if f not in listening]
     compare = bool(listening) and bool(without)
     oof = {
-        name: np.full(len(train), np.nan)
+        name: np.full(len(x), np.nan)
         for name in ("model", *BASELINES, *(["without_listening"] if compare else []))
     }
-    fold_of = np.full(len(train), -1, dtype=np.int64)
+    fold_of = np.full(len(x), -1, dtype=np.int64)
     fold_rows: list[dict[str, Any]] = []
     perm_runs: list[np.ndarray] = []
     family_runs: list[pd.DataFrame] = []
-    per_fold_rows = -(-params.importance_rows // params.n_folds)
     from sklearn.model_selection import GroupKFold
 
     splitter = GroupKFold(n_splits=params.n_folds)
@@ -436,51 +502,76 @@ def fit_and_evaluate(
                 {"fold": fold, "model": name, "n_train": len(tr), "n_test": len(te)}
                 | regression_scores(y[te], oof[name][te])
             )
-        # Permutation importance on held-out rows of this fold (a subsample: each feature and
-        # repeat costs one prediction).
         t_imp = time.perf_counter()
-        rng = np.random.default_rng([params.random_state, fold])
-        sample = np.sort(rng.choice(te, size=min(per_fold_rows, len(te)), replace=False))
-        perm_runs.append(
-            held_out_importance(
-                pipe,
-                x.iloc[sample],
-                y[sample],
-                n_repeats=params.importance_repeats,
-                random_state=params.random_state,
-                n_jobs=params.n_jobs,
-            ).to_numpy()
-        )
-        family_runs.append(
-            family_importance(
-                pipe,
-                x.iloc[sample],
-                y[sample],
-                n_repeats=params.importance_repeats,
-                random_state=params.random_state + fold,
-                n_jobs=params.n_jobs,
-            )
-        )
+        perm, family = _fold_importances(pipe, x, y, te, fold, params)
+        perm_runs.append(perm)
+        family_runs.append(family)
         importance_s += time.perf_counter() - t_imp
         del pipe
-    timings["cv_s"] = time.perf_counter() - started - importance_s
-    timings["importance_s"] = importance_s
+    cv_s = time.perf_counter() - started - importance_s
     if (fold_of < 0).any():
         raise AssertionError("a labelled track was in no test fold")
+    return _CrossValidation(
+        oof=oof,
+        fold_of=fold_of,
+        fold_rows=fold_rows,
+        perm_runs=perm_runs,
+        family_runs=family_runs,
+        compare=compare,
+        without=without,
+        cv_s=cv_s,
+        importance_s=importance_s,
+    )
 
-    fold_metrics = pd.DataFrame(fold_rows)
+
+def _fold_importances(
+    pipe: Pipeline,
+    x: pd.DataFrame,
+    y: np.ndarray,
+    te: np.ndarray,
+    fold: int,
+    params: ModelParams,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Permutation importance (per feature, per family) on held-out rows ``te`` of a fold (a
+    subsample: each feature and repeat costs one prediction)."""
+    per_fold_rows = -(-params.importance_rows // params.n_folds)
+    rng = np.random.default_rng([params.random_state, fold])
+    sample = np.sort(rng.choice(te, size=min(per_fold_rows, len(te)), replace=False))
+    perm = held_out_importance(
+        pipe,
+        x.iloc[sample],
+        y[sample],
+        n_repeats=params.importance_repeats,
+        random_state=params.random_state,
+        n_jobs=params.n_jobs,
+    ).to_numpy()
+    family = family_importance(
+        pipe,
+        x.iloc[sample],
+        y[sample],
+        n_repeats=params.importance_repeats,
+        random_state=params.random_state + fold,
+        n_jobs=params.n_jobs,
+    )
+    return perm, family
+
+
+def _summaries(
+    y: np.ndarray, oof: dict[str, np.ndarray], fold_metrics: pd.DataFrame
+) -> dict[str, dict[str, float]]:
+    """Per model and baseline: scores pooled over all out-of-fold predictions, and the mean
+    of the per-fold scores (``*_fold_mean``)."""
     summary: dict[str, dict[str, float]] = {}
     for name in ("model", *BASELINES):
         pooled = regression_scores(y, oof[name])
         per_fold = fold_metrics.loc[fold_metrics["model"] == name, list(_METRICS)].mean()
         summary[name] = pooled | {f"{m}_fold_mean": float(per_fold[m]) for m in _METRICS}
-    without_metrics = (
-        regression_scores(y, oof["without_listening"]) | {"features": float(len(without))}
-        if compare
-        else None
-    )
+    return summary
+
+
+def _family_importance_table(family_runs: list[pd.DataFrame], features: list[str]) -> pd.DataFrame:
     fam = pd.concat(family_runs, axis=1)
-    family_importances = (
+    return (
         pd.DataFrame(
             {
                 "family": fam.index,
@@ -495,8 +586,11 @@ def fit_and_evaluate(
         .sort_values(["importance_mean", "family"], ascending=[False, True])
         .reset_index(drop=True)
     )
+
+
+def _importance_table(perm_runs: list[np.ndarray], features: list[str]) -> pd.DataFrame:
     all_perm = np.concatenate(perm_runs, axis=1)
-    importances = (
+    return (
         pd.DataFrame(
             {
                 "feature": features,
@@ -508,14 +602,11 @@ def fit_and_evaluate(
         .reset_index(drop=True)
     )
 
-    # Final model on every labelled track; predictions for all tracks.
-    started = time.perf_counter()
-    pipeline = build_pipeline(features, params).fit(x, y)
-    timings["final_fit_s"] = time.perf_counter() - started
-    started = time.perf_counter()
-    prediction = predict_popularity(pipeline, data, params.n_jobs)
-    timings["predict_s"] = time.perf_counter() - started
 
+def _predictions_frame(
+    data: pd.DataFrame, prediction: np.ndarray, labelled_mask: np.ndarray, cv: _CrossValidation
+) -> pd.DataFrame:
+    """One row per track: target, final prediction, out-of-fold prediction and fold."""
     predictions = pd.DataFrame(
         {
             "track_id": data["track_id"].to_numpy(),
@@ -526,29 +617,9 @@ def fit_and_evaluate(
         }
     )
     labelled_idx = np.flatnonzero(labelled_mask)
-    predictions.loc[labelled_idx, "oof_prediction"] = oof["model"]
-    predictions.loc[labelled_idx, "fold"] = fold_of
-
-    return TrainingResult(
-        pipeline=pipeline,
-        target=target,
-        features=features,
-        excluded_features=dict(excluded_features or {}),
-        params=params,
-        model_version=model_version(features, params, train, target),
-        metrics=summary["model"],
-        baseline_metrics={name: summary[name] for name in BASELINES},
-        fold_metrics=fold_metrics,
-        importances=importances,
-        predictions=predictions,
-        n_tracks=len(data),
-        n_labelled=len(train),
-        n_dropped_unlabelled=int((~labelled_mask).sum()),
-        n_artists=n_artists,
-        timings=timings,
-        family_importances=family_importances,
-        metrics_without_listening=without_metrics,
-    )
+    predictions.loc[labelled_idx, "oof_prediction"] = cv.oof["model"]
+    predictions.loc[labelled_idx, "fold"] = cv.fold_of
+    return predictions
 
 
 def load_training_data(

@@ -599,65 +599,10 @@ def _parse_checked(
     except pa.ArrowInvalid as exc:
         raise BadFile(f"unreadable CSV ({exc})") from None  # the caller adds the file name
     n = table.num_rows
-
-    # Physical line (1-based) of every row: one row per non-blank line, the invalid ones
-    # (another field count) recognised by their text, in order.
-    row_lines: list[int] = []
-    invalid_lines: list[tuple[int, bytes]] = []
-    pending = [row.text.rstrip("\r") for row in invalid]
-    for number, raw in enumerate(lines[header_index + 1 :], start=header_index + 2):
-        if not raw.strip(b"\r"):
-            continue
-        if pending and raw.rstrip(b"\r").decode("utf-8", "replace") == pending[0]:
-            invalid_lines.append((number, raw))
-            pending.pop(0)
-        else:
-            row_lines.append(number)
-    if len(row_lines) != n:  # not expected with one row per line; keep lines plausible
-        row_lines = list(range(header_index + 2, header_index + 2 + n))
-
-    col = table.column
-    repaired = 0
-    texts: dict[str, Any] = {}
-    for name in _TEXTS:
-        if name in table.column_names:
-            texts[name], count = _clean_text(pc.fill_null(col(name), ""))
-            repaired += count
-        else:
-            texts[name] = pa.nulls(n, pa.string())
-    rank, rank_bad = _whole(pc.fill_null(col("rank"), ""))
-    rank_bad = pc.fill_null(pc.or_(rank_bad, pc.less_equal(rank, 0)), True)
-    uri_list = [u or "" for u in col("uri").to_pylist()]
-    track_ids = [m[1] if (m := _ID.search(u)) else None for u in uri_list]
-    if has_streams:
-        streams, streams_bad = _whole(pc.fill_null(col("streams"), ""), grouped=True)
-        streams_bad = pc.fill_null(pc.or_(streams_bad, pc.less(streams, 0)), True)
-        streams_bad_l = streams_bad.to_pylist()
-        streams_text = [s.strip() if s else "" for s in col("streams").to_pylist()]
-    else:
-        streams = pa.nulls(n, pa.int64())
-
-    # Reasons, the first failing check wins; then ranks repeating an accepted row's rank.
-    rank_text = [s.strip() if s else "" for s in col("rank").to_pylist()]
-    rank_l = rank.to_pylist()
-    reasons: list[str | None] = [None] * n
-    first_line: dict[int, int] = {}
-    for i, bad in enumerate(rank_bad.to_pylist()):
-        if bad:
-            text = rank_text[i]
-            reasons[i] = f"rank {text!r} is not a positive whole number" if text else "no rank"
-        elif track_ids[i] is None:
-            where = "uri" if fmt == NEW_FORMAT else "URL"
-            reasons[i] = f"no track id in {where} {uri_list[i].strip()!r}"
-        elif has_streams and streams_bad_l[i]:
-            s = streams_text[i]
-            reasons[i] = (
-                f"streams {s!r} is not a count (a whole number >= 0)" if s else "no streams"
-            )
-        elif rank_l[i] in first_line:
-            reasons[i] = f"rank {rank_l[i]} repeats the rank of line {first_line[rank_l[i]]}"
-        else:
-            first_line[rank_l[i]] = row_lines[i]
+    row_lines, invalid_lines = _row_lines(lines, header_index, invalid, n)
+    texts, repaired = _checked_texts(table, n)
+    rows = _CheckedRows.of(table, n, has_streams)
+    reasons = rows.reasons(fmt, row_lines)
 
     def excerpt(raw: bytes) -> str:
         return raw.decode("utf-8", "replace").strip("\r")[:_EXCERPT_CHARS]
@@ -681,15 +626,117 @@ def _parse_checked(
 
     keep = pa.array([r is None for r in reasons], pa.bool_())
     columns: dict[str, Any] = {
-        "rank": pc.min_element_wise(pc.fill_null(rank, 0), 2**31 - 1).cast(pa.int32()),
-        "track_id": pa.array(track_ids, pa.string()),
-        "streams": streams,
+        "rank": pc.min_element_wise(pc.fill_null(rows.rank, 0), 2**31 - 1).cast(pa.int32()),
+        "track_id": pa.array(rows.track_ids, pa.string()),
+        "streams": rows.streams,
         "line": pa.array(row_lines, pa.int32()),
         **texts,
+        **_checked_optional_ints(table, n, nulled),
     }
+    return {k: pc.filter(v, keep) for k, v in columns.items()}, rejected, repaired
+
+
+def _row_lines(
+    lines: list[bytes], header_index: int, invalid: list[Any], n: int
+) -> tuple[list[int], list[tuple[int, bytes]]]:
+    """Physical line (1-based) of every row read, and (line, text) of the invalid ones: one
+    row per non-blank line, the invalid ones (another field count) recognised by their text,
+    in order."""
+    row_lines: list[int] = []
+    invalid_lines: list[tuple[int, bytes]] = []
+    pending = [row.text.rstrip("\r") for row in invalid]
+    for number, raw in enumerate(lines[header_index + 1 :], start=header_index + 2):
+        if not raw.strip(b"\r"):
+            continue
+        if pending and raw.rstrip(b"\r").decode("utf-8", "replace") == pending[0]:
+            invalid_lines.append((number, raw))
+            pending.pop(0)
+        else:
+            row_lines.append(number)
+    if len(row_lines) != n:  # not expected with one row per line; keep lines plausible
+        row_lines = list(range(header_index + 2, header_index + 2 + n))
+    return row_lines, invalid_lines
+
+
+def _checked_texts(table: pa.Table, n: int) -> tuple[dict[str, Any], int]:
+    """The text columns, cleaned (nulls where absent), and how many values were repaired."""
+    repaired = 0
+    texts: dict[str, Any] = {}
+    for name in _TEXTS:
+        if name in table.column_names:
+            texts[name], count = _clean_text(pc.fill_null(table.column(name), ""))
+            repaired += count
+        else:
+            texts[name] = pa.nulls(n, pa.string())
+    return texts, repaired
+
+
+@dataclass
+class _CheckedRows:
+    """The values a row is checked on, read from text: rank (and whether it is bad), the
+    uri and its track id, and streams (when the file has them)."""
+
+    rank: Any
+    rank_bad: Any
+    rank_text: list[str]
+    uri_list: list[str]
+    track_ids: list[str | None]
+    streams: Any
+    streams_bad: list[Any] | None
+    streams_text: list[str] | None
+
+    @classmethod
+    def of(cls, table: pa.Table, n: int, has_streams: bool) -> _CheckedRows:
+        col = table.column
+        rank, rank_bad = _whole(pc.fill_null(col("rank"), ""))
+        rank_bad = pc.fill_null(pc.or_(rank_bad, pc.less_equal(rank, 0)), True)
+        uri_list = [u or "" for u in col("uri").to_pylist()]
+        track_ids = [m[1] if (m := _ID.search(u)) else None for u in uri_list]
+        streams_bad_l = streams_text = None
+        if has_streams:
+            streams, streams_bad = _whole(pc.fill_null(col("streams"), ""), grouped=True)
+            streams_bad = pc.fill_null(pc.or_(streams_bad, pc.less(streams, 0)), True)
+            streams_bad_l = streams_bad.to_pylist()
+            streams_text = [s.strip() if s else "" for s in col("streams").to_pylist()]
+        else:
+            streams = pa.nulls(n, pa.int64())
+        rank_text = [s.strip() if s else "" for s in col("rank").to_pylist()]
+        return cls(
+            rank, rank_bad, rank_text, uri_list, track_ids, streams, streams_bad_l, streams_text
+        )
+
+    def reasons(self, fmt: str, row_lines: list[int]) -> list[str | None]:
+        """Why each row is rejected (None: accepted): the first failing check wins; then ranks
+        repeating an accepted row's rank."""
+        rank_l = self.rank.to_pylist()
+        reasons: list[str | None] = [None] * len(rank_l)
+        first_line: dict[int, int] = {}
+        for i, bad in enumerate(self.rank_bad.to_pylist()):
+            if bad:
+                text = self.rank_text[i]
+                reasons[i] = f"rank {text!r} is not a positive whole number" if text else "no rank"
+            elif self.track_ids[i] is None:
+                where = "uri" if fmt == NEW_FORMAT else "URL"
+                reasons[i] = f"no track id in {where} {self.uri_list[i].strip()!r}"
+            elif self.streams_bad is not None and self.streams_bad[i]:
+                s = self.streams_text[i]
+                reasons[i] = (
+                    f"streams {s!r} is not a count (a whole number >= 0)" if s else "no streams"
+                )
+            elif rank_l[i] in first_line:
+                reasons[i] = f"rank {rank_l[i]} repeats the rank of line {first_line[rank_l[i]]}"
+            else:
+                first_line[rank_l[i]] = row_lines[i]
+        return reasons
+
+
+def _checked_optional_ints(table: pa.Table, n: int, nulled: dict[str, int]) -> dict[str, Any]:
+    """The optional whole-number columns (peak rank...), values that are not whole numbers
+    as null (counted in ``nulled``), absent columns as nulls."""
+    columns: dict[str, Any] = {}
     for name in _OPTIONAL_INTS:
         if name in table.column_names:
-            raw_values = pc.fill_null(col(name), "")
+            raw_values = pc.fill_null(table.column(name), "")
             values, bad = _whole(raw_values)
             present = pc.not_equal(pc.utf8_trim_whitespace(raw_values), "")
             not_numbers = pc.sum(pc.and_(present, bad)).as_py() or 0
@@ -700,7 +747,7 @@ def _parse_checked(
             )
         else:
             columns[name] = pa.nulls(n, pa.int32())
-    return {k: pc.filter(v, keep) for k, v in columns.items()}, rejected, repaired
+    return columns
 
 
 _ID = re.compile(
@@ -771,6 +818,31 @@ def _bulk(
         for i, _ in group:
             out[i] = _one(items[i])
         return
+    read = _read_group(group)
+    if read is None:
+        if len(group) <= _SPLIT:
+            for i, _ in group:
+                out[i] = _one(items[i])
+            return
+        step = -(-len(group) // _SPLIT)
+        for start in range(0, len(group), step):
+            _bulk(items, group[start : start + step], out)
+        return
+    table, counts = read
+    file_of = np.repeat(np.arange(len(group)), counts)
+    fine = _fine_files(table, counts, file_of, "streams" in group[0][1].names)
+    for k in np.flatnonzero(~fine):
+        i = group[k][0]
+        out[i] = _one(items[i])
+    if fine.any():
+        _bulk_results(items, group, table, counts, file_of, fine, out)
+
+
+def _read_group(group: list[tuple[int, _Prelude]]) -> tuple[pa.Table, Any] | None:
+    """The group's bodies in one typed read, and the rows of each file; None when Arrow
+    cannot read them all as typed, one row per line."""
+    import numpy as np
+
     names, delimiter = group[0][1].names, group[0][1].delimiter
     bodies = [pre.body.rstrip(b"\n") + b"\n" for _, pre in group]
     counts = np.fromiter((b.count(b"\n") for b in bodies), np.int64, len(bodies))
@@ -788,21 +860,15 @@ def _bulk(
     except pa.ArrowInvalid:
         table = None
     if table is None or invalid or table.num_rows != int(counts.sum()):
-        if len(group) <= _SPLIT:
-            for i, _ in group:
-                out[i] = _one(items[i])
-            return
-        step = -(-len(group) // _SPLIT)
-        for start in range(0, len(group), step):
-            _bulk(items, group[start : start + step], out)
-        return
+        return None
+    return table, counts
 
-    file_of = np.repeat(np.arange(len(group)), counts)
+
+def _fine_files(table: pa.Table, counts: Any, file_of: Any, has_streams: bool) -> Any:
+    """Per file: is every row one that parse_chart_file's fast path takes as it is?"""
     fidx = pa.array(file_of)
     rank = table.column("rank")
     uris = table.column("uri")
-    has_streams = "streams" in names
-    # Per file: is every row one that parse_chart_file's fast path takes as it is?
     bad = pc.invert(pc.fill_null(pc.match_substring_regex(uris, _CLEAN_URI), False))
     if has_streams:
         bad = pc.or_(bad, pc.fill_null(pc.less(table.column("streams"), 0), True))
@@ -813,17 +879,26 @@ def _bulk(
         .sort_by("f")
     )
     got = {c: per_file.column(c).to_numpy(zero_copy_only=False) for c in per_file.column_names}
-    fine = (
+    return (
         (got["rank_count"] == counts)
         & (got["rank_count_distinct"] == counts)
         & (got["rank_min"] > 0)
         & ~got["bad_any"].astype(bool)
     )
-    for k in np.flatnonzero(~fine):
-        i = group[k][0]
-        out[i] = _one(items[i])
-    if not fine.any():
-        return
+
+
+def _bulk_results(
+    items: Sequence[tuple[bytes, str, str]],
+    group: list[tuple[int, _Prelude]],
+    table: pa.Table,
+    counts: Any,
+    file_of: Any,
+    fine: Any,
+    out: list[ParsedFile | Exception | None],
+) -> None:
+    """The ParsedFile of every ``fine`` file of the group, from the group's one table."""
+    import numpy as np
+
     keep = fine[file_of]
     if not keep.all():
         table = table.filter(pa.array(keep))
@@ -837,16 +912,33 @@ def _bulk(
     first_row = np.concatenate([[0], np.cumsum(rows_of)[:-1]])
     pres = [group[k][1] for k in kept]
     sources = [items[group[k][0]][2] for k in kept]
-    take = pa.array(row_file)
-
-    def spread(values: list[Any], kind: pa.DataType) -> pa.Array:
-        return pa.array(values, kind).take(take)
-
     line = (
         np.arange(len(row_file))
         - first_row[row_file]
         + np.array([p.header_index + 2 for p in pres])[row_file]
     )
+    columns, nulled_counts = _bulk_columns(table, row_file, len(kept))
+    out_table = _bulk_table(columns, pres, sources, row_file, line)
+    has_streams = "streams" in group[0][1].names
+    if has_streams:  # exact int64 sums per file (rows of a file are contiguous)
+        stream_sums = np.add.reduceat(out_table.column("streams").to_numpy(), first_row)
+    for j, k in enumerate(kept):
+        nulled = {key: int(v[j]) for key, v in nulled_counts.items() if v[j]}
+        streams = int(stream_sums[j]) if has_streams else None
+        rows = int(rows_of[j])
+        out[group[k][0]] = ParsedFile(
+            table=out_table.slice(int(first_row[j]), rows),
+            info=_info(pres[j], rows, 0, streams, 0, nulled),
+        )
+
+
+def _bulk_columns(
+    table: pa.Table, row_file: Any, n_files: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The output columns of the kept rows (``row_file``: each row's file among the
+    ``n_files`` kept), and per nulled column the count of nulled values of each file."""
+    import numpy as np
+
     columns = _columns_of(table, table.num_rows)
     columns["rank"] = pc.min_element_wise(table.column("rank"), 2**31 - 1).cast(pa.int32())
     columns["track_id"] = pc.utf8_slice_codeunits(table.column("uri"), start=-22)
@@ -860,12 +952,27 @@ def _bulk(
         if values.null_count == len(values):
             continue
         bad = pc.fill_null(pc.less_equal(values, 0), False)
-        per = np.bincount(row_file, weights=bad.to_numpy(zero_copy_only=False), minlength=len(kept))
+        per = np.bincount(row_file, weights=bad.to_numpy(zero_copy_only=False), minlength=n_files)
         if per.any():
             key = "previous_rank (new entries)" if col == "previous_rank" else col
             nulled_counts[key] = per.astype(np.int64)
             columns[col] = pc.if_else(bad, pa.scalar(None, values.type), values)
-    out_table = pa.Table.from_arrays(
+    return columns, nulled_counts
+
+
+def _bulk_table(
+    columns: dict[str, Any], pres: list[_Prelude], sources: list[str], row_file: Any, line: Any
+) -> pa.Table:
+    """The group's chart entries, per-file values (region, chart, period, source, format)
+    spread over the rows by their file."""
+    import numpy as np
+
+    take = pa.array(row_file)
+
+    def spread(values: list[Any], kind: pa.DataType) -> pa.Array:
+        return pa.array(values, kind).take(take)
+
+    return pa.Table.from_arrays(
         [
             spread([p.region for p in pres], pa.string()),
             spread([p.chart for p in pres], pa.string()),
@@ -887,13 +994,3 @@ def _bulk(
         ],
         schema=CHART_ENTRIES_SCHEMA,
     )
-    if has_streams:  # exact int64 sums per file (rows of a file are contiguous)
-        stream_sums = np.add.reduceat(out_table.column("streams").to_numpy(), first_row)
-    for j, k in enumerate(kept):
-        nulled = {key: int(v[j]) for key, v in nulled_counts.items() if v[j]}
-        streams = int(stream_sums[j]) if has_streams else None
-        rows = int(rows_of[j])
-        out[group[k][0]] = ParsedFile(
-            table=out_table.slice(int(first_row[j]), rows),
-            info=_info(pres[j], rows, 0, streams, 0, nulled),
-        )

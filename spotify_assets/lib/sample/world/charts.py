@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spotify_assets.lib.sample.world.world import SampleWorld, _recency_factor, build_world
+from spotify_assets.lib.sample.world.popularity import _recency_factor
+from spotify_assets.lib.sample.world.world import SampleWorld, build_world
 
 #: Regions charted, with the streams of their number one on a typical day.
 SAMPLE_REGIONS: dict[str, int] = {

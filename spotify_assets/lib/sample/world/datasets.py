@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spotify_assets.lib.sample.world.world import SampleWorld, _rng, build_world
+from spotify_assets.lib.sample.world.base import _rng
+from spotify_assets.lib.sample.world.world import SampleWorld, build_world
 
 ARTISTS_HEADER = ("id", "followers", "genres", "name", "popularity")
 TRACKS_HEADER = (

@@ -26,12 +26,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spotify_assets.lib.listening.export_files import EXTENDED_FIELDS
-from spotify_assets.lib.sample.world.world import (
-    PLATFORMS,
-    REASONS,
-    SampleWorld,
-    _to_ns,
-)
+from spotify_assets.lib.sample.world.base import _to_ns
+from spotify_assets.lib.sample.world.listeners import PLATFORMS
+from spotify_assets.lib.sample.world.plays import REASONS
+from spotify_assets.lib.sample.world.world import SampleWorld
 
 #: What Spotify writes in each record: the fields the parser reads, plus ``ip_addr`` (after
 #: ``conn_country``), which it never reads: personal data stays in the landing zone.
