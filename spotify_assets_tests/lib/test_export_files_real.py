@@ -475,12 +475,18 @@ def test_a_member_whose_bytes_fail_their_crc_is_unreadable():
     assert "CRC" in dict(p.not_ingested)["b.json"]
 
 
-def test_a_zip_of_no_history_is_an_empty_result_that_lists_everything():
-    p = land(zip_of({"Userdata.json": (OTHER / "Userdata.json").read_bytes()}), "x.zip")
-    assert p.table.num_rows == 0 and p.table.schema == STREAMS_SCHEMA
-    assert [n for n, _ in p.not_ingested] == ["Userdata.json"]
-    empty = land(zip_of({}), "empty.zip")  # only an end-of-directory record: PK\x05\x06
-    assert (empty.table.num_rows, empty.not_ingested, empty.info["members"]) == (0, [], {})
+def test_a_zip_of_no_history_is_not_ingested_and_says_why_member_by_member():
+    """Not an export with 0 plays (accepted, every check passing): an empty zip, a zip of
+    the export's other files, a zip holding only a zip are not ingested, with the reason."""
+    with pytest.raises(NotIngested, match="no listening history in this zip .Userdata.json: "):
+        land(zip_of({"Userdata.json": (OTHER / "Userdata.json").read_bytes()}), "x.zip")
+    with pytest.raises(NotIngested, match="an empty zip"):
+        land(zip_of({}), "empty.zip")  # only an end-of-directory record: PK\x05\x06
+    inner = zip_of({"Streaming_History_Audio_2024_0.json": b"[]"})
+    with pytest.raises(NotIngested, match="nested zip: not opened .unzip it"):
+        land(zip_of({"my_spotify_data.zip": inner}), "outer.zip")
+    with pytest.raises(BadFile, match="no readable listening history"):
+        land(zip_of({"Streaming_History_Audio_2024_0.json": b'[{"ts": "2024-01-0'}), "t.zip")
 
 
 @pytest.mark.parametrize(

@@ -183,6 +183,7 @@ def parse_export_zip(
             members[path] = {"status": "ingested", **figures, **parsed.info}
             tables.append(parsed.table)
             rejected.extend(replace(r, source_file=member_key) for r in parsed.rejected)
+    _refuse_without_history(members, not_ingested)
     table = sort_by_ts(pa.concat_tables(tables)) if tables else STREAMS_SCHEMA.empty_table()
     return ParsedFile(
         table=table,
@@ -190,6 +191,23 @@ def parse_export_zip(
         info=_zip_info(table, members),
         not_ingested=not_ingested,
     )
+
+
+def _refuse_without_history(
+    members: dict[str, dict[str, Any]], not_ingested: list[tuple[str, str]]
+) -> None:
+    """A zip with no member of listening history is not taken as an export with no plays:
+    an empty zip, or one holding only other files or a nested zip, is not ingested (why,
+    member by member); one whose history members are all unreadable is rejected."""
+    if any(m["status"] == "ingested" for m in members.values()):
+        return
+    if not members:
+        raise NotIngested("an empty zip: no files in it")
+    shown = "; ".join(f"{name}: {reason}" for name, reason in not_ingested[:5])
+    more = f"; and {len(not_ingested) - 5} more" if len(not_ingested) > 5 else ""
+    if any(m["status"] == "bad" for m in members.values()):
+        raise BadFile(f"no readable listening history in this zip ({shown}{more})")
+    raise NotIngested(f"no listening history in this zip ({shown}{more})")
 
 
 def read_member(
