@@ -63,6 +63,7 @@ class SpotifyApiError(RuntimeError):
         self.endpoint = endpoint
         self.status = status
         self.hint = hint
+        self.detail = message  # what happened, without the hint
         text = f"{endpoint}: {message}"
         if hint:
             text += f" -> {hint}"

@@ -102,8 +102,26 @@ def test_an_expired_token_for_one_of_two_users_fails_the_run_after_polling_the_o
     assert "user_0001" in message
     assert "python -m spotify_assets.auth user_0001" in message
     assert "SPOTIFY_REFRESH_TOKEN_USER_0001" in message
-    assert APP_USER_ID not in message.split("(the other users were polled)")[1]
+    assert APP_USER_ID not in message.split("(the other 1 were polled)")[1]
+    # Never the playlist owner's variable: the user's own is the one to set.
+    assert "SPOTIFY_REFRESH_TOKEN " not in message and "SPOTIFY_REFRESH_TOKEN to" not in message
     assert any(e.event_type == dg.DagsterEventType.STEP_FAILURE for e in result.all_events)
+
+
+def test_when_every_user_fails_the_check_does_not_say_others_were_polled(server, tmp_path):
+    tokens = {u: FakeSpotifyServer.refresh_token_for(u) for u in USERS}
+    for token in tokens.values():
+        server.expire_refresh_token(token)
+    result = dg.materialize(
+        [recently_played], resources=resources(server, tmp_path, tokens), raise_on_error=False
+    )
+    [check] = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
+    assert "(every user failed)" in check.description
+    assert "were polled" not in check.description
 
 
 def test_sensor_requests_a_poll_by_default_and_is_on():

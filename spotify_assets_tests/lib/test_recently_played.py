@@ -178,6 +178,7 @@ def test_an_expired_token_fails_its_user_only_and_names_what_to_do(fake_api, tin
     assert "user_0001" in dead.error
     assert "python -m spotify_assets.auth user_0001" in dead.error
     assert "SPOTIFY_REFRESH_TOKEN_USER_0001" in dead.error
+    assert "SPOTIFY_REFRESH_TOKEN " not in dead.error  # the playlist owner's variable
     assert read_cursor(store, "user_0001") is None
     meta = summarize(results)
     assert meta["users_failed"] == ["user_0001"]

@@ -74,13 +74,19 @@ def recently_played(
     # A blocking check that fails after the materialization is recorded: the plays of the
     # other users are kept, and the run fails at the end, so the alert sensors name the users
     # and what to do.
+    others = (
+        " (every user failed)"
+        if len(failed) == len(results)
+        else f" (the other {len(results) - len(failed)} were polled)"
+    )
     check = dg.AssetCheckResult(
         check_name="every_user_polled",
         passed=not failed,
         severity=dg.AssetCheckSeverity.ERROR,
         description="recently-played polling failed for "
         + ", ".join(r.user_id for r in failed)
-        + " (the other users were polled):\n"
+        + others
+        + ":\n"
         + "\n".join(f"- {r.error}" for r in failed)
         if failed
         else None,

@@ -290,8 +290,10 @@ def poll_user(
         body = client.recently_played(after_ms=cursor, limit=PAGE_LIMIT)
     except TokenError as exc:
         result.status = "token expired"
+        # Not the exception's own hint: it names the playlist owner's SPOTIFY_REFRESH_TOKEN.
         result.error = (
-            f"the refresh token of user {user_id!r} was refused ({exc}); the user must "
+            f"the refresh token of user {user_id!r} was refused ({exc.endpoint}: "
+            f"{exc.detail}); the user must "
             f"authorize again: run `python -m spotify_assets.auth {user_id}` and set "
             f"{refresh_token_variable(user_id)} to the token it prints (since 2026 a refresh "
             "token expires six months after authorization)"
