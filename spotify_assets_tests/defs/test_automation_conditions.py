@@ -419,6 +419,32 @@ def test_a_landed_file_brings_its_whole_downstream_in_one_run(defs):
     assert ev.tick(15) == set()  # requested once
 
 
+def test_a_batch_with_a_held_file_still_brings_the_others_to_the_dashboard(defs):
+    """One listener's bad file and another's good one in one batch: the batch's file check
+    fails (ERROR), but it holds out that file alone, so core/streams and the dashboard follow
+    on the same tick (a blocking check here stopped the good file's plays for minutes)."""
+    sensor = next(s for s in defs.sensors if s.name == "automation_sensor")
+    ev = RealGraph(defs, selection=sensor.asset_selection)
+    assert ev.tick(5) == set()
+    ev.FILE = "20250101T000000Z-cccccc"
+    ev.instance.add_dynamic_partitions(STREAMING_HISTORY.partitions.name, [ev.FILE])
+    ev.instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=STREAMING_HISTORY.key, partition=ev.FILE)
+    )
+    for check in ("parse_rate", "plays_plausible"):
+        ev.instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=STREAMING_HISTORY.key,
+                check_name=check,
+                passed=check == "parse_rate",
+                severity=dg.AssetCheckSeverity.ERROR,
+                partition=ev.FILE,
+            )
+        )
+    requested = ev.tick(10)
+    assert {"core/streams", "reports/dashboard"} <= requested
+
+
 def test_bi_exports_refresh_after_the_next_tick_when_a_mart_changed(defs):
     assert BI_EXPORT_CRON == "0 * * * *"
     bi_exports = dg.AssetKey(["reports", "bi_exports"])

@@ -335,3 +335,40 @@ def test_a_zone_declared_in_its_own_module_is_found_by_the_whole_platform(lake, 
             "where asset_key = 'raw/score_files' and check_name = 'scores_bounded' "
             "and partition is not null"
         ).fetchall() == [("high.csv", "failed")]
+
+
+@pytest.mark.slow  # a real copy over a few seconds
+def test_a_slowly_copied_file_lands_whole(lake):
+    """A file written in pieces over seconds (as ``cp`` of a big export over a network
+    share), with the sensor ticking all along: it is taken only once the copy has finished,
+    whole, and is never listed as rejected on the way."""
+    import threading
+
+    rows = [f"p{i},{i % 100}" for i in range(4000)]
+    text = "player,score\n" + "\n".join(rows) + "\n"
+    target = lake.store().path("landing/scores/big.csv")
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def copy() -> None:
+        with target.open("w") as handle:
+            for start in range(0, len(text), len(text) // 8):
+                handle.write(text[start : start + len(text) // 8])
+                handle.flush()
+                time.sleep(0.3)
+
+    writer = threading.Thread(target=copy)
+    zone = Landing(SCORES, {"lake": lake}, settle_s=1.0)
+    writer.start()
+    seen = []
+    while writer.is_alive():
+        zone.land()
+        seen.append(statuses(lake).get("big.csv"))
+        time.sleep(0.2)
+    writer.join()
+    deadline = time.monotonic() + 10
+    while statuses(lake).get("big.csv") != "accepted" and time.monotonic() < deadline:
+        zone.land()
+        time.sleep(0.2)
+    assert "rejected" not in seen and statuses(lake)["big.csv"] == "accepted"
+    [f] = processed_files(lake.store(), SCORES_ZONE, lake.store().root)
+    assert pq.read_table(f.path).num_rows == 4000
