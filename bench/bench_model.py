@@ -9,7 +9,7 @@ against the baselines.
 ``--world SCALE`` writes the sample world of that scale straight into an in-memory warehouse
 (the core tables as of the end of its listening history, three 8-hourly snapshots, and one
 more snapshot ``--horizon-days`` earlier with the popularity the API served then), so the
-forward-in-time evaluation runs too: the figures of the README's model section.
+forward-in-time evaluation runs too: the figures of docs/USER_GUIDE.md, "The popularity model".
 
 The warehouse is opened read-only. ``--sweep`` also sizes the forest: each setting is fitted
 on the training side of one artist-grouped split (the first of the CV's folds) and scored on

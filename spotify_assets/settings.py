@@ -11,7 +11,7 @@ settings, each field from the setting of the same name (``spotify_assets.defs.en
 one exception is ``spotify_assets.auth``, the command run once by hand to obtain a refresh
 token, which reads the app's credentials itself.
 
-The README's "Configuration" section lists the same variables; keep the two in step.
+docs/USER_GUIDE.md, "Configuration", lists the same variables; keep the two in step.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """How the graph keeps itself fresh: the automation conditions and freshness policies every
-domain uses, and one automation-condition sensor per group (so one group's evaluation never
-delays another's, as in dagster-open-platform).
+domain uses, and one automation-condition sensor for the whole graph (below: why not one per
+group).
 
 - Downstream of raw data, assets update when an upstream asset updated (``eager``), but only
   when every blocking check upstream passed: bad data stops where it is found.

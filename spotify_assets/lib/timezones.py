@@ -1,4 +1,4 @@
-"""One IANA time zone per country, for "local time" (docs/ARCHITECTURE.md, section 7): a
+"""One IANA time zone per country, for "local time" (docs/USER_GUIDE.md, "KPI definitions"): a
 play's ``ts`` (UTC) moved into the zone of its ``conn_country``.
 
 Rule: a country with one zone in tzdb gets it; a country with several gets its capital's (the

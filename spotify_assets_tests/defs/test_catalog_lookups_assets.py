@@ -1,5 +1,5 @@
 """Issue 12's "done when", through Dagster with real resources in tmp_path, as ``make demo``
-runs it (on the tiny world: the demo world takes minutes; its figures are in the README):
+runs it (on the tiny world: the demo world takes minutes; its figures are in docs/PERFORMANCE.md):
 listening-history exports land and the zone's sensor tick ingests them, one playlist window is
 snapshotted, the catalog and listening tables are built, ``catalog_lookups_job`` runs once,
 ``core.streams`` is built again with what it found, then the engagement marts.

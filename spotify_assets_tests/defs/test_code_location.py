@@ -1,5 +1,5 @@
 """The code location loads the way `dagster dev` loads it (workspace.yaml), with every
-schedule and sensor on by default where the README says so."""
+schedule and sensor on by default where docs/OPERATIONS.md says so."""
 
 from __future__ import annotations
 

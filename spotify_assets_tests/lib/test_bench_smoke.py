@@ -1,4 +1,4 @@
-"""The bench scripts the README quotes still run: each at a tiny size, as a subprocess, with
+"""The bench scripts docs/PERFORMANCE.md quotes still run: each at a tiny size, as a subprocess, with
 its printed figures checked for shape (the figures themselves are not asserted: timing is
 measured, never tested)."""
 

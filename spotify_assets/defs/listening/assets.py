@@ -1,15 +1,17 @@
-"""Group ``listening``: Spotify privacy exports dropped into the landing zone -> one
-Parquet file per export file -> ``core.streams`` (deduplicated plays) and ``core.listeners``.
+"""Group ``listening``: Spotify privacy exports dropped into the landing zone (declared in
+``history_files.py``) -> one Parquet file per export file -> ``core.streams`` (deduplicated
+plays) and ``core.listeners``.
 
 Lineage::
 
     landing/streaming_history/<user_id>/*.json  (the sensor watches it)
-      -> raw/streaming_history_files  (one dynamic partition per file; Parquet in the lake's
+      -> raw/streaming_history_files  (a batch of files per partition; Parquet in the lake's
                                        processed area, rejected records beside it)
       -> core/streams, core/listeners, core/rejected_stream_records  (DuckDB over the Parquet)
 
-A file that cannot be read at all is moved to ``landing/_rejected/`` with a reason file and
-does not stop the other files of its run; bad records are kept aside with their reason.
+A file that cannot be read at all stays where it is, listed as rejected with the reason, and
+does not stop the other files of its batch; bad records are kept aside with their reason; a
+file failing a blocking check is held out of core.streams alone until fixed or removed.
 """
 
 import tempfile

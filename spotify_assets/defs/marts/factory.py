@@ -6,7 +6,7 @@ becomes a DataFrame), so the cost of a step (a run event, a connection) is paid 
 domain rather than once per mart, while ``can_subset`` still lets the UI or automation refresh
 a single mart. Each mart gets its own materialization with ``dagster/row_count``,
 ``dagster/column_schema`` (with the column descriptions), ``dagster/column_lineage``, its
-headline numbers and its charts as Markdown with embedded PNGs.
+headline numbers and its plots as Markdown with embedded PNGs.
 
 Charts are drawn in a background thread while DuckDB computes the next mart: DuckDB releases
 the GIL while it works, so drawing costs little extra wall time.
@@ -96,10 +96,10 @@ def column_lineage(mart: Mart) -> dg.TableColumnLineage:
 
 
 def draw_plots(mart: Mart, frames: Sequence["pd.DataFrame"]) -> str:
-    """All of a mart's charts as one Markdown block (a heading and an image each)."""
+    """All of a mart's plots as one Markdown block (a heading and an image each)."""
     parts = []
-    for chart, frame in zip(mart.plots, frames, strict=True):
-        parts.append(f"**{chart.title}**\n\n{markdown_image(render(chart, frame), chart.title)}")
+    for plot, frame in zip(mart.plots, frames, strict=True):
+        parts.append(f"**{plot.title}**\n\n{markdown_image(render(plot, frame), plot.title)}")
     return "\n\n".join(parts)
 
 

@@ -113,7 +113,7 @@ class MatchDecision:
 
 
 def accept_match(artist_name: str, track_name: str, items: list[dict[str, Any]]) -> MatchDecision:
-    """The rule (README, "Catalog lookups"): of the search results, the candidates are the
+    """The rule (docs/USER_GUIDE.md, "Catalog lookups"): of the search results, the candidates are the
     tracks whose primary artist has the row's artist name and whose title is the row's title
     (compared by :func:`norm_name`); when none has the same title, titles are compared without
     featured artists and remaster marks (:func:`base_title`). One distinct candidate (or several

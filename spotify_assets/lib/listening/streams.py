@@ -4,7 +4,7 @@
 Each landed export file becomes one Parquet file of normalized plays (see
 ``spotify_assets.lib.listening.export_files``). ``core.streams`` is their union with duplicates
 removed: the same play (user, ``ts``, content id, ``ms_played``) in overlapping export files is
-one play (docs/ARCHITECTURE.md, section 7); for account-data rows, which have no URI, the item is
+one play (docs/USER_GUIDE.md, "KPI definitions"); for account-data rows, which have no URI, the item is
 its names (see :func:`play_key_sql`). Of duplicates, the row of the first file (by file key, then
 record index) is kept.
 
@@ -37,7 +37,7 @@ class BuildStats:
 
 
 def play_key_sql(alias: str = "") -> list[str]:
-    """The play key as SQL expressions over ``alias`` (docs/ARCHITECTURE.md, section 7):
+    """The play key as SQL expressions over ``alias`` (docs/USER_GUIDE.md, "KPI definitions"):
     user, format, ``ts``, ``ms_played`` and the item. The item of an extended-format row is
     its Spotify id (track, episode, chapter or audiobook), or its names when it has none; an
     account-data row (no URIs) is always keyed by its names, so resolving its track id later
@@ -122,7 +122,7 @@ def streams_dedup_sql(source: str) -> str:
     """A DuckDB ``SELECT`` that keeps one row per play from ``source`` (a table name or a
     ``read_parquet(...)`` call over the processed Parquet files).
 
-    Duplicates (docs/ARCHITECTURE.md, section 7) are the same user, ``ts``, item and
+    Duplicates (docs/USER_GUIDE.md, "KPI definitions") are the same user, ``ts``, item and
     ``ms_played`` from overlapping export files; the item is its Spotify id (track, episode,
     chapter or audiobook) or, when a row has none (every account-data row), its names
     (track/episode/chapter name and artist/show/audiobook title). The two formats never merge

@@ -1,7 +1,7 @@
 """Engagement marts (Dagster-free): how much, when, what and how people listen, from
 ``core.streams`` (and the catalog where a genre or popularity is needed).
 
-Every figure follows the KPI definitions of docs/ARCHITECTURE.md, section 7 (see
+Every figure follows the KPI definitions of docs/USER_GUIDE.md, "KPI definitions" (see
 :mod:`spotify_assets.lib.marts.spec`): music plays only, a stream is >= 30 s, listening hours
 add ``ms_played`` of all music plays, an active user has a stream in the period, local time is
 ``ts`` (the end of the play) in the zone of ``conn_country`` (:mod:`spotify_assets.lib.timezones`,

@@ -1,10 +1,10 @@
 """Listener marts (Dagster-free): every listener's own story, a Wrapped per user and UTC year.
 
-Definitions (the README's "Wrapped" section says the same for readers):
+Definitions (docs/USER_GUIDE.md, "Wrapped", says the same for readers):
 
 - a **listener-year** is a user and a UTC calendar year of ``ts`` (the end of the play); the
   **all-time** row of a user has ``year`` null (``period = 'all'``, so the row key has no null);
-- music figures follow the KPI definitions (docs/ARCHITECTURE.md, section 7): ``plays`` and
+- music figures follow the KPI definitions (docs/USER_GUIDE.md, "KPI definitions"): ``plays`` and
   ``minutes_played`` count music plays of any length, a **stream** is a play of >= 30 s;
 - an **item** is a track (``track_id``; by name and artist where the export had no id), an
   artist (``lower(artist_name)``), an album (``lower(artist) - lower(album)``), a genre family

@@ -1,12 +1,12 @@
 """What a mart is, independent of Dagster: a named SELECT over the warehouse, its columns with
-descriptions, where each derived column comes from, and the chart a person reads instead of it.
+descriptions, where each derived column comes from, and the plot a person reads instead of it.
 
 The definitions layer (``spotify_assets/defs/marts``) turns each :class:`Mart` into an asset that
 runs ``CREATE OR REPLACE TABLE marts.<name> AS <sql>`` in DuckDB, emits the column schema,
 row count and column lineage, and renders :attr:`Mart.plots` with
 :func:`spotify_assets.lib.reports.plots.render` into the asset's metadata and the dashboard.
 Big tables (``core.streams``) are only ever read here, in SQL; only the finished mart (small)
-is turned into a DataFrame, for its chart.
+is turned into a DataFrame, for its plot.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ PlotKind = Literal["line", "bar", "barh", "stacked_bar", "area", "heatmap", "sca
 
 @dataclass(frozen=True)
 class PlotSpec:
-    """A declarative chart of a mart (rendered by :mod:`spotify_assets.lib.reports.plots`).
+    """A declarative plot of a mart (rendered by :mod:`spotify_assets.lib.reports.plots`).
 
-    ``query`` (optional) is a SELECT over the warehouse that shapes the mart for this chart
-    (a filter, a top-N, a pivot); without it the chart reads the whole mart table.
+    ``query`` (optional) is a SELECT over the warehouse that shapes the mart for this plot
+    (a filter, a top-N, a pivot); without it the plot reads the whole mart table.
     For ``heatmap``: ``x`` and ``y`` are the axes and ``value`` the cell. For ``scatter``:
     ``fit="log10x"`` draws a least-squares line of y on log10(x + 1) and puts x on a log axis.
     ``series`` names a column whose values become separate lines/bars (long format).
-    ``picker`` names a column a person filters the chart by in the dashboard (a year, a
-    region); ``picker_all`` offers "all" (the default) besides its values, else the chart
+    ``picker`` names a column a person filters the plot by in the dashboard (a year, a
+    region); ``picker_all`` offers "all" (the default) besides its values, else the plot
     starts on the frame's first value (what the PNG shows).
     """
 
@@ -119,7 +119,7 @@ class Mart:
 # Shared definitions every mart module uses, so one KPI means one thing everywhere.
 
 #: Music plays only: podcasts and audiobooks are left out of music KPIs
-#: (docs/ARCHITECTURE.md, section 7).
+#: (docs/USER_GUIDE.md, "KPI definitions").
 MUSIC_PLAYS = "core.streams where content_type = 'music'"
 
 #: A stream: a music play of at least 30 seconds.

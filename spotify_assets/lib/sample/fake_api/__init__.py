@@ -1,4 +1,4 @@
-"""A local fake Spotify Web API over the sample world (docs/ARCHITECTURE.md, section 9),
+"""A local fake Spotify Web API over the sample world (docs/USER_GUIDE.md, "The sample world"),
 Dagster-free.
 
 Start ``FakeSpotifyServer(world, mode=..., faults=FaultConfig(...))`` (a context manager), then

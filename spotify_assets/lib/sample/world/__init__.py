@@ -1,4 +1,4 @@
-"""The embedded sample world (docs/ARCHITECTURE.md, section 9): a deterministic, calibrated
+"""The embedded sample world (docs/USER_GUIDE.md, "The sample world"): a deterministic, calibrated
 synthetic Spotify catalog, playlists and listening histories, Dagster-free."""
 
 from spotify_assets.lib.sample.world.base import (

@@ -26,7 +26,7 @@ from spotify_assets.lib.sample.world.names import (
     _SYLLABLES,
 )
 
-# Stream shares by genre family (docs/ARCHITECTURE.md, section 9), in GENRE_FAMILIES order.
+# Stream shares by genre family (docs/USER_GUIDE.md, "The sample world"), in GENRE_FAMILIES order.
 _FAMILY_STREAM_SHARE = {
     "hip hop/r&b": 0.25,
     "rock": 0.20,

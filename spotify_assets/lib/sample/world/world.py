@@ -1,5 +1,5 @@
 """The deterministic sample world: a synthetic but calibrated Spotify catalog, playlists and
-listeners (docs/ARCHITECTURE.md, section 9), built with vectorized numpy from one seed.
+listeners (docs/USER_GUIDE.md, "The sample world"), built with vectorized numpy from one seed.
 
 Everything is drawn from ``np.random.default_rng([seed, tag, ...])`` streams, one per concern
 (artists, albums, playlists, each user's plays...), so one part can be regenerated alone (a
