@@ -1,6 +1,6 @@
 """Resources for the current environment, chosen from environment variables (see
-``spotify_assets.settings`` and docs/USER_GUIDE.md, "Configuration"). Assets ask for resources by key and never
-change between environments: the lake is a folder or S3, Spotify is the sample world or the
+``spotify_assets.settings`` and docs/USER_GUIDE.md, "Configuration"). Assets ask for
+resources by key and never change between environments: the lake is a folder or S3, Spotify is the sample world or the
 real API, through these keys:
 
 - ``spotify``: :class:`SpotifyResource`
