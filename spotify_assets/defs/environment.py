@@ -1,7 +1,7 @@
 """Resources for the current environment, chosen from environment variables (see
-``spotify_assets.settings`` and docs/USER_GUIDE.md, "Configuration"). Assets ask for
-resources by key and never change between environments: the lake is a folder or S3, Spotify is the sample world or the
-real API, through these keys:
+``spotify_assets.settings`` and docs/USER_GUIDE.md, "Configuration"). Assets ask for resources by
+key and never change between environments: the lake is a folder or S3, Spotify is the sample world
+or the real API, through these keys:
 
 - ``spotify``: :class:`SpotifyResource`
 - ``lake``: :class:`LakeResource` (also how many landed files an ingest run takes,

@@ -1,6 +1,6 @@
 """The bench scripts docs/PERFORMANCE.md quotes still run: each at a tiny size, as a
-subprocess, with its printed figures checked for shape (the figures themselves are not asserted: timing is
-measured, never tested)."""
+subprocess, with its printed figures checked for shape (the figures themselves are not
+asserted: timing is measured, never tested)."""
 
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ The features, target, cross-validation and baselines are in ``spotify_assets.lib
 (Dagster-free); the forward evaluation, the rows of the predictions and evaluation tables and
 the model's Markdown tables and charts in ``spotify_assets.lib.ml.evaluation``.
 
-Policy (docs/USER_GUIDE.md, "The popularity model"): Spotify's developer terms forbid
-training models on Spotify content, so the model trains on the sample world by default and on live API content
-only when ``SPOTIFY_ML_ALLOW_LIVE_TRAINING=true``.
+Policy (docs/USER_GUIDE.md, "The popularity model"): Spotify's developer terms forbid training
+models on Spotify content, so the model trains on the sample world by default and on live API
+content only when ``SPOTIFY_ML_ALLOW_LIVE_TRAINING=true``.
 """
 
 import dataclasses

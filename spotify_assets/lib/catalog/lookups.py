@@ -113,8 +113,8 @@ class MatchDecision:
 
 
 def accept_match(artist_name: str, track_name: str, items: list[dict[str, Any]]) -> MatchDecision:
-    """The rule (docs/USER_GUIDE.md, "Catalog lookups"): of the search results, the
-    candidates are the tracks whose primary artist has the row's artist name and whose title is the row's title
+    """The rule (docs/USER_GUIDE.md, "Catalog lookups"): of the search results, the candidates
+    are the tracks whose primary artist has the row's artist name and whose title is the row's title
     (compared by :func:`norm_name`); when none has the same title, titles are compared without
     featured artists and remaster marks (:func:`base_title`). One distinct candidate (or several
     with one ISRC: the same recording on an album and a single) is a match, taken in Spotify's

@@ -4,8 +4,8 @@
 Each landed export file becomes one Parquet file of normalized plays (see
 ``spotify_assets.lib.listening.export_files``). ``core.streams`` is their union with duplicates
 removed: the same play (user, ``ts``, content id, ``ms_played``) in overlapping export files is
-one play (docs/USER_GUIDE.md, "KPI definitions"); for account-data rows, which have no URI,
-the item is its names (see :func:`play_key_sql`). Of duplicates, the row of the first file (by file key, then
+one play (docs/USER_GUIDE.md, "KPI definitions"); for account-data rows, which have no URI, the item
+is its names (see :func:`play_key_sql`). Of duplicates, the row of the first file (by file key, then
 record index) is kept.
 
 The build is incremental when files were only added: their rows are inserted unless the same

@@ -2,11 +2,11 @@
 
 Why a real HTTP server rather than mocks: the ingestion code (spotipy, its session, our retry
 loop, the parsers) must run the same path offline as online. The server speaks the 2026 API
-(docs/USER_GUIDE.md, "The Spotify Web API in 2026"): the token endpoint (client credentials,
-refresh token), playlists and their items (owned playlists only, user token only), single- and multi-id
-catalog endpoints, recently-played; it can play a development-mode app (no multi-id endpoints,
-no popularity, followers or label) and inject faults (429 with ``Retry-After``, 5xx, slow,
-truncated bodies).
+(docs/USER_GUIDE.md, "The Spotify Web API in 2026"): the token endpoint (client credentials, refresh
+token), playlists and their items (owned playlists only, user token only), single- and multi-id
+catalog endpoints, recently-played; it can play a development-mode app (no multi-id endpoints, no
+popularity, followers or label) and inject faults (429 with ``Retry-After``, 5xx, slow, truncated
+bodies).
 
 Time: every answer is "as of" an instant: the ``X-Sample-As-Of`` request header (ISO 8601) if
 present, else the instant set with :meth:`FakeSpotifyServer.set_as_of`, else now clamped to the
