@@ -128,3 +128,25 @@ def test_unknown_reason_end_is_a_warning_and_unknown_content_type_an_error():
     assert end.examples[0]["reason_end"] == "teleported"
     assert not kind.passed and kind.violations == 1 and kind.rule.blocking
     assert start.passed
+
+
+def test_every_reason_value_seen_in_real_exports_is_known():
+    """A 2025 export with every reason_start/reason_end value people's exports hold (the
+    'reconnect' of 2025 among them, blanks as null): no value check warns."""
+    from pathlib import Path
+
+    from spotify_assets.defs.listening.assets import STREAMS_VALUE_RULES
+    from spotify_assets.lib.listening.export_archive import parse_landed_export
+    from spotify_assets.lib.quality.rules import evaluate
+
+    name = "Streaming_History_Audio_2025_reasons.json"
+    data = (Path(__file__).parents[1] / "lib/fixtures/streaming_history" / name).read_bytes()
+    parsed = parse_landed_export(data, name=name, source_file=f"u/{name}", user_id="u")
+    assert "reconnect" in parsed.table.column("reason_start").to_pylist()
+    with duckdb.connect() as conn:
+        conn.execute("create schema core")
+        conn.register("parsed", parsed.table)
+        conn.execute("create table core.streams as select * from parsed")
+        failing = [r.rule.name for r in (evaluate(conn, rule) for rule in STREAMS_VALUE_RULES)
+                   if not r.passed]  # fmt: skip
+    assert failing == []

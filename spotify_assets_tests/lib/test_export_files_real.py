@@ -278,6 +278,31 @@ def test_files_that_tell_their_kind_are_not_mixed():
     assert set(col(land(ENDSONG, "endsong.json"), "mixed_history")) == {None}
 
 
+def test_account_data_audiobooks_are_audiobooks_with_their_names():
+    """StreamingHistory_audiobook_N.json (account data since 2023): audiobooks, with book,
+    chapter and author (an older vintage has no authorName), never 'unknown'; two chapters
+    of two books at the same minute and length stay two plays."""
+    name = "StreamingHistory_audiobook_0.json"
+    p = land((HISTORY / name).read_bytes(), f"x/{name}")
+    assert set(col(p, "content_type")) == {"audiobook"}
+    assert col(p, "audiobook_title")[:2] == ["Frankenstein", "Frankenstein"]
+    assert col(p, "audiobook_chapter_title")[:2] == ["Letter 1", "Chapter 1"]
+    assert col(p, "audiobook_author") == [*["Mary Shelley"] * 3, "Bram Stoker", "Jane Austen", None]
+    assert set(col(p, "track_name")) == {None} and set(col(p, "episode_name")) == {None}
+    assert p.info.get("duplicates_in_file", 0) == 0 and p.table.num_rows == 6
+    # Content decides, not the name: the same records under a neutral name are audiobooks too.
+    renamed = land((HISTORY / name).read_bytes(), "x/history.json")
+    assert set(col(renamed, "content_type")) == {"audiobook"}
+
+
+def test_account_data_video_history_is_not_ingested():
+    with pytest.raises(NotIngested, match="video history"):
+        land(
+            (HISTORY / "StreamingHistory_video_0.json").read_bytes(),
+            "StreamingHistory_video_0.json",
+        )
+
+
 def test_podcast_records_in_a_mixed_file_are_podcasts_not_flagged():
     records = [
         account(),

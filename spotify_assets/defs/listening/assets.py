@@ -47,18 +47,18 @@ STREAMS_KEY = dg.AssetKey(["core", "streams"])
 STREAMING_FILES_KEY = STREAMING_HISTORY.key
 
 # Values Spotify's exports use. content_type is ours (ERROR); the reasons are Spotify's, and a
-# new one appears now and then: WARN, so a person adds it here and to the KPI docs.
+# new one appears now and then: WARN, so a person adds it here and to the KPI docs. Collected
+# from published exports, importers and the client's enums ("reconnect" since 2025; blanks
+# are read as null).
 CONTENT_TYPES = ["music", "podcast", "audiobook", "unknown"]
-REASONS_START = [
-    "appload", "backbtn", "clickrow", "clickside", "endplay", "fwdbtn", "persisted",
-    "playbtn", "popup", "remote", "switched-to-audio", "switched-to-video", "trackdone",
-    "trackerror", "unknown", "uriopen",
+_BOTH_ENDS = [
+    "backbtn", "clickrow", "clickside", "endplay", "fwdbtn", "playbtn", "popup", "remote",
+    "switched-to-audio", "switched-to-video", "trackdone", "trackerror", "unknown", "uriopen",
 ]  # fmt: skip
-REASONS_END = [
-    "backbtn", "clickrow", "endplay", "fwdbtn", "logout", "popup", "remote",
-    "trackdone", "trackerror", "unexpected-exit", "unexpected-exit-while-paused", "unknown",
-    "uriopen",
-]  # fmt: skip
+REASONS_START = sorted({*_BOTH_ENDS, "appload", "persisted", "reconnect", "splitdelivery"})
+REASONS_END = sorted(
+    {*_BOTH_ENDS, "logout", "reconnect", "unexpected-exit", "unexpected-exit-while-paused"}
+)
 STREAMS_VALUE_RULES = [
     accepted_values("core.streams", "content_type", CONTENT_TYPES, key="source_file, record_index"),
     accepted_values(

@@ -159,6 +159,7 @@ STREAMS_SCHEMA: pa.Schema = pa.schema(
         pa.field("show_name", pa.string()),
         pa.field("audiobook_title", pa.string()),
         pa.field("audiobook_chapter_title", pa.string()),
+        pa.field("audiobook_author", pa.string()),
         pa.field("ms_played", pa.int64(), nullable=False),
         pa.field("conn_country", pa.string()),
         pa.field("platform", pa.string()),
@@ -214,6 +215,9 @@ ACCOUNT_DATA_FIELDS: tuple[str, ...] = (
     "msPlayed",
     "podcastName",
     "episodeName",
+    "audiobookName",
+    "chapterName",
+    "authorName",
 )
 PERSONAL_FIELDS: tuple[str, ...] = (
     "ip_addr",
@@ -237,7 +241,10 @@ _EXTENDED_MARKERS = (
     "reason_end",
     "audiobook_uri",
 )
-_ACCOUNT_MARKERS = ("endTime", "msPlayed", "artistName", "trackName", "podcastName", "episodeName")
+_ACCOUNT_MARKERS = (
+    "endTime", "msPlayed", "artistName", "trackName", "podcastName", "episodeName",
+    "audiobookName", "chapterName",
+)  # fmt: skip
 
 _ISO_CODES = (
     "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ "
@@ -436,7 +443,8 @@ _STATISTICS_COLUMNS = [
 
 def format_hint(file_name: str) -> tuple[ExportFormat | None, str | None]:
     """What a file name suggests: the format and, for account data, ``"music"``,
-    ``"podcast"`` or ``None`` (the old mixed files). Only a hint: content decides."""
+    ``"podcast"``, ``"audiobook"`` or ``None`` (the old mixed files). Only a hint: content
+    decides."""
     name = file_name.replace("\\", "/").rsplit("/", 1)[-1].lower()
     if _EXTENDED_NAME.match(name):
         return "extended", None
@@ -447,8 +455,10 @@ def format_hint(file_name: str) -> tuple[ExportFormat | None, str | None]:
 
 
 _EXTENDED_NAME = re.compile(r"(streaming_history_(audio|video)_.*|endsong(_\d+)?)\.json$")
-_ACCOUNT_NAME = re.compile(r"streaminghistory_?(music|podcast)?_?\d*\.json$")
-_VIDEO_NAME = re.compile(r"^streaming_history_video_", re.IGNORECASE)
+_ACCOUNT_NAME = re.compile(r"streaminghistory_?(music|podcast|audiobook)?_?\d*\.json$")
+# Video history, out of scope: extended (Streaming_History_Video_*) and account data
+# (StreamingHistory_video_N, since 2024).
+_VIDEO_NAME = re.compile(r"^(streaming_history_video_|streaminghistory_?video)", re.IGNORECASE)
 
 
 def _base_name(path: str) -> str:
@@ -960,6 +970,7 @@ def _extended_columns(c: dict[str, pa.Array], normalized: Counter[str]) -> dict[
         "show_name": _blank_to_null(c["episode_show_name"]),
         "audiobook_title": _blank_to_null(c["audiobook_title"]),
         "audiobook_chapter_title": _blank_to_null(c["audiobook_chapter_title"]),
+        "audiobook_author": pa.nulls(len(c["ts"]), pa.string()),
     }
     by_uri = (
         _valid(ids["track_id"]),
@@ -999,30 +1010,36 @@ def _account_columns(
     track = _blank_to_null(c["trackName"])
     show = _blank_to_null(c["podcastName"])
     episode = _blank_to_null(c["episodeName"])
-    podcast = _valid(show) | _valid(episode)
+    book = _blank_to_null(c["audiobookName"])
+    chapter = _blank_to_null(c["chapterName"])
+    author = _blank_to_null(c["authorName"])
+    audiobook = _valid(book) | _valid(chapter)
+    podcast = (_valid(show) | _valid(episode)) & ~audiobook
     named = _valid(artist) | _valid(track)
     if content_hint == "podcast":  # podcast files may name the show artist, the episode track
         show, episode = pc.coalesce(show, artist), pc.coalesce(episode, track)
-        podcast |= named
+        podcast |= named & ~audiobook
     # Music files, and files that do not tell (the old mixed ones): an artist/track row is music,
     # flagged as mixed in the latter so that the streams build can still make it a podcast.
-    music = named & ~podcast if content_hint != "podcast" else np.zeros(n, bool)
+    music = named & ~podcast & ~audiobook if content_hint != "podcast" else np.zeros(n, bool)
     mixed = music if content_hint is None else np.zeros(n, bool)
     strings = pa.nulls(n, pa.string())
     bools = pa.nulls(n, pa.bool_())
-    not_podcast = pa.array(~podcast)
+    is_music = pa.array(music | ~(podcast | audiobook))
+    is_book = pa.array(audiobook)
     return {
-        "content_type": _content_type(music, podcast, np.zeros(n, bool)),
+        "content_type": _content_type(music, podcast, audiobook),
         **dict.fromkeys(
             ("track_id", "episode_id", "audiobook_id", "audiobook_chapter_id"), strings
         ),
-        "track_name": pc.if_else(not_podcast, track, _NULL_STR),
-        "artist_name": pc.if_else(not_podcast, artist, _NULL_STR),
+        "track_name": pc.if_else(is_music, track, _NULL_STR),
+        "artist_name": pc.if_else(is_music, artist, _NULL_STR),
         "album_name": strings,
-        "episode_name": episode,
-        "show_name": show,
-        "audiobook_title": strings,
-        "audiobook_chapter_title": strings,
+        "episode_name": pc.if_else(is_book, _NULL_STR, episode),
+        "show_name": pc.if_else(is_book, _NULL_STR, show),
+        "audiobook_title": pc.if_else(is_book, book, _NULL_STR),
+        "audiobook_chapter_title": pc.if_else(is_book, chapter, _NULL_STR),
+        "audiobook_author": pc.if_else(is_book, author, _NULL_STR),
         "conn_country": strings,
         "platform": strings,
         "reason_start": strings,

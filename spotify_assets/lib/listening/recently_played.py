@@ -215,6 +215,7 @@ def normalize(
         ),
         "audiobook_title": null_s,
         "audiobook_chapter_title": null_s,
+        "audiobook_author": null_s,
         "ms_played": pa.array(ms_played, pa.int64()),
         "conn_country": null_s,
         "platform": null_s,
