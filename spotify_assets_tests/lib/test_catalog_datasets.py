@@ -1,6 +1,6 @@
 """Catalog dataset CSVs (lib/catalog/datasets.py): the artists and tracks formats and their
 variants, bad rows with their lines, what is not a dataset, the observation time, reading the
-processed files back as catalog rows and merging them with the API's observations."""
+real-shaped files people published (spreadsheet re-saves included)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spotify_assets.lib.catalog.datasets import (
-    CATALOG_DATASETS_ZONE,
-    dataset_artists,
-    dataset_tracks,
-    parse_dataset_file,
-)
-from spotify_assets.lib.catalog.parse import (
-    frame,
-    merge_dataset_artists,
-    merge_dataset_tracks,
-)
-from spotify_assets.lib.lake import LocalLakeStore
-from spotify_assets.lib.landing import BadFile, NotIngested, ingest
+from spotify_assets.lib.catalog.datasets import parse_dataset_file
+from spotify_assets.lib.landing import BadFile, NotIngested
 from spotify_assets.lib.sample.world.datasets import sample_dataset_files
 
 A1, A2, A3 = "0DheY5irMjBUeLybbCUEZ2", "0DlhY15l3wsrnlfGio2bjU", "0DmRESX2JknGPQyO15yxxU"
@@ -171,155 +160,6 @@ def test_the_observation_time_comes_from_a_date_in_the_name_else_the_landed_time
     assert parse(text, name="a-2021-04-20.csv").info["observed_from"] == "file name"
 
 
-def _land(store: LocalLakeStore, name: str, text: str) -> dict:
-    store.put_bytes(f"landing/catalog_datasets/{name}", text.encode())
-    return ingest(store, CATALOG_DATASETS_ZONE, name)
-
-
-def test_processed_files_read_back_newest_observation_wins_and_a_changed_file_replaces(
-    tmp_path: Path,
-):
-    store = LocalLakeStore(tmp_path / "lake")
-    header = "id,name,popularity,duration_ms,explicit,artists,id_artists,release_date\n"
-    _land(store, "tracks-2021-01-01.csv", header + f"{T1},Old,10,1000,0,['A'],['{A1}'],2020\n")
-    _land(
-        store,
-        "tracks-2022-01-01.csv",
-        header + f"{T1},New,20,1000,0,\"['A', 'B']\",\"['{A1}', '{A2}']\",2020\n",
-    )
-    tracks, credits, files = dataset_tracks(store, tmp_path / "work")
-    assert files == 2
-    assert tracks[["track_name", "popularity"]].values.tolist() == [["New", 20]]
-    assert tracks["source"].tolist() == ["dataset"]
-    assert credits[["artist_id", "artist_position"]].values.tolist() == [[A1, 0], [A2, 1]]
-    # The newer file re-landed with other bytes: its rows are replaced.
-    info = _land(store, "tracks-2022-01-01.csv", header + f"{T1},Newer,30,1000,0,[],[],2020\n")
-    assert info["status"] == "accepted"
-    tracks, credits, _ = dataset_tracks(store, tmp_path / "work")
-    assert tracks["popularity"].tolist() == [30] and credits.empty
-    _land(store, "artists.csv", f"id,followers,genres,name,popularity\n{A1},5.0,['pop'],A,7\n")
-    artists, genres, _ = dataset_artists(store, tmp_path / "work")
-    assert artists[["artist_id", "followers", "popularity"]].values.tolist() == [[A1, 5, 7]]
-    assert genres[["genre", "genre_family"]].values.tolist() == [["pop", "pop"]]
-
-
-def _api_tracks(popularity, last_seen) -> dict[str, pd.DataFrame]:
-    tracks = frame(
-        "tracks",
-        [
-            {"track_id": T1, "track_name": "API", "album_id": "al", "popularity": popularity,
-             "first_seen": last_seen, "last_seen": last_seen, "source": "playlist",
-             "popularity_source": "playlist" if popularity is not None else None},
-        ],
-    )  # fmt: skip
-    credits = frame("track_artists", [{"track_id": T1, "artist_id": A1, "artist_position": 0}])
-    return {"tracks": tracks, "albums": frame("albums", []), "track_artists": credits}
-
-
-def _dataset_tracks(observed: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    tracks = frame(
-        "tracks",
-        [
-            {"track_id": tid, "track_name": "DS", "popularity": pop, "duration_ms": 1000,
-             "primary_artist_id": A2, "first_seen": observed, "last_seen": observed,
-             "source": "dataset"}
-            for tid, pop in ((T1, 50), (T2, 60))
-        ],
-    )  # fmt: skip
-    credits = frame(
-        "track_artists",
-        [{"track_id": t, "artist_id": A2, "artist_position": 0} for t in (T1, T2)],
-    )
-    return tracks, credits
-
-
-@pytest.mark.parametrize(
-    ("api_popularity", "api_seen", "observed", "popularity", "source"),
-    [
-        (None, "2026-06-01", "2021-01-01", 50, "dataset"),  # development mode: the only one
-        (30, "2026-06-01", "2021-01-01", 30, "playlist"),  # the API's is newer
-        (30, "2020-06-01", "2021-01-01", 50, "dataset"),  # the dataset's is newer
-        (30, "2021-01-01", "2021-01-01", 30, "playlist"),  # a tie: the API's
-    ],
-)
-def test_track_popularity_is_the_newest_known_and_says_where_from(
-    api_popularity, api_seen, observed, popularity, source
-):
-    merged = merge_dataset_tracks(_api_tracks(api_popularity, api_seen), *_dataset_tracks(observed))
-    tracks = merged["tracks"].set_index("track_id")
-    assert (tracks.loc[T1, "popularity"], tracks.loc[T1, "popularity_source"]) == (
-        popularity,
-        source,
-    )
-    # The API's row keeps its album, name and credits; the dataset-only track is added.
-    assert (tracks.loc[T1, "album_id"], tracks.loc[T1, "track_name"]) == ("al", "API")
-    assert tracks.loc[T1, "source"] == "playlist"
-    assert (tracks.loc[T2, "source"], tracks.loc[T2, "popularity"]) == ("dataset", 60)
-    assert pd.isna(tracks.loc[T2, "album_id"])
-    credits = merged["track_artists"]
-    assert credits.loc[credits["track_id"] == T1, "artist_id"].tolist() == [A1]
-    assert credits.loc[credits["track_id"] == T2, "artist_id"].tolist() == [A2]
-
-
-def test_artist_followers_popularity_and_genres_from_the_newest_observation_that_has_them():
-    api = frame(
-        "artists",
-        [
-            # development mode: no followers or popularity, genres given
-            {"artist_id": A1, "artist_name": "One", "fetched_at": "2026-06-01",
-             "source": "playlist"},
-            # extended mode, newer than the dataset
-            {"artist_id": A2, "artist_name": "Two", "followers": 900, "popularity": 70,
-             "followers_source": "lookup", "popularity_source": "lookup",
-             "fetched_at": "2026-06-01", "source": "lookup"},
-        ],
-    )  # fmt: skip
-    api_genres = frame(
-        "artist_genres",
-        [
-            {"artist_id": A1, "genre": "rock", "genre_family": "rock"},
-            {"artist_id": A2, "genre": "pop", "genre_family": "pop"},
-        ],
-    )
-    ds = frame(
-        "artists",
-        [
-            {"artist_id": a, "artist_name": n, "followers": f, "popularity": p,
-             "fetched_at": "2021-01-01", "source": "dataset"}
-            for a, n, f, p in ((A1, "Uno", 10, 5), (A2, "Dos", 20, 6), (A3, "Tres", None, 7))
-        ],
-    )  # fmt: skip
-    ds_genres = frame(
-        "artist_genres",
-        [
-            {"artist_id": A2, "genre": "dance pop", "genre_family": "pop"},
-            {"artist_id": A3, "genre": "metal", "genre_family": "metal"},
-        ],
-    )
-    artists, genres = merge_dataset_artists(api, api_genres, ds, ds_genres)
-    got = artists.set_index("artist_id")
-    assert got.loc[A1, ["artist_name", "followers", "popularity"]].tolist() == ["One", 10, 5]
-    assert got.loc[A1, ["followers_source", "popularity_source", "source"]].tolist() == [
-        "dataset",
-        "dataset",
-        "playlist",
-    ]
-    assert got.loc[A2, ["followers", "popularity", "followers_source"]].tolist() == [
-        900,
-        70,
-        "lookup",
-    ]
-    assert got.loc[A3, ["source", "popularity", "popularity_source"]].tolist() == [
-        "dataset",
-        7,
-        "dataset",
-    ]
-    assert pd.isna(got.loc[A3, "followers"]) and pd.isna(got.loc[A3, "followers_source"])
-    assert sorted(map(tuple, genres[["artist_id", "genre"]].values.tolist())) == sorted(
-        [(A1, "rock"), (A2, "pop"), (A3, "metal")]
-    )
-
-
 def test_sample_world_dataset_is_deterministic_and_reads_clean(tiny_world):
     files = sample_dataset_files(tiny_world)
     assert files == sample_dataset_files(tiny_world)
@@ -373,3 +213,125 @@ def test_the_hugging_face_tracks_dataset_names_joined_by_semicolons_and_rows_per
         (6, "artists '['Broken list' is not a list"),
     ]
     assert parsed.info["records"] == 4  # five rows, one of them an exact duplicate
+
+
+# -- real-shaped files ------------------------------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "catalog_datasets"
+#: file -> how an independent reader (pandas, told the format) reads it.
+TRACK_FILES = {
+    "tracks.csv": {"sep": ","},
+    "tracks.tsv": {"sep": "\t"},
+    "tracks_excel_de.csv": {
+        "sep": ";",
+        "decimal": ",",
+        "encoding": "utf-8-sig",
+        "dates": "%d.%m.%Y",
+    },
+    "tracks_excel_us.csv": {"sep": ",", "encoding": "cp1252", "dates": "%m/%d/%Y"},
+    "dataset.csv": {"sep": ","},
+    "tracks_features.csv": {"sep": ","},
+}
+
+
+def independent_tracks(name: str) -> pd.DataFrame:
+    """The tracks of a fixture as pandas and ``ast`` read them, knowing the file's format:
+    one row per id (the first), ids, popularity, duration (0 is none), credits, ISO date."""
+    import ast
+
+    how = TRACK_FILES[name]
+    df = pd.read_csv(
+        FIXTURES / name, sep=how["sep"], decimal=how.get("decimal", "."),
+        encoding=how.get("encoding", "utf-8"), dtype=str, keep_default_na=False,
+    )  # fmt: skip
+    rows = len(df)
+    df = df.rename(columns={"track_id": "id", "track_name": "name", "artist_ids": "id_artists"})
+    df = df.drop_duplicates("id")
+    out = pd.DataFrame({"track_id": df["id"], "track_name": df["name"].replace("", None)})
+    if "popularity" in df:
+        out["popularity"] = pd.to_numeric(df["popularity"]).astype("Int64")
+    duration = pd.to_numeric(df["duration_ms"]).astype("Int64")
+    out["duration_ms"] = duration.where(duration > 0)
+    ids = df["id_artists"] if "id_artists" in df else pd.Series("[]", index=df.index)
+    out["artist_ids"] = [ast.literal_eval(v) if v else [] for v in ids]
+    if "release_date" in df:
+        dates = df["release_date"]
+        if "dates" in how:  # a year alone stays as it is
+            full = pd.to_datetime(dates, format=how["dates"], errors="coerce")
+            dates = full.dt.strftime("%Y-%m-%d").where(full.notna(), dates)
+        out["release_date"] = dates  # Spotify's 0000 too (its release_year is null)
+    out["energy"] = pd.to_numeric(df["energy"].str.replace(",", "."))
+    out.attrs["rows"] = rows
+    return out.reset_index(drop=True)
+
+
+def plain(values: pd.Series) -> list:
+    return [None if pd.isna(v) else v for v in values]
+
+
+@pytest.mark.parametrize("name", sorted(TRACK_FILES))
+def test_real_shaped_tracks_files_read_as_an_independent_reading_finds_them(name):
+    data = (FIXTURES / name).read_bytes()
+    parsed = parse(data, name=name)
+    got = parsed.table.to_pandas()
+    want = independent_tracks(name)
+    assert got["track_id"].tolist() == want["track_id"].tolist()
+    assert not parsed.rejected, parsed.rejected
+    # Every row is accounted for: read, or a duplicate of one read.
+    assert parsed.info["records"] == len(want)
+    assert parsed.info["records"] + parsed.info.get("duplicate_rows", 0) == want.attrs["rows"]
+    for column in ("track_name", "popularity", "duration_ms", "release_date"):
+        if column in want:
+            assert plain(got[column]) == plain(want[column]), column
+    assert [list(v) for v in got["artist_ids"]] == want["artist_ids"].tolist()
+    assert got["energy"].tolist() == pytest.approx(want["energy"].tolist())
+
+
+def test_spreadsheet_re_saves_say_what_they_were_read_as():
+    de = parse((FIXTURES / "tracks_excel_de.csv").read_bytes(), name="de.csv").info
+    assert (de["delimiter"], de["release_date_form"]) == (";", "D.M.YYYY")
+    us = parse((FIXTURES / "tracks_excel_us.csv").read_bytes(), name="us.csv").info
+    assert (us["encoding"], us["release_date_form"]) == ("cp1252", "M/D/YYYY")
+    # A slash date whose first part exceeds 12 shows the file is day first.
+    day_first = parse(
+        "id,name,popularity,artists,release_date\n"
+        f"{T1},A,1,['A'],22/02/1922\n{T2},B,1,['B'],01/06/1922\n"
+    )
+    assert day_first.table.column("release_date").to_pylist() == ["1922-02-22", "1922-06-01"]
+    assert day_first.info["release_date_form"] == "D/M/YYYY"
+
+
+def test_the_114k_track_datasets_empty_row_keeps_its_features_without_a_duration():
+    parsed = parse((FIXTURES / "dataset.csv").read_bytes(), name="dataset.csv")
+    row = next(r for r in parsed.table.to_pylist() if r["track_id"] == "1kR4gIb7nGxHPI3D2ifs59")
+    assert row["duration_ms"] is None and row["artist_names"] == [] and row["energy"] == 0.583
+    assert parsed.info["nulled"] == {"duration_ms": 1}
+    assert parsed.info["duplicate_rows"] == 1  # I'm Yours, under acoustic and folk
+
+
+def test_names_in_brackets_quotes_and_lists_are_names():
+    parsed = parse(
+        "id,name,popularity,artists\n"
+        f"{T1},Wataridori,49,[Alexandros]\n"
+        f'{T2},Helpless,52,"Crosby, Stills, Nash & Young"\n'
+        f'{T3},Word Crimes,55,"[\'""Weird Al"" Yankovic\']"\n'
+    )
+    names = {r["track_id"]: r["artist_names"] for r in parsed.table.to_pylist()}
+    assert names == {
+        T1: ["[Alexandros]"],
+        T2: ["Crosby, Stills, Nash & Young"],
+        T3: ['"Weird Al" Yankovic'],
+    }
+    broken = parse(f'id,name,popularity,artists\n{T1},X,1,"[\'unclosed"\n')
+    assert [r.reason.endswith("is not a list") for r in broken.rejected] == [True]
+
+
+def test_an_unknown_separator_is_named_in_the_reason():
+    text = "id_name_popularity_duration_ms_artists\n" + f"{T1}_A_1_1000_B\n"
+    with pytest.raises(NotIngested, match="separated by '_'.*save it again"):
+        parse(text)
+
+
+def test_a_file_of_another_dataset_is_not_ingested_with_the_columns_it_lacks():
+    with pytest.raises(NotIngested, match="not a catalog dataset"):
+        parse((FIXTURES / "spotify-2023.csv").read_bytes(), name="spotify-2023.csv")

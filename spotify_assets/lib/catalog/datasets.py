@@ -4,9 +4,8 @@
 Development-mode apps get no ``popularity`` and no ``followers`` from the Web API since 2026;
 these files have them. A landed CSV is one partition of the zone (the landed-file mechanism of
 :mod:`spotify_assets.lib.landing`); :func:`parse_dataset_file` makes it a Parquet file of the
-processed area, and :func:`dataset_tracks` and :func:`dataset_artists` read them back as catalog
-rows with ``source = 'dataset'``, merged into ``core.tracks`` / ``core.artists`` by
-:func:`spotify_assets.lib.catalog.parse.merge_dataset_tracks` and ``merge_dataset_artists``.
+processed area; :mod:`spotify_assets.lib.catalog.dataset_merge` reads them back and merges them
+into the catalog tables, field by field.
 
 Formats (told apart by the header, in any column order, extra columns accepted)
 -------------------------------------------------------------------------------
@@ -14,7 +13,9 @@ Formats (told apart by the header, in any column order, extra columns accepted)
   a float (``44.0``) and may be empty; ``genres`` a Python-list string (``['pop', 'dance
   pop']``, ``[]``; names holding a quote come double-quoted: ``["children's music"]``).
 - **tracks**: ``id, name, popularity, duration_ms, explicit, artists, id_artists,
-  release_date`` and the audio features
+  release_date``, optionally ``album_id``, ``album``/``album_name``, ``track_number``,
+  ``disc_number`` (the 1.2M-songs dataset, whose ``artist_ids`` is ``id_artists``), and the
+  audio features
   (``danceability, energy, key, loudness, mode, speechiness, acousticness,
   instrumentalness, liveness, valence, tempo, time_signature``, all optional). ``artists``
   and ``id_artists`` are Python-list strings in credit order (``artists`` may also be names
@@ -26,25 +27,35 @@ Formats (told apart by the header, in any column order, extra columns accepted)
 Header names match case-insensitively (``track_id``/``artist_id`` for ``id``,
 ``track_name``/``artist_name`` for ``name``, ``track_popularity``/``artist_popularity`` for
 ``popularity`` too); an id may be a ``spotify:track:``/``spotify:artist:`` URI. A header
-that has ``id``, ``name`` and ``popularity`` plus ``id_artists``, ``artists``,
-``duration_ms`` or ``release_date`` is a tracks file; with ``followers`` or ``genres`` (and
-none of those) an artists file. Any other CSV (or a text that is no CSV) is
-:class:`NotIngested`, and stays where it is with the reason. UTF-8 (a BOM allowed); a file
-that is not UTF-8 is read as Windows-1252 (``info["encoding"]``); binary data is a
-:class:`BadFile`.
+that has ``id`` and ``name`` plus ``id_artists``, ``artists``, ``duration_ms``,
+``release_date``, ``album_id`` or ``album_name`` is a tracks file; with ``followers`` or
+``genres`` (and none of those) an artists file. Any other CSV (or a text that is no CSV) is
+:class:`NotIngested`, and stays where it is with the reason (a header that looks separated by
+a character the reader does not take, such as ``_``, is named in it).
+
+Spreadsheet re-saves: ``,``, ``;``, tab or ``|`` between columns; with ``;`` or tabs, decimal
+commas (``0,645``); release dates as ``M/D/YYYY`` (``D/M/YYYY`` when a first part above 12
+shows the file is day first) or ``D.M.YYYY`` (``info["release_date_form"]``).
+
+UTF-8 (a BOM allowed); a file that is not UTF-8 is read as Windows-1252
+(``info["encoding"]``); binary data is a :class:`BadFile`.
 
 Rows
 ----
 A row is rejected (its physical line and the reason kept) when: its field count is not the
 header's; the id is not a 22-character base-62 id; ``popularity`` is present but not a whole
 number from 0 to 100; ``followers`` is present but not a whole number >= 0 (``44.0`` is
-whole); ``genres``, ``artists`` or ``id_artists`` is present but not a list; an ``id_artists``
+whole); ``genres`` or ``id_artists`` is present but not a list, or ``artists`` opens like a
+list literal (``['`` or ``["``) but is none (else it is names joined by ``;``: ``[Alexandros]``
+is a band); an ``id_artists``
 entry is not an artist id; the id repeats an earlier row's with other values (the first is
 kept). A row repeating an earlier one's values (the same track listed under two genres) is a
 duplicate: dropped, counted in ``info["duplicate_rows"]`` and not in ``records``. Values that
-are only descriptive become null and are counted in ``info["nulled"]``: a ``duration_ms``
-that is not a whole number >= 0, an ``explicit`` that is not a flag, a ``release_date`` that
-is not one of the three forms, an audio feature that is not a number.
+are only descriptive become null and are counted in ``info["nulled"]``, so no row carries a
+value the core tables' checks refuse: a ``duration_ms`` that is not a whole number >= 1 (the
+114k-track dataset's empty row has 0), an ``explicit`` that is not a flag, a ``release_date``
+that is not one of the forms, an album id that is no id, a track or disc number that is not a
+whole number >= 1, an audio feature that is not a number.
 
 The observation date
 --------------------
@@ -65,7 +76,6 @@ import csv
 import io
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -73,27 +83,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from spotify_assets.lib.catalog.genres import genre_families
-from spotify_assets.lib.catalog.parse import empty_frame, frame
-from spotify_assets.lib.lake import LakeStore
 from spotify_assets.lib.landing import (
     BadFile,
     LandedContext,
     LandingZone,
     NotIngested,
     ParsedFile,
-    ProcessedFile,
     RejectedRecord,
-    processed_files,
-    processed_rows,
-    read_manifest,
 )
 from spotify_assets.lib.text_files import csv_as_utf8
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 else:
-    from spotify_assets.lib.lazy import pandas as pd
+    pass
 
 ARTISTS = "artists"
 TRACKS = "tracks"
@@ -112,6 +115,7 @@ ARTISTS_SCHEMA = pa.schema(
         pa.field("genres", pa.list_(pa.string())),
         pa.field("observed_at", pa.timestamp("us"), nullable=False),
         pa.field("source_file", pa.string(), nullable=False),
+        pa.field("record_index", pa.int64()),  # the row's line in the file
     ]
 )
 TRACKS_SCHEMA = pa.schema(
@@ -126,9 +130,14 @@ TRACKS_SCHEMA = pa.schema(
         pa.field("release_date", pa.string()),
         pa.field("release_date_precision", pa.string()),
         pa.field("release_year", pa.int64()),
+        pa.field("album_id", pa.string()),
+        pa.field("album_name", pa.string()),
+        pa.field("track_number", pa.int64()),
+        pa.field("disc_number", pa.int64()),
         *[pa.field(f, pa.float64()) for f in AUDIO_FEATURES],
         pa.field("observed_at", pa.timestamp("us"), nullable=False),
         pa.field("source_file", pa.string(), nullable=False),
+        pa.field("record_index", pa.int64()),  # the row's line in the file
     ]
 )
 
@@ -142,22 +151,28 @@ _ALIASES = {
     "popularity": "popularity",
     "track_popularity": "popularity",
     "artist_popularity": "popularity",
+    "artist_ids": "id_artists",  # the 1.2M-songs dataset
+    "album": "album_name",
 }
-_TRACK_MARKERS = frozenset({"id_artists", "artists", "duration_ms", "release_date"})
+_TRACK_MARKERS = frozenset(
+    {"id_artists", "artists", "duration_ms", "release_date", "album_id", "album_name"}
+)
 _ARTIST_MARKERS = frozenset({"followers", "genres"})
 _EXCERPT_CHARS = 300
 _KNOWN = {
     ARTISTS: frozenset({"id", "name", "popularity", "followers", "genres"}),
     TRACKS: frozenset(
         {"id", "name", "popularity", "duration_ms", "explicit", "artists", "id_artists",
-         "release_date", *AUDIO_FEATURES}
+         "release_date", "album_id", "album_name", "track_number", "disc_number",
+         *AUDIO_FEATURES}
     ),
 }  # fmt: skip
 _OUTPUTS = {
     ARTISTS: ("followers", "l_genres"),
     TRACKS: (
         "duration_ms", "explicit", "l_artists", "l_id_artists", "release_date",
-        "release_date_precision", "release_year", *AUDIO_FEATURES,
+        "release_date_precision", "release_year", "album_id", "album_name", "track_number",
+        "disc_number", *AUDIO_FEATURES,
     ),
 }  # fmt: skip
 _NAME_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
@@ -166,6 +181,7 @@ _NAME_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 _LITERAL = r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\""""
 _LIST = rf"""^\s*\[\s*(?:(?:{_LITERAL})\s*(?:,\s*(?:{_LITERAL})\s*)*,?\s*)?\]\s*$"""
 _ID = "^(?:spotify:(?:artist|track):)?([0-9A-Za-z]{22})$"
+_ALBUM_ID = "^(?:spotify:album:)?([0-9A-Za-z]{22})$"
 
 
 def _sql_text(value: str) -> str:
@@ -200,7 +216,7 @@ def detect_kind(header: list[str]) -> tuple[str, dict[str, str]] | None:
         norm = _norm(raw)
         canonical = _ALIASES.get(norm, norm)
         columns.setdefault(canonical, raw)
-    if not {"id", "name", "popularity"} <= columns.keys():
+    if not {"id", "name"} <= columns.keys():
         return None
     if columns.keys() & _TRACK_MARKERS:
         return TRACKS, columns
@@ -271,8 +287,11 @@ def _rows_sql(kind: str, columns: dict[str, str]) -> tuple[str, list[str]]:
         is_list = f"regexp_full_match({text}, {_sql_text(_LIST)})"
         if name == "artists":
             # Names: a list, or (the 114k-track dataset of Hugging Face and Kaggle) one name
-            # or several joined by ';'. Only a value that opens a list must be one.
-            bad = f"({text} is not null and starts_with({text}, '[') and not {is_list})"
+            # or several joined by ';'. A value that opens like a list literal (['... or
+            # ["...) must be one; any other is names, a bracket included: "[Alexandros]" is
+            # a band.
+            opens = f"regexp_matches({text}, '^\\[\\s*[\"'']')"
+            bad = f"({text} is not null and {opens} and not {is_list})"
             value = (
                 f"case when {text} is null then [] when {is_list} then {_list_sql(text)} "
                 f"else list_filter(list_transform(string_split({text}, ';'), "
@@ -298,7 +317,9 @@ def _rows_sql(kind: str, columns: dict[str, str]) -> tuple[str, list[str]]:
                 f"|| left({col('id_artists')}, 80)",
             )
         )
-        duration, duration_bad = _whole_sql(col("duration_ms"), 0)
+        # The core table's rule: a duration is at least 1 ms (the 114k-track dataset's empty
+        # row has 0): anything else is nulled, counted in info["nulled"].
+        duration, duration_bad = _whole_sql(col("duration_ms"), 1)
         select += [f"{duration} as duration_ms", f"{duration_bad} as n_duration_ms"]
         flag = f"lower(trim({col('explicit')}))"
         select += [
@@ -321,7 +342,17 @@ def _rows_sql(kind: str, columns: dict[str, str]) -> tuple[str, list[str]]:
             f"(nullif({date}, '') is not null and not coalesce({date_ok}, false)) "
             "as n_release_date",
         ]
-        flags += ["duration_ms", "explicit", "release_date"]
+        album = f"nullif(regexp_extract(trim({col('album_id')}), {_sql_text(_ALBUM_ID)}, 1), '')"
+        select += [
+            f"{album} as album_id",
+            f"(nullif(trim({col('album_id')}), '') is not null and {album} is null) as n_album_id",
+            f"nullif(trim({col('album_name')}), '') as album_name",
+        ]
+        for number in ("track_number", "disc_number"):
+            value, bad = _whole_sql(col(number), 1, 10_000)
+            select += [f"{value} as {number}", f"{bad} as n_{number}"]
+        flags += ["duration_ms", "explicit", "release_date", "album_id", "track_number",
+                  "disc_number"]  # fmt: skip
         for feature in AUDIO_FEATURES:
             value = f"try_cast(trim({col(feature)}) as double)"
             select += [
@@ -353,6 +384,87 @@ select c._row, f._first, {same} as _same
  where c._check is null and c._row > f._first;
 """
     return sql, flags
+
+
+# --------------------------------------------------------------------------------------------
+# Values as spreadsheets write them
+# --------------------------------------------------------------------------------------------
+
+_NUMERIC = ("popularity", "followers", "duration_ms", *AUDIO_FEATURES)
+_SLASH_DATE = r"^\s*(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})\s*$"
+_DOT_DATE = r"^\s*(?P<a>\d{1,2})\.(?P<b>\d{1,2})\.(?P<y>\d{4})\s*$"
+
+
+def _decimal_commas(table: pa.Table) -> pa.Table:
+    """Numbers a spreadsheet saved with a decimal comma (``0,645``: files it writes with ``;``
+    or tabs, where the comma is no separator) as ``0.645``."""
+    import pyarrow.compute as pc
+
+    for name in _NUMERIC:
+        column = f"c_{name}"
+        if column in table.column_names:
+            fixed = pc.replace_substring_regex(table[column], r"^(\s*-?\d+),(\d+\s*)$", r"\1.\2")
+            table = table.set_column(table.column_names.index(column), column, fixed)
+    return table
+
+
+def _spreadsheet_dates(table: pa.Table) -> tuple[pa.Table, str | None]:
+    """Release dates a spreadsheet re-saved as ``M/D/YYYY`` (or ``D/M/YYYY``) or ``D.M.YYYY``,
+    as ``YYYY-MM-DD``, and the form read (None when there were none). Slashes are month first
+    (a US spreadsheet's default) unless a first part above 12 shows the file is day first; a
+    date of neither form is left for the checks (nulled, counted)."""
+    import pyarrow.compute as pc
+
+    column = "c_release_date"
+    if column not in table.column_names:
+        return table, None
+    dates = table[column].combine_chunks()
+    slash = pc.extract_regex(dates, _SLASH_DATE)
+    dot = pc.extract_regex(dates, _DOT_DATE)
+    if slash.null_count == len(dates) and dot.null_count == len(dates):
+        return table, None
+    first = pc.cast(pc.struct_field(slash, [0]), pa.int32())
+    day_first = pc.any(pc.greater(first, 12)).as_py() or False
+    month, day = ([1], [0]) if day_first else ([0], [1])
+    slash_iso = _iso(pc.struct_field(slash, [2]), pc.struct_field(slash, month),
+                     pc.struct_field(slash, day))  # fmt: skip
+    dot_iso = _iso(pc.struct_field(dot, [2]), pc.struct_field(dot, [1]), pc.struct_field(dot, [0]))
+    fixed = pc.coalesce(slash_iso, dot_iso, dates)
+    form = ("D/M/YYYY" if day_first else "M/D/YYYY") if slash.null_count < len(dates) else None
+    if dot.null_count < len(dates):
+        form = f"{form} and D.M.YYYY" if form else "D.M.YYYY"
+    return table.set_column(table.column_names.index(column), column, fixed), form
+
+
+def _iso(year: pa.Array, month: pa.Array, day: pa.Array) -> pa.Array:
+    import pyarrow.compute as pc
+
+    return pc.binary_join_element_wise(
+        year, pc.utf8_lpad(month, 2, "0"), pc.utf8_lpad(day, 2, "0"), "-"
+    )
+
+
+#: The separators a dataset is read with (a spreadsheet's locale decides which it writes).
+DELIMITERS = (",", ";", "\t", "|")
+_OTHER_SEPARATORS = ("_", ":", "^", "~", "#", " ", ".")
+_HEADER_WORDS = frozenset(
+    {"id", "name", "popularity", "followers", "genres", "artists", "explicit", "duration",
+     "release", "date", "track", "artist", *AUDIO_FEATURES}
+)  # fmt: skip
+
+
+def _other_separator(header_text: str) -> str:
+    """Why a header that is no dataset's may still be one: separated by a character the
+    reader does not take (a file re-written with ``_``), named with what to do."""
+    for sep in _OTHER_SEPARATORS:
+        words = {w.strip().strip('"').lower() for w in header_text.split(sep)}
+        if header_text.count(sep) >= 3 and len(words & _HEADER_WORDS) >= 3:
+            return (
+                f"; its first line looks separated by {sep!r} ({header_text.count(sep)} times), "
+                "which is not read: save it again with ',', ';', a tab or '|' between the "
+                "columns"
+            )
+    return ""
 
 
 def _read_table(
@@ -405,15 +517,16 @@ def parse_dataset_file(
     header_text = header_line.decode("utf-8", "replace").strip("\r")
     # A spreadsheet re-saves a CSV with its locale's separator: ';' in much of Europe.
     header, found, delimiter = [], None, ","
-    for delimiter in (",", ";", "\t"):
+    for delimiter in DELIMITERS:
         header = next(csv.reader([header_text], delimiter=delimiter), [])
         if header_text.strip() and (found := detect_kind(header)) is not None:
             break
     if found is None:
         raise NotIngested(
             f"{base}: not a catalog dataset (an artists CSV has id, followers, genres, name, "
-            f"popularity; a tracks CSV id, name, popularity, id_artists, ...); first line: "
-            f"{header_text[:120]!r}"
+            f"popularity; a tracks CSV id, name, popularity, id_artists, ...)"
+            + _other_separator(header_text)
+            + f"; first line: {header_text[:120]!r}"
         )
     kind, columns = found
     known = _KNOWN[kind]
@@ -432,6 +545,9 @@ def parse_dataset_file(
             table, invalid = _read_table(body, names, threads=False, delimiter=delimiter)
     except pa.ArrowInvalid as exc:
         raise BadFile(f"{base}: unreadable CSV ({exc})") from None
+    if delimiter != ",":
+        table = _decimal_commas(table)
+    table, date_form = _spreadsheet_dates(table)
     n = table.num_rows
     table = table.append_column("_row", pa.array(np.arange(n, dtype=np.int64)))
     sql, flags = _rows_sql(kind, {c[2:]: c for c in table.column_names if c.startswith("c_")})
@@ -455,19 +571,23 @@ def parse_dataset_file(
                 + " from checked"
             ).fetchall()[0]  # fmt: skip
             nulled = {f: int(c) for f, c in zip(flags, counts, strict=True) if c}
-        outputs = ["id", "name", "popularity", *_OUTPUTS[kind]]
+        outputs = ["id", "name", "popularity", *_OUTPUTS[kind], "_row"]
         accepted = conn.sql(
             f"select {', '.join(outputs)} from checked where {keep} order by _row"
         ).to_arrow_table()
-    rejected: list[RejectedRecord] = []
-    if rejected_rows or invalid:
-        # Record numbers (header = 1) of the valid rows: those the invalid ones leave free.
-        total = n + len(invalid)
+    # The physical line of each row read (header = line 1), whatever the invalid rows.
+    total = n + len(invalid)
+    lines = _physical_lines(body, 2, total)
+    if invalid:
         bad_numbers = {int(r.number) + 1 for r in invalid}  # Arrow counts from the body
         numbers = np.array([r for r in range(2, total + 2) if r not in bad_numbers])
-        lines = _physical_lines(body, 2, total)
+        row_line = lines[numbers - 2]
+    else:
+        row_line = lines[:n]
+    accepted_lines = pa.array(row_line[accepted["_row"].to_numpy()], pa.int64())
+    rejected: list[RejectedRecord] = []
+    if rejected_rows or invalid:
         line_of_record = {r: int(lines[r - 2]) for r in range(2, total + 2)}
-        row_line = [line_of_record[int(r)] for r in numbers]
         body_lines = body.split(b"\n")
 
         def excerpt(line: int) -> str:
@@ -484,11 +604,12 @@ def parse_dataset_file(
                 )
             )
         for row, reason, first in rejected_rows:
+            line = int(row_line[row])
             if reason == "repeats":
-                reason = f"the id repeats line {row_line[first]} (the first row is kept)"
-            rejected.append(RejectedRecord(row_line[row], reason, excerpt(row_line[row])))
+                reason = f"the id repeats line {int(row_line[first])} (the first row is kept)"
+            rejected.append(RejectedRecord(line, reason, excerpt(line)))
         rejected.sort(key=lambda r: r.record_index)
-    result = _output(kind, accepted, observed_at, source_file)
+    result = _output(kind, accepted, observed_at, source_file, accepted_lines)
     info: dict[str, Any] = {
         "kind": kind,
         "encoding": encoding,
@@ -500,6 +621,8 @@ def parse_dataset_file(
         info["duplicate_rows"] = int(duplicates)
     if delimiter != ",":
         info["delimiter"] = delimiter
+    if date_form:
+        info["release_date_form"] = date_form
     if extra:
         info["extra_columns"] = extra
     if nulled:
@@ -507,11 +630,14 @@ def parse_dataset_file(
     return ParsedFile(table=result, rejected=rejected, info=info)
 
 
-def _output(kind: str, rows: pa.Table, observed_at: datetime, source_file: str) -> pa.Table:
+def _output(
+    kind: str, rows: pa.Table, observed_at: datetime, source_file: str, lines: pa.Array
+) -> pa.Table:
     n = rows.num_rows
     common = {
         "observed_at": pa.repeat(pa.scalar(observed_at, pa.timestamp("us")), n),
         "source_file": pa.repeat(pa.scalar(source_file), n),
+        "record_index": lines,
     }
     if kind == ARTISTS:
         arrays = {
@@ -535,6 +661,10 @@ def _output(kind: str, rows: pa.Table, observed_at: datetime, source_file: str) 
             "release_date": rows["release_date"],
             "release_date_precision": rows["release_date_precision"],
             "release_year": rows["release_year"],
+            "album_id": rows["album_id"],
+            "album_name": rows["album_name"],
+            "track_number": rows["track_number"],
+            "disc_number": rows["disc_number"],
             **{f: rows[f] for f in AUDIO_FEATURES},
             **common,
         }
@@ -557,74 +687,3 @@ CATALOG_DATASETS_ZONE = LandingZone(
     "popularity) and tracks CSVs (id, name, popularity, duration_ms, explicit, artists, "
     "id_artists, release_date, audio features)",
 )
-
-
-# --------------------------------------------------------------------------------------------
-# Processed files -> catalog observations
-# --------------------------------------------------------------------------------------------
-
-
-def dataset_files(store: LakeStore, workdir: Path, kind: str) -> list[ProcessedFile]:
-    """The accepted dataset files of ``kind`` (``artists`` or ``tracks``), but the held ones
-    (files failing a blocking check stay out until fixed or removed)."""
-    return [
-        f
-        for f in processed_files(store, CATALOG_DATASETS_ZONE, workdir)
-        if read_manifest(store, CATALOG_DATASETS_ZONE, f.source_file).get("kind") == kind
-    ]
-
-
-def _newest(conn: Any, name: str, files: list[ProcessedFile], key: str) -> None:
-    """Temp table ``name``: of an id seen in several files, the row with the newest
-    ``observed_at`` (ties: the later file name)."""
-    with processed_rows(conn, files) as rows:
-        conn.execute(
-            f"create temp table {name} as select * from {rows} qualify row_number() over "
-            f"(partition by {key} order by observed_at desc, source_file desc) = 1"
-        )
-
-
-def dataset_tracks(store: LakeStore, workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """(``tracks``, ``track_artists``, files read) of every landed tracks dataset: the newest
-    observation of each track as ``core.tracks`` rows with ``source = 'dataset'``
-    (``first_seen`` = ``last_seen`` = its ``observed_at``) and its ``id_artists`` as credits
-    in order. One DuckDB pass over the processed Parquet."""
-    files = dataset_files(store, workdir, TRACKS)
-    if not files:
-        return empty_frame("tracks"), empty_frame("track_artists"), 0
-    with duckdb.connect() as conn:
-        _newest(conn, "t", files, "track_id")
-        tracks = conn.sql(
-            "select track_id, track_name, artist_ids[1] as primary_artist_id, duration_ms, "
-            "explicit, popularity, observed_at as first_seen, observed_at as last_seen, "
-            f"'{SOURCE}' as source from t order by track_id"
-        ).df()
-        credits = conn.sql(
-            "select track_id, artist_id, min(artist_position) as artist_position from ("
-            "select track_id, unnest(artist_ids) as artist_id, "
-            "generate_subscripts(artist_ids, 1) - 1 as artist_position from t) "
-            "group by all order by track_id, artist_position"
-        ).df()
-    return frame("tracks", tracks), frame("track_artists", credits), len(files)
-
-
-def dataset_artists(store: LakeStore, workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """(``artists``, ``artist_genres``, files read) of every landed artists dataset: the
-    newest observation of each artist with ``source = 'dataset'`` (``fetched_at`` its
-    ``observed_at``) and its genres with their families."""
-    files = dataset_files(store, workdir, ARTISTS)
-    if not files:
-        return empty_frame("artists"), empty_frame("artist_genres"), 0
-    with duckdb.connect() as conn:
-        _newest(conn, "a", files, "artist_id")
-        artists = conn.sql(
-            "select artist_id, artist_name, followers, popularity, "
-            f"observed_at as fetched_at, '{SOURCE}' as source from a order by artist_id"
-        ).df()
-        genres = conn.sql(
-            "select distinct artist_id, trim(genre) as genre from ("
-            "select artist_id, unnest(genres) as genre from a) where trim(genre) != '' "
-            "order by artist_id, genre"
-        ).df()
-    genres["genre_family"] = genre_families(genres["genre"].astype("string"))
-    return frame("artists", artists), frame("artist_genres", genres), len(files)
