@@ -14,9 +14,9 @@ genres); tracks have one to three artists, dates of year, month or day precision
 - ours, in a fresh process each (so that each peak RSS, ``ru_maxrss``, is its own):
   ``ingest``: ``lib.landing.ingest`` of both files from a local lake (parse, check every row,
   lists parsed, Parquet, manifest); ``catalog``: ``dataset_tracks`` + ``dataset_artists``
-  (the newest observation per id, credits and genres as catalog frames) and
-  ``merge_dataset_tracks`` / ``merge_dataset_artists`` into an empty API catalog, what
-  ``core/tracks`` and ``core/artists`` do with the dataset.
+  (each field from its newest observation per id) and ``merge_dataset_tracks`` /
+  ``merge_dataset_artists`` into an empty API catalog (credits resolved against the artists
+  file, audio features), what ``core/tracks`` and ``core/artists`` do with the dataset.
 
 Prints wall and CPU seconds and peak RSS of each, side by side.
 """
@@ -133,22 +133,25 @@ def step(name: str, lake_root: Path) -> dict[str, float]:
             assert info["status"] == "accepted", info
             rows += info["accepted"]
     else:
-        from spotify_assets.lib.catalog.datasets import dataset_artists, dataset_tracks
-        from spotify_assets.lib.catalog.parse import (
-            empty_frame,
+        from spotify_assets.lib.catalog.dataset_merge import (
+            dataset_artist_ids,
+            dataset_artists,
+            dataset_tracks,
             merge_dataset_artists,
             merge_dataset_tracks,
         )
+        from spotify_assets.lib.catalog.parse import empty_frame
         from spotify_assets.lib.lake import LocalLakeStore
 
         store = LocalLakeStore(lake_root)
         with tempfile.TemporaryDirectory() as tmp:
-            tracks, credits, _ = dataset_tracks(store, Path(tmp))
-            artists, genres, _ = dataset_artists(store, Path(tmp))
+            tracks, _ = dataset_tracks(store, Path(tmp))
+            artists, _ = dataset_artists(store, Path(tmp))
+            known = dataset_artist_ids(store, Path(tmp))
         api = {t: empty_frame(t) for t in ("tracks", "albums", "track_artists")}
-        merged = merge_dataset_tracks(api, tracks, credits)
+        merged = merge_dataset_tracks(api, tracks, known)
         all_artists, _ = merge_dataset_artists(
-            empty_frame("artists"), empty_frame("artist_genres"), artists, genres
+            empty_frame("artists"), empty_frame("artist_genres"), artists
         )
         rows = len(merged["tracks"]) + len(all_artists)
     return {"wall": time.perf_counter() - started, "rows": rows, **_usage()}

@@ -287,11 +287,13 @@ def test_every_downstream_asset_has_a_condition_and_freshness(graph):
         if node.group_name in ("marts", "ml", "reports")
         or (name.startswith("core/") and node.partitions_def is None)
     } - {DATA_QUALITY_KEY.to_user_string()}  # requested by the check sensor
-    # The core tables: catalog (6) and listening (3) unpartitioned ones.
+    # The core tables: the unpartitioned ones of the catalog, listening, charts and landing.
     assert {n for n in automated if n.startswith("core/")} == {
         "core/tracks",
         "core/albums",
         "core/track_artists",
+        "core/unresolved_track_artists",
+        "core/track_audio_features",
         "core/playlists",
         "core/artists",
         "core/artist_genres",

@@ -5,8 +5,11 @@ core.tracks get followers and popularity from it (saying so), and the catalog ma
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 from dagster_duckdb import DuckDBResource
 
@@ -133,7 +136,7 @@ def test_a_dataset_fills_followers_and_popularity_of_a_development_mode_world(tm
 
 
 def test_a_dataset_file_failing_a_blocking_check_is_held_out_of_the_catalog(tmp_path):
-    from spotify_assets.lib.catalog.datasets import dataset_artists
+    from spotify_assets.lib.catalog.dataset_merge import dataset_artists
     from spotify_assets.lib.landing import held_files
 
     lake = LakeResource(url=str(tmp_path / "lake"))
@@ -153,8 +156,8 @@ def test_a_dataset_file_failing_a_blocking_check_is_held_out_of_the_catalog(tmp_
     assert checks["parse_rate"] is False
     held = held_files(store, CATALOG_DATASETS.zone)
     assert list(held) == ["artists-2024-02-01.csv"]
-    artists, _, files = dataset_artists(store, tmp_path / "work")
-    assert files == 1 and sorted(artists["artist_id"]) == [c * 22 for c in "ABCD"]
+    artists, files = dataset_artists(store, tmp_path / "work")
+    assert files == 1 and sorted(artists["artist_id"].to_pylist()) == [c * 22 for c in "ABCD"]
     # Fixed (landed again with good rows): no longer held, its artist joins.
     store.put_bytes(
         "landing/catalog_datasets/artists-2024-02-01.csv",
@@ -162,5 +165,93 @@ def test_a_dataset_file_failing_a_blocking_check_is_held_out_of_the_catalog(tmp_
     )
     zone.land()
     assert not held_files(store, CATALOG_DATASETS.zone)
-    artists, _, files = dataset_artists(store, tmp_path / "work2")
-    assert files == 2 and "E" * 22 in set(artists["artist_id"])
+    artists, files = dataset_artists(store, tmp_path / "work2")
+    assert files == 2 and "E" * 22 in set(artists["artist_id"].to_pylist())
+
+
+FIXTURES = Path(__file__).parents[1] / "lib" / "fixtures" / "catalog_datasets"
+
+
+def test_real_dataset_files_never_fail_a_blocking_check_and_every_row_is_accounted_for(
+    tmp_path, tiny_world
+):
+    """Kaggle's and Hugging Face's files, with credits of artists no artists file has, the
+    114k-track dataset's empty row and spreadsheet re-saves, dropped beside the sample world:
+    every catalog check passes, every row is a track (or a duplicate, or not ingested with
+    the file), and the unknown artists are listed, not dangling."""
+    from spotify_assets.defs.catalog.checks import catalog_table_checks
+    from spotify_assets.lib.landing import zone_manifests
+
+    lake = LakeResource(url=str(tmp_path / "lake"))
+    database = str(tmp_path / "warehouse.duckdb")
+    store = lake.store()
+    for path in sorted(FIXTURES.iterdir()):
+        store.put_bytes(f"landing/catalog_datasets/{path.name}", path.read_bytes())
+    instance = dg.DagsterInstance.ephemeral()
+    with FakeSpotifyServer(tiny_world, mode="development") as server:
+        resources = {
+            "spotify": SpotifyResource(
+                source="sample", sample_scale="tiny", backoff_s=0.01,
+                sample_server_url=server.url, api_mode="auto",
+            ),
+            "lake": lake,
+            "lake_io_manager": LakeIOManager(lake=lake),
+            "warehouse_io_manager": WarehouseIOManager(database=database),
+            "warehouse": DuckDBResource(database=database),
+        }  # fmt: skip
+        runs = Landing(CATALOG_DATASETS, resources, instance).land()
+        assert runs and all(run.success for run in runs)
+        assert dg.materialize(
+            [*PARTITIONED, *TABLES], selection=PARTITIONED, partition_key=WINDOW,
+            resources=resources, instance=instance,
+        ).success  # fmt: skip
+        result = dg.materialize(
+            [*PARTITIONED, *TABLES, catalog_table_checks],
+            selection=[*TABLES, catalog_table_checks],
+            resources=resources,
+            instance=instance,
+        )
+    assert result.success
+    failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+    assert failed == []
+    manifests = zone_manifests(store, CATALOG_DATASETS.zone)
+    files = {name: manifest["status"] for name, manifest in manifests.items()}
+    assert files.pop("spotify-2023.csv") == "not_ingested"  # another dataset's columns
+    assert set(files.values()) == {"accepted"} and len(files) == 7
+    with duckdb.connect(database) as conn:
+        assert conn.execute(
+            "select count(*) from core.rejected_catalog_dataset_rows"
+        ).fetchone() == (0,)
+        tracks = (
+            conn.execute(
+                "select track_id, track_name, primary_artist_id, duration_ms, field_sources "
+                "from core.tracks where source = 'dataset'"
+            )
+            .df()
+            .set_index("track_id")
+        )
+        # Every track of every file is in core.tracks.
+        for name in ("tracks.csv", "dataset.csv", "tracks_features.csv"):
+            header = (FIXTURES / name).read_text().split("\n", 1)[0].split(",")
+            column = "track_id" if "track_id" in header else "id"
+            ids = set(pd.read_csv(FIXTURES / name, dtype=str)[column])
+            assert ids <= set(tracks.index), name
+        # Uli is in no artists file: his credit waits for a lookup, his track has no primary.
+        unresolved = conn.execute(
+            "select artist_id, artist_position from core.unresolved_track_artists "
+            "where track_id = '35iwgR4jXetI318WEWsa1Q'"
+        ).fetchall()
+        assert unresolved == [("45tIt06XoI0Iio4LBEVpls", 0)]
+        assert pd.isna(tracks.loc["35iwgR4jXetI318WEWsa1Q", "primary_artist_id"])
+        # Guns N' Roses is in artists.csv: resolved.
+        assert tracks.loc["7o2CTH4ctstm8TNelqjb51", "primary_artist_id"] == "3qm84nBOXUEQ2vnTfUTTFC"
+        assert pd.isna(tracks.loc["1kR4gIb7nGxHPI3D2ifs59", "duration_ms"])
+        features = conn.execute(
+            "select count(*), count(distinct track_id) from core.track_audio_features"
+        ).fetchone()
+        assert features[0] == features[1] == len(tracks)  # every fixture track has them
+        album = conn.execute(
+            "select album_name, release_year, source from core.albums "
+            "where album_id = '2eia0myWFgoHuttJytCxgX'"
+        ).fetchone()
+        assert album == ("The Battle Of Los Angeles", 1999, "dataset")

@@ -38,6 +38,7 @@ CORE_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
         ("popularity_source", "VARCHAR"),
         ("fetched_at", "TIMESTAMP"),
         ("source", "VARCHAR"),
+        ("field_sources", "VARCHAR"),
     ),
     "core.listeners": (
         ("user_id", "VARCHAR"),
@@ -118,6 +119,28 @@ CORE_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
         ("artist_id", "VARCHAR"),
         ("artist_position", "BIGINT"),
     ),
+    "core.track_audio_features": (
+        ("track_id", "VARCHAR"),
+        *(
+            (name, "DOUBLE")
+            for name in (
+                "danceability",
+                "energy",
+                "key",
+                "loudness",
+                "mode",
+                "speechiness",
+                "acousticness",
+                "instrumentalness",
+                "liveness",
+                "valence",
+                "tempo",
+                "time_signature",
+            )
+        ),
+        ("observed_at", "TIMESTAMP"),
+        ("source_file", "VARCHAR"),
+    ),  # fmt: skip
     "core.tracks": (
         ("track_id", "VARCHAR"),
         ("track_name", "VARCHAR"),
@@ -133,6 +156,7 @@ CORE_SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
         ("first_seen", "TIMESTAMP"),
         ("last_seen", "TIMESTAMP"),
         ("source", "VARCHAR"),
+        ("field_sources", "VARCHAR"),
     ),
 }
 

@@ -27,11 +27,15 @@ from spotify_assets.defs.landing import log_held_files
 from spotify_assets.defs.quality.rule_checks import rule_check_result, rule_check_spec
 from spotify_assets.defs.warehouse_tables import WAREHOUSE_POOL
 from spotify_assets.lib.catalog.api_mode import ApiModeState
-from spotify_assets.lib.catalog.datasets import (
-    CATALOG_DATASETS_ZONE,
+from spotify_assets.lib.catalog.dataset_merge import (
+    catalog_artist_ids,
+    dataset_artist_ids,
     dataset_artists,
     dataset_tracks,
+    merge_dataset_artists,
+    merge_dataset_tracks,
 )
+from spotify_assets.lib.catalog.datasets import CATALOG_DATASETS_ZONE
 from spotify_assets.lib.catalog.entities import (
     artist_bodies,
     fetch_artists,
@@ -51,8 +55,6 @@ from spotify_assets.lib.catalog.parse import (
     combine_windows,
     empty_frame,
     frame,
-    merge_dataset_artists,
-    merge_dataset_tracks,
     merge_sources,
     parse_artist_bodies,
 )
@@ -293,7 +295,8 @@ def catalog_lookups(
     context.log.info(
         f"{plan.referenced_tracks} tracks referenced, {plan.known_tracks} known, "
         f"{plan.not_found_tracks} unknown to Spotify; {len(plan.tracks)} to fetch, "
-        f"{len(plan.names)} name pairs to search"
+        f"{len(plan.names)} name pairs to search; {len(plan.unresolved_artists)} artists "
+        "that catalog datasets credit are unresolved"
     )
     budget = LookupBudget(spotify.lookup_max_calls, spotify.lookup_max_seconds)
     api_mode = ApiModeState(store, log=context.log)
@@ -384,6 +387,10 @@ def playlist_tracks(
             "playlists": "Playlist metadata as of its latest snapshot.",
             "track_name_matches": "Every account-data (artist, track) name pair searched: "
             "matched (track_id), not_found or ambiguous, with the reason.",
+            "unresolved_track_artists": "Artists a catalog dataset credits that no artists "
+            "file or API answer has yet: the lookups fetch them, the next merge resolves them.",
+            "track_audio_features": "Audio features of tracks (danceability, energy, valence, "
+            "tempo, ...) from landed catalog datasets, with the observation they come from.",
         }.items()
     },
     deps=[SNAPSHOTS_KEY, LOOKUPS_KEY, CATALOG_DATASET_FILES_KEY],
@@ -401,8 +408,9 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
     lookups = lookup_tables(store)
     with tempfile.TemporaryDirectory(prefix="catalog-datasets-") as tmp:
         log_held_files(context, store, CATALOG_DATASETS_ZONE, out_of="the catalog")
-        ds_tracks, ds_credits, ds_files = dataset_tracks(store, Path(tmp))
-    if not snapshots and not len(lookups["tracks"]) and not len(ds_tracks):
+        ds_tracks, ds_files = dataset_tracks(store, Path(tmp))
+        ds_artist_ids = dataset_artist_ids(store, Path(tmp)) if ds_files else set()
+    if not snapshots and not len(lookups["tracks"]) and not ds_tracks.num_rows:
         raise dg.Failure(
             "No completed raw/playlist_snapshots window in the lake "
             f"({lake.uri(SNAPSHOTS_PREFIX)}) and no catalog lookup: materialize at least one "
@@ -423,7 +431,15 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
     for table in ("tracks", "albums"):  # windows parsed before `source` existed
         frames[table]["source"] = frames[table]["source"].fillna("playlist")
     frames = merge_sources(frames, lookups)
-    frames = merge_dataset_tracks(frames, ds_tracks, ds_credits)
+    known: set[str] = set()
+    if ds_files:  # the artists core.artists will have: every credit of a dataset resolves
+        known = catalog_artist_ids(store, frames) | ds_artist_ids
+    frames = merge_dataset_tracks(frames, ds_tracks, known)
+    if unresolved := len(frames["unresolved_track_artists"]):
+        context.log.info(
+            f"{unresolved} dataset credits name artists the catalog does not know yet: "
+            "core.unresolved_track_artists lists them, the lookups fetch them"
+        )
     frames["track_name_matches"] = frame("track_name_matches", load_name_matches(store))
     sources = frames["tracks"]["source"].value_counts().to_dict()
     for name, df in frames.items():
@@ -434,6 +450,7 @@ def catalog_dimensions(context: dg.AssetExecutionContext, lake: LakeResource):
                 "snapshot_windows": len(snapshots),
                 "latest_window": snapshots[-1][0] if snapshots else "",
                 "dataset_files": ds_files,
+                "unresolved_credits": len(frames["unresolved_track_artists"]),
                 "tracks_by_source": dg.MetadataValue.json({k: int(v) for k, v in sources.items()}),
             },
         )
@@ -477,10 +494,10 @@ def catalog_artists(context: dg.AssetExecutionContext, lake: LakeResource):
     artists, genres = parse_artist_bodies(bodies)
     with tempfile.TemporaryDirectory(prefix="catalog-datasets-") as tmp:
         log_held_files(context, store, CATALOG_DATASETS_ZONE, out_of="the catalog")
-        ds_artists, ds_genres, ds_files = dataset_artists(store, Path(tmp))
-    artists, genres = merge_dataset_artists(artists, genres, ds_artists, ds_genres)
+        ds_artists, ds_files = dataset_artists(store, Path(tmp))
+    artists, genres = merge_dataset_artists(artists, genres, ds_artists)
     if ds_files:
-        context.log.info(f"{len(ds_artists)} artists in {ds_files} catalog dataset files")
+        context.log.info(f"{ds_artists.num_rows} artists in {ds_files} catalog dataset files")
     context.log.info(f"{len(artists)} artists, {len(genres)} artist genres")
     yield dg.Output(artists, output_name="artists")
     yield dg.Output(genres, output_name="artist_genres")

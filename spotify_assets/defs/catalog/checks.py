@@ -52,6 +52,18 @@ CATALOG_RULES: dict[str, list[Rule]] = {
         references("core.track_artists", "track_id", "core.tracks", "track_id"),
         references("core.track_artists", "artist_id", "core.artists", "artist_id"),
     ],
+    "unresolved_track_artists": [
+        unique_key("core.unresolved_track_artists", ["track_id", "artist_id"]),
+        references("core.unresolved_track_artists", "track_id", "core.tracks", "track_id"),
+    ],
+    "track_audio_features": [
+        unique_key("core.track_audio_features", ["track_id"]),
+        references("core.track_audio_features", "track_id", "core.tracks", "track_id"),
+        *(
+            in_range("core.track_audio_features", f, 0, 1, key="track_id", blocking=False)
+            for f in ("danceability", "energy", "valence", "acousticness")
+        ),
+    ],
     "artist_genres": [
         unique_key("core.artist_genres", ["artist_id", "genre"]),
         references("core.artist_genres", "artist_id", "core.artists", "artist_id"),

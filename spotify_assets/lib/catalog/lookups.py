@@ -210,6 +210,8 @@ class LookupPlan:
     names: list[tuple[str, str]]
     names_cached: int
     known_artists: set[str] = field(default_factory=set)
+    #: Artists catalog datasets credit that the catalog lacks (core.unresolved_track_artists).
+    unresolved_artists: set[str] = field(default_factory=set)
 
 
 def plan_lookups(
@@ -259,6 +261,14 @@ def plan_lookups(
         ).fetchall()
         seen = set(zip(cached["artist_name"], cached["track_name"], strict=True))
         names = [(a, t) for a, t in pairs if (a, t) not in seen]
+    unresolved: set[str] = set()
+    if "core.unresolved_track_artists" in tables:
+        unresolved = {
+            r[0]
+            for r in conn.execute(
+                "select distinct artist_id from core.unresolved_track_artists"
+            ).fetchall()
+        }
     return LookupPlan(
         referenced_tracks=len(referenced),
         known_tracks=len(referenced & (known | found)),
@@ -267,6 +277,7 @@ def plan_lookups(
         names=names,
         names_cached=len(cached),
         known_artists=known_artist_ids(conn, store, refresh_hours=refresh_hours, now=now_naive),
+        unresolved_artists=unresolved,
     )
 
 
@@ -592,12 +603,13 @@ class _LookupLoop:
 
 
 def _artists_to_fetch(plan: LookupPlan, writer: _Writer) -> list[str]:
-    """Artists credited on any track the lookups found, not known to the catalog or the
-    lookups' state (within the refresh window, as of the plan)."""
+    """Artists credited on any track the lookups found, and those catalog datasets credit
+    that the catalog lacks, not known to the catalog or the lookups' state (within the
+    refresh window, as of the plan: one not found is not asked again within it)."""
     state = writer.entities
     found = state[(state["kind"] == "track") & (state["status"] == "found")]
     credited = {a for ids in found["artist_ids"].dropna() for a in str(ids).split(",") if a}
-    return sorted(credited - plan.known_artists)
+    return sorted((credited | plan.unresolved_artists) - plan.known_artists)
 
 
 # -- the catalog's view of the lookups -------------------------------------------------------

@@ -37,6 +37,12 @@ POPULARITY_SOURCE_DESCRIPTION = (
 )
 FOLLOWERS_SOURCE_DESCRIPTION = POPULARITY_SOURCE_DESCRIPTION.replace("popularity", "followers")
 
+FIELD_SOURCES_DESCRIPTION = (
+    "JSON: every field that has a value -> where it comes from (playlist, lookup, or "
+    "dataset:<file> for a landed catalog dataset): each field is the newest observation that "
+    "has one"
+)
+
 # Column order and pandas dtypes of every catalog table: the single source for the
 # DataFrames, the DuckDB tables and the `dagster/column_schema` descriptions.
 TABLE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
@@ -55,6 +61,7 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "first_seen": ("datetime64[us]", "When the track was first observed (UTC)"),
         "last_seen": ("datetime64[us]", "Latest observation (UTC) the row's values come from"),
         "source": ("string", SOURCE_DESCRIPTION),
+        "field_sources": ("string", FIELD_SOURCES_DESCRIPTION),
     },
     "albums": {
         "album_id": ("string", "Spotify album id"),
@@ -77,11 +84,40 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "popularity_source": ("string", POPULARITY_SOURCE_DESCRIPTION),
         "fetched_at": ("datetime64[us]", "When the artist body was fetched (UTC)"),
         "source": ("string", SOURCE_DESCRIPTION),
+        "field_sources": ("string", FIELD_SOURCES_DESCRIPTION),
     },
     "track_artists": {
         "track_id": ("string", "core.tracks"),
         "artist_id": ("string", "core.artists"),
         "artist_position": ("Int64", "0 for the primary artist, then features in credit order"),
+    },
+    "unresolved_track_artists": {
+        "track_id": ("string", "core.tracks"),
+        "artist_id": ("string", "An artist a catalog dataset credits that core.artists lacks"),
+        "artist_position": ("Int64", "0 for the primary artist, then features in credit order"),
+        "source_file": ("string", "The landed dataset file the credit comes from"),
+    },
+    "track_audio_features": {
+        "track_id": ("string", "core.tracks"),
+        **{
+            name: ("Float64", desc)
+            for name, desc in {
+                "danceability": "0-1: how suitable for dancing (tempo, rhythm, beat)",
+                "energy": "0-1: intensity and activity",
+                "key": "Pitch class 0-11 (0 = C); -1 when none was detected",
+                "loudness": "Average loudness in dB (about -60 to 0)",
+                "mode": "1 major, 0 minor",
+                "speechiness": "0-1: presence of spoken words",
+                "acousticness": "0-1: confidence the track is acoustic",
+                "instrumentalness": "0-1: confidence the track has no vocals",
+                "liveness": "0-1: presence of an audience",
+                "valence": "0-1: musical positiveness (happy, cheerful) vs negative (sad, angry)",
+                "tempo": "Estimated tempo in beats per minute",
+                "time_signature": "Estimated beats per bar (3 to 7)",
+            }.items()
+        },
+        "observed_at": ("datetime64[us]", "When the dataset observed them (UTC)"),
+        "source_file": ("string", "The landed dataset file they come from"),
     },
     "artist_genres": {
         "artist_id": ("string", "core.artists"),
@@ -125,6 +161,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "albums": ("album_id",),
     "artists": ("artist_id",),
     "track_artists": ("track_id", "artist_id"),
+    "unresolved_track_artists": ("track_id", "artist_id"),
+    "track_audio_features": ("track_id",),
     "artist_genres": ("artist_id", "genre"),
     "playlists": ("playlist_id",),
     "playlist_tracks": ("snapshot_time", "playlist_id", "position"),
@@ -358,100 +396,6 @@ def merge_sources(
     tracks = out["tracks"]
     tracks["popularity_source"] = tracks["source"].where(tracks["popularity"].notna())
     return out
-
-
-def _newer_value(
-    api: pd.Series, api_at: pd.Series, dataset: pd.Series, dataset_at: pd.Series
-) -> pd.Series:
-    """Where the dataset's value wins: it has one, and the API row has none or is older (on
-    equal times the API's wins, as the playlist's does in :func:`merge_sources`)."""
-    newer = (dataset_at > api_at).fillna(False).astype(bool)
-    return (dataset.notna() & (api.isna() | newer)).astype(bool)
-
-
-def merge_dataset_tracks(
-    tables: dict[str, pd.DataFrame], dataset_tracks: pd.DataFrame, dataset_credits: pd.DataFrame
-) -> dict[str, pd.DataFrame]:
-    """``tracks`` and ``track_artists`` with catalog dataset observations (``source =
-    'dataset'``) added. A track the API sources know keeps their row (album, numbers, ISRC,
-    credits) and takes from the dataset only the popularity when the dataset's is the newest
-    known (``popularity_source`` says which) and names, duration or flag the API left null;
-    a track only the dataset knows is added with its credits (no album: the datasets have
-    none). Vectorized: a 600k-track dataset is one merge."""
-    if not len(dataset_tracks):
-        return tables
-    out = dict(tables)
-    tracks = tables["tracks"]
-    ds = dataset_tracks.set_index("track_id")
-    known = tracks["track_id"].isin(ds.index)
-    if known.any():
-        api = tracks.loc[known].set_index("track_id")
-        mine = ds.loc[api.index]
-        take = _newer_value(
-            api["popularity"], api["last_seen"], mine["popularity"], mine["last_seen"]
-        )
-        api.loc[take, "popularity"] = mine.loc[take, "popularity"]
-        api.loc[take, "popularity_source"] = "dataset"
-        for col in ("track_name", "duration_ms", "explicit"):
-            api[col] = api[col].fillna(mine[col])
-        tracks = pd.concat([tracks.loc[~known], api.reset_index()], ignore_index=True)
-    new = dataset_tracks[~dataset_tracks["track_id"].isin(tables["tracks"]["track_id"])].copy()
-    new["popularity_source"] = new["source"].where(new["popularity"].notna())
-    tracks = pd.concat([tracks, new], ignore_index=True) if len(new) else tracks
-    out["tracks"] = frame("tracks", tracks.sort_values("track_id"))
-    added = dataset_credits[dataset_credits["track_id"].isin(new["track_id"])]
-    if len(added):
-        credits = pd.concat([tables["track_artists"], added], ignore_index=True)
-        out["track_artists"] = frame("track_artists", credits)
-    return out
-
-
-def merge_dataset_artists(
-    artists: pd.DataFrame,
-    genres: pd.DataFrame,
-    dataset_artists: pd.DataFrame,
-    dataset_genres: pd.DataFrame,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``artists`` and ``artist_genres`` with catalog dataset observations added: followers
-    and popularity each from the newest observation that has one (``followers_source``,
-    ``popularity_source``), genres from the newest observation that has any, the name from
-    the API unless it gave none; an artist only the dataset knows is added."""
-    if not len(dataset_artists):
-        return artists, genres
-    ds = dataset_artists.set_index("artist_id")
-    known = artists["artist_id"].isin(ds.index)
-    api = artists.loc[known].set_index("artist_id")
-    mine = ds.loc[api.index]
-    for col in ("followers", "popularity"):
-        take = _newer_value(api[col], api["fetched_at"], mine[col], mine["fetched_at"])
-        api.loc[take, col] = mine.loc[take, col]
-        api.loc[take, f"{col}_source"] = "dataset"
-    api["artist_name"] = api["artist_name"].fillna(mine["artist_name"])
-    new = dataset_artists[~dataset_artists["artist_id"].isin(artists["artist_id"])].copy()
-    for col in ("followers", "popularity"):
-        new[f"{col}_source"] = new["source"].where(new[col].notna())
-    merged = pd.concat(
-        [p for p in (artists.loc[~known], api.reset_index(), new) if len(p)], ignore_index=True
-    )
-    # Genres: the API's unless the dataset's observation is newer and has genres.
-    has_api = pd.Index(genres["artist_id"].unique())
-    has_ds = pd.Index(dataset_genres["artist_id"].unique())
-    both = has_api.intersection(has_ds)
-    api_at = artists.set_index("artist_id").loc[both, "fetched_at"]
-    ds_at = ds.loc[both, "fetched_at"]
-    dataset_wins = both[(ds_at > api_at).fillna(False).to_numpy(bool)]
-    use_ds = has_ds.difference(has_api).union(dataset_wins)
-    merged_genres = pd.concat(
-        [
-            genres[~genres["artist_id"].isin(dataset_wins)],
-            dataset_genres[dataset_genres["artist_id"].isin(use_ds)],
-        ],
-        ignore_index=True,
-    )
-    return (
-        frame("artists", merged.sort_values("artist_id")),
-        frame("artist_genres", merged_genres.sort_values(["artist_id", "genre"])),
-    )
 
 
 def parse_snapshot(doc: SnapshotDocument) -> ParsedPlaylist:
