@@ -21,6 +21,7 @@ from spotify_assets.lib.catalog.lookups import (
     base_title,
     load_entity_state,
     load_name_matches,
+    lookup_artist_bodies,
     lookup_tables,
     plan_lookups,
     run_lookups,
@@ -369,3 +370,27 @@ def test_raw_objects_are_cut_by_bodies_not_by_calls(tmp_path, tiny_world, monkey
     sizes = [sum(len(r["requested"]) for r in doc["records"]) for doc in objects]
     assert sum(sizes) == len(plan.tracks) == 302
     assert len(objects) >= 4 and max(sizes) < 60 + 50, sizes
+
+
+def test_artists_that_catalog_datasets_credit_and_the_catalog_lacks_are_fetched(
+    tmp_path, tiny_world
+):
+    """core.unresolved_track_artists (dataset credits of unknown artists) are asked for in
+    the next run, those Spotify does not know are remembered and not asked again."""
+    store = LocalLakeStore(tmp_path / "lake")
+    conn, _ = history_warehouse(tiny_world, n_known=300)
+    artists = tiny_world.artists["artist_id"].tolist()[:3]
+    unresolved = pd.DataFrame({"track_id": "t" * 22, "artist_id": [*artists, UNKNOWN_IDS[0]]})
+    conn.register("u", unresolved)
+    conn.execute("create table core.unresolved_track_artists as select * from u")
+    plan = plan_lookups(conn, store, refresh_hours=24, now=AT)
+    assert plan.unresolved_artists == {*artists, UNKNOWN_IDS[0]}
+    with FakeSpotifyServer(tiny_world, mode="extended", as_of=AT) as server:
+        run = run_lookups(plan, store, make_client(server), budget=BIG, now=AT)
+    assert run.finished
+    fetched = {body["id"] for body, _ in lookup_artist_bodies(store)}
+    assert set(artists) <= fetched and UNKNOWN_IDS[0] not in fetched
+    state = load_entity_state(store)
+    assert UNKNOWN_IDS[0] in set(state.loc[state["status"] == "not_found", "id"])
+    plan2 = plan_lookups(conn, store, refresh_hours=24, now=AT)
+    assert not (plan2.unresolved_artists - plan2.known_artists)
