@@ -52,6 +52,13 @@ ALBUMS = {"t1": ("alx", 1999), "t2": ("alw", 2010), "t3": ("aly", None)}
 GENRES = [("ar1", "dance pop", "pop"), ("ar1", "pop", "pop"), ("ar1", "edm", "electronic"),
           ("ar2", "rock", "rock")]  # fmt: skip
 
+# Audio features (for mood_monthly): t1 upbeat (valence and energy >= 0.5), t2 relaxed
+# (valence exactly 0.5: the split counts as high; energy 0.2); t3 and t4 have none.
+AUDIO = {
+    "t1": dict(valence=0.8, energy=0.9, danceability=0.6, acousticness=0.1, tempo=120.0),
+    "t2": dict(valence=0.5, energy=0.2, danceability=0.4, acousticness=0.7, tempo=90.0),
+}
+
 SONG = {
     "t1": ("Song One", "Artist A", "Album X"),
     "t2": ("Song Two", "Artist A", "Album W"),
@@ -153,6 +160,7 @@ def make_warehouse(conn: Any) -> None:
     )  # fmt: skip
     insert(conn, "core.albums", [dict(album_id=a, release_year=y) for a, y in ALBUMS.values()])
     insert(conn, "core.artists", [dict(artist_id=a, artist_name=n) for a, n in ARTISTS.items()])
+    insert(conn, "core.track_audio_features", [dict(track_id=t, **f) for t, f in AUDIO.items()])
     insert(conn, "core.artist_genres", [dict(artist_id=a, genre=g, genre_family=f)
                                         for a, g, f in GENRES])  # fmt: skip
 
@@ -540,6 +548,29 @@ def test_taste_monthly(hand):
         ("ben", d(2025, 9, 1), 2, None, 2, 1, 1 / 2, None, None, None),
         ("ben", d(2025, 10, 1), 2, None, 1, 0, 0.0, None, None, None),
         ("cy", d(2024, 3, 1), 1, 20.0, 1, 1, 1.0, 0.0, 1.0, 2010.0),
+    ])  # fmt: skip
+
+
+def test_mood_monthly(hand):
+    d = date
+    # (user, month, streams, with features, coverage, valence, energy, danceability,
+    # acousticness, tempo, upbeat, relaxed, tense, melancholic). t1: 0.8/0.9/0.6/0.1/120
+    # (upbeat), t2: 0.5/0.2/0.4/0.7/90 (relaxed); t3, t4 and play 13 have no features.
+    t1 = (0.8, 0.9, 0.6, 0.1, 120.0)
+    none = (None,) * 9
+    approx_rows(rows(hand, "select * from marts.mood_monthly order by user_id, month"), [
+        # 1 (t1), 2 (t2), 3 (t1): valence (0.8 + 0.5 + 0.8) / 3 = 0.7, energy 2.0 / 3,
+        # danceability 1.6 / 3, acousticness 0.9 / 3, tempo 330 / 3.
+        ("ana", d(2024, 1, 1), 3, 3, 1.0, 0.7, 2.0 / 3, 1.6 / 3, 0.9 / 3, 110.0,
+         2 / 3, 1 / 3, 0.0, 0.0),
+        ("ana", d(2024, 3, 1), 1, 1, 1.0, *t1, 1.0, 0.0, 0.0, 0.0),
+        # 5 (t1) and 6 (t2).
+        ("ana", d(2025, 3, 1), 2, 2, 1.0, 0.65, 0.55, 0.5, 0.4, 105.0, 0.5, 0.5, 0.0, 0.0),
+        ("ben", d(2024, 1, 1), 1, 1, 1.0, *t1, 1.0, 0.0, 0.0, 0.0),
+        ("ben", d(2024, 3, 1), 1, 0, 0.0, *none),  # t3: no features
+        ("ben", d(2025, 9, 1), 2, 0, 0.0, *none),  # t4 and an account-data play
+        ("ben", d(2025, 10, 1), 2, 0, 0.0, *none),
+        ("cy", d(2024, 3, 1), 1, 1, 1.0, 0.5, 0.2, 0.4, 0.7, 90.0, 0.0, 1.0, 0.0, 0.0),
     ])  # fmt: skip
 
 

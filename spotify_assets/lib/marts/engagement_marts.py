@@ -1316,6 +1316,156 @@ select month, avg(mean_popularity) as mean_popularity
 )
 
 
+# --------------------------------------------------------------------------------------------
+# 11. mood_monthly
+# --------------------------------------------------------------------------------------------
+
+#: The valence and energy (0-1) that split streams into the four moods of
+#: :data:`MOOD_MONTHLY` (the two axes of Russell's circumplex of affect: pleasant-unpleasant,
+#: activated-calm).
+MOOD_SPLIT = 0.5
+_MOODS = {
+    "upbeat": f"valence >= {MOOD_SPLIT} and energy >= {MOOD_SPLIT}",
+    "relaxed": f"valence >= {MOOD_SPLIT} and energy < {MOOD_SPLIT}",
+    "tense": f"valence < {MOOD_SPLIT} and energy >= {MOOD_SPLIT}",
+    "melancholic": f"valence < {MOOD_SPLIT} and energy < {MOOD_SPLIT}",
+}
+_AUDIO = (("core.streams", "track_id"), ("core.track_audio_features", "valence"),
+          ("core.track_audio_features", "energy"))  # fmt: skip
+
+MOOD_MONTHLY = Mart(
+    name="mood_monthly",
+    description=(
+        "One row per user and month with a stream: what the user's streams sounded like, from "
+        "the audio features catalog datasets carry (core.track_audio_features): mean valence, "
+        "energy, danceability, acousticness and tempo, and the share of streams in each mood "
+        "(valence x energy). Streams of tracks without features count in streams only."
+    ),
+    sql=f"""
+with spelling_features as (
+    select s.sp, f.valence, f.energy, f.danceability, f.acousticness, f.tempo
+      from engagement_spellings s
+      join core.track_audio_features f on f.track_id = s.track_id
+),
+streams as (
+    select p.u, cast(date_trunc('month', p.ts) as date) as month,
+           f.valence, f.energy, f.danceability, f.acousticness, f.tempo
+      from engagement_plays p
+      left join spelling_features f using (sp)
+     where p.{IS_STREAM}
+),
+per_month as (
+    select u, month,
+           count(*) as streams,
+           count(*) filter (where valence is not null and energy is not null) as with_mood,
+           avg(valence) as mean_valence,
+           avg(energy) as mean_energy,
+           avg(danceability) as mean_danceability,
+           avg(acousticness) as mean_acousticness,
+           avg(tempo) as mean_tempo,
+           {", ".join(f"count(*) filter (where {cond}) as n_{m}" for m, cond in _MOODS.items())}
+      from streams
+     group by u, month
+)
+select us.user_id, p.month, p.streams,
+       p.with_mood as streams_with_features,
+       p.with_mood / p.streams as feature_coverage,
+       p.mean_valence, p.mean_energy, p.mean_danceability, p.mean_acousticness, p.mean_tempo,
+       {", ".join(f"p.n_{m} / nullif(p.with_mood, 0) as {m}_share" for m in _MOODS)}
+  from per_month p
+  join engagement_users us using (u)
+""",
+    columns={
+        "user_id": "The listener.",
+        "month": "First day of the calendar month (UTC).",
+        "streams": "The user's music streams (>= 30 s) in the month.",
+        "streams_with_features": "Of those, streams of tracks with a valence and an energy.",
+        "feature_coverage": "streams_with_features / streams.",
+        "mean_valence": (
+            "Mean valence (0-1: musical positiveness) over the month's streams whose track has "
+            "one; null if none."
+        ),
+        "mean_energy": "Mean energy (0-1: intensity and activity), the same way.",
+        "mean_danceability": "Mean danceability (0-1), the same way.",
+        "mean_acousticness": "Mean acousticness (0-1), the same way.",
+        "mean_tempo": "Mean tempo (beats per minute), the same way.",
+        "upbeat_share": (
+            f"Share of streams_with_features with valence >= {MOOD_SPLIT} and energy >= "
+            f"{MOOD_SPLIT} (happy, energetic); null when none has features."
+        ),
+        "relaxed_share": f"Same, valence >= {MOOD_SPLIT}, energy < {MOOD_SPLIT} (calm, content).",
+        "tense_share": f"Same, valence < {MOOD_SPLIT}, energy >= {MOOD_SPLIT} (angry, tense).",
+        "melancholic_share": f"Same, valence < {MOOD_SPLIT}, energy < {MOOD_SPLIT} (sad, low).",
+    },
+    reads=("core.streams", "core.track_audio_features"),
+    lineage={
+        "user_id": (("core.streams", "user_id"),),
+        "month": _TS,
+        "streams": _STREAMS,
+        "streams_with_features": (*_STREAMS, *_AUDIO),
+        "feature_coverage": (*_STREAMS, *_AUDIO),
+        "mean_valence": (("core.streams", "track_id"), ("core.track_audio_features", "valence")),
+        "mean_energy": (("core.streams", "track_id"), ("core.track_audio_features", "energy")),
+        "mean_danceability": (
+            ("core.streams", "track_id"),
+            ("core.track_audio_features", "danceability"),
+        ),
+        "mean_acousticness": (
+            ("core.streams", "track_id"),
+            ("core.track_audio_features", "acousticness"),
+        ),
+        "mean_tempo": (("core.streams", "track_id"), ("core.track_audio_features", "tempo")),
+        **{f"{m}_share": _AUDIO for m in _MOODS},
+    },
+    plots=(
+        PlotSpec(
+            title="What listening sounded like: valence, energy and danceability by month",
+            kind="line",
+            x="month",
+            y=("mean_valence", "mean_energy", "mean_danceability"),
+            # Weighted by the streams with features: a month's mean over every such stream.
+            query="""
+select month,
+       sum(mean_valence * streams_with_features) / nullif(sum(streams_with_features), 0)
+           as mean_valence,
+       sum(mean_energy * streams_with_features) / nullif(sum(streams_with_features), 0)
+           as mean_energy,
+       sum(mean_danceability * streams_with_features) / nullif(sum(streams_with_features), 0)
+           as mean_danceability
+  from marts.mood_monthly
+ group by month
+ order by month
+""",
+            y_label="mean over streams with features (0-1)",
+        ),
+        PlotSpec(
+            title="Moods of the streams by month (valence x energy)",
+            kind="stacked_bar",
+            x="month",
+            y=("upbeat_share", "relaxed_share", "tense_share", "melancholic_share"),
+            query="""
+select month,
+       sum(upbeat_share * streams_with_features) / nullif(sum(streams_with_features), 0)
+           as upbeat_share,
+       sum(relaxed_share * streams_with_features) / nullif(sum(streams_with_features), 0)
+           as relaxed_share,
+       sum(tense_share * streams_with_features) / nullif(sum(streams_with_features), 0)
+           as tense_share,
+       sum(melancholic_share * streams_with_features) / nullif(sum(streams_with_features), 0)
+           as melancholic_share
+  from marts.mood_monthly
+ group by month
+ order by month
+""",
+            y_label="share of streams with features",
+        ),
+    ),
+    key=("user_id", "month"),
+    key_by_construction=True,
+    scratch=_PLAYS_SCRATCH,
+)
+
+
 MARTS: tuple[Mart, ...] = (
     DAILY_ENGAGEMENT,
     MONTHLY_ENGAGEMENT,
@@ -1329,4 +1479,5 @@ MARTS: tuple[Mart, ...] = (
     GENRE_SHARE,
     COUNTRY_SHARE,
     TASTE_MONTHLY,
+    MOOD_MONTHLY,
 )
