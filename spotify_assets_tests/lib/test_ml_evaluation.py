@@ -173,3 +173,65 @@ def test_evaluation_table_has_the_forward_rows():
     }
     assert frame["tracks"].dtype == "int64" and frame["r2"].dtype == "float64"
     assert "| model | 1 | 1 | 100.0% | +20.00 |" in hits_markdown(model.forward)
+
+
+def test_the_audio_family_is_reported_with_and_without_and_why():
+    scores = {"r2": 0.6, "mae": 3.0, "rmse": 4.0}
+    without = {"r2": 0.62, "mae": 2.9, "rmse": 3.9}
+    model = SimpleNamespace(
+        metrics=scores,
+        baseline_metrics={"mean": scores, "followers_linear": scores},
+        metrics_without_listening=None,
+        family_importances=pd.DataFrame(),
+        forward=_forward(),
+        n_labelled=3,
+        target="spotify_popularity",
+        model_version="v1",
+        audio_family={"kept": False, "with": scores, "without": without, "why": "dropped"},
+    )
+    frame = evaluation_table(model)
+    audio = frame[frame["evaluation"] == "forward_audio_family"].set_index("name")
+    assert audio.loc["with", "r2"] == 0.6 and audio.loc["without", "r2"] == 0.62
+    assert set(audio["detail"]) == {"dropped"}
+    assert (frame["evaluation"] == "candidate_hits_forward").sum() == 3
+
+
+@pytest.mark.parametrize("informative", [True, False])
+def test_the_audio_family_is_kept_only_when_the_forward_evaluation_finds_it_helps(
+    forward_world, informative
+):
+    """Audio features that tell the stream popularity of a track (its energy follows it) make
+    the forward forecast better and stay; random ones do not, and the model is trained again
+    without them, saying so."""
+    from spotify_assets.lib.ml.evaluation import train_and_evaluate
+    from spotify_assets.lib.ml.features import AUDIO_FEATURES
+    from spotify_assets.lib.ml.model import load_training_data
+    from spotify_assets.lib.ml.target import stream_popularity_sql
+
+    conn, *_ = forward_world
+    now = conn.execute(stream_popularity_sql()).df()
+    rng = np.random.default_rng(7)
+    energy = now["target"] / 100 if informative else rng.random(len(now))
+    conn.register("_audio", pd.DataFrame({"track_id": now["track_id"], "energy": energy}))
+    conn.execute(
+        "insert into core.track_audio_features by name select track_id, energy, "
+        "random() as valence from _audio"
+    )
+    try:
+        data, target, _, _ = load_training_data(conn, "stream_popularity")
+        assert {"audio_energy", "audio_valence"} <= set(data.columns)
+        result = train_and_evaluate(
+            data, conn, _no_lake, target=target, params=FAST, horizon_days=60,
+            half_life_days=30.0,
+        )  # fmt: skip
+    finally:
+        conn.execute("delete from core.track_audio_features")
+        conn.unregister("_audio")
+    choice = result.audio_family
+    assert choice["kept"] is informative
+    with_r2, without_r2 = choice["with"]["r2"], choice["without"]["r2"]
+    assert (with_r2 > without_r2) is informative
+    assert any(f in result.features for f in AUDIO_FEATURES) is informative
+    rows = evaluation_table(result).set_index(["evaluation", "name"])
+    assert rows.loc[("forward_audio_family", "with"), "r2"] == pytest.approx(with_r2)
+    assert ("kept" if informative else "dropped") in choice["why"]

@@ -36,7 +36,6 @@ from spotify_assets.lib.ml import (
     TrainingResult,
     beats_baselines,
     feature_columns,
-    fit_and_evaluate,
     load_training_data,
 )
 from spotify_assets.lib.ml.candidate_hits import CANDIDATE_HITS
@@ -45,10 +44,10 @@ from spotify_assets.lib.ml.evaluation import (
     evaluation_charts,
     evaluation_table,
     family_markdown,
-    forward_evaluation,
     hits_markdown,
     importance_markdown,
     prediction_table,
+    train_and_evaluate,
 )
 from spotify_assets.lib.ml.features import NULLABLE_FEATURES
 from spotify_assets.lib.ml.forward import DEFAULT_HORIZON_DAYS
@@ -66,7 +65,15 @@ EVALUATION_KEY = dg.AssetKey(["ml", "model_evaluation"])
 TARGET_NAME_COLUMN = "target_name"
 CATALOG_INPUTS = [
     dg.AssetKey(["core", name])
-    for name in ("tracks", "albums", "artists", "artist_genres", "playlist_tracks", "streams")
+    for name in (
+        "tracks",
+        "albums",
+        "artists",
+        "artist_genres",
+        "playlist_tracks",
+        "streams",
+        "track_audio_features",
+    )
 ]
 
 FEATURE_TABLE_COLUMNS = {
@@ -285,20 +292,22 @@ def popularity_model(
         f"cross-validation grouped by artist, {config.n_estimators} trees"
     )
     params = config.params()
-    result = fit_and_evaluate(data, target=str(targets[0]), params=params)
     started_forward = time.perf_counter()
     with warehouse.get_connection() as conn:
-        result.forward = forward_evaluation(
-            result,
+        result = train_and_evaluate(
+            data,
             conn,
             lake.store,
-            horizon_days=config.horizon_days,
+            target=str(targets[0]),
             params=params,
+            horizon_days=config.horizon_days,
             half_life_days=_features_half_life(context),
         )
-    result.timings["forward_s"] = time.perf_counter() - started_forward
+    result.timings["train_and_forward_s"] = time.perf_counter() - started_forward
     if result.forward.skipped:
         context.log.warning(f"Forward evaluation not run: {result.forward.skipped}")
+    if result.audio_family:
+        context.log.info(f"Audio features: {result.audio_family['why']}")
     ok, message = beats_baselines(result, config.min_margin)
     context.log.info(message)
     yield dg.Output(
@@ -309,6 +318,7 @@ def popularity_model(
             **_metric_metadata(result),
             **_forward_metadata(result),
             "beats_baselines": message,
+            "audio_family": (result.audio_family or {}).get("why", "no audio features"),
             "min_margin": config.min_margin,
             "tracks": result.n_tracks,
             "labelled_tracks": result.n_labelled,

@@ -15,7 +15,7 @@ from spotify_assets.lib.catalog.snapshots import completed_snapshots, window_sta
 from spotify_assets.lib.lake import LakeStore
 from spotify_assets.lib.marts.spec import PlotSpec
 from spotify_assets.lib.ml.candidate_hits import HIT_MARGIN
-from spotify_assets.lib.ml.features import genre_column
+from spotify_assets.lib.ml.features import AUDIO_FAMILY, feature_family, genre_column
 from spotify_assets.lib.ml.forward import (
     RISE_POINTS,
     ForwardResult,
@@ -24,7 +24,12 @@ from spotify_assets.lib.ml.forward import (
     latest_stream_time,
     load_forward_data,
 )
-from spotify_assets.lib.ml.model import ModelParams, TrainingResult, regression_scores
+from spotify_assets.lib.ml.model import (
+    ModelParams,
+    TrainingResult,
+    fit_and_evaluate,
+    regression_scores,
+)
 from spotify_assets.lib.reports.plots import markdown_image, render
 
 if TYPE_CHECKING:
@@ -35,9 +40,10 @@ else:
 #: ``ml.model_evaluation``'s columns, in order, with their descriptions.
 EVALUATION_COLUMNS = {
     "evaluation": "grouped_cv, grouped_cv_without_listening, forward (T1 features, T2 "
-    "target), family_importance, or candidate_hits_forward",
-    "name": "model or baseline (mean, followers_linear); the feature family; or the list "
-    "(model, playlist_risers, all_tracks)",
+    "target), forward_audio_family (the forward scores with and without the audio family, "
+    "which the model keeps only if it helps), family_importance, or candidate_hits_forward",
+    "name": "model or baseline (mean, followers_linear); the feature family; with or without "
+    "(forward_audio_family); or the list (model, playlist_risers, all_tracks)",
     "r2": "Held-out R² (family_importance: drop in held-out R² when the family is shuffled)",
     "mae": "Held-out mean absolute error, target points",
     "rmse": "Held-out root mean squared error, target points",
@@ -45,7 +51,8 @@ EVALUATION_COLUMNS = {
     "rose_share": "candidate_hits_forward: share of listed tracks that rose by at least "
     f"{RISE_POINTS:g} points from T1 to T2",
     "mean_change": "candidate_hits_forward: mean change of the listed tracks from T1 to T2",
-    "detail": "The features of a family, or T1 -> T2 of the forward evaluation",
+    "detail": "The features of a family, T1 -> T2 of the forward evaluation, or whether the "
+    "audio family was kept and why",
     "target": "The target (spotify_popularity or stream_popularity)",
     "model_version": "The model evaluated",
 }
@@ -67,6 +74,54 @@ def _naive(at: datetime) -> datetime:
     return at.replace(tzinfo=None) if at.tzinfo else at
 
 
+def train_and_evaluate(
+    data: pd.DataFrame,
+    conn: Any,
+    open_lake: Callable[[], LakeStore],
+    *,
+    target: str,
+    params: ModelParams,
+    horizon_days: float,
+    half_life_days: float,
+) -> TrainingResult:
+    """The grouped cross-validation and final fit (:func:`.model.fit_and_evaluate`), then the
+    forward evaluation. With audio features, the forward evaluation also scores the model
+    without them on the same folds, and the audio family is kept only if the forward R² is
+    higher with it: else (or when no forward evaluation can run) the model is trained and
+    evaluated again without it. ``result.audio_family`` records the choice."""
+    forward_args = {
+        "horizon_days": horizon_days,
+        "params": params,
+        "half_life_days": half_life_days,
+    }
+    result = fit_and_evaluate(data, target=target, params=params)
+    audio = [f for f in result.features if feature_family(f) == AUDIO_FAMILY]
+    result.forward = forward_evaluation(result, conn, open_lake, without=audio, **forward_args)
+    if not audio:
+        return result
+    fwd = result.forward
+    if fwd.metrics_without:
+        kept = fwd.metrics["r2"] > fwd.metrics_without["r2"]
+        why = (
+            f"forward R² {fwd.metrics['r2']:.4f} with the audio family, "
+            f"{fwd.metrics_without['r2']:.4f} without: {'kept' if kept else 'dropped'}"
+        )
+        choice = {"kept": kept, "with": fwd.metrics, "without": fwd.metrics_without, "why": why}
+    else:
+        reason = fwd.skipped or "too few features to compare"
+        why = f"dropped: its value could not be measured ({reason})"
+        choice = {"kept": False, "with": {}, "without": {}, "why": why}
+    if not choice["kept"]:
+        reduced = [f for f in result.features if f not in audio]
+        excluded = dict.fromkeys(audio, f"audio family {why}")
+        result = fit_and_evaluate(
+            data, target=target, params=params, features=reduced, excluded_features=excluded
+        )
+        result.forward = forward_evaluation(result, conn, open_lake, **forward_args)
+    result.audio_family = choice
+    return result
+
+
 def forward_evaluation(
     result: TrainingResult,
     conn: Any,
@@ -75,6 +130,7 @@ def forward_evaluation(
     horizon_days: float,
     params: ModelParams,
     half_life_days: float,
+    without: list[str] | None = None,
 ) -> ForwardResult:
     """T1/T2 for the target (module docstring of :mod:`.forward`), then the evaluation.
     ``spotify_popularity`` takes the values at T1 from the latest snapshot window at least
@@ -113,7 +169,13 @@ def forward_evaluation(
         half_life_days=half_life_days,
     )
     return forward_evaluate(
-        data, result.features, params, as_of=as_of, until=until, hit_margin=HIT_MARGIN
+        data,
+        result.features,
+        params,
+        as_of=as_of,
+        until=until,
+        hit_margin=HIT_MARGIN,
+        without=without or (),
     )
 
 
@@ -151,6 +213,11 @@ def evaluation_table(result: TrainingResult) -> pd.DataFrame:
                 {"evaluation": "candidate_hits_forward", "name": r.list, "tracks": r.tracks}
                 | {"rose_share": r.rose_share, "mean_change": r.mean_change, "detail": span}
             )
+    choice = getattr(result, "audio_family", None)  # models pickled before it lack it
+    if choice and choice["with"]:
+        tracks = fwd.n_tracks if fwd is not None else 0
+        scores("forward_audio_family", "with", choice["with"], tracks, choice["why"])
+        scores("forward_audio_family", "without", choice["without"], tracks, choice["why"])
     frame = pd.DataFrame(rows, columns=[c for c in EVALUATION_COLUMNS if c not in ("target",)])
     frame["target"] = result.target
     frame["model_version"] = result.model_version

@@ -14,7 +14,10 @@ Every feature is something observable about a track *without* knowing how popula
   ``playlist_count``): curators' choices as observed in the snapshots, a cause of plays rather
   than a function of the score;
 - listening (``track_streams``, ``track_listeners``, ``track_skip_rate``, when
-  ``core.streams`` has music): what this history's listeners did, not Spotify's score.
+  ``core.streams`` has music): what this history's listeners did, not Spotify's score;
+- audio (``audio_danceability``, ``audio_energy``, ..., when catalog datasets landed them):
+  how the recording sounds, fixed before anyone listens. Kept only where the forward
+  evaluation finds the model better with them (:mod:`.evaluation`).
 
 Two things are never features, because they are the target or are derived from it (a model
 using them would only learn to copy the label):
@@ -59,9 +62,22 @@ DEFAULT_TOP_FAMILIES = 8
 #: Listening features: built from ``core.streams``, so excluded when the target is too.
 STREAM_FEATURES: tuple[str, ...] = ("track_streams", "track_listeners", "track_skip_rate")
 
+#: Audio features (``core.track_audio_features``, from landed catalog datasets): what the
+#: track sounds like, fixed when it is recorded. Null where no dataset has the track.
+AUDIO_FEATURES: tuple[str, ...] = tuple(
+    f"audio_{name}"
+    for name in (
+        "danceability", "energy", "valence", "acousticness", "instrumentalness",
+        "speechiness", "liveness", "loudness", "tempo",
+    )
+)  # fmt: skip
+#: The audio-feature family's name (the forward evaluation scores the model with and without).
+AUDIO_FAMILY = "audio"
+
 #: Features that may be null (unknown, not zero); the model imputes them with the median.
 NULLABLE_FEATURES: frozenset[str] = frozenset(
     {
+        *AUDIO_FEATURES,
         "duration_ms",
         "explicit",
         "track_number",
@@ -78,7 +94,9 @@ NULLABLE_FEATURES: frozenset[str] = frozenset(
 #: Feature families for grouped permutation importance: what a reader asks ("does the model
 #: rest on playlists or on what our listeners played?"). Genre is artist metadata. Chart
 #: features do not exist yet, so there is no ``charts`` family.
-FEATURE_FAMILIES: tuple[str, ...] = ("track", "album", "artist", "playlists", "listening")
+FEATURE_FAMILIES: tuple[str, ...] = (
+    "track", "album", "artist", "playlists", "listening", AUDIO_FAMILY,
+)  # fmt: skip
 _FAMILY_OF: dict[str, str] = {
     "duration_ms": "track",
     "explicit": "track",
@@ -98,6 +116,7 @@ _FAMILY_OF: dict[str, str] = {
     "playlist_best_position": "playlists",
     "playlist_count": "playlists",
     **dict.fromkeys(STREAM_FEATURES, "listening"),
+    **dict.fromkeys(AUDIO_FEATURES, AUDIO_FAMILY),
 }
 
 
@@ -164,6 +183,12 @@ _BASE_DESCRIPTIONS: dict[str, str] = {
         "1 if the primary artist's genre family (ARTIST_FAMILY_SQL) is not one of the top "
         "families, or is 'other'. Genre is artist metadata."
     ),
+    **{
+        feature: f"The track's {feature.removeprefix('audio_')} (core.track_audio_features, "
+        "from a catalog dataset; null where none has the track). How the recording sounds: "
+        "fixed before anyone listens."
+        for feature in AUDIO_FEATURES
+    },
 }
 
 #: What each feature is and why it may be used (no feature is derived from popularity).
@@ -203,13 +228,18 @@ def top_families(conn: Any, k: int = DEFAULT_TOP_FAMILIES) -> list[str]:
 
 
 def features_sql(
-    families: Sequence[str], *, stream_features: bool = True, as_of: datetime | None = None
+    families: Sequence[str],
+    *,
+    stream_features: bool = True,
+    audio_features: bool = False,
+    as_of: datetime | None = None,
 ) -> str:
     """SELECT of the feature frame: ``track_id``, ``primary_artist_id``, then one DOUBLE column
     per feature (see :data:`FEATURE_DESCRIPTIONS`), one row per track, ordered by ``track_id``.
 
     ``families`` get a one-hot column each (every other family is ``genre_other``);
-    ``stream_features`` adds the listening features (needs ``core.streams``). The reference time
+    ``stream_features`` adds the listening features (needs ``core.streams``),
+    ``audio_features`` the audio family (needs ``core.track_audio_features``). The reference time
     of ``release_age_days`` is the latest ``core.playlist_tracks.snapshot_time`` (the latest
     ``core.tracks.last_seen`` when there is no snapshot).
 
@@ -251,6 +281,10 @@ plays as (
             "coalesce(s.listeners, 0)::double as track_listeners",
             "s.skip_rate::double as track_skip_rate",
         ]
+    audio_join, audio_select = "", []
+    if audio_features:
+        audio_join = "left join core.track_audio_features af on af.track_id = t.track_id"
+        audio_select = [f"af.{f.removeprefix('audio_')}::double as {f}" for f in AUDIO_FEATURES]
     release_day = """try_cast(case length(al.release_date)
                          when 4 then al.release_date || '-01-01'
                          when 7 then al.release_date || '-01'
@@ -276,6 +310,7 @@ plays as (
         "p.best_position::double as playlist_best_position",
         "coalesce(p.playlists, 0)::double as playlist_count",
         *stream_select,
+        *audio_select,
         *genre_select,
     ]
     columns = ",\n       ".join(select)
@@ -308,6 +343,7 @@ select {columns}
   left join catalog c on c.primary_artist_id = t.primary_artist_id
   left join playlist p on p.track_id = t.track_id
   {stream_join}
+  {audio_join}
  {released}
  order by t.track_id
 """
@@ -334,11 +370,20 @@ def has_music_streams(conn: Any) -> bool:
     return bool(row and row[0])
 
 
+def has_audio_features(conn: Any) -> bool:
+    """Whether ``core.track_audio_features`` exists and has a row."""
+    if not table_exists(conn, "core.track_audio_features"):
+        return False
+    row = conn.execute("select count(*) from core.track_audio_features").fetchone()
+    return bool(row and row[0])
+
+
 def load_features(
     conn: Any,
     *,
     top_k_families: int = DEFAULT_TOP_FAMILIES,
     stream_features: bool | None = None,
+    audio_features: bool | None = None,
     families: Sequence[str] | None = None,
     as_of: datetime | None = None,
 ) -> pd.DataFrame:
@@ -347,7 +392,8 @@ def load_features(
     ``stream_features``: ``None`` adds the listening features when ``core.streams`` has music
     streams; pass ``False`` when the target comes from ``core.streams`` (they would leak it).
     ``families`` overrides the top-``top_k_families`` choice (e.g. to predict with the family
-    columns a model was trained on); ``as_of``: see :func:`features_sql`.
+    columns a model was trained on); ``audio_features``: ``None`` adds the audio family when
+    ``core.track_audio_features`` has rows; ``as_of``: see :func:`features_sql`.
     """
     if families is None:
         families = top_families(conn, top_k_families)
@@ -355,5 +401,9 @@ def load_features(
         stream_features = has_music_streams(conn)
     elif stream_features and not table_exists(conn, "core.streams"):
         raise ValueError("stream_features=True needs core.streams, which does not exist")
-    sql = features_sql(families, stream_features=stream_features, as_of=as_of)
+    if audio_features is None:
+        audio_features = has_audio_features(conn)
+    sql = features_sql(
+        families, stream_features=stream_features, audio_features=audio_features, as_of=as_of
+    )
     return conn.execute(sql).df()

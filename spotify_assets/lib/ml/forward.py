@@ -21,6 +21,7 @@ live in the lake). Features at T1: :func:`.features.features_sql` with ``as_of``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,9 @@ class ForwardResult:
     hits: pd.DataFrame = field(default_factory=lambda: pd.DataFrame())
     n_tracks: int = 0
     skipped: str | None = None
+    #: The model's forecast scores without these features (one family), on the same folds.
+    without: tuple[str, ...] = ()
+    metrics_without: dict[str, float] = field(default_factory=dict)
 
 
 def _ts(at: datetime) -> str:
@@ -145,9 +149,12 @@ def forward_evaluate(
     until: datetime | None = None,
     hit_margin: float = 15.0,
     rise_points: float = RISE_POINTS,
+    without: Sequence[str] = (),
 ) -> ForwardResult:
     """Grouped cross-validation of the T2 forecast from T1 features (model and baselines on the
-    same artist folds), then the candidate-hits backtest (see the module docstring)."""
+    same artist folds), then the candidate-hits backtest (see the module docstring).
+    ``without``: features (a family) the model is also scored without, on the same folds, to
+    measure what they add to the forecast."""
     from sklearn.model_selection import GroupKFold
 
     keep = data[TARGET_COLUMN].notna() & data[EARLIER_COLUMN].notna()
@@ -167,7 +174,11 @@ def forward_evaluate(
         if FOLLOWERS_FEATURE in rows.columns
         else np.full(len(rows), np.nan)
     )
-    oof = {name: np.full(len(rows), np.nan) for name in ("model", *BASELINES)}
+    dropped = [f for f in without if f in present]
+    reduced = [f for f in present if f not in dropped]
+    compare = bool(dropped) and bool(reduced)
+    names = ("model", *BASELINES, *(["without"] if compare else []))
+    oof = {name: np.full(len(rows), np.nan) for name in names}
     fold_of = np.full(len(rows), -1, dtype=np.int64)
     for fold, (tr, te) in enumerate(GroupKFold(n_splits=params.n_folds).split(x, y, groups)):
         fold_of[te] = fold
@@ -176,6 +187,10 @@ def forward_evaluate(
         oof["mean"][te] = y[tr].mean()
         oof["followers_linear"][te] = _followers_baseline(followers[tr], y[tr], followers[te])
         del pipe
+        if compare:
+            alt = build_pipeline(reduced, params).fit(x[reduced].iloc[tr], y[tr])
+            oof["without"][te] = predict_popularity(alt, x.iloc[te], params.n_jobs)
+            del alt
     earlier = rows[EARLIER_COLUMN].to_numpy(dtype=np.float64)
     predictions = pd.DataFrame(
         {
@@ -216,6 +231,8 @@ def forward_evaluate(
         predictions=predictions,
         hits=hits,
         n_tracks=len(rows),
+        without=tuple(dropped) if compare else (),
+        metrics_without=regression_scores(y, oof["without"]) if compare else {},
     )
 
 

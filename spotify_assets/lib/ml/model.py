@@ -129,6 +129,9 @@ class TrainingResult:
     metrics_without_listening: dict[str, float] | None = None
     #: The forward-in-time evaluation (:mod:`.forward`), when the data allows one.
     forward: Any = None
+    #: Whether the audio family is used: ``kept``, the forward scores ``with`` and
+    #: ``without`` it, and ``why`` (None when the data had no audio feature).
+    audio_family: dict[str, Any] | None = None
 
 
 def build_pipeline(features: list[str], params: ModelParams) -> Pipeline:
