@@ -4,7 +4,8 @@ say where the results are.
 It runs through the same Dagster instance as ``make dev`` ($DAGSTER_HOME), so every run,
 materialization and check result it makes is there in the UI afterwards. Steps:
 
-1. write the sample world's listening-history export files into the landing zone (once);
+1. land the sample world's exports, charts and catalog datasets into each landing zone that
+   is empty (a zone holding files already, a user's own, is left as it is);
 2. snapshot the latest ``SPOTIFY_DEMO_SNAPSHOTS`` 8-hour windows and one 91 days earlier (a
    backfill: the sample world answers as of any window; the model's forward evaluation
    compares the two);
@@ -20,77 +21,59 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
 
 from spotify_assets.settings import Settings, load_settings
 
-LANDING_PREFIX = "landing/streaming_history"
-
 log = logging.getLogger("spotify_assets.demo")
 
 
-def write_sample_history(settings: Settings) -> tuple[int, str]:
-    """Put the sample world's export files into the landing zone unless already there."""
-    from spotify_assets.lib.sample.world import build_world
+def _history_files(world: Any, tmp: Path) -> list[Path]:
     from spotify_assets.lib.sample.world.history import write_streaming_history
     from spotify_assets.lib.sample.world.vintages import write_export_vintages
-    from spotify_assets.resources import LakeResource
 
-    lake = LakeResource(
-        url=settings.lake_url,
-        s3_endpoint_url=settings.s3_endpoint_url,
-        s3_region_name=settings.aws_region,
-    )
-    store = lake.store()
-    existing = store.list(f"{LANDING_PREFIX}/")
-    if existing:
-        return len(existing), lake.uri(f"{LANDING_PREFIX}/")
-    world = build_world(settings.sample_scale, seed=settings.sample_seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        write_streaming_history(world, Path(tmp))
-        # Some listeners' exports as real ones come: endsong.json, an old mixed account-data
-        # export, a zip as downloaded.
-        write_export_vintages(world, Path(tmp))
-        paths = sorted(p for p in Path(tmp).rglob("*") if p.is_file())
-        for path in paths:
-            key = f"{LANDING_PREFIX}/{path.relative_to(tmp).as_posix()}"
-            store.put_bytes(key, path.read_bytes())
-    return len(paths), lake.uri(f"{LANDING_PREFIX}/")
+    write_streaming_history(world, tmp)
+    # Some listeners' exports as real ones come: endsong.json, an old mixed account-data
+    # export, a zip as downloaded.
+    write_export_vintages(world, tmp)
+    return sorted(p for p in tmp.rglob("*") if p.is_file())
 
 
-def write_sample_charts_files(settings: Settings) -> tuple[int, str]:
-    """Put a month of the sample world's daily charts (and two old-format files) into
-    landing/charts/ unless some are there already."""
-    from spotify_assets.lib.sample.world import build_world
+def _chart_files(world: Any, tmp: Path) -> list[Path]:
     from spotify_assets.lib.sample.world.charts import write_sample_charts
-    from spotify_assets.resources import LakeResource
 
-    lake = LakeResource(
-        url=settings.lake_url,
-        s3_endpoint_url=settings.s3_endpoint_url,
-        s3_region_name=settings.aws_region,
-    )
-    store = lake.store()
-    existing = store.list("landing/charts/")
-    if existing:
-        return len(existing), lake.uri("landing/charts/")
-    world = build_world(settings.sample_scale, seed=settings.sample_seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = write_sample_charts(Path(tmp), world)
-        for path in paths:
-            store.put_bytes(f"landing/charts/{path.relative_to(tmp).as_posix()}", path.read_bytes())
-    return len(paths), lake.uri("landing/charts/")
+    return write_sample_charts(tmp, world)
 
 
-def write_sample_dataset_files(settings: Settings) -> tuple[int, str]:
-    """Put the sample world's catalog dataset (artists and tracks CSVs) into
-    landing/catalog_datasets/ unless some files are there already."""
-    from spotify_assets.lib.sample.world import build_world
+def _dataset_files(world: Any, tmp: Path) -> list[Path]:
     from spotify_assets.lib.sample.world.datasets import sample_dataset_files
+
+    paths = []
+    for name, data in sample_dataset_files(world).items():
+        (tmp / name).write_bytes(data)
+        paths.append(tmp / name)
+    return paths
+
+
+#: What the demo lands: (what, zone, the sample world's files of it).
+SAMPLE_ZONES: tuple[tuple[str, str, Callable[[Any, Path], list[Path]]], ...] = (
+    ("Listening-history exports", "streaming_history", _history_files),
+    ("Chart CSVs", "charts", _chart_files),
+    ("Catalog dataset CSVs", "catalog_datasets", _dataset_files),
+)
+
+
+def land_sample_world(settings: Settings) -> list[str]:
+    """Put the sample world's files into each landing zone that is empty, and say so; a zone
+    that already holds files (a user's own exports, charts or datasets) is left as it is, so
+    the sample world never mixes with real data. Returns one line per zone."""
+    from spotify_assets.lib.sample.world import build_world
     from spotify_assets.resources import LakeResource
 
     lake = LakeResource(
@@ -99,15 +82,24 @@ def write_sample_dataset_files(settings: Settings) -> tuple[int, str]:
         s3_region_name=settings.aws_region,
     )
     store = lake.store()
-    prefix = "landing/catalog_datasets/"
-    existing = store.list(prefix)
-    if existing:
-        return len(existing), lake.uri(prefix)
-    world = build_world(settings.sample_scale, seed=settings.sample_seed)
-    files = sample_dataset_files(world)
-    for name, data in files.items():
-        store.put_bytes(f"{prefix}{name}", data)
-    return len(files), lake.uri(prefix)
+    world = None
+    lines = []
+    for what, zone, make in SAMPLE_ZONES:
+        prefix = f"landing/{zone}/"
+        existing = store.list(prefix)
+        if existing:
+            lines.append(
+                f"{what}: {len(existing)} files already at {lake.uri(prefix)}; the sample "
+                "world's are not added (they land only into an empty zone)"
+            )
+            continue
+        world = world or build_world(settings.sample_scale, seed=settings.sample_seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = make(world, Path(tmp))
+            for path in paths:
+                store.put_bytes(f"{prefix}{path.relative_to(tmp).as_posix()}", path.read_bytes())
+        lines.append(f"{what}: the sample world's {len(paths)} files landed at {lake.uri(prefix)}")
+    return lines
 
 
 def fewer_sqlite_syncs(instance: dg.DagsterInstance) -> list[sqlite3.Connection]:
@@ -259,12 +251,8 @@ def main() -> int:
         print("DAGSTER_HOME is not set: runs are not kept (use `make demo` to keep them).")
     held = fewer_sqlite_syncs(instance)
 
-    files, landing = write_sample_history(settings)
-    print(f"Listening-history exports in the landing zone: {files} files at {landing}")
-    files, landing = write_sample_charts_files(settings)
-    print(f"Chart CSVs in the landing zone: {files} files at {landing}")
-    files, landing = write_sample_dataset_files(settings)
-    print(f"Catalog dataset CSVs in the landing zone: {files} files at {landing}")
+    for line in land_sample_world(settings):
+        print(line)
     t0 = time.perf_counter()
     results = list(ingest_landing_zones(defs, instance))
     seconds = time.perf_counter() - t0
