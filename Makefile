@@ -55,8 +55,9 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 test: install
 	$(VENV_BIN)/python -m pytest
 
+# One worker per core (pytest-xdist): the fast tests are many and short.
 test-fast: install
-	$(VENV_BIN)/python -m pytest -m "not slow"
+	$(VENV_BIN)/python -m pytest -m "not slow" -n auto
 
 check-defs: install $(DAGSTER_HOME)/dagster.yaml
 	$(DG) check defs
