@@ -40,6 +40,19 @@ PARTITIONED = [playlist_snapshots, catalog_entities, playlist_tracks]
 TABLES = [catalog_dimensions, catalog_artists, *CATALOG_DATASETS.tables]
 
 
+def catalog_resources(lake: LakeResource, database: str, server_url: str) -> dict:
+    return {
+        "spotify": SpotifyResource(
+            source="sample", sample_scale="tiny", backoff_s=0.01,
+            sample_server_url=server_url, api_mode="auto",
+        ),
+        "lake": lake,
+        "lake_io_manager": LakeIOManager(lake=lake),
+        "warehouse_io_manager": WarehouseIOManager(database=database),
+        "warehouse": DuckDBResource(database=database),
+    }  # fmt: skip
+
+
 def test_a_dataset_fills_followers_and_popularity_of_a_development_mode_world(tmp_path, tiny_world):
     lake = LakeResource(url=str(tmp_path / "lake"))
     database = str(tmp_path / "warehouse.duckdb")
@@ -55,16 +68,7 @@ def test_a_dataset_fills_followers_and_popularity_of_a_development_mode_world(tm
     store.put_bytes("landing/catalog_datasets/README.csv", b"what,is,this\n1,2,3\n")
     instance = dg.DagsterInstance.ephemeral()
     with FakeSpotifyServer(tiny_world, mode="development") as server:
-        resources = {
-            "spotify": SpotifyResource(
-                source="sample", sample_scale="tiny", backoff_s=0.01,
-                sample_server_url=server.url, api_mode="auto",
-            ),
-            "lake": lake,
-            "lake_io_manager": LakeIOManager(lake=lake),
-            "warehouse_io_manager": WarehouseIOManager(database=database),
-            "warehouse": DuckDBResource(database=database),
-        }  # fmt: skip
+        resources = catalog_resources(lake, database, server.url)
         # What the sensor and the daemon do: a batch of the files, then its run.
         runs = Landing(CATALOG_DATASETS, resources, instance).land()
         assert runs and all(run.success for run in runs)
@@ -189,16 +193,7 @@ def test_real_dataset_files_never_fail_a_blocking_check_and_every_row_is_account
         store.put_bytes(f"landing/catalog_datasets/{path.name}", path.read_bytes())
     instance = dg.DagsterInstance.ephemeral()
     with FakeSpotifyServer(tiny_world, mode="development") as server:
-        resources = {
-            "spotify": SpotifyResource(
-                source="sample", sample_scale="tiny", backoff_s=0.01,
-                sample_server_url=server.url, api_mode="auto",
-            ),
-            "lake": lake,
-            "lake_io_manager": LakeIOManager(lake=lake),
-            "warehouse_io_manager": WarehouseIOManager(database=database),
-            "warehouse": DuckDBResource(database=database),
-        }  # fmt: skip
+        resources = catalog_resources(lake, database, server.url)
         runs = Landing(CATALOG_DATASETS, resources, instance).land()
         assert runs and all(run.success for run in runs)
         assert dg.materialize(

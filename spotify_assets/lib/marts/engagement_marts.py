@@ -1333,6 +1333,19 @@ _MOODS = {
 _AUDIO = (("core.streams", "track_id"), ("core.track_audio_features", "valence"),
           ("core.track_audio_features", "energy"))  # fmt: skip
 
+
+def _weighted_by_month(*columns: str) -> str:
+    """Each month's value over every listener's streams with features (a listener's monthly
+    value weighted by their streams_with_features), for the plots."""
+    weighted = ",\n       ".join(
+        f"sum({c} * streams_with_features) / nullif(sum(streams_with_features), 0) as {c}"
+        for c in columns
+    )
+    return (
+        f"select month,\n       {weighted}\n  from marts.mood_monthly group by month order by month"
+    )
+
+
 MOOD_MONTHLY = Mart(
     name="mood_monthly",
     description=(
@@ -1423,40 +1436,15 @@ select us.user_id, p.month, p.streams,
             kind="line",
             x="month",
             y=("mean_valence", "mean_energy", "mean_danceability"),
-            # Weighted by the streams with features: a month's mean over every such stream.
-            query="""
-select month,
-       sum(mean_valence * streams_with_features) / nullif(sum(streams_with_features), 0)
-           as mean_valence,
-       sum(mean_energy * streams_with_features) / nullif(sum(streams_with_features), 0)
-           as mean_energy,
-       sum(mean_danceability * streams_with_features) / nullif(sum(streams_with_features), 0)
-           as mean_danceability
-  from marts.mood_monthly
- group by month
- order by month
-""",
+            query=_weighted_by_month("mean_valence", "mean_energy", "mean_danceability"),
             y_label="mean over streams with features (0-1)",
         ),
         PlotSpec(
             title="Moods of the streams by month (valence x energy)",
             kind="stacked_bar",
             x="month",
-            y=("upbeat_share", "relaxed_share", "tense_share", "melancholic_share"),
-            query="""
-select month,
-       sum(upbeat_share * streams_with_features) / nullif(sum(streams_with_features), 0)
-           as upbeat_share,
-       sum(relaxed_share * streams_with_features) / nullif(sum(streams_with_features), 0)
-           as relaxed_share,
-       sum(tense_share * streams_with_features) / nullif(sum(streams_with_features), 0)
-           as tense_share,
-       sum(melancholic_share * streams_with_features) / nullif(sum(streams_with_features), 0)
-           as melancholic_share
-  from marts.mood_monthly
- group by month
- order by month
-""",
+            y=tuple(f"{m}_share" for m in _MOODS),
+            query=_weighted_by_month(*(f"{m}_share" for m in _MOODS)),
             y_label="share of streams with features",
         ),
     ),
