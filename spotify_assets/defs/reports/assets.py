@@ -117,8 +117,10 @@ def report_assets(tables: Sequence[WarehouseTable]) -> list[dg.AssetsDefinition]
         key=DASHBOARD_KEY,
         group_name="reports",
         deps=[*keys_of(tables, schema="marts"), MODEL_KEY, DATA_QUALITY_KEY],
-        # New check results alone do not redraw it (they come after every run).
-        automation_condition=on_upstream_change(ignore=[DATA_QUALITY_KEY]),
+        # Redrawn when reports/data_quality is refreshed too (the check sensor refreshes it
+        # when a check changed status), so the page never shows check results older than the
+        # table's: a check failing at 09:57 is on the page drawn after its refresh.
+        automation_condition=on_upstream_change(),
         freshness_policy=CATALOG_FRESHNESS,
         kinds={"html"},
         pool=WAREHOUSE_POOL,
