@@ -287,7 +287,10 @@ churned as (
 filled as (
     select m.month,
            coalesce(b.active_users, 0) as active_users,
-           case when m.month < (select max(month) from months)
+           -- churn needs the whole next month: none against a month the data covers in
+           -- part (data ending on 24 June made May's churn count June's absent as churned)
+           case when m.month + interval 2 month - interval 1 day
+                     <= (select max(ts)::date from engagement_plays)
                 then coalesce(c.churned_users, 0) end as churned_users,
            coalesce(b.plays, 0) as plays,
            coalesce(b.streams, 0) as streams,
@@ -315,9 +318,12 @@ window w as (order by month)
     columns={
         "month": "First day of the calendar month (UTC).",
         "active_users": "Users with at least one stream in the month.",
-        "churned_users": "Users active this month and not the next; null for the last month.",
+        "churned_users": (
+            "Users active this month and not the next; null unless the data covers the whole "
+            "next month (the last month, and the one before a partial last month)."
+        ),
         "churn_rate": (
-            "churned_users / active_users; null for the last month and when nobody was active."
+            "churned_users / active_users; null when churned_users is, and when nobody was active."
         ),
         "plays": "Music plays that ended in the month.",
         "streams": "Music plays of at least 30 s.",
