@@ -1186,6 +1186,12 @@ select conn_country, streams from marts.country_share order by streams desc, con
 # 10. taste_monthly
 # --------------------------------------------------------------------------------------------
 
+#: Every month from the first to the last of marts.taste_monthly (column ``month``).
+_ALL_TASTE_MONTHS = """
+select unnest(generate_series(min(month), max(month), interval 1 month))::date as month
+  from marts.taste_monthly
+"""
+
 TASTE_MONTHLY = Mart(
     name="taste_monthly",
     description=(
@@ -1295,12 +1301,18 @@ select us.user_id,
             x="month",
             y=("mainstream_share", "niche_share", "discovery_share"),
             # A user's first month is all discovery by definition: left out of that average.
-            query="""
-select month, avg(mainstream_share) as mainstream_share, avg(niche_share) as niche_share,
-       avg(discovery_share) filter (where not first_month) as discovery_share
-  from (select *, month = min(month) over (partition by user_id) as first_month
-          from marts.taste_monthly)
- group by month
+            # Every month from the first to the last (a month nobody streamed in is a gap in
+            # the lines, never a month missing from the axis).
+            query=f"""
+with t as (
+    select month, avg(mainstream_share) as mainstream_share, avg(niche_share) as niche_share,
+           avg(discovery_share) filter (where not first_month) as discovery_share
+      from (select *, month = min(month) over (partition by user_id) as first_month
+              from marts.taste_monthly)
+     group by month
+)
+select month, t.mainstream_share, t.niche_share, t.discovery_share
+  from ({_ALL_TASTE_MONTHS}) left join t using (month)
  order by month
 """,
             y_label="mean over users (discovery: not in their first month)",
@@ -1310,9 +1322,12 @@ select month, avg(mainstream_share) as mainstream_share, avg(niche_share) as nic
             kind="line",
             x="month",
             y=("mean_popularity",),
-            query="""
-select month, avg(mean_popularity) as mean_popularity
-  from marts.taste_monthly group by month order by month
+            query=f"""
+with t as (
+    select month, avg(mean_popularity) as mean_popularity from marts.taste_monthly group by month
+)
+select month, t.mean_popularity from ({_ALL_TASTE_MONTHS}) left join t using (month)
+ order by month
 """,
             y_label="popularity (0-100)",
         ),
