@@ -227,6 +227,12 @@ def test_a_listener_has_a_wrapped_for_every_year_with_plays_each_named(pages):
     assert months[0] == "2014-03" and months[-1] == "2024-04" and len(months) == 10 * 12 + 2
     # A chart's subtitle names the period as the picker does.
     assert "2024 (partial: to 29 Apr)" in monthly["title"]["subtitle"]["signal"]
+    # Its caption names the partial months it shows: the 2014 listener's March 2014...
+    note = "Partial months (lighter bars): March 2014 (from 5 Mar); April 2024 (to 29 Apr)."
+    assert note in Page(listener).text
+    # ... another listener's page, only its own (its history starts after March 2014).
+    other = page(pages, f"{LISTENER_DIR}/user_0001.html").text
+    assert "March 2014" not in other and "April 2024 (to 29 Apr)" in other
 
 
 def test_cards_and_lists_read_as_a_person_says_them(pages):
@@ -256,6 +262,8 @@ def test_no_card_twice_and_one_column_per_thing(pages):
             section.split('class="period-tiles"')[0],
         )
         assert len(cards) == len(set(cards)), cards  # 'listeners 60' once
+    engagement = index.split('id="listening-engagement"')[1].split("</section>")[0]
+    assert ">period<" not in engagement  # the date range is the picker's, not a 4-line card
     listeners = index.split('id="listeners"')[1].split("</section>")[0]
     assert "<th" in listeners and ">user_id<" not in listeners  # it said what 'listener' said
     # Text cards (a month, a range) in a type that keeps to a line.

@@ -95,13 +95,11 @@ class Browser:
     def console(self, *levels: str) -> list[str]:
         """Console messages and log entries of these levels (``warning``, ``error``...) since
         the page opened: what a person sees in the developer tools."""
+        calls = {*levels, *(["warn"] if "warning" in levels else [])}  # console.warn's type
         out = []
         for e in self.events:
             method, params = e.get("method"), e.get("params", {})
-            if method == "Runtime.consoleAPICalled" and params.get("type") in (
-                *levels,
-                *("warn" for lv in levels if lv == "warning"),
-            ):
+            if method == "Runtime.consoleAPICalled" and params.get("type") in calls:
                 out.append(f"{params['type']}: {json.dumps(params.get('args'))[:300]}")
             elif method == "Log.entryAdded" and params["entry"]["level"] in levels:
                 out.append(f"{params['entry']['level']}: {params['entry']['text'][:300]}")

@@ -1,13 +1,15 @@
 """The offline HTML dashboard (Dagster-free): pages built from sections.
 
 A page must open from a file or an S3 object with no network: CSS is inline, an interactive
-chart is its Vega-Lite spec inlined as JSON and drawn by the Vega bundle vendored beside the
-pages (``script_src``, a relative path; :func:`spotify_assets.lib.reports.vega.
-javascript_bundle`), a still chart is a ``data:`` PNG, and nothing is fetched from
-``http(s)://``. A page-level select per picker column (a year, a region) filters every chart of
-its section that declares that picker and shows the blocks marked with the chosen value;
-tables sort by a click on their header. Every piece of text comes from data (artist names,
-playlist titles, check descriptions), so all of it is escaped.
+chart is its Vega-Lite spec inlined as JSON and drawn by the Vega bundle, either vendored
+beside the pages (``script_src``, a relative path; :func:`spotify_assets.lib.reports.vega.
+javascript_bundle`) or carried inside the page (``inline_bundle``: a listener's page is one
+file that opens alone), a still chart is a ``data:`` PNG, and nothing is fetched from
+``http(s)://``. A select per picker column (a year, a region) filters every chart of its
+section that declares that picker and shows the blocks marked with the chosen value; the
+page's period picker (the overview's) does so for the whole page; tables sort by a click on
+their header. Charts take the width of their box (a phone's 390 px too). Every piece of text
+comes from data (artist names, playlist titles, check descriptions), so all of it is escaped.
 """
 
 from __future__ import annotations

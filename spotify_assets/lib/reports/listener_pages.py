@@ -221,8 +221,9 @@ def listeners_section(conn: Any) -> Section:
     title = "Listeners"
     description = (
         "Every listener of the listening history, with their own page: their Wrapped for every "
-        "year and all time, top content, rhythm and taste over time. A page holds only that "
-        "listener's data, so it can be shared with them alone."
+        "year and all time, top content, rhythm and taste over time. A page is one file "
+        "holding only that listener's data and its chart library: it can be sent to them "
+        "alone and opens offline."
     )
     if not _has_table(conn, "marts.listener_wrapped"):
         return Section(title, description, [], [], notes=["marts.listener_wrapped is not built."])
@@ -294,6 +295,12 @@ select w.*, coalesce(l.display_name, w.user_id) as display_name
     covered = coverage(conn)
     partial = partial_months(covered) if covered else {}
     subtitles = period_subtitles(covered)
+    spans = {
+        user: Coverage(first, last)
+        for user, first, last in conn.execute(
+            "select user_id, min(ts)::date, max(ts)::date from core.streams group by all"
+        ).fetchall()
+    }
     conn.execute(
         "create or replace temp table _listener_periods as select user_id, period, "
         "row_number() over (partition by user_id order by year desc nulls first) as _rank "
@@ -317,7 +324,9 @@ select w.*, coalesce(l.display_name, w.user_id) as display_name
                 text = made.before
                 if made.after is not None:
                     text = made.before + script_safe(got["values"]) + made.after
-                caption = partial_note(covered) if key == BRUSHED and covered else None
+                caption = None
+                if key == BRUSHED and covered and user_id in spans:
+                    caption = partial_note(covered, spans[user_id])
                 charts.append(Plot(spec.title, caption=caption, vega=made.spec, vega_json=text))
             labels = {r["period"]: _period_label(r, covered) for r in rows}
             section = Section(

@@ -2,6 +2,13 @@
 with their headline numbers and interactive charts, the date of the data, and a page per
 listener (:func:`spotify_assets.lib.reports.listener_pages.listener_pages`).
 
+The overview has a period picker over the listening history (:mod:`spotify_assets.lib.
+reports.periods`): the recent span where the listening is (the default), the last 12 months,
+every year with music, all time, partial ones named. It moves the period cards and every
+chart over time of the groups that follow it; their other charts say they cover all time.
+The data-quality section puts what needs attention first, linked to each asset in the Dagster
+UI, with the whole table folded away.
+
 Each chart is the mart's own :class:`PlotSpec` turned into a Vega-Lite spec from a small query
 (:func:`spotify_assets.lib.reports.vega.vega_spec`): the same definition the mart asset draws
 as a PNG, so the dashboard is always the marts as they are in the warehouse now.

@@ -103,9 +103,14 @@ def partial_months(covered: Coverage) -> dict[str, str]:
     return out
 
 
-def partial_note(covered: Coverage) -> str | None:
-    """A sentence naming the partial months, for a monthly chart's caption."""
+def partial_note(covered: Coverage, shown: Coverage | None = None) -> str | None:
+    """A sentence naming the partial months, for a monthly chart's caption; with ``shown``,
+    only those of the months a chart shows (a listener's from their first play to their
+    last)."""
     months = partial_months(covered)
+    if shown is not None:
+        first, last = f"{shown.first:%Y-%m}", f"{shown.last:%Y-%m}"
+        months = {m: note for m, note in months.items() if first <= m <= last}
     if not months:
         return None
     names = [
