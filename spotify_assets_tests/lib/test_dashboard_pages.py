@@ -280,8 +280,9 @@ def test_the_quality_section_puts_what_needs_attention_first_and_folds_the_table
             r'<div class="value">([^<]*)</div><div class="label">([^<]*)</div>', section
         )
     )
-    assert cards == {"checks": str(QUALITY_ROWS), "passed": str(QUALITY_ROWS - 3), "failed": "1",
-                     "warned": "1", "not run": "1"}  # fmt: skip
+    assert cards == {"checks": str(QUALITY_ROWS), "passed": str(QUALITY_ROWS - 4), "failed": "1",
+                     "warned": "1", "not run": "1", "pending": "1"}  # fmt: skip
+    # (pending: it runs after this page, in the same run; nothing to act on, not listed below)
     attention = re.findall(r'<li><span class="badge \w+">([^<]+)</span><a href="([^"]+)">', section)
     assert [a for a, _ in attention] == ["failed", "warned", "never run"]
     assert attention[0][1] == "http://127.0.0.1:3000/assets/core/tracks"

@@ -61,7 +61,8 @@ def old_listener_streams(conn: Any, user_id: str = OLD_LISTENER) -> int:
 
 def quality_table(conn: Any, rows: int = QUALITY_ROWS) -> None:
     """``reports.data_quality`` of ``rows`` checks: one failed ERROR check, one failed WARN
-    check, one that never ran, the rest passed (long descriptions included)."""
+    check, one that never ran, one pending (it runs after the table), the rest passed (long
+    descriptions included)."""
     conn.execute("create schema if not exists reports")
     conn.execute(
         f"""
@@ -71,9 +72,9 @@ select 'core/' || ['streams', 'tracks', 'artists', 'albums'][i % 4 + 1] as asset
        case when i = 2 then 'WARN' else 'ERROR' end as severity,
        i % 2 = 0 as blocking,
        case i when 1 then 'failed' when 2 then 'failed' when 3 then 'never run'
-              else 'passed' end as status,
-       case when i in (1, 2) then false when i = 3 then null else true end as passed,
-       case when i = 3 then null
+              when 4 then 'pending' else 'passed' end as status,
+       case when i in (1, 2) then false when i in (3, 4) then null else true end as passed,
+       case when i in (3, 4) then null
             else timestamp '2025-06-24 09:00:00' + to_minutes(i::bigint) end as evaluated_at,
        'run-' || i as run_id,
        null::varchar as partition,

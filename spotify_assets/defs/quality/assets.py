@@ -37,17 +37,17 @@ def check_results(
 
     A check planned in ``current_run_id`` (the run collecting the results: its own
     ``covers_every_check``, the dashboard's checks when the dashboard follows in the same run)
-    has not run *yet*, not "not run": its latest completed result is shown instead (``never
-    run`` without one). Read as "not run", covers_every_check stayed so for good: every
-    refresh plans it again."""
+    has not run *yet*, not "not run": its latest completed result is shown instead, or
+    ``pending`` without one (a first run: it runs after this table is written). Read as "not
+    run", covers_every_check stayed so for good: every refresh plans it again."""
     latest = dict(instance.event_log_storage.get_latest_asset_check_execution_by_key(list(specs)))
+    pending: set[dg.AssetCheckKey] = set()
     if current_run_id is not None:
-        latest = {
-            key: _completed_before(instance, record)
-            if record.run_id == current_run_id and record.status.value == "PLANNED"
-            else record
-            for key, record in latest.items()
-        }
+        for key, record in list(latest.items()):
+            if record.run_id == current_run_id and record.status.value == "PLANNED":
+                latest[key] = _completed_before(instance, record)
+                if latest[key] is None:
+                    pending.add(key)
     rows = []
     for key, spec in sorted(specs.items(), key=lambda kv: (kv[0].asset_key.path, kv[0].name)):
         record = latest.get(key)
@@ -65,6 +65,8 @@ def check_results(
             "description": spec.description,
             "details": None,
         }
+        if key in pending:
+            row["status"], row["run_id"] = "pending", current_run_id
         if record is not None:
             row["run_id"] = record.run_id
             row["partition"] = record.partition
@@ -121,7 +123,8 @@ def build_data_quality_asset(
         required_resource_keys={"lake"} if held_zones else set(),
         owners=["team:data-platform"],
         description="The latest result of every asset check: asset, check, severity, status "
-        "(passed, failed, not run, never run), when, run and what it found; plus a failed row "
+        "(passed, failed, not run, never run, pending), when, run and what it found; plus a "
+        "failed row "
         "per landed file held out of the warehouse by a blocking check (until fixed or "
         "removed).",
         metadata={"column_descriptions": DATA_QUALITY_COLUMNS},

@@ -207,7 +207,8 @@ DATA_QUALITY_COLUMNS: dict[str, str] = {
     "check_name": "The check's name",
     "severity": "ERROR (blocking: downstream waits) or WARN (a person should look)",
     "blocking": "Whether a failure stops downstream automation",
-    "status": "passed, failed, not run (planned but its run stopped first) or never run",
+    "status": "passed, failed, not run (planned but its run stopped first), never run, or "
+    "pending (first planned in the run writing this table: it runs after it)",
     "passed": "True or False when the check ran; null otherwise",
     "evaluated_at": "When the latest result was recorded (UTC)",
     "run_id": "The Dagster run of the latest result",

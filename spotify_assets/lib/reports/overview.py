@@ -328,6 +328,7 @@ def data_quality_section(conn: Any, ui_url: str | None = None) -> Section:
     failed = frame["status"] == "failed"
     error = failed & (frame["severity"] == "ERROR")
     idle = frame["status"].isin(["not run", "never run"])
+    pending = int((frame["status"] == "pending").sum())
     latest = frame["evaluated_at"].max()
     if latest is not None and latest == latest:
         description += f" Latest result: {latest:%Y-%m-%d %H:%M} UTC."
@@ -338,6 +339,8 @@ def data_quality_section(conn: Any, ui_url: str | None = None) -> Section:
         Headline("warned", format_number(int((failed & ~error).sum())), "WARN: a failed check"),
         Headline("not run", format_number(int(idle.sum()))),
     ]
+    if pending:  # a first run: checks of this very run (of this page, of the table) follow it
+        headlines.append(Headline("pending", format_number(pending), "run after this page"))
     section = table_section(title, description, frame, headlines)
     return replace(
         section,
