@@ -329,3 +329,28 @@ def test_dashboard_files_are_readable_by_group_and_world_under_umask_022(tiny_wo
     for path in files:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode & 0o044 == 0o044 and not mode & 0o022, (path.name, oct(mode))
+
+
+def test_a_daily_chart_longer_than_the_row_limit_keeps_its_latest_days(monkeypatch):
+    """A history longer than a chart's row limit (an export from 14 years ago: 5,000 days)
+    dropped its *latest* days from the daily charts; it drops the oldest now."""
+    import duckdb
+
+    from spotify_assets.lib.marts import run
+    from spotify_assets.lib.marts.engagement_marts import DAILY_ENGAGEMENT
+    from spotify_assets.lib.marts.spec import Mart, PlotSpec
+
+    conn = duckdb.connect()
+    conn.execute("create schema marts")
+    conn.execute(
+        "create table marts.daily_engagement as select (date '2010-01-01' + i::int)::date as date, "
+        "i as listening_hours, i as active_users from range(30) r(i)"
+    )
+    monkeypatch.setattr(run, "CHART_ROW_LIMIT", 10)
+    hours = DAILY_ENGAGEMENT.plots[0]
+    days = run.plot_frame(conn, DAILY_ENGAGEMENT, hours)["date"].dt.day.tolist()
+    assert days == list(range(21, 31))  # 2010-01-21 .. 2010-01-30, the last ten
+    conn.execute("create table marts.ranked as select 'a' || i as name, i from range(30) r(i)")
+    ranked = Mart("ranked", "", "select 1", {"name": "", "i": ""}, (), ("name",))
+    top = run.plot_frame(conn, ranked, PlotSpec("Top", "barh", "name", ("i",)))
+    assert top["i"].tolist() == list(range(10))  # a ranking keeps its first rows
