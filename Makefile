@@ -19,7 +19,7 @@ VENV_BIN := $(CURDIR)/.venv/bin
 
 help:
 	@echo "make demo   install, then materialize the whole graph on the sample world"
-	@echo "make dev    install, then start the Dagster UI on http://127.0.0.1:3000"
+	@echo "make dev    install, then start the Dagster UI on http://127.0.0.1:$${DAGSTER_PORT:-3000}"
 	@echo "make test   install, then run the tests"
 	@echo "make test-fast  the tests but the slow ones (daemon, browser, materializations)"
 	@echo "make check-defs  dg check defs: the code location loads and validates"

@@ -234,6 +234,12 @@ def bi_location(defs: dg.Definitions) -> str:
     return defs.resources["lake"].uri(BI_PREFIX)
 
 
+def see_it(settings: Settings) -> str:
+    """Where the UI of ``make dev`` will be: SPOTIFY_UI_URL, else the port DAGSTER_PORT says
+    (``settings.ui_url``), never a fixed 3000."""
+    return f"See it:    make dev, then open {settings.ui_url}"
+
+
 def main() -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -326,7 +332,7 @@ def main() -> int:
         f"'{settings.published_warehouse_path}', read_only=True)"
         ".sql('from core.tracks limit 5'))\""
     )
-    print("See it:    make dev, then open http://127.0.0.1:3000")
+    print(see_it(settings))
     # WARN checks are for a person to look at; a failed ERROR check is a broken demo.
     return 1 if any("(ERROR)" in line for line in failed) else 0
 

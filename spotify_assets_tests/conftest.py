@@ -17,11 +17,16 @@ S3_TEST_ENV = {
 }
 
 
+#: Variables of the test run itself, not of the platform: kept. SPOTIFY_TEST_ARTIFACTS is
+#: where tests leave what a person looks at afterwards (the dashboard's screenshots).
+KEPT_ENV = ("SPOTIFY_OPENAPI_SPEC", "SPOTIFY_TEST_ARTIFACTS")
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch) -> None:
     """Every test gets its own data dir and no Spotify or AWS settings from the shell."""
     for name in list(os.environ):
-        if name.startswith(("SPOTIFY_", "SPOTIPY_", "AWS_")) and name != "SPOTIFY_OPENAPI_SPEC":
+        if name.startswith(("SPOTIFY_", "SPOTIPY_", "AWS_")) and name not in KEPT_ENV:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SPOTIFY_DATA_DIR", str(tmp_path / "data"))
     for name, value in S3_TEST_ENV.items():

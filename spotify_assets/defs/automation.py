@@ -9,8 +9,9 @@ group).
 - Some updates are ignored on purpose, so one upstream change moves one part of the graph:
   catalog marts do not rebuild for new listening history (only ``genre_families`` reads
   ``core.streams``, for a streams count), engagement marts do not rebuild for a new snapshot
-  (they read the catalog for genres and popularity, which change slowly), and the dashboard
-  does not rebuild for new check results.
+  (they read the catalog for genres and popularity, which change slowly). The dashboard
+  follows ``reports/data_quality`` too: the check sensor refreshes that table only when a
+  check changed status, and the page must show it (a refresh, then one redraw).
 - The model retrains weekly (cron), the BI exports are refreshed hourly when a mart changed;
   both would churn if they followed every upstream change.
 

@@ -31,7 +31,12 @@ from spotify_assets.defs.reports.assets import BI_PREFIX, DASHBOARD_OBJECT, repo
 from spotify_assets.defs.warehouse_tables import warehouse_tables
 from spotify_assets.lib.marts.export import BI_DATABASE
 from spotify_assets.lib.ml.candidate_hits import CANDIDATE_HITS
-from spotify_assets.resources import LakeResource, SpotifyResource, WarehouseIOManager
+from spotify_assets.resources import (
+    AlertsResource,
+    LakeResource,
+    SpotifyResource,
+    WarehouseIOManager,
+)
 from spotify_assets_tests.support.warehouse import (
     CORE_SCHEMAS,
     create_core_tables,
@@ -59,6 +64,7 @@ def resources(root: Path, **spotify) -> dict:
         "lake": lake,
         "model_io_manager": dg.FilesystemIOManager(base_dir=str(root / "lake" / "models")),
         "spotify": SpotifyResource(**{"source": "sample", "sample_scale": "tiny", **spotify}),
+        "alerts": AlertsResource(ui_url="http://127.0.0.1:3000"),
     }
 
 

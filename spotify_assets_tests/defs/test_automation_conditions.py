@@ -474,3 +474,14 @@ def test_weekly_retraining_follows_the_catalog_without_new_listening_history(def
     ev.WINDOW = "2026-06-01-16:00"  # the next snapshot window (a new partition)
     ev.report(parents - {dg.AssetKey(["core", "streams"])})  # a new snapshot, no new export
     assert ev.tick(monday + 10) | ev.tick(monday + 3 * 24 * 60) == {"ml/popularity_features"}
+
+
+def test_refreshed_check_results_redraw_the_dashboard(defs):
+    """Issue 26: the page drawn at 09:58 said '0 failed' for a check that failed at 09:57,
+    because new check results never redrew it. The check sensor refreshes
+    reports/data_quality when a check changed status; the dashboard follows that refresh."""
+    ev = RealGraph(defs)
+    assert ev.tick(5) == set()
+    ev.report([DATA_QUALITY_KEY])
+    assert ev.tick(10) == {"reports/dashboard"}
+    assert ev.tick(15) == set()  # once

@@ -15,7 +15,7 @@ from spotify_assets.defs.quality.assets import DATA_QUALITY_KEY
 from spotify_assets.defs.quality.table_checks import ROW_COUNT_CHECK, SCHEMA_CHANGE_CHECK
 from spotify_assets.defs.warehouse_tables import warehouse_tables
 from spotify_assets.lib.marts.spec import Mart
-from spotify_assets.resources import LakeResource, WarehouseIOManager
+from spotify_assets.resources import AlertsResource, LakeResource, WarehouseIOManager
 
 TOY_KEY = dg.AssetKey(["core", "toy_plays"])
 
@@ -40,6 +40,7 @@ def _resources(root) -> dict:
         "warehouse_io_manager": WarehouseIOManager(database=database),
         "warehouse": DuckDBResource(database=database),
         "lake": LakeResource(url=str(root / "lake")),
+        "alerts": AlertsResource(),  # the dashboard links to the UI at its ui_url
     }
 
 

@@ -187,8 +187,8 @@ def test_podcasts_only(hand):
         assert w["podcast_plays"] == 3
         assert w["podcast_minutes"] == pytest.approx(1000 / 60)
         assert w["top_podcast_shows"] == [
-            {"name": "Talk", "artist": None, "streams": 2, "minutes": 11.7},
-            {"name": "News", "artist": None, "streams": 1, "minutes": 5.0},
+            {"name": "Talk", "artist": None, "streams": 2, "minutes": 11.7, "plays": 2},
+            {"name": "News", "artist": None, "streams": 1, "minutes": 5.0, "plays": 1},
         ]
         for column in ("top_tracks", "top_artists", "top_month", "top_weekday", "clock_share",
                        "longest_streak_days", "first_play_ts", "discovery_share",

@@ -19,15 +19,14 @@ from spotify_assets.lib.marts.spec import PlotSpec
 from spotify_assets.lib.reports import listener_pages as lp
 from spotify_assets.lib.reports.dashboard import build_dashboard
 from spotify_assets.lib.reports.listener_pages import _same  # the equality it checks with
+from spotify_assets.lib.reports.periods import coverage, partial_months
 from spotify_assets.lib.reports.vega import (
     BRUSH,
     VALUES_SLOT,
-    follows_brush,
     layout_key,
     template,
     values_sql,
     vega_spec,
-    with_brush,
 )
 from spotify_assets_tests.support.warehouse import create_core_tables, world_streams
 
@@ -50,8 +49,8 @@ def _own_frame(conn: Any, key: str, user_id: str) -> Any:
         f"""
 select {", ".join(f"f.{c}" for c in frame.columns)}
   from ({frame.sql}) f
-  left join (select period, row_number() over (order by year desc nulls first) as _rank
-               from marts.listener_wrapped where user_id = $user) p using (period)
+  join (select period, row_number() over (order by year desc nulls first) as _rank
+          from marts.listener_wrapped where user_id = $user and {lp.OFFERED}) p using (period)
  where f.user_id = $user
  order by _rank nulls last, {frame.order}
 """,
@@ -64,16 +63,16 @@ def test_every_chart_of_every_page_is_what_its_definition_draws_from_that_listen
     users = [
         u for (u,) in warehouse.execute("select distinct user_id from core.streams").fetchall()
     ]
+    covered = coverage(warehouse)
+    partial, labels = partial_months(covered), lp.period_subtitles(covered)
     assert sorted(p.user_id for p in pages) == sorted(users) and len(pages) >= 3
     for page in pages:
         (section,) = page.sections
         assert [c.title for c in section.plots] == [s.title for s in lp.LISTENER_PLOTS.values()]
         for chart, (key, spec) in zip(section.plots, lp.LISTENER_PLOTS.items(), strict=True):
             expected = vega_spec(spec, _own_frame(warehouse, key, page.user_id))
-            if key == lp.BRUSHED:  # the page's brush, and the charts that follow it
-                expected = with_brush(expected)
-            elif key in lp.FOLLOWERS:
-                expected = follows_brush(expected, spec.x)
+            # the page's period names, brush, partial months and the charts following it
+            expected = lp.on_page(key, expected, partial, labels)
             assert _same(json.loads(chart.vega_json), expected), (page.user_id, key)
 
 

@@ -242,7 +242,47 @@ def test_barh_keeps_duplicate_names_and_frame_order():
     frame = pd.DataFrame({"t": ["Intro", "B", "Intro"], "v": [1, 3, 2]})
     vl = vega_spec(PlotSpec("t", "barh", "t", ("v",)), frame)
     assert [r["t"] for r in _data(vl)] == ["Intro", "B", "Intro"]
-    assert vl["layer"][0]["encoding"]["y"]["sort"] is None
+    # Sorted by the frame's order carried in the data (issue 26: sort null is not kept by
+    # Vega once a picker filters the rows again).
+    assert [r[vega.POSITION] for r in _data(vl)] == [1, 2, 3]
+    assert vl["layer"][0]["encoding"]["y"]["sort"] == {
+        "field": vega.POSITION,
+        "op": "min",
+        "order": "ascending",
+    }
+
+
+@pytest.mark.parametrize(
+    "values, expected, text",
+    [
+        ([0.512, 0.0503, 0.000503], ".3~r", "0.512"),  # not '512m' and '503µ'
+        ([3, 12, 1], ",d", "12"),
+        ([2.5, 1.25], ",.4~r", "2.5"),
+        ([12_345, 10], ",.3~s", "12.3k"),
+    ],
+)
+def test_bar_labels_read_as_numbers_not_si_units(values, expected, text):
+    frame = pd.DataFrame({"feature": [f"f{i}" for i in range(len(values))], "importance": values})
+    vl = vega_spec(PlotSpec("Importance", "barh", "feature", ("importance",)), frame)
+    assert vl["layer"][1]["encoding"]["text"]["format"] == expected
+    svg = vega.to_svg(vl)
+    assert f">{text}<" in svg
+    assert "µ" not in svg and ">512m<" not in svg
+
+
+def test_monthly_bars_sit_on_a_continuous_time_axis():
+    """Issue 26: the monthly-minutes axis was ordinal, so months without plays vanished (a
+    listener went from 2022-01 straight to 2022-09). Now a month is a month of time."""
+    frame = pd.DataFrame(
+        {"month": pd.to_datetime(["2022-01-01", "2022-09-01"]), "minutes": [10.0, 20.0]}
+    )
+    vl = vega_spec(PlotSpec("Minutes", "bar", "month", ("minutes",)), frame)
+    x = vl["encoding"]["x"]
+    assert x["type"] == "temporal" and x["timeUnit"] == "yearmonth"
+    assert x["axis"]["format"] == "%b %Y"
+    days = pd.DataFrame({"day": DAYS, "n": range(10)})
+    x = vega_spec(PlotSpec("Days", "bar", "day", ("n",)), days)["encoding"]["x"]
+    assert x["type"] == "temporal" and x["timeUnit"] == "yearmonthdate"
 
 
 def test_heatmap_names_weekdays():

@@ -74,6 +74,37 @@ class Browser:
         )
         self.evaluate("window.dashboard.ready.then(() => true)")
 
+    def viewport(self, width: int, height: int = 900, *, mobile: bool = False) -> None:
+        """Lay pages out at ``width`` CSS pixels (a phone: 390 and ``mobile``)."""
+        self.call(
+            "Emulation.setDeviceMetricsOverride", session=True, width=width, height=height,
+            deviceScaleFactor=2 if mobile else 1, mobile=mobile,
+        )  # fmt: skip
+
+    def screenshot(self, path: Path) -> Path:
+        """The whole page (not only the viewport) as a PNG at ``path``."""
+        import base64
+
+        shot = self.call(
+            "Page.captureScreenshot", session=True, format="png", captureBeyondViewport=True
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
+    def console(self, *levels: str) -> list[str]:
+        """Console messages and log entries of these levels (``warning``, ``error``...) since
+        the page opened: what a person sees in the developer tools."""
+        calls = {*levels, *(["warn"] if "warning" in levels else [])}  # console.warn's type
+        out = []
+        for e in self.events:
+            method, params = e.get("method"), e.get("params", {})
+            if method == "Runtime.consoleAPICalled" and params.get("type") in calls:
+                out.append(f"{params['type']}: {json.dumps(params.get('args'))[:300]}")
+            elif method == "Log.entryAdded" and params["entry"]["level"] in levels:
+                out.append(f"{params['entry']['level']}: {params['entry']['text'][:300]}")
+        return out
+
     def errors(self) -> list[str]:
         out = []
         for e in self.events:

@@ -29,10 +29,25 @@ _DETAIL_KEYS = ("violations", "parse_rate", "rows", "previous_rows", "change", "
 
 
 def check_results(
-    instance: dg.DagsterInstance, specs: dict[dg.AssetCheckKey, dg.AssetCheckSpec]
+    instance: dg.DagsterInstance,
+    specs: dict[dg.AssetCheckKey, dg.AssetCheckSpec],
+    current_run_id: str | None = None,
 ) -> "pd.DataFrame":
-    """One row per check: its latest execution (or ``never run``)."""
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(specs))
+    """One row per check: its latest execution (or ``never run``).
+
+    A check planned in ``current_run_id`` (the run collecting the results: its own
+    ``covers_every_check``, the dashboard's checks when the dashboard follows in the same run)
+    has not run *yet*, not "not run": its latest completed result is shown instead, or
+    ``pending`` without one (a first run: it runs after this table is written). Read as "not
+    run", covers_every_check stayed so for good: every refresh plans it again."""
+    latest = dict(instance.event_log_storage.get_latest_asset_check_execution_by_key(list(specs)))
+    pending: set[dg.AssetCheckKey] = set()
+    if current_run_id is not None:
+        for key, record in list(latest.items()):
+            if record.run_id == current_run_id and record.status.value == "PLANNED":
+                latest[key] = _completed_before(instance, record)
+                if latest[key] is None:
+                    pending.add(key)
     rows = []
     for key, spec in sorted(specs.items(), key=lambda kv: (kv[0].asset_key.path, kv[0].name)):
         record = latest.get(key)
@@ -50,6 +65,8 @@ def check_results(
             "description": spec.description,
             "details": None,
         }
+        if key in pending:
+            row["status"], row["run_id"] = "pending", current_run_id
         if record is not None:
             row["run_id"] = record.run_id
             row["partition"] = record.partition
@@ -78,6 +95,16 @@ def check_results(
     return frame
 
 
+def _completed_before(instance: dg.DagsterInstance, planned: Any) -> Any:
+    """The latest completed (passed or failed) execution of the check of a ``planned``
+    record, or None (the statuses are read off the record: their enum is not public)."""
+    completed = {s for s in type(planned.status) if s.value != "PLANNED"}
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        planned.key, limit=1, status=completed
+    )
+    return history[0] if history else None
+
+
 def build_data_quality_asset(
     check_specs: Sequence[dg.AssetCheckSpec], held_zones: Sequence[Any] = ()
 ) -> dg.AssetsDefinition:
@@ -96,13 +123,14 @@ def build_data_quality_asset(
         required_resource_keys={"lake"} if held_zones else set(),
         owners=["team:data-platform"],
         description="The latest result of every asset check: asset, check, severity, status "
-        "(passed, failed, not run, never run), when, run and what it found; plus a failed row "
+        "(passed, failed, not run, never run, pending), when, run and what it found; plus a "
+        "failed row "
         "per landed file held out of the warehouse by a blocking check (until fixed or "
         "removed).",
         metadata={"column_descriptions": DATA_QUALITY_COLUMNS},
     )
     def data_quality(context: dg.AssetExecutionContext) -> dg.Output[DataFrameHint]:
-        frame = check_results(context.instance, specs)
+        frame = check_results(context.instance, specs, context.run.run_id)
         if held_zones:
             store = context.resources.lake.store()
             held = {z.key.to_user_string(): held_files(store, z.zone) for z in held_zones}

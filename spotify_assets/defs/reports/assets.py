@@ -12,6 +12,7 @@ Both are built by :func:`report_assets` from the registry of warehouse tables
 exported and its table is a dependency of the dashboard without being listed here.
 """
 
+import functools
 import tempfile
 import time
 from collections.abc import Sequence
@@ -46,7 +47,7 @@ from spotify_assets.lib.reports.overview import (
     landed_files_section,
     write_dashboard,
 )
-from spotify_assets.resources import LakeResource
+from spotify_assets.resources import AlertsResource, LakeResource
 from spotify_assets.resources.event_log import latest_metadata_value
 
 DASHBOARD_KEY = dg.AssetKey(["reports", "dashboard"])
@@ -59,8 +60,13 @@ BI_PREFIX = "exports/bi"
 DASHBOARD_GROUPS = (
     MartGroup(
         "Listening engagement",
-        "Who listens, how much and when, from the listening-history exports (music only).",
+        "Who listens, how much and when, from the listening-history exports (music only). The "
+        "cards and the charts over time show the period picked at the top of the page; the "
+        "other charts cover all time.",
         engagement_sql.MARTS,
+        follows_period=True,
+        period_tiles=True,
+        without_headlines=(engagement_sql.DAILY_ENGAGEMENT.table,),
     ),
     MartGroup(
         MODEL_GROUP_TITLE,
@@ -84,6 +90,7 @@ DASHBOARD_GROUPS = (
         "Every listener's year: marts.listener_wrapped (one row per listener and year, plus "
         "all time) and marts.listener_content; each listener has a page of their own.",
         listener_sql.MARTS,
+        follows_period=True,
     ),
 )
 
@@ -117,8 +124,10 @@ def report_assets(tables: Sequence[WarehouseTable]) -> list[dg.AssetsDefinition]
         key=DASHBOARD_KEY,
         group_name="reports",
         deps=[*keys_of(tables, schema="marts"), MODEL_KEY, DATA_QUALITY_KEY],
-        # New check results alone do not redraw it (they come after every run).
-        automation_condition=on_upstream_change(ignore=[DATA_QUALITY_KEY]),
+        # Redrawn when reports/data_quality is refreshed too (the check sensor refreshes it
+        # when a check changed status), so the page never shows check results older than the
+        # table's: a check failing at 09:57 is on the page drawn after its refresh.
+        automation_condition=on_upstream_change(),
         freshness_policy=CATALOG_FRESHNESS,
         kinds={"html"},
         pool=WAREHOUSE_POOL,
@@ -128,7 +137,10 @@ def report_assets(tables: Sequence[WarehouseTable]) -> list[dg.AssetsDefinition]
         "Opens offline.",
     )
     def dashboard(
-        context: dg.AssetExecutionContext, warehouse: DuckDBResource, lake: LakeResource
+        context: dg.AssetExecutionContext,
+        warehouse: DuckDBResource,
+        lake: LakeResource,
+        alerts: AlertsResource,
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
         model_charts = [
@@ -143,7 +155,12 @@ def report_assets(tables: Sequence[WarehouseTable]) -> list[dg.AssetsDefinition]
                 DASHBOARD_GROUPS,
                 generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                 extra_plots={MODEL_GROUP_TITLE: model_charts},
-                tail_sections=(data_quality_section, landed_files_section),
+                # Each check needing attention links to its asset in the Dagster UI (the
+                # address alerts link to: SPOTIFY_UI_URL, else the local port).
+                tail_sections=(
+                    functools.partial(data_quality_section, ui_url=alerts.ui_url),
+                    landed_files_section,
+                ),
             )
         uri = lake.uri(DASHBOARD_OBJECT)
         pages = {p: n for p, n in summary.files.items() if p.startswith(f"{LISTENER_DIR}/")}

@@ -287,7 +287,10 @@ churned as (
 filled as (
     select m.month,
            coalesce(b.active_users, 0) as active_users,
-           case when m.month < (select max(month) from months)
+           -- churn needs the whole next month: none against a month the data covers in
+           -- part (data ending on 24 June made May's churn count June's absent as churned)
+           case when m.month + interval 2 month - interval 1 day
+                     <= (select max(ts)::date from engagement_plays)
                 then coalesce(c.churned_users, 0) end as churned_users,
            coalesce(b.plays, 0) as plays,
            coalesce(b.streams, 0) as streams,
@@ -315,9 +318,12 @@ window w as (order by month)
     columns={
         "month": "First day of the calendar month (UTC).",
         "active_users": "Users with at least one stream in the month.",
-        "churned_users": "Users active this month and not the next; null for the last month.",
+        "churned_users": (
+            "Users active this month and not the next; null unless the data covers the whole "
+            "next month (the last month, and the one before a partial last month)."
+        ),
         "churn_rate": (
-            "churned_users / active_users; null for the last month and when nobody was active."
+            "churned_users / active_users; null when churned_users is, and when nobody was active."
         ),
         "plays": "Music plays that ended in the month.",
         "streams": "Music plays of at least 30 s.",
@@ -1180,6 +1186,12 @@ select conn_country, streams from marts.country_share order by streams desc, con
 # 10. taste_monthly
 # --------------------------------------------------------------------------------------------
 
+#: Every month from the first to the last of marts.taste_monthly (column ``month``).
+_ALL_TASTE_MONTHS = """
+select unnest(generate_series(min(month), max(month), interval 1 month))::date as month
+  from marts.taste_monthly
+"""
+
 TASTE_MONTHLY = Mart(
     name="taste_monthly",
     description=(
@@ -1289,12 +1301,18 @@ select us.user_id,
             x="month",
             y=("mainstream_share", "niche_share", "discovery_share"),
             # A user's first month is all discovery by definition: left out of that average.
-            query="""
-select month, avg(mainstream_share) as mainstream_share, avg(niche_share) as niche_share,
-       avg(discovery_share) filter (where not first_month) as discovery_share
-  from (select *, month = min(month) over (partition by user_id) as first_month
-          from marts.taste_monthly)
- group by month
+            # Every month from the first to the last (a month nobody streamed in is a gap in
+            # the lines, never a month missing from the axis).
+            query=f"""
+with t as (
+    select month, avg(mainstream_share) as mainstream_share, avg(niche_share) as niche_share,
+           avg(discovery_share) filter (where not first_month) as discovery_share
+      from (select *, month = min(month) over (partition by user_id) as first_month
+              from marts.taste_monthly)
+     group by month
+)
+select month, t.mainstream_share, t.niche_share, t.discovery_share
+  from ({_ALL_TASTE_MONTHS}) left join t using (month)
  order by month
 """,
             y_label="mean over users (discovery: not in their first month)",
@@ -1304,9 +1322,12 @@ select month, avg(mainstream_share) as mainstream_share, avg(niche_share) as nic
             kind="line",
             x="month",
             y=("mean_popularity",),
-            query="""
-select month, avg(mean_popularity) as mean_popularity
-  from marts.taste_monthly group by month order by month
+            query=f"""
+with t as (
+    select month, avg(mean_popularity) as mean_popularity from marts.taste_monthly group by month
+)
+select month, t.mean_popularity from ({_ALL_TASTE_MONTHS}) left join t using (month)
+ order by month
 """,
             y_label="popularity (0-100)",
         ),

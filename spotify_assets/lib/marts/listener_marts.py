@@ -212,15 +212,18 @@ def _top_list(kind: str) -> str:
         else "streams desc, ms_played desc, content_id"
     )
     having = "" if kind == "show" else "having sum(streams) > 0"
+    # A podcast show also says its plays: it ranks by listening time, and 'streams' of a
+    # podcast read as music.
+    plays = ", 'plays': plays" if kind == "show" else ""
     return f"""
     select user_id, year, list({{'name': content_name, 'artist': artist_name,
-                                'streams': streams, 'minutes': round(minutes_played, 1)}}
+                                'streams': streams, 'minutes': round(minutes_played, 1){plays}}}
                                order by rank) as items
       from marts.listener_content where kind = '{kind}' and rank <= {WRAPPED_TOP_N}
      group by user_id, year
     union all
     select user_id, null, list({{'name': content_name, 'artist': artist_name,
-                                 'streams': streams, 'minutes': round(minutes_played, 1)}}
+                                 'streams': streams, 'minutes': round(minutes_played, 1){plays}}}
                                 order by {order})[1:{WRAPPED_TOP_N}]
       from (select user_id, content_id, min(content_name) as content_name,
                    min(artist_name) as artist_name, sum(plays) as plays,
@@ -473,7 +476,10 @@ select p.user_id,
         "top_artists": "Top 5 artists, likewise.",
         "top_albums": "Top 5 albums, likewise.",
         "top_genre_families": "Top 5 genre families, likewise (tracks outside the catalog: none).",
-        "top_podcast_shows": "Top 5 podcast shows by listening time (ties: plays).",
+        "top_podcast_shows": (
+            "Top 5 podcast shows by listening time (ties: plays): "
+            "[{name, artist, streams, minutes, plays}]."
+        ),
         "top_month": "Month (first day, UTC) with the most streams (ties: listening time).",
         "top_month_streams": "Streams in that month.",
         "top_weekday": "Local weekday (Monday = 0) with the most streams (ties: listening time).",

@@ -127,8 +127,18 @@ def existing_tables(conn: Any) -> set[str]:
 
 
 def plot_frame(conn: Any, mart: Mart, chart: PlotSpec) -> pd.DataFrame:
+    """The rows ``chart`` draws: its query's (or the mart's) first ``CHART_ROW_LIMIT``; over
+    time (a date on x), the *last* ones, so a history longer than the limit (a daily chart
+    from an export of 14 years ago) loses its oldest days, never its latest."""
     query = chart.query or f"select * from {mart.table}"
-    return conn.execute(f"select * from ({query}) limit {CHART_ROW_LIMIT}").df()
+    frame = conn.execute(f"select * from ({query}) limit {CHART_ROW_LIMIT}").df()
+    over_time = chart.x in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[chart.x])
+    if len(frame) < CHART_ROW_LIMIT or not over_time:
+        return frame
+    return conn.execute(
+        f"select * exclude (_row) from (select *, row_number() over () as _row from ({query})) "
+        f"qualify _row > count(*) over () - {CHART_ROW_LIMIT} order by _row"
+    ).df()
 
 
 def headline(conn: Any, mart: Mart) -> dict[str, Any]:

@@ -63,14 +63,29 @@ def in_range(
         conds.append(f"{column} < {low}")
     if high is not None:
         conds.append(f"{column} > {high}")
-    bounds = f"[{'' if low is None else low}, {'' if high is None else high}]"
     return Rule(
         name=f"{table.split('.')[-1]}_{column}_in_range",
         table=table,
-        description=f"{table}.{column} lies within {bounds} when present",
+        description=f"{table}.{column} {_bounds_text(low, high)} when present",
         violations_sql=f"select {key}, {column} from {table} where {' or '.join(conds)}",
         blocking=blocking,
     )
+
+
+def _bounds_text(low: float | None, high: float | None) -> str:
+    """What a range rule asks, as a sentence: 'lies within [0, 100]', 'is at least 1',
+    'is at most 100' (a bound left out is not written as an empty one)."""
+
+    def number(x: float) -> str:
+        return f"{x:g}" if isinstance(x, float) else str(x)
+
+    if low is not None and high is not None:
+        return f"lies within [{number(low)}, {number(high)}]"
+    if low is not None:
+        return f"is at least {number(low)}"
+    if high is not None:
+        return f"is at most {number(high)}"
+    raise ValueError("a range rule needs a lower or an upper bound")
 
 
 def accepted_values(
@@ -192,7 +207,8 @@ DATA_QUALITY_COLUMNS: dict[str, str] = {
     "check_name": "The check's name",
     "severity": "ERROR (blocking: downstream waits) or WARN (a person should look)",
     "blocking": "Whether a failure stops downstream automation",
-    "status": "passed, failed, not run (planned but its run stopped first) or never run",
+    "status": "passed, failed, not run (planned but its run stopped first), never run, or "
+    "pending (first planned in the run writing this table: it runs after it)",
     "passed": "True or False when the check ran; null otherwise",
     "evaluated_at": "When the latest result was recorded (UTC)",
     "run_id": "The Dagster run of the latest result",

@@ -1,13 +1,15 @@
 """The offline HTML dashboard (Dagster-free): pages built from sections.
 
 A page must open from a file or an S3 object with no network: CSS is inline, an interactive
-chart is its Vega-Lite spec inlined as JSON and drawn by the Vega bundle vendored beside the
-pages (``script_src``, a relative path; :func:`spotify_assets.lib.reports.vega.
-javascript_bundle`), a still chart is a ``data:`` PNG, and nothing is fetched from
-``http(s)://``. A page-level select per picker column (a year, a region) filters every chart of
-its section that declares that picker and shows the blocks marked with the chosen value;
-tables sort by a click on their header. Every piece of text comes from data (artist names,
-playlist titles, check descriptions), so all of it is escaped.
+chart is its Vega-Lite spec inlined as JSON and drawn by the Vega bundle, either vendored
+beside the pages (``script_src``, a relative path; :func:`spotify_assets.lib.reports.vega.
+javascript_bundle`) or carried inside the page (``inline_bundle``: a listener's page is one
+file that opens alone), a still chart is a ``data:`` PNG, and nothing is fetched from
+``http(s)://``. A select per picker column (a year, a region) filters every chart of its
+section that declares that picker and shows the blocks marked with the chosen value; the
+page's period picker (the overview's) does so for the whole page; tables sort by a click on
+their header. Charts take the width of their box (a phone's 390 px too). Every piece of text
+comes from data (artist names, playlist titles, check descriptions), so all of it is escaped.
 """
 
 from __future__ import annotations
@@ -75,6 +77,21 @@ class Section:
     html: str = ""
     #: Table columns shown as links: column -> the column holding the (relative) href.
     links: Mapping[str, str] | None = None
+    #: What the section's picker says of each value ('2025' -> '2025 (partial: to 23 Jun)').
+    picker_labels: Mapping[str, str] | None = None
+    #: The table folded away under this summary line (a long table a person opens on demand).
+    fold_table: str | None = None
+
+
+@dataclass(frozen=True)
+class PagePeriods:
+    """The page's period picker (the overview's): ``options`` are ``(value, label, [first,
+    last] as ISO text)``, ``default`` a value. It sets every chart over time of the page that
+    declares a period (:func:`spotify_assets.lib.reports.vega.with_period`) and shows the
+    blocks marked ``data-pick-column="period"`` with the chosen value."""
+
+    options: Sequence[tuple[str, str, Sequence[str]]]
+    default: str
 
 
 # ---------------------------------------------------------------------------- numbers
@@ -264,23 +281,33 @@ def build_dashboard(
     *,
     generated_at: str,
     script_src: str | None = None,
+    inline_bundle: str | None = None,
     back_link: tuple[str, str] | None = None,
+    periods: PagePeriods | None = None,
 ) -> str:
     """The whole page as one HTML string: a header with the data date and generation time, a
     table of contents, then each section (cards, a responsive grid of charts, notes, table).
 
     ``generated_at`` is passed in, not read from the clock, so the page is reproducible.
-    ``script_src`` is the relative path of the vendored Vega bundle, needed as soon as a chart
-    is interactive; ``back_link`` is ``(href, text)`` of a link in the header (to the index).
+    An interactive chart needs the Vega bundle: ``script_src``, the relative path of the
+    vendored one, or ``inline_bundle``, the bundle itself (:func:`packed_bundle`), which makes
+    the page one file that opens anywhere offline. ``back_link`` is ``(href, text)`` of a link
+    in the header (to the index); ``periods`` the page's period picker.
     """
     interactive = any(c.vega is not None for s in sections for c in s.plots)
-    if interactive and not script_src:
-        raise ValueError("interactive charts need script_src (the vendored Vega bundle)")
-    scripts = (
-        f'<script src="{_e(script_src)}"></script>\n<script>{_RUNTIME}</script>'
-        if interactive
-        else f"<script>{_RUNTIME}</script>"
-    )
+    if interactive and not (script_src or inline_bundle):
+        raise ValueError(
+            "interactive charts need script_src or inline_bundle (the vendored Vega bundle)"
+        )
+    if inline_bundle:
+        scripts = (
+            f'<script type="text/plain" id="vega-bundle" data-encoding="gzip+base64">'
+            f"{inline_bundle}</script>\n<script>{_RUNTIME}</script>"
+        )
+    elif interactive:
+        scripts = f'<script src="{_e(script_src)}"></script>\n<script>{_RUNTIME}</script>'
+    else:
+        scripts = f"<script>{_RUNTIME}</script>"
     back = (
         f'<p class="meta"><a href="{_e(back_link[0])}">{_e(back_link[1])}</a></p>'
         if back_link
@@ -304,6 +331,7 @@ def build_dashboard(
 {back}<h1>{_e(title)}</h1>
 <p class="meta">Data as of <strong>{_e(data_as_of)}</strong> · generated {_e(generated_at)}</p>
 </header>
+{_page_picker(periods)}
 <nav class="toc" aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>
 <main>
 {body}
@@ -332,16 +360,43 @@ def _section(section: Section, anchor: str) -> str:
         notes = "".join(f"<li>{_e(n)}</li>" for n in section.notes)
         parts.append(f'<ul class="notes">{notes}</ul>')
     if section.table is not None:
-        parts.append(render_table(section.table, links=section.links))
+        table = render_table(section.table, links=section.links)
+        if section.fold_table:
+            table = (
+                f'<details class="table"><summary>{_e(section.fold_table)}</summary>'
+                f"{table}</details>"
+            )
+        parts.append(table)
     parts.append('<p class="top"><a href="#top">↑ top</a></p></section>')
     return "\n".join(parts)
 
 
 def _card(headline: Headline) -> str:
     hint = f'<div class="hint">{_e(headline.hint)}</div>' if headline.hint else ""
+    # Words (a month, a date range) in a smaller type than figures, so they keep to a line.
+    kind = "card text" if re.search(r"[A-Za-z]{3}|\s", headline.value) else "card"
     return (
-        f'<div class="card"><div class="value">{_e(headline.value)}</div>'
+        f'<div class="{kind}"><div class="value">{_e(headline.value)}</div>'
         f'<div class="label">{_e(headline.label)}</div>{hint}</div>'
+    )
+
+
+def card_html(headlines: Sequence[Headline]) -> str:
+    """A row of cards (for blocks a builder assembles itself, like the period tiles)."""
+    return f'<div class="cards">{"".join(_card(h) for h in headlines)}</div>'
+
+
+def _page_picker(periods: PagePeriods | None) -> str:
+    if periods is None:
+        return ""
+    options = "".join(
+        f'<option value="{_e(value)}" data-start="{_e(bounds[0])}" data-end="{_e(bounds[1])}"'
+        f"{' selected' if value == periods.default else ''}>{_e(label)}</option>"
+        for value, label, bounds in periods.options
+    )
+    return (
+        '<div class="period-bar"><p class="picker"><label>Period <select class="picker" '
+        f'data-column="period" data-scope="page">{options}</select></label></p></div>\n'
     )
 
 
@@ -354,9 +409,11 @@ def _pickers(section: Section) -> list[str]:
             known = pickers.setdefault(meta["column"], {**meta, "options": []})
             known["options"] += [o for o in meta["options"] if o not in known["options"]]
     out = []
+    labels = section.picker_labels or {}
     for column, meta in pickers.items():
         options = "".join(
-            f'<option value="{_e(o)}"{" selected" if o == meta["default"] else ""}>{_e(o)}</option>'
+            f'<option value="{_e(o)}"{" selected" if o == meta["default"] else ""}>'
+            f"{_e(labels.get(o, o))}</option>"
             for o in meta["options"]
         )
         out.append(
@@ -424,7 +481,8 @@ _CSS = """
 body { margin: 0; background: var(--bg); color: var(--text);
        font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
        sans-serif; }
-header.page, nav.toc, main, footer.page { max-width: 1280px; margin: 0 auto; padding: 0 24px; }
+header.page, nav.toc, main, footer.page, .period-bar > p {
+  max-width: 1280px; margin: 0 auto; padding: 0 24px; }
 header.page { padding-top: 28px; }
 h1 { margin: 0 0 4px; font-size: 28px; }
 h2 { margin: 0 0 6px; font-size: 21px; }
@@ -441,6 +499,7 @@ section { background: var(--card); border: 1px solid var(--line); border-radius:
 .card { flex: 1 1 160px; max-width: 260px; border: 1px solid var(--line); border-radius: 6px;
         padding: 10px 14px; background: #fff; }
 .card .value { font-size: 26px; font-weight: 600; font-variant-numeric: tabular-nums; }
+.card.text .value { font-size: 17px; line-height: 1.35; padding: 4px 0; }
 .card .label { font-size: 13px; }
 .card .hint { font-size: 12px; }
 .charts { display: grid; gap: 16px;
@@ -462,6 +521,7 @@ tr.failed td { background: #fdf0ef; }
 .badge.pass { background: var(--ok); }
 .badge.fail { background: var(--bad); }
 .badge.neutral { background: #8a8a8a; }
+.badge.warn { background: var(--warn); }
 .sev { font-weight: 600; font-size: 12px; }
 /* Severity is coloured on failed rows only: a passed ERROR check is never red. */
 tr.failed .sev-error { color: var(--bad); }
@@ -469,12 +529,37 @@ tr.failed .sev-warn, tr.failed .sev-warning { color: var(--warn); }
 .empty { color: var(--muted); font-style: italic; }
 .top { text-align: right; margin: 8px 0 0; font-size: 13px; }
 footer.page { padding-bottom: 32px; font-size: 13px; }
-.charts:has(.vchart) { grid-template-columns: repeat(auto-fit, minmax(min(100%, 700px), 1fr)); }
-.vega { min-height: 120px; overflow-x: auto; background: #fff; border: 1px solid var(--line);
-        border-radius: 4px; padding: 4px; }
+.charts:has(.vchart) { grid-template-columns: repeat(auto-fit, minmax(min(100%, 540px), 1fr)); }
+.vega { min-height: 120px; width: 100%; overflow-x: auto; background: #fff;
+        border: 1px solid var(--line); border-radius: 4px; padding: 4px 0; }
 .vega-tooltip { font-size: 12px; }
 p.picker { margin: 0 0 12px; }
-p.picker select { font: inherit; padding: 2px 6px; }
+p.picker select { font: inherit; padding: 2px 6px; max-width: 100%; }
+.period-bar { position: sticky; top: 0; z-index: 10; background: var(--bg);
+              border-bottom: 1px solid var(--line); padding: 8px 0; margin-top: 8px; }
+.period-bar p.picker { margin: 0 auto; font-weight: 600; }
+details.table { margin-top: 14px; }
+details.table > summary { cursor: pointer; color: var(--accent); font-weight: 600; }
+td { overflow-wrap: anywhere; }
+td.num, th { overflow-wrap: normal; }
+.attention { margin: 0 0 8px; padding-left: 20px; }
+.attention li { margin: 3px 0; }
+.attention .badge { margin-right: 6px; }
+.all-clear { color: var(--ok); font-weight: 600; }
+@media (max-width: 600px) {
+  body { font-size: 14px; }
+  header.page, nav.toc, main, footer.page, .period-bar > p { padding: 0 10px; }
+  header.page { padding-top: 16px; }
+  h1 { font-size: 22px; }
+  h2 { font-size: 18px; }
+  section { padding: 14px 10px; margin: 14px 0; }
+  .card { flex: 1 1 120px; padding: 8px 10px; }
+  .card .value { font-size: 21px; }
+  .card.text .value { font-size: 15px; }
+  table { font-size: 12px; }
+  th, td { padding: 4px 5px; }
+  .wrapped .lists { grid-template-columns: 1fr; }
+}
 table.sortable th { cursor: pointer; }
 table.sortable th[aria-sort]::after { content: " ▾"; }
 table.sortable th[aria-sort="ascending"]::after { content: " ▴"; }
@@ -492,28 +577,101 @@ table.sortable th[aria-sort="ascending"]::after { content: " ▴"; }
 }
 """
 
-#: Draws every chart (Vega-Embed, SVG), wires the pickers and sortable tables. Progress goes to
-#: ``window.dashboard`` (``rendered``, ``failed``, ``ready``): what a browser test reads.
+#: Draws every chart (Vega-Embed, SVG) at the width of its box, wires the pickers and sortable
+#: tables. Progress goes to ``window.dashboard`` (``rendered``, ``failed``, ``ready``): what a
+#: browser test reads. A page carrying its chart library (``#vega-bundle``, gzip and base64)
+#: unpacks it first (DecompressionStream: browsers since 2023).
 _RUNTIME = r"""
 (function () {
   "use strict";
   var state = { rendered: 0, failed: [], views: [] };
   window.dashboard = state;
+  var NARROW = 560;
+  function library() {
+    if (window.vegaEmbed) { return Promise.resolve(); }
+    var node = document.getElementById("vega-bundle");
+    if (!node) { return Promise.reject(new Error("the chart library (Vega) is missing")); }
+    if (typeof DecompressionStream === "undefined") {
+      return Promise.reject(new Error("this browser cannot unpack the charts: use one from " +
+                                      "2023 or later"));
+    }
+    var text = atob(node.textContent.trim());
+    var bytes = new Uint8Array(text.length);
+    for (var i = 0; i < text.length; i++) { bytes[i] = text.charCodeAt(i); }
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text().then(function (code) {
+      var script = document.createElement("script");
+      script.textContent = code;
+      document.head.appendChild(script);
+    });
+  }
+  // Words of a title on lines that fit the box (Vega does not wrap titles).
+  function wrap(text, width, font) {
+    var ctx = document.createElement("canvas").getContext("2d");
+    ctx.font = font;
+    var lines = [], line = "";
+    String(text).split(" ").forEach(function (word) {
+      var next = line ? line + " " + word : word;
+      if (line && ctx.measureText(next).width > width) { lines.push(line); line = word; }
+      else { line = next; }
+    });
+    lines.push(line);
+    return lines.length > 1 ? lines : text;
+  }
+  function clampLabels(node, limit) {
+    if (!node || typeof node !== "object") { return; }
+    Object.keys(node).forEach(function (key) {
+      if (key === "labelLimit" && typeof node[key] === "number") {
+        node[key] = Math.min(node[key], limit);
+      } else if (key !== "data") { clampLabels(node[key], limit); }
+    });
+  }
+  // The spec drawn at the width of its box: a phone gets narrower charts, wrapped titles,
+  // shorter category labels and legends below the chart.
+  function fit(spec, el) {
+    var width = Math.max(200, el.clientWidth - 12);
+    spec.width = "container";
+    spec.autosize = { type: "fit-x", contains: "padding" };
+    var labelled = (spec.layer || []).some(function (l) {
+      return (l.mark || {}).type === "text" && l.encoding && l.encoding.text &&
+             l.encoding.text.field;
+    });
+    if (labelled) {  // room for the value labels past the longest bar (fit-x ignores marks)
+      spec.padding = { top: 5, bottom: 5, left: 5, right: 44 };
+    }
+    if (spec.title && spec.title.text) {
+      spec.title.text = wrap(spec.title.text, width - 24, "bold 14px " +
+                             ((spec.config || {}).font || "sans-serif"));
+    }
+    if (width < NARROW) {
+      var limit = Math.round(width * 0.35);
+      clampLabels(spec.encoding, limit);
+      (spec.layer || []).forEach(function (l) { clampLabels(l.encoding, limit); });
+      spec.config = spec.config || {};
+      var columns = Math.max(1, Math.floor(width / 170));
+      spec.config.legend = Object.assign({}, spec.config.legend, {
+        orient: "bottom", direction: "horizontal", columns: columns,
+        labelLimit: Math.floor(width / columns) - 40 });
+    }
+    return spec;
+  }
   var jobs = [];
+  var loaded = library();
   document.querySelectorAll("script.vega-spec").forEach(function (node) {
     var target = node.previousElementSibling;
     var spec = JSON.parse(node.textContent);
     var meta = spec.usermeta || {};
     var picker = meta.picker ? meta.picker.column : null;
-    jobs.push(Promise.resolve().then(function () {
-      return vegaEmbed(target, spec, { renderer: "svg", actions: false });
+    jobs.push(loaded.then(function () {
+      return vegaEmbed(target, fit(spec, target), { renderer: "svg", actions: false });
     }).then(function (result) {
-      state.views.push({ el: target, view: result.view, picker: picker,
+      state.views.push({ el: target, view: result.view, picker: picker, period: meta.period,
                          brush: !!meta.brush, range: !!meta.range });
       state.rendered += 1;
       target.setAttribute("data-rendered", "1");
     }).catch(function (error) {
       state.failed.push(String(error));
+      target.textContent = "This chart could not be drawn: " + error.message;
       console.error("chart failed: " + (spec.title && spec.title.text) + ": " + error);
     }));
   });
@@ -536,21 +694,41 @@ _RUNTIME = r"""
       });
     });
   }
+  // An interval brush cleared as a click outside it clears it (its pixel extent emptied);
+  // the charts following it then show every row again.
+  function clearBrush(view) {
+    try { view.signal("brush_x", []); } catch (e) { return; }
+    state.views.forEach(function (v) { if (v.range) { v.view.signal("range", null); } });
+  }
+  function hideTooltip() {
+    var tip = document.getElementById("vg-tooltip-element");
+    if (tip) { tip.classList.remove("visible"); }
+  }
   function pick(select) {
-    var scope = select.closest("section") || document;
+    var scope = select.getAttribute("data-scope") === "page"
+      ? document : (select.closest("section") || document);
     var column = select.getAttribute("data-column");
+    var option = select.options[select.selectedIndex];
+    var start = option.getAttribute("data-start"), end = option.getAttribute("data-end");
+    hideTooltip();  // it spoke of a mark the new period may not have
+    var runs = [];
     state.views.forEach(function (v) {
-      if (v.picker === column && scope.contains(v.el)) {
-        v.view.signal("pick", select.value).runAsync();
+      if (!scope.contains(v.el)) { return; }
+      if (v.brush) { clearBrush(v.view); }  // a range of another period's months
+      if (v.picker === column) { runs.push(v.view.signal("pick", select.value).runAsync()); }
+      if (v.period && start) {
+        runs.push(v.view.signal("period_range", [start, end]).runAsync());
       }
     });
     scope.querySelectorAll("[data-pick-column='" + column + "']").forEach(function (el) {
       el.hidden = el.getAttribute("data-pick-value") !== select.value;
     });
+    return Promise.all(runs);
   }
+  state.pick = pick;
   document.querySelectorAll("select.picker").forEach(function (select) {
     select.addEventListener("change", function () {
-      state.ready.then(function () { pick(select); });
+      state.ready.then(function () { return pick(select); });
     });
   });
   document.querySelectorAll("table.sortable").forEach(function (table) {

@@ -33,10 +33,18 @@ from spotify_assets.lib.reports.dashboard import (
     json_script,
     script_safe,
 )
+from spotify_assets.lib.reports.periods import (
+    Coverage,
+    coverage,
+    partial_months,
+    partial_note,
+    year_period,
+)
 from spotify_assets.lib.reports.vega import (
     VALUES_SLOT,
     follows_brush,
     layout_key,
+    mark_partial,
     template,
     values_sql,
     with_brush,
@@ -72,6 +80,10 @@ LISTENER_PLOTS = {
 }  # fmt: skip
 
 
+#: The periods a listener's page offers: all time and every year with music or podcast
+#: plays (a year of audiobooks alone had a Wrapped of 0 plays).
+OFFERED = "(year is null or plays > 0 or podcast_plays > 0)"
+
 #: The page's main time chart carries an interval brush; the charts over time that follow it
 #: show only the months it selects.
 BRUSHED = "monthly"
@@ -90,16 +102,28 @@ class _Frame:
 
 
 _FRAMES = {
+    # Every month from the listener's first play to their last, zeros included: a month
+    # without music is a bar of 0, never a month missing from the axis.
     "monthly": _Frame(
         """
 with m as (
-    select user_id, year(ts)::varchar as period, date_trunc('month', ts)::date as month,
-           sum(ms_played) / 60000.0 as minutes
-      from core.streams where content_type = 'music' group by all
+    select user_id, date_trunc('month', ts)::date as month,
+           coalesce(sum(ms_played) filter (where content_type = 'music'), 0) / 60000.0
+               as minutes
+      from core.streams group by all
+),
+months as (
+    select user_id, unnest(generate_series(min(month), max(month), interval 1 month))::date
+               as month
+      from m group by user_id
+),
+filled as (
+    select user_id, month, coalesce(m.minutes, 0)::double as minutes
+      from months left join m using (user_id, month)
 )
-select user_id, 'all' as period, month, minutes from m
+select user_id, 'all' as period, month, minutes from filled
 union all
-select user_id, period, month, minutes from m
+select user_id, year(month)::varchar, month, minutes from filled
 """,
         ("period", "month", "minutes"),
         "month",
@@ -142,12 +166,19 @@ select user_id, period, artist, streams from per_year
         ("period", "artist", "streams"),
         "streams desc, artist",
     ),
+    # Every month from the listener's first stream to their last: a month without streams
+    # has no shares (a gap in the lines), never a month missing from the axis.
     "taste": _Frame(
         """
-with t as (
+with months as (
+    select user_id, unnest(generate_series(min(month), max(month), interval 1 month))::date
+               as month
+      from marts.taste_monthly group by user_id
+),
+t as (
     select user_id, year(month)::varchar as period, month, discovery_share,
            mainstream_share, niche_share
-      from marts.taste_monthly
+      from months left join marts.taste_monthly using (user_id, month)
 )
 select user_id, 'all' as period, * exclude (user_id, period) from t
 union all
@@ -190,8 +221,9 @@ def listeners_section(conn: Any) -> Section:
     title = "Listeners"
     description = (
         "Every listener of the listening history, with their own page: their Wrapped for every "
-        "year and all time, top content, rhythm and taste over time. A page holds only that "
-        "listener's data, so it can be shared with them alone."
+        "year and all time, top content, rhythm and taste over time. A page is one file "
+        "holding only that listener's data and its chart library: it can be sent to them "
+        "alone and opens offline."
     )
     if not _has_table(conn, "marts.listener_wrapped"):
         return Section(title, description, [], [], notes=["marts.listener_wrapped is not built."])
@@ -200,7 +232,8 @@ def listeners_section(conn: Any) -> Section:
 select coalesce(l.display_name, w.user_id) as listener, w.user_id,
        w.plays, round(w.minutes_played / 60, 1) as hours, w.podcast_plays,
        (select count(*) from marts.listener_wrapped y
-         where y.user_id = w.user_id and y.year is not null) as years,
+         where y.user_id = w.user_id and y.year is not null
+           and (y.plays > 0 or y.podcast_plays > 0)) as years,
        w.first_play_ts::date as first_play
   from marts.listener_wrapped w
   left join ({_listener_names(conn)}) l using (user_id)
@@ -209,6 +242,8 @@ select coalesce(l.display_name, w.user_id) as listener, w.user_id,
 """
     ).df()
     frame["page"] = [listener_path(u) for u in frame["user_id"]]
+    if (frame["listener"] == frame["user_id"]).all():  # no display names: one column says it
+        frame = frame.drop(columns=["user_id"])
     headlines = [Headline("listeners", format_number(len(frame)))]
     return Section(title, description, headlines, [], table=frame, links={"listener": "page"})
 
@@ -251,15 +286,25 @@ def listener_pages(conn: Any) -> Iterator[ListenerPage]:
         f"""
 select w.*, coalesce(l.display_name, w.user_id) as display_name
   from marts.listener_wrapped w left join ({_listener_names(conn)}) l using (user_id)
+ where {OFFERED}
  order by w.user_id, w.year desc nulls first
 """
     )
     names = [d[0] for d in cursor.description]
     wrapped = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    covered = coverage(conn)
+    partial = partial_months(covered) if covered else {}
+    subtitles = period_subtitles(covered)
+    spans = {
+        user: Coverage(first, last)
+        for user, first, last in conn.execute(
+            "select user_id, min(ts)::date, max(ts)::date from core.streams group by all"
+        ).fetchall()
+    }
     conn.execute(
         "create or replace temp table _listener_periods as select user_id, period, "
         "row_number() over (partition by user_id order by year desc nulls first) as _rank "
-        "from marts.listener_wrapped"
+        f"from marts.listener_wrapped where {OFFERED}"
     )
     try:
         shaped = {key: _shaped(conn, key) for key in LISTENER_PLOTS}
@@ -273,18 +318,25 @@ select w.*, coalesce(l.display_name, w.user_id) as display_name
                 layout = _layout(spec, got)
                 made = templates.get((key, layout))
                 if made is None:
-                    made = templates[(key, layout)] = _template(conn, key, user_id, got)
+                    made = templates[(key, layout)] = _template(
+                        conn, key, user_id, got, partial, subtitles
+                    )
                 text = made.before
                 if made.after is not None:
                     text = made.before + script_safe(got["values"]) + made.after
-                charts.append(Plot(spec.title, vega=made.spec, vega_json=text))
+                caption = None
+                if key == BRUSHED and covered and user_id in spans:
+                    caption = partial_note(covered, spans[user_id])
+                charts.append(Plot(spec.title, caption=caption, vega=made.spec, vega_json=text))
+            labels = {r["period"]: _period_label(r, covered) for r in rows}
             section = Section(
                 f"{name}: Wrapped",
                 "Music plays only unless it says podcasts; years are UTC calendar years, hours "
                 "and weekdays are local time. Pick a year or all time.",
                 [],
                 charts,
-                html=_wrapped_blocks(rows),
+                html=_wrapped_blocks(rows, labels),
+                picker_labels=labels,
             )
             yield ListenerPage(str(user_id), name, listener_path(str(user_id)), [section])
     finally:
@@ -313,7 +365,7 @@ def _shaped(conn: Any, key: str) -> dict[str, dict[str, Any]]:
     conn.execute(
         f"create or replace temp table _listener_{key} as select f.user_id, p._rank, "
         f"{', '.join(f'f.{c}' for c in frame.columns)} from ({frame.sql}) f "
-        "left join _listener_periods p using (user_id, period)"
+        "join _listener_periods p using (user_id, period)"
     )
     types = dict(
         (name, kind)
@@ -340,9 +392,53 @@ def _shaped(conn: Any, key: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _template(conn: Any, key: str, user_id: str, got: dict[str, Any] | None) -> _Template:
+def _period_label(row: dict[str, Any], covered: Coverage | None) -> str:
+    """What the picker and the Wrapped header say of a period: 'All time', '2024', '2025
+    (partial: to 23 Jun)' (a year the data does not cover whole), '2019 (podcasts only)'."""
+    if row["year"] is None:
+        return "All time"
+    label = year_period(int(row["year"]), covered).label if covered else str(row["year"])
+    return label + (" (podcasts only)" if not row["plays"] else "")
+
+
+def on_page(
+    key: str, vl: dict[str, Any], partial: dict[str, str], labels: dict[str, str]
+) -> dict[str, Any]:
+    """Chart ``key`` as its page shows it: the subtitle names the period as the picker does
+    (``labels``), the monthly chart carries the brush and marks ``partial`` months, the
+    charts over time follow the brushed months."""
+    if labels and (vl.get("usermeta") or {}).get("picker"):
+        names = json.dumps(labels, ensure_ascii=False)
+        vl = {**vl, "title": {**vl["title"], "subtitle": {"signal": f"{names}[pick] || pick"}}}
+    if key == BRUSHED:
+        return mark_partial(with_brush(vl), partial)
+    if key in FOLLOWERS:
+        return follows_brush(vl, LISTENER_PLOTS[key].x, months=True)
+    return vl
+
+
+def period_subtitles(covered: Coverage | None) -> dict[str, str]:
+    """What a chart's subtitle says of each period: 'All time', '2025 (partial: to 23 Jun)'
+    (the same for every listener, so one template serves them all)."""
+    out = {"all": "All time"}
+    if covered:
+        years = range(covered.first.year, covered.last.year + 1)
+        out |= {str(y): year_period(y, covered).label for y in years}
+    return out
+
+
+def _template(
+    conn: Any,
+    key: str,
+    user_id: str,
+    got: dict[str, Any] | None,
+    partial: dict[str, str],
+    labels: dict[str, str] | None = None,
+) -> _Template:
     """The spec of chart ``key`` drawn by its definition from ``user_id``'s frame, split
-    around its data values, which must be the ones ``values_sql`` gave for that listener."""
+    around its data values, which must be the ones ``values_sql`` gave for that listener;
+    ``partial`` are the months the data covers in part (lighter bars), ``labels`` what the
+    subtitle says of each period (every listener's alike: years as the data covers them)."""
     spec, frame = LISTENER_PLOTS[key], _FRAMES[key]
     if got is None:
         from spotify_assets.lib.lazy import pandas as pd
@@ -355,10 +451,7 @@ def _template(conn: Any, key: str, user_id: str, got: dict[str, Any] | None) -> 
             [user_id],
         ).df()
     vl, values = template(spec, data)
-    if key == BRUSHED:
-        vl = with_brush(vl)
-    elif key in FOLLOWERS:
-        vl = follows_brush(vl, spec.x)
+    vl = on_page(key, vl, partial, labels or {})
     text = json_script(vl)
     if values is None:
         return _Template(vl, text, None)
@@ -385,40 +478,23 @@ def _same(a: Any, b: Any) -> bool:
 # ---------------------------------------------------------------------------- Wrapped blocks
 
 
-def _wrapped_blocks(rows: list[dict[str, Any]]) -> str:
+def _wrapped_blocks(rows: list[dict[str, Any]], labels: dict[str, str]) -> str:
     """One block per period (all time first, then years, newest first); the picker shows one."""
     blocks = []
     for i, row in enumerate(rows):
         blocks.append(
             f'<div class="wrapped" data-pick-column="period" '
             f'data-pick-value="{html.escape(str(row["period"]))}"{"" if i == 0 else " hidden"}>'
-            f"{_wrapped_html(row)}</div>"
+            f"{_wrapped_html(row, labels[row['period']])}</div>"
         )
     return "".join(blocks)
 
 
-def _wrapped_html(row: dict[str, Any]) -> str:
+def _wrapped_html(row: dict[str, Any], title: str) -> str:
     e = html.escape
-    title = "All time" if row["period"] == "all" else f"{row['period']}"
-    month = row.get("top_month")
-    weekday = row.get("top_weekday")
-    cards = [
-        ("minutes listened", format_number(row["minutes_played"])),
-        ("plays", format_number(row["plays"])),
-        ("distinct tracks", format_number(row["distinct_tracks"])),
-        ("distinct artists", format_number(row["distinct_artists"])),
-        ("top month", f"{month:%B %Y}" if _present(month) else "–"),
-        ("top weekday", WEEKDAY_NAMES[int(weekday)] if _present(weekday) else "–"),
-        ("longest streak", _days(row.get("longest_streak_days"))),
-        ("longest session", _minutes(row.get("longest_session_minutes"))),
-        ("discovery", format_number(row.get("discovery_share"), percent=True)),
-        ("listening age", format_number(row.get("listening_age"))),
-        ("skip rate", format_number(row.get("skip_rate"), percent=True)),
-        ("podcast minutes", format_number(row["podcast_minutes"])),
-    ]
     card_html = "".join(
         f'<div class="card"><div class="value">{e(v)}</div><div class="label">{e(k)}</div></div>'
-        for k, v in cards
+        for k, v in _wrapped_cards(row)
     )
     first = ""
     if _present(row.get("first_play_ts")):
@@ -431,25 +507,65 @@ def _wrapped_html(row: dict[str, Any]) -> str:
     if _present(row.get("most_skipped_track")):
         skipped = (
             f"<p>Most skipped: <strong>{e(str(row['most_skipped_track']))}</strong> by "
-            f"{e(str(row['most_skipped_artist']))} ({int(row['most_skipped_count'])} skips).</p>"
+            f"{e(str(row['most_skipped_artist']))} "
+            f"({plural(int(row['most_skipped_count']), 'skip')}).</p>"
         )
+    none = ""
+    if not row["plays"]:
+        none = '<p class="empty">No music this year: podcasts only.</p>'
     lists = "".join(
-        _top_list_html(label, row.get(column))
-        for label, column in (
-            ("Top tracks", "top_tracks"),
-            ("Top artists", "top_artists"),
-            ("Top albums", "top_albums"),
-            ("Top genre families", "top_genre_families"),
-            ("Top podcast shows", "top_podcast_shows"),
+        _top_list_html(label, row.get(column), unit)
+        for label, column, unit in (
+            ("Top tracks", "top_tracks", "stream"),
+            ("Top artists", "top_artists", "stream"),
+            ("Top albums", "top_albums", "stream"),
+            ("Top genre families", "top_genre_families", "stream"),
+            ("Top podcast shows", "top_podcast_shows", "play"),
         )
     )
     return (
-        f'<h3>{e(title)}</h3><div class="cards">{card_html}</div>{first}{skipped}'
+        f'<h3>{e(title)}</h3>{none}<div class="cards">{card_html}</div>{first}{skipped}'
         f'<div class="lists">{lists}</div>'
     )
 
 
-def _top_list_html(label: str, items: Any) -> str:
+def _wrapped_cards(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """The Wrapped's cards, ``(label, value)``: those without a value are left out (discovery
+    has none for all time, a skip rate none without skip flags); a year of podcasts only
+    shows its podcast figures."""
+    month, weekday, age = row.get("top_month"), row.get("top_weekday"), row.get("listening_age")
+    cards: list[tuple[str, str | None]] = []
+    if row["plays"]:
+        cards += [
+            ("minutes listened", format_number(row["minutes_played"])),
+            ("plays", format_number(row["plays"])),
+            ("distinct tracks", format_number(row["distinct_tracks"])),
+            ("distinct artists", format_number(row["distinct_artists"])),
+            ("top month", f"{month:%B %Y}" if _present(month) else None),
+            ("top weekday", WEEKDAY_NAMES[int(weekday)] if _present(weekday) else None),
+            ("longest streak", _days(row.get("longest_streak_days"))),
+            ("longest session", _minutes(row.get("longest_session_minutes"))),
+            ("discovery", _percent(row.get("discovery_share"))),
+            # a year, not a quantity: '2019', never '2,019'
+            ("listening age", str(round(age)) if _present(age) else None),
+            ("skip rate", _percent(row.get("skip_rate"))),
+        ]
+    if row.get("podcast_plays"):
+        cards += [
+            ("podcast plays", format_number(row["podcast_plays"])),
+            ("podcast minutes", format_number(row["podcast_minutes"])),
+        ]
+    return [(label, value) for label, value in cards if value is not None]
+
+
+def plural(n: int, word: str) -> str:
+    """'1 stream', '2 streams', '1,234 plays'."""
+    return f"{format_number(n)} {word}{'' if n == 1 else 's'}"
+
+
+def _top_list_html(label: str, items: Any, unit: str) -> str:
+    """A top list; ``unit`` is what its count counts ('stream' for music, 'play' for podcast
+    shows, ranked by listening time)."""
     e = html.escape
     if not _present(items) or len(items) == 0:
         return f'<div><h3>{e(label)}</h3><p class="empty">None.</p></div>'
@@ -457,9 +573,10 @@ def _top_list_html(label: str, items: Any) -> str:
     for item in items:
         by = item.get("artist")
         artist = f" – {e(str(by))}" if by and by != item["name"] else ""
+        count = item["streams"] if unit == "stream" else item.get("plays", item["streams"])
         lines.append(
             f"<li>{e(str(item['name']))}{artist} "
-            f'<span class="hint">{format_number(item["streams"])} streams, '
+            f'<span class="hint">{plural(int(count), unit)}, '
             f"{format_number(item['minutes'])} min</span></li>"
         )
     return f"<div><h3>{e(label)}</h3><ol>{''.join(lines)}</ol></div>"
@@ -470,9 +587,13 @@ def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def _days(value: Any) -> str:
-    return f"{int(value)} days" if _present(value) else "–"
+def _days(value: Any) -> str | None:
+    return plural(int(value), "day") if _present(value) else None
 
 
-def _minutes(value: Any) -> str:
-    return f"{format_number(float(value))} min" if _present(value) else "–"
+def _minutes(value: Any) -> str | None:
+    return f"{format_number(float(value))} min" if _present(value) else None
+
+
+def _percent(value: Any) -> str | None:
+    return format_number(value, percent=True) if _present(value) else None

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 else:
     from spotify_assets.lib.lazy import pandas as pd
 
-SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+#: The Vega-Lite version of every spec: the one the vendored bundle and vl-convert run (v6; a
+#: v5 schema made the browser log "input spec uses Vega-Lite v5" for every chart).
+SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
 WIDTH, HEIGHT = 640, 280
 MAX_SERIES = 8
 MAX_BARH_ROWS = 30
@@ -43,6 +45,10 @@ PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#D
            "#64B5CD", "#B8B8B8"]  # fmt: skip
 WEEKDAY_LABELS = "['Mon','Tue','Wed','Thu','Fri','Sat','Sun'][datum.value]"
 _SHARE = re.compile(r"(^share|_share$|_rate$|^share_of|churn_rate)")
+#: A ranking's row order, carried in its data (1 = first row of the frame): categories sort by
+#: it. ``sort: null`` (the data's order) is not kept by Vega once a picker filters the rows
+#: again: after 2025 -> 2024 -> all, 'Top 10 artists' showed 47 above 54.
+POSITION = "_pos"
 
 
 def vega_spec(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any]:
@@ -67,8 +73,11 @@ def vega_spec(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any]:
         "width": WIDTH,
         "height": body.pop("_height", HEIGHT),
         "config": _CONFIG,
-        **body,
     }
+    unit = body.pop("_unit", None)
+    out.update(body)
+    if unit:  # what a period's filter compares (a month is in a period if any of it is)
+        out["usermeta"] = {"time_unit": unit}
     if spec.picker:
         _add_picker(out, spec, frame)
     return out
@@ -81,12 +90,31 @@ def to_png(vl: dict[str, Any], scale: float = 1.0) -> bytes:
     return vl_convert.vegalite_to_png(vl, scale=scale)
 
 
+def to_svg(vl: dict[str, Any]) -> str:
+    """SVG text of a Vega-Lite spec (what a test reads: labels as text)."""
+    import vl_convert
+
+    return vl_convert.vegalite_to_svg(vl)
+
+
 @functools.cache
 def javascript_bundle() -> str:
     """Vega, Vega-Lite and Vega-Embed as one script (from the vl-convert wheel, no network)."""
     import vl_convert
 
     return vl_convert.javascript_bundle()
+
+
+@functools.cache
+def packed_bundle() -> str:
+    """:func:`javascript_bundle` gzipped and in base64 (0.4 MB instead of 0.9 MB), for a page
+    that carries its chart library inside (the dashboard's runtime unpacks it with the
+    browser's DecompressionStream). Deterministic: no time stamp in the gzip header."""
+    import base64
+    import gzip
+
+    packed = gzip.compress(javascript_bundle().encode("utf-8"), compresslevel=9, mtime=0)
+    return base64.b64encode(packed).decode("ascii")
 
 
 # ---------------------------------------------------------------------------- data
@@ -135,6 +163,26 @@ def _label(given: str | None, column: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def time_unit(values: pd.Series) -> str:
+    """``yearmonth`` when every date is the first of its month at midnight (a monthly series),
+    else ``yearmonthdate``."""
+    present = pd.to_datetime(values.dropna())
+    if len(present) and bool(((present.dt.day == 1) & (present == present.dt.normalize())).all()):
+        return "yearmonth"
+    return "yearmonthdate"
+
+
+#: Ticks of a monthly line: on months (every 3 past two years, on years past five), so the
+#: labels say months and years, never the weeks of Vega's own ticks.
+MONTH_TICKS = (
+    "span(domain('x')) > 157766400000 ? {interval: 'year', step: 1} : "
+    "span(domain('x')) > 63115200000 ? {interval: 'month', step: 3} : "
+    "{interval: 'month', step: 1}"
+)
+#: How a time unit's values read on an axis and in a tooltip.
+TIME_FORMATS = {"yearmonth": "%b %Y", "yearmonthdate": "%Y-%m-%d"}
+
+
 def _x_enc(spec: PlotSpec, frame: pd.DataFrame, *, ordinal_numbers: bool = False) -> dict:
     kind = _x_type(frame[spec.x])
     enc: dict[str, Any] = {"field": spec.x, "title": _label(spec.x_label, spec.x)}
@@ -142,7 +190,7 @@ def _x_enc(spec: PlotSpec, frame: pd.DataFrame, *, ordinal_numbers: bool = False
         kind = "ordinal"
     enc["type"] = kind
     if kind == "nominal":
-        enc["sort"] = None  # the frame's order is the ranking
+        enc["sort"] = {"field": POSITION, "op": "min", "order": "ascending"}  # the frame's order
         enc["axis"] = {"labelLimit": 160}
     if re.search(r"weekday", spec.x) and kind in ("quantitative", "ordinal"):
         enc["axis"] = {"labelExpr": WEEKDAY_LABELS}
@@ -181,14 +229,15 @@ def _long(spec: PlotSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
     return data, title, "series"
 
 
-def _tooltip(*fields: tuple[str, str, str | None]) -> list[dict[str, Any]]:
+def _tooltip(*fields: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Tooltip fields from ``(field, type, title[, time format])``."""
     out = []
-    for field, kind, title in fields:
+    for field, kind, title, *time_format in fields:
         item: dict[str, Any] = {"field": field, "type": kind}
         if title:
             item["title"] = title
         if kind == "temporal":
-            item["format"] = "%Y-%m-%d"
+            item["format"] = (time_format and time_format[0]) or "%Y-%m-%d"
         elif kind == "quantitative":
             item["format"] = ".1%" if _is_share(field) or _is_share(title or "") else ",.4~r"
         out.append(item)
@@ -203,11 +252,22 @@ def _series_chart(spec: PlotSpec, frame: pd.DataFrame, mark: str) -> dict[str, A
     data = data[data[spec.x].notna()]
     if data["value"].notna().sum() == 0:
         return None
-    x = _x_enc(spec, data.rename(columns={}), ordinal_numbers=mark == "bar")
-    if x["type"] == "temporal" and mark == "bar":
-        x["timeUnit"] = "yearmonthdate"
-        x["type"] = "ordinal"
-        x["axis"] = {"format": "%Y-%m-%d", "labelOverlap": True}
+    x = _x_enc(spec, data, ordinal_numbers=mark == "bar")
+    if x["type"] == "nominal":
+        data = data.assign(**{POSITION: np.arange(1, len(data) + 1)})
+    unit = None
+    if x["type"] == "temporal":
+        # A continuous time axis: a month or day without plays is a gap of its width (or a
+        # zero the data fills in), never dropped as an ordinal axis dropped it. Bars span
+        # their month or day; lines keep Vega's own labels (a fixed format repeats a month
+        # on every tick of a week).
+        unit = time_unit(data[spec.x])
+        x["axis"] = {"labelOverlap": True}
+        if mark != "line" and mark != "area":
+            x["timeUnit"] = unit
+            x["axis"]["format"] = TIME_FORMATS[unit]
+        elif unit == "yearmonth":
+            x["axis"]["tickCount"] = {"expr": MONTH_TICKS}
     several = (spec.series is not None or len(spec.y) > 1) and data["series"].nunique() > 1
     y = {**_value_axis("value", value_title, log=spec.log_y)}
     if _is_share(spec.value or (spec.y[0] if spec.y else "")):
@@ -216,7 +276,7 @@ def _series_chart(spec: PlotSpec, frame: pd.DataFrame, mark: str) -> dict[str, A
         "x": x,
         "y": y,
         "tooltip": _tooltip(
-            (spec.x, "temporal" if x.get("timeUnit") else x["type"], x["title"]),
+            (spec.x, x["type"], x["title"], TIME_FORMATS.get(unit or "")),
             *((("series", "nominal", _label(None, series_title)),) if several else ()),
             ("value", "quantitative", value_title),
         ),
@@ -249,6 +309,8 @@ def _series_chart(spec: PlotSpec, frame: pd.DataFrame, mark: str) -> dict[str, A
     out: dict[str, Any] = {"data": {"values": records(data)}, "mark": mark_def, "encoding": enc}
     if params:
         out["params"] = params
+    if unit:
+        out["_unit"] = unit
     return out
 
 
@@ -272,7 +334,8 @@ def _barh(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     value = spec.value or (spec.y[0] if spec.y else None)
     if value is None:
         raise ValueError(f"chart {spec.title!r}: a barh needs y")
-    data = frame[frame[spec.x].notna()]
+    data = frame.assign(**{POSITION: np.arange(1, len(frame) + 1)})
+    data = data[data[spec.x].notna()]
     if spec.picker is None:
         data = data.iloc[:MAX_BARH_ROWS]
     if data[value].notna().sum() == 0:
@@ -281,12 +344,13 @@ def _barh(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     category = _label(spec.x_label, spec.x)
     value_title = _label(spec.y_label, value)
     enc = {
-        "y": {"field": spec.x, "type": "nominal", "sort": None, "title": category,
+        "y": {"field": spec.x, "type": "nominal", "title": category,
+              "sort": {"field": POSITION, "op": "min", "order": "ascending"},
               "axis": {"labelLimit": 220}},
         "x": _value_axis(value, value_title, log=spec.log_y),
         "tooltip": _tooltip((spec.x, "nominal", category), (value, "quantitative", value_title)),
     }  # fmt: skip
-    fmt = ".1%" if _is_share(value) else ",.3~s"
+    fmt = ".1%" if _is_share(value) else number_format(data[value])
     return {
         "_height": max(120, 22 * int(rows)),
         "data": {"values": records(data)},
@@ -298,6 +362,21 @@ def _barh(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
             },
         ],
     }
+
+
+def number_format(values: pd.Series) -> str:
+    """A d3 format for a bar's value label that reads as a number, not an SI unit (an
+    importance of 0.512 was '512m', 0.000503 '503µ'): thousands separators up to 10,000,
+    k/M/B above, three significant digits below 1."""
+    present = pd.to_numeric(values, errors="coerce").dropna().abs()
+    largest = float(present.max()) if len(present) else 0.0
+    if largest >= 10_000:
+        return ",.3~s"
+    if largest >= 1 and bool((present == present.round()).all()):
+        return ",d"
+    if largest >= 1:
+        return ",.4~r"
+    return ".3~r"
 
 
 def _heatmap(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
@@ -342,6 +421,9 @@ def _scatter(spec: PlotSpec, frame: pd.DataFrame) -> dict[str, Any] | None:
     x_enc: dict[str, Any] = {"field": spec.x, "type": kind, "title": _label(spec.x_label, spec.x)}
     if log_x:
         x_enc["scale"] = {"type": "symlog"}
+    if kind == "quantitative" and float(data[spec.x].abs().max()) >= 100_000:
+        # '20M', not '20,000,000' (labels that long ran into each other on a phone)
+        x_enc["axis"] = {"format": "~s", "labelOverlap": True, "labelFlush": True}
     enc: dict[str, Any] = {
         "x": x_enc,
         "y": _value_axis(y, spec.y_label, log=spec.log_y),
@@ -504,11 +586,15 @@ def values_sql(
         return _q(column)
 
     pick = _q(spec.picker) if spec.picker else "null"
-    if spec.kind == "barh":
+    position = _q(POSITION)
+    if spec.kind == "barh":  # the row's place in the whole frame (_barh numbers before it drops)
         y = spec.value or spec.y[0]
-        fields = ", ".join(f"{_q(c)} := {value(c)}" for c in columns)
+        fields = ", ".join([*(f"{_q(c)} := {value(c)}" for c in columns), f"{position} := _pos"])
         melted = [f"select *, 0 as _y, {_q(y)} as _v, struct_pack({fields}) as _r from framed"]
     else:
+        # Categories on x carry their place among the rows drawn (_series_chart numbers them
+        # after the melt): by y, then the frame's order.
+        ranked = columns[spec.x].upper() in ("VARCHAR", "TEXT", "STRING")
         ids = [spec.x, *([spec.picker] if spec.picker else [])]
         melted = []
         for i, y in enumerate(spec.y):
@@ -518,6 +604,11 @@ def values_sql(
                 fields += [f"value := {value(y)}", f"series := {label}"]
             else:  # melted: x, picker, series, value
                 fields += [f"series := {label}", f"value := {value(y)}"]
+            if ranked:
+                fields.append(
+                    f"{position} := row_number() over (partition by {_q(by)} order by _pos) "
+                    f"+ {i} * count(*) over (partition by {_q(by)})"
+                )
             melted.append(
                 f"select *, {i} as _y, {_q(y)} as _v, struct_pack({', '.join(fields)}) as _r "
                 "from framed"
@@ -573,17 +664,83 @@ def with_brush(vl: dict[str, Any]) -> dict[str, Any]:
     return {**vl, "params": params, "usermeta": {**vl.get("usermeta", {}), "brush": True}}
 
 
-def follows_brush(vl: dict[str, Any], field: str) -> dict[str, Any]:
+def follows_brush(vl: dict[str, Any], field: str, *, months: bool = False) -> dict[str, Any]:
     """``vl`` keeping only the rows whose date ``field`` is in the brushed range (parameter
-    ``range``: ``[first, last]`` in epoch milliseconds, both included; null keeps every row)."""
+    ``range``: ``[first, last]`` in epoch milliseconds, both included; null keeps every row).
+    With ``months``, ``field`` is a month's first day and a month is kept when any of it is
+    in the range (a brush on a continuous time axis starts and ends inside months)."""
     if (vl.get("usermeta") or {}).get("no_data"):
         return vl
-    test = f"{RANGE} == null || inrange(time(toDate(datum[{json.dumps(field)}])), {RANGE})"
+    day = f"toDate(datum[{json.dumps(field)}])"
+    if months:
+        test = (
+            f"{RANGE} == null || (time({day}) <= {RANGE}[1] && "
+            f"time(datetime(year({day}), month({day}) + 1, 1)) > {RANGE}[0])"
+        )
+    else:
+        test = f"{RANGE} == null || inrange(time({day}), {RANGE})"
     return {
         **vl,
         "params": [*vl.get("params", []), {"name": RANGE, "value": None}],
         "transform": [*vl.get("transform", []), {"filter": test}],
         "usermeta": {**vl.get("usermeta", {}), "range": field},
+    }
+
+
+# ---------------------------------------------------------------------------- periods
+
+#: The parameter the overview's period picker sets: ``[first, last]`` as local ISO text.
+PERIOD = "period_range"
+#: A row's note when its month is partial (shown in the tooltip; the bar is lighter).
+PARTIAL = "_partial"
+
+
+def time_field(vl: dict[str, Any]) -> str | None:
+    """The date field on a single view's x axis, or None (layers, categories, no data)."""
+    x = (vl.get("encoding") or {}).get("x") or {}
+    return x.get("field") if x.get("type") == "temporal" else None
+
+
+def with_period(vl: dict[str, Any], iso_range: Sequence[str]) -> dict[str, Any]:
+    """``vl`` keeping the rows whose x date is within the period the page's picker sets
+    (parameter ``period_range``, starting at ``iso_range``); ``usermeta.period`` tells the
+    page's runtime to set it. Unchanged when x is not a date."""
+    field = time_field(vl)
+    if field is None:
+        return vl
+    day = f"toDate(datum[{json.dumps(field)}])"
+    first, last = f"time(toDate({PERIOD}[0]))", f"time(toDate({PERIOD}[1]))"
+    if (vl.get("usermeta") or {}).get("time_unit") == "yearmonth":  # any of the month in it
+        end = f"time(datetime(year({day}), month({day}) + 1, 1))"
+        test = f"{PERIOD} == null || (time({day}) <= {last} && {end} > {first})"
+    else:
+        test = f"{PERIOD} == null || inrange(time({day}), [{first}, {last}])"
+    return {
+        **vl,
+        "params": [*vl.get("params", []), {"name": PERIOD, "value": list(iso_range)}],
+        "transform": [*vl.get("transform", []), {"filter": test}],
+        "usermeta": {**vl.get("usermeta", {}), "period": field},
+    }
+
+
+def mark_partial(vl: dict[str, Any], months: Mapping[str, str]) -> dict[str, Any]:
+    """``vl`` with the bars of partial months (``'YYYY-MM'`` -> note) lighter and their note
+    in the tooltip: a monthly bar chart only (other charts unchanged)."""
+    field = time_field(vl)
+    x = (vl.get("encoding") or {}).get("x") or {}
+    mark = vl.get("mark") or {}
+    if not months or field is None or x.get("timeUnit") != "yearmonth" or mark.get("type") != "bar":
+        return vl
+    notes = json.dumps(dict(months), ensure_ascii=False)
+    calc = f"{notes}[timeFormat(toDate(datum[{json.dumps(field)}]), '%Y-%m')] || null"
+    encoding = dict(vl["encoding"])
+    if "opacity" not in encoding:
+        encoding["opacity"] = {"condition": {"test": f"datum.{PARTIAL}", "value": 0.4}, "value": 1}
+    encoding["tooltip"] = [*encoding.get("tooltip", []), {"field": PARTIAL, "title": "note"}]
+    return {
+        **vl,
+        "transform": [*vl.get("transform", []), {"calculate": calc, "as": PARTIAL}],
+        "encoding": encoding,
     }
 
 
@@ -601,12 +758,13 @@ def _add_picker(out: dict[str, Any], spec: PlotSpec, frame: pd.DataFrame) -> Non
     match = f"toString(datum['{spec.picker}']) == {PICK}"
     out["transform"] = [{"filter": f"{PICK} == '{ALL}' || {match}" if spec.picker_all else match}]
     out["usermeta"] = {
+        **out.get("usermeta", {}),
         "picker": {
             "column": spec.picker,
             "label": _label(None, spec.picker),
             "options": ([ALL] if spec.picker_all else []) + options,
             "default": default,
-        }
+        },
     }
     out["title"]["subtitle"] = {"signal": f"'{_label(None, spec.picker)}: ' + {PICK}"}
 
