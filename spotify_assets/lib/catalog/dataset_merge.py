@@ -231,6 +231,30 @@ def _field_sources(
     return f"'{{' || concat_ws(',', {', '.join(entries)}) || '}}'"
 
 
+#: The field groups of a track that the API has too, with the API column that says whether
+#: it has the group.
+_TRACK_TAKES = {
+    "track_name": "track_name",
+    "popularity": "popularity",
+    "duration_ms": "duration_ms",
+    "explicit": "explicit",
+    "credits": "primary_artist_id",
+    "album": "album_id",
+}
+#: core.tracks' columns a dataset may give: column -> (its group, the dataset's value).
+_TRACK_VALUES = {
+    "track_name": ("track_name", "d.track_name"),
+    "album_id": ("album", "d.album_id"),
+    "primary_artist_id": ("credits", "case when m.primary_known then d.artist_ids[1] end"),
+    "duration_ms": ("duration_ms", "d.duration_ms"),
+    "explicit": ("explicit", "d.explicit"),
+    "popularity": ("popularity", "d.popularity"),
+    "popularity_source": ("popularity", f"'{SOURCE}'"),
+    "track_number": ("album", "d.track_number"),
+    "disc_number": ("album", "d.disc_number"),
+}
+
+
 def merge_dataset_tracks(
     tables: dict[str, pd.DataFrame], dataset: pa.Table, known_artists: set[str]
 ) -> dict[str, pd.DataFrame]:
@@ -247,100 +271,20 @@ def merge_dataset_tracks(
         conn.register(
             "known", pa.table({"artist_id": pa.array(sorted(known_artists), pa.string())})
         )
-        takes = {
-            "track_name": _takes("track_name", "track_name", "last_seen", "track_id"),
-            "popularity": _takes("popularity", "popularity", "last_seen", "track_id"),
-            "duration_ms": _takes("duration_ms", "duration_ms", "last_seen", "track_id"),
-            "explicit": _takes("explicit", "explicit", "last_seen", "track_id"),
-            "credits": _takes("credits", "primary_artist_id", "last_seen", "track_id"),
-            "album": _takes("album", "album_id", "last_seen", "track_id"),
-        }
-        picked = ", ".join(f"{sql} as take_{g}" for g, sql in takes.items())
+        # m: per track, which groups the dataset gives (take_<group>).
+        picked = ", ".join(
+            f"{_takes(g, column, 'last_seen', 'track_id')} as take_{g}"
+            for g, column in _TRACK_TAKES.items()
+        )
         conn.execute(
             f"create temp table m as select coalesce(a.track_id, d.track_id) as track_id, "
             f"{picked}, d.artist_ids[1] in (select artist_id from known) as primary_known "
             "from api a full join d_all d on a.track_id = d.track_id"
         )
-        field_sources = _field_sources(
-            {
-                "track_name": ("m.take_track_name", "track_name"),
-                "album_id": ("m.take_album", "album"),
-                "primary_artist_id": ("m.take_credits", "credits"),
-                "duration_ms": ("m.take_duration_ms", "duration_ms"),
-                "explicit": ("m.take_explicit", "explicit"),
-                "popularity": ("m.take_popularity", "popularity"),
-                "track_number": ("m.take_album", "album"),
-                "disc_number": ("m.take_album", "album"),
-            }
-        )
-
-        def value(column: str, group: str, dataset_value: str | None = None) -> str:
-            return (
-                f"case when m.take_{group} then {dataset_value or 'd.' + column} "
-                f"else a.{column} end as {column}"
-            )
-
-        taken_at = ", ".join(f"case when m.take_{g} then d.{g}__at end" for g in takes)
-        tracks = conn.sql(
-            "select m.track_id, "
-            + ", ".join(
-                [
-                    value("track_name", "track_name"),
-                    value("album_id", "album"),
-                    value(
-                        "primary_artist_id",
-                        "credits",
-                        "case when m.primary_known then d.artist_ids[1] end",
-                    ),
-                    value("duration_ms", "duration_ms"),
-                    value("explicit", "explicit"),
-                    value("popularity", "popularity"),
-                    value("popularity_source", "popularity", f"'{SOURCE}'"),
-                    value("track_number", "album"),
-                    value("disc_number", "album"),
-                ]
-            )  # fmt: skip
-            + ", a.isrc, least(a.first_seen, d.first_seen) as first_seen, "
-            f"greatest(a.last_seen, {taken_at}) as last_seen, "
-            f"coalesce(a.source, '{SOURCE}') as source, {field_sources} as field_sources "
-            "from m left join api a using (track_id) left join d_all d using (track_id) "
-            "order by m.track_id"
-        ).df()
-        out["tracks"] = frame("tracks", tracks)
+        out["tracks"] = frame("tracks", conn.sql(_merged_tracks_sql()).df())
         conn.register("merged_tracks", out["tracks"])
-        conn.execute(
-            "create temp table ds_credits as select track_id, artist_id, "
-            "min(artist_position) as artist_position, any_value(source_file) as source_file "
-            "from (select d.track_id, unnest(d.artist_ids) as artist_id, "
-            "generate_subscripts(d.artist_ids, 1) - 1 as artist_position, "
-            "d.credits__file as source_file from d_all d join m using (track_id) "
-            "where m.take_credits) group by all"
-        )
-        credits = conn.sql(
-            "select c.* from api_credits c join m using (track_id) where not m.take_credits "
-            "union all select track_id, artist_id, artist_position from ds_credits "
-            "where artist_id in (select artist_id from known) order by track_id, artist_position"
-        ).df()
-        out["track_artists"] = frame("track_artists", credits)
-        unresolved = conn.sql(
-            "select track_id, artist_id, artist_position, source_file from ds_credits "
-            "where artist_id not in (select artist_id from known) "
-            "order by track_id, artist_position"
-        ).df()
-        out["unresolved_track_artists"] = frame("unresolved_track_artists", unresolved)
-        albums = conn.sql(
-            "select album_id, arg_max(album_name, k) as album_name, "
-            "arg_max(release_date, k) as release_date, "
-            "arg_max(release_date_precision, k) as release_date_precision, "
-            "arg_max(release_year, k) as release_year, "
-            "arg_max(primary_artist_id, k) as primary_artist_id, max(seen) as last_seen, "
-            f"'{SOURCE}' as source from (select t.album_id, d.album_name, d.release_date, "
-            "d.release_date_precision, d.release_year, t.primary_artist_id, d.album__at as seen, "
-            "struct_pack(t := d.album__at, f := d.album__file) as k from d_all d "
-            "join m using (track_id) join merged_tracks t using (track_id) where m.take_album) "
-            "where album_id not in (select album_id from api_albums where album_id is not null) "
-            "group by album_id"
-        ).df()
+        out.update(_credits(conn))
+        albums = conn.sql(_dataset_albums_sql()).df()
         if len(albums):
             out["albums"] = frame(
                 "albums", pd.concat([tables["albums"], albums], ignore_index=True)
@@ -352,6 +296,70 @@ def merge_dataset_tracks(
         ).df()
         out["track_audio_features"] = frame("track_audio_features", features)
     return out
+
+
+def _merged_tracks_sql() -> str:
+    """core.tracks' rows: each column the dataset's where it takes the group, else the API's;
+    ``last_seen`` the newest observation a value comes from."""
+    values = ", ".join(
+        f"case when m.take_{group} then {value} else a.{column} end as {column}"
+        for column, (group, value) in _TRACK_VALUES.items()
+    )
+    field_sources = _field_sources(
+        {c: (f"m.take_{g}", g) for c, (g, _) in _TRACK_VALUES.items() if c != "popularity_source"}
+    )
+    taken_at = ", ".join(f"case when m.take_{g} then d.{g}__at end" for g in _TRACK_TAKES)
+    return (
+        f"select m.track_id, {values}, a.isrc, least(a.first_seen, d.first_seen) as first_seen, "
+        f"greatest(a.last_seen, {taken_at}) as last_seen, "
+        f"coalesce(a.source, '{SOURCE}') as source, {field_sources} as field_sources "
+        "from m left join api a using (track_id) left join d_all d using (track_id) "
+        "order by m.track_id"
+    )
+
+
+def _credits(conn: Any) -> dict[str, pd.DataFrame]:
+    """``track_artists`` (the API's credits, or the dataset's where it takes them, of known
+    artists) and ``unresolved_track_artists`` (the dataset's of unknown artists)."""
+    conn.execute(
+        "create temp table ds_credits as select track_id, artist_id, "
+        "min(artist_position) as artist_position, any_value(source_file) as source_file "
+        "from (select d.track_id, unnest(d.artist_ids) as artist_id, "
+        "generate_subscripts(d.artist_ids, 1) - 1 as artist_position, "
+        "d.credits__file as source_file from d_all d join m using (track_id) "
+        "where m.take_credits) group by all"
+    )
+    credits = conn.sql(
+        "select c.* from api_credits c join m using (track_id) where not m.take_credits "
+        "union all select track_id, artist_id, artist_position from ds_credits "
+        "where artist_id in (select artist_id from known) order by track_id, artist_position"
+    ).df()
+    unresolved = conn.sql(
+        "select track_id, artist_id, artist_position, source_file from ds_credits "
+        "where artist_id not in (select artist_id from known) order by track_id, artist_position"
+    ).df()
+    return {
+        "track_artists": frame("track_artists", credits),
+        "unresolved_track_artists": frame("unresolved_track_artists", unresolved),
+    }
+
+
+def _dataset_albums_sql() -> str:
+    """The albums the datasets name (album id) that the API does not have: name and release
+    from the newest observation, the primary artist of a track on it."""
+    return (
+        "select album_id, arg_max(album_name, k) as album_name, "
+        "arg_max(release_date, k) as release_date, "
+        "arg_max(release_date_precision, k) as release_date_precision, "
+        "arg_max(release_year, k) as release_year, "
+        "arg_max(primary_artist_id, k) as primary_artist_id, max(seen) as last_seen, "
+        f"'{SOURCE}' as source from (select t.album_id, d.album_name, d.release_date, "
+        "d.release_date_precision, d.release_year, t.primary_artist_id, d.album__at as seen, "
+        "struct_pack(t := d.album__at, f := d.album__file) as k from d_all d "
+        "join m using (track_id) join merged_tracks t using (track_id) where m.take_album) "
+        "where album_id not in (select album_id from api_albums where album_id is not null) "
+        "group by album_id"
+    )
 
 
 def merge_dataset_artists(

@@ -75,6 +75,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -255,6 +256,58 @@ def _whole_sql(column: str, low: int, high: int | None = None) -> tuple[str, str
     return value, bad
 
 
+def _track_values_sql(col: Callable[[str], str]) -> tuple[list[str], list[str]]:
+    """A tracks file's descriptive values (duration, flag, release date, album, numbers,
+    audio features) as SQL select items, each with its ``n_<column>`` flag of a value nulled
+    (no row keeps a value the core tables' checks would refuse), and the flags' names."""
+    select: list[str] = []
+    flags: list[str] = []
+    # The core table's rule: a duration is at least 1 ms (the 114k-track dataset's empty
+    # row has 0): anything else is nulled, counted in info["nulled"].
+    duration, duration_bad = _whole_sql(col("duration_ms"), 1)
+    select += [f"{duration} as duration_ms", f"{duration_bad} as n_duration_ms"]
+    flag = f"lower(trim({col('explicit')}))"
+    select += [
+        f"case when {flag} in ('1', '1.0', 'true', 't', 'yes') then true "
+        f"when {flag} in ('0', '0.0', 'false', 'f', 'no') then false end as explicit",
+        f"(nullif({flag}, '') is not null and {flag} not in "
+        "('1', '1.0', 'true', 't', 'yes', '0', '0.0', 'false', 'f', 'no')) as n_explicit",
+    ]
+    date = f"trim({col('release_date')})"
+    date_ok = (
+        f"(regexp_full_match({date}, '[0-9]{{4}}(-[0-9]{{2}}(-[0-9]{{2}})?)?') and "
+        f"try_cast(rpad({date}, 10, '-01-01')[1:10] as date) is not null "
+        f"and (length({date}) != 7 or try_cast({date} || '-01' as date) is not null))"
+    )
+    precision = f"case length({date}) when 4 then 'year' when 7 then 'month' else 'day' end"
+    select += [
+        f"case when {date_ok} then {date} end as release_date",
+        f"case when {date_ok} then {precision} end as release_date_precision",
+        f"case when {date_ok} then nullif(cast({date}[1:4] as bigint), 0) end as release_year",
+        f"(nullif({date}, '') is not null and not coalesce({date_ok}, false)) as n_release_date",
+    ]
+    album = f"nullif(regexp_extract(trim({col('album_id')}), {_sql_text(_ALBUM_ID)}, 1), '')"
+    select += [
+        f"{album} as album_id",
+        f"(nullif(trim({col('album_id')}), '') is not null and {album} is null) as n_album_id",
+        f"nullif(trim({col('album_name')}), '') as album_name",
+    ]
+    for number in ("track_number", "disc_number"):
+        value, bad = _whole_sql(col(number), 1, 10_000)
+        select += [f"{value} as {number}", f"{bad} as n_{number}"]
+    flags += ["duration_ms", "explicit", "release_date", "album_id", "track_number",
+              "disc_number"]  # fmt: skip
+    for feature in AUDIO_FEATURES:
+        value = f"try_cast(trim({col(feature)}) as double)"
+        select += [
+            f"case when isfinite({value}) then {value} end as {feature}",
+            f"(nullif(trim({col(feature)}), '') is not null and "
+            f"not coalesce(isfinite({value}), false)) as n_{feature}",
+        ]
+        flags.append(feature)
+    return select, flags
+
+
 def _rows_sql(kind: str, columns: dict[str, str]) -> tuple[str, list[str]]:
     """The DuckDB statements over the Arrow table ``raw`` (text columns ``c_<canonical>``
     and ``_row``) making the temp tables ``checked`` (typed output columns, ``n_<column>``
@@ -317,50 +370,9 @@ def _rows_sql(kind: str, columns: dict[str, str]) -> tuple[str, list[str]]:
                 f"|| left({col('id_artists')}, 80)",
             )
         )
-        # The core table's rule: a duration is at least 1 ms (the 114k-track dataset's empty
-        # row has 0): anything else is nulled, counted in info["nulled"].
-        duration, duration_bad = _whole_sql(col("duration_ms"), 1)
-        select += [f"{duration} as duration_ms", f"{duration_bad} as n_duration_ms"]
-        flag = f"lower(trim({col('explicit')}))"
-        select += [
-            f"case when {flag} in ('1', '1.0', 'true', 't', 'yes') then true "
-            f"when {flag} in ('0', '0.0', 'false', 'f', 'no') then false end as explicit",
-            f"(nullif({flag}, '') is not null and {flag} not in "
-            "('1', '1.0', 'true', 't', 'yes', '0', '0.0', 'false', 'f', 'no')) as n_explicit",
-        ]
-        date = f"trim({col('release_date')})"
-        date_ok = (
-            f"(regexp_full_match({date}, '[0-9]{{4}}(-[0-9]{{2}}(-[0-9]{{2}})?)?') and "
-            f"try_cast(rpad({date}, 10, '-01-01')[1:10] as date) is not null "
-            f"and (length({date}) != 7 or try_cast({date} || '-01' as date) is not null))"
-        )
-        precision = f"case length({date}) when 4 then 'year' when 7 then 'month' else 'day' end"
-        select += [
-            f"case when {date_ok} then {date} end as release_date",
-            f"case when {date_ok} then {precision} end as release_date_precision",
-            f"case when {date_ok} then nullif(cast({date}[1:4] as bigint), 0) end as release_year",
-            f"(nullif({date}, '') is not null and not coalesce({date_ok}, false)) "
-            "as n_release_date",
-        ]
-        album = f"nullif(regexp_extract(trim({col('album_id')}), {_sql_text(_ALBUM_ID)}, 1), '')"
-        select += [
-            f"{album} as album_id",
-            f"(nullif(trim({col('album_id')}), '') is not null and {album} is null) as n_album_id",
-            f"nullif(trim({col('album_name')}), '') as album_name",
-        ]
-        for number in ("track_number", "disc_number"):
-            value, bad = _whole_sql(col(number), 1, 10_000)
-            select += [f"{value} as {number}", f"{bad} as n_{number}"]
-        flags += ["duration_ms", "explicit", "release_date", "album_id", "track_number",
-                  "disc_number"]  # fmt: skip
-        for feature in AUDIO_FEATURES:
-            value = f"try_cast(trim({col(feature)}) as double)"
-            select += [
-                f"case when isfinite({value}) then {value} end as {feature}",
-                f"(nullif(trim({col(feature)}), '') is not null and "
-                f"not coalesce(isfinite({value}), false)) as n_{feature}",
-            ]
-            flags.append(feature)
+        track_select, track_flags = _track_values_sql(col)
+        select += track_select
+        flags += track_flags
     reason = "case " + " ".join(f"when {c} then {r}" for c, r in checks) + " end"
     # A repeat with the same values as the first row is a duplicate (dropped, counted); one
     # that differs is rejected.
@@ -503,6 +515,58 @@ def _physical_lines(body: bytes, first_line: int, records: int) -> np.ndarray:
     return np.array(starts[:records] + [0] * max(0, records - len(starts)))
 
 
+def _header(header_text: str, base: str) -> tuple[list[str], str, dict[str, str], str]:
+    """(header fields, kind, canonical -> raw column, delimiter) of a dataset's first line,
+    trying each separator a spreadsheet writes (';' in much of Europe); NotIngested, with
+    why, when no reading is a dataset's."""
+    for delimiter in DELIMITERS:
+        header = next(csv.reader([header_text], delimiter=delimiter), [])
+        if header_text.strip() and (found := detect_kind(header)) is not None:
+            return header, found[0], found[1], delimiter
+    raise NotIngested(
+        f"{base}: not a catalog dataset (an artists CSV has id, followers, genres, name, "
+        f"popularity; a tracks CSV id, name, popularity, id_artists, ...)"
+        + _other_separator(header_text)
+        + f"; first line: {header_text[:120]!r}"
+    )
+
+
+def _lines_and_rejects(
+    body: bytes, n: int, invalid: list[Any], rejected_rows: list[tuple[int, str, Any]]
+) -> tuple[np.ndarray, list[RejectedRecord]]:
+    """The physical line of each row read (header = line 1), whatever the rows Arrow could
+    not read, and every rejected row (unreadable, or refused by a check) with its line,
+    reason and excerpt, in line order."""
+    total = n + len(invalid)
+    lines = _physical_lines(body, 2, total)
+    if invalid:
+        bad_numbers = {int(r.number) + 1 for r in invalid}  # Arrow counts from the body
+        numbers = np.array([r for r in range(2, total + 2) if r not in bad_numbers])
+        row_line = lines[numbers - 2]
+    else:
+        row_line = lines[:n]
+    rejected: list[RejectedRecord] = []
+    if not (rejected_rows or invalid):
+        return row_line, rejected
+    body_lines = body.split(b"\n")
+
+    def excerpt(line: int) -> str:
+        raw = body_lines[line - 2] if 0 <= line - 2 < len(body_lines) else b""
+        return raw.decode("utf-8", "replace").strip("\r")[:_EXCERPT_CHARS]
+
+    for r in invalid:
+        line = int(lines[int(r.number) - 1])  # record r.number + 1 of the file
+        reason = f"{r.actual_columns} fields where the header has {r.expected_columns}"
+        rejected.append(RejectedRecord(line, reason, excerpt(line)))
+    for row, reason, first in rejected_rows:
+        line = int(row_line[row])
+        if reason == "repeats":
+            reason = f"the id repeats line {int(row_line[first])} (the first row is kept)"
+        rejected.append(RejectedRecord(line, reason, excerpt(line)))
+    rejected.sort(key=lambda r: r.record_index)
+    return row_line, rejected
+
+
 def parse_dataset_file(
     data: bytes, *, name: str, source_file: str, landed_at: datetime | None = None
 ) -> ParsedFile:
@@ -515,20 +579,7 @@ def parse_dataset_file(
     first_nl = text.find(b"\n")
     header_line = text if first_nl < 0 else text[:first_nl]
     header_text = header_line.decode("utf-8", "replace").strip("\r")
-    # A spreadsheet re-saves a CSV with its locale's separator: ';' in much of Europe.
-    header, found, delimiter = [], None, ","
-    for delimiter in DELIMITERS:
-        header = next(csv.reader([header_text], delimiter=delimiter), [])
-        if header_text.strip() and (found := detect_kind(header)) is not None:
-            break
-    if found is None:
-        raise NotIngested(
-            f"{base}: not a catalog dataset (an artists CSV has id, followers, genres, name, "
-            f"popularity; a tracks CSV id, name, popularity, id_artists, ...)"
-            + _other_separator(header_text)
-            + f"; first line: {header_text[:120]!r}"
-        )
-    kind, columns = found
+    header, kind, columns, delimiter = _header(header_text, base)
     known = _KNOWN[kind]
     raw_to_canonical = {raw: c for c, raw in columns.items() if c in known}
     names = [
@@ -575,40 +626,8 @@ def parse_dataset_file(
         accepted = conn.sql(
             f"select {', '.join(outputs)} from checked where {keep} order by _row"
         ).to_arrow_table()
-    # The physical line of each row read (header = line 1), whatever the invalid rows.
-    total = n + len(invalid)
-    lines = _physical_lines(body, 2, total)
-    if invalid:
-        bad_numbers = {int(r.number) + 1 for r in invalid}  # Arrow counts from the body
-        numbers = np.array([r for r in range(2, total + 2) if r not in bad_numbers])
-        row_line = lines[numbers - 2]
-    else:
-        row_line = lines[:n]
+    row_line, rejected = _lines_and_rejects(body, n, invalid, rejected_rows)
     accepted_lines = pa.array(row_line[accepted["_row"].to_numpy()], pa.int64())
-    rejected: list[RejectedRecord] = []
-    if rejected_rows or invalid:
-        line_of_record = {r: int(lines[r - 2]) for r in range(2, total + 2)}
-        body_lines = body.split(b"\n")
-
-        def excerpt(line: int) -> str:
-            raw = body_lines[line - 2] if 0 <= line - 2 < len(body_lines) else b""
-            return raw.decode("utf-8", "replace").strip("\r")[:_EXCERPT_CHARS]
-
-        for r in invalid:
-            line = line_of_record[int(r.number) + 1]
-            rejected.append(
-                RejectedRecord(
-                    line,
-                    f"{r.actual_columns} fields where the header has {r.expected_columns}",
-                    excerpt(line),
-                )
-            )
-        for row, reason, first in rejected_rows:
-            line = int(row_line[row])
-            if reason == "repeats":
-                reason = f"the id repeats line {int(row_line[first])} (the first row is kept)"
-            rejected.append(RejectedRecord(line, reason, excerpt(line)))
-        rejected.sort(key=lambda r: r.record_index)
     result = _output(kind, accepted, observed_at, source_file, accepted_lines)
     info: dict[str, Any] = {
         "kind": kind,
