@@ -524,3 +524,29 @@ def test_merging_again_gives_the_same_rows_and_a_spotify_export_takes_over(built
     land_and_build(alone, scrobbles_only, tmp_path)
     (n,) = alone.execute("select count(*) from core.streams where user_id = 'ana'").fetchone()
     assert n == 5 + 7  # the 5 plays of their own, and the 7 Spotify plays scrobbled (a, c-g, n)
+
+
+def test_wrapped_counts_every_play_by_source_and_engagement_only_spotify(built):
+    from spotify_assets.lib.marts import engagement_marts, listener_marts
+    from spotify_assets.lib.marts.run import build_marts
+
+    conn, _ = built
+    create_core_tables(conn, ["core.albums", "core.artist_genres"])
+    engagement = [m for m in engagement_marts.MARTS if m.name in ("daily_engagement", "sessions")]
+    build_marts(conn, [*engagement, *listener_marts.MARTS])
+    wrapped = {
+        (u, p): rest
+        for u, p, *rest in conn.execute(
+            "select user_id, period, plays, spotify_plays, lastfm_plays, listenbrainz_plays "
+            "from marts.listener_wrapped"
+        ).fetchall()
+    }
+    assert wrapped[("ana", "2019")] == [2, 0, 2, 0]  # j, k
+    assert wrapped[("ana", "2024")] == [12, 9, 2, 1]  # a-h, n on Spotify; o, i; l
+    assert wrapped[("ana", "all")] == [14, 9, 4, 1]
+    assert wrapped[("ben", "all")] == [2, 1, 1, 0]
+    # The engagement marts describe Spotify usage: no 2019 day, Spotify's plays only.
+    first_day, plays = conn.execute(
+        "select min(date), sum(plays) from marts.daily_engagement"
+    ).fetchone()
+    assert (str(first_day), plays) == ("2024-03-01", 10)
