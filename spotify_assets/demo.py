@@ -4,7 +4,8 @@ say where the results are.
 It runs through the same Dagster instance as ``make dev`` ($DAGSTER_HOME), so every run,
 materialization and check result it makes is there in the UI afterwards. Steps:
 
-1. write the sample world's listening-history export files into the landing zone (once);
+1. write the sample world's listening-history export files (and one listener's Last.fm and
+   ListenBrainz exports) into the landing zone (once);
 2. snapshot the latest ``SPOTIFY_DEMO_SNAPSHOTS`` 8-hour windows and one 91 days earlier (a
    backfill: the sample world answers as of any window; the model's forward evaluation
    compares the two);
@@ -34,9 +35,11 @@ log = logging.getLogger("spotify_assets.demo")
 
 
 def write_sample_history(settings: Settings) -> tuple[int, str]:
-    """Put the sample world's export files into the landing zone unless already there."""
+    """Put the sample world's export files (and the scrobbler's Last.fm and ListenBrainz
+    exports) into the landing zone unless already there."""
     from spotify_assets.lib.sample.world import build_world
     from spotify_assets.lib.sample.world.history import write_streaming_history
+    from spotify_assets.lib.sample.world.scrobbles import write_scrobbles
     from spotify_assets.lib.sample.world.vintages import write_export_vintages
     from spotify_assets.resources import LakeResource
 
@@ -55,6 +58,9 @@ def write_sample_history(settings: Settings) -> tuple[int, str]:
         # Some listeners' exports as real ones come: endsong.json, an old mixed account-data
         # export, a zip as downloaded.
         write_export_vintages(world, Path(tmp))
+        # One listener scrobbles to Last.fm and ListenBrainz, for years before and beside
+        # Spotify: their exports land beside their Spotify one.
+        write_scrobbles(world, Path(tmp))
         paths = sorted(p for p in Path(tmp).rglob("*") if p.is_file())
         for path in paths:
             key = f"{LANDING_PREFIX}/{path.relative_to(tmp).as_posix()}"

@@ -550,3 +550,17 @@ def test_wrapped_counts_every_play_by_source_and_engagement_only_spotify(built):
         "select min(date), sum(plays) from marts.daily_engagement"
     ).fetchone()
     assert (str(first_day), plays) == ("2024-03-01", 10)
+
+
+def test_the_lookups_search_the_names_of_the_scrobbles_kept_not_of_those_merged(built, tmp_path):
+    from spotify_assets.lib.catalog.lookups import plan_lookups
+    from spotify_assets.lib.lake import LocalLakeStore
+
+    conn, _ = built
+    names = set(plan_lookups(conn, LocalLakeStore(tmp_path), refresh_hours=24).names)
+    # plays of their own whose names the catalog did not resolve: searched (within the budget)
+    assert {("Tyler The Creator", "EARFQUAKE"), ("Wild Belle", "June"),
+            ("Acid King", "2 Wheel Nation")} <= names  # fmt: skip
+    # scrobbles merged into a Spotify play need no search; a resolved one neither
+    assert not {t for _, t in names} & {"Some Resolve", "Motherboard"}
+    assert ("Tyler, The Creator", "EARFQUAKE") not in names
