@@ -17,7 +17,7 @@ import pytest
 from spotify_assets.lib.marts import engagement_marts, listener_marts
 from spotify_assets.lib.marts.run import build_marts
 from spotify_assets.lib.sample.world import build_world
-from spotify_assets.lib.sample.world.history import write_streaming_history
+from spotify_assets.lib.sample.world.history import write_streaming_history, write_user_history
 from spotify_assets.lib.sample.world.scrobbles import (
     LISTENBRAINZ_SINCE,
     WORLD_START,
@@ -27,7 +27,7 @@ from spotify_assets.lib.sample.world.scrobbles import (
 )
 from spotify_assets.lib.sample.world.vintages import write_export_vintages
 from spotify_assets_tests.support.listening import land_and_build
-from spotify_assets_tests.support.worlds import write_world
+from spotify_assets_tests.support.warehouse import create_core_tables
 
 SESSIONS = next(m for m in engagement_marts.MARTS if m.name == "sessions")
 
@@ -103,17 +103,31 @@ def expected_wrapped(world, user: str) -> pd.DataFrame:
     return frame.set_index("period").sort_index()
 
 
-def test_the_scrobblers_wrapped_has_every_play_once(tiny_world, tmp_path):
+def catalog(conn, world) -> None:
+    """The world's tracks and artists as the catalog tables (names and durations)."""
+    create_core_tables(conn, ["core.tracks", "core.artists", "core.albums", "core.artist_genres"])
+    tracks = world.tracks[["track_id", "track_name", "primary_artist_id", "duration_ms"]]
+    artists = world.artists[["artist_id", "artist_name"]]
+    for table, frame in (("core.tracks", tracks), ("core.artists", artists)):
+        conn.register("_frame", frame)
+        conn.execute(f"insert into {table} by name select * from _frame")
+        conn.unregister("_frame")
+
+
+@pytest.mark.parametrize("scale", ["tiny", pytest.param("demo", marks=pytest.mark.slow)])
+def test_the_scrobblers_wrapped_has_every_play_once(scale, tmp_path):
+    """Their Spotify export and their scrobbles, through the pipeline's code: the Wrapped of
+    every year and of all time against :func:`expected_wrapped`."""
+    world = build_world(scale, seed=42)
+    user = scrobbling_listener(world)
     landing = tmp_path / "landing"
-    write_streaming_history(tiny_world, landing)
-    write_export_vintages(tiny_world, landing)
-    write_scrobbles(tiny_world, landing)
+    write_user_history(world, user, landing)
+    write_scrobbles(world, landing)
     conn = duckdb.connect()
-    write_world(conn, tiny_world)  # the catalog, for names and durations
+    catalog(conn, world)
     landed = {p.relative_to(landing).as_posix(): p.read_bytes() for p in landing.rglob("*.*")}
     land_and_build(conn, landed, tmp_path)
     build_marts(conn, [SESSIONS, *listener_marts.MARTS])
-    user = scrobbling_listener(tiny_world)
     got = (
         conn.execute(
             "select period, plays, spotify_plays, lastfm_plays, listenbrainz_plays "
@@ -124,24 +138,22 @@ def test_the_scrobblers_wrapped_has_every_play_once(tiny_world, tmp_path):
         .set_index("period")
         .sort_index()
     )
-    want = expected_wrapped(tiny_world, user)[got.columns]
+    want = expected_wrapped(world, user)[got.columns]
     assert got.astype(int).to_dict("index") == want.astype(int).to_dict("index")
     assert want.loc["all", "lastfm_plays"] > 0 and want.loc["all", "listenbrainz_plays"] > 0
     # every scrobble is a row of core.streams or merged into one
     scrobbles, kept, merged = conn.execute(
-        "select (select count(*) from core.scrobbles where user_id = $u), "
-        "(select count(*) from core.streams where user_id = $u "
-        " and source_format in ('lastfm', 'listenbrainz')), "
-        "(select count(*) from core.scrobble_matches where user_id = $u)",
-        {"u": user},
+        "select (select count(*) from core.scrobbles), "
+        "(select count(*) from core.streams where source_format in ('lastfm', 'listenbrainz')), "
+        "(select count(*) from core.scrobble_matches)"
     ).fetchone()
     assert scrobbles == kept + merged
     conn.close()
 
 
-@pytest.mark.parametrize("scale", ["demo"])
-def test_the_demo_scrobbler_is_a_long_active_listener(scale):
-    world = build_world(scale, seed=42)
+@pytest.mark.slow  # builds the demo world
+def test_the_demo_scrobbler_is_a_long_active_listener():
+    world = build_world("demo", seed=42)
     user = scrobbling_listener(world)
     usr = world.users.set_index("user_id").loc[user]
     assert usr["active_from"] == WORLD_START and usr["active_until"] == world.history_end
