@@ -47,7 +47,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -97,11 +97,12 @@ class MergeStats:
     added: int  # plays of their own, added to core.streams (rule 3)
 
 
-@dataclass(frozen=True, order=True)
-class _Scrobble:
-    """A scrobble as the merge sees it; ``key`` (time, file, record) orders and names it."""
+# A scrobble is named by its key, (time in epoch seconds, source_file, record_index), which
+# also orders scrobbles in time; what the rules read of it is in a _Info tuple.
+Key = tuple[float, str, int]
 
-    key: tuple[float, str, int]
+
+class _Info(NamedTuple):
     user_id: str
     source_format: str
     ts: datetime
@@ -119,15 +120,21 @@ def merge_scrobbles(conn: Any) -> MergeStats:
         _write_matches(conn, [])
         return MergeStats(0, 0, 0, 0)
     _register_name_keys(conn)
-    duplicates = _duplicates(conn)
-    conn.register("_scrobble_dups", _keys_table([d["source"] for d in duplicates]))
-    matched = _spotify_matches(conn)
-    _write_matches(conn, duplicates + matched)
-    (total,) = conn.execute("select count(*) from core.scrobbles").fetchall()[0]
+    info = {
+        (t, f, i): _Info(*rest)
+        for t, f, i, *rest in conn.execute(
+            "select t, source_file, record_index, user_id, source_format, ts, cut, track_id, "
+            f"has_duration from ({_SCROBBLE_COLUMNS})"
+        ).fetchall()
+    }
+    duplicates = _duplicates(conn, info)
+    conn.register("_scrobble_dups", _keys_table([row[0] for row in duplicates]))
+    matched = _spotify_matches(conn, info)
+    _write_matches(conn, [_match_row(info, *row) for row in duplicates + matched])
     added = _add_the_rest(conn)
     for name in ("_scrobble_dups", "_name_keys"):
         conn.unregister(name)
-    return MergeStats(int(total), len(duplicates), len(matched), added)
+    return MergeStats(len(info), len(duplicates), len(matched), added)
 
 
 def _has_scrobbles(conn: Any) -> bool:
@@ -170,50 +177,42 @@ _SCROBBLE_COLUMNS = """
       from core.scrobbles s
       left join _name_keys k using (artist_name, track_name)
 """
+# Candidate pairs are joined on (listener, track, time bucket), never on the listener and track
+# alone: a favourite played a thousand times would make a million pairs to filter.
+_DUP_BUCKET_S = 120  # > the farthest two scrobbles of one play can be (25 + 59 s)
+_PLAY_BUCKET_S = 600
 
 
 def _same_track_joins(select: str, left: str, right: str, on: str) -> str:
-    """``select`` over ``left a join right b``, once on the name key and once on the track
-    id (two equi-joins: an OR would make DuckDB compare every pair of a listener's rows)."""
+    """``select`` over ``left a join right b`` (``b.near`` the bucket of ``a`` it may be
+    near), once on the name key and once on the track id (two equi-joins: an OR would make
+    DuckDB compare every pair of a listener's rows)."""
     return " union all ".join(
         f"select '{by}' as same_by, {select} from {left} a join {right} b "
-        f"on a.user_id = b.user_id and a.{col} = b.{col} and {on}"
+        f"on a.user_id = b.user_id and a.{col} = b.{col} and a.bucket = b.near and {on}"
         for by, col in (("names", "name_key"), ("track id", "track_id"))
     )
 
 
-def _scrobble(row: dict[str, Any], p: str = "") -> _Scrobble:
-    return _Scrobble(
-        key=(row[f"{p}t"], row[f"{p}source_file"], row[f"{p}record_index"]),
-        user_id=row[f"{p}user_id"],
-        source_format=row[f"{p}source_format"],
-        ts=row[f"{p}ts"],
-        cut=row[f"{p}cut"],
-        track_id=row[f"{p}track_id"],
-        has_duration=row[f"{p}has_duration"],
-    )
-
-
-def _duplicates(conn: Any) -> list[dict[str, Any]]:
-    """Rule 1: the scrobbles that are another kept scrobble again, each with the one kept."""
-    fields = ("user_id", "source_format", "source_file", "record_index", "ts", "t", "cut",
-              "track_id", "has_duration")  # fmt: skip
-    select = ", ".join(f"a.{f} as a_{f}, b.{f} as b_{f}" for f in fields)
+def _duplicates(conn: Any, info: dict[Key, _Info]) -> list[tuple]:
+    """Rule 1: (scrobble, kind, the scrobble kept of its play, same track by) of each repeat."""
     reach = f"{SLACK_S} + case when {{x}}.cut then {MINUTE_S} else 0 end"
     on = (
         "(a.t, a.source_file, a.record_index) < (b.t, b.source_file, b.record_index) "
         f"and b.t <= a.t + {reach.format(x='a')} and a.t <= b.t + {reach.format(x='b')}"
     )
-    sql = (
-        f"with s as ({_SCROBBLE_COLUMNS}) "
-        + _same_track_joins(select, "s", "s", on)
-        + " order by all"
-    )
-    earlier: dict[_Scrobble, set[_Scrobble]] = {}
-    for row in conn.sql(sql).to_arrow_table().to_pylist():
-        earlier.setdefault(_scrobble(row, "b_"), set()).add(_scrobble(row, "a_"))
-    groups: dict[_Scrobble, list[_Scrobble]] = {}  # a play's first scrobble -> its repeats
-    repeat: set[_Scrobble] = set()
+    sql = f"""
+        with s as (select *, floor(t / {_DUP_BUCKET_S})::bigint as bucket
+                     from ({_SCROBBLE_COLUMNS})),
+        b as (select *, unnest([bucket - 1, bucket, bucket + 1]) as near from s)
+        {_same_track_joins("a.t, a.source_file, a.record_index, b.t, b.source_file, "
+                           "b.record_index", "s", "b", on)}
+    """  # fmt: skip
+    earlier: dict[Key, set[Key]] = {}
+    for _, at, af, ai, bt, bf, bi in conn.execute(sql).fetchall():
+        earlier.setdefault((bt, bf, bi), set()).add((at, af, ai))
+    groups: dict[Key, list[Key]] = {}  # a play's first scrobble -> its repeats
+    repeat: set[Key] = set()
     for b in sorted(earlier):
         firsts = [a for a in earlier[b] if a not in repeat]
         if firsts:
@@ -221,38 +220,40 @@ def _duplicates(conn: Any) -> list[dict[str, Any]]:
             groups.setdefault(min(firsts), []).append(b)
     out = []
     for first, later in groups.items():
-        kept = min([first, *later], key=_preference)
-        for s in [first, *later]:
-            if s is not kept:
-                out.append(_match_row(s, "scrobble", kept, _same_by(s, kept), kept.ts))
+        members = [first, *later]
+        kept = min(members, key=lambda k: _preference(k, info[k]))
+        for k in members:
+            if k != kept:
+                by = "track id" if _same_id(info[k], info[kept]) else "names"
+                out.append((k, "scrobble", (*kept, info[kept], None), by))
     return out
 
 
-def _preference(s: _Scrobble) -> tuple:
-    """Which scrobble of a group stays: a track id, seconds, a duration, then file order."""
-    return (s.track_id is None, s.cut, not s.has_duration, s.key[1], s.key[2])
+def _preference(key: Key, s: _Info) -> tuple:
+    """Which scrobble of a play stays: a track id, seconds, a duration, then file order."""
+    return (s.track_id is None, s.cut, not s.has_duration, key[1], key[2])
 
 
-def _same_by(a: _Scrobble, b: _Scrobble) -> str:
-    return "track id" if a.track_id is not None and a.track_id == b.track_id else "names"
+def _same_id(a: _Info, b: _Info) -> bool:
+    return a.track_id is not None and a.track_id == b.track_id
 
 
-def _spotify_matches(conn: Any) -> list[dict[str, Any]]:
-    """Rule 2: the kept scrobbles that are a Spotify play, each with its play."""
-    fields = ("user_id", "source_format", "source_file", "record_index", "ts", "t", "cut",
-              "track_id", "has_duration")  # fmt: skip
-    select = (
-        ", ".join(f"a.{f} as a_{f}" for f in fields)
-        + ", b.source_format as b_format, b.source_file as b_file, "
-        "b.record_index as b_index, b.ts as b_ts, b.start as b_start"
-    )
+def _spotify_matches(conn: Any, info: dict[Key, _Info]) -> list[tuple]:
+    """Rule 2: (scrobble, kind, its Spotify play, same track by) of each kept scrobble that
+    is a Spotify play."""
+    cut = f"case when a.cut then {MINUTE_S} else 0 end"
     on = (
         f"a.t <= b.e + {SLACK_S} + case when b.source_format = 'account_data' "
-        f"then {ACCOUNT_DATA_SLACK_S} else 0 end "
-        f"and a.t + case when a.cut then {MINUTE_S} else 0 end >= b.start - {SLACK_S}"
+        f"then {ACCOUNT_DATA_SLACK_S} else 0 end and a.t + {cut} >= b.start - {SLACK_S}"
     )
+    select = (
+        "a.t, a.source_file, a.record_index, b.start, b.source_file, b.record_index, "
+        f"b.source_format, b.ts, abs(a.t + {cut} / 2 - b.start)"
+    )
+    lo, hi = MINUTE_S + SLACK_S, SLACK_S + ACCOUNT_DATA_SLACK_S + 1
     sql = f"""
-        with s as (select * from ({_SCROBBLE_COLUMNS}) x
+        with s as (select *, floor(t / {_PLAY_BUCKET_S})::bigint as bucket
+                     from ({_SCROBBLE_COLUMNS}) x
                     where not exists (select 1 from _scrobble_dups d
                                        where d.source_file = x.source_file
                                          and d.record_index = x.record_index)),
@@ -262,25 +263,25 @@ def _spotify_matches(conn: Any) -> list[dict[str, Any]]:
                 from core.streams st
                 left join _name_keys k using (artist_name, track_name)
                where st.content_type = 'music' and st.source_format in {_SPOTIFY}
-                 and st.user_id in (select distinct user_id from core.scrobbles))
-        {_same_track_joins(select, "s", "p", on)} order by all
+                 and st.user_id in (select distinct user_id from core.scrobbles)),
+        b as (select *, unnest(range(floor((start - {lo}) / {_PLAY_BUCKET_S})::bigint,
+                                     floor((e + {hi}) / {_PLAY_BUCKET_S})::bigint + 1)) as near
+                from p)
+        {_same_track_joins(select, "s", "b", on)}
     """
-    pairs: dict[tuple[_Scrobble, tuple], tuple[str, float]] = {}
-    for row in conn.sql(sql).to_arrow_table().to_pylist():
-        s = _scrobble(row, "a_")
-        play = (row["b_start"], row["b_file"], row["b_index"], row["b_format"], row["b_ts"])
-        cost = abs(s.key[0] + (MINUTE_S / 2 if s.cut else 0) - row["b_start"])
-        by = "track id" if (s, play) in pairs and pairs[(s, play)][0] == "track id" else None
-        pairs[(s, play)] = (by or row["same_by"], cost)
+    pairs: dict[tuple[Key, tuple], tuple[str, float]] = {}
+    for by, at, af, ai, start, bf, bi, fmt, ts, cost in conn.execute(sql).fetchall():
+        pair = ((at, af, ai), (start, bf, bi, fmt, ts))
+        if pair not in pairs or by == "track id":
+            pairs[pair] = (by, cost)
     out = []
     for component in _components(list(pairs)):
-        chosen = monotone_matching((s, p, pairs[(s, p)][1]) for s, p in component)
-        for s, play in chosen:
-            out.append(_match_row(s, "spotify", play, pairs[(s, play)][0], play[4]))
+        for k, play in monotone_matching((k, p, pairs[(k, p)][1]) for k, p in component):
+            out.append((k, "spotify", play, pairs[(k, play)][0]))
     return out
 
 
-def _components(pairs: list[tuple[_Scrobble, tuple]]) -> list[list[tuple[_Scrobble, tuple]]]:
+def _components(pairs: list[tuple[Key, tuple]]) -> list[list[tuple[Key, tuple]]]:
     """The candidate pairs split into groups that share no scrobble and no play."""
     parent: dict[Any, Any] = {}
 
@@ -290,34 +291,23 @@ def _components(pairs: list[tuple[_Scrobble, tuple]]) -> list[list[tuple[_Scrobb
             x = parent[x]
         return x
 
-    for s, p in pairs:
-        parent[find(("s", s))] = find(("p", p))
+    for k, p in pairs:
+        parent[find(("s", k))] = find(("p", p))
     groups: dict[Any, list] = {}
-    for s, p in pairs:
-        groups.setdefault(find(("s", s)), []).append((s, p))
+    for k, p in pairs:
+        groups.setdefault(find(("s", k)), []).append((k, p))
     return list(groups.values())
 
 
-def _match_row(s: _Scrobble, kind: str, other: Any, by: str, other_ts: datetime) -> dict:
+def _match_row(info: dict[Key, _Info], key: Key, kind: str, other: tuple, by: str) -> tuple:
+    """A row of ``core.scrobble_matches``; ``other`` is (start or time, file, record,
+    format or _Info, ts) of the row the scrobble was merged into."""
+    s = info[key]
+    start, file, index, fmt, ts = other
     if kind == "scrobble":
-        fmt, file, index, start = other.source_format, other.key[1], other.key[2], other.key[0]
-    else:
-        start, file, index, fmt, _ = other
-    return {
-        "user_id": s.user_id,
-        "source_format": s.source_format,
-        "source_file": s.key[1],
-        "record_index": s.key[2],
-        "scrobbled_at": s.ts,
-        "matched_to": kind,
-        "match_source_format": fmt,
-        "match_source_file": file,
-        "match_record_index": index,
-        "match_ts": other_ts,
-        "same_track_by": by,
-        "seconds_from_start": round(s.key[0] - start, 3),
-        "source": (s.key[1], s.key[2]),
-    }
+        fmt, ts = fmt.source_format, fmt.ts
+    return (s.user_id, s.source_format, key[1], key[2], s.ts, kind, fmt, file, index, ts, by,
+            round(key[0] - start, 3))  # fmt: skip
 
 
 _MATCH_SCHEMA = pa.schema(
@@ -338,21 +328,23 @@ _MATCH_SCHEMA = pa.schema(
 )
 
 
-def _write_matches(conn: Any, rows: list[dict[str, Any]]) -> None:
-    rows = sorted(rows, key=lambda r: (r["user_id"], r["scrobbled_at"], r["source"]))
-    table = pa.Table.from_pylist(
-        [{k: r[k] for k in _MATCH_SCHEMA.names} for r in rows], schema=_MATCH_SCHEMA
+def _write_matches(conn: Any, rows: list[tuple]) -> None:
+    rows = sorted(rows, key=lambda r: (r[0], r[4], r[2], r[3]))
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in _MATCH_SCHEMA]
+    table = pa.Table.from_arrays(
+        [pa.array(c, f.type) for c, f in zip(columns, _MATCH_SCHEMA, strict=True)],
+        schema=_MATCH_SCHEMA,
     )
     conn.register("_scrobble_matches", table)
     conn.execute(f"create or replace table {MATCHES_TABLE} as select * from _scrobble_matches")
     conn.unregister("_scrobble_matches")
 
 
-def _keys_table(keys: list[tuple[str, int]]) -> pa.Table:
+def _keys_table(keys: list[Key]) -> pa.Table:
     return pa.table(
         {
-            "source_file": pa.array([f for f, _ in keys], pa.string()),
-            "record_index": pa.array([i for _, i in keys], pa.int64()),
+            "source_file": pa.array([k[1] for k in keys], pa.string()),
+            "record_index": pa.array([k[2] for k in keys], pa.int64()),
         }
     )
 
