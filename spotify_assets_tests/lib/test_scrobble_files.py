@@ -225,3 +225,16 @@ def test_the_lookups_search_the_names_of_every_names_only_format():
     from spotify_assets.lib.catalog.lookups import NAMES_ONLY_FORMATS
 
     assert NAMES_ONLY_FORMATS == NAME_KEYED_FORMATS
+
+
+def test_an_undated_row_is_the_track_playing_now_only_where_a_tool_writes_one():
+    v2 = FIXTURES.joinpath("example_user_with_header.csv").read_bytes()
+    header, rest = v2.split(b"\n", 1)
+    with_now = land("v2.csv", header + b"\nTame Impala,Lonerism,Apocalypse Dreams,\n" + rest)
+    assert (with_now.info["now_playing"], len(with_now.rejected)) == (1, 0)
+    ghan = FIXTURES.joinpath("recenttracks-example_user-1720689000.csv").read_bytes()
+    bad = ghan + b'"","","Someone","","","","bad row",""\r\n'
+    parsed = land("recenttracks-example_user-1.csv", bad)
+    assert parsed.info["now_playing"] == 0
+    assert [r.reason for r in parsed.rejected] == ["no time"]
+    assert parsed.info["records"] == 9

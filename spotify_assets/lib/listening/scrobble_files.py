@@ -563,6 +563,8 @@ def _header_shape(first: list[str], delimiter: str) -> _Shape | None:
     if not (time and artist and track):
         return None
     archive = "iso time" in first and "unixtime" in first
+    if first == ["artist", "album", "name", "date"]:  # lastfm-to-csv's v2: values stripped
+        return _Shape("lastfm-to-csv v2", ",", True, time, artist, track, (1,), quoted=False)
     variant = "archive scrobbles.tsv" if archive else "header: " + ",".join(first)[:80]
     fmt = "lastfm_archive_tsv" if archive else "lastfm_csv"
     return _Shape(variant, delimiter, True, time, artist, track, where(_ALBUM_COLUMNS), fmt)
@@ -599,7 +601,7 @@ def _csv_record(
         return next((fields[c].strip() for c in columns if fields[c].strip()), None)
 
     when = pick(shape.time)
-    if when is None and shape.variant == "lastfm-to-csv":
+    if when is None and shape.variant.startswith("lastfm-to-csv"):
         out.now_playing += 1  # the tool writes the track playing now with an empty date
         return
     out.add(number, when, (pick(shape.artist), pick(shape.track), pick(shape.album)), line)
