@@ -27,6 +27,8 @@ The story (UTC, 2024-03-01, ``ana``; ``ben`` has account data, times cut to the 
 - l  2024-03-02 09:00 a ListenBrainz listen with a duration, no Spotify play: its own;
 - n  2024-03-02 11:00:00 Motherboard on Spotify; m its ListenBrainz listen, imported by
   ListenBrainz from Spotify's history (``listened_at`` the end, ``ms_played``): Spotify's;
+- q  2024-03-02 12:00:05 Feels Like... on Spotify, scrobbled to Last.fm at its start and to
+  ListenBrainz at its end (two clients): both merge into it (one scrobble per service);
 - ben: one account-data play ending "20:04" (really 20:04:40) scrobbled at 20:01:27, and a
   scrobble at 21:00 with no play.
 """
@@ -73,6 +75,7 @@ SPOTIFY = [
     ("g", at("10:20:00"), "T5", 80_000),
     ("h", at("10:21:30"), "T5", 3_000),
     ("n", at("11:00:00", DAY + timedelta(days=1)), "T4", 200_000),
+    ("q", at("12:00:05", DAY + timedelta(days=1)), "T2", 193_000),
 ]
 OLD = datetime(2019, 6, 1, tzinfo=UTC)
 OTHER = {  # tracks only other services played: (artist, title, album)
@@ -194,7 +197,7 @@ LANDED = {
         now_playing="T5",
     ),  # fmt: skip
     "ana/recenttracks-ana-1709300000.csv": ghan_csv(
-        [S["e"], (at("10:10:03"), "T3"), (END_F, "T4")]
+        [S["e"], (at("10:10:03"), "T3"), (END_F, "T4"), S["q"]]
     ),
     "ana/recenttracks_ana_page1.json": api_page(
         [(at("09:59:30"), "T1"), S["d"], S["g"]], now_playing="T5"
@@ -216,6 +219,11 @@ LANDED = {
                     "origin_url": f"https://open.spotify.com/track/{'4' * 22}",
                     "submission_client": "listenbrainz-spotify-importer",
                 },
+            ),
+            (
+                S["q"][0] + timedelta(milliseconds=193_000),
+                "T2",
+                {"duration_ms": 193_000, "submission_client": "WebScrobbler"},
             ),
         ]
     ),  # fmt: skip
@@ -377,10 +385,20 @@ def one_per_play(scrobbles: list[dict]) -> list[dict]:
 
 
 def matched_to_spotify(scrobbles: list[dict], plays: list[dict]) -> set[int]:
-    """Rule 2, by exhaustive search: the indexes of the scrobbles a one-to-one, non-crossing
-    matching with the most pairs, then the least total distance, gives a Spotify play."""
+    """Rule 2, each service on its own: the indexes of the scrobbles that match."""
+    return set().union(
+        *(matched_for(scrobbles, plays, service) for service in ("lastfm", "listenbrainz"))
+    )
+
+
+def matched_for(scrobbles: list[dict], plays: list[dict], service: str) -> set[int]:
+    """By exhaustive search: the indexes of the ``service``'s scrobbles a one-to-one,
+    non-crossing matching with the most pairs, then the least total distance, gives a
+    Spotify play."""
     cand = {}
     for i, s in enumerate(scrobbles):
+        if s["service"] != service:
+            continue
         for j, p in enumerate(plays):
             right = p["end"] + SLACK + (ACCOUNT if p["fmt"] == "account_data" else 0)
             if (s["user"] == p["user"] and same_track(s, p) and s["t"] <= right
@@ -460,7 +478,7 @@ def test_each_play_of_the_story_counts_once(built):
             "where source_format not in ('lastfm', 'listenbrainz') group by all"
         ).fetchall()
     )
-    assert spotify == {"ana": 9, "ben": 1}  # every Spotify play is there, once
+    assert spotify == {"ana": 10, "ben": 1}  # every Spotify play is there, once
 
 
 def test_every_scrobble_is_a_row_or_merged_into_one(built):
@@ -482,6 +500,8 @@ def test_every_scrobble_is_a_row_or_merged_into_one(built):
         ("lastfm", "spotify", "names", "extended", "Motherboard"),  # f, stamped at its end
         ("lastfm", "spotify", "names", "extended", "Ghost"),  # g
         ("listenbrainz", "spotify", "track id", "extended", "Motherboard"),  # m -> n
+        ("lastfm", "spotify", "names", "extended", "Feels Like We Only Go Backwards"),  # q
+        ("listenbrainz", "spotify", "names", "extended", "Feels Like We Only Go Backwards"),
         ("lastfm", "spotify", "names", "account_data", "Feels Like We Only Go Backwards"),  # ben
     ]
     (scrobbles,) = conn.execute("select count(*) from core.scrobbles").fetchone()
@@ -523,7 +543,9 @@ def test_merging_again_gives_the_same_rows_and_a_spotify_export_takes_over(built
     scrobbles_only = {k: v for k, v in LANDED.items() if not k.startswith("ana/Streaming")}
     land_and_build(alone, scrobbles_only, tmp_path)
     (n,) = alone.execute("select count(*) from core.streams where user_id = 'ana'").fetchone()
-    assert n == 5 + 7  # the 5 plays of their own, and the 7 Spotify plays scrobbled (a, c-g, n)
+    # the 5 plays of their own, and the 8 Spotify plays scrobbled (a, c-g, n, q): q's two
+    # scrobbles, at its start and at its end, are two plays without Spotify's row to hold them
+    assert n == 5 + 8 + 1
 
 
 def test_wrapped_counts_every_play_by_source_and_engagement_only_spotify(built):
@@ -542,14 +564,14 @@ def test_wrapped_counts_every_play_by_source_and_engagement_only_spotify(built):
         ).fetchall()
     }
     assert wrapped[("ana", "2019")] == [2, 0, 2, 0]  # j, k
-    assert wrapped[("ana", "2024")] == [12, 9, 2, 1]  # a-h, n on Spotify; o, i; l
-    assert wrapped[("ana", "all")] == [14, 9, 4, 1]
+    assert wrapped[("ana", "2024")] == [13, 10, 2, 1]  # a-h, n, q on Spotify; o, i; l
+    assert wrapped[("ana", "all")] == [15, 10, 4, 1]
     assert wrapped[("ben", "all")] == [2, 1, 1, 0]
     # The engagement marts describe Spotify usage: no 2019 day, Spotify's plays only.
     first_day, plays = conn.execute(
         "select min(date), sum(plays) from marts.daily_engagement"
     ).fetchone()
-    assert (str(first_day), plays) == ("2024-03-01", 10)
+    assert (str(first_day), plays) == ("2024-03-01", 11)
 
 
 def test_the_lookups_search_the_names_of_the_scrobbles_kept_not_of_those_merged(built, tmp_path):

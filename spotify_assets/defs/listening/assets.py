@@ -313,7 +313,8 @@ def _streams_checks(conn, files: list[ProcessedFile], stats) -> list[dg.AssetChe
 def _merged_scrobbles(conn) -> dict[str, int]:
     """What ``core.scrobble_matches`` says, checked against ``core.streams``: scrobbles merged
     into another row; those still in core.streams too (a play counted twice: also two
-    scrobbles matched to one Spotify play); those whose row is not there (a play lost)."""
+    scrobbles of one service matched to one Spotify play); those whose row is not there (a
+    play lost)."""
     (exists,) = conn.execute(
         "select count(*) from information_schema.tables "
         "where table_schema = 'core' and table_name = 'scrobble_matches'"
@@ -332,7 +333,8 @@ def _merged_scrobbles(conn) -> dict[str, int]:
           (select count(*) from m join core.streams s
              on s.source_file = m.source_file and s.record_index = m.record_index
             and s.source_format in {scrobbles})
-          + (select count(*) - count(distinct (match_source_file, match_record_index))
+          + (select count(*) - count(distinct (source_format, match_source_file,
+                                               match_record_index))
                from m where matched_to = 'spotify'),
           (select count(*) from m
             where not exists (select 1 from kept k where k.source_file = m.match_source_file

@@ -20,10 +20,12 @@ ended. The rule (docs/USER_GUIDE.md, "What a play is"):
    the minute; a minute more on the left for a time on a whole minute). 25 s stays under the
    30 s a scrobbled track lasts at least, so the window reaches no other play of the same
    track before it; after it, a track played again at once can be reached, and the matching
-   decides: one to one, never crossing in time (the k-th scrobble of a run takes the k-th
-   play), the most pairs, then the least total distance from the scrobble's time to the
-   play's start (:func:`spotify_assets.lib.listening.matching.monotone_matching`). A matched
-   scrobble is not added: the Spotify row stays (it has ``ms_played``, the reasons, skips).
+   decides: one to one for each service (a play takes at most one Last.fm and one
+   ListenBrainz scrobble: two clients may stamp one play at its start and at its end), never
+   crossing in time (the k-th scrobble of a run takes the k-th play), the most pairs, then
+   the least total distance from the scrobble's time to the play's start
+   (:func:`spotify_assets.lib.listening.matching.monotone_matching`). A matched scrobble is
+   not added: the Spotify row stays (it has ``ms_played``, the reasons, skips).
 3. **What is left is a play of its own**, added to ``core.streams`` with its
    ``source_format``: ``ms_played`` is the track's duration (given by the file, else the
    catalog's for its track id, else :data:`DEFAULT_DURATION_MS`: a scrobble does not say how
@@ -275,9 +277,11 @@ def _spotify_matches(conn: Any, info: dict[Key, _Info]) -> list[tuple]:
         if pair not in pairs or by == "track id":
             pairs[pair] = (by, cost)
     out = []
-    for component in _components(list(pairs)):
-        for k, play in monotone_matching((k, p, pairs[(k, p)][1]) for k, p in component):
-            out.append((k, "spotify", play, pairs[(k, play)][0]))
+    for service in SCROBBLE_FORMATS:  # one to one for each service
+        mine = [pair for pair in pairs if info[pair[0]].source_format == service]
+        for component in _components(mine):
+            for k, play in monotone_matching((k, p, pairs[(k, p)][1]) for k, p in component):
+                out.append((k, "spotify", play, pairs[(k, play)][0]))
     return out
 
 
