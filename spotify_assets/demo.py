@@ -4,8 +4,9 @@ say where the results are.
 It runs through the same Dagster instance as ``make dev`` ($DAGSTER_HOME), so every run,
 materialization and check result it makes is there in the UI afterwards. Steps:
 
-1. land the sample world's exports, charts and catalog datasets into each landing zone that
-   is empty (a zone holding files already, a user's own, is left as it is);
+1. land the sample world's exports (and one listener's Last.fm and ListenBrainz exports),
+   charts and catalog datasets into each landing zone that is empty (a zone holding files
+   already, a user's own, is left as it is);
 2. snapshot the latest ``SPOTIFY_DEMO_SNAPSHOTS`` 8-hour windows and one 91 days earlier (a
    backfill: the sample world answers as of any window; the model's forward evaluation
    compares the two);
@@ -36,12 +37,16 @@ log = logging.getLogger("spotify_assets.demo")
 
 def _history_files(world: Any, tmp: Path) -> list[Path]:
     from spotify_assets.lib.sample.world.history import write_streaming_history
+    from spotify_assets.lib.sample.world.scrobbles import write_scrobbles
     from spotify_assets.lib.sample.world.vintages import write_export_vintages
 
     write_streaming_history(world, tmp)
     # Some listeners' exports as real ones come: endsong.json, an old mixed account-data
     # export, a zip as downloaded.
     write_export_vintages(world, tmp)
+    # One listener scrobbles to Last.fm and ListenBrainz, for years before and beside
+    # Spotify: their exports land beside their Spotify one.
+    write_scrobbles(world, tmp)
     return sorted(p for p in tmp.rglob("*") if p.is_file())
 
 

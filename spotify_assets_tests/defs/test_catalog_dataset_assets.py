@@ -113,7 +113,8 @@ def test_a_dataset_fills_followers_and_popularity_of_a_development_mode_world(tm
         prepare(conn)
         conn.execute(
             "create table core.streams as select null::varchar as track_id, "
-            "null::varchar as content_type, null::bigint as ms_played where false"
+            "null::varchar as content_type, null::bigint as ms_played, "
+            "null::varchar as source_format where false"
         )
         marts = {m.name: m for m in catalog_marts.MARTS}
         build_marts(

@@ -39,7 +39,8 @@ select 'user_' || lpad((h % {users})::varchar, 5, '0') as user_id,
        'android' as platform,
        'trackdone' as reason_start,
        'trackdone' as reason_end,
-       (h3 % 3 = 0) as skipped
+       (h3 % 3 = 0) as skipped,
+       'extended' as source_format
   from p
 """
     )

@@ -31,9 +31,12 @@ from spotify_assets.defs.warehouse_tables import ROW_COUNT_MAY_DROP, warehouse_m
 from spotify_assets.lib.landing import ProcessedFile, processed_files
 from spotify_assets.lib.listening.history_zone import STREAMING_HISTORY_ZONE
 from spotify_assets.lib.listening.recently_played import drop_polled_duplicates, polled_files
+from spotify_assets.lib.listening.scrobbles import MATCHES_TABLE, merge_scrobbles
+from spotify_assets.lib.listening.sources import SCROBBLE_FORMATS, sql_list
 from spotify_assets.lib.listening.streams import (
     build_listeners,
     build_rejected_records,
+    build_scrobbles,
     build_streams,
     classify_mixed_history,
     play_key_sql,
@@ -82,10 +85,11 @@ REJECTED_RECORDS_KEY = dg.AssetKey(["core", "rejected_stream_records"])
 
 STREAMS_COLUMNS = {
     "user_id": "The landing folder the export came from",
-    "ts": "End of the play (UTC)",
+    "ts": "End of the play (UTC; a scrobble's time plus ms_played)",
     "content_type": "music, podcast, audiobook or unknown",
-    "track_id": "Spotify track id (null for podcasts and account-data rows)",
-    "ms_played": "Milliseconds played",
+    "track_id": "Spotify track id (null for podcasts, and for account-data rows and scrobbles "
+    "whose names did not resolve)",
+    "ms_played": "Milliseconds played (a scrobble: its track's duration)",
     "conn_country": "Country of the connection (ISO 3166-1 alpha-2)",
     "platform": "Device platform as Spotify writes it",
     "reason_start": "Why the play started",
@@ -94,6 +98,8 @@ STREAMS_COLUMNS = {
     "skipped": "Skipped (null: not recorded)",
     "offline": "Played offline",
     "incognito_mode": "Private session",
+    "source_format": "extended, account_data, recently_played (Spotify); lastfm, "
+    "listenbrainz (scrobbles that no Spotify play holds)",
     "source_file": "The landed file (partition key) the kept copy of the play came from",
 }
 
@@ -119,7 +125,8 @@ def _warehouse_table(
             STREAMS_KEY,
             [STREAMING_FILES_KEY, RECENTLY_PLAYED_KEY],
             "Every play of every processed export file, duplicates across overlapping exports "
-            "removed (same user, ts, content and ms_played).",
+            "removed (same user, ts, content and ms_played), and the Last.fm and ListenBrainz "
+            "scrobbles of plays Spotify's history does not hold.",
             metadata={"column_descriptions": STREAMS_COLUMNS},
         ),
         _warehouse_table(
@@ -141,7 +148,7 @@ def _warehouse_table(
             "no_duplicate_plays",
             asset=STREAMS_KEY,
             blocking=True,
-            description="No two rows are the same play",
+            description="No two rows are the same play (nor a scrobble merged into another row)",
         ),
         dg.AssetCheckSpec(
             "source_files_known",
@@ -154,7 +161,7 @@ def _warehouse_table(
             asset=STREAMS_KEY,
             blocking=True,
             description="Rows = records accepted from the files - duplicates - polled plays "
-            "that an export also holds",
+            "that an export also holds - scrobbles merged into another row, whose row is there",
         ),
         *[rule_check_spec(STREAMS_KEY, rule) for rule in STREAMS_VALUE_RULES],
     ],
@@ -182,14 +189,19 @@ def streams_tables(
         )
         with warehouse.get_connection() as conn:
             stats = build_streams(conn, files)
+            scrobbles = build_scrobbles(conn, files)
             # A polled play that an export also holds is one play: the export's row stays.
             polled_dropped = drop_polled_duplicates(conn)
             resolved = resolve_account_data_tracks(conn)
+            podcasts = classify_mixed_history(conn)
+            # Scrobbles: one per play, none of a play Spotify's history holds (again at every
+            # build: a Spotify export landing later takes over the plays it holds).
+            merged = merge_scrobbles(conn)
             context.log.info(
                 f"core.streams: {stats.mode} build, {stats.rows_inserted:,} rows added, "
-                f"{stats.total_rows:,} in all, {time.perf_counter() - started:.1f} s"
+                f"{merged.added:,} scrobbled plays of their own, {merged.matched:,} scrobbles "
+                f"of Spotify plays, {time.perf_counter() - started:.1f} s"
             )
-            podcasts = classify_mixed_history(conn)
             build_listeners(conn)
             build_rejected_records(conn, landed)
             results = _streams_checks(conn, files, stats)
@@ -210,6 +222,11 @@ def streams_tables(
             "account_data_rows_resolved_by_name": resolved,
             "mixed_history_rows_found_podcasts": podcasts,
             "polled_plays_also_in_exports": polled_dropped,
+            "scrobbles": merged.scrobbles,
+            "scrobbles_build": scrobbles.mode,
+            "scrobbles_again": merged.duplicates,
+            "scrobbles_of_spotify_plays": merged.matched,
+            "scrobbled_plays_added": merged.added,
             "files_held_out": dg.MetadataValue.json(held),
             "seconds": round(time.perf_counter() - started, 2),
         },
@@ -257,12 +274,17 @@ def _streams_checks(conn, files: list[ProcessedFile], stats) -> list[dg.AssetChe
         accepted = distinct = total = polled = polled_kept = 0
     # Polled plays that an export also holds were dropped (the export's row stays).
     polled_in_exports = polled - polled_kept
+    merged = _merged_scrobbles(conn)
+    expected = distinct - polled_in_exports - merged["merged_into_another_row"]
     return [
         dg.AssetCheckResult(
             asset_key=STREAMS_KEY,
             check_name="no_duplicate_plays",
-            passed=dupes == 0,
-            metadata={"duplicate_plays": int(dupes)},
+            passed=dupes == 0 and merged["counted_twice"] == 0,
+            metadata={
+                "duplicate_plays": int(dupes),
+                "scrobbles_counted_twice": int(merged["counted_twice"]),
+            },
         ),
         dg.AssetCheckResult(
             asset_key=STREAMS_KEY,
@@ -274,13 +296,56 @@ def _streams_checks(conn, files: list[ProcessedFile], stats) -> list[dg.AssetChe
         dg.AssetCheckResult(
             asset_key=STREAMS_KEY,
             check_name="row_count_matches_files",
-            passed=total == distinct - polled_in_exports,
+            passed=total == expected and merged["merged_into_a_missing_row"] == 0,
             metadata={
                 "rows": int(total),
                 "accepted_records": int(accepted),
                 "duplicates": int(accepted - distinct),
                 "polled_plays_also_in_exports": int(polled_in_exports),
-                "expected_rows": int(distinct - polled_in_exports),
+                "scrobbles_merged_into_another_row": int(merged["merged_into_another_row"]),
+                "scrobbles_merged_into_a_missing_row": int(merged["merged_into_a_missing_row"]),
+                "expected_rows": int(expected),
             },
         ),
     ]
+
+
+def _merged_scrobbles(conn) -> dict[str, int]:
+    """What ``core.scrobble_matches`` says, checked against ``core.streams``: scrobbles merged
+    into another row; those still in core.streams too (a play counted twice: also two
+    scrobbles of one service matched to one Spotify play); those whose row is not there (a
+    play lost)."""
+    (exists,) = conn.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'core' and table_name = 'scrobble_matches'"
+    ).fetchall()[0]
+    if not exists:
+        return dict.fromkeys(
+            ("merged_into_another_row", "counted_twice", "merged_into_a_missing_row"), 0
+        )
+    scrobbles = sql_list(SCROBBLE_FORMATS)
+    merged, twice, missing = conn.execute(
+        f"""
+        with kept as (select source_file, record_index from core.streams),
+        m as (select * from {MATCHES_TABLE})
+        select
+          (select count(*) from m),
+          (select count(*) from m join core.streams s
+             on s.source_file = m.source_file and s.record_index = m.record_index
+            and s.source_format in {scrobbles})
+          + (select count(*) - count(distinct (source_format, match_source_file,
+                                               match_record_index))
+               from m where matched_to = 'spotify'),
+          (select count(*) from m
+            where not exists (select 1 from kept k where k.source_file = m.match_source_file
+                                and k.record_index = m.match_record_index)
+              and not exists (select 1 from m m2 where m2.matched_to = 'spotify'
+                                and m2.source_file = m.match_source_file
+                                and m2.record_index = m.match_record_index))
+        """
+    ).fetchall()[0]
+    return {
+        "merged_into_another_row": merged,
+        "counted_twice": twice,
+        "merged_into_a_missing_row": missing,
+    }

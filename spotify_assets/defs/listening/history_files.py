@@ -13,8 +13,9 @@ STREAMING_HISTORY = landing_zone_defs(
     key=dg.AssetKey(["raw", "streaming_history_files"]),
     group="listening",
     description=(
-        "The landed objects of the listeners' folders (export files, or zips of the export), "
-        "a batch per partition, recognised by content, parsed, validated and normalized to one "
+        "The landed objects of the listeners' folders (Spotify's export files, or zips of the "
+        "export; Last.fm and ListenBrainz exports), a batch per partition, recognised by "
+        "content, parsed, validated and normalized to one "
         "schema (personal data dropped), as Parquet in the lake's processed area; what is not "
         "listening history is listed with the reason."
     ),

@@ -3,11 +3,12 @@ references, fetched with its artists, within a per-run budget that the next run 
 
 What is looked up, in this order each run:
 
-1. **names** (account-data rows carry no URI): each distinct (artist, track) pair that no
-   catalog track resolves is searched once (``GET /search``, ``type=track``, 10 results, the
-   most a development-mode app gets). The answer is decided by :func:`accept_match` and kept
-   in a persistent cache, ``state/catalog_lookups/name_matches.parquet``: matched (with the
-   track id), ``not_found`` or ``ambiguous`` (with the reason). A pair is never searched twice.
+1. **names** (account-data rows and Last.fm scrobbles carry no URI, ListenBrainz's not
+   always): each distinct (artist, track) pair that no catalog track resolves is searched
+   once (``GET /search``, ``type=track``, 10 results, the most a development-mode app gets).
+   The answer is decided by :func:`accept_match` and kept in a persistent cache,
+   ``state/catalog_lookups/name_matches.parquet``: matched (with the track id), ``not_found``
+   or ``ambiguous`` (with the reason). A pair is never searched twice.
    A matched search result is a full TrackObject: it enters the catalog with no further call.
 2. **tracks** referenced by id that the catalog does not know, or knew longer ago than
    ``refresh_hours``, and that no search of step 1 returned: ``GET /tracks?ids=`` (50 per
@@ -69,6 +70,10 @@ SEARCH_LIMIT = 10  # the most a development-mode app gets per search (2026)
 BODIES_PER_OBJECT = 500  # bodies per lake object: a crash loses at most this many answers
 
 ENTITY_COLUMNS = ["kind", "id", "status", "observed_at", "artist_ids"]
+#: ``core.streams`` rows with names and maybe no track id: account data and the scrobbles kept
+#: as plays of their own (``NAME_KEYED_FORMATS`` of lib/listening/sources.py; the domains do
+#: not import each other, a test holds them equal).
+NAMES_ONLY_FORMATS: tuple[str, ...] = ("account_data", "lastfm", "listenbrainz")
 NAME_COLUMNS = [
     "artist_name",
     "track_name",
@@ -219,8 +224,8 @@ def plan_lookups(
 ) -> LookupPlan:
     """Track ids that ``core.streams`` (and ``core.chart_entries`` when present) reference
     and that neither the catalog (``core.tracks``) nor an earlier lookup observed within
-    ``refresh_hours`` (nor found unknown to Spotify within it); and the account-data name
-    pairs without a track id that were never searched."""
+    ``refresh_hours`` (nor found unknown to Spotify within it); and the name pairs of
+    account-data rows and scrobbles without a track id that were never searched."""
     now_naive = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     since = now_naive - timedelta(hours=refresh_hours)
     tables = _tables(conn)
@@ -253,9 +258,10 @@ def plan_lookups(
     names: list[tuple[str, str]] = []
     cached = load_name_matches(store)
     if "core.streams" in tables:
+        formats = ", ".join(f"'{f}'" for f in NAMES_ONLY_FORMATS)
         pairs = conn.execute(
             "select distinct artist_name, track_name from core.streams "
-            "where source_format = 'account_data' and track_id is null "
+            f"where source_format in ({formats}) and track_id is null "
             "and content_type in ('music', 'unknown') "
             "and artist_name is not null and track_name is not null order by all"
         ).fetchall()

@@ -1,11 +1,14 @@
-"""A zip of a Spotify privacy export, opened safely in memory (Dagster-free).
+"""A landed object of a listener's folder, dispatched by content, and the zips of exports,
+opened safely in memory (Dagster-free).
 
 People drop the export as downloaded (``my_spotify_data.zip``, with folders such as
 ``Spotify Account Data/`` or ``Spotify Extended Streaming History/`` inside, next to
-``Userdata.json``, ``Playlist1.json``, ``ReadMeFirst_ExtendedStreamingHistory.pdf`` ...).
-:func:`parse_export_zip` reads every member in memory (nothing is extracted to disk) and parses
-it as if it had been dropped alone
-(:func:`spotify_assets.lib.listening.export_files.parse_landed_file`): its rows carry
+``Userdata.json``, ``Playlist1.json``, ``ReadMeFirst_ExtendedStreamingHistory.pdf`` ...; or
+ListenBrainz's ``listenbrainz_<user>_<time>.zip`` with ``listens/<year>/<month>.jsonl``, or
+Last.fm's old archive). :func:`parse_export_zip` reads every member in memory (nothing is
+extracted to disk) and parses it as if it had been dropped alone (:func:`parse_history_file`:
+a scrobble export by :mod:`spotify_assets.lib.listening.scrobble_files`, anything else by
+:func:`spotify_assets.lib.listening.export_files.parse_landed_file`): its rows carry
 ``source_file = "<zip's partition key>/<member path>"`` and the zip's user; the members' tables
 become one table, sorted by ``ts``.
 
@@ -62,6 +65,11 @@ from spotify_assets.lib.listening.export_files import (
     parse_landed_file,
     sort_by_ts,
 )
+from spotify_assets.lib.listening.scrobble_files import (
+    not_listens_reason,
+    parse_scrobble_file,
+    scrobble_kind,
+)
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; an empty zip's end record
 MACOS_METADATA = "macOS metadata"
@@ -93,7 +101,8 @@ def parse_landed_export(
     landed_at: datetime | None = None,
 ) -> ParsedFile:
     """What a landed object of the streaming-history zone holds: the entry point of the
-    landed-file mechanism.
+    landed-file mechanism. Spotify's export files and zips, and the Last.fm and ListenBrainz
+    exports (:mod:`spotify_assets.lib.listening.scrobble_files`), told apart by content.
 
     ``name``: the object's path below the user's folder (a hint only: content decides);
     ``source_file``: the landed object's partition key, written on every row (a zip member's
@@ -108,6 +117,29 @@ def parse_landed_export(
     """
     if is_zip(data):
         return parse_export_zip(data, source_file=source_file, user_id=user_id, landed_at=landed_at)
+    return parse_history_file(
+        data, name=name, source_file=source_file, user_id=user_id, landed_at=landed_at
+    )
+
+
+def parse_history_file(
+    data: bytes,
+    *,
+    name: str,
+    source_file: str,
+    user_id: str,
+    landed_at: datetime | None = None,
+) -> ParsedFile:
+    """One file that is not a zip (loose, or a zip's member): a scrobble export when its
+    content is one, a file of another service's export that holds no listens (ListenBrainz's
+    ``user.json``, ``feedback.jsonl``) not ingested with the reason, else Spotify's export
+    parser decides."""
+    if scrobble_kind(data, name) is not None:
+        return parse_scrobble_file(
+            data, name=name, source_file=source_file, user_id=user_id, landed_at=landed_at
+        )
+    if (reason := not_listens_reason(data, name)) is not None:
+        raise NotIngested(reason)
     return parse_landed_file(
         data, name=name, source_file=source_file, user_id=user_id, landed_at=landed_at
     )
@@ -168,7 +200,7 @@ def parse_export_zip(
                 continue
             member_key = f"{source_file}/{path}"
             try:
-                parsed = parse_landed_file(
+                parsed = parse_history_file(
                     body, name=path, source_file=member_key, user_id=user_id, landed_at=landed_at
                 )
             except NotIngested as exc:
@@ -332,6 +364,13 @@ def _is_macos_metadata(path: str) -> bool:
     return "__MACOSX" in parts[:-1] or base == ".DS_Store" or base.startswith("._")
 
 
+def _earliest(ingested: list[dict[str, Any]]) -> dict[str, str]:
+    """The earliest plausible play of a zip's members (scrobble exports go back before
+    Spotify), when a member says."""
+    bounds = [m["earliest_play"] for m in ingested if m.get("earliest_play")]
+    return {"earliest_play": min(bounds)} if bounds else {}
+
+
 def _zip_info(table: pa.Table, members: dict[str, dict[str, Any]]) -> dict[str, Any]:
     ingested = [m for m in members.values() if m["status"] == "ingested"]
     normalized: Counter[str] = Counter()
@@ -355,6 +394,8 @@ def _zip_info(table: pa.Table, members: dict[str, dict[str, Any]]) -> dict[str, 
         "max_ts": ts_max,
         "normalized": dict(sorted(normalized.items())),
         "mixed_history_rows": sum(m["mixed_history_rows"] for m in ingested),
+        "now_playing": sum(m.get("now_playing", 0) for m in ingested),
+        **_earliest(ingested),
         "ingested_members": status["ingested"],
         "not_ingested_members": status["not_ingested"],
         "bad_members": status["bad"],

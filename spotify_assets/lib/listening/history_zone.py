@@ -1,10 +1,12 @@
 """The landing zone of listening history: ``landing/streaming_history/<user folder>/...``.
 
 Whatever people drop in a listener's folder (loose export files, the unpacked export with its
-folders, the zip as downloaded) is one partition per object; the export parser
-(:mod:`spotify_assets.lib.listening.export_files`) recognises history by content and says why
-anything else is not taken. The folder's name is the listener (mapped to a safe, stable user
-id by :func:`spotify_assets.lib.listening.users.user_id_for_folder`).
+folders, the zip as downloaded, their Last.fm and ListenBrainz exports) is one partition per
+object; the parsers (:mod:`spotify_assets.lib.listening.export_files`,
+:mod:`spotify_assets.lib.listening.scrobble_files`, dispatched by
+:func:`spotify_assets.lib.listening.export_archive.parse_landed_export`) recognise history by
+content and say why anything else is not taken. The folder's name is the listener (mapped to a
+safe, stable user id by :func:`spotify_assets.lib.listening.users.user_id_for_folder`).
 """
 
 from __future__ import annotations
@@ -101,9 +103,12 @@ EARLIEST_PLAY = "2008-10-01"
 
 
 def _implausible_times(info: dict) -> dict | None:
+    """Plays before Spotify's launch or after now; a scrobble export says its own earliest
+    (``earliest_play``: scrobbling began in 2002, years before Spotify)."""
     now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 86400))
     low, high = info.get("min_ts"), info.get("max_ts")
-    if low is not None and (str(low) < EARLIEST_PLAY or str(high) > now):
+    earliest = str(info.get("earliest_play") or EARLIEST_PLAY)
+    if low is not None and (str(low) < earliest or str(high) > now):
         return {"min_ts": low, "max_ts": high}
     return None
 
@@ -111,7 +116,7 @@ def _implausible_times(info: dict) -> dict | None:
 FILE_CHECKS = (
     FileCheck(
         "timestamps_plausible",
-        f"Every play ends between {EARLIEST_PLAY} and now",
+        f"Every play ends between {EARLIEST_PLAY} (scrobbles: 2002-01-01) and now",
         _implausible_times,
     ),
     FileCheck(
@@ -137,7 +142,10 @@ FILE_CHECKS = (
 STREAMING_HISTORY_ZONE = LandingZone(
     name="streaming_history",
     parse=parse_history,
-    description="Spotify privacy exports, one folder per listener (files, folders or zips)",
+    description=(
+        "Spotify privacy exports and Last.fm and ListenBrainz exports, one folder per listener "
+        "(files, folders or zips)"
+    ),
     listener_folders=True,
     listener_id=_user_id,
     file_checks=FILE_CHECKS,

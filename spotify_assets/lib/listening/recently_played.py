@@ -78,6 +78,7 @@ import pyarrow.parquet as pq
 
 from spotify_assets.lib.lake import LakeError, LakeStore, LocalLakeStore
 from spotify_assets.lib.listening.export_files import STREAMS_SCHEMA, write_parquet
+from spotify_assets.lib.listening.matching import monotone_matching
 from spotify_assets.lib.listening.streams import ProcessedFile
 from spotify_assets.lib.spotify_client import (
     PremiumRequired,
@@ -478,36 +479,12 @@ def drop_polled_duplicates(conn: Any) -> int:
 def _monotone_matching(rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
     """The polled rows matched by the largest non-crossing matching of least total cost
     between one user-track's polled and export plays (``rows``: the candidate pairs)."""
-    polled = sorted({(r["p_ms"], r["p_file"], r["p_index"]) for r in rows})
-    export = sorted({(r["e_ms"], r["e_file"], r["e_index"]) for r in rows})
-    pi = {p: k for k, p in enumerate(polled)}
-    ei = {e: k for k, e in enumerate(export)}
-    cost = {
-        (pi[(r["p_ms"], r["p_file"], r["p_index"])], ei[(r["e_ms"], r["e_file"], r["e_index"])]): r[
-            "cost"
-        ]
+    pairs = [
+        (
+            (r["p_ms"], r["p_file"], r["p_index"]),
+            (r["e_ms"], r["e_file"], r["e_index"]),
+            r["cost"],
+        )
         for r in rows
-    }
-    n, m = len(polled), len(export)
-    # best[i][j]: (matches, -cost) over the first i polled and j export plays.
-    best = [[(0, 0)] * (m + 1) for _ in range(n + 1)]
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            options = [best[i - 1][j], best[i][j - 1]]
-            c = cost.get((i - 1, j - 1))
-            if c is not None:
-                k, neg = best[i - 1][j - 1]
-                options.append((k + 1, neg - c))
-            best[i][j] = max(options)
-    out = []
-    i, j = n, m
-    while i and j:
-        c = cost.get((i - 1, j - 1))
-        if c is not None and best[i][j] == (best[i - 1][j - 1][0] + 1, best[i - 1][j - 1][1] - c):
-            out.append(polled[i - 1][1:])
-            i, j = i - 1, j - 1
-        elif best[i][j] == best[i - 1][j]:
-            i -= 1
-        else:
-            j -= 1
-    return out
+    ]
+    return [polled[1:] for polled, _ in monotone_matching(pairs)]

@@ -13,6 +13,11 @@ play is already there (an anti-join restricted to the users of the new files), w
 small fraction of a rebuild. When a file changed or went away, the table is rebuilt whole,
 because a removed file may have been the one whose copy of a duplicated play was kept.
 ``core.stream_sources`` records which file version each build took in.
+
+Scrobbles (Last.fm, ListenBrainz) are built the same way into ``core.scrobbles`` (with
+``core.scrobble_sources``), and enter ``core.streams`` only through
+``spotify_assets.lib.listening.scrobbles``, which merges them with the Spotify plays again at
+every build: a scrobble of a play Spotify's history holds is not added.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from spotify_assets.lib.landing import ProcessedFile
+from spotify_assets.lib.listening.sources import NAME_KEYED_FORMATS, SCROBBLE_FORMATS, sql_list
+
+#: The rows of other services (scrobbles) go to ``core.scrobbles`` first, and into
+#: ``core.streams`` only as ``spotify_assets.lib.listening.scrobbles`` merges them.
+_SCROBBLE_ROWS = f"source_format in {sql_list(SCROBBLE_FORMATS)}"
+_STREAM_ROWS = f"source_format not in {sql_list(SCROBBLE_FORMATS)}"
 
 
 @dataclass(frozen=True)
@@ -40,11 +51,12 @@ def play_key_sql(alias: str = "") -> list[str]:
     """The play key as SQL expressions over ``alias`` (docs/USER_GUIDE.md, "KPI definitions"):
     user, format, ``ts``, ``ms_played`` and the item. The item of an extended-format row is
     its Spotify id (track, episode, chapter or audiobook), or its names when it has none; an
-    account-data row (no URIs) is always keyed by its names, so resolving its track id later
-    by name (:func:`resolve_account_data_tracks`) never changes its key."""
+    account-data row or a scrobble (no URIs in the file, or not always) is always keyed by its
+    names, so resolving its track id later by name (:func:`resolve_account_data_tracks`) never
+    changes its key."""
     a = f"{alias}." if alias else ""
     item = (
-        f"CASE WHEN {a}source_format = 'account_data' THEN NULL ELSE "
+        f"CASE WHEN {a}source_format IN {sql_list(NAME_KEYED_FORMATS)} THEN NULL ELSE "
         f"coalesce({a}track_id, {a}episode_id, {a}audiobook_chapter_id, {a}audiobook_id) END"
     )
     return [
@@ -61,11 +73,12 @@ def play_key_sql(alias: str = "") -> list[str]:
 
 
 def resolve_account_data_tracks(conn: Any) -> int:
-    """Give account-data rows (names, no URI) the track id of the catalog track with the
-    same name and primary artist (case-insensitive), where exactly one matches; such rows of
-    the old mixed files become ``music``. Uses ``core.tracks`` and ``core.artists`` as they
-    are; without them nothing is resolved. Then the pairs the catalog lookups searched and
-    matched (``core.track_name_matches``). Returns the rows resolved."""
+    """Give account-data rows of ``core.streams`` and the scrobbles of ``core.scrobbles``
+    (names, no URI) the track id of the catalog track with the same name and primary artist
+    (case-insensitive), where exactly one matches; such rows of the old mixed files become
+    ``music``. Uses ``core.tracks`` and ``core.artists`` as they are; without them nothing is
+    resolved. Then the pairs the catalog lookups searched and matched
+    (``core.track_name_matches``). Returns the rows resolved."""
     tables = {
         r[0]
         for r in conn.execute(
@@ -74,13 +87,19 @@ def resolve_account_data_tracks(conn: Any) -> int:
     }
     if not {"tracks", "artists", "streams"} <= tables:
         return 0
-    before = conn.execute(
-        "select count(*) from core.streams where source_format = 'account_data' "
-        "and track_id is not null"
-    ).fetchall()[0][0]
+    resolved = _resolve_by_name(conn, "core.streams", "source_format = 'account_data'", tables)
+    if "scrobbles" in tables:
+        rows = f"source_format in {sql_list(SCROBBLE_FORMATS)}"
+        resolved += _resolve_by_name(conn, "core.scrobbles", rows, tables)
+    return resolved
+
+
+def _resolve_by_name(conn: Any, table: str, rows: str, tables: set[str]) -> int:
+    count = f"select count(*) from {table} where {rows} and track_id is not null"
+    before = conn.execute(count).fetchall()[0][0]
     conn.execute(
-        """
-        update core.streams s
+        f"""
+        update {table} s
         set track_id = m.track_id,
             content_type = case when s.content_type = 'unknown' then 'music' else s.content_type end
         from (
@@ -90,7 +109,7 @@ def resolve_account_data_tracks(conn: Any) -> int:
             group by all
             having count(distinct t.track_id) = 1
         ) m
-        where s.source_format = 'account_data' and s.track_id is null
+        where s.{rows} and s.track_id is null
           and s.content_type in ('music', 'unknown')
           and lower(s.track_name) = m.tn and lower(s.artist_name) = m.an
         """
@@ -100,22 +119,18 @@ def resolve_account_data_tracks(conn: Any) -> int:
         # searched once and accepted by the rule in lib/catalog/lookups.accept_match
         # (ambiguous and not-found pairs stay null; the table says why).
         conn.execute(
-            """
-            update core.streams s
+            f"""
+            update {table} s
             set track_id = m.track_id,
                 content_type = case when s.content_type = 'unknown' then 'music'
                                     else s.content_type end
             from core.track_name_matches m
-            where s.source_format = 'account_data' and s.track_id is null
+            where s.{rows} and s.track_id is null
               and s.content_type in ('music', 'unknown') and m.status = 'matched'
               and s.artist_name = m.artist_name and s.track_name = m.track_name
             """
         )
-    after = conn.execute(
-        "select count(*) from core.streams where source_format = 'account_data' "
-        "and track_id is not null"
-    ).fetchall()[0][0]
-    return int(after - before)
+    return int(conn.execute(count).fetchall()[0][0] - before)
 
 
 def streams_dedup_sql(source: str) -> str:
@@ -175,92 +190,123 @@ def _read(paths: Sequence[str]) -> str:
     )
 
 
-def current_sources(conn: Any) -> dict[str, str]:
+def current_sources(conn: Any, sources: str = "core.stream_sources") -> dict[str, str]:
     try:
-        return dict(conn.execute("select source_file, version from core.stream_sources").fetchall())
+        return dict(conn.execute(f"select source_file, version from {sources}").fetchall())
     except Exception:  # noqa: BLE001 - first build: no table yet
         return {}
 
 
-def create_empty_streams(conn: Any) -> None:
+@dataclass(frozen=True)
+class _Target:
+    """A table of plays built from the processed files: ``core.streams`` takes Spotify's
+    rows, ``core.scrobbles`` the other services' (merged into ``core.streams`` afterwards);
+    ``sources`` records which file versions it holds."""
+
+    table: str
+    sources: str
+    rows: str  # SQL: the files' rows it takes
+
+
+STREAMS = _Target("core.streams", "core.stream_sources", _STREAM_ROWS)
+SCROBBLES = _Target("core.scrobbles", "core.scrobble_sources", _SCROBBLE_ROWS)
+
+
+def create_empty_streams(conn: Any, target: _Target = STREAMS) -> None:
     """``core.streams`` (and ``core.stream_sources``) with their schema and no rows."""
     from spotify_assets.lib.listening.export_files import STREAMS_SCHEMA
 
     conn.execute("create schema if not exists core")
     conn.register("_no_streams", STREAMS_SCHEMA.empty_table())
     conn.execute(
-        "create or replace table core.streams as select * replace "
+        f"create or replace table {target.table} as select * replace "
         "(timezone('UTC', ts) as ts, timezone('UTC', offline_timestamp) as offline_timestamp) "
         "from _no_streams"
     )
     conn.unregister("_no_streams")
-    _write_sources(conn, [])
+    _write_sources(conn, [], target)
 
 
 def ensure_streams(conn: Any) -> bool:
     """Create an empty ``core.streams`` when none exists yet (no export has landed, e.g. a
     live deployment that only snapshots playlists), so what reads it sees "no plays" instead
     of failing. Returns whether it had to."""
-    (exists,) = conn.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'core' and table_name = 'streams'"
-    ).fetchall()[0]
-    if exists:
+    if _exists(conn, STREAMS.table):
         return False
     create_empty_streams(conn)
     return True
 
 
+def _exists(conn: Any, table: str) -> bool:
+    schema, name = table.split(".")
+    (n,) = conn.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()[0]
+    return bool(n)
+
+
 def build_streams(conn: Any, files: Sequence[ProcessedFile]) -> BuildStats:
-    """Bring ``core.streams`` and ``core.stream_sources`` in line with ``files``."""
+    """Bring ``core.streams`` and ``core.stream_sources`` in line with ``files`` (Spotify's
+    rows; a scrobble merged earlier stays until ``merge_scrobbles`` runs again)."""
+    return _build(conn, files, STREAMS)
+
+
+def build_scrobbles(conn: Any, files: Sequence[ProcessedFile]) -> BuildStats:
+    """Bring ``core.scrobbles`` (every scrobble of the files, exact duplicates removed as in
+    ``core.streams``, ``ts`` the scrobble's time) and ``core.scrobble_sources`` in line with
+    ``files``."""
+    return _build(conn, files, SCROBBLES)
+
+
+def _build(conn: Any, files: Sequence[ProcessedFile], target: _Target) -> BuildStats:
     conn.execute("create schema if not exists core")
     wanted = {f.source_file: f for f in files}
-    have = current_sources(conn)
+    have = current_sources(conn, target.sources)
     changed = [k for k, v in have.items() if k not in wanted or wanted[k].version != v]
     added = [f for k, f in wanted.items() if k not in have]
-    exists = bool(
-        conn.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'core' and table_name = 'streams'"
-        ).fetchall()[0][0]
-    )
+    exists = _exists(conn, target.table)
     if not files:
         # An empty landing zone is valid: an empty table with the schema, for queries.
-        create_empty_streams(conn)
+        create_empty_streams(conn, target)
         return BuildStats("full", 0, 0, 0, 0, 0, 0)
     if exists and not changed and not added:
-        total = conn.execute("select count(*) from core.streams").fetchall()[0][0]
+        total = conn.execute(f"select count(*) from {target.table}").fetchall()[0][0]
         return BuildStats("unchanged", len(files), 0, 0, 0, 0, total)
 
-    if exists and not changed and have and _columns(conn) != _file_columns(conn, added):
+    if exists and not changed and have and _columns(conn, target) != _file_columns(conn, added):
         changed = ["(the table's columns differ from the files': rebuilt)"]
     if exists and not changed and have:
         paths = [f.path for f in added]
-        conn.execute(f"create or replace temp view _stream_files as {_read(paths)}")
+        conn.execute(f"create or replace temp view _stream_files as {_rows(paths, target)}")
         rows_read = conn.execute("select count(*) from _stream_files").fetchall()[0][0]
-        before = conn.execute("select count(*) from core.streams").fetchall()[0][0]
-        conn.execute(streams_append_sql("core.streams", "_stream_files"))
-        total = conn.execute("select count(*) from core.streams").fetchall()[0][0]
-        _write_sources(conn, files)
+        before = conn.execute(f"select count(*) from {target.table}").fetchall()[0][0]
+        conn.execute(streams_append_sql(target.table, "_stream_files"))
+        total = conn.execute(f"select count(*) from {target.table}").fetchall()[0][0]
+        _write_sources(conn, files, target)
         inserted = total - before
         return BuildStats(
             "incremental", len(files), len(added), rows_read, inserted, rows_read - inserted, total
         )
 
     paths = [f.path for f in files]
-    conn.execute(f"create or replace temp view _stream_files as {_read(paths)}")
+    conn.execute(f"create or replace temp view _stream_files as {_rows(paths, target)}")
     rows_read = conn.execute("select count(*) from _stream_files").fetchall()[0][0]
     conn.execute(
-        "create or replace table core.streams as "
+        f"create or replace table {target.table} as "
         f"select * from ({streams_dedup_sql('_stream_files')})"
     )
-    total = conn.execute("select count(*) from core.streams").fetchall()[0][0]
-    _write_sources(conn, files)
+    total = conn.execute(f"select count(*) from {target.table}").fetchall()[0][0]
+    _write_sources(conn, files, target)
     return BuildStats("full", len(files), len(added), rows_read, total, rows_read - total, total)
 
 
-def _columns(conn: Any) -> list[str]:
-    return [r[0] for r in conn.execute("describe core.streams").fetchall()]
+def _rows(paths: Sequence[str], target: _Target) -> str:
+    return f"(select * from {_read(paths)} where {target.rows})"
+
+
+def _columns(conn: Any, target: _Target = STREAMS) -> list[str]:
+    return [r[0] for r in conn.execute(f"describe {target.table}").fetchall()]
 
 
 def _file_columns(conn: Any, files: Sequence[ProcessedFile]) -> list[str]:
@@ -269,15 +315,15 @@ def _file_columns(conn: Any, files: Sequence[ProcessedFile]) -> list[str]:
     return [r[0] for r in conn.execute(f"describe {_read([f.path for f in files])}").fetchall()]
 
 
-def _write_sources(conn: Any, files: Sequence[ProcessedFile]) -> None:
+def _write_sources(conn: Any, files: Sequence[ProcessedFile], target: _Target = STREAMS) -> None:
     conn.execute(
-        "create or replace table core.stream_sources "
+        f"create or replace table {target.sources} "
         "(source_file varchar, version varchar, built_at timestamp)"
     )
     if files:
         now = datetime.now(UTC).replace(tzinfo=None)
         conn.executemany(
-            "insert into core.stream_sources values (?, ?, ?)",
+            f"insert into {target.sources} values (?, ?, ?)",
             [(f.source_file, f.version, now) for f in files],
         )
 

@@ -2,7 +2,8 @@
 durations, albums) and how they move between snapshots (Dagster-free SQL).
 
 They read the ``core`` catalog tables and the snapshot history ``core.playlist_tracks``
-(``genre_families`` also counts streams in ``core.streams``). Rules that hold in every mart:
+(``genre_families`` also counts streams in ``core.streams``: on Spotify, as the engagement
+marts do). Rules that hold in every mart:
 
 - the **current playlists** are the ``core.playlist_tracks`` rows at the latest
   ``snapshot_time``; that time is also the "now" of release recency;
@@ -253,7 +254,8 @@ select genre_family,
         "artists": "Artists of core.artists in the family",
         "tracks": "Catalog tracks whose primary artist is in the family",
         "streams": (
-            f"Music plays of >= {STREAM_MIN_MS} ms of the family's tracks (0 without history)"
+            f"Music plays of >= {STREAM_MIN_MS} ms on Spotify of the family's tracks (0 without "
+            "history)"
         ),
         "avg_popularity": "Mean popularity of the family's tracks (null if unknown)",
         "avg_artist_popularity": "Mean popularity of the family's artists (null if unknown)",

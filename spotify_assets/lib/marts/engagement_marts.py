@@ -2,10 +2,12 @@
 ``core.streams`` (and the catalog where a genre or popularity is needed).
 
 Every figure follows the KPI definitions of docs/USER_GUIDE.md, "KPI definitions" (see
-:mod:`spotify_assets.lib.marts.spec`): music plays only, a stream is >= 30 s, listening hours
-add ``ms_played`` of all music plays, an active user has a stream in the period, local time is
-``ts`` (the end of the play) in the zone of ``conn_country`` (:mod:`spotify_assets.lib.timezones`,
-``UTC`` when the country is null or unknown).
+:mod:`spotify_assets.lib.marts.spec`): music plays on Spotify only (its exports and polling:
+other services' scrobbles record no platform, country, skip or reason, and a listener active on
+Last.fm alone is no active Spotify user; the listener marts count them), a stream is >= 30 s,
+listening hours add ``ms_played`` of all music plays, an active user has a stream in the
+period, local time is ``ts`` (the end of the play) in the zone of ``conn_country``
+(:mod:`spotify_assets.lib.timezones`, ``UTC`` when the country is null or unknown).
 
 Local time without converting every play: plays are first counted per country and 15-minute
 UTC bucket, and only the buckets are converted (one ICU call per country and quarter hour with
@@ -41,6 +43,7 @@ from spotify_assets.lib.marts.spec import (
     popularity_shares,
     quarter_hour,
     share_of,
+    spotify_play,
 )
 
 #: A new session starts when a play starts more than this long after every earlier play ended.
@@ -115,7 +118,7 @@ select u.u, s.ts, s.ms_played, sp.sp, c.ctx
     on {_same(("track_id", "track_name", "artist_name", "album_name"), "sp", "s")}
   join engagement_contexts c
     on {_same(("reason_start", "conn_country", "reason_end", "platform", "skipped"), "c", "s")}
- where s.content_type = 'music'
+ where s.content_type = 'music' and {spotify_play("s")}
 """,
 )
 

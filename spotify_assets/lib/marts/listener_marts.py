@@ -6,6 +6,10 @@ Definitions (docs/USER_GUIDE.md, "Wrapped", says the same for readers):
   **all-time** row of a user has ``year`` null (``period = 'all'``, so the row key has no null);
 - music figures follow the KPI definitions (docs/USER_GUIDE.md, "KPI definitions"): ``plays`` and
   ``minutes_played`` count music plays of any length, a **stream** is a play of >= 30 s;
+- every play of the listener counts, on Spotify or scrobbled to Last.fm or ListenBrainz and not
+  a Spotify play (docs/USER_GUIDE.md, "What a play is"); ``spotify_plays``, ``lastfm_plays``
+  and ``listenbrainz_plays`` say where the plays came from. A scrobbled play's minutes are its
+  track's duration, and it has no country (its local time is UTC) and no skip flag;
 - an **item** is a track (``track_id``; by name and artist where the export had no id), an
   artist (``lower(artist_name)``), an album (``lower(artist) - lower(album)``), a genre family
   (of the track's primary artist; tracks outside the catalog are ``unknown`` and never ranked)
@@ -19,7 +23,7 @@ Definitions (docs/USER_GUIDE.md, "Wrapped", says the same for readers):
 - the **longest streak** is the longest run of consecutive UTC days with a stream (within the
   year for a year row);
 - the **longest session** is the longest ``marts.sessions`` row (by duration) starting in the
-  year;
+  year (sessions are Spotify's, as every engagement mart);
 - the **first play** is the year's earliest music play;
 - **discovery** is the share of the year's music listening time spent on artists whose first
   music play by that user falls in that year (1.0 in a user's first year of data; null for
@@ -35,6 +39,7 @@ Wrapped top lists, the listener pages' tables and the table macro ``marts.affini
 
 from __future__ import annotations
 
+from spotify_assets.lib.listening.sources import SCROBBLE_FORMATS, sql_list
 from spotify_assets.lib.marts.spec import (
     ALBUM_KEY,
     ARTIST_KEY,
@@ -54,6 +59,7 @@ _TRACK_KEY = (
     "coalesce(track_id, 'name:' || lower(track_name) || ' - ' || lower(coalesce(artist_name, '')))"
 )
 _S = "core.streams"
+_SCROBBLES = sql_list(SCROBBLE_FORMATS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,14 +244,17 @@ LISTENER_WRAPPED = Mart(
     name="listener_wrapped",
     description=(
         "One row per listener and UTC calendar year with any play, plus an all-time row per "
-        "listener (year null, period 'all'): volume, variety, top 5 tracks, artists, albums, "
+        "listener (year null, period 'all'): volume (plays by source: Spotify, Last.fm, "
+        "ListenBrainz), variety, top 5 tracks, artists, albums, "
         "genre families and podcast shows, top month and weekday, listening clock, longest "
         "streak and session, first play, discovery, listening age, skips."
     ),
     sql=f"""
 with plays as (
     select user_id, year(ts) as year, ts, content_type, ms_played, ({IS_STREAM}) as is_stream,
-           track_id, track_name, artist_name, album_name, skipped, conn_country
+           track_id, track_name, artist_name, album_name, skipped, conn_country,
+           case when source_format in {_SCROBBLES} then source_format else 'spotify' end
+               as source
       from {_S}
 ),
 music as (select * from plays where content_type = 'music'),
@@ -255,6 +264,11 @@ periods as (
            count(*) filter (where content_type = 'music' and is_stream) as streams,
            coalesce(sum(ms_played) filter (where content_type = 'music'), 0) / 60000.0
                as minutes_played,
+           count(*) filter (where content_type = 'music' and source = 'spotify')
+               as spotify_plays,
+           count(*) filter (where content_type = 'music' and source = 'lastfm') as lastfm_plays,
+           count(*) filter (where content_type = 'music' and source = 'listenbrainz')
+               as listenbrainz_plays,
            count(*) filter (where content_type = 'podcast') as podcast_plays,
            coalesce(sum(ms_played) filter (where content_type = 'podcast'), 0) / 60000.0
                as podcast_minutes,
@@ -413,6 +427,9 @@ select p.user_id,
        p.plays,
        p.streams,
        p.minutes_played,
+       p.spotify_plays,
+       p.lastfm_plays,
+       p.listenbrainz_plays,
        p.podcast_plays,
        p.podcast_minutes,
        p.distinct_tracks,
@@ -464,6 +481,12 @@ select p.user_id,
         "plays": "Music plays (any length).",
         "streams": "Music plays of at least 30 s.",
         "minutes_played": "Sum of ms_played of the music plays, in minutes.",
+        "spotify_plays": "Music plays on Spotify (its exports and polling).",
+        "lastfm_plays": "Music plays scrobbled to Last.fm that no Spotify play holds.",
+        "listenbrainz_plays": (
+            "Music plays scrobbled to ListenBrainz that no Spotify play (nor Last.fm "
+            "scrobble) holds."
+        ),
         "podcast_plays": "Podcast plays.",
         "podcast_minutes": "Sum of ms_played of the podcast plays, in minutes.",
         "distinct_tracks": "Distinct tracks played (music).",
@@ -510,6 +533,9 @@ select p.user_id,
         "plays": ((_S, "content_type"),),
         "streams": ((_S, "content_type"), (_S, "ms_played")),
         "minutes_played": ((_S, "ms_played"),),
+        "spotify_plays": ((_S, "source_format"),),
+        "lastfm_plays": ((_S, "source_format"),),
+        "listenbrainz_plays": ((_S, "source_format"),),
         "top_tracks": (("marts.listener_content", "rank"),),
         "clock_share": ((_S, "ts"), (_S, "conn_country"), (_S, "ms_played")),
         "longest_session_minutes": (("marts.sessions", "duration_minutes"),),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from spotify_assets.lib.catalog.genres import GENRE_FAMILIES
+from spotify_assets.lib.listening.sources import SCROBBLE_FORMATS, sql_list
 from spotify_assets.lib.timezones import UNKNOWN_COUNTRY_TIME_ZONE, country_timezone_values_sql
 
 PlotKind = Literal["line", "bar", "barh", "stacked_bar", "area", "heatmap", "scatter", "hist"]
@@ -118,9 +119,19 @@ class Mart:
 
 # Shared definitions every mart module uses, so one KPI means one thing everywhere.
 
-#: Music plays only: podcasts and audiobooks are left out of music KPIs
-#: (docs/USER_GUIDE.md, "KPI definitions").
-MUSIC_PLAYS = "core.streams where content_type = 'music'"
+
+def spotify_play(alias: str = "") -> str:
+    """SQL: the row is a play on Spotify (its export or polling), not another service's
+    scrobble. The engagement marts describe Spotify usage (active users, churn, platforms,
+    skips, how plays start and end: what scrobbles do not record), so they read these only;
+    the listener marts read every play (docs/USER_GUIDE.md, "What a play is")."""
+    a = f"{alias}." if alias else ""
+    return f"coalesce({a}source_format, '') not in {sql_list(SCROBBLE_FORMATS)}"
+
+
+#: Music plays on Spotify: podcasts and audiobooks are left out of music KPIs
+#: (docs/USER_GUIDE.md, "KPI definitions"), and the engagement marts describe Spotify usage.
+MUSIC_PLAYS = f"core.streams where content_type = 'music' and {spotify_play()}"
 
 #: A stream: a music play of at least 30 seconds.
 STREAM_MIN_MS = 30_000

@@ -1,0 +1,51 @@
+"""The listening tables from landed bytes, by the pipeline's own code without Dagster: each
+object parsed as the zone parses it, written to Parquet, then ``core.streams`` built, polled
+duplicates dropped, names resolved and scrobbles merged, in the asset's order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from spotify_assets.lib.landing import BadFile, NotIngested
+from spotify_assets.lib.listening.export_archive import parse_landed_export
+from spotify_assets.lib.listening.export_files import write_parquet
+from spotify_assets.lib.listening.recently_played import drop_polled_duplicates
+from spotify_assets.lib.listening.scrobbles import merge_scrobbles
+from spotify_assets.lib.listening.streams import (
+    ProcessedFile,
+    build_scrobbles,
+    build_streams,
+    classify_mixed_history,
+    resolve_account_data_tracks,
+)
+
+
+def land_and_build(conn: Any, landed: dict[str, bytes], tmp_path: Path) -> dict[str, Any]:
+    """``landed``: ``<listener>/<path>`` -> bytes. Returns each object's outcome (its
+    ``ParsedFile``, or the ``NotIngested``/``BadFile`` raised)."""
+    outcomes: dict[str, Any] = {}
+    files = []
+    for i, (key, data) in enumerate(sorted(landed.items())):
+        folder, _, rest = key.partition("/")
+        try:
+            parsed = parse_landed_export(data, name=rest, source_file=key, user_id=folder)
+        except (NotIngested, BadFile) as exc:
+            outcomes[key] = exc
+            continue
+        outcomes[key] = parsed
+        out = tmp_path / f"landed-{i}.parquet"
+        write_parquet(parsed.table, out)
+        files.append(ProcessedFile(source_file=key, path=str(out), version="v1"))
+    build_listening(conn, files)
+    return outcomes
+
+
+def build_listening(conn: Any, files: list[ProcessedFile]) -> None:
+    """What the ``core/streams`` step does with the processed files."""
+    build_streams(conn, files)
+    build_scrobbles(conn, files)
+    drop_polled_duplicates(conn)
+    resolve_account_data_tracks(conn)
+    classify_mixed_history(conn)
+    merge_scrobbles(conn)
