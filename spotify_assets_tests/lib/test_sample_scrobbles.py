@@ -26,8 +26,7 @@ from spotify_assets.lib.sample.world.scrobbles import (
     write_scrobbles,
 )
 from spotify_assets.lib.sample.world.vintages import write_export_vintages
-from spotify_assets_tests.support.listening import land_and_build
-from spotify_assets_tests.support.warehouse import create_core_tables
+from spotify_assets_tests.support.listening import land_and_build, world_catalog
 
 SESSIONS = next(m for m in engagement_marts.MARTS if m.name == "sessions")
 
@@ -103,17 +102,6 @@ def expected_wrapped(world, user: str) -> pd.DataFrame:
     return frame.set_index("period").sort_index()
 
 
-def catalog(conn, world) -> None:
-    """The world's tracks and artists as the catalog tables (names and durations)."""
-    create_core_tables(conn, ["core.tracks", "core.artists", "core.albums", "core.artist_genres"])
-    tracks = world.tracks[["track_id", "track_name", "primary_artist_id", "duration_ms"]]
-    artists = world.artists[["artist_id", "artist_name"]]
-    for table, frame in (("core.tracks", tracks), ("core.artists", artists)):
-        conn.register("_frame", frame)
-        conn.execute(f"insert into {table} by name select * from _frame")
-        conn.unregister("_frame")
-
-
 @pytest.mark.parametrize("scale", ["tiny", pytest.param("demo", marks=pytest.mark.slow)])
 def test_the_scrobblers_wrapped_has_every_play_once(scale, tmp_path):
     """Their Spotify export and their scrobbles, through the pipeline's code: the Wrapped of
@@ -124,7 +112,7 @@ def test_the_scrobblers_wrapped_has_every_play_once(scale, tmp_path):
     write_user_history(world, user, landing)
     write_scrobbles(world, landing)
     conn = duckdb.connect()
-    catalog(conn, world)
+    world_catalog(conn, world)
     landed = {p.relative_to(landing).as_posix(): p.read_bytes() for p in landing.rglob("*.*")}
     land_and_build(conn, landed, tmp_path)
     build_marts(conn, [SESSIONS, *listener_marts.MARTS])

@@ -1,6 +1,7 @@
 """The listening tables from landed bytes, by the pipeline's own code without Dagster: each
 object parsed as the zone parses it, written to Parquet, then ``core.streams`` built, polled
-duplicates dropped, names resolved and scrobbles merged, in the asset's order."""
+duplicates dropped, names resolved and scrobbles merged, in the asset's order; the sample
+world's scrobbler landed so (:func:`scrobbler_history`)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,34 @@ def build_listening(conn: Any, files: list[ProcessedFile]) -> None:
     resolve_account_data_tracks(conn)
     classify_mixed_history(conn)
     merge_scrobbles(conn)
+
+
+def world_catalog(conn: Any, world: Any) -> None:
+    """The world's tracks and artists as the catalog tables (names and durations)."""
+    from spotify_assets_tests.support.warehouse import create_core_tables
+
+    create_core_tables(conn, ["core.tracks", "core.artists", "core.albums", "core.artist_genres"])
+    tracks = world.tracks[["track_id", "track_name", "primary_artist_id", "duration_ms"]]
+    artists = world.artists[["artist_id", "artist_name"]]
+    for table, frame in (("core.tracks", tracks), ("core.artists", artists)):
+        conn.register("_frame", frame)
+        conn.execute(f"insert into {table} by name select * from _frame")
+        conn.unregister("_frame")
+
+
+def scrobbler_history(conn: Any, world: Any, tmp_path: Path, *also: str) -> str:
+    """The listening tables of ``world``'s scrobbler (their Spotify export, Last.fm and
+    ListenBrainz files) and of the listeners ``also`` (their export alone), over the world's
+    catalog, by :func:`land_and_build`. Returns the scrobbler's id."""
+    from spotify_assets.lib.sample.world.history import write_user_history
+    from spotify_assets.lib.sample.world.scrobbles import scrobbling_listener, write_scrobbles
+
+    user = scrobbling_listener(world)
+    landing = tmp_path / "landing"
+    for listener in (user, *also):
+        write_user_history(world, listener, landing)
+    write_scrobbles(world, landing)
+    world_catalog(conn, world)
+    landed = {p.relative_to(landing).as_posix(): p.read_bytes() for p in landing.rglob("*.*")}
+    land_and_build(conn, landed, tmp_path)
+    return user
