@@ -2,12 +2,15 @@
 layout) hold what the chart definition draws from each listener's own frame, and only that
 listener's data; the bulk shaping (``vega.values_sql``) agrees with ``vega_spec`` on every
 layout it decides (points on short lines, a top list's height, the picker's periods, no data).
+A listener who scrobbled reads where their plays come from, for every period; the others
+read nothing of it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import duckdb
@@ -28,7 +31,12 @@ from spotify_assets.lib.reports.vega import (
     values_sql,
     vega_spec,
 )
-from spotify_assets_tests.support.warehouse import create_core_tables, world_streams
+from spotify_assets_tests.support.listening import scrobbler_history
+from spotify_assets_tests.support.warehouse import (
+    CORE_SCHEMAS,
+    create_core_tables,
+    world_streams,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +50,31 @@ def warehouse(tiny_world, tmp_path_factory) -> duckdb.DuckDBPyConnection:
     conn.close()
 
 
+@pytest.fixture(scope="module")
+def scrobbler(tiny_world, tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, str, str]:
+    """The tiny world's scrobbler (their export and their Last.fm and ListenBrainz files) and
+    a listener who never scrobbled, by the pipeline's own code; their listener marts."""
+    tmp = tmp_path_factory.mktemp("scrobbler_pages")
+    conn = duckdb.connect()
+    other = "user_0002"
+    user = scrobbler_history(conn, tiny_world, tmp, other)
+    missing = set(CORE_SCHEMAS) - {
+        f"core.{t}" for (t,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'core'"
+        ).fetchall()
+    }  # fmt: skip
+    create_core_tables(conn, sorted(missing))  # empty: the marts the page reads build
+    build_marts(conn, [*engagement_marts.MARTS, *listener_marts.MARTS])
+    yield conn, user, other
+    conn.close()
+
+
 def _own_frame(conn: Any, key: str, user_id: str) -> Any:
     """One listener's frame of a chart, queried for them alone (the per-page way)."""
     frame = lp._FRAMES[key]
     return conn.execute(
         f"""
-select {", ".join(f"f.{c}" for c in frame.columns)}
+select {", ".join(f'f."{c}"' for c in frame.columns)}
   from ({frame.sql}) f
   join (select period, row_number() over (order by year desc nulls first) as _rank
           from marts.listener_wrapped where user_id = $user and {lp.OFFERED}) p using (period)
@@ -58,19 +85,30 @@ select {", ".join(f"f.{c}" for c in frame.columns)}
     ).df()
 
 
-def test_every_chart_of_every_page_is_what_its_definition_draws_from_that_listener(warehouse):
-    pages = list(lp.listener_pages(warehouse))
-    users = [
-        u for (u,) in warehouse.execute("select distinct user_id from core.streams").fetchall()
+def _charts(conn: Any, user_id: str) -> list[str]:
+    """The charts a listener's page has: every one, but an optional one only with rows."""
+    return [
+        key
+        for key in lp.LISTENER_PLOTS
+        if not lp._FRAMES[key].optional or len(_own_frame(conn, key, user_id))
     ]
-    covered = coverage(warehouse)
+
+
+@pytest.mark.parametrize("conn", ["warehouse", "scrobbler"])
+def test_every_chart_of_every_page_is_what_its_definition_draws_from_that_listener(conn, request):
+    conn = request.getfixturevalue(conn)
+    conn = conn[0] if isinstance(conn, tuple) else conn
+    pages = list(lp.listener_pages(conn))
+    users = [u for (u,) in conn.execute("select distinct user_id from core.streams").fetchall()]
+    covered = coverage(conn)
     partial, labels = partial_months(covered), lp.period_subtitles(covered)
-    assert sorted(p.user_id for p in pages) == sorted(users) and len(pages) >= 3
+    assert sorted(p.user_id for p in pages) == sorted(users) and len(pages) >= 2
     for page in pages:
         (section,) = page.sections
-        assert [c.title for c in section.plots] == [s.title for s in lp.LISTENER_PLOTS.values()]
-        for chart, (key, spec) in zip(section.plots, lp.LISTENER_PLOTS.items(), strict=True):
-            expected = vega_spec(spec, _own_frame(warehouse, key, page.user_id))
+        keys = _charts(conn, page.user_id)
+        assert [c.title for c in section.plots] == [lp.LISTENER_PLOTS[k].title for k in keys]
+        for chart, key in zip(section.plots, keys, strict=True):
+            expected = vega_spec(lp.LISTENER_PLOTS[key], _own_frame(conn, key, page.user_id))
             # the page's period names, brush, partial months and the charts following it
             expected = lp.on_page(key, expected, partial, labels)
             assert _same(json.loads(chart.vega_json), expected), (page.user_id, key)
@@ -78,8 +116,8 @@ def test_every_chart_of_every_page_is_what_its_definition_draws_from_that_listen
 
 def test_the_monthly_chart_brushes_and_the_taste_chart_follows(warehouse):
     pages = [
-        {k: json.loads(c.vega_json) for k, c in zip(lp.LISTENER_PLOTS, p.sections[0].plots,
-                                                      strict=True)}
+        {k: json.loads(c.vega_json) for k, c in zip(_charts(warehouse, p.user_id),
+                                                      p.sections[0].plots, strict=True)}
         for p in lp.listener_pages(warehouse)
     ]  # fmt: skip
     specs = next(p for p in pages if "brush" in p["monthly"]["usermeta"])
@@ -106,6 +144,88 @@ def test_a_page_holds_only_its_listeners_data(warehouse):
         ).fetchone()
         shown = sum(v["value"] for v in monthly if v["period"] == "all")
         assert math.isclose(shown, minutes, rel_tol=1e-9), page.user_id
+
+
+def _blocks(page: lp.ListenerPage) -> dict[str, str]:
+    """The page's Wrapped blocks, by period."""
+    html = page.sections[0].html
+    starts = list(re.finditer(r'<div class="wrapped" data-pick-column="period" '
+                              r'data-pick-value="([^"]+)"', html))  # fmt: skip
+    ends = [m.start() for m in starts[1:]] + [len(html)]
+    return {m.group(1): html[m.start() : end] for m, end in zip(starts, ends, strict=True)}
+
+
+def test_a_scrobblers_page_says_where_their_plays_come_from_in_every_period(scrobbler):
+    """In each period's Wrapped, a sentence of the plays by source; a chart of them by year
+    (all time: every year; a year: its bar) and a footnote: listener_wrapped's figures."""
+    conn, user, _ = scrobbler
+    assert user == "user_0001"  # the tiny world's scrobbler (lib/sample/world/scrobbles.py)
+    wrapped = {
+        period: dict(zip(("plays", "spotify", "lastfm", "listenbrainz", "year"), rest,
+                         strict=True))
+        for period, *rest in conn.execute(
+            "select period, plays, spotify_plays, lastfm_plays, listenbrainz_plays, year "
+            f"from marts.listener_wrapped where user_id = ? and {lp.OFFERED}", [user]
+        ).fetchall()
+    }  # fmt: skip
+    assert wrapped["all"]["lastfm"] > 0 and wrapped["all"]["listenbrainz"] > 0
+    page = next(p for p in lp.listener_pages(conn) if p.user_id == user)
+    (section,) = page.sections
+    blocks = _blocks(page)
+    assert set(blocks) == set(wrapped)
+    for period, w in wrapped.items():
+        assert w["spotify"] + w["lastfm"] + w["listenbrainz"] == w["plays"]
+        if not w["plays"]:  # a year of podcasts only says nothing of sources
+            assert 'class="sources"' not in blocks[period]
+            continue
+        sentence = (
+            f'<p class="sources">{w["plays"]:,} plays: {w["spotify"]:,} on Spotify, '
+            f"{w['lastfm']:,} scrobbled to Last.fm, {w['listenbrainz']:,} to ListenBrainz "
+            "(a play both streamed and scrobbled counts once, as Spotify&#x27;s).</p>"
+        )
+        assert sentence in blocks[period], (period, blocks[period][:600])
+    (chart,) = [c for c in section.plots if c.title == lp.LISTENER_PLOTS["sources"].title]
+    values = json.loads(chart.vega_json)["data"]["values"]
+    shown: dict[tuple[str, str], dict[str, int]] = {}
+    for v in values:
+        shown.setdefault((v["period"], v["year"]), {})[v["series"]] = v["value"]
+    years = {str(w["year"]) for w in wrapped.values() if w["year"] is not None and w["plays"]}
+    assert {y for p, y in shown if p == "all"} == years
+    assert {(p, y) for p, y in shown if p != "all"} == {(y, y) for y in years}
+    for (_, year), got in shown.items():
+        w = wrapped[year]
+        assert got == {"Spotify": w["spotify"], "Last.fm": w["lastfm"],
+                       "ListenBrainz": w["listenbrainz"]}  # fmt: skip
+    assert sum(v["value"] for v in values if v["period"] == "all") == wrapped["all"]["plays"]
+    assert section.notes == [lp.SCROBBLED_NOTE]
+    text = build_dashboard(page.display_name, "d", page.sections, generated_at="g",
+                           script_src="v.js")  # fmt: skip
+    assert "duration" in text and "UTC" in lp.SCROBBLED_NOTE
+
+
+def test_a_listener_who_never_scrobbled_reads_nothing_of_sources(scrobbler, warehouse):
+    conn, _, other = scrobbler
+    pages = [
+        *(p for p in lp.listener_pages(conn) if p.user_id == other),
+        *lp.listener_pages(warehouse),
+    ]
+    assert pages[0].user_id == other
+    for page in pages:
+        (section,) = page.sections
+        assert 'class="sources"' not in section.html
+        assert lp.LISTENER_PLOTS["sources"].title not in [c.title for c in section.plots]
+        assert list(section.notes) == []
+
+
+def test_the_sentence_names_only_the_services_the_listener_scrobbled_to():
+    row = {"plays": 1, "spotify_plays": 0, "lastfm_plays": 0, "listenbrainz_plays": 1}
+    assert lp.sources_sentence(row, ("listenbrainz_plays",)).startswith(
+        "1 play: 0 on Spotify, 1 scrobbled to ListenBrainz ("
+    )
+    row = {"plays": 12_345, "spotify_plays": 12_000, "lastfm_plays": 345, "listenbrainz_plays": 0}
+    assert lp.sources_sentence(row, ("lastfm_plays",)).startswith(
+        "12,345 plays: 12,000 on Spotify, 345 scrobbled to Last.fm ("
+    )
 
 
 def _bulk(conn: Any, spec: PlotSpec, order: str) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,9 @@
 """Every listener's page, built in bulk (Dagster-free): the listeners' index and one page per
 listener with their Wrapped for every year and all time, top artists, monthly minutes,
 listening clock and taste over time behind one period picker; an interval brush across the
-monthly minutes narrows the taste chart to the brushed months.
+monthly minutes narrows the taste chart to the brushed months. A listener who scrobbled to
+Last.fm or ListenBrainz also reads where their plays come from (a sentence in each period's
+Wrapped, plays by source per year, a footnote on what a scrobbled play lacks).
 
 A page costs string assembly only, so thousands of pages build in seconds: each chart's data
 is one DuckDB query over all listeners (:func:`spotify_assets.lib.reports.vega.values_sql`:
@@ -77,7 +79,25 @@ LISTENER_PLOTS = {
         ("discovery_share", "mainstream_share", "niche_share"), y_label="share",
         picker="period", picker_all=False,
     ),
+    # the services are the frame's columns, so the legend names them as a person does
+    "sources": PlotSpec(
+        "Plays by source per year", "stacked_bar", "year", ("Spotify", "Last.fm", "ListenBrainz"),
+        x_label="year", y_label="plays", picker="period", picker_all=False,
+    ),
 }  # fmt: skip
+
+#: Where a play comes from: ``marts.listener_wrapped``'s column and the service's name.
+SOURCES = (
+    ("spotify_plays", "Spotify"),
+    ("lastfm_plays", "Last.fm"),
+    ("listenbrainz_plays", "ListenBrainz"),
+)
+#: The footnote of a page whose listener scrobbled.
+SCROBBLED_NOTE = (
+    "Scrobbled plays (Last.fm, ListenBrainz) count their track's duration as minutes "
+    "listened, and their local time is UTC: a scrobble records neither how long the track "
+    "played nor where."
+)
 
 
 #: The periods a listener's page offers: all time and every year with music or podcast
@@ -99,6 +119,8 @@ class _Frame:
     columns: tuple[str, ...]
     order: str
     needs: str | None = None
+    #: Only the listeners with rows have this chart (no "no data" chart for the others).
+    optional: bool = False
 
 
 _FRAMES = {
@@ -187,6 +209,26 @@ select * from t
         ("period", "month", "discovery_share", "mainstream_share", "niche_share"),
         "month",
         needs="marts.taste_monthly",
+    ),
+    # Every year with music of a listener who scrobbled (all time: every year, a year: its
+    # own bar); the three sum to the year's plays.
+    "sources": _Frame(
+        """
+with y as (
+    select user_id, year::varchar as year, spotify_plays as "Spotify",
+           lastfm_plays as "Last.fm", listenbrainz_plays as "ListenBrainz"
+      from marts.listener_wrapped
+     where year is not null and plays > 0
+       and user_id in (select user_id from marts.listener_wrapped
+                        where year is null and lastfm_plays + listenbrainz_plays > 0)
+)
+select user_id, 'all' as period, * exclude (user_id) from y
+union all
+select user_id, year as period, * exclude (user_id) from y
+""",
+        ("period", "year", "Spotify", "Last.fm", "ListenBrainz"),
+        "year",
+        optional=True,
     ),
 }
 
@@ -315,6 +357,8 @@ select w.*, coalesce(l.display_name, w.user_id) as display_name
             charts = []
             for key, spec in LISTENER_PLOTS.items():
                 got = shaped[key].get(user_id)
+                if got is None and _FRAMES[key].optional:
+                    continue
                 layout = _layout(spec, got)
                 made = templates.get((key, layout))
                 if made is None:
@@ -329,14 +373,16 @@ select w.*, coalesce(l.display_name, w.user_id) as display_name
                     caption = partial_note(covered, spans[user_id])
                 charts.append(Plot(spec.title, caption=caption, vega=made.spec, vega_json=text))
             labels = {r["period"]: _period_label(r, covered) for r in rows}
+            scrobbled = _scrobbled_services(rows)
             section = Section(
                 f"{name}: Wrapped",
                 "Music plays only unless it says podcasts; years are UTC calendar years, hours "
                 "and weekdays are local time. Pick a year or all time.",
                 [],
                 charts,
-                html=_wrapped_blocks(rows, labels),
+                html=_wrapped_blocks(rows, labels, scrobbled),
                 picker_labels=labels,
+                notes=[SCROBBLED_NOTE] if scrobbled else [],
             )
             yield ListenerPage(str(user_id), name, listener_path(str(user_id)), [section])
     finally:
@@ -364,7 +410,7 @@ def _shaped(conn: Any, key: str) -> dict[str, dict[str, Any]]:
         return {}
     conn.execute(
         f"create or replace temp table _listener_{key} as select f.user_id, p._rank, "
-        f"{', '.join(f'f.{c}' for c in frame.columns)} from ({frame.sql}) f "
+        f"{', '.join(f'f.{_q(c)}' for c in frame.columns)} from ({frame.sql}) f "
         "join _listener_periods p using (user_id, period)"
     )
     types = dict(
@@ -446,7 +492,7 @@ def _template(
         data = pd.DataFrame(columns=[spec.x, *spec.y, "period"])
     else:
         data = conn.execute(
-            f"select {', '.join(frame.columns)} from _listener_{key} where user_id = ? "
+            f"select {', '.join(map(_q, frame.columns))} from _listener_{key} where user_id = ? "
             f"order by _rank nulls last, {frame.order}",
             [user_id],
         ).df()
@@ -464,6 +510,11 @@ def _template(
     return _Template(vl, before, after)
 
 
+def _q(column: str) -> str:
+    """A frame's column in SQL (the services' columns are named as a legend says them)."""
+    return '"' + column.replace('"', '""') + '"'
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equal JSON values, numbers to 1e-9 (pandas writes doubles to 10 decimals)."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -478,19 +529,47 @@ def _same(a: Any, b: Any) -> bool:
 # ---------------------------------------------------------------------------- Wrapped blocks
 
 
-def _wrapped_blocks(rows: list[dict[str, Any]], labels: dict[str, str]) -> str:
-    """One block per period (all time first, then years, newest first); the picker shows one."""
+def _wrapped_blocks(
+    rows: list[dict[str, Any]], labels: dict[str, str], scrobbled: tuple[str, ...] = ()
+) -> str:
+    """One block per period (all time first, then years, newest first); the picker shows one.
+    ``scrobbled``: the services the listener scrobbled to (:func:`_scrobbled_services`)."""
     blocks = []
     for i, row in enumerate(rows):
         blocks.append(
             f'<div class="wrapped" data-pick-column="period" '
             f'data-pick-value="{html.escape(str(row["period"]))}"{"" if i == 0 else " hidden"}>'
-            f"{_wrapped_html(row, labels[row['period']])}</div>"
+            f"{_wrapped_html(row, labels[row['period']], scrobbled)}</div>"
         )
     return "".join(blocks)
 
 
-def _wrapped_html(row: dict[str, Any], title: str) -> str:
+def _scrobbled_services(rows: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The columns of ``SOURCES`` other than Spotify's with plays in the listener's all-time
+    row: empty for a listener who never scrobbled (whose page says nothing of sources)."""
+    total = next((r for r in rows if r["year"] is None), None)
+    if total is None:
+        return ()
+    return tuple(c for c, _ in SOURCES[1:] if total.get(c))
+
+
+def sources_sentence(row: dict[str, Any], scrobbled: tuple[str, ...]) -> str:
+    """Where a period's plays come from: '1,234 plays: 1,000 on Spotify, 200 scrobbled to
+    Last.fm, 34 to ListenBrainz (…)', naming the services in ``scrobbled`` (escaped HTML).
+    Exact figures, not a card's '12.3k': the parts add up to the whole."""
+    names = dict(SOURCES)
+    parts = [f"{int(row['spotify_plays']):,} on Spotify"]
+    for i, column in enumerate(scrobbled):
+        to = "scrobbled to" if i == 0 else "to"
+        parts.append(f"{int(row[column]):,} {to} {names[column]}")
+    plays = int(row["plays"])
+    return html.escape(
+        f"{plays:,} play{'' if plays == 1 else 's'}: {', '.join(parts)} (a play both streamed "
+        "and scrobbled counts once, as Spotify's)."
+    )
+
+
+def _wrapped_html(row: dict[str, Any], title: str, scrobbled: tuple[str, ...] = ()) -> str:
     e = html.escape
     card_html = "".join(
         f'<div class="card"><div class="value">{e(v)}</div><div class="label">{e(k)}</div></div>'
@@ -523,9 +602,12 @@ def _wrapped_html(row: dict[str, Any], title: str) -> str:
             ("Top podcast shows", "top_podcast_shows", "play"),
         )
     )
+    sources = ""
+    if scrobbled and row["plays"]:
+        sources = f'<p class="sources">{sources_sentence(row, scrobbled)}</p>'
     return (
-        f'<h3>{e(title)}</h3>{none}<div class="cards">{card_html}</div>{first}{skipped}'
-        f'<div class="lists">{lists}</div>'
+        f'<h3>{e(title)}</h3>{none}<div class="cards">{card_html}</div>{sources}{first}'
+        f'{skipped}<div class="lists">{lists}</div>'
     )
 
 
