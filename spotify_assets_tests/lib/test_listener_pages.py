@@ -32,11 +32,7 @@ from spotify_assets.lib.reports.vega import (
     vega_spec,
 )
 from spotify_assets_tests.support.listening import scrobbler_history
-from spotify_assets_tests.support.warehouse import (
-    CORE_SCHEMAS,
-    create_core_tables,
-    world_streams,
-)
+from spotify_assets_tests.support.warehouse import create_core_tables, world_streams
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +54,6 @@ def scrobbler(tiny_world, tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, 
     conn = duckdb.connect()
     other = "user_0002"
     user = scrobbler_history(conn, tiny_world, tmp, other)
-    missing = set(CORE_SCHEMAS) - {
-        f"core.{t}" for (t,) in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'core'"
-        ).fetchall()
-    }  # fmt: skip
-    create_core_tables(conn, sorted(missing))  # empty: the marts the page reads build
     build_marts(conn, [*engagement_marts.MARTS, *listener_marts.MARTS])
     yield conn, user, other
     conn.close()
