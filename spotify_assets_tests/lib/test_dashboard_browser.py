@@ -9,7 +9,8 @@ as long as the code location's (``spotify_assets_tests/support/dashboards.py``),
 dashboard asset's own groups. Every chart draws with a quiet console (no warning, no error),
 tooltips, the period pickers, the brush and the zoom work, rankings stay sorted, months never
 go missing, partial periods are named, pages fit a phone (390 px) and a desktop (1280 px) with
-screenshots kept as artefacts, and a listener page copied alone opens offline.
+screenshots kept as artefacts, and a listener page copied alone opens offline. The tiny world's
+scrobbler's page shows where their plays come from.
 """
 
 from __future__ import annotations
@@ -370,6 +371,66 @@ def test_the_quality_summary_comes_first_and_the_table_is_folded(dashboard, brow
         "})()"
     )
     assert wrapped  # the descriptions wrap, never clipped
+
+
+# ------------------------------------------------------------------------------------------
+# where a scrobbler's plays come from
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scrobbler_page(tmp_path_factory) -> Path:
+    """The page of the tiny world's scrobbler (their export, Last.fm and ListenBrainz files,
+    by the pipeline's own code), as the dashboard writes it: one file."""
+    import duckdb
+
+    from spotify_assets.lib.marts import engagement_marts, listener_marts
+    from spotify_assets.lib.marts.run import build_marts
+    from spotify_assets.lib.reports.dashboard import build_dashboard
+    from spotify_assets.lib.reports.listener_pages import listener_pages
+    from spotify_assets.lib.reports.vega import packed_bundle
+    from spotify_assets.lib.sample.world import build_world
+    from spotify_assets_tests.support.listening import scrobbler_history
+
+    tmp = tmp_path_factory.mktemp("scrobbler_page")
+    with duckdb.connect() as conn:
+        user = scrobbler_history(conn, build_world("tiny", seed=42), tmp)
+        build_marts(conn, [*engagement_marts.MARTS, *listener_marts.MARTS])
+        (page,) = [p for p in listener_pages(conn) if p.user_id == user]
+    path = tmp / f"{user}.html"
+    path.write_text(
+        build_dashboard(
+            page.display_name, "d", page.sections, generated_at="g", inline_bundle=packed_bundle()
+        )
+    )
+    return path
+
+
+def test_a_scrobblers_page_shows_where_their_plays_come_from(scrobbler_page, browser):
+    """The sentence of the period shown, the chart of plays by source (every year for all
+    time, the year picked), the footnote; every chart drawn, the console quiet."""
+    browser.open(scrobbler_page.as_uri())
+    state = browser.evaluate(CHART_STATE)
+    assert state["failed"] == [] and state["rendered"] == state["drawn"] == state["total"] == 5
+    sentence = (
+        "[...document.querySelectorAll('.wrapped')].filter(w => !w.hidden).map(w => {"
+        " const p = w.querySelector('p.sources');"
+        " return p && p.getBoundingClientRect().height > 0 ? p.textContent : null; })"
+    )
+    (text,) = browser.evaluate(sentence)
+    assert re.match(r"[\d,]+ plays: [\d,]+ on Spotify, [\d,]+ scrobbled to Last\.fm, "
+                    r"[\d,]+ to ListenBrainz \(", text), text  # fmt: skip
+    years = browser.evaluate(f"{view('Plays by source')}.scale('x').domain()")
+    assert len(years) >= 3 and years == sorted(years), years
+    assert "UTC" in browser.evaluate("document.querySelector('ul.notes').innerText")
+    assert browser.console("warning", "error") == []
+    # The newest year (Spotify's and scrobbles): a year of scrobbles only leaves the taste
+    # chart empty (marts.taste_monthly is Spotify's streams), which Vega warns of.
+    pick(browser, years[-1])
+    (picked,) = browser.evaluate(sentence)
+    assert picked != text and picked.endswith("counts once, as Spotify's).")
+    assert browser.evaluate(f"{view('Plays by source')}.scale('x').domain()") == [years[-1]]
+    assert browser.errors() == [] and browser.console("warning", "error") == []
 
 
 # ------------------------------------------------------------------------------------------
