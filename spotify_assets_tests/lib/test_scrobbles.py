@@ -3,7 +3,7 @@ exports, written as the real files are (lastfm-to-csv, lastfm.ghan.nl's CSV, a
 ``user.getRecentTracks`` page, a ListenBrainz export zip), landed and built by the pipeline's
 code, against
 
-1. an independent computation of the documented rule (docs/USER_GUIDE.md, "What a play is";
+1. an independent computation of the documented rule (docs/USER_GUIDE.md, "KPI definitions";
    ``lib/listening/scrobbles.py``) in plain Python, straight from the files' bytes;
 2. the outcome worked out by hand for each play of the story below.
 

@@ -3,7 +3,7 @@
 
 A scrobble's time is when the track started (Last.fm's and ListenBrainz's timestamp; some
 clients send the time they submitted it, within the play); Spotify's ``ts`` is when it
-ended. The rule (docs/USER_GUIDE.md, "What a play is"):
+ended. The rule (docs/USER_GUIDE.md, "KPI definitions"):
 
 1. **The same scrobble twice is one play**: two scrobbles of one listener (from either
    service, or both: people scrobble to Last.fm and ListenBrainz at once) of the same track

@@ -7,7 +7,7 @@ Definitions (docs/USER_GUIDE.md, "Wrapped", says the same for readers):
 - music figures follow the KPI definitions (docs/USER_GUIDE.md, "KPI definitions"): ``plays`` and
   ``minutes_played`` count music plays of any length, a **stream** is a play of >= 30 s;
 - every play of the listener counts, on Spotify or scrobbled to Last.fm or ListenBrainz and not
-  a Spotify play (docs/USER_GUIDE.md, "What a play is"); ``spotify_plays``, ``lastfm_plays``
+  a Spotify play (docs/USER_GUIDE.md, "KPI definitions"); ``spotify_plays``, ``lastfm_plays``
   and ``listenbrainz_plays`` say where the plays came from. A scrobbled play's minutes are its
   track's duration, and it has no country (its local time is UTC) and no skip flag;
 - an **item** is a track (``track_id``; by name and artist where the export had no id), an

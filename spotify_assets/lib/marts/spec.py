@@ -124,7 +124,7 @@ def spotify_play(alias: str = "") -> str:
     """SQL: the row is a play on Spotify (its export or polling), not another service's
     scrobble. The engagement marts describe Spotify usage (active users, churn, platforms,
     skips, how plays start and end: what scrobbles do not record), so they read these only;
-    the listener marts read every play (docs/USER_GUIDE.md, "What a play is")."""
+    the listener marts read every play (docs/USER_GUIDE.md, "KPI definitions")."""
     a = f"{alias}." if alias else ""
     return f"coalesce({a}source_format, '') not in {sql_list(SCROBBLE_FORMATS)}"
 
