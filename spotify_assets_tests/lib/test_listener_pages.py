@@ -139,11 +139,11 @@ def test_a_page_holds_only_its_listeners_data(warehouse):
 
 def _blocks(page: lp.ListenerPage) -> dict[str, str]:
     """The page's Wrapped blocks, by period."""
-    html = page.sections[0].html
+    text = page.sections[0].html
     starts = list(re.finditer(r'<div class="wrapped" data-pick-column="period" '
-                              r'data-pick-value="([^"]+)"', html))  # fmt: skip
-    ends = [m.start() for m in starts[1:]] + [len(html)]
-    return {m.group(1): html[m.start() : end] for m, end in zip(starts, ends, strict=True)}
+                              r'data-pick-value="([^"]+)"', text))  # fmt: skip
+    ends = [m.start() for m in starts[1:]] + [len(text)]
+    return {m.group(1): text[m.start() : end] for m, end in zip(starts, ends, strict=True)}
 
 
 def test_a_scrobblers_page_says_where_their_plays_come_from_in_every_period(scrobbler):
