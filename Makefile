@@ -8,6 +8,9 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Never let uv download a Python: use the machine's 3.11+.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+# The daemon's freshness evaluation every 5 minutes instead of 30 s (the policies are in hours
+# and days): an environment variable of Dagster's, read by dagster-daemon at start.
+export FRESHNESS_DAEMON_INTERVAL_SECONDS ?= 300
 # dg checks that the project's virtualenv is the active one.
 DG := VIRTUAL_ENV=$(CURDIR)/.venv PATH=$(CURDIR)/.venv/bin:$$PATH $(CURDIR)/.venv/bin/dg
 
@@ -49,8 +52,13 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 
 # dg dev runs from $(DAGSTER_HOME), where the instance config it uses is: started from the
 # project folder, Dagster would warn that ./dagster.yaml is not the one in use.
+# deploy/supervise.py: SIGINT or SIGTERM (Ctrl-C, `kill`, a service manager) stops dg dev, its
+# webserver, daemon and code server within seconds, also when make was started in the
+# background (which starts it with SIGINT ignored); exec: make's SIGTERM reaches it directly.
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	cd $(DAGSTER_HOME) && $(DG) dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+	exec $(VENV_BIN)/python $(CURDIR)/deploy/supervise.py --cwd $(DAGSTER_HOME) -- env \
+	  VIRTUAL_ENV=$(CURDIR)/.venv PATH=$(CURDIR)/.venv/bin:$$PATH $(CURDIR)/.venv/bin/dg dev \
+	  -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
 
 test: install
 	$(VENV_BIN)/python -m pytest

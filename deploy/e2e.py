@@ -170,6 +170,15 @@ class Postgres:
 # -- Dagster processes -----------------------------------------------------------------------
 
 
+def default_signals() -> None:
+    """SIGINT and SIGTERM to their defaults in a child: started from a background job
+    (``make e2e &`` in a script), this script has SIGINT ignored, which its children would
+    inherit; every Dagster CLI then ignores SIGTERM as well (it gives SIGTERM SIGINT's handler)
+    and ``stop`` could only SIGKILL them after 30 s."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 class Processes:
     """The processes this script started, each in its own process group, stopped in reverse."""
 
@@ -180,7 +189,13 @@ class Processes:
     def start(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> None:
         log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
-            args, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=default_signals,
         )
         self.started.append((name, proc))
         say(f"started {name} (PID {proc.pid})")

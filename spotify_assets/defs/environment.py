@@ -120,4 +120,6 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
     }
 
 
-defs = dg.Definitions(resources=build_resources())
+#: The location's resources, also read as they are by the landing sensors (landing.sensor_lake).
+RESOURCES = build_resources()
+defs = dg.Definitions(resources=RESOURCES)

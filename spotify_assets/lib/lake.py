@@ -193,6 +193,27 @@ class LocalLakeStore:
         out.sort(key=lambda o: o.key)
         return out
 
+    def folders_fingerprint(self, prefix: str) -> str | None:
+        """A digest of the modification times of the folders below ``prefix`` (``prefix``
+        a folder): a file created, renamed in or deleted changes its folder's. One ``stat`` per
+        folder, against one per file for :meth:`list` (25,000 chart files in one folder: 0.011
+        CPU s against 0.4). A file rewritten in place under its name is not seen: callers list
+        again now and then."""
+        folder = self.root / prefix
+        if not folder.is_dir() or folder.is_symlink():
+            return None
+        h = hashlib.sha256()
+        todo = [str(folder)]
+        while todo:
+            path = todo.pop()
+            try:
+                h.update(f"{path}\0{os.stat(path).st_mtime_ns}\n".encode())
+                with os.scandir(path) as entries:
+                    todo.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
+            except (FileNotFoundError, NotADirectoryError, PermissionError):
+                h.update(f"{path}\0-\n".encode())
+        return h.hexdigest()[:32]
+
     def info(self, key: str) -> LakeObject | None:
         """One object's identity, as :meth:`list` gives it, without listing its folder."""
         try:

@@ -32,6 +32,8 @@ CATALOG_DATASETS = landing_zone_defs(
         "name, else the landed time); bad rows kept aside with file, line and reason."
     ),
     kinds={"csv", "parquet", "s3"},
+    # Catalog datasets arrive rarely: a look a minute (the listening history's: every 10 s).
+    sensor_interval_s=60,
     rejected_records_table=REJECTED_DATASET_ROWS_KEY,
 )
 defs = CATALOG_DATASETS.definitions

@@ -20,6 +20,8 @@ CHARTS = landing_zone_defs(
         "in the lake's processed area; bad rows kept aside with file, line and reason."
     ),
     kinds={"csv", "parquet", "s3"},
+    # Chart files arrive daily at most: a look a minute (the listening history's: every 10 s).
+    sensor_interval_s=60,
     rejected_records_table=REJECTED_CHART_ROWS_KEY,
 )
 defs = CHARTS.definitions
