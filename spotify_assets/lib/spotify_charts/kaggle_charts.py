@@ -177,8 +177,9 @@ class _Block:
 
     data: bytes  # the block's bytes (whole lines)
     first_line: int
-    columns: dict[str, Any]  # name -> string array (null: empty)
-    lines: np.ndarray  # int64, one per row
+    n_lines: int
+    columns: dict[str, Any] = field(default_factory=dict)  # name -> strings (null: empty)
+    lines: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # one per row
     structural: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
     blank_lines: int = 0
     legacy_lines: int = 0
@@ -207,7 +208,7 @@ def _blocks(stream: BinaryIO, pending: bytes, first_line: int, size: int) -> Ite
     while True:
         if not chunk:
             if pending:  # the last line, without a line end
-                yield _Block(pending, line, {}, np.empty(0, np.int64))
+                yield _Block(pending, line, pending.count(b"\n") + 1)
             return
         cut = chunk.rfind(b"\n") + 1
         if not cut:
@@ -218,10 +219,11 @@ def _blocks(stream: BinaryIO, pending: bytes, first_line: int, size: int) -> Ite
                     "CSV of chart rows"
                 )
         else:
-            block = pending + chunk[:cut] if pending else chunk[:cut]
+            block = b"".join((pending, memoryview(chunk)[:cut]))  # one copy
             pending = chunk[cut:]
-            yield _Block(block, line, {}, np.empty(0, np.int64))
-            line += block.count(b"\n")
+            n_lines = block.count(b"\n")
+            yield _Block(block, line, n_lines)
+            line += n_lines
         chunk = stream.read(size)
 
 
@@ -229,7 +231,7 @@ def _parse(block: _Block, header: KaggleHeader) -> _Block:
     """The block's rows: one typed-as-text read in C++ when its rows are one per line, else
     line by line."""
     data = block.data
-    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    n_lines = block.n_lines
     invalid: list[Any] = []
     try:
         table = pacsv.read_csv(
@@ -760,17 +762,26 @@ def parse_kaggle_charts(
         block = next(blocks, None)
         return None if block is None else _parse(block, header)
 
+    # Three stages at once: the next block read and parsed, this one checked, the last one
+    # written (Arrow's reader, kernels and Parquet writer leave the interpreter's lock).
     writer = _rows_writer(rows_path)
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="charts-read") as pool:
-            coming = pool.submit(next_block)  # the next block is read and parsed meanwhile
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="charts-read") as reading,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="charts-write") as writing,
+        ):
+            coming, written = reading.submit(next_block), None
             while (block := coming.result()) is not None:
-                coming = pool.submit(next_block)
+                coming = reading.submit(next_block)
                 checked = _check(block, source_file)
-                writer.write_table(checked.table)
+                if written is not None:
+                    written.result()
+                written = writing.submit(writer.write_table, checked.table)
                 rejects.add(checked.rejected)
                 repeats.add(checked.chart_day, checked.rank)
                 _add(totals, block, checked)
+            if written is not None:
+                written.result()
     finally:
         writer.close()
     if repeats.possible:
