@@ -254,12 +254,33 @@ def ingest_many(
         context = zone.context(path, landed.last_modified)
         common = {"version": version, "landed_etag": landed.etag, "listener": context.listener}
         todo.append(_Pending(path, data, context, common, previous))
-    if not todo and not streamed:
-        return out
+    reads = read = data = None  # the read bytes live in todo only, released below
+    failures: list[str] = []
+    first_error: BaseException | None = None
+    if todo:
+        failures, first_error = _ingest_read(store, zone, todo, batch, out)
+        todo.clear()  # before a streamed file is read
+    for path, item in streamed:
+        info, error = _ingest_streamed(store, zone, path, item, reprocess=reprocess)
+        out[path] = info
+        if error is not None:
+            failures.append(f"{zone.landing_prefix}{path}: {info['reason']}")
+            first_error = error
+    if failures:
+        raise LandingParseError(failures, out) from first_error
+    return out
 
-    if not todo:
-        results = []
-    elif zone.parse_many is not None:
+
+def _ingest_read(
+    store: LakeStore,
+    zone: LandingZone,
+    todo: Sequence[_Pending],
+    batch: str | None,
+    out: dict[str, dict[str, Any]],
+) -> tuple[list[str], BaseException | None]:
+    """Parse the objects read whole and write their outputs (their outcomes into ``out``);
+    (the parser's failures, the last exception)."""
+    if zone.parse_many is not None:
         results = zone.parse_many([(p.data, p.context) for p in todo])
     else:
         results = [_parse_one(zone, p.data, p.context) for p in todo]
@@ -320,15 +341,7 @@ def ingest_many(
     for ((pending, _), _), info in zip(pairs, _in_threads(store, finish, pairs), strict=True):
         out[pending.key] = info
     _drop_unreferenced_chunks(store, zone, [p.previous for p, _ in accepted])
-    for path, item in streamed:
-        info, error = _ingest_streamed(store, zone, path, item, reprocess=reprocess)
-        out[path] = info
-        if error is not None:
-            failures.append(f"{zone.landing_prefix}{path}: {info['reason']}")
-            first_error = error
-    if failures:
-        raise LandingParseError(failures, out) from first_error
-    return out
+    return failures, first_error
 
 
 class _HashingReader(io.RawIOBase):
