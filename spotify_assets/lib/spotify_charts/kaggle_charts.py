@@ -39,9 +39,11 @@ Reading
 -------
 The file is cut into blocks of about :data:`BLOCK_BYTES` at line ends. Arrow's C++ CSV reader
 parses a block (on every core) while the previous one is checked, by vectorised Arrow kernels,
-and written to Parquet. A block whose rows are not one per line (a blank line, a row with
-another field count, a line break in a name, bytes that are not UTF-8) is read again line by
-line in Python, to know each row's line. Memory holds a few blocks, whatever the file's size.
+and the one before is written to Parquet. A row's line is its block's first line plus its
+place (blank lines, which Arrow skips, found by a vectorised scan); a block whose rows are
+not one per line otherwise (a row with another field count, a line break in a name, bytes that
+are not UTF-8) is read again line by line in Python. Memory holds a few blocks, whatever the
+file's size.
 
 Repeated ranks are found without keeping the keys: rows come chart by chart, ranks rising
 (each chart-day is one run), so a run of a chart-day seen before needs a look only when its
@@ -94,8 +96,8 @@ _MAX_RECORD_LINES = 20
 _EXCERPT_CHARS = 300
 _URL_PREFIX = "https://open.spotify.com/track/"
 _ID_AT, _URL_LENGTH = len(_URL_PREFIX), len(_URL_PREFIX) + 22
-#: Chart-days (region, chart, day) fit in a 64-bit key with the rank: day offset so that
-#: any year from 1 to 9999 is positive.
+#: A chart-day (region, chart, day) as one int64: region and chart above 24 bits of day, the
+#: day offset so that any year from 1 to 9999 is positive.
 _DAY_OFFSET = 2**23
 
 
