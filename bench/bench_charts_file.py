@@ -14,8 +14,8 @@ about 137 bytes a row. Then, alternately (reference, ours, reference, ours...):
 - ours: the charts zone's ingest of the landed file (``lib.landing.ingest_many``: the file
   streamed through the checks into Parquet, rejected rows, manifest), the ``raw/chart_files``
   step without Dagster;
-- and ``core.chart_entries`` built from it into a warehouse file (``build_chart_entries``),
-  the ``core/chart_entries`` step, once at the end.
+- and ``core.chart_entries`` built from it into a warehouse file (``build_chart_entries``,
+  DuckDB with the warehouse's memory limit), the ``core/chart_entries`` step, once at the end.
 
 Each line gives wall and CPU seconds of the work (the interpreter's start and imports left out
 on both sides; pandas is imported first in ours, as in a Dagster process), the process's peak
@@ -128,6 +128,7 @@ def child_build(lake: Path) -> dict:
     from spotify_assets.lib.landing import processed_files
     from spotify_assets.lib.spotify_charts.chart_entries import build_chart_entries
     from spotify_assets.lib.spotify_charts.chart_zone import CHARTS_ZONE
+    from spotify_assets.settings import load_settings
 
     database = lake.parent / "warehouse.duckdb"
     for stale in lake.parent.glob("warehouse.duckdb*"):
@@ -135,7 +136,9 @@ def child_build(lake: Path) -> dict:
     t0, c0 = time.perf_counter(), _cpu()
     with tempfile.TemporaryDirectory(dir=lake.parent) as work:
         files = processed_files(LocalLakeStore(lake), CHARTS_ZONE, Path(work))
-        conn = duckdb.connect(str(database))
+        # The warehouse's memory limit, as the platform connects (SPOTIFY_DUCKDB_MEMORY_LIMIT).
+        limit = load_settings().duckdb_memory_limit
+        conn = duckdb.connect(str(database), config={"memory_limit": limit})
         rows = build_chart_entries(conn, files)
         conn.close()
     return {"wall": time.perf_counter() - t0, "cpu": _cpu() - c0, "rows": int(rows)}
