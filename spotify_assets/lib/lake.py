@@ -17,7 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
+
+#: Bytes a streamed copy moves at a time.
+_CHUNK = 8 * 2**20
 
 #: What a lake object is: a regular file (or an S3 object), or, in a local folder, a symbolic
 #: link or a special file (a FIFO, a device, a socket), which are listed but never read.
@@ -48,6 +51,8 @@ class LakeStore(Protocol):
     def put_bytes(self, key: str, data: bytes) -> None: ...
     def put_file(self, key: str, path: Path) -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
+    def get_head(self, key: str, size: int) -> bytes: ...
+    def get_file(self, key: str, path: Path) -> None: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[LakeObject]: ...
     def info(self, key: str) -> LakeObject | None: ...
@@ -76,6 +81,12 @@ def _read_regular(path: Path) -> bytes:
     """The bytes of a regular file, never following a symbolic link and never blocking on a
     FIFO or a device (a link to ``/dev/zero`` would grow memory until the process dies, a FIFO
     would hang the run)."""
+    with _open_regular(path) as handle:
+        return handle.read()
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """A regular file opened for reading, with :func:`_read_regular`'s guarantees."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags)
@@ -83,11 +94,12 @@ def _read_regular(path: Path) -> bytes:
         if path.is_symlink():
             raise LakeError(f"{path} is a symbolic link: links are not followed") from exc
         raise
-    with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if not stat_module.S_ISREG(mode):
-            raise LakeError(f"{path} is not a regular file ({_kind_name(mode)}): not read")
-        return handle.read()
+    handle = os.fdopen(fd, "rb")
+    mode = os.fstat(fd).st_mode
+    if not stat_module.S_ISREG(mode):
+        handle.close()
+        raise LakeError(f"{path} is not a regular file ({_kind_name(mode)}): not read")
+    return handle
 
 
 def _kind_name(mode: int) -> str:
@@ -154,6 +166,24 @@ class LocalLakeStore:
             return _read_regular(self.path(key))
         except FileNotFoundError as exc:
             raise LakeError(f"no object {key!r} in the lake at {self.root}") from exc
+
+    def open(self, key: str) -> BinaryIO:
+        """The object as a file to read as it streams (a regular file only: links and special
+        files are refused as :meth:`get_bytes` refuses them)."""
+        try:
+            return _open_regular(self.path(key))
+        except FileNotFoundError as exc:
+            raise LakeError(f"no object {key!r} in the lake at {self.root}") from exc
+
+    def get_head(self, key: str, size: int) -> bytes:
+        """The first ``size`` bytes of an object (fewer if it is shorter)."""
+        with self.open(key) as handle:
+            return handle.read(size)
+
+    def get_file(self, key: str, path: Path) -> None:
+        """Copy an object to a local file, a chunk at a time (never whole in memory)."""
+        with self.open(key) as src, open(path, "wb") as dst:
+            shutil.copyfileobj(src, dst, _CHUNK)
 
     def exists(self, key: str) -> bool:
         path = self.path(key)
@@ -288,6 +318,31 @@ class S3LakeStore:
             return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
         except self.client.exceptions.NoSuchKey as exc:
             raise LakeError(f"no object {self.uri(key)}") from exc
+        except Exception as exc:
+            raise LakeError(f"could not read {self.uri(key)}: {exc}") from exc
+
+    def get_head(self, key: str, size: int) -> bytes:
+        """The first ``size`` bytes of an object (a ranged GET; fewer if it is shorter)."""
+        try:
+            return self.client.get_object(
+                Bucket=self.bucket, Key=self._full(key), Range=f"bytes=0-{max(size, 1) - 1}"
+            )["Body"].read()
+        except self.client.exceptions.NoSuchKey as exc:
+            raise LakeError(f"no object {self.uri(key)}") from exc
+        except Exception as exc:
+            raise LakeError(f"could not read {self.uri(key)}: {exc}") from exc
+
+    def get_file(self, key: str, path: Path) -> None:
+        """Download an object to a local file, a chunk at a time (never whole in memory)."""
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"]
+            with open(path, "wb") as dst:
+                for chunk in body.iter_chunks(_CHUNK):
+                    dst.write(chunk)
+        except self.client.exceptions.NoSuchKey as exc:
+            raise LakeError(f"no object {self.uri(key)}") from exc
+        except OSError:
+            raise
         except Exception as exc:
             raise LakeError(f"could not read {self.uri(key)}: {exc}") from exc
 

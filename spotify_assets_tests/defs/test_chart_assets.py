@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -120,3 +121,63 @@ def test_a_relanded_changed_chart_replaces_its_rows(tmp_path):
     zone.ingest_and_build()
     after = zone.query("select sum(streams) from core.chart_entries")[0][0]
     assert after == before + 1
+
+
+KAGGLE = FIXTURES / "kaggle"
+DAILY = "regional-global-daily-2017-01-01.csv"
+DAILY_DATA = b"""Position,"Track Name",Artist,Streams,URL
+1,Starboy,"The Weeknd, Daft Punk",3135625,https://open.spotify.com/track/5aAx2yezTd8zXrkmtKl66Z
+2,Closer,"The Chainsmokers, Halsey",3015525,https://open.spotify.com/track/7BKLCZ1jbUBVqRi2FVlTVw
+"""
+
+
+def test_the_kaggle_file_lands_into_chart_entries_as_pandas_reads_it(tmp_path):
+    """The Kaggle all-in-one file and a pandas re-save of a per-year split, under any names,
+    through the sensor and runs: core.chart_entries holds what an independent reading gives;
+    a day also landed later as a spotifycharts.com file counts once, from that file."""
+    import os
+
+    from spotify_assets_tests.support.charts import independent
+
+    zone = Zone(tmp_path)
+    zone.land("dhruvildave/charts.csv", (KAGGLE / "charts.csv").read_bytes())
+    zone.land("splits/2017 (re-saved).csv", (KAGGLE / "charts_2017.csv").read_bytes())
+    zone.land(DAILY, DAILY_DATA)
+    landed = tmp_path / "lake" / "landing" / "charts"
+    for kaggle in (landed / "dhruvildave" / "charts.csv", landed / "splits"):
+        earlier = (landed / DAILY).stat().st_mtime - 60
+        for path in [kaggle, *kaggle.glob("*")]:
+            os.utime(path, (earlier, earlier))  # landed before the per-day file
+    built = zone.ingest_and_build()
+    assert built.success
+
+    want = {}
+    bad = {}
+    for name, fixture in (
+        ("dhruvildave/charts.csv", "charts.csv"),
+        ("splits/2017 (re-saved).csv", "charts_2017.csv"),
+    ):
+        rows, bad[name] = independent(KAGGLE / fixture)
+        for row in rows:
+            want[(row[0], row[1], row[2], row[4])] = (*row[5:9], name)
+    # The per-day file's two ranks replace the Kaggle file's.
+    want[("global", "regional-daily", date(2017, 1, 1), 1)] = (
+        "5aAx2yezTd8zXrkmtKl66Z", "Starboy", "The Weeknd, Daft Punk", 3135625, DAILY,
+    )  # fmt: skip
+    want[("global", "regional-daily", date(2017, 1, 1), 2)] = (
+        "7BKLCZ1jbUBVqRi2FVlTVw", "Closer", "The Chainsmokers, Halsey", 3015525, DAILY,
+    )  # fmt: skip
+    got = {
+        (r, c, p, k): (t, n, a, s, f)
+        for r, c, p, e, k, t, n, a, s, f in zone.query(
+            "select region, chart, period_start, period_end, rank, track_id, track_name, "
+            "artist_names, streams, source_file from core.chart_entries"
+        )
+    }
+    assert got == want
+    rejected = zone.query(
+        "select source_file, record_index from core.rejected_chart_rows order by 1, 2"
+    )
+    assert rejected == [("dhruvildave/charts.csv", line) for line in bad["dhruvildave/charts.csv"]]
+    statuses = {r["key"]: r["status"] for r in inventory(zone.lake.store(), CHARTS.zone)}
+    assert set(statuses.values()) == {"accepted"} and len(statuses) == 3

@@ -40,6 +40,13 @@ def test_bench_charts_runs_on_a_few_files():
     assert "ratio ours/reference" in out and "ROW COUNTS DIFFER" not in out
 
 
+def test_bench_charts_file_runs_on_a_small_file(tmp_path):
+    out = run("bench/bench_charts_file.py", "--rows", "3000", "--rounds", "1", "--dir",
+              str(tmp_path))  # fmt: skip
+    assert "round 1: ratio ours/reference" in out and "ROW COUNTS DIFFER" not in out
+    assert "core.chart_entries from it" in out and list(tmp_path.iterdir()) == []
+
+
 def test_bench_model_runs_on_the_tiny_world():
     out = run("bench/bench_model.py", "--world", "tiny")
     assert "world warehouse" in out and "model_version" in out

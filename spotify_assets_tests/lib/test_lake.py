@@ -27,6 +27,34 @@ def test_put_get_list_delete_same_on_every_store(store):
     assert [o.key for o in store.list("raw/")] == ["raw/a/2.json", "raw/b.json"]
 
 
+def test_an_object_read_as_it_streams_is_the_same_bytes_on_every_store(store, tmp_path):
+    data = bytes(range(256)) * 40_000  # 10 MB: more than one chunk of a copy
+    store.put_bytes("landing/big.csv", data)
+    assert store.get_head("landing/big.csv", 1000) == data[:1000]
+    assert store.get_head("landing/big.csv", len(data) + 5) == data
+    store.get_file("landing/big.csv", tmp_path / "copy")
+    assert (tmp_path / "copy").read_bytes() == data
+    with pytest.raises(LakeError, match="nope.csv"):
+        store.get_file("landing/nope.csv", tmp_path / "none")
+    with pytest.raises(LakeError, match="nope.csv"):
+        store.get_head("landing/nope.csv", 10)
+
+
+def test_a_local_link_or_fifo_is_never_opened_as_a_stream(tmp_path):
+    import os
+
+    store = LocalLakeStore(tmp_path / "lake")
+    store.put_bytes("landing/real.csv", b"a,b\n")
+    (tmp_path / "lake" / "landing" / "link.csv").symlink_to(tmp_path / "lake/landing/real.csv")
+    os.mkfifo(tmp_path / "lake" / "landing" / "fifo.csv")
+    with pytest.raises(LakeError, match="symbolic link"):
+        store.open("landing/link.csv")
+    with pytest.raises(LakeError, match="FIFO"):
+        store.get_head("landing/fifo.csv", 10)
+    with store.open("landing/real.csv") as handle:
+        assert handle.read() == b"a,b\n"
+
+
 def test_rewrite_changes_etag(store):
     store.put_bytes("landing/x.json", b"[1]")
     before = store.list("landing/")[0].etag

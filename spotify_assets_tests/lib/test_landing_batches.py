@@ -6,6 +6,8 @@ folder and on S3 (moto)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import duckdb
 import pyarrow as pa
 import pytest
@@ -17,11 +19,15 @@ from spotify_assets.lib.landing import (
     LandingZone,
     ParsedFile,
     RejectedRecord,
+    StreamedFile,
     build_rejected_records,
+    content_id,
     ingest_many,
     inventory,
     processed_files,
     processed_rows,
+    read_manifest,
+    rejected_records_table,
 )
 
 
@@ -161,3 +167,105 @@ def test_a_file_too_large_to_read_whole_stays_with_its_reason_and_is_not_asked_a
     # Its manifest records the landed object: the sensor does not ask for it again.
     found = scan(store, small, ZoneCursor(), now=datetime.now(UTC), settle_s=0)
     assert [f.path for f in found.to_run] == []
+
+
+# -------------------------------------------------------------------- a format that streams
+
+
+REWRITES: list = []  # what the parser does when it reads ``rewrite`` (rewrite its file)
+
+
+def stream_parser(head: bytes, context):
+    """Files starting ``streamed``: numbers read a line at a time into a Parquet of their own
+    (``crash`` in them: a parser bug; ``bad``: an unreadable file)."""
+    if not head.startswith(b"streamed\n"):
+        return None
+
+    def parse(stream, workdir):
+        import io
+
+        import pyarrow.parquet as pq
+
+        text = io.TextIOWrapper(stream, "utf-8")
+        next(text)
+        values, rejected = [], []
+        for line, raw in enumerate(text, start=2):
+            raw = raw.strip()
+            if raw == "rewrite":
+                while REWRITES:
+                    REWRITES.pop()()
+                continue
+            if raw in ("crash", "bad"):
+                raise RuntimeError("parser bug") if raw == "crash" else BadFile("a bad line")
+            if raw.isdigit():
+                values.append(int(raw))
+            else:
+                rejected.append(RejectedRecord(line, f"{raw!r} is not a number", raw))
+        rows = workdir / "rows.parquet"
+        pq.write_table(pa.table({"n": values, "source_file": [context.path] * len(values)}), rows)
+        rejects = None
+        if rejected:
+            rejects = workdir / "rejects.parquet"
+            pq.write_table(rejected_records_table(context.path, rejected), rejects)
+        info = {"records": len(values) + len(rejected), "accepted": len(values)}
+        return StreamedFile(rows, rejects, {**info, "rejected": len(rejected)})
+
+    return parse
+
+
+STREAMING = replace(ZONE, stream=stream_parser, max_bytes=64)
+
+
+def test_a_format_that_streams_lands_whatever_its_size_and_is_never_read_whole(
+    store, tmp_path, monkeypatch
+):
+    big = "streamed\n" + "".join(f"{i}\n" for i in range(1000)) + "x\n"
+    land(store, big=big, small="n\n1\n", other="n\n" + "12345\n" * 20)
+    get_bytes = store.get_bytes
+    monkeypatch.setattr(
+        store, "get_bytes", lambda k: pytest.fail(k) if k.endswith("big.txt") else get_bytes(k)
+    )
+    infos = ingest_many(store, STREAMING, ["big.txt", "small.txt", "other.txt"])
+    assert infos["big.txt"]["status"] == "accepted"
+    assert (infos["big.txt"]["accepted"], infos["big.txt"]["rejected"]) == (1000, 1)
+    assert infos["big.txt"]["version"] == content_id(big.encode())
+    assert infos["big.txt"]["parquet"] == "processed/numbers/big.txt.parquet"
+    assert infos["small.txt"]["status"] == "accepted"  # read whole, in a chunk
+    assert infos["other.txt"]["status"] == "not_ingested"  # too big, does not stream
+    assert current(store, tmp_path)["big.txt"] == list(range(1000))
+    monkeypatch.setattr(store, "get_bytes", get_bytes)
+    statuses = {r["key"].rsplit("/", 1)[-1]: r["status"] for r in inventory(store, STREAMING)}
+    assert statuses == {"big.txt": "accepted", "small.txt": "accepted", "other.txt": "not_ingested"}
+    conn = duckdb.connect()
+    build_rejected_records(conn, "t.r", processed_files(store, STREAMING, tmp_path / "r"))
+    assert conn.execute("select source_file, record_index from t.r").fetchall() == [
+        ("big.txt", 1002)
+    ]
+    # Landed again as it was: not read again; changed: its rows replaced.
+    assert ingest_many(store, STREAMING, ["big.txt"])["big.txt"].get("unchanged")
+    land(store, big="streamed\n7\n" + "8\n" * 100)
+    assert ingest_many(store, STREAMING, ["big.txt"])["big.txt"]["accepted"] == 101
+    assert current(store, tmp_path)["big.txt"] == [7] + [8] * 100
+
+
+def test_a_streamed_file_that_is_bad_crashes_or_changes_loses_nothing(store):
+    pad = "".join(f"{i}\n" for i in range(100))
+    land(store, bad="streamed\n" + pad + "bad\n", boom="streamed\n" + pad + "crash\n")
+    with pytest.raises(LandingParseError, match="boom.txt: RuntimeError: parser bug"):
+        ingest_many(store, STREAMING, ["bad.txt", "boom.txt"])
+    statuses = {r["key"].rsplit("/", 1)[-1]: r for r in inventory(store, STREAMING)}
+    assert (statuses["bad.txt"]["status"], statuses["bad.txt"]["reason"]) == (
+        "rejected",
+        "a bad line",
+    )
+    assert statuses["boom.txt"]["status"] == "failed"
+    # The version is of the whole file, though the parser stopped early.
+    manifest = read_manifest(store, STREAMING, "bad.txt")
+    assert manifest["version"] == content_id(("streamed\n" + pad + "bad\n").encode())
+    # A file rewritten while the parser reads it: left for a later run, no rows written.
+    land(store, moving="streamed\n" + pad + "rewrite\n")
+    REWRITES.append(lambda: land(store, moving="streamed\n1\n2\n"))
+    result = ingest_many(store, STREAMING, ["moving.txt"])["moving.txt"]
+    assert result["status"] == "changed" and "taken again" in result["reason"]
+    assert read_manifest(store, STREAMING, "moving.txt") == {}
+    assert ingest_many(store, STREAMING, ["moving.txt"])["moving.txt"]["accepted"] == 2

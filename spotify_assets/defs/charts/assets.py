@@ -3,7 +3,7 @@
 
 Lineage::
 
-    landing/charts/**/*.csv  (the charts sensor watches it)
+    landing/charts/**/*.csv  (the charts sensor watches it; Kaggle's charts.csv streams)
       -> raw/chart_files     (a batch of files per partition; Parquet in processed/charts/)
       -> core/chart_entries  (DuckDB over the Parquet; the same chart landed twice: the newest
                               file's rows)

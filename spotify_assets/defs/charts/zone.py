@@ -1,6 +1,6 @@
 """The charts landing zone, declared: the chart CSVs people download from charts.spotify.com
-(and spotifycharts.com before 2022), dropped into ``landing/charts/`` (parser:
-``spotify_assets.lib.spotify_charts.chart_zone``)."""
+(and spotifycharts.com before 2022), and Kaggle's all-in-one ``charts.csv``, dropped into
+``landing/charts/`` (parser: ``spotify_assets.lib.spotify_charts.chart_zone``)."""
 
 import dagster as dg
 
@@ -16,8 +16,9 @@ CHARTS = landing_zone_defs(
     group="charts",
     description=(
         "Landed chart CSVs, a batch per partition (charts.spotify.com or spotifycharts.com, "
-        "daily or weekly, any region; region, chart and period from the file name), as Parquet "
-        "in the lake's processed area; bad rows kept aside with file, line and reason."
+        "daily or weekly, any region; region, chart and period from the file name; or Kaggle's "
+        "all-in-one charts.csv, read as it streams, region, chart and day in its rows), as "
+        "Parquet in the lake's processed area; bad rows kept aside with file, line and reason."
     ),
     kinds={"csv", "parquet", "s3"},
     # Chart files arrive daily at most: a look a minute (the listening history's: every 10 s).

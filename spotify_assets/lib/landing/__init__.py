@@ -13,13 +13,14 @@ Every regular file in a zone (but hidden and partial files: ``.name``, ``*.tmp``
 ``*.crdownload``) is taken once it has stopped changing, keyed by its path below
 ``landing/<zone>/``. The zone's parser decides what it is: rows (``ParsedFile``), not this
 zone's data (``NotIngested``: listed with the reason) or unreadable (``BadFile``: listed as
-rejected with the reason). Nothing is ever moved or deleted from the landing folder: a file
-still being copied in that was read half-written is taken again when it changes. Symbolic
-links, FIFOs and devices are listed as not ingested and never followed or opened. So every
-landed object ends in exactly one of: accepted, held (accepted, but failing a blocking check
-of the zone: its rows stay out of the core tables until it is fixed or removed), not ingested
-(why), rejected (why), failed (the parser crashed) or pending (landed, not taken yet), and
-:func:`inventory` lists them all.
+rejected with the reason). A zone may also read a format as it streams (``stream``: a
+3.5 GB chart file), never holding the file whole. Nothing is ever moved or deleted from the
+landing folder: a file still being copied in that was read half-written is taken again when
+it changes. Symbolic links, FIFOs and devices are listed as not ingested and never followed or
+opened. So every landed object ends in exactly one of: accepted, held (accepted, but failing a
+blocking check of the zone: its rows stay out of the core tables until it is fixed or removed),
+not ingested (why), rejected (why), failed (the parser crashed) or pending (landed, not taken
+yet), and :func:`inventory` lists them all.
 
 Files are taken in **batches**: a sensor tick writes the list of files (with the etag it saw)
 that one ingest run takes, and the run ingests those whose etag is still the one seen. A run
@@ -46,6 +47,7 @@ from spotify_assets.lib.landing.ingest import (
     content_id,
     ingest,
     ingest_many,
+    landed_content_id,
     read_manifest,
     rejected_records_table,
 )
@@ -80,6 +82,8 @@ from spotify_assets.lib.landing.zone import (
     NotIngested,
     ParsedFile,
     RejectedRecord,
+    StreamedFile,
+    StreamParser,
     parse_rate_check,
 )
 
@@ -98,6 +102,8 @@ __all__ = [
     "ProcessedFile",
     "RejectedRecord",
     "ScanResult",
+    "StreamParser",
+    "StreamedFile",
     "ZoneCursor",
     "build_rejected_records",
     "classify",
@@ -107,6 +113,7 @@ __all__ = [
     "ingest",
     "ingest_many",
     "inventory",
+    "landed_content_id",
     "is_partial",
     "new_batch_id",
     "parse_rate_check",

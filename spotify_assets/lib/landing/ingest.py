@@ -1,15 +1,22 @@
 """Ingesting landed objects: read, parse (one by one or a chunk at a time), write the rows,
 rejected records and a manifest per object into the processed outputs. Nothing is moved or
-deleted from the landing folder."""
+deleted from the landing folder.
+
+A file in a format that streams (the zone's ``stream`` says so from its first bytes) is never
+read whole: it is parsed as it is read, from the lake's folder or from a local copy of the
+S3 object made a chunk at a time, and its content version is hashed on the way."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -21,8 +28,16 @@ from spotify_assets.lib.landing.zone import (
     NotIngested,
     ParsedFile,
     RejectedRecord,
+    StreamedFile,
+    StreamParser,
     _default_write,
 )
+
+#: A file of a zone with ``stream`` up to this size is read whole at once (one request) and
+#: its format told from those bytes; a bigger one has its head read first, so that a file
+#: in a format that streams is never read whole.
+READ_WHOLE_UP_TO = 8 * 2**20
+_CHUNK = 8 * 2**20
 
 #: Threads for reading and writing many small objects in a bucket, where each request waits
 #: on the network (on a local disk threads only add Python work: measured slower).
@@ -31,6 +46,15 @@ _S3_THREADS = 8
 
 def content_id(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:24]
+
+
+def landed_content_id(store: LakeStore, key: str) -> str:
+    """:func:`content_id` of a landed object, read a chunk at a time from a local lake (a
+    landed file may be gigabytes; the sensor asks when a local file was touched)."""
+    if isinstance(store, LocalLakeStore):
+        with store.open(key) as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()[:24]
+    return content_id(store.get_bytes(key))
 
 
 def read_manifest(store: LakeStore, zone: LandingZone, path: str) -> dict[str, Any]:
@@ -110,13 +134,25 @@ def _not_read(
     return info
 
 
+@dataclass
+class _ToStream:
+    """A landed object whose format streams: parsed as it is read, by ``parser``."""
+
+    landed: LakeObject
+    parser: StreamParser
+    data: bytes | None  # its bytes, when it was small enough to be read whole at once
+    previous: dict[str, Any]
+
+
 def _read_landed(
     store: LakeStore, zone: LandingZone, path: str, expected_etag: str | None
-) -> tuple[bytes, str, LakeObject, dict[str, Any]] | dict[str, Any]:
-    """(bytes, content version, the landed object, its previous manifest), or the outcome of
+) -> tuple[bytes, str, LakeObject, dict[str, Any]] | _ToStream | dict[str, Any]:
+    """(bytes, content version, the landed object, its previous manifest), an object to
+    parse as it streams (:class:`_ToStream`, not read yet unless small), or the outcome of
     an object that is not read: missing, changed since the sensor saw it (still being
     written: taken again once it settles), not a regular file, or larger than the zone reads
-    at once (it stays, with the reason, and is not read into memory)."""
+    at once in a format that does not stream (it stays, with the reason, and is not read
+    into memory)."""
     key = zone.landing_prefix + path
     landed = store.info(key)
     if landed is None:
@@ -129,6 +165,17 @@ def _read_landed(
         }
     if landed.kind != REGULAR:
         return _not_read(store, zone, path, landed, not_regular_reason(landed))
+    context = zone.context(path, landed.last_modified)
+    if zone.stream is not None and landed.size > min(zone.max_bytes, READ_WHOLE_UP_TO):
+        try:
+            head = store.get_head(key, zone.head_bytes)
+        except LakeError as exc:
+            if store.info(key) is None:
+                return {"status": "missing", "reason": "removed while being read"}
+            return _not_read(store, zone, path, landed, f"cannot be read: {exc}")
+        parser = zone.stream(head, context)
+        if parser is not None:
+            return _ToStream(landed, parser, None, read_manifest(store, zone, path))
     if landed.size > zone.max_bytes:
         return _not_read(
             store,
@@ -147,6 +194,10 @@ def _read_landed(
         return _not_read(store, zone, path, landed, f"cannot be read: {exc}")
     if expected_etag is not None and len(data) != landed.size:
         return {"status": "changed", "reason": "changed while being read: taken again later"}
+    if zone.stream is not None:
+        parser = zone.stream(data[: zone.head_bytes], context)
+        if parser is not None:
+            return _ToStream(landed, parser, data, read_manifest(store, zone, path))
     return data, content_id(data), landed, read_manifest(store, zone, path)
 
 
@@ -177,14 +228,21 @@ def ingest_many(
     The object itself is never moved. Bytes processed already are not parsed again unless
     ``reprocess``. A zone with ``parse_many`` parses the objects together; a zone with
     ``rows_per_chunk`` writes one rows Parquet (and one of rejected records) for all of them,
-    named after ``batch``, which each manifest names."""
+    named after ``batch``, which each manifest names. An object whose format streams (the
+    zone's ``stream``) is parsed alone, as it is read, into Parquet files of its own; its
+    bytes are not compared before (it is not read again when its etag is the one its
+    manifest records)."""
     out: dict[str, dict[str, Any]] = {}
     todo: list[_Pending] = []
+    streamed: list[tuple[str, _ToStream]] = []
     etags = expected_etags or {}
     reads = _in_threads(store, lambda p: _read_landed(store, zone, p, etags.get(p)), paths)
     for path, read in zip(paths, reads, strict=True):
         if isinstance(read, dict):  # not read
             out[path] = read
+            continue
+        if isinstance(read, _ToStream):  # parsed as it is read, one at a time, below
+            streamed.append((path, read))
             continue
         data, version, landed, previous = read
         if previous.get("version") == version and not reprocess:
@@ -196,9 +254,32 @@ def ingest_many(
         context = zone.context(path, landed.last_modified)
         common = {"version": version, "landed_etag": landed.etag, "listener": context.listener}
         todo.append(_Pending(path, data, context, common, previous))
-    if not todo:
-        return out
+    reads = read = data = None  # the read bytes live in todo only, released below
+    failures: list[str] = []
+    first_error: BaseException | None = None
+    if todo:
+        failures, first_error = _ingest_read(store, zone, todo, batch, out)
+        todo.clear()  # before a streamed file is read
+    for path, item in streamed:
+        info, error = _ingest_streamed(store, zone, path, item, reprocess=reprocess)
+        out[path] = info
+        if error is not None:
+            failures.append(f"{zone.landing_prefix}{path}: {info['reason']}")
+            first_error = error
+    if failures:
+        raise LandingParseError(failures, out) from first_error
+    return out
 
+
+def _ingest_read(
+    store: LakeStore,
+    zone: LandingZone,
+    todo: Sequence[_Pending],
+    batch: str | None,
+    out: dict[str, dict[str, Any]],
+) -> tuple[list[str], BaseException | None]:
+    """Parse the objects read whole and write their outputs (their outcomes into ``out``);
+    (the parser's failures, the last exception)."""
     if zone.parse_many is not None:
         results = zone.parse_many([(p.data, p.context) for p in todo])
     else:
@@ -260,9 +341,143 @@ def ingest_many(
     for ((pending, _), _), info in zip(pairs, _in_threads(store, finish, pairs), strict=True):
         out[pending.key] = info
     _drop_unreferenced_chunks(store, zone, [p.previous for p, _ in accepted])
-    if failures:
-        raise LandingParseError(failures, out) from first_error
-    return out
+    return failures, first_error
+
+
+class _HashingReader(io.RawIOBase):
+    """A binary stream that hashes what is read through it: the content version of an
+    object that is never held whole."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self._raw = raw
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._raw.read(-1 if size is None else size)
+        self._hash.update(data)  # releases the GIL: hashing overlaps the parser's threads
+        self.size += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def drain(self) -> None:
+        """Read (and hash) what the parser left unread."""
+        while self.read(_CHUNK):
+            pass
+
+    def version(self) -> str:
+        return self._hash.hexdigest()[:24]  # as content_id of the same bytes
+
+
+@contextmanager
+def _landed_stream(
+    store: LakeStore, key: str, data: bytes | None, work: Path
+) -> Iterator[BinaryIO]:
+    """The landed object as a binary stream: its bytes when read already, the file itself in
+    a local lake, else a local copy of the S3 object made a chunk at a time."""
+    if data is not None:
+        yield io.BytesIO(data)
+    elif isinstance(store, LocalLakeStore):
+        with store.open(key) as handle:
+            yield handle
+    else:
+        copy = work / "landed.download"
+        store.get_file(key, copy)
+        try:
+            with open(copy, "rb") as handle:
+                yield handle
+        finally:
+            copy.unlink(missing_ok=True)
+
+
+def _ingest_streamed(
+    store: LakeStore, zone: LandingZone, path: str, item: _ToStream, *, reprocess: bool
+) -> tuple[dict[str, Any], BaseException | None]:
+    """Parse one object as it streams and write its outputs: (its outcome, the parser's
+    exception when it crashed). Its rows and rejected records are Parquet files of its own
+    (never a chunk's), copied into the lake from the work folder."""
+    landed, previous = item.landed, item.previous
+    key, manifest_key = zone.landing_prefix + path, zone.manifest_key(path)
+    if not reprocess and previous.get("version"):
+        same = (
+            previous["version"] == content_id(item.data)
+            if item.data is not None
+            else previous.get("landed_etag") == landed.etag  # not read again to know
+        )
+        if same:
+            if previous.get("landed_etag") != landed.etag:  # touched, or re-uploaded as it was
+                previous["landed_etag"] = landed.etag
+                store.put_bytes(manifest_key, _dumps(previous))
+            return {**previous, "unchanged": True}, None
+    context = zone.context(path, landed.last_modified)
+    with tempfile.TemporaryDirectory(prefix=f"{zone.name}-stream-") as tmp:
+        work = Path(tmp)
+        try:
+            with _landed_stream(store, key, item.data, work) as raw:
+                reader = _HashingReader(raw)
+                try:
+                    result: StreamedFile | Exception = item.parser(reader, work)
+                except Exception as exc:  # noqa: BLE001 - told apart below, as for parse
+                    result = exc
+                reader.drain()
+        except LakeError as exc:
+            if store.info(key) is None:
+                return {"status": "missing", "reason": "removed while being read"}, None
+            return _not_read(store, zone, path, landed, f"cannot be read: {exc}"), None
+        now = store.info(key)
+        if now is None:
+            return {"status": "missing", "reason": "removed while being read"}, None
+        if reader.size != landed.size or now.etag != landed.etag:
+            return {
+                "status": "changed",
+                "reason": "changed while being read: taken again once it stops changing",
+            }, None
+        common = {"version": reader.version(), "landed_etag": landed.etag}
+        common["listener"] = context.listener
+        if isinstance(result, NotIngested | BadFile):
+            status = "not_ingested" if isinstance(result, NotIngested) else "rejected"
+            _clear_processed(store, zone, path, previous)
+            info = {"status": status, "reason": result.reason, **common}
+            store.put_bytes(manifest_key, _dumps(info))
+            _drop_unreferenced_chunks(store, zone, [previous])
+            return info, None
+        if isinstance(result, BaseException):
+            info = {"status": "failed", "reason": f"{type(result).__name__}: {result}", **common}
+            store.put_bytes(manifest_key, _dumps(info))
+            return info, result
+        parquet_key, _, rejects_key = zone.processed_keys(path)
+        store.put_file(parquet_key, result.rows)
+        if result.rejected is not None:
+            store.put_file(rejects_key, result.rejected)
+        else:
+            store.delete(rejects_key)
+    n_accepted = int(result.info.get("accepted") or 0)
+    records = int(result.info.get("records") or n_accepted + int(result.info.get("rejected") or 0))
+    info = {
+        "status": "accepted",
+        "records": records,
+        "accepted": n_accepted,
+        "rejected": records - n_accepted,
+        "parse_rate": round(n_accepted / records, 4) if records else 1.0,
+        **result.info,
+        "not_ingested": [],
+        "parquet": parquet_key,
+        "rejects_parquet": rejects_key if result.rejected is not None else None,
+        **common,
+    }
+    keep = {parquet_key, rejects_key, manifest_key}
+    _clear_processed(store, zone, path, previous, keep=keep)
+    store.put_bytes(manifest_key, _dumps(info))
+    _drop_unreferenced_chunks(store, zone, [previous])
+    return info, None
 
 
 class LandingParseError(RuntimeError):

@@ -96,7 +96,7 @@ def processed_files(
             elif not check or store.exists(key):
                 target = workdir / key
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(store.get_bytes(key))
+                store.get_file(key, target)  # a chunk at a time: a Parquet may be large
                 local[key] = str(target)
             else:
                 local[key] = None

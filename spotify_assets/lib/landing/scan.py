@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from spotify_assets.lib.lake import REGULAR, LakeError, LakeObject, LakeStore
-from spotify_assets.lib.landing.ingest import content_id, read_manifest
+from spotify_assets.lib.landing.ingest import landed_content_id, read_manifest
 from spotify_assets.lib.landing.processed import MANIFEST_SUFFIX
 from spotify_assets.lib.landing.zone import LandingZone
 
@@ -240,8 +240,8 @@ def scan(
             manifest = read_manifest(store, zone, f.path)
             if manifest.get("landed_etag") == f.etag:
                 continue
-            if not store.etag_is_content and manifest.get("version") == content_id(
-                store.get_bytes(f.key)
+            if not store.etag_is_content and manifest.get("version") == landed_content_id(
+                store, f.key
             ):
                 continue  # touched, same bytes
         to_run.append(f)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 
 class NotIngested(ValueError):
@@ -57,6 +58,28 @@ class ParsedFile:
     rejected: list[RejectedRecord] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     not_ingested: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class StreamedFile:
+    """What a streaming parser made of one landed file too big to hold in memory: its rows
+    and its rejected records written as Parquet files in the work folder it was given.
+
+    ``rows``: the accepted rows in the zone's schema (each carrying its ``source_file``);
+    ``rejected``: the records left out, with the columns of
+    :func:`~spotify_assets.lib.landing.ingest.rejected_records_table` (None: none);
+    ``info``: JSON-able figures for the manifest, ``records``, ``accepted`` and ``rejected``
+    among them (the rows are not in memory to be counted)."""
+
+    rows: Path
+    rejected: Path | None
+    info: dict[str, Any]
+
+
+#: A streaming parser of one landed file: it reads the file from the binary stream to its
+#: end (the landing mechanism hashes what it reads: the content version) and writes its
+#: outputs into the work folder. Raises :class:`NotIngested` or :class:`BadFile` as ``parse``.
+StreamParser = Callable[[BinaryIO, Path], StreamedFile]
 
 
 @dataclass(frozen=True)
@@ -114,6 +137,12 @@ class LandingZone:
     plays within it, for example), for those checks. ``schema`` (an Arrow schema, optional) is
     the rows' schema, for a core table built before any file landed.
 
+    ``stream`` is for formats too big to read whole (a 3.5 GB chart file): given the first
+    ``head_bytes`` of a landed file and its context, it returns a :data:`StreamParser` when
+    the file is in such a format (told by content), or None (the file is then read whole and
+    given to ``parse``). A file whose format streams is read from the lake as a stream,
+    whatever its size (``max_bytes`` does not apply); its rows go into a Parquet of its own.
+
     For zones of many small files (a year of charts is 25,000 files of 200 rows):
     ``parse_many`` parses a chunk of objects at once, returning for each a ``ParsedFile`` or
     the exception ``parse`` would have raised, with the same results as ``parse`` one by one;
@@ -139,6 +168,8 @@ class LandingZone:
     rows_per_chunk: bool = False
     files_per_chunk: int = 1
     max_bytes: int = 512 * 2**20  # a landed file is read into memory whole
+    stream: Callable[[bytes, LandedContext], StreamParser | None] | None = None
+    head_bytes: int = 64 * 2**10
 
     @property
     def checks(self) -> tuple[FileCheck, ...]:

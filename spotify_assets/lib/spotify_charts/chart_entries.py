@@ -31,7 +31,10 @@ def build_chart_entries(
     the one of the newest file is kept: newest by ``landed_at`` (landed key -> time, i.e. the
     rows' ``source_file``) where given, else by position in ``files`` (list them oldest
     first); ties go to the larger ``source_file``, so the result never depends on the order
-    DuckDB reads files in.
+    DuckDB reads files in. A file never holds a rank twice (its parser rejects the repeat),
+    so only the charts that several files hold are ranked that way; the others' rows are
+    taken as they are (the Kaggle file's 26 million rows would otherwise all be sorted). The
+    table's rows are in no particular order: sort in the query.
     """
     import pyarrow as pa
 
@@ -55,18 +58,34 @@ def build_chart_entries(
     try:
         with processed_rows(conn, files) as rows:
             conn.execute(
+                f"create or replace temp view _chart_rows as from {rows or '_chart_empty'}"
+            )
+            conn.execute(
                 f"""
 create or replace table core.chart_entries as
+with shared as not materialized (
+    select region, chart, period_start, period_end
+      from (select distinct region, chart, period_start, period_end, source_file
+              from _chart_rows)
+     group by all
+    having count(*) > 1
+)
 select {columns}
-  from {rows or "_chart_empty"} e
+  from _chart_rows e
+  semi join _chart_files f using (source_file)
+  anti join shared s using (region, chart, period_start, period_end)
+union all
+select {columns}
+  from _chart_rows e
+  semi join shared s using (region, chart, period_start, period_end)
   join _chart_files f using (source_file)
   left join _chart_landed l using (source_file)
 qualify row_number() over (
             partition by e.region, e.chart, e.period_start, e.period_end, e.rank
             order by l.landed_at desc nulls last, f.file_order desc, e.source_file desc) = 1
- order by e.region, e.chart, e.period_start, e.rank
 """
             )
+            conn.execute("drop view _chart_rows")
     finally:
         for name in ("_chart_files", "_chart_landed", "_chart_empty"):
             conn.unregister(name)
