@@ -25,6 +25,7 @@ only sees its own group: each hop across groups then waited for another tick and
 """
 
 import time
+import warnings
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -153,7 +154,9 @@ class GatedAutomationConditionSensor(dg.AutomationConditionSensorDefinition):
     an idle tick costs one ``max(id)`` query instead of a whole evaluation (1-2 CPU s)."""
 
     def __init__(self, name: str, **kwargs) -> None:
-        super().__init__(name, use_user_code_server=True, **kwargs)
+        with warnings.catch_warnings():  # the parameter is beta in Dagster 1.13
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            super().__init__(name, use_user_code_server=True, **kwargs)
         gate, evaluate = _Gate(), self._evaluation_fn  # Dagster's own evaluation
 
         def gated(context: dg.SensorEvaluationContext):
