@@ -1,0 +1,148 @@
+"""A step's own DuckDB over the lakehouse: every table of the warehouse schemas as of now, the
+step's outputs as real tables it may update, and a commit of those outputs at the end.
+
+The SQL of the platform runs unchanged: it names ``core.streams`` or ``marts.sessions`` and
+finds them on the connection. Inputs are views pinned to the snapshot current when the session
+opened (scanned in place, never copied); outputs are loaded from their current snapshot (a
+table built incrementally, such as ``core.streams``, starts from what is there). On success
+:meth:`Session.commit` writes each output that exists on the connection as its table's next
+snapshot, through the ``Table`` object loaded at the start (so a concurrent writer's commit is
+never overwritten: :class:`~spotify_assets.lib.lakehouse.tables.CommitConflict`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from spotify_assets.lib.lakehouse.catalog import load_tables, split_name, table_names
+from spotify_assets.lib.lakehouse.tables import CommitConflict, attach, commit
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
+
+
+@dataclass(frozen=True)
+class Committed:
+    """A table's snapshot committed by a step: what readers and publishing name it by."""
+
+    table: str
+    snapshot_id: int
+    metadata_location: str
+
+
+class Session:
+    """A DuckDB connection over the lakehouse with the step's outputs (``conn``)."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        conn: duckdb.DuckDBPyConnection,
+        bases: dict[str, Table | None],
+        inputs: dict[str, Table],
+    ) -> None:
+        self.catalog = catalog
+        self.conn = conn
+        self.bases = bases
+        self.inputs = inputs
+
+    def written(self) -> list[str]:
+        """The outputs that exist on the connection as tables (a step may skip some)."""
+        rows = self.conn.execute(
+            "select schema_name || '.' || table_name from duckdb_tables() "
+            "where not temporary and database_name = current_database()"
+        ).fetchall()
+        present = {name for (name,) in rows}
+        return [name for name in self.bases if name in present]
+
+    def check_unchanged(self, names: Iterable[str]) -> None:
+        """Raise :class:`CommitConflict` before writing anything if another writer committed
+        one of ``names`` since the session opened (the commit itself checks again, per table)."""
+        from pyiceberg.exceptions import NoSuchTableError
+
+        for name in names:
+            base = self.bases[name]
+            try:
+                now = self.catalog.load_table(name).metadata_location
+            except NoSuchTableError:
+                now = None
+            if now != (base.metadata_location if base is not None else None):
+                raise CommitConflict(f"{name} was committed by another writer meanwhile")
+
+    def commit(self, run_id: str) -> list[Committed]:
+        """Commit every written output (see :meth:`written`) as its table's next snapshot."""
+        names = self.written()
+        self.check_unchanged(names)
+        done = []
+        for name in names:
+            schema, table = split_name(name)
+            query = f'select * from "{schema}"."{table}"'
+            after = commit(
+                self.catalog,
+                name,
+                self.bases[name],
+                lambda q=query: self.conn.sql(q).to_arrow_reader(),
+                run_id=run_id,
+                column_types=column_types(self.conn, name),
+            )
+            snapshot = after.current_snapshot()
+            done.append(Committed(name, snapshot.snapshot_id, after.metadata_location))
+        return done
+
+
+def column_types(conn: Any, name: str) -> list[tuple[str, str]]:
+    """(column, DuckDB type) of table or view ``name`` on ``conn``, in order."""
+    schema, table = split_name(name)
+    rows = conn.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? and table_catalog = current_database() "
+        "order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return [(column, kind) for column, kind in rows]
+
+
+def define_macros(conn: Any, tables: Iterable[str], macros: Mapping[str, Sequence[str]]) -> None:
+    """Run the statements of ``macros`` whose table is among ``tables``."""
+    present = set(tables)
+    for table, statements in macros.items():
+        if table in present:
+            for statement in statements:
+                conn.execute(statement)
+
+
+@contextmanager
+def open_session(
+    catalog: Catalog,
+    *,
+    outputs: Iterable[str] = (),
+    config: dict[str, Any] | None = None,
+    properties: dict[str, str] | None = None,
+    macros: Mapping[str, Sequence[str]] | None = None,
+) -> Iterator[Session]:
+    """A session over every table of the warehouse schemas, ``outputs`` (``schema.table``)
+    loaded as real tables, with ``macros`` (what a catalog cannot hold: statements by the
+    table they read, run when it is there).
+    ``config`` is DuckDB's (``memory_limit``...); its spill files go to a temporary folder
+    removed at the end. ``properties`` are the catalog's (S3 endpoint)."""
+    outputs = list(dict.fromkeys(outputs))
+    tables = load_tables(catalog, table_names(catalog))
+    with tempfile.TemporaryDirectory(prefix="lakehouse-duckdb-") as spill:
+        conn = duckdb.connect(":memory:", config={**(config or {}), "temp_directory": spill})
+        try:
+            for name, table in tables.items():
+                attach(conn, table, name, materialize=name in outputs, properties=properties)
+            for name in outputs:
+                conn.execute(f'create schema if not exists "{split_name(name)[0]}"')
+            define_macros(conn, tables, macros or {})
+            bases = {name: tables.get(name) for name in outputs}
+            inputs = {n: t for n, t in tables.items() if n not in bases}
+            yield Session(catalog, conn, bases, inputs)
+        finally:
+            conn.close()
