@@ -39,6 +39,7 @@ from spotify_assets.lib.listening.streams import (
 )
 from spotify_assets.lib.quality.rules import accepted_values, evaluate
 from spotify_assets.resources import LakeResource
+from spotify_assets.resources.lakehouse import ALSO_WRITES
 from spotify_assets.resources.table_metadata import table_metadata
 
 STREAMS_KEY = dg.AssetKey(["core", "streams"])
@@ -118,7 +119,8 @@ def _warehouse_table(
             [STREAMING_FILES_KEY, RECENTLY_PLAYED_KEY],
             "Every play of every processed export file, duplicates across overlapping exports "
             "removed (same user, ts, content and ms_played).",
-            metadata={"column_descriptions": STREAMS_COLUMNS},
+            # core.stream_sources (which file versions the build took in) is written beside it.
+            metadata={"column_descriptions": STREAMS_COLUMNS, ALSO_WRITES: ["core.stream_sources"]},
         ),
         _warehouse_table(
             LISTENERS_KEY,
