@@ -15,6 +15,7 @@ from spotify_assets.lib.lakehouse import (
     CommitConflict,
     attach,
     attach_published,
+    commit,
     open_catalog,
     open_session,
     publish,
@@ -100,6 +101,20 @@ def test_two_writers_of_one_table_never_lose_an_update(catalog):
     assert current(catalog, "select play from core.streams order by 1") == [(0,), (1,), (2,)]
 
 
+def test_a_commit_through_a_stale_table_is_refused_and_leaves_no_file(catalog, tmp_path):
+    """The race after the session's own check: Iceberg's commit refuses it."""
+    write(catalog, "r0", {"core.streams": "create table core.streams as select 0 as play"})
+    stale = catalog.load_table("core.streams")
+    write(catalog, "r1", {"core.streams": "insert into core.streams values (1)"})
+    files = tmp_path / "wh" / "core" / "streams" / "data"
+    before = sorted(files.iterdir())
+    rows = duckdb.connect().sql("select 2 as play")
+    with pytest.raises(CommitConflict):
+        commit(catalog, "core.streams", stale, rows.to_arrow_table, run_id="r2")
+    assert sorted(files.iterdir()) == before
+    assert current(catalog, "select play from core.streams order by 1") == [(0,), (1,)]
+
+
 def test_writers_of_different_tables_both_commit(catalog):
     first = open_session(catalog, outputs=["marts.a"])
     second = open_session(catalog, outputs=["marts.b"])
@@ -118,7 +133,8 @@ TYPES_SQL = """create table marts.types as select
     timestamptz '2026-01-02 03:04:05+00' as ts_tz,
     date '2026-01-02' as day, 1.5::decimal(18, 3) as money, null as nothing,
     ['a', 'b'] as tags, {'name': 'x', 'streams': 5::hugeint} as top,
-    'red'::enum ('red', 'green') as colour"""
+    'red'::enum ('red', 'green') as colour,
+    null::struct(name varchar, plays int)[] as no_list"""
 
 
 def test_duckdb_types_come_back_as_they_were_committed(catalog):

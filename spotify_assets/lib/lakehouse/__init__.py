@@ -27,7 +27,8 @@ from spotify_assets.lib.lakehouse.publish import (
     published,
 )
 from spotify_assets.lib.lakehouse.session import Committed, Session, open_session
-from spotify_assets.lib.lakehouse.tables import CommitConflict, attach, commit
+from spotify_assets.lib.lakehouse.tables import CommitConflict, attach
+from spotify_assets.lib.lakehouse.write import commit
 
 __all__ = [
     "NAMESPACES",

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from spotify_assets.lib.lakehouse.catalog import load_tables, split_name, table_names
-from spotify_assets.lib.lakehouse.tables import CommitConflict, attach, commit
+from spotify_assets.lib.lakehouse.tables import CommitConflict, attach
+from spotify_assets.lib.lakehouse.write import commit
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog

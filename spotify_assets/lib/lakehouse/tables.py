@@ -1,6 +1,5 @@
-"""One Iceberg table in and out of DuckDB: read a snapshot into a connection (a view that
-DuckDB scans with projection and filters pushed down, or a real table), and commit a query's
-result as the table's next snapshot.
+"""One Iceberg table read into DuckDB at a snapshot: a view that DuckDB scans with projection
+and filters pushed down, or a real table, with the DuckDB types it was committed with.
 
 Reads: on a local warehouse a view over ``read_parquet([...])`` of the snapshot's data files
 (DuckDB then has row counts to plan joins with); on S3 a ``pyarrow.dataset`` over the same
@@ -8,24 +7,19 @@ files registered in DuckDB (DuckDB cannot open ``s3://`` without its httpfs exte
 does not exist for DuckDB 2.0). Tables are copy-on-write (no delete files), so the data files
 of a snapshot are all of it.
 
-Commits go through the ``Table`` object loaded when the step started: Iceberg then refuses the
-commit if anyone committed the table since (serializable isolation), instead of overwriting
-their update; :class:`CommitConflict` says so and the step computes again from fresh inputs.
+Writing is :mod:`.write`'s.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from spotify_assets.lib.lakehouse.arrow_types import arrow_schema_of, conform, file_type
-from spotify_assets.lib.lakehouse.catalog import TABLE_PROPERTIES, ensure_namespace, split_name
+from spotify_assets.lib.lakehouse.arrow_types import arrow_schema_of
+from spotify_assets.lib.lakehouse.catalog import split_name
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
 
 #: The snapshot summary property naming the run that committed it.
@@ -157,94 +151,3 @@ def attach(
     conn.execute(f"create or replace {kind} {target} as {select}")
     if registered and kind == "table":
         conn.unregister(registered)
-
-
-def _same_columns(table: Table, schema: pa.Schema) -> bool:
-    current = arrow_schema_of(table.schema())
-    return [(f.name, file_type(f.type)) for f in current] == [
-        (f.name, file_type(f.type)) for f in schema
-    ]
-
-
-def _replace_schema(transaction: Any, schema: pa.Schema) -> None:
-    """Make the table's columns exactly ``schema``'s, in its order: columns gone or of another
-    type are deleted (a new column of the new type takes the name), new ones added. The
-    table keeps its history, so earlier snapshots still read with their own schema."""
-    metadata = transaction.table_metadata
-    current = {f.name: file_type(f.type) for f in arrow_schema_of(metadata.schema())}
-    wanted = {f.name: file_type(f.type) for f in schema}
-    dropped = [n for n, t in current.items() if n not in wanted or wanted[n] != t]
-    if dropped:
-        with transaction.update_schema(allow_incompatible_changes=True) as update:
-            for column in dropped:
-                update.delete_column(column)
-    with transaction.update_schema() as update:
-        update.union_by_name(schema)
-    names = schema.names
-    kept = [n for n in current if n not in dropped]
-    if kept + [n for n in names if n not in kept] != names:
-        with transaction.update_schema() as update:
-            update.move_first(names[0])
-            for before, column in zip(names, names[1:], strict=False):
-                update.move_after(column, before)
-
-
-def commit(
-    catalog: Catalog,
-    name: str,
-    base: Table | None,
-    data: Callable[[], Any],
-    *,
-    run_id: str,
-    overwrite_filter: Any = None,
-    column_types: list[tuple[str, str]] | None = None,
-) -> Table:
-    """Commit ``data()`` (a ``pa.Table`` or ``RecordBatchReader``) as ``name``'s next snapshot
-    through ``base``, the table as the step loaded it (``None``: it did not exist then). It
-    replaces the rows matching ``overwrite_filter`` (a pyiceberg expression; default: all);
-    a changed column list changes the table's schema in the same commit. ``column_types`` are
-    the columns' DuckDB types, kept in the snapshot's summary (:func:`attach` casts back).
-    Returns the table after the commit; raises :class:`CommitConflict` when another writer
-    got there first."""
-    from pyiceberg.exceptions import (
-        CommitFailedException,
-        NoSuchTableError,
-        TableAlreadyExistsError,
-        ValidationException,
-    )
-    from pyiceberg.expressions import AlwaysTrue
-
-    properties = {RUN_ID_PROPERTY: run_id}
-    if column_types:
-        properties[DUCKDB_TYPES_PROPERTY] = json.dumps(column_types)
-    try:
-        if base is None:
-            return _create(catalog, name, data, properties)
-        payload = conform(data())
-        where = AlwaysTrue() if overwrite_filter is None else overwrite_filter
-        with base.transaction() as transaction, warnings.catch_warnings():
-            # an overwrite of an empty table or partition says "did not match any records"
-            warnings.simplefilter("ignore", UserWarning)
-            if not _same_columns(base, payload.schema):
-                _replace_schema(transaction, payload.schema)
-            transaction.overwrite(payload, overwrite_filter=where, snapshot_properties=properties)
-        return base
-    except (
-        CommitFailedException,
-        ValidationException,
-        TableAlreadyExistsError,
-        NoSuchTableError,
-    ) as exc:
-        raise CommitConflict(f"{name}: {exc}") from exc
-
-
-def _create(catalog: Catalog, name: str, data: Callable[[], Any], properties: dict) -> Table:
-    """Create ``name`` with its first snapshot in one commit (a table that exists by then was
-    created by another writer: a conflict)."""
-    payload = conform(data())
-    ensure_namespace(catalog, name)
-    with catalog.create_table_transaction(
-        name, schema=payload.schema, properties=TABLE_PROPERTIES
-    ) as transaction:
-        transaction.append(payload, snapshot_properties=properties)
-    return catalog.load_table(name)
