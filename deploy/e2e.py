@@ -81,9 +81,12 @@ def pg_bin() -> Path:
 
 
 class Postgres:
-    """A throwaway cluster in ``folder`` on 127.0.0.1, password auth, a random password."""
+    """A throwaway cluster in ``folder`` on 127.0.0.1, password auth, a random password, with
+    the databases named (Dagster's storage, the Iceberg catalog). Tests use it too
+    (``spotify_assets_tests/support/postgres.py``)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, databases: tuple[str, ...] = ("dagster", "iceberg")) -> None:
+        self.databases = databases
         self.bin = pg_bin()
         self.folder = folder
         self.data = folder / "data"
@@ -137,7 +140,8 @@ class Postgres:
             dbname="postgres",
         )
         conn.autocommit = True
-        conn.cursor().execute("create database dagster")
+        for database in self.databases:
+            conn.cursor().execute(f"create database {database}")
         conn.close()
         say(f"PostgreSQL {self.bin.parent.name} on 127.0.0.1:{self.port}")
 
@@ -156,6 +160,10 @@ class Postgres:
                 check=False,
                 stdout=subprocess.DEVNULL,
             )
+
+    def uri(self, database: str) -> str:
+        """A SQLAlchemy URL of ``database`` (it holds the password: pass it as a secret)."""
+        return f"postgresql+psycopg2://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
 
     def env(self) -> dict[str, str]:
         return {

@@ -136,6 +136,7 @@ def open_session(
     tables = load_tables(catalog, table_names(catalog))
     with tempfile.TemporaryDirectory(prefix="lakehouse-duckdb-") as spill:
         conn = duckdb.connect(":memory:", config={**(config or {}), "temp_directory": spill})
+        conn.execute("set enable_progress_bar = false")  # it would print to the run's stdout
         try:
             for name, table in tables.items():
                 attach(conn, table, name, materialize=name in outputs, properties=properties)
