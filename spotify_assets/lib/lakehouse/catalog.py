@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -114,6 +114,25 @@ def split_name(name: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def load_tables(catalog: Catalog, names: list[str]) -> dict[str, Any]:
-    """Each table of ``names`` loaded now (its current snapshot pinned in the object)."""
-    return {name: catalog.load_table(name) for name in names}
+def metadata_locations(
+    catalog: Catalog, namespaces: tuple[str, ...] = NAMESPACES
+) -> dict[str, str | None]:
+    """Every table of ``namespaces`` with its current metadata file: one query for a SQL
+    catalog (its ``iceberg_tables``, the layout Iceberg's JDBC catalog shares), else a listing
+    (the location then None: load the table to know it)."""
+    from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
+
+    if not isinstance(catalog, SqlCatalog):
+        return dict.fromkeys(table_names(catalog, namespaces))
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    query = select(
+        IcebergTables.table_namespace, IcebergTables.table_name, IcebergTables.metadata_location
+    ).where(
+        IcebergTables.catalog_name == catalog.name,
+        IcebergTables.table_namespace.in_(namespaces),
+    )
+    with Session(catalog.engine) as session:
+        rows = session.execute(query).all()
+    return {f"{ns}.{name}": location for ns, name, location in sorted(rows)}

@@ -13,6 +13,7 @@ never overwritten: :class:`~spotify_assets.lib.lakehouse.tables.CommitConflict`)
 from __future__ import annotations
 
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,8 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from spotify_assets.lib.lakehouse.catalog import load_tables, split_name, table_names
-from spotify_assets.lib.lakehouse.tables import CommitConflict, attach
+from spotify_assets.lib.lakehouse.catalog import metadata_locations, split_name
+from spotify_assets.lib.lakehouse.tables import (
+    CommitConflict,
+    SnapshotView,
+    attach,
+    attach_view,
+    snapshot_view,
+)
 from spotify_assets.lib.lakehouse.write import commit
 
 if TYPE_CHECKING:
@@ -46,7 +53,7 @@ class Session:
         catalog: Catalog,
         conn: duckdb.DuckDBPyConnection,
         bases: dict[str, Table | None],
-        inputs: dict[str, Table],
+        inputs: dict[str, SnapshotView],
     ) -> None:
         self.catalog = catalog
         self.conn = conn
@@ -64,16 +71,19 @@ class Session:
 
     def check_unchanged(self, names: Iterable[str]) -> None:
         """Raise :class:`CommitConflict` before writing anything if another writer committed
-        one of ``names`` since the session opened (the commit itself checks again, per table)."""
+        one of ``names`` since the session opened (the commit itself checks again, per table).
+        Snapshots are compared, not metadata files: expiry writes a new one, no new data."""
         from pyiceberg.exceptions import NoSuchTableError
 
         for name in names:
-            base = self.bases[name]
             try:
-                now = self.catalog.load_table(name).metadata_location
+                now = _current_id(self.catalog.load_table(name))
             except NoSuchTableError:
                 now = None
-            if now != (base.metadata_location if base is not None else None):
+            base = self.bases[name]
+            if base is None and now is None:
+                continue
+            if base is None or now != _current_id(base):
                 raise CommitConflict(f"{name} was committed by another writer meanwhile")
 
     def commit(self, run_id: str) -> list[Committed]:
@@ -109,6 +119,30 @@ def column_types(conn: Any, name: str) -> list[tuple[str, str]]:
     return [(column, kind) for column, kind in rows]
 
 
+def _current_id(table: Table) -> int | None:
+    snapshot = table.current_snapshot()
+    return snapshot.snapshot_id if snapshot is not None else None
+
+
+#: Snapshot views by metadata file, kept across the sessions of a process (a run's steps
+#: read mostly the same unchanged tables): a table whose metadata file is the same as last
+#: time is neither loaded nor planned again.
+_VIEWS: OrderedDict[str, SnapshotView] = OrderedDict()
+_VIEWS_KEPT = 512
+
+
+def _input_view(catalog: Catalog, name: str, location: str | None) -> SnapshotView:
+    if location is not None and location in _VIEWS:
+        _VIEWS.move_to_end(location)
+        return _VIEWS[location]
+    table = catalog.load_table(name)
+    view = snapshot_view(table, name)
+    _VIEWS[table.metadata_location] = view
+    while len(_VIEWS) > _VIEWS_KEPT:
+        _VIEWS.popitem(last=False)
+    return view
+
+
 def define_macros(conn: Any, tables: Iterable[str], macros: Mapping[str, Sequence[str]]) -> None:
     """Run the statements of ``macros`` whose table is among ``tables``."""
     present = set(tables)
@@ -133,18 +167,25 @@ def open_session(
     ``config`` is DuckDB's (``memory_limit``...); its spill files go to a temporary folder
     removed at the end. ``properties`` are the catalog's (S3 endpoint)."""
     outputs = list(dict.fromkeys(outputs))
-    tables = load_tables(catalog, table_names(catalog))
+    locations = metadata_locations(catalog)
+    # Outputs are loaded afresh: the commit goes through that very object.
+    bases = {name: catalog.load_table(name) if name in locations else None for name in outputs}
+    inputs = {
+        name: _input_view(catalog, name, location)
+        for name, location in locations.items()
+        if name not in bases
+    }
     with tempfile.TemporaryDirectory(prefix="lakehouse-duckdb-") as spill:
         conn = duckdb.connect(":memory:", config={**(config or {}), "temp_directory": spill})
         conn.execute("set enable_progress_bar = false")  # it would print to the run's stdout
         try:
-            for name, table in tables.items():
-                attach(conn, table, name, materialize=name in outputs, properties=properties)
-            for name in outputs:
+            for view in inputs.values():
+                attach_view(conn, view, properties=properties)
+            for name, table in bases.items():
+                if table is not None:
+                    attach(conn, table, name, materialize=True, properties=properties)
                 conn.execute(f'create schema if not exists "{split_name(name)[0]}"')
-            define_macros(conn, tables, macros or {})
-            bases = {name: tables.get(name) for name in outputs}
-            inputs = {n: t for n, t in tables.items() if n not in bases}
+            define_macros(conn, locations, macros or {})
             yield Session(catalog, conn, bases, inputs)
         finally:
             conn.close()

@@ -13,6 +13,7 @@ Writing is :mod:`.write`'s.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from spotify_assets.lib.lakehouse.arrow_types import arrow_schema_of
@@ -108,6 +109,29 @@ def _typed_select(conn: Any, source: str, names: list[str], types: dict[str, str
     return f"select {', '.join(parts)} from {source}"
 
 
+@dataclass(frozen=True)
+class SnapshotView:
+    """What reading one table at one snapshot takes: its data files, the Arrow schema of its
+    data and its columns' DuckDB types. A snapshot never changes, so this can be kept."""
+
+    name: str
+    snapshot_id: int | None
+    files: tuple[str, ...]
+    schema: pa.Schema
+    types: dict[str, str] = field(default_factory=dict)
+
+
+def snapshot_view(table: Table, name: str, snapshot_id: int | None = None) -> SnapshotView:
+    snapshot = snapshot_of(table, snapshot_id)
+    return SnapshotView(
+        name,
+        snapshot.snapshot_id if snapshot is not None else None,
+        tuple(data_files(table, snapshot_id)),
+        snapshot_schema(table, snapshot_id),
+        recorded_types(table, snapshot_id),
+    )
+
+
 def attach(
     conn: Any,
     table: Table,
@@ -120,15 +144,25 @@ def attach(
     """``name`` (``schema.table``) on ``conn`` as of ``snapshot_id`` (default: the snapshot
     ``table`` was loaded at), with the DuckDB types it was committed with: a view, or with
     ``materialize`` (and for an empty table) a real table the step may update."""
+    view = snapshot_view(table, name, snapshot_id)
+    attach_view(conn, view, materialize=materialize, properties=properties)
+
+
+def attach_view(
+    conn: Any,
+    view: SnapshotView,
+    *,
+    materialize: bool = False,
+    properties: dict[str, str] | None = None,
+) -> None:
+    """:func:`attach` of a :class:`SnapshotView`."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    schema_name, table_name = split_name(name)
+    schema_name, table_name = split_name(view.name)
     conn.execute(f"create schema if not exists {_quoted(schema_name)}")
     target = f"{_quoted(schema_name)}.{_quoted(table_name)}"
-    files = data_files(table, snapshot_id)
-    arrow_schema = snapshot_schema(table, snapshot_id)
-    types = recorded_types(table, snapshot_id)
+    files, arrow_schema, types = view.files, view.schema, view.types
     kind = "table" if materialize or not files else "view"
     registered = None
     if files and all(f.startswith(("file:", "/")) for f in files):
