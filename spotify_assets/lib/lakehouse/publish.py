@@ -65,10 +65,15 @@ def _schema() -> pa.Schema:
 
 
 def _published_table(catalog: Catalog) -> Table:
-    catalog.create_namespace_if_not_exists(OWN_NAMESPACE)
-    return catalog.create_table_if_not_exists(
-        PUBLISHED_TABLE, schema=_schema(), properties=TABLE_PROPERTIES
-    )
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        return catalog.load_table(PUBLISHED_TABLE)
+    except NoSuchTableError:
+        catalog.create_namespace_if_not_exists(OWN_NAMESPACE)
+        return catalog.create_table_if_not_exists(
+            PUBLISHED_TABLE, schema=_schema(), properties=TABLE_PROPERTIES
+        )
 
 
 def _rows(table: Table) -> list[Published]:

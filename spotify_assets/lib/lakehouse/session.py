@@ -13,7 +13,6 @@ never overwritten: :class:`~spotify_assets.lib.lakehouse.tables.CommitConflict`)
 from __future__ import annotations
 
 import tempfile
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from spotify_assets.lib.lakehouse.tables import (
     attach_view,
     snapshot_view,
 )
+from spotify_assets.lib.lakehouse.view_cache import cached_view
 from spotify_assets.lib.lakehouse.write import commit
 
 if TYPE_CHECKING:
@@ -124,23 +124,12 @@ def _current_id(table: Table) -> int | None:
     return snapshot.snapshot_id if snapshot is not None else None
 
 
-#: Snapshot views by metadata file, kept across the sessions of a process (a run's steps
-#: read mostly the same unchanged tables): a table whose metadata file is the same as last
-#: time is neither loaded nor planned again.
-_VIEWS: OrderedDict[str, SnapshotView] = OrderedDict()
-_VIEWS_KEPT = 512
-
-
 def _input_view(catalog: Catalog, name: str, location: str | None) -> SnapshotView:
-    if location is not None and location in _VIEWS:
-        _VIEWS.move_to_end(location)
-        return _VIEWS[location]
-    table = catalog.load_table(name)
-    view = snapshot_view(table, name)
-    _VIEWS[table.metadata_location] = view
-    while len(_VIEWS) > _VIEWS_KEPT:
-        _VIEWS.popitem(last=False)
-    return view
+    def load() -> tuple[str, SnapshotView]:
+        table = catalog.load_table(name)
+        return table.metadata_location, snapshot_view(table, name)
+
+    return cached_view(location, load)
 
 
 def define_macros(conn: Any, tables: Iterable[str], macros: Mapping[str, Sequence[str]]) -> None:
