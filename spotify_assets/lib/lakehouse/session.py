@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,10 @@ from spotify_assets.lib.lakehouse.write import commit
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
+
+
+#: Commits of one step's outputs made at once.
+COMMIT_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -75,36 +80,48 @@ class Session:
         Snapshots are compared, not metadata files: expiry writes a new one, no new data."""
         from pyiceberg.exceptions import NoSuchTableError
 
+        locations = metadata_locations(self.catalog)
         for name in names:
+            base = self.bases[name]
+            if base is not None and locations.get(name) == base.metadata_location:
+                continue  # not even a new metadata file
             try:
                 now = _current_id(self.catalog.load_table(name))
             except NoSuchTableError:
                 now = None
-            base = self.bases[name]
             if base is None and now is None:
                 continue
             if base is None or now != _current_id(base):
                 raise CommitConflict(f"{name} was committed by another writer meanwhile")
 
     def commit(self, run_id: str) -> list[Committed]:
-        """Commit every written output (see :meth:`written`) as its table's next snapshot."""
+        """Commit every written output (see :meth:`written`) as its table's next snapshot,
+        several at once (each commit is a dozen round trips to the object store), one at a
+        time on a SQLite catalog (one writer)."""
         names = self.written()
         self.check_unchanged(names)
-        done = []
-        for name in names:
+        types = {name: column_types(self.conn, name) for name in names}
+        sqlite = str(getattr(self.catalog, "engine", "")).startswith("Engine(sqlite")
+        workers = 1 if sqlite else min(COMMIT_THREADS, max(1, len(names)))
+
+        def one(name: str) -> Committed:
             schema, table = split_name(name)
-            query = f'select * from "{schema}"."{table}"'
-            after = commit(
-                self.catalog,
-                name,
-                self.bases[name],
-                lambda q=query: self.conn.sql(q).to_arrow_reader(),
-                run_id=run_id,
-                column_types=column_types(self.conn, name),
-            )
-            snapshot = after.current_snapshot()
-            done.append(Committed(name, snapshot.snapshot_id, after.metadata_location))
-        return done
+            cursor = self.conn.cursor()  # a connection of its own, to the same database
+            try:
+                after = commit(
+                    self.catalog,
+                    name,
+                    self.bases[name],
+                    lambda: cursor.sql(f'select * from "{schema}"."{table}"').to_arrow_reader(),
+                    run_id=run_id,
+                    column_types=types[name],
+                )
+            finally:
+                cursor.close()
+            return Committed(name, after.current_snapshot().snapshot_id, after.metadata_location)
+
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(one, names))
 
 
 def column_types(conn: Any, name: str) -> list[tuple[str, str]]:
