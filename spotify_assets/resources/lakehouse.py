@@ -262,10 +262,12 @@ def publish_run(
 ) -> tuple[list[Any], list[Any]]:
     """Publish what a successful run committed (readers then see its tables together) and
     expire the snapshots of those tables that nobody can ask for any more. Returns (rows
-    published, tables expired)."""
+    published, tables expired); nothing for a run that did not succeed."""
     from spotify_assets.lib.lakehouse import publish
     from spotify_assets.lib.lakehouse.maintenance import expire
 
+    if run.status != dg.DagsterRunStatus.SUCCESS:
+        return [], []
     committed = committed_by_run(instance, run)
     if not committed:
         return [], []

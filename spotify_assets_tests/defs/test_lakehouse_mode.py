@@ -194,3 +194,43 @@ def test_file_mode_stays_the_default(tmp_path):
     assert "lakehouse" not in built
     assert type(built["warehouse"]).__name__ == "WarehouseResource"
     assert publish_run  # the sensor's function exists in both modes; only lakehouse uses it
+
+
+FAIL_B = {"on": True}
+
+
+@warehouse_asset(key=["core", "first_half"])
+def first_half(warehouse: DuckDBResource) -> None:
+    with warehouse.get_connection() as conn:
+        conn.execute("create or replace table core.first_half as select 1 as x")
+
+
+@warehouse_asset(key=["core", "second_half"], deps=[first_half])
+def second_half(warehouse: DuckDBResource) -> None:
+    if FAIL_B["on"]:
+        raise RuntimeError("the run's worker died here")
+    with warehouse.get_connection() as conn:
+        conn.execute("create or replace table core.second_half as select 2 as x")
+
+
+def test_a_retry_that_succeeds_publishes_what_the_run_it_retries_committed(lakehouse):
+    instance = dg.DagsterInstance.ephemeral()
+    assets = [first_half, second_half]
+    failed = dg.materialize(
+        assets, resources=resources(lakehouse), instance=instance, raise_on_error=False
+    )
+    assert not failed.success
+    assert publish_run(instance, instance.get_run_by_id(failed.run_id), lakehouse) == ([], [])
+    FAIL_B["on"] = False
+    try:
+        retry = dg.materialize(
+            [second_half],
+            resources=resources(lakehouse),
+            instance=instance,
+            tags={"dagster/root_run_id": failed.run_id, "dagster/parent_run_id": failed.run_id},
+        )
+    finally:
+        FAIL_B["on"] = True
+    rows, _ = publish_run(instance, instance.get_run_by_id(retry.run_id), lakehouse)
+    assert sorted(r.table for r in rows) == ["core.first_half", "core.second_half"]
+    assert {r.run_id for r in rows} == {retry.run_id}

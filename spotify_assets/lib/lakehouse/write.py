@@ -104,8 +104,8 @@ def _batches(payload: Any) -> Iterator[pa.RecordBatch]:
 
 def write_data_files(table_location: str, io: Any, schema: pa.Schema, payload: Any) -> list[str]:
     """Write ``payload`` as Parquet data files under ``<table_location>/data/``, each about
-    :data:`TARGET_FILE_BYTES` of Arrow data, streaming; at least one file (an empty result is
-    an empty file). Returns their paths; deletes them if writing fails."""
+    :data:`TARGET_FILE_BYTES` of Arrow data, streaming (none for an empty result: its snapshot
+    has no file). Returns their paths; deletes them if writing fails."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -114,6 +114,8 @@ def write_data_files(table_location: str, io: Any, schema: pa.Schema, payload: A
     written = 0
     try:
         for batch in _batches(payload):
+            if not batch.num_rows:
+                continue
             if writer is None:
                 paths.append(f"{table_location.rstrip('/')}/data/{uuid.uuid4().hex}.parquet")
                 stream = io.new_output(paths[-1]).create()
@@ -127,10 +129,6 @@ def write_data_files(table_location: str, io: Any, schema: pa.Schema, payload: A
         if writer is not None:
             writer.close()
             stream.close()
-        elif not paths:
-            paths.append(f"{table_location.rstrip('/')}/data/{uuid.uuid4().hex}.parquet")
-            with io.new_output(paths[-1]).create() as empty:
-                pq.write_table(schema.empty_table(), empty, compression="zstd")
         return paths
     except BaseException:
         delete_files(io, paths)
