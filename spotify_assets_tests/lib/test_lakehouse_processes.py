@@ -178,3 +178,20 @@ def test_a_writer_killed_mid_commit_leaves_the_previous_snapshot_and_the_next_pr
     assert after[0].snapshot_id != before[0].snapshot_id
     with open_session(catalog) as session:
         assert session.conn.execute("select count(*) from core.streams").fetchall() == [(11,)]
+
+
+def test_a_step_creating_many_tables_at_once_in_a_new_namespace(catalog_uri, tmp_path):
+    """A step's commits run side by side: the first tables of a namespace create it at the
+    same moment (PostgreSQL: a unique-key race the commit survives)."""
+    catalog = open_catalog(config(catalog_uri, tmp_path))
+    names = [f"marts.m{i}" for i in range(8)]
+    with open_session(catalog, outputs=names) as session:
+        for i, name in enumerate(names):
+            session.conn.execute(f"create table {name} as select {i} as x")
+        done = session.commit("r1")
+    assert sorted(c.table for c in done) == names
+    with open_session(catalog) as session:
+        total = session.conn.execute(
+            " union all ".join(f"select x from {n}" for n in names)
+        ).fetchall()
+    assert sorted(x for (x,) in total) == list(range(8))

@@ -103,7 +103,18 @@ def table_names(catalog: Catalog, namespaces: tuple[str, ...] = NAMESPACES) -> l
 
 
 def ensure_namespace(catalog: Catalog, name: str) -> None:
-    catalog.create_namespace_if_not_exists(name.split(".")[0])
+    """Create the namespace of ``name`` unless it exists. A step commits its outputs side by
+    side, so the first tables of a namespace race to create it: in a SQL catalog one insert
+    wins and the others fail on its unique key (not pyiceberg's NamespaceAlreadyExistsError);
+    a loser finds the namespace there and goes on."""
+    namespace = name.split(".")[0]
+    if catalog.namespace_exists(namespace):
+        return
+    try:
+        catalog.create_namespace(namespace)
+    except Exception:
+        if not catalog.namespace_exists(namespace):
+            raise
 
 
 def split_name(name: str) -> tuple[str, str]:
