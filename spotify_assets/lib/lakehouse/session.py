@@ -37,8 +37,10 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
 
 
-#: Commits of one step's outputs made at once.
+#: Commits of one step's outputs made at once, each reading its table in batches of this many
+#: rows (the batches in flight are what a commit holds in memory beyond DuckDB's own).
 COMMIT_THREADS = 4
+COMMIT_BATCH_ROWS = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,9 @@ class Session:
                     self.catalog,
                     name,
                     self.bases[name],
-                    lambda: cursor.sql(f'select * from "{schema}"."{table}"').to_arrow_reader(),
+                    lambda: cursor.sql(f'select * from "{schema}"."{table}"').to_arrow_reader(
+                        batch_size=COMMIT_BATCH_ROWS
+                    ),
                     run_id=run_id,
                     column_types=types[name],
                 )
