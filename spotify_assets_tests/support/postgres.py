@@ -1,6 +1,6 @@
-"""A throwaway PostgreSQL for tests, from the machine's Debian packages: ``deploy/e2e.py``'s
-own (``make e2e`` uses the same), or None when PostgreSQL is not installed (the caller then
-uses SQLite)."""
+"""A throwaway PostgreSQL for tests, from the machine's Debian packages: ``make e2e``'s own
+(``deploy/e2e_platform.py``), or None when PostgreSQL is not installed (the caller then uses
+SQLite)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def e2e_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("spotify_e2e", ROOT / "deploy" / "e2e.py")
+    path = ROOT / "deploy" / "e2e_platform.py"
+    spec = importlib.util.spec_from_file_location("spotify_e2e_platform", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
