@@ -18,7 +18,8 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV_BIN := $(CURDIR)/.venv/bin
 
-.PHONY: install demo dev test test-fast check-defs lint lint-imports bench clean help e2e
+.PHONY: install demo dev test test-fast check-defs lint lint-imports bench clean help e2e \
+	e2e-file e2e-lakehouse
 
 help:
 	@echo "make demo   install, then materialize the whole graph on the sample world"
@@ -26,7 +27,7 @@ help:
 	@echo "make test   install, then run the tests"
 	@echo "make test-fast  the tests but the slow ones (daemon, browser, materializations)"
 	@echo "make check-defs  dg check defs: the code location loads and validates"
-	@echo "make e2e    the production path end to end: PostgreSQL, code server, daemon, webserver"
+	@echo "make e2e    the production path end to end, file mode then lakehouse mode (e2e-file, e2e-lakehouse)"
 	@echo "make lint   ruff check, ruff format --check and the import layers (lint-imports)"
 	@echo "make bench  benchmarks (bench/), prints figures"
 	@echo "make clean  remove data/, .dagster_home/ and the virtualenv"
@@ -70,11 +71,31 @@ test-fast: install
 check-defs: install $(DAGSTER_HOME)/dagster.yaml
 	$(DG) check defs
 
-# The production path on this machine (deploy/): installs PostgreSQL from Debian's packages if
-# missing (root), starts it, the gRPC code server, dagster-daemon and dagster-webserver, drops
-# export files and follows them to core.streams and the dashboard, then stops all it started.
-e2e: install
-	$(VENV_BIN)/python deploy/e2e.py
+# The deployment image's environment (deploy/Dockerfile: no dev tools, the `deploy` extra:
+# dagster-aws, dagster-k8s), for make e2e. Kept apart from .venv: with dagster-aws installed,
+# every load of the code location imports boto3 (its components entry point).
+DEPLOY_VENV := $(CURDIR)/.venv-deploy
+
+$(DEPLOY_VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(DEPLOY_VENV) $(UV) sync --frozen --no-dev --extra deploy \
+		--compile-bytecode --python $(PYTHON)
+	@touch $@
+
+# The production path on this machine (deploy/), in both warehouse modes, each starting and
+# stopping what it starts: PostgreSQL from Debian's packages (installed if missing, root), S3
+# (moto), the gRPC code server, dagster-daemon and dagster-webserver.
+# e2e-file: the DuckDB file as a single-machine deployment runs it (one data folder, pool 1);
+# drops export files and follows them to core.streams and the dashboard, a reader holding the
+# published copy open. e2e-lakehouse: every process in its own folder, and a reader knowing
+# only the catalog and the bucket; lands files, follows them through concurrent runs to the
+# Iceberg tables and the dashboard, checks the reader saw whole runs.
+e2e: e2e-file e2e-lakehouse
+
+e2e-file: install $(DEPLOY_VENV)/.installed
+	E2E_PLATFORM_VENV=$(DEPLOY_VENV) $(VENV_BIN)/python deploy/e2e_file.py
+
+e2e-lakehouse: install $(DEPLOY_VENV)/.installed
+	E2E_PLATFORM_VENV=$(DEPLOY_VENV) $(VENV_BIN)/python deploy/e2e.py
 
 lint: install lint-imports
 	$(VENV_BIN)/ruff check spotify_assets spotify_assets_tests bench deploy
@@ -88,4 +109,4 @@ bench: install
 	$(VENV_BIN)/python bench/bench_catalog.py
 
 clean:
-	rm -rf $(SPOTIFY_DATA_DIR) $(DAGSTER_HOME) .venv .tools
+	rm -rf $(SPOTIFY_DATA_DIR) $(DAGSTER_HOME) .venv .venv-deploy .tools

@@ -1,472 +1,132 @@
-"""`make e2e`: the production path on one machine, end to end.
+"""`make e2e`: the production path on one machine, end to end, in lakehouse mode.
 
-PostgreSQL (from Debian's packages, installed when missing), then the gRPC code server,
-``dagster-daemon`` and ``dagster-webserver`` as separate processes on ``deploy/dagster.yaml``
-(Postgres storage, queued runs, run monitoring) and ``deploy/workspace.yaml``. It seeds the
-catalog through the UI's GraphQL API (runs queued and launched by the daemon), drops one
-listener's export files into the landing zone and waits for the platform's own sensors and
-declarative automation to carry them into ``core.streams`` (read from the published copy, as
-people read it) and into the dashboard. It asserts no run failed and that GraphQL answers,
-then stops everything it started. Everything lives in a temporary folder; nothing listens
-beyond 127.0.0.1. Exit code 0 when every assertion held.
+Started as processes of their own, each with its own working folder and data folder (as
+separate machines would have: nothing is shared but PostgreSQL and S3): PostgreSQL (Debian's
+packages, installed when missing) holding Dagster's storage and the Iceberg catalog; S3
+(moto's server) holding the lake, the lakehouse's tables and Dagster's compute logs
+(dagster-aws); the gRPC code server (its run workers), ``dagster-daemon`` and
+``dagster-webserver`` on ``deploy/dagster.yaml`` and ``deploy/workspace.yaml``; and a reader
+(``deploy/e2e_reader.py``) that knows only the catalog's address and the bucket. The platform
+runs in the deployment image's environment (``.venv-deploy``: no dev tools, the ``deploy``
+extra), which ``make e2e`` builds.
+
+The scenario: two snapshot windows run at once (both commit ``core.playlist_tracks``), then
+the catalog tables, while automation builds what they feed in runs of its own; listening
+history exports land in S3, and the platform's own sensor and declarative automation carry
+them into ``core.streams`` and the marts; ``dashboard_job`` draws the dashboard into S3. It
+asserts that no run failed, that runs ran at the same time, that every read the reader made
+while runs committed showed whole runs (and ended on the last one), that the compute logs are
+in S3; then stops everything it started. Nothing listens beyond 127.0.0.1. Exit code 0 when
+every assertion held.
 """
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
-DEADLINE_S = float(os.environ.get("E2E_DEADLINE_S", "540"))  # 9 minutes for the waits
-LOCATION = "spotify_assets"
+# deploy/ is not a package; the project is imported from this checkout
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+
+from e2e_platform import (  # noqa: E402 - deploy/ is not a package
+    LOCATION,
+    ROOT,
+    GraphQL,
+    MotoS3,
+    Postgres,
+    Processes,
+    free_port,
+    say,
+    wait_for,
+)
+
 STARTED = time.monotonic()
+BUCKET = "spotify-e2e"
+LAKE = f"s3://{BUCKET}/lake"
+WAREHOUSE = f"{LAKE}/lakehouse"
+#: The platform's Python: the deployment image's environment (make e2e builds .venv-deploy),
+#: or this one.
+PLATFORM_BIN = Path(os.environ.get("E2E_PLATFORM_VENV", str(Path(sys.executable).parents[1])))
+PLATFORM_BIN = PLATFORM_BIN / "bin"
 
 
-def say(message: str) -> None:
-    print(f"[e2e {time.monotonic() - STARTED:6.1f}s] {message}", flush=True)
+class Lakehouse:
+    """The catalog and bucket, seen from this driver (which checks what the platform did)."""
 
+    def __init__(self, postgres: Postgres, s3: MotoS3) -> None:
+        from spotify_assets.lib.lakehouse import CatalogConfig, open_catalog
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def remaining() -> float:
-    return DEADLINE_S - (time.monotonic() - STARTED)
-
-
-def wait_for(what: str, probe, interval: float = 3.0):
-    """Call ``probe`` until it returns something truthy, within the overall deadline."""
-    while True:
-        value = probe()
-        if value:
-            return value
-        if remaining() <= 0:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(interval)
-
-
-# -- PostgreSQL ------------------------------------------------------------------------------
-
-
-def pg_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not found:
-        if os.geteuid() != 0:
-            raise SystemExit("PostgreSQL is not installed: apt-get install postgresql (as root)")
-        say("installing PostgreSQL from Debian's packages")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"],
-            check=True,
-            env=env,
+        self.config = CatalogConfig(
+            name="spotify_assets",
+            uri=postgres.uri("iceberg"),
+            warehouse=WAREHOUSE,
+            s3_endpoint=s3.endpoint,
+            s3_region="us-east-1",
         )
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return Path(found[-1]).parent
+        self.catalog = open_catalog(self.config)
 
+    def query(self, sql: str) -> list[tuple]:
+        """``sql`` over every table as of the last published run ([] before one exists)."""
+        import duckdb
 
-class Postgres:
-    """A throwaway cluster in ``folder`` on 127.0.0.1, password auth, a random password."""
+        from spotify_assets.lib.lakehouse import attach_published
 
-    def __init__(self, folder: Path) -> None:
-        self.bin = pg_bin()
-        self.folder = folder
-        self.data = folder / "data"
-        self.port = free_port()
-        self.password = secrets.token_urlsafe(16)
-        self.user = "dagster"
-        self.as_user: list[str] = []
-        folder.mkdir(parents=True)
-        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-            shutil.chown(folder, "postgres", "postgres")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-
-    def _run(self, *args: str) -> None:
-        subprocess.run([*self.as_user, *args], check=True, stdout=subprocess.DEVNULL)
-
-    def start(self) -> None:
-        pwfile = self.folder / "pw"
-        pwfile.write_text(self.password)
-        if self.as_user:
-            shutil.chown(pwfile, "postgres", "postgres")
-        self._run(
-            str(self.bin / "initdb"),
-            "-D",
-            str(self.data),
-            "-U",
-            self.user,
-            "-A",
-            "scram-sha-256",
-            f"--pwfile={pwfile}",
-        )
-        pwfile.unlink()
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-        self._run(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.folder / "postgres.log"),
-            "-w",
-            "start",
-        )
-        import psycopg2
-
-        conn = psycopg2.connect(
-            host="127.0.0.1",
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            dbname="postgres",
-        )
-        conn.autocommit = True
-        conn.cursor().execute("create database dagster")
-        conn.close()
-        say(f"PostgreSQL {self.bin.parent.name} on 127.0.0.1:{self.port}")
-
-    def stop(self) -> None:
-        if self.data.exists():
-            subprocess.run(
-                [
-                    *self.as_user,
-                    str(self.bin / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-m",
-                    "fast",
-                    "stop",
-                ],
-                check=False,
-                stdout=subprocess.DEVNULL,
-            )
-
-    def env(self) -> dict[str, str]:
-        return {
-            "DAGSTER_PG_HOST": "127.0.0.1",
-            "DAGSTER_PG_PORT": str(self.port),
-            "DAGSTER_PG_DB": "dagster",
-            "DAGSTER_PG_USERNAME": self.user,
-            "DAGSTER_PG_PASSWORD": self.password,
-        }
-
-
-# -- Dagster processes -----------------------------------------------------------------------
-
-
-def default_signals() -> None:
-    """SIGINT and SIGTERM to their defaults in a child: started from a background job
-    (``make e2e &`` in a script), this script has SIGINT ignored, which its children would
-    inherit; every Dagster CLI then ignores SIGTERM as well (it gives SIGTERM SIGINT's handler)
-    and ``stop`` could only SIGKILL them after 30 s."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-class Processes:
-    """The processes this script started, each in its own process group, stopped in reverse."""
-
-    def __init__(self, logs: Path) -> None:
-        self.logs = logs
-        self.started: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> None:
-        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            args,
-            env=env,
-            cwd=cwd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=default_signals,
-        )
-        self.started.append((name, proc))
-        say(f"started {name} (PID {proc.pid})")
-
-    def check_alive(self) -> None:
-        for name, proc in self.started:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {proc.returncode}")
-
-    def stop(self) -> None:
-        for _name, proc in reversed(self.started):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for name, proc in reversed(self.started):
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            say(f"stopped {name}")
-
-    def tails(self, lines: int = 40) -> None:
-        for log in sorted(self.logs.glob("*.log")):
-            text = log.read_text(errors="replace").splitlines()[-lines:]
-            print(f"----- {log.name} (last {lines} lines) -----\n" + "\n".join(text))
-
-
-class GraphQL:
-    def __init__(self, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}/graphql"
-
-    def __call__(self, query: str, variables: dict | None = None) -> dict:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(
-            self.url, data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            answer = json.loads(response.read())
-        if answer.get("errors"):
-            raise RuntimeError(f"GraphQL errors: {answer['errors']}")
-        return answer["data"]
-
-    def answers(self) -> bool:
+        conn = duckdb.connect()
+        attach_published(conn, self.catalog, properties=self.config.properties())
         try:
-            return bool(self("{ version }")["version"])
-        except OSError:
-            return False
-
-    def location_loaded(self) -> bool:
-        data = self(
-            "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-            "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
-        )
-        for entry in data["workspaceOrError"]["locationEntries"]:
-            if entry["name"] == LOCATION and entry["loadStatus"] == "LOADED":
-                if entry["locationOrLoadError"]["__typename"] == "PythonError":
-                    raise RuntimeError(entry["locationOrLoadError"]["message"])
-                return True
-        return False
-
-    def launch(self, job: str, tags: dict[str, str] | None = None) -> str:
-        data = self(
-            """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
-                __typename ... on LaunchRunSuccess { run { runId } }
-                ... on PythonError { message } ... on InvalidSubsetError { message }
-                ... on RunConfigValidationInvalid { errors { message } } } }""",
-            {
-                "params": {
-                    "selector": {
-                        "repositoryLocationName": LOCATION,
-                        "repositoryName": "__repository__",
-                        "jobName": job,
-                    },
-                    "executionMetadata": {
-                        "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]
-                    },
-                }
-            },
-        )["launchRun"]
-        if data["__typename"] != "LaunchRunSuccess":
-            raise RuntimeError(f"launching {job}: {data}")
-        return data["run"]["runId"]
-
-    def run_status(self, run_id: str) -> str:
-        data = self(
-            "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": run_id}
-        )
-        return data["runOrError"]["status"]
-
-    def wait_run(self, run_id: str, job: str) -> None:
-        status = wait_for(
-            f"run {run_id} of {job}",
-            lambda: (s := self.run_status(run_id)) in ("SUCCESS", "FAILURE", "CANCELED") and s,
-        )
-        if status != "SUCCESS":
-            raise RuntimeError(f"run {run_id} of {job} ended {status}")
-        say(f"run of {job} succeeded ({run_id[:8]})")
-
-    def runs(self) -> list[dict]:
-        data = self(
-            "{ runsOrError(limit: 200) { ... on Runs { results { runId jobName status } } } }"
-        )
-        return data["runsOrError"]["results"]
-
-    def row_count(self, path: list[str]) -> int | None:
-        """``dagster/row_count`` of the asset's latest materialization."""
-        data = self(
-            """query($path: [String!]!) { assetOrError(assetKey: {path: $path}) {
-                ... on Asset { assetMaterializations(limit: 1) { metadataEntries {
-                    label ... on IntMetadataEntry { intValue } } } } } }""",
-            {"path": path},
-        )
-        found = data["assetOrError"].get("assetMaterializations") or []
-        for entry in found[0]["metadataEntries"] if found else []:
-            if entry["label"] == "dagster/row_count":
-                return entry.get("intValue")
-        return None
-
-    def latest_materialization(self, path: list[str]) -> dict | None:
-        data = self(
-            """query($path: [String!]!) { assetOrError(assetKey: {path: $path}) {
-                ... on Asset { assetMaterializations(limit: 1) { runId timestamp } } } }""",
-            {"path": path},
-        )
-        found = data["assetOrError"].get("assetMaterializations") or []
-        return found[0] if found else None
+            return conn.execute(sql).fetchall()
+        except duckdb.CatalogException:
+            return []
 
 
-# -- The scenario ----------------------------------------------------------------------------
+def platform_env(work: Path, name: str, postgres: Postgres, s3: MotoS3) -> tuple[dict, Path]:
+    """The environment and working folder of one platform process: its own DAGSTER_HOME (a
+    copy of deploy/dagster.yaml) and data folder; the lake, the tables and the compute logs
+    in S3; the catalog's URI, with its password, as a secret would come."""
+    folder = work / name
+    (folder / "dagster_home").mkdir(parents=True)
+    shutil.copyfile(ROOT / "deploy" / "dagster.yaml", folder / "dagster_home" / "dagster.yaml")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "DAGSTER_"))},
+        **postgres.env(),
+        **s3.env(),
+        "DAGSTER_HOME": str(folder / "dagster_home"),
+        "SPOTIFY_DATA_DIR": str(folder / "data"),
+        "SPOTIFY_SAMPLE_SCALE": "tiny",
+        "SPOTIFY_LAKE_URL": LAKE,
+        "SPOTIFY_WAREHOUSE_MODE": "lakehouse",
+        "SPOTIFY_ICEBERG_CATALOG_URI": postgres.uri("iceberg"),
+        "SPOTIFY_COMPUTE_LOGS_BUCKET": BUCKET,
+        "PYTHONPATH": str(ROOT),
+        "PATH": f"{PLATFORM_BIN}:{os.environ.get('PATH', '')}",
+    }
+    return env, folder
 
 
-def drop_exports(lake: Path, work: Path) -> tuple[list[str], datetime, datetime]:
-    """The tiny sample world's export files, every listener's, dropped into the landing zone
-    as people would; returns the listeners' folders and the first and last play's times."""
-    from spotify_assets.lib.sample.world import build_world
-    from spotify_assets.lib.sample.world.history import write_streaming_history
-
-    exports = work / "exports"
-    write_streaming_history(build_world("tiny", seed=42), exports)
-    listeners = sorted(p.name for p in exports.iterdir() if p.is_dir())
-    first = last = None
-    for path in sorted(exports.rglob("*.json")):
-        target = lake / "landing" / "streaming_history" / path.relative_to(exports)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-        for record in json.loads(path.read_text()):
-            ts = datetime.strptime(record["ts"], "%Y-%m-%dT%H:%M:%SZ")
-            last = ts if last is None or ts > last else last
-            first = ts if first is None or ts < first else first
-    assert listeners and first and last, f"no plays in {exports}"
-    return listeners, first, last
-
-
-#: A notebook holding a read-only connection to the published copy for the whole cycle: it
-#: prints what it sees when it opens, and again when told to (a line on stdin).
-HELD_READER = """
-import sys, duckdb
-conn = duckdb.connect(sys.argv[1], read_only=True)
-sql = "select (select count(*) from core.tracks), (select count(*) from core.playlist_tracks)"
-print(conn.execute(sql).fetchone(), flush=True)
-sys.stdin.readline()
-print(conn.execute(sql).fetchone(), flush=True)
-"""
-
-
-def query_published(published: Path, sql: str, params: list | None = None) -> list[tuple]:
-    """A short read of the published copy, as a person's notebook would (closed at once, so
-    the next read sees the next publication)."""
-    import duckdb
-
-    if not published.exists():
-        return []
-    conn = duckdb.connect(str(published), read_only=True)
-    try:
-        return conn.execute(sql, params or []).fetchall()
-    except duckdb.CatalogException:
-        return []  # not built yet
-    finally:
-        conn.close()
-
-
-def listeners_in_streams(published: Path, listeners: list[str]) -> int | None:
-    """Plays in core.streams when every listener's files are in it, else None."""
-    rows = query_published(
-        published,
-        "select split_part(source_file, '/', 1) as listener, count(*) from core.streams "
-        "group by all",
-    )
-    found = dict(rows)
-    return sum(found.values()) if all(found.get(name) for name in listeners) else None
-
-
-def failed_checks(published: Path) -> list[tuple]:
-    return query_published(
-        published,
-        "select asset_key, check_name, severity, details from reports.data_quality "
-        "where status = 'failed'",
-    )
-
-
-def scenario(work: Path) -> None:
-    logs = work / "logs"
-    logs.mkdir()
-    postgres = Postgres(work / "postgres")
-    processes = Processes(logs)
-    readers: list[subprocess.Popen] = []
-    try:
-        postgres.start()
-        data = work / "data"
-        gql = start_platform(work, data, postgres, processes)
-        published = seed_catalog(gql, data)
-        reader = subprocess.Popen(
-            [sys.executable, "-c", HELD_READER, str(published)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        readers.append(reader)
-        opened = reader.stdout.readline().strip()
-        say(f"a reader holds the published copy open: (tracks, playlist rows) = {opened}")
-        first = carry_exports(gql, processes, data, work, published)
-        check_dashboard(gql, data, published, first)
-        check_readers(gql, published, reader, opened)
-        check_runs(gql, published)
-        print("e2e: 1 passed, 0 failed", flush=True)
-    except BaseException:
-        processes.tails()
-        pg_log = work / "postgres" / "postgres.log"
-        if pg_log.exists():
-            print("----- postgres.log -----\n" + pg_log.read_text(errors="replace")[-3000:])
-        raise
-    finally:
-        for reader in readers:
-            reader.kill()
-            reader.wait()
-        processes.stop()
-        postgres.stop()
-        say("stopped PostgreSQL")
-
-
-def start_platform(work: Path, data: Path, postgres: Postgres, processes: Processes) -> GraphQL:
-    """The gRPC code server, the daemon and the webserver on ``deploy/dagster.yaml`` (in a
-    ``DAGSTER_HOME`` under ``work``) and ``deploy/workspace.yaml`` (on free ports); returns
-    the webserver's GraphQL once the code location is loaded."""
-    home = work / "dagster_home"
-    home.mkdir()
-    shutil.copyfile(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+def start_platform(work: Path, postgres: Postgres, s3: MotoS3, processes: Processes) -> GraphQL:
+    """The code server, the daemon and the webserver, each from its own folder; returns the
+    webserver's GraphQL once the code location is loaded."""
     code_port, web_port = free_port(), free_port()
     workspace = (ROOT / "deploy" / "workspace.yaml").read_text()
     workspace = workspace.replace("host: localhost", "host: 127.0.0.1").replace(
         "port: 4266", f"port: {code_port}"
     )
     (work / "workspace.yaml").write_text(workspace)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "DAGSTER_"))},
-        **postgres.env(),
-        "DAGSTER_HOME": str(home),
-        "SPOTIFY_DATA_DIR": str(data),
-        "SPOTIFY_SAMPLE_SCALE": "tiny",
-        "SPOTIFY_UI_URL": f"http://127.0.0.1:{web_port}",
-        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-    }
-    start_code_server(processes, env, code_port)
     ws = str(work / "workspace.yaml")
-    processes.start("daemon", [str(VENV_BIN / "dagster-daemon"), "run", "-w", ws], env, home)
-    processes.start(
-        "webserver",
-        [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", ws],
-        env,
-        home,
-    )
+    env, folder = platform_env(work, "code-server", postgres, s3)
+    env["SPOTIFY_UI_URL"] = f"http://127.0.0.1:{web_port}"
+    start_code_server(processes, env, folder, code_port)
+    env, folder = platform_env(work, "daemon", postgres, s3)
+    processes.start("daemon", [str(PLATFORM_BIN / "dagster-daemon"), "run", "-w", ws], env, folder)
+    env, folder = platform_env(work, "webserver", postgres, s3)
+    web = [str(PLATFORM_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port)]
+    processes.start("webserver", [*web, "-w", ws], env, folder)
     gql = GraphQL(web_port)
     wait_for("the webserver", lambda: processes.check_alive() or gql.answers(), interval=2)
     wait_for("the code location", gql.location_loaded, interval=2)
@@ -474,73 +134,94 @@ def start_platform(work: Path, data: Path, postgres: Postgres, processes: Proces
     return gql
 
 
-def start_code_server(processes: Processes, env: dict[str, str], code_port: int) -> None:
-    """The gRPC code server of the project, once its health check answers."""
-    dagster = str(VENV_BIN / "dagster")
-    processes.start(
-        "code-server",
-        [
-            dagster,
-            "code-server",
-            "start",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(code_port),
-            "-m",
-            "spotify_assets.definitions",
-            "--location-name",
-            LOCATION,
-        ],
-        env,
-        ROOT,
-    )
+def start_code_server(processes: Processes, env: dict, folder: Path, port: int) -> None:
+    """The gRPC code server of the project (its run workers are its children), once its
+    health check answers."""
+    import subprocess
+
+    dagster = str(PLATFORM_BIN / "dagster")
+    args = ["code-server", "start", "-h", "127.0.0.1", "-p", str(port)]
+    args += ["-m", "spotify_assets.definitions", "--location-name", LOCATION]
+    processes.start("code-server", [dagster, *args], env, folder)
+    health = [dagster, "api", "grpc-health-check", "-p", str(port), "-h", "127.0.0.1"]
     wait_for(
         "the code server",
         lambda: (
             processes.check_alive()
-            or subprocess.run(
-                [dagster, "api", "grpc-health-check", "-p", str(code_port), "-h", "127.0.0.1"],
-                capture_output=True,
-            ).returncode
-            == 0
+            or subprocess.run(health, capture_output=True, env=env).returncode == 0
         ),
         interval=2,
     )
 
 
-def seed_catalog(gql: GraphQL, data: Path) -> Path:
-    """The catalog first (what the 8-hourly schedule does), through the queue and daemon;
-    returns the published copy of the warehouse."""
-    sys.path.insert(0, str(ROOT))
-    os.environ.update({"SPOTIFY_DATA_DIR": str(data), "SPOTIFY_SAMPLE_SCALE": "tiny"})
+def start_reader(work: Path, postgres: Postgres, s3: MotoS3, processes: Processes) -> Path:
+    """The reader elsewhere: its own folder, the catalog's address and the bucket only."""
+    folder = work / "reader"
+    folder.mkdir()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "DAGSTER_"))},
+        **s3.env(),
+        "LAKEHOUSE_CATALOG_URI": postgres.uri("iceberg"),
+        "LAKEHOUSE_WAREHOUSE": WAREHOUSE,
+        "PYTHONPATH": str(ROOT),
+    }
+    out = folder / "reads.jsonl"
+    reader = str(ROOT / "deploy" / "e2e_reader.py")
+    processes.start("reader", [str(PLATFORM_BIN / "python"), reader, str(out)], env, folder)
+    return out
+
+
+def seed_catalog(gql: GraphQL) -> None:
+    """Two snapshot windows at once (both commit core.playlist_tracks), through the queue and
+    the daemon, then the catalog tables (what the 8-hourly schedule does)."""
+    os.environ.update({"SPOTIFY_SAMPLE_SCALE": "tiny"})
     from spotify_assets.defs.catalog.assets import SNAPSHOT_PARTITIONS
 
-    window = SNAPSHOT_PARTITIONS.get_partition_keys(current_time=datetime.now(UTC))[-1]
-    run = gql.launch("catalog_snapshot_job", {"dagster/partition": window})
-    gql.wait_run(run, "catalog_snapshot_job")
+    windows = SNAPSHOT_PARTITIONS.get_partition_keys(current_time=datetime.now(UTC))[-2:]
+    runs = [gql.launch("catalog_snapshot_job", {"dagster/partition": w}) for w in windows]
+    for run in runs:
+        gql.wait_run(run, "catalog_snapshot_job")
     gql.wait_run(gql.launch("catalog_tables_job"), "catalog_tables_job")
-    return data / "published" / "warehouse.duckdb"
 
 
-def carry_exports(
-    gql: GraphQL, processes: Processes, data: Path, work: Path, published: Path
-) -> datetime:
-    """People drop their exports; sensors and automation carry them into core.streams and
+def land_exports(s3: MotoS3, work: Path) -> tuple[list[str], datetime]:
+    """The tiny sample world's export files, every listener's, put into the landing zone in
+    S3 as people would; returns the listeners and the first play's time."""
+    from spotify_assets.lib.sample.world import build_world
+    from spotify_assets.lib.sample.world.history import write_streaming_history
+
+    client, exports, first = s3.client(), work / "exports", None
+    write_streaming_history(build_world("tiny", seed=42), exports)
+    for path in sorted(p for p in exports.rglob("*") if p.is_file()):
+        key = f"lake/landing/streaming_history/{path.relative_to(exports).as_posix()}"
+        client.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
+        for record in json.loads(path.read_text()):
+            ts = datetime.strptime(record["ts"], "%Y-%m-%dT%H:%M:%SZ")
+            first = ts if first is None or ts < first else first
+    listeners = sorted(p.name for p in exports.iterdir() if p.is_dir())
+    assert listeners and first, f"no plays in {exports}"
+    return listeners, first
+
+
+def listeners_in_streams(lake: Lakehouse, listeners: list[str]) -> int | None:
+    """Plays in the published core.streams when every listener's files are in it."""
+    rows = lake.query(
+        "select split_part(source_file, '/', 1), count(*) from core.streams group by all"
+    )
+    found = dict(rows)
+    return sum(found.values()) if all(found.get(name) for name in listeners) else None
+
+
+def carry_exports(gql: GraphQL, processes: Processes, lake: Lakehouse, s3: MotoS3, work: Path):
+    """People land their exports; the sensor and automation carry them into core.streams and
     the engagement marts. Returns the exports' first play's time."""
-    listeners, first, last = drop_exports(data / "lake", work)
-    say(
-        f"dropped the export files of {len(listeners)} listeners "
-        f"(last play {last:%Y-%m-%d %H:%M} UTC)"
-    )
+    listeners, first = land_exports(s3, work)
+    say(f"landed the exports of {len(listeners)} listeners in {LAKE}")
     rows = wait_for(
-        "every listener's plays in core.streams",
-        lambda: processes.check_alive() or listeners_in_streams(published, listeners),
+        "every listener's plays in the published core.streams",
+        lambda: processes.check_alive() or listeners_in_streams(lake, listeners),
     )
-    say(f"core.streams (published copy) holds {rows} plays from {len(listeners)} listeners")
-    # Automation carries the plays on into the engagement marts; the dashboard is then
-    # drawn by dashboard_job through the queue (its own automation also redraws it, but
-    # only once every upstream check settles, which this test does not wait for).
+    say(f"core.streams (as of the last published run) holds {rows} plays")
     streams_at = gql.latest_materialization(["core", "streams"])["timestamp"]
     wait_for(
         "marts/daily_engagement rebuilt from the new plays",
@@ -556,46 +237,94 @@ def carry_exports(
     return first
 
 
-def check_dashboard(gql: GraphQL, data: Path, published: Path, first: datetime) -> None:
-    """dashboard_job draws the dashboard, which says where its listening history starts."""
+def check_dashboard(gql: GraphQL, s3: MotoS3, first: datetime) -> None:
+    """dashboard_job draws the dashboard into S3; it says where its listening history starts."""
     gql.wait_run(gql.launch("dashboard_job"), "dashboard_job")
-    dashboard = data / "lake" / "exports" / "dashboard" / "index.html"
-    # "Data as of listening history: <first play> to <last play>": the exports' first play
-    # (polled recent plays may extend the end).
+    body = s3.client().get_object(Bucket=BUCKET, Key="lake/exports/dashboard/index.html")["Body"]
     stamp = f"listening history: {first:%Y-%m-%d} to "
-    page = dashboard.read_text(errors="replace") if dashboard.exists() else ""
-    assert stamp in page, (
-        f"the dashboard does not show {stamp!r}; failed checks: {failed_checks(published)}"
-    )
-    materialized = gql.latest_materialization(["reports", "dashboard"])
-    assert materialized, "GraphQL knows no materialization of reports/dashboard"
-    say(f"dashboard shows {stamp}... (run {materialized['runId'][:8]})")
+    assert stamp in body.read().decode(errors="replace"), f"the dashboard lacks {stamp!r}"
+    say(f"dashboard in S3 shows {stamp}...")
 
 
-def check_readers(gql: GraphQL, published: Path, reader: subprocess.Popen, opened: str) -> None:
-    """The reader held open all along saw one consistent state and broke no run (see
-    :func:`check_runs`); a new reader sees the last successful write."""
-    reader.stdin.write("again\n")
-    reader.stdin.flush()
-    assert reader.stdout.readline().strip() == opened, "the held reader's view changed"
-    latest = gql.row_count(["core", "streams"])
-    fresh = query_published(published, "select count(*) from core.streams")[0][0]
-    assert fresh == latest, f"published core.streams has {fresh} rows, last write {latest}"
-    say(f"held reader unchanged; a new reader sees core.streams as last written ({fresh})")
-
-
-def check_runs(gql: GraphQL, published: Path) -> None:
-    """No run failed."""
+def check_runs(gql: GraphQL, s3: MotoS3) -> list[dict]:
+    """No run failed; runs ran at the same time; their step logs are in S3 (dagster-aws)."""
     runs = gql.runs()
     failed = [r for r in runs if r["status"] == "FAILURE"]
-    assert not failed, f"runs failed: {failed}; failed checks: {failed_checks(published)}"
-    jobs = sorted({r["jobName"] for r in runs})
-    say(f"{len(runs)} runs, none failed: {', '.join(jobs)}")
+    assert not failed, f"runs failed: {failed}"
+    spans = sorted((r["startTime"], r["endTime"]) for r in runs if r["startTime"] and r["endTime"])
+    overlaps = sum(1 for (_, end), (start, _) in zip(spans, spans[1:], strict=False) if start < end)
+    assert overlaps >= 1, f"no two runs ran at the same time: {spans}"
+    logs = s3.client().list_objects_v2(Bucket=BUCKET, Prefix="dagster/compute-logs/")
+    assert logs.get("KeyCount", 0) > 0, "no compute log in S3"
+    say(
+        f"{len(runs)} runs, none failed, {overlaps} started before the previous one ended; "
+        f"{logs['KeyCount']} compute logs in s3://{BUCKET}/dagster/compute-logs/"
+    )
+    return runs
+
+
+def check_reader(reads: Path, lake: Lakehouse, runs: list[dict]) -> None:
+    """Every read showed whole runs of runs that succeeded, and the reader ended on the last
+    published state; reads of the newest snapshots are counted for comparison."""
+    reads.with_suffix(".stop").touch()
+    time.sleep(3)
+    lines = [json.loads(line) for line in reads.read_text().splitlines()]
+    errors = [line["error"] for line in lines if "error" in line]
+    assert not errors, f"the reader failed: {errors[:3]}"
+    published = [line["published"] for line in lines]
+    broken = [p for p in published if p.get("listeners_ok") is False or p.get("plays_ok") is False]
+    assert not broken, f"the reader saw a mixed state: {broken[:3]}"
+    succeeded = {r["runId"] for r in runs if r["status"] == "SUCCESS"}
+    seen = {run for p in published for run in p["runs"]}
+    assert seen <= succeeded, f"published runs that did not succeed: {seen - succeeded}"
+    states = {tuple(p["runs"]) for p in published}
+    same_run = sum("plays_ok" in p for p in published)
+    assert len(states) >= 3 and same_run > 0, "the reader read while too little happened"
+    final = lake.query("select count(*) from core.streams")[0][0]
+    assert published[-1]["streams"] == final, (published[-1], final)
+    mixed = sum(
+        line["current"].get("listeners_ok") is False or line["current"].get("plays_ok") is False
+        for line in lines
+    )
+    say(
+        f"the reader made {len(lines)} reads of {len(states)} published states (runs seen: "
+        f"{len(seen)}), none mixed ({same_run} with streams and marts of one run); reading the "
+        f"newest snapshots instead, {mixed} reads were mixed"
+    )
+
+
+def scenario(work: Path) -> None:
+    processes = Processes(work / "logs")
+    postgres = Postgres(work / "postgres")
+    s3 = MotoS3(processes, BUCKET)
+    try:
+        postgres.start()
+        s3.start()
+        gql = start_platform(work, postgres, s3, processes)
+        lake = Lakehouse(postgres, s3)
+        reads = start_reader(work, postgres, s3, processes)
+        seed_catalog(gql)
+        first = carry_exports(gql, processes, lake, s3, work)
+        check_dashboard(gql, s3, first)
+        runs = check_runs(gql, s3)
+        check_reader(reads, lake, runs)
+        print("e2e: 1 passed, 0 failed", flush=True)
+    except BaseException:
+        processes.tails()
+        pg_log = work / "postgres" / "postgres.log"
+        if pg_log.exists():
+            print("----- postgres.log -----\n" + pg_log.read_text(errors="replace")[-3000:])
+        raise
+    finally:
+        processes.stop()
+        postgres.stop()
+        say("stopped PostgreSQL")
 
 
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="spotify-e2e-"))
     os.chmod(work, 0o755)  # the postgres user reaches its folder inside
+    (work / "logs").mkdir()
     try:
         scenario(work)
     except Exception as exc:

@@ -156,7 +156,22 @@ def _run(
             + "\n".join(failures)
             + "\nSee the run in the UI (make dev) for the full logs."
         )
+    if result.success:
+        _publish(instance, result.run_id)
     return result
+
+
+def _publish(instance: dg.DagsterInstance, run_id: str) -> None:
+    """Lakehouse mode: publish a successful run's snapshots, as the daemon's sensor does in
+    `make dev` (readers read what is published). Nothing in file mode."""
+    from spotify_assets.definitions import defs
+
+    lakehouse = defs.resources.get("lakehouse")
+    if lakehouse is None:
+        return
+    from spotify_assets.resources.lakehouse import publish_run
+
+    publish_run(instance, instance.get_run_by_id(run_id), lakehouse)
 
 
 def ingest_landing_zones(defs: dg.Definitions, instance: dg.DagsterInstance) -> list:
@@ -245,6 +260,33 @@ def see_it(settings: Settings) -> str:
     return f"See it:    make dev, then open {settings.ui_url}"
 
 
+def print_tables(settings: Settings, defs: dg.Definitions) -> None:
+    """Every table with its row count, as readers see it: the published copy of the DuckDB
+    file, or the lakehouse's tables as of the last published run."""
+    if settings.lakehouse:
+        from spotify_assets.lib.lakehouse import attach_published
+        from spotify_assets.lib.marts.macros import mart_macros
+
+        lakehouse = defs.resources["lakehouse"]
+        print(f"Warehouse (lakehouse): {lakehouse.describe()}")
+        conn = duckdb.connect()
+        attach_published(
+            conn, lakehouse.catalog(), properties=lakehouse.properties(), macros=mart_macros()
+        )
+    else:
+        print(f"Warehouse (DuckDB): {settings.warehouse_path}")
+        # Counted on the published copy: a reader never holds the file runs write.
+        conn = duckdb.connect(str(settings.published_warehouse_path), read_only=True)
+    with conn:
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "order by table_schema, table_name"
+        ).fetchall()
+        for schema, table in tables:
+            n = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
+            print(f"  {schema}.{table:<24} {n:>10,} rows")
+
+
 def main() -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -313,16 +355,7 @@ def main() -> int:
     passed, failed = check_summary(results)
     print()
     print(f"Whole graph materialized in {time.perf_counter() - started:.1f} s.")
-    print(f"Warehouse (DuckDB): {settings.warehouse_path}")
-    # Counted on the published copy: a reader never holds the file runs write.
-    with duckdb.connect(str(settings.published_warehouse_path), read_only=True) as conn:
-        tables = conn.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "order by table_schema, table_name"
-        ).fetchall()
-        for schema, table in tables:
-            n = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
-            print(f"  {schema}.{table:<24} {n:>10,} rows")
+    print_tables(settings, defs)
     print(f"Lake: {settings.lake_url}")
     print(f"Dashboard: {dashboard_location(defs)}  (opens offline in any browser)")
     print(f"BI exports (Parquet, CSV, DuckDB): {bi_location(defs)}")
@@ -331,12 +364,14 @@ def main() -> int:
     print(f"Checks: {passed} passed, {len(failed)} failed")
     for line in failed:
         print(f"  FAILED {line}")
-    # People read the published copy (refreshed after every write), never the file runs write.
-    print(
-        'Query it:  .venv/bin/python -c "import duckdb; print(duckdb.connect('
-        f"'{settings.published_warehouse_path}', read_only=True)"
-        ".sql('from core.tracks limit 5'))\""
-    )
+    if not settings.lakehouse:
+        # People read the published copy (refreshed after every write), never the file runs
+        # write.
+        print(
+            'Query it:  .venv/bin/python -c "import duckdb; print(duckdb.connect('
+            f"'{settings.published_warehouse_path}', read_only=True)"
+            ".sql('from core.tracks limit 5'))\""
+        )
     print(see_it(settings))
     # WARN checks are for a person to look at; a failed ERROR check is a broken demo.
     return 1 if any("(ERROR)" in line for line in failed) else 0

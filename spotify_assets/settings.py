@@ -117,10 +117,25 @@ class Settings:
     # takes at most ingest_batch_files files and about ingest_batch_bytes bytes.
     landing_settle_s: float = 10.0
     ingest_batch_bytes: int = 2 * 2**30
+    # The warehouse: one DuckDB file (file, the default: one machine) or Iceberg tables in the
+    # lake with an Iceberg catalog (lakehouse: runs on any machine). The catalog's URI may
+    # hold a password: only whether it is set is read here (the value reaches the resource as
+    # dg.EnvVar); unset, a SQLite catalog in the data folder (one machine only).
+    warehouse_mode: str = "file"
+    iceberg_catalog_name: str = "spotify_assets"
+    iceberg_catalog_type: str = "sql"
+    iceberg_warehouse: str = ""
+    has_iceberg_catalog_uri: bool = False
+    iceberg_local_catalog_uri: str = ""
+    has_iceberg_rest_token: bool = False
 
     @property
     def lake_is_s3(self) -> bool:
         return self.lake_url.startswith("s3://")
+
+    @property
+    def lakehouse(self) -> bool:
+        return self.warehouse_mode == "lakehouse"
 
 
 def load_settings() -> Settings:
@@ -176,7 +191,34 @@ def load_settings() -> Settings:
         lookup_refresh_hours=_int("SPOTIFY_LOOKUP_REFRESH_HOURS", 2160, minimum=1),
         published_warehouse_path=_published_path(data_dir),
         warehouse_lock_wait_s=_float("SPOTIFY_WAREHOUSE_LOCK_WAIT_S", 120.0),
+        **_lakehouse_settings(data_dir, lake_url),
     )
+
+
+def _lakehouse_settings(data_dir: Path, lake_url: str) -> dict[str, object]:
+    """SPOTIFY_WAREHOUSE_MODE and the Iceberg catalog's settings (docs/LAKEHOUSE.md). The
+    warehouse of the tables' files defaults to ``lakehouse/`` in the lake (folder or S3)."""
+    default_warehouse = (
+        f"{lake_url.rstrip('/')}/lakehouse"
+        if lake_url.startswith("s3://")
+        else (Path(lake_url) / "lakehouse").as_uri()
+    )
+    warehouse = _get("SPOTIFY_ICEBERG_WAREHOUSE", default_warehouse)
+    if not warehouse.startswith(("s3://", "file://")):
+        warehouse = Path(warehouse).expanduser().resolve().as_uri()
+    catalog_type = _choice("SPOTIFY_ICEBERG_CATALOG_TYPE", "sql", ("sql", "rest", "glue"))
+    has_uri = bool(os.environ.get("SPOTIFY_ICEBERG_CATALOG_URI", "").strip())
+    if catalog_type == "rest" and not has_uri:
+        raise SettingsError("SPOTIFY_ICEBERG_CATALOG_TYPE=rest needs SPOTIFY_ICEBERG_CATALOG_URI")
+    return {
+        "warehouse_mode": _choice("SPOTIFY_WAREHOUSE_MODE", "file", ("file", "lakehouse")),
+        "iceberg_catalog_name": _get("SPOTIFY_ICEBERG_CATALOG_NAME", "spotify_assets"),
+        "iceberg_catalog_type": catalog_type,
+        "iceberg_warehouse": warehouse,
+        "has_iceberg_catalog_uri": has_uri,
+        "iceberg_local_catalog_uri": f"sqlite:///{data_dir / 'lakehouse' / 'catalog.db'}",
+        "has_iceberg_rest_token": bool(os.environ.get("SPOTIFY_ICEBERG_REST_TOKEN", "").strip()),
+    }
 
 
 def _published_path(data_dir: Path) -> Path:

@@ -7,7 +7,9 @@ or the real API, through these keys:
 - ``lake``: :class:`LakeResource` (also how many landed files an ingest run takes,
   ``ingest_batch_files``); ``lake_io_manager`` stores raw JSON and Parquet in it
 - ``warehouse_io_manager``: DuckDB tables; ``warehouse``: a DuckDB connection for SQL (both
-  wait for the write lock within a bound and publish the copy readers use after each write)
+  wait for the write lock within a bound and publish the copy readers use after each write);
+  in lakehouse mode (``SPOTIFY_WAREHOUSE_MODE=lakehouse``) the same keys are Iceberg tables
+  through an Iceberg catalog, and ``lakehouse`` is that catalog (docs/LAKEHOUSE.md)
 - ``model_io_manager``: pickled models in the lake (``models/``), S3 or local, hash-checked
 - ``alerts``: :class:`AlertsResource` (the failure sensors' webhook, if any)
 
@@ -29,6 +31,7 @@ from spotify_assets.resources import (
     SpotifyResource,
     WarehouseIOManager,
 )
+from spotify_assets.resources.lakehouse import LakehouseCatalog, LakehouseWarehouseResource
 from spotify_assets.resources.model_io import HashedModelIOManager
 from spotify_assets.resources.warehouse import WarehouseResource
 from spotify_assets.settings import Settings, load_settings
@@ -87,28 +90,65 @@ def model_io_manager(settings: Settings, lake: LakeResource) -> dg.ConfigurableI
     return HashedModelIOManager(lake=lake)
 
 
-def build_resources(settings: Settings | None = None) -> dict[str, object]:
-    settings = settings or load_settings()
-    lake = lake_resource(settings)
-    if not settings.lake_is_s3:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+def lakehouse_catalog(settings: Settings) -> LakehouseCatalog:
+    """The Iceberg catalog: its URI (it may hold a password) and a REST token as
+    ``dg.EnvVar``; unset, a SQLite catalog in the data folder."""
+    return from_settings(
+        LakehouseCatalog,
+        settings,
+        iceberg_catalog_uri=dg.EnvVar("SPOTIFY_ICEBERG_CATALOG_URI")
+        if settings.has_iceberg_catalog_uri
+        else settings.iceberg_local_catalog_uri,
+        iceberg_rest_token=dg.EnvVar("SPOTIFY_ICEBERG_REST_TOKEN")
+        if settings.has_iceberg_rest_token
+        else None,
+    )
+
+
+def warehouse_resources(settings: Settings) -> dict[str, object]:
+    """``warehouse_io_manager`` and ``warehouse``: the DuckDB file, or the lakehouse (with
+    its catalog as ``lakehouse``, for the publishing sensor)."""
     duckdb_config = {"memory_limit": settings.duckdb_memory_limit}
+    if settings.lakehouse:
+        # imported here: its frames module is only for lakehouse mode
+        from spotify_assets.resources.lakehouse_frames import LakehouseIOManager
+
+        catalog = lakehouse_catalog(settings)
+        return {
+            "lakehouse": catalog,
+            "warehouse_io_manager": LakehouseIOManager(
+                lakehouse=catalog, connection_config=duckdb_config
+            ),
+            "warehouse": LakehouseWarehouseResource(
+                lakehouse=catalog, connection_config=duckdb_config
+            ),
+        }
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     # Every write waits for the lock within a bound and publishes the copy readers use.
     warehouse = {
         "warehouse_lock_wait_s": settings.warehouse_lock_wait_s,
         "published_warehouse_path": str(settings.published_warehouse_path),
     }
     return {
-        "spotify": spotify_resource(settings),
-        "lake": lake,
-        "lake_io_manager": LakeIOManager(lake=lake),
         "warehouse_io_manager": WarehouseIOManager(
             database=str(settings.warehouse_path), connection_config=duckdb_config, **warehouse
         ),
         "warehouse": WarehouseResource(
             database=str(settings.warehouse_path), connection_config=duckdb_config, **warehouse
         ),
+    }
+
+
+def build_resources(settings: Settings | None = None) -> dict[str, object]:
+    settings = settings or load_settings()
+    lake = lake_resource(settings)
+    if not settings.lake_is_s3:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "spotify": spotify_resource(settings),
+        "lake": lake,
+        "lake_io_manager": LakeIOManager(lake=lake),
+        **warehouse_resources(settings),
         "model_io_manager": model_io_manager(settings, lake),
         "alerts": from_settings(
             AlertsResource,

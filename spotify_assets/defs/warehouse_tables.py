@@ -22,14 +22,14 @@ from typing import Any
 import dagster as dg
 
 from spotify_assets.defs.automation import on_upstream_change
+from spotify_assets.lib.lakehouse import NAMESPACES
+from spotify_assets.resources.lakehouse import SQL_TABLE_KINDS, WAREHOUSE_IO_MANAGER_KEY
 
-WAREHOUSE_SCHEMAS = ("core", "marts", "ml", "reports")
-WAREHOUSE_IO_MANAGER_KEY = "warehouse_io_manager"
+#: The schemas of the warehouse (the Iceberg namespaces in lakehouse mode).
+WAREHOUSE_SCHEMAS = NAMESPACES
 #: The pool of every step that writes the warehouse (its limit is in dagster.yaml: DuckDB
-#: allows one writer).
+#: allows one writer; the lakehouse takes many, see deploy/dagster.yaml).
 WAREHOUSE_POOL = "duckdb"
-#: The kinds of a table built in SQL by its own step.
-SQL_TABLE_KINDS = frozenset({"duckdb", "sql"})
 
 
 def warehouse_asset(**kwargs: Any) -> Callable[..., dg.AssetsDefinition]:

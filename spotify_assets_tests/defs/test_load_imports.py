@@ -4,6 +4,7 @@ those steps. This tests what is imported, in a fresh interpreter, not how long i
 (``bench/bench_event_latency.py`` measures that)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -26,6 +27,7 @@ HEAVY = (
     "botocore",
     "dagster_duckdb_pandas",
     "spotify_assets.lib.sample",
+    "pyiceberg",
 )
 
 _PROBE = """
@@ -37,13 +39,16 @@ print(json.dumps(sorted(loaded)))
 """
 
 
-def test_loading_the_code_location_imports_no_heavy_library():
+@pytest.mark.parametrize("mode", ["file", "lakehouse"])
+def test_loading_the_code_location_imports_no_heavy_library(mode, tmp_path):
+    env = {**os.environ, "SPOTIFY_WAREHOUSE_MODE": mode, "SPOTIFY_DATA_DIR": str(tmp_path)}
     out = subprocess.run(
         [sys.executable, "-c", _PROBE.format(heavy=HEAVY)],
         capture_output=True,
         text=True,
         check=True,
         timeout=300,
+        env=env,
     )
     imported = json.loads(out.stdout.strip().splitlines()[-1])
     assert imported == [], (

@@ -50,3 +50,9 @@ def test_bench_charts_file_runs_on_a_small_file(tmp_path):
 def test_bench_model_runs_on_the_tiny_world():
     out = run("bench/bench_model.py", "--world", "tiny")
     assert "world warehouse" in out and "model_version" in out
+
+
+def test_bench_lakehouse_runs_on_a_few_plays(tmp_path):
+    out = run("bench/bench_lakehouse.py", "--plays", "20000", "--users", "50", "--repeat", "1",
+              "--data", str(tmp_path / "data"))  # fmt: skip
+    assert "lakehouse / file, CPU (best vs best)" in out

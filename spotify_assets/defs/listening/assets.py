@@ -34,6 +34,8 @@ from spotify_assets.lib.listening.recently_played import drop_polled_duplicates,
 from spotify_assets.lib.listening.scrobbles import MATCHES_TABLE, merge_scrobbles
 from spotify_assets.lib.listening.sources import SCROBBLE_FORMATS, sql_list
 from spotify_assets.lib.listening.streams import (
+    SCROBBLES,
+    STREAMS,
     build_listeners,
     build_rejected_records,
     build_scrobbles,
@@ -44,6 +46,7 @@ from spotify_assets.lib.listening.streams import (
 )
 from spotify_assets.lib.quality.rules import accepted_values, evaluate
 from spotify_assets.resources import LakeResource
+from spotify_assets.resources.lakehouse import ALSO_WRITES
 from spotify_assets.resources.table_metadata import table_metadata
 
 STREAMS_KEY = dg.AssetKey(["core", "streams"])
@@ -127,7 +130,12 @@ def _warehouse_table(
             "Every play of every processed export file, duplicates across overlapping exports "
             "removed (same user, ts, content and ms_played), and the Last.fm and ListenBrainz "
             "scrobbles of plays Spotify's history does not hold.",
-            metadata={"column_descriptions": STREAMS_COLUMNS},
+            # Written beside it: which file versions the build took in, and the scrobbles
+            # (core.scrobbles, their sources, core.scrobble_matches) it merges.
+            metadata={
+                "column_descriptions": STREAMS_COLUMNS,
+                ALSO_WRITES: [STREAMS.sources, SCROBBLES.table, SCROBBLES.sources, MATCHES_TABLE],
+            },
         ),
         _warehouse_table(
             LISTENERS_KEY,

@@ -21,13 +21,17 @@ def rule_check_spec(asset_key: dg.AssetKey, rule: Rule) -> dg.AssetCheckSpec:
 
 
 def rule_check_result(asset_key: dg.AssetKey, result: RuleResult) -> dg.AssetCheckResult:
-    """A rule's outcome as a check result: violations, examples and the SQL that finds them."""
+    """A rule's outcome as a check result: violations, examples and the SQL that finds them.
+    A reference to a table not built yet is a WARN: with runs side by side (the lakehouse),
+    the run building ``core.tracks`` can check it before another builds ``core.artists`` for
+    the first time; that is no bad data, and the next check of the table tells."""
     rule = result.rule
+    error = rule.blocking and not result.target_missing
     return dg.AssetCheckResult(
         asset_key=asset_key,
         check_name=rule.name,
         passed=result.passed,
-        severity=dg.AssetCheckSeverity.ERROR if rule.blocking else dg.AssetCheckSeverity.WARN,
+        severity=dg.AssetCheckSeverity.ERROR if error else dg.AssetCheckSeverity.WARN,
         description=result.error or rule.description,
         metadata={
             "violations": result.violations,

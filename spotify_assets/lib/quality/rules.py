@@ -21,6 +21,8 @@ class Rule:
     description: str
     violations_sql: str  # selects the offending rows
     blocking: bool = True  # ERROR and blocking; False: WARN
+    #: The table a reference rule resolves against (``schema.table``).
+    target: str | None = None
 
 
 def unique_key(table: str, columns: Sequence[str]) -> Rule:
@@ -46,6 +48,7 @@ def references(table: str, column: str, target: str, target_column: str) -> Rule
             f"select distinct t.{column} from {table} t anti join {target} r "
             f"on t.{column} = r.{target_column} where t.{column} is not null"
         ),
+        target=target,
     )
 
 
@@ -178,6 +181,9 @@ class RuleResult:
     violations: int
     examples: list[dict[str, Any]]
     error: str | None = None
+    #: The table a reference resolves against is not built yet (another run builds it for
+    #: the first time): nothing can be told yet, which is not bad data (WARN, not ERROR).
+    target_missing: bool = False
 
 
 def evaluate(connection: Any, rule: Rule, *, examples: int = 5) -> RuleResult:
@@ -198,7 +204,19 @@ def evaluate(connection: Any, rule: Rule, *, examples: int = 5) -> RuleResult:
             ]
         return RuleResult(rule, passed=count == 0, violations=int(count), examples=rows)
     except Exception as exc:  # duckdb.CatalogException and friends
+        if rule.target and not _exists(connection, rule.target):
+            error = f"{rule.target} is not built yet: nothing to resolve {rule.table} against"
+            return RuleResult(rule, False, -1, [], error=error, target_missing=True)
         return RuleResult(rule, passed=False, violations=-1, examples=[], error=str(exc))
+
+
+def _exists(connection: Any, table: str) -> bool:
+    schema, name = table.split(".")
+    (count,) = connection.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()[0]
+    return bool(count)
 
 
 #: ``reports.data_quality``: the latest result of every asset check, one row per check.
