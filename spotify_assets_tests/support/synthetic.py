@@ -24,7 +24,8 @@ churn logic was measured on degenerate data. Here:
   are played under a second spelling and a few plays are local files (no track id).
 
 Vectorised (numpy for the plays as integer codes, DuckDB joins the strings on) and seeded: the
-same arguments give the same rows. 10 million plays take about half a minute.
+same arguments give the same rows. 10 million plays took 87 s on the shared 2-core machine
+(30 million: 11 minutes, under a load of 10-20).
 """
 
 from __future__ import annotations
