@@ -73,6 +73,15 @@ _MS_PER_HOUR = 3_600_000
 # back only into the (much smaller) results. Codes keep their strings' order where a mart
 # breaks ties with them: users by user_id, contexts by (reason_start, conn_country), NULL last
 # as in a struct comparison.
+#
+# The plays find their spelling and context by a hash of the strings, one 64-bit key instead
+# of four or five strings to compare: exact, because each code table also says whether its hash
+# is unique among its rows (``h_unique``), and a play compares the strings themselves only
+# where it is not (two spellings whose hashes collide: never seen, but then still right).
+#
+# The plays are stored in (u, start, ts, ctx) order, start = ts - ms_played: ``sessions`` reads
+# them in that order with windows over () (one pass, no sort of its own); ``prepare`` keeps
+# DuckDB's insertion order, which those windows follow.
 # --------------------------------------------------------------------------------------------
 
 USER_CODES = Scratch(
@@ -83,11 +92,20 @@ select row_number() over (order by user_id)::integer as u, user_id
 """,
 )
 
+_SPELLING = ("track_id", "track_name", "artist_name", "album_name")
+_CONTEXT = ("reason_start", "conn_country", "reason_end", "platform", "skipped")
+
+
+def _hash(columns: tuple[str, ...], alias: str = "") -> str:
+    return f"hash({', '.join(f'{alias}{c}' for c in columns)})"
+
+
 SPELLINGS = Scratch(
     "engagement_spellings",
     f"""
-select row_number() over ()::integer as sp, *
-  from (select track_id, track_name, artist_name, album_name, count(*) as plays
+select row_number() over ()::integer as sp, *,
+       count(*) over (partition by h) = 1 as h_unique
+  from (select {", ".join(_SPELLING)}, count(*) as plays, {_hash(_SPELLING)} as h
           from {MUSIC_PLAYS}
          group by all)
 """,
@@ -97,8 +115,9 @@ CONTEXTS = Scratch(
     "engagement_contexts",
     f"""
 select row_number() over (order by reason_start nulls last, conn_country nulls last,
-                                   reason_end, platform, skipped)::integer as ctx, *
-  from (select distinct reason_start, conn_country, reason_end, platform, skipped
+                                   reason_end, platform, skipped)::integer as ctx, *,
+       count(*) over (partition by h) = 1 as h_unique
+  from (select distinct {", ".join(_CONTEXT)}, {_hash(_CONTEXT)} as h
           from {MUSIC_PLAYS})
 """,
 )
@@ -115,10 +134,11 @@ select u.u, s.ts, s.ms_played, sp.sp, c.ctx
   from core.streams s
   join engagement_users u on u.user_id = s.user_id
   join engagement_spellings sp
-    on {_same(("track_id", "track_name", "artist_name", "album_name"), "sp", "s")}
+    on sp.h = {_hash(_SPELLING, "s.")} and (sp.h_unique or ({_same(_SPELLING, "sp", "s")}))
   join engagement_contexts c
-    on {_same(("reason_start", "conn_country", "reason_end", "platform", "skipped"), "c", "s")}
+    on c.h = {_hash(_CONTEXT, "s.")} and (c.h_unique or ({_same(_CONTEXT, "c", "s")}))
  where s.content_type = 'music' and {spotify_play("s")}
+ order by u.u, s.ts - to_milliseconds(s.ms_played), s.ts, c.ctx
 """,
 )
 
@@ -653,7 +673,8 @@ select content_name || ' - ' || artist_name as track, streams
 # 5. sessions, session_summary, session_starts
 # --------------------------------------------------------------------------------------------
 
-_PLAY_ORDER = "start_ts, ts, ctx"
+#: 30 minutes in microseconds, the unit of the sessions' sort keys.
+_GAP_US = SESSION_GAP_MINUTES * 60 * 1_000_000
 
 SESSIONS = Mart(
     name="sessions",
@@ -663,37 +684,39 @@ SESSIONS = Mart(
         "(ts) of the plays before it, plays ordered by start, then ts; a user's sessions never "
         "overlap."
     ),
-    # Plays that tie on (start, ts) cannot change where sessions break (the second of them
-    # starts before the first ends). The first play's reason and country are those of the
-    # smallest (start, ts, reason, country): the windows order by (start, ts, ctx), whose codes
-    # follow (reason_start, conn_country), so the session's first row is that play. All on
-    # integers (user and context codes); the strings are joined to the sessions.
+    # One pass over the plays in their stored (u, start, ts, ctx) order (see "The music plays,
+    # read once"): windows over () run along it without sorting again. A play's key is
+    # (u, time) as one 128-bit integer, u in the high 64 bits, so the running maximum of the
+    # end keys is the latest end of the same user's earlier plays (a user's keys are above every
+    # earlier user's), and a user's first play is always more than 30 minutes after it. The
+    # latest end of *all* earlier plays, not only the previous one's: a long play that overlaps
+    # shorter ones (two devices) keeps them in its session, so sessions never overlap. Plays
+    # that tie on (start, ts) cannot change where sessions break (the second of them starts
+    # before the first ends); the session's first play is the smallest (start, ts, ctx), whose
+    # context codes follow (reason_start, conn_country). All on integers (user and context
+    # codes); the strings are joined to the sessions.
     sql=f"""
-with plays as (
-    select u, ts, ts - to_milliseconds(ms_played) as start_ts, ms_played, ctx
+with keyed as (
+    select u, ts, ts - to_milliseconds(ms_played) as start_ts, ms_played, ctx,
+           (u::hugeint << 64) + epoch_us(ts) as end_key,
+           (u::hugeint << 64) + epoch_us(ts - to_milliseconds(ms_played)) as start_key
       from engagement_plays
+),
+latest as (
+    -- the latest end key up to and including each play, in the stored order
+    select *, max(end_key) over (rows between unbounded preceding and current row) as upto
+      from keyed
 ),
 flagged as (
     select *,
-           case when max(ts) over w is null
-                  or start_ts > max(ts) over w + interval {SESSION_GAP_MINUTES} minute
+           case when lag(upto) over () is null
+                  or start_key > lag(upto) over () + {_GAP_US}
                 then 1 else 0 end as is_first
-      from plays
-    -- the latest end of all earlier plays, not only the previous one's: a long play that
-    -- overlaps shorter ones (two devices) keeps them in its session, so sessions never overlap
-    window w as (partition by u order by {_PLAY_ORDER}
-                 rows between unbounded preceding and 1 preceding)
-),
-firsts as (
-    select u, start_ts as session_no from flagged where is_first = 1
+      from latest
 ),
 numbered as (
-    -- a play belongs to the last session that started at or before it: session starts
-    -- strictly increase per user (see key_by_construction), so an ASOF join finds it, for
-    -- less than a second window summing is_first
-    select p.*, f.session_no
-      from flagged p
-      asof join firsts f on p.u = f.u and p.start_ts >= f.session_no
+    select *, sum(is_first) over (rows between unbounded preceding and current row) as session_no
+      from flagged
 ),
 grouped as (
     select u, session_no,

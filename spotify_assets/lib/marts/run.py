@@ -22,16 +22,20 @@ CHART_ROW_LIMIT = 5_000
 
 def prepare(conn: Any) -> None:
     """Session settings every mart relies on: UTC, so casts between ``TIMESTAMP`` (naive UTC,
-    as stored) and ``TIMESTAMPTZ`` never follow the machine's time zone."""
+    as stored) and ``TIMESTAMPTZ`` never follow the machine's time zone; and insertion order
+    kept (DuckDB's default), which ``marts.sessions`` reads its plays in."""
     conn.execute("set TimeZone = 'UTC'")
+    conn.execute("set preserve_insertion_order = true")
     conn.execute("set enable_progress_bar = false")
     conn.execute("create schema if not exists marts")
 
 
 #: The share of the configured DuckDB ``memory_limit`` a mart step gives DuckDB: the limit
 #: bounds DuckDB's buffers, not the process around them (Python, Dagster, the chart library:
-#: about 300 MB), so with all of it a 2 GB limit made a 2.3 GB process.
-STEP_MEMORY_SHARE = 0.75
+#: about 300 MB), so with all of it a 2 GB limit made a 2.3 GB process, and with 0.75 of it a
+#: 1.8 GB one at 10 million plays. Half keeps the step under 1.5 GB (issue 24) for no more CPU
+#: at 10 million plays: DuckDB spills the largest aggregates (content_daily) a little sooner.
+STEP_MEMORY_SHARE = 0.5
 
 _UNITS = {"": 1, "B": 1, "BYTES": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
 _UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
