@@ -31,8 +31,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 MEMORY_LIMIT = "2GB"
-TABLES = ("core.streams", "core.listeners", "core.tracks", "core.albums", "core.artists")
-TABLES += ("core.artist_genres",)
 
 
 def peak_rss_mb() -> float:
@@ -72,10 +70,17 @@ def make_data(data: Path, plays: int, users: int) -> Path:
     tmp = data / "warehouse.duckdb.tmp"
     with duckdb.connect(str(tmp)) as conn:
         synthetic_streams(conn, users, plays)
+        # Every table the synthetic warehouse has, whatever the marts read.
+        tables = [
+            f"{schema}.{name}"
+            for schema, name in conn.execute(
+                "select schema_name, table_name from duckdb_tables() order by all"
+            ).fetchall()
+        ]
     catalog = open_catalog(catalog_config(data))
-    with open_session(catalog, outputs=TABLES, config={"memory_limit": "8GB"}) as session:
+    with open_session(catalog, outputs=tables, config={"memory_limit": "8GB"}) as session:
         session.conn.execute(f"attach '{tmp}' as src (read_only)")
-        for table in TABLES:
+        for table in tables:
             session.conn.execute(f"create or replace table {table} as from src.{table}")
         session.conn.execute("detach src")
         session.commit("bench-data")

@@ -3,6 +3,7 @@ mart, on the caller's connection, so a test, a bench and the assets all run the 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -60,8 +61,12 @@ def memory_share(conn: Any, configured: str | None, share: float = STEP_MEMORY_S
     conn.execute(f"set memory_limit = '{int(limit * share) // 2**20}MiB'")
     try:
         yield
-    finally:
-        conn.execute(f"set memory_limit = '{configured}'")
+    except BaseException:
+        # A mart failed (its transaction may be aborted): its error is the one to see.
+        with contextlib.suppress(Exception):
+            conn.execute(f"set memory_limit = '{configured}'")
+        raise
+    conn.execute(f"set memory_limit = '{configured}'")
 
 
 def scratch_of(marts: Iterable[Mart]) -> list[Scratch]:
@@ -92,9 +97,15 @@ def scratch_tables(conn: Any, marts: Iterable[Mart]) -> Iterator[dict[str, float
             created.append(scratch.name)
             seconds[scratch.name] = time.perf_counter() - started
         yield seconds
-    finally:
-        for name in reversed(created):
-            conn.execute(f"drop table if exists temp.main.{name}")
+    except BaseException:
+        # A mart failed (its transaction may be aborted): its error is the one to see; the
+        # temp tables go with the connection.
+        with contextlib.suppress(Exception):
+            for name in reversed(created):
+                conn.execute(f"drop table if exists temp.main.{name}")
+        raise
+    for name in reversed(created):
+        conn.execute(f"drop table if exists temp.main.{name}")
 
 
 def build_mart(conn: Any, mart: Mart) -> float:
