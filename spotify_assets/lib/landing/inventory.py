@@ -130,11 +130,22 @@ INVENTORY_TYPES = {
 
 def inventory_table(conn: Any, table: str, rows: Sequence[dict[str, Any]]) -> None:
     """A warehouse table of :func:`inventory` rows (every zone's, for ``core.landing_files``)."""
+    import pyarrow as pa
+
     cols = ", ".join(f"{name} {kind}" for name, kind in INVENTORY_TYPES.items())
     conn.execute(f"create or replace table {table} ({cols})")
     if rows:
-        marks = ", ".join("?" * len(INVENTORY_TYPES))
-        conn.executemany(
-            f"insert into {table} values ({marks})",
-            [[r.get(name) for name in INVENTORY_TYPES] for r in rows],
+        # One Arrow table, not executemany: DuckDB runs an insert per row (1.5-2.7 ms each: 69 s
+        # for a year of daily charts, 25,550 files); from Arrow it is one scan.
+        types = {"varchar": pa.string(), "bigint": pa.int64()}
+        batch = pa.table(
+            {
+                name: pa.array([r.get(name) for r in rows], type=types[kind])
+                for name, kind in INVENTORY_TYPES.items()
+            }
         )
+        conn.register("_inventory_rows", batch)
+        try:
+            conn.execute(f"insert into {table} select * from _inventory_rows")
+        finally:
+            conn.unregister("_inventory_rows")
