@@ -40,20 +40,29 @@ def write_files(lake_root: Path, regions: int, days: int, rows: int) -> list[str
     import random
 
     rng = random.Random(7)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij0123"
+    # As real charts: a few thousand tracks, each region's chart mostly the same from one day
+    # to the next (a track stays for weeks), a new one now and then.
+    pool = ["".join(rng.choice(alphabet) for _ in range(22)) for _ in range(max(rows * 15, 1))]
     names = [f"{c}{d}" for c in "abcdefghij" for d in "klmnopqrst"][:regions]
     start = date(2025, 1, 1)
     keys = []
     for region in names:
+        chart = rng.sample(range(len(pool)), rows)
         for d in range(days):
             day = start + timedelta(days=d)
+            for _ in range(max(rows // 20, 1)):  # about 5% of the chart changes a day
+                new = rng.randrange(len(pool))
+                if new not in chart:
+                    chart[rng.randrange(rows)] = new
+            i = rng.randrange(rows - 1) if rows > 1 else 0
+            chart[i], chart[i + 1] = chart[i + 1], chart[i]
             lines = [HEADER]
-            for rank in range(1, rows + 1):
-                tid = "".join(
-                    rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij0123") for _ in range(22)
-                )
+            for rank, track in enumerate(chart, start=1):
                 lines.append(
-                    f'{rank},spotify:track:{tid},"Artist {rank % 97}, Guest {rank % 13}",'
-                    f'Song {rank},Label,{rank},{rank + 1},{d + 1},"{1_000_000 // rank}"'
+                    f'{rank},spotify:track:{pool[track]},"Artist {track % 997}, Guest '
+                    f'{track % 13}",Song {track},Label,{rank},{rank + 1},{d + 1},'
+                    f'"{1_000_000 // rank}"'
                 )
             key = f"regional-{region}-daily-{day:%Y-%m-%d}.csv"
             path = lake_root / "landing" / "charts" / key
