@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,11 +41,12 @@ from e2e_platform import (  # noqa: E402 - deploy/ is not a package
     Postgres,
     Processes,
     free_port,
+    run_scenario,
     say,
     wait_for,
+    wait_for_marts_after_streams,
 )
 
-STARTED = time.monotonic()
 BUCKET = "spotify-e2e"
 LAKE = f"s3://{BUCKET}/lake"
 WAREHOUSE = f"{LAKE}/lakehouse"
@@ -222,18 +222,7 @@ def carry_exports(gql: GraphQL, processes: Processes, lake: Lakehouse, s3: MotoS
         lambda: processes.check_alive() or listeners_in_streams(lake, listeners),
     )
     say(f"core.streams (as of the last published run) holds {rows} plays")
-    streams_at = gql.latest_materialization(["core", "streams"])["timestamp"]
-    wait_for(
-        "marts/daily_engagement rebuilt from the new plays",
-        lambda: (
-            processes.check_alive()
-            or (
-                (m := gql.latest_materialization(["marts", "daily_engagement"]))
-                and float(m["timestamp"]) >= float(streams_at)
-            )
-        ),
-    )
-    say("automation rebuilt the engagement marts from them")
+    wait_for_marts_after_streams(gql, processes)
     return first
 
 
@@ -322,19 +311,7 @@ def scenario(work: Path) -> None:
 
 
 def main() -> int:
-    work = Path(tempfile.mkdtemp(prefix="spotify-e2e-"))
-    os.chmod(work, 0o755)  # the postgres user reaches its folder inside
-    (work / "logs").mkdir()
-    try:
-        scenario(work)
-    except Exception as exc:
-        print(f"e2e: 0 passed, 1 failed: {type(exc).__name__}: {exc}", flush=True)
-        return 1
-    finally:
-        if not os.environ.get("E2E_KEEP"):
-            shutil.rmtree(work, ignore_errors=True)
-    say(f"done in {time.monotonic() - STARTED:.0f} s")
-    return 0
+    return run_scenario("e2e", scenario)
 
 
 if __name__ == "__main__":

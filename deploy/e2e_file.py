@@ -22,8 +22,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,11 +36,12 @@ from e2e_platform import (  # noqa: E402 - deploy/ is not a package
     Postgres,
     Processes,
     free_port,
+    run_scenario,
     say,
     wait_for,
+    wait_for_marts_after_streams,
 )
 
-STARTED = time.monotonic()
 BUCKET = "spotify-e2e-logs"
 #: The platform's Python: the deployment image's environment (make e2e builds .venv-deploy),
 #: or this one.
@@ -209,18 +208,7 @@ def carry_exports(
     # Automation carries the plays on into the engagement marts; the dashboard is then
     # drawn by dashboard_job through the queue (its own automation also redraws it, but
     # only once every upstream check settles, which this test does not wait for).
-    streams_at = gql.latest_materialization(["core", "streams"])["timestamp"]
-    wait_for(
-        "marts/daily_engagement rebuilt from the new plays",
-        lambda: (
-            processes.check_alive()
-            or (
-                (m := gql.latest_materialization(["marts", "daily_engagement"]))
-                and float(m["timestamp"]) >= float(streams_at)
-            )
-        ),
-    )
-    say("automation rebuilt the engagement marts from them")
+    wait_for_marts_after_streams(gql, processes)
     return first
 
 
@@ -304,19 +292,7 @@ def scenario(work: Path) -> None:
 
 
 def main() -> int:
-    work = Path(tempfile.mkdtemp(prefix="spotify-e2e-file-"))
-    os.chmod(work, 0o755)  # the postgres user reaches its folder inside
-    (work / "logs").mkdir()
-    try:
-        scenario(work)
-    except Exception as exc:
-        print(f"e2e-file: 0 passed, 1 failed: {type(exc).__name__}: {exc}", flush=True)
-        return 1
-    finally:
-        if not os.environ.get("E2E_KEEP"):
-            shutil.rmtree(work, ignore_errors=True)
-    say(f"done in {time.monotonic() - STARTED:.0f} s")
-    return 0
+    return run_scenario("e2e-file", scenario)
 
 
 if __name__ == "__main__":

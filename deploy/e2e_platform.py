@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -374,3 +375,38 @@ class GraphQL:
         )
         found = data["assetOrError"].get("assetMaterializations") or []
         return found[0] if found else None
+
+
+def wait_for_marts_after_streams(gql: GraphQL, processes: Processes) -> None:
+    """Automation carries new plays on into the engagement marts: waits until
+    marts/daily_engagement is materialized after the latest core/streams."""
+    streams_at = gql.latest_materialization(["core", "streams"])["timestamp"]
+    wait_for(
+        "marts/daily_engagement rebuilt from the new plays",
+        lambda: (
+            processes.check_alive()
+            or (
+                (m := gql.latest_materialization(["marts", "daily_engagement"]))
+                and float(m["timestamp"]) >= float(streams_at)
+            )
+        ),
+    )
+    say("automation rebuilt the engagement marts from them")
+
+
+def run_scenario(name: str, scenario) -> int:
+    """``scenario(work)`` in a new temporary folder (kept with E2E_KEEP=1): 0 when it passed,
+    1 with one line saying why when it failed."""
+    work = Path(tempfile.mkdtemp(prefix=f"spotify-{name}-"))
+    os.chmod(work, 0o755)  # the postgres user reaches its folder inside
+    (work / "logs").mkdir()
+    try:
+        scenario(work)
+    except Exception as exc:
+        print(f"{name}: 0 passed, 1 failed: {type(exc).__name__}: {exc}", flush=True)
+        return 1
+    finally:
+        if not os.environ.get("E2E_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+    say(f"done in {time.monotonic() - STARTED:.0f} s")
+    return 0
