@@ -1255,13 +1255,38 @@ first_month as (
 new_artists as (
     select u, month, count(*) as new_artists from first_month group by u, month
 ),
+years as (
+    -- the median from streams counted per listener, month and release year (a few dozen
+    -- rows per listener and month instead of every stream): a holistic median over the
+    -- streams themselves spilled at 30 million plays under the step's memory share
+    select u, month, release_year, count(*) as n
+      from streams
+     where release_year is not null
+     group by all
+),
+ranked as (
+    select *, sum(n) over (partition by u, month order by release_year
+                           rows between unbounded preceding and current row) as upto,
+           sum(n) over (partition by u, month) as total
+      from years
+),
+medians as (
+    -- median() is quantile_cont(0.5): the value at position (total - 1) / 2 of the sorted
+    -- streams, the mean of the two around it when that falls between two (lo + (hi - lo) / 2,
+    -- as DuckDB interpolates); the value at position k is the first year whose running count
+    -- passes k
+    select u, month,
+           min(release_year) filter (where upto > (total - 1) // 2) as lo,
+           min(release_year) filter (where upto > total // 2) as hi
+      from ranked
+     group by u, month
+),
 per_month as (
     select u, month,
            count(*) as streams,
            avg(popularity) as mean_popularity,
            count(distinct artist) as distinct_artists,
-           {popularity_shares("popularity")},
-           median(release_year)::double as listening_age
+           {popularity_shares("popularity")}
       from streams
      group by u, month
 )
@@ -1274,10 +1299,11 @@ select us.user_id,
        coalesce(n.new_artists, 0) / nullif(p.distinct_artists, 0) as discovery_share,
        p.mainstream_share,
        p.niche_share,
-       p.listening_age
+       m.lo::double + (m.hi - m.lo)::double * 0.5 as listening_age
   from per_month p
   join engagement_users us using (u)
   left join new_artists n using (u, month)
+  left join medians m using (u, month)
 """,
     columns={
         "user_id": "The listener.",
