@@ -61,10 +61,10 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 	  VIRTUAL_ENV=$(CURDIR)/.venv PATH=$(CURDIR)/.venv/bin:$$PATH $(CURDIR)/.venv/bin/dg dev \
 	  -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
 
+# One worker per core (pytest-xdist): every test has its own temporary folders and ports.
 test: install
-	$(VENV_BIN)/python -m pytest
+	$(VENV_BIN)/python -m pytest -n auto
 
-# One worker per core (pytest-xdist): the fast tests are many and short.
 test-fast: install
 	$(VENV_BIN)/python -m pytest -m "not slow" -n auto
 
