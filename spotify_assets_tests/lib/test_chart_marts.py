@@ -194,6 +194,31 @@ def test_chart_reach_counts_country_charts_not_global(conn):
     assert got["B"] == (0, None, None, 2, None)
 
 
+def test_chart_reach_names_a_track_as_the_global_chart_else_its_best_entry(conn):
+    # A is "X, Y" on the US chart and "Artist A" on the global one: the global's name.
+    assert rows(
+        conn,
+        "select artist_names from marts.chart_reach "
+        "where track_id = 'AAAAAAAAAAAAAAAAAAAAAA' and period_start = date '2024-01-01'",
+    ) == [("Artist A",)]
+    # Without a global row, the best rank; two country charts at one rank: the first region.
+    conn.execute("delete from core.chart_entries where region = 'global'")
+    template = "select * replace ('{r}' as region, '{a}' as artist_names) from core.chart_entries"
+    for region, artist in (("fr", "F"), ("de", "D")):
+        conn.execute(
+            "insert into core.chart_entries "
+            + template.format(r=region, a=artist)
+            + " where region = 'us' and period_start = date '2024-01-01'"
+        )
+    build_marts(conn, MARTS)
+    got = rows(
+        conn,
+        "select artist_names, regions, region_list from marts.chart_reach "
+        "where track_id = 'AAAAAAAAAAAAAAAAAAAAAA' and period_start = date '2024-01-01'",
+    )
+    assert got == [("D", 3, "de,fr,us")]
+
+
 def test_chart_artists_split_names_and_credit_full_streams(conn):
     us = rows(
         conn,

@@ -287,21 +287,36 @@ CHART_REACH = Mart(
         "One row per chart kind, period and track: in how many countries' charts it is "
         "(regional reach), its best rank among them and its global rank."
     ),
+    # arg_min over (not global, rank, region): the global chart's name, else the best-ranked
+    # entry's, ties broken by region; a sorted distinct list for the regions. Ordered
+    # aggregates (first(... order by), string_agg(distinct ... order by)) sort every group:
+    # 9 s against 7 s for a year of 70 daily charts.
     sql=f"""
 select chart,
        period_start,
        period_end,
        track_id,
-       first(track_name order by (region = 'global') desc, rank) as track_name,
-       first(artist_names order by (region = 'global') desc, rank) as artist_names,
-       count(distinct region) filter (where region <> 'global') as regions,
-       string_agg(distinct region, ',' order by region) filter (where region <> 'global')
-           as region_list,
-       min(rank) filter (where region <> 'global') as best_regional_rank,
-       min(rank) filter (where region = 'global') as global_rank,
-       sum(streams) filter (where region <> 'global')::bigint as regional_streams
-  from {_ENTRIES}
- group by chart, period_start, period_end, track_id
+       track_name,
+       artist_names,
+       coalesce(len(regions), 0) as regions,
+       nullif(array_to_string(regions, ','), '') as region_list,
+       best_regional_rank,
+       global_rank,
+       regional_streams
+  from (
+    select chart,
+           period_start,
+           period_end,
+           track_id,
+           arg_min(track_name, {{g: region <> 'global', r: rank, c: region}}) as track_name,
+           arg_min(artist_names, {{g: region <> 'global', r: rank, c: region}}) as artist_names,
+           list_sort(list_distinct(list(region) filter (where region <> 'global'))) as regions,
+           min(rank) filter (where region <> 'global') as best_regional_rank,
+           min(rank) filter (where region = 'global') as global_rank,
+           sum(streams) filter (where region <> 'global')::bigint as regional_streams
+      from {_ENTRIES}
+     group by chart, period_start, period_end, track_id
+  )
  order by chart, period_start, regions desc, track_id
 """,
     columns={
@@ -309,7 +324,10 @@ select chart,
         "period_start": "First day of the period.",
         "period_end": "Last day of the period.",
         "track_id": "Spotify track id.",
-        "track_name": "Track name (as the global chart lists it, else its best-ranked entry).",
+        "track_name": (
+            "Track name (as the global chart lists it, else its best-ranked entry; of two at "
+            "one rank, the first region code's)."
+        ),
         "artist_names": "Artists, likewise.",
         "regions": "Country charts (not global) of the period that list the track.",
         "region_list": "Those countries' codes, comma-separated, sorted.",
