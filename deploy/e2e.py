@@ -35,6 +35,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 from e2e_platform import (  # noqa: E402 - deploy/ is not a package
     LOCATION,
+    PLATFORM_BIN,
     ROOT,
     GraphQL,
     MotoS3,
@@ -43,6 +44,7 @@ from e2e_platform import (  # noqa: E402 - deploy/ is not a package
     free_port,
     run_scenario,
     say,
+    start_code_server,
     wait_for,
     wait_for_marts_after_streams,
 )
@@ -50,10 +52,6 @@ from e2e_platform import (  # noqa: E402 - deploy/ is not a package
 BUCKET = "spotify-e2e"
 LAKE = f"s3://{BUCKET}/lake"
 WAREHOUSE = f"{LAKE}/lakehouse"
-#: The platform's Python: the deployment image's environment (make e2e builds .venv-deploy),
-#: or this one.
-PLATFORM_BIN = Path(os.environ.get("E2E_PLATFORM_VENV", str(Path(sys.executable).parents[1])))
-PLATFORM_BIN = PLATFORM_BIN / "bin"
 
 
 class Lakehouse:
@@ -132,26 +130,6 @@ def start_platform(work: Path, postgres: Postgres, s3: MotoS3, processes: Proces
     wait_for("the code location", gql.location_loaded, interval=2)
     say(f"GraphQL answers at {gql.url}; code location {LOCATION} loaded")
     return gql
-
-
-def start_code_server(processes: Processes, env: dict, folder: Path, port: int) -> None:
-    """The gRPC code server of the project (its run workers are its children), once its
-    health check answers."""
-    import subprocess
-
-    dagster = str(PLATFORM_BIN / "dagster")
-    args = ["code-server", "start", "-h", "127.0.0.1", "-p", str(port)]
-    args += ["-m", "spotify_assets.definitions", "--location-name", LOCATION]
-    processes.start("code-server", [dagster, *args], env, folder)
-    health = [dagster, "api", "grpc-health-check", "-p", str(port), "-h", "127.0.0.1"]
-    wait_for(
-        "the code server",
-        lambda: (
-            processes.check_alive()
-            or subprocess.run(health, capture_output=True, env=env).returncode == 0
-        ),
-        interval=2,
-    )
 
 
 def start_reader(work: Path, postgres: Postgres, s3: MotoS3, processes: Processes) -> Path:

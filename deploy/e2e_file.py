@@ -30,6 +30,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 from e2e_platform import (  # noqa: E402 - deploy/ is not a package
     LOCATION,
+    PLATFORM_BIN,
     ROOT,
     GraphQL,
     MotoS3,
@@ -38,15 +39,12 @@ from e2e_platform import (  # noqa: E402 - deploy/ is not a package
     free_port,
     run_scenario,
     say,
+    start_code_server,
     wait_for,
     wait_for_marts_after_streams,
 )
 
 BUCKET = "spotify-e2e-logs"
-#: The platform's Python: the deployment image's environment (make e2e builds .venv-deploy),
-#: or this one.
-PLATFORM_BIN = Path(os.environ.get("E2E_PLATFORM_VENV", str(Path(sys.executable).parents[1])))
-PLATFORM_BIN = PLATFORM_BIN / "bin"
 
 
 def drop_exports(lake: Path, work: Path) -> tuple[list[str], datetime, datetime]:
@@ -148,7 +146,7 @@ def start_platform(
         "PYTHONPATH": str(ROOT),
         "PATH": f"{PLATFORM_BIN}:{os.environ.get('PATH', '')}",
     }
-    start_code_server(processes, env, code_port)
+    start_code_server(processes, env, ROOT, code_port)
     ws = str(work / "workspace.yaml")
     processes.start("daemon", [str(PLATFORM_BIN / "dagster-daemon"), "run", "-w", ws], env, home)
     web = [str(PLATFORM_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port)]
@@ -158,23 +156,6 @@ def start_platform(
     wait_for("the code location", gql.location_loaded, interval=2)
     say(f"GraphQL answers at {gql.url}; code location {LOCATION} loaded")
     return gql
-
-
-def start_code_server(processes: Processes, env: dict[str, str], code_port: int) -> None:
-    """The gRPC code server of the project, once its health check answers."""
-    dagster = str(PLATFORM_BIN / "dagster")
-    args = ["code-server", "start", "-h", "127.0.0.1", "-p", str(code_port)]
-    args += ["-m", "spotify_assets.definitions", "--location-name", LOCATION]
-    processes.start("code-server", [dagster, *args], env, ROOT)
-    health = [dagster, "api", "grpc-health-check", "-p", str(code_port), "-h", "127.0.0.1"]
-    wait_for(
-        "the code server",
-        lambda: (
-            processes.check_alive()
-            or subprocess.run(health, capture_output=True, env=env).returncode == 0
-        ),
-        interval=2,
-    )
 
 
 def seed_catalog(gql: GraphQL, data: Path) -> Path:

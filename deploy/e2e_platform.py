@@ -410,3 +410,27 @@ def run_scenario(name: str, scenario) -> int:
             shutil.rmtree(work, ignore_errors=True)
     say(f"done in {time.monotonic() - STARTED:.0f} s")
     return 0
+
+
+#: The platform's Python: the deployment image's environment (make e2e builds .venv-deploy),
+#: or this one.
+PLATFORM_BIN = Path(os.environ.get("E2E_PLATFORM_VENV", str(Path(sys.executable).parents[1])))
+PLATFORM_BIN = PLATFORM_BIN / "bin"
+
+
+def start_code_server(processes: Processes, env: dict[str, str], folder: Path, port: int) -> None:
+    """The gRPC code server of the project (its run workers are its children), once its
+    health check answers."""
+    dagster = str(PLATFORM_BIN / "dagster")
+    args = ["code-server", "start", "-h", "127.0.0.1", "-p", str(port)]
+    args += ["-m", "spotify_assets.definitions", "--location-name", LOCATION]
+    processes.start("code-server", [dagster, *args], env, folder)
+    health = [dagster, "api", "grpc-health-check", "-p", str(port), "-h", "127.0.0.1"]
+    wait_for(
+        "the code server",
+        lambda: (
+            processes.check_alive()
+            or subprocess.run(health, capture_output=True, env=env).returncode == 0
+        ),
+        interval=2,
+    )
