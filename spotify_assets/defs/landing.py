@@ -50,6 +50,7 @@ from spotify_assets.lib.landing import (
     processed_rows,
     read_batch,
     scan,
+    settle_wait_s,
     write_batch,
 )
 from spotify_assets.lib.landing.inventory import STATUSES, inventory_table
@@ -456,6 +457,22 @@ def _sensor(
             in_flight=flying,
             force=bool(released),
         )
+        wait = settle_wait_s(found.settling, now, lake.landing_settle_s)
+        if wait is not None:
+            context.log.info(
+                f"{len(found.settling)} files settle within {wait:.1f} s: waiting for them"
+            )
+            time.sleep(wait)
+            now = datetime.now(UTC)
+            found = scan(
+                store,
+                zone,
+                cursor,
+                now=now,
+                settle_s=lake.landing_settle_s,
+                in_flight=flying,
+                force=bool(released),
+            )
         for reason in found.not_taken:
             context.log.warning(f"Not taken: {reason}")
         if found.settling:

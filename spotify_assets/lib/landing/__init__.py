@@ -71,6 +71,7 @@ from spotify_assets.lib.landing.scan import (
     plan_batches,
     read_batch,
     scan,
+    settle_wait_s,
     write_batch,
 )
 from spotify_assets.lib.landing.zone import (
@@ -124,6 +125,7 @@ __all__ = [
     "read_manifest",
     "rejected_records_table",
     "scan",
+    "settle_wait_s",
     "write_batch",
     "zone_manifests",
 ]

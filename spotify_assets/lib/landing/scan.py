@@ -28,6 +28,11 @@ from spotify_assets.lib.landing.zone import LandingZone
 #: Objects this much older than the high-water mark are looked at again: clocks of machines
 #: that write the zone disagree, and S3 times have one-second resolution.
 RECHECK_WINDOW = timedelta(hours=1)
+#: A tick that finds files settling within this many seconds (a copy that just ended) waits
+#: for them and looks again, rather than leaving them to the next tick (up to an interval
+#: later): a drop is taken about ``landing_settle_s`` after it ends, whatever the interval.
+#: The platform's sensors tick in threads, so the wait holds up no other sensor.
+SETTLE_WAIT_MAX_S = 15.0
 _PARTIAL_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".download")
 # Characters Dagster and people's tools trip on in names; such a name is reported, not taken.
 _UNUSABLE_IN_KEYS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
@@ -249,3 +254,13 @@ def scan(
         newest = min(newest, min(f.last_modified.astimezone(UTC).isoformat() for f in settling))
     new_cursor = ZoneCursor(newest, digest, bool(settling), dict(cursor.in_flight))
     return ScanResult(sorted(to_run, key=lambda f: f.key), landed, settling, not_taken, new_cursor)
+
+
+def settle_wait_s(settling: Sequence[LandedFile], now: datetime, settle_s: float) -> float | None:
+    """Seconds until every file of ``settling`` has been unchanged for ``settle_s``, when that
+    is at most :data:`SETTLE_WAIT_MAX_S` (else None: the next tick takes them)."""
+    if not settling:
+        return None
+    newest = max(f.last_modified for f in settling)
+    wait = (newest - now).total_seconds() + settle_s + 0.1
+    return max(wait, 0.0) if wait <= SETTLE_WAIT_MAX_S else None
