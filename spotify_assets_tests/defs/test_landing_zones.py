@@ -26,6 +26,7 @@ from spotify_assets.lib.landing import (
     inventory,
     processed_files,
 )
+from spotify_assets.lib.landing.scan import SETTLE_WAIT_MAX_S
 from spotify_assets.resources import LakeResource, WarehouseIOManager
 from spotify_assets_tests.support.landing import Landing, batch_files
 from spotify_assets_tests.support.scores_defs import SCORES
@@ -140,6 +141,22 @@ def test_a_file_is_taken_only_once_it_has_stopped_changing(lake):
     files = processed_files(lake.store(), SCORES_ZONE, lake.store().root)
     copied = next(f for f in files if f.source_file == "copying.csv")
     assert pq.read_table(copied.path).to_pydict()["player"] == ["ann", "bob"]
+
+
+def test_a_tick_waits_for_files_that_settle_within_seconds(lake):
+    # A copy that just ended is taken by the tick that sees it, once settled, not an interval
+    # later; a file that settles too late for a tick's wait is left to a later tick.
+    drop(lake, "just_copied.csv", GOOD, age_s=0.5)
+    zone = Landing(SCORES, {"lake": lake}, settle_s=2.0)
+    started = time.monotonic()
+    [request] = zone.tick().run_requests
+    assert batch_files(lake, SCORES, request) == ["just_copied.csv"]
+    assert 1.0 <= time.monotonic() - started < 10
+    drop(lake, "slow_upload.csv", GOOD)
+    slow = Landing(SCORES, {"lake": lake}, settle_s=SETTLE_WAIT_MAX_S + 30)
+    started = time.monotonic()
+    assert not slow.tick().run_requests
+    assert time.monotonic() - started < 5
 
 
 def test_a_file_changed_after_the_tick_is_left_for_a_later_batch(lake):
@@ -323,6 +340,9 @@ def test_a_zone_declared_in_its_own_module_is_found_by_the_whole_platform(lake, 
         resources=zone.resources,
     )
     assert built.success
+    # The account of the landed files is built after the tables people read (its priority).
+    started = [e.step_key for e in built.all_events if e.event_type_value == "STEP_START"]
+    assert started.index("core__scores") < started.index("core__landing_files")
     with duckdb.connect(database, read_only=True) as conn:
         assert conn.execute("select player from core.scores").fetchall() == [("ann",), ("bob",)]
         assert sorted(
