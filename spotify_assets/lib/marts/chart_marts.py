@@ -179,7 +179,10 @@ CHART_MOVEMENT = Mart(
         "particular order (sort in the query)."
     ),
     # Not sorted: sorting its rows (as many as the chart entries: 5.1M for a year of 70 daily
-    # charts) cost 1-2 of its 7-8 CPU s, for readers who sort anyway.
+    # charts) cost 1-2 of its 7-8 CPU s, for readers who sort anyway. A track of a chart is
+    # joined by a 64-bit hash of (region, chart, track_id) rather than the three strings: 4.5
+    # instead of 5.8 CPU s, the same rows (two of a year's 150,000 charted tracks sharing a
+    # hash: a chance of about 1 in 10^9).
     sql=f"""
 with periods as (
     select distinct region, chart, period_start, period_end from {_ENTRIES}
@@ -191,15 +194,18 @@ previous as (
         on q.region = p.region and q.chart = p.chart
        and q.period_end = p.period_start - interval 1 day
 ),
+keyed as (
+    select *, hash(region, chart, track_id) as chart_track from {_ENTRIES}
+),
 by_track as (
     -- a track listed twice in one chart counts at its better rank
-    select region, chart, period_start, track_id, min(rank) as rank, sum(streams) as streams
-      from {_ENTRIES}
+    select chart_track, period_start, min(rank) as rank, sum(streams) as streams
+      from keyed
      group by all
 ),
 debuts as (
-    select region, chart, track_id, min(period_start) as debut_period_start
-      from {_ENTRIES}
+    select chart_track, min(period_start) as debut_period_start
+      from keyed
      group by all
 )
 select e.region,
@@ -221,12 +227,11 @@ select e.region,
             when b.rank > e.rank then 'up'
             when b.rank < e.rank then 'down'
             else 'same' end as movement
-  from {_ENTRIES} e
+  from keyed e
   join previous v using (region, chart, period_start)
-  join debuts d using (region, chart, track_id)
+  join debuts d using (chart_track)
   left join by_track b
-    on b.region = e.region and b.chart = e.chart
-   and b.period_start = v.previous_period_start and b.track_id = e.track_id
+    on b.chart_track = e.chart_track and b.period_start = v.previous_period_start
 """,
     columns={
         "region": "'global' or a lower-case two-letter country code.",
