@@ -90,17 +90,26 @@ def main() -> int:
     for sig in FORWARDED:
         signal.signal(sig, on_signal)
 
+    # Until the command ends or a signal comes, sleep in sigwaitinfo: Popen.wait(timeout) polls
+    # (every 50 ms: 0.13 CPU s a minute while `make dev` idles).
+    waited = {*FORWARDED, signal.SIGCHLD}
+    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+
     def reset_signals() -> None:
         for sig in (*FORWARDED, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, waited)
 
     child = subprocess.Popen(
         command, cwd=args.cwd, preexec_fn=reset_signals, start_new_session=True
     )
     pgid = child.pid
-    while child.poll() is None and not received:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=0.5)
+    while child.poll() is None:
+        info = signal.sigwaitinfo(waited)
+        if info.si_signo != signal.SIGCHLD:
+            received.append(info.si_signo)
+            break
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, waited)  # later signals: on_signal
     if received:
         started = time.monotonic()
         with contextlib.suppress(ProcessLookupError):
