@@ -310,8 +310,20 @@ def run_demo(env: dict[str, str]) -> None:
             print(f"  demo: {line.strip()}")
 
 
+def make_dev_settings() -> dict[str, str]:
+    """The Dagster settings ``make dev`` exports (``export NAME ?= value`` lines of the Makefile
+    with a plain value: the daemon's intervals), so ``dg dev`` here idles as ``make dev`` does;
+    the environment's own values win, as with make's ``?=``."""
+    text = (ROOT / "Makefile").read_text()
+    found = re.findall(r"(?m)^export (\w+) \?= ([^$\s]+)\s*$", text)
+    return {name: os.environ.get(name, value) for name, value in found}
+
+
 def start_dg_dev(home: Path, env: dict[str, str], port: int, log: Any) -> subprocess.Popen:
-    """2. ``dg dev`` on 127.0.0.1:``port``, in its own session, output to ``log``."""
+    """2. ``dg dev`` on 127.0.0.1:``port`` with ``make dev``'s settings, in its own session,
+    output to ``log``."""
+    env = {**env, **make_dev_settings()}
+    print("make dev's settings: " + ", ".join(f"{k}={v}" for k, v in make_dev_settings().items()))
     return subprocess.Popen(
         [
             str(VENV_BIN / "dg"),
