@@ -472,7 +472,7 @@ def wait_for_stages(
 def stage_charts(staging: Path, args: argparse.Namespace) -> list[Path]:
     """A year of daily charts (``bench_charts.py``'s files: charts.spotify.com CSVs, 200 ranks
     each) written before ``dg dev`` starts, outside the lake: the drop is then only renames."""
-    from bench_charts import write_files  # bench/ is the script's folder, on sys.path
+    from bench_charts import reference, write_files  # bench/ is on sys.path
 
     started = time.perf_counter()
     keys = write_files(staging, args.chart_regions, args.chart_days, args.chart_rows)
@@ -484,6 +484,12 @@ def stage_charts(staging: Path, args: argparse.Namespace) -> list[Path]:
         f"{time.perf_counter() - started:.1f} s",
         flush=True,
     )
+    # The simple reference, in this run on this machine (whose speed varies with its host):
+    # one DuckDB read_csv of every file into one table (9.0 s wall, 14.7 CPU s when issue 24
+    # was filed, before dg dev starts).
+    wall, cpu_s, rows = reference(staging, keys)
+    print(f"reference: DuckDB read_csv of the {len(files):,} files ({rows:,} rows): {wall:.1f} s "
+          f"wall, {cpu_s:.1f} CPU s; {load()}", flush=True)  # fmt: skip
     return files
 
 
