@@ -101,16 +101,33 @@ EXPORT_FRESHNESS = dg.FreshnessPolicy.time_window(
 AUTOMATION_INTERVAL_S = 10
 #: Without anything new, the graph is evaluated again at least this often anyway.
 FULL_EVALUATION_EVERY_S = 30 * 60
+#: The events that can change a condition: an asset's (materialized, observed, failed, planned
+#: by a new run: in progress, wiped), a check's result, a run's end. A run's other events (its
+#: steps' starts, outputs, logs) cannot: evaluating the graph for them cost 1-2 CPU s at every
+#: tick of a long run, taken from the run itself on a small machine.
+GATE_EVENT_TYPES = (
+    dg.DagsterEventType.ASSET_MATERIALIZATION,
+    dg.DagsterEventType.ASSET_OBSERVATION,
+    dg.DagsterEventType.ASSET_FAILED_TO_MATERIALIZE,
+    dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+    dg.DagsterEventType.ASSET_WIPED,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+    dg.DagsterEventType.RUN_SUCCESS,
+    dg.DagsterEventType.RUN_FAILURE,
+    dg.DagsterEventType.RUN_CANCELED,
+)
 
 
 class _Gate:
-    """When an evaluation of the graph can find something new: the event log moved (a run was
-    queued, started or ended, an asset was materialized or observed, a check evaluated), a cron
-    tick or a time partition's boundary passed, or the last evaluation is old. Kept in the code
-    server's memory: a new code server (a reload, a restart) evaluates at its first tick."""
+    """When an evaluation of the graph can find something new: the event log moved by an event
+    of :data:`GATE_EVENT_TYPES` (a run was created or ended, an asset was materialized or
+    observed, a check evaluated), a cron tick or a time partition's boundary passed, or the last
+    evaluation is old. Kept in the code server's memory: a new code server (a reload, a
+    restart) evaluates at its first tick."""
 
     def __init__(self) -> None:
-        self.last: tuple[int | None, float] | None = None  # (newest event id, evaluated at)
+        # (newest event id looked at, last evaluated at)
+        self.last: tuple[int | None, float] | None = None
         self._instance: dg.DagsterInstance | None = None
         self._crons: tuple[str, ...] | None = None
 
@@ -133,15 +150,36 @@ class _Gate:
             self._crons = tuple(sorted(found))
         return self._crons
 
+    def moved(self, context: dg.SensorEvaluationContext, since: int | None) -> bool:
+        """Whether an event of :data:`GATE_EVENT_TYPES` was written after event id ``since``."""
+        storage = self.instance(context).event_log_storage
+        try:
+            return any(
+                storage.get_logs_for_all_runs_by_log_id(
+                    after_cursor=-1 if since is None else since,
+                    dagster_event_type=event_type,
+                    limit=1,
+                )
+                for event_type in GATE_EVENT_TYPES
+            )
+        except NotImplementedError:  # an event log sharded by run: any event counts
+            return True
+
     def skip_reason(self, context: dg.SensorEvaluationContext, newest: int | None) -> str | None:
+        """Why this tick need not evaluate the graph, or None. The event log having moved only
+        by a run's own events moves the gate's mark on, not the time of the last evaluation."""
         from dagster._utils.schedules import cron_string_iterator  # no public equivalent
 
         if self.last is None:
             return None
         last_newest, evaluated_at = self.last
         now = time.time()
-        if newest != last_newest or now - evaluated_at >= FULL_EVALUATION_EVERY_S:
+        if now - evaluated_at >= FULL_EVALUATION_EVERY_S:
             return None
+        if newest != last_newest:
+            if self.moved(context, last_newest):
+                return None
+            self.last = (newest, evaluated_at)
         for cron in self.crons(context):
             if next(cron_string_iterator(evaluated_at, cron, CRON_TIMEZONE)).timestamp() <= now:
                 return None

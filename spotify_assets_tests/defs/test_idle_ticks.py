@@ -51,6 +51,32 @@ def test_the_gate_skips_only_when_nothing_can_have_changed(monkeypatch):
         assert gate.skip_reason(context, newest) is None  # evaluated long ago
 
 
+def test_a_runs_own_events_do_not_open_the_gate(monkeypatch, tmp_path):
+    # The event log as make dev keeps it (one SQLite database): a step's log line moves it, but
+    # cannot change a condition; a materialization can.
+    storage = {
+        "module": "dagster._core.storage.event_log",
+        "class": "ConsolidatedSqliteEventLogStorage",
+        "config": {"base_dir": str(tmp_path)},
+    }
+    with dg.instance_for_test(overrides={"event_log_storage": storage}) as instance:
+        context = dg.build_sensor_context(instance=instance)
+        gate = _Gate()
+        monkeypatch.setattr(gate, "crons", lambda _context: ())
+        storage_ = gate.instance(context).event_log_storage
+        evaluated = storage_.get_maximum_record_id()
+        gate.last = (evaluated, time.time())
+        instance.report_engine_event(
+            "a step's log line", job_name="a_job", run_id=str(uuid.uuid4())
+        )
+        logged = storage_.get_maximum_record_id()
+        assert logged != evaluated
+        assert gate.skip_reason(context, logged)  # only a run's own event
+        assert gate.last[0] == logged  # the mark moved on
+        instance.report_runless_asset_event(dg.AssetMaterialization("anything"))
+        assert gate.skip_reason(context, storage_.get_maximum_record_id()) is None
+
+
 def test_a_tests_sensor_context_brings_its_own_lake(tmp_path):
     lake = LakeResource(url=str(tmp_path))
     with dg.instance_for_test() as instance:
