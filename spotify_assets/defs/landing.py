@@ -39,6 +39,7 @@ from spotify_assets.lib.lake import LakeError
 from spotify_assets.lib.landing import (
     LandingParseError,
     LandingZone,
+    ScanResult,
     ZoneCursor,
     build_rejected_records,
     held_files,
@@ -452,31 +453,27 @@ def _sensor(
                     "are unchanged)",
                     cursor=context.cursor,
                 )
-        found = scan(
-            store,
-            zone,
-            cursor,
-            now=now,
-            settle_s=lake.landing_settle_s,
-            in_flight=flying,
-            force=bool(released),
-        )
+
+        def look(at: datetime) -> ScanResult:
+            return scan(
+                store,
+                zone,
+                cursor,
+                now=at,
+                settle_s=lake.landing_settle_s,
+                in_flight=flying,
+                force=bool(released),
+            )
+
+        found = look(now)
         wait = settle_wait_s(found.settling, now, lake.landing_settle_s)
-        if wait is not None:
+        if wait is not None:  # once per tick: a copy still going on is left to a later tick
             context.log.info(
                 f"{len(found.settling)} files settle within {wait:.1f} s: waiting for them"
             )
             time.sleep(wait)
             now = datetime.now(UTC)
-            found = scan(
-                store,
-                zone,
-                cursor,
-                now=now,
-                settle_s=lake.landing_settle_s,
-                in_flight=flying,
-                force=bool(released),
-            )
+            found = look(now)
         for reason in found.not_taken:
             context.log.warning(f"Not taken: {reason}")
         if found.settling:
