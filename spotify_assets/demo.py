@@ -265,13 +265,16 @@ def print_tables(settings: Settings, defs: dg.Definitions) -> None:
     file, or the lakehouse's tables as of the last published run."""
     if settings.lakehouse:
         from spotify_assets.lib.lakehouse import attach_published
-        from spotify_assets.lib.marts.macros import mart_macros
+        from spotify_assets.lib.marts.definitions import mart_definitions
 
         lakehouse = defs.resources["lakehouse"]
         print(f"Warehouse (lakehouse): {lakehouse.describe()}")
         conn = duckdb.connect()
         attach_published(
-            conn, lakehouse.catalog(), properties=lakehouse.properties(), macros=mart_macros()
+            conn,
+            lakehouse.catalog(),
+            properties=lakehouse.properties(),
+            definitions=mart_definitions(),
         )
     else:
         print(f"Warehouse (DuckDB): {settings.warehouse_path}")

@@ -7,10 +7,11 @@ The assets do not change: they ask for ``warehouse`` (a ``DuckDBResource``) and
 
 - :class:`LakehouseWarehouseResource`: each ``get_connection()`` is the step's own in-process
   DuckDB over every table (pinned to the snapshot current when it opened); the step's outputs
-  (its selected assets that are tables built in SQL, and the tables their metadata
-  ``ALSO_WRITES`` names) are real tables loaded from their current snapshot, committed when
-  the block succeeds. A commit that finds another writer came first raises ``RetryRequested``:
-  the step computes again from fresh inputs, never overwriting the other's update.
+  (its selected assets that are tables built in SQL, or for a view the tables its
+  ``STORED_IN`` metadata names, and the tables their ``ALSO_WRITES`` names) are real tables
+  loaded from their current snapshot, committed when the block succeeds. A commit that finds
+  another writer came first raises ``RetryRequested``: the step computes again from fresh
+  inputs, never overwriting the other's update.
 - :class:`LakehouseIOManager`: a DataFrame is committed as its table's snapshot (a partition
   replaces its rows only), and read back as a DataFrame.
 
@@ -38,7 +39,7 @@ from spotify_assets.lib.lakehouse import (
     open_catalog,
     open_session,
 )
-from spotify_assets.lib.marts.macros import mart_macros
+from spotify_assets.lib.marts.definitions import mart_definitions
 from spotify_assets.resources.process_title import name_the_run_worker
 
 if TYPE_CHECKING:
@@ -47,6 +48,10 @@ if TYPE_CHECKING:
 #: Asset metadata of a table built in SQL: other tables its step writes beside it (a list of
 #: ``schema.table``), committed with it in lakehouse mode (``core.stream_sources``).
 ALSO_WRITES = "spotify_assets/also_writes"
+#: Asset metadata of a table that is a view over tables its step writes (a list of
+#: ``schema.table``: ``marts.content_daily`` over its parts): those are committed in lakehouse
+#: mode, not the view, which every session defines again (``lib/marts/definitions.py``).
+STORED_IN = "spotify_assets/stored_in"
 #: The kinds of a table built in SQL by its own step (``defs/warehouse_tables.py``).
 SQL_TABLE_KINDS = frozenset({"duckdb", "sql"})
 WAREHOUSE_IO_MANAGER_KEY = "warehouse_io_manager"
@@ -114,7 +119,8 @@ def _metadata_list(spec: dg.AssetSpec, name: str) -> list[str]:
 def step_outputs() -> dict[str, dg.AssetKey]:
     """The tables the current step builds in SQL (``schema.table``), each with the asset it
     belongs to: its selected assets with the kinds of a SQL table in a warehouse schema and no
-    IO manager of the warehouse, and the tables their ``ALSO_WRITES`` metadata names. None
+    IO manager of the warehouse (or, for a view, the tables its ``STORED_IN`` metadata names),
+    and the tables their ``ALSO_WRITES`` metadata names. None
     outside an asset step (a check only reads)."""
     try:
         context = dg.AssetExecutionContext.get()
@@ -132,7 +138,8 @@ def step_outputs() -> dict[str, dg.AssetKey]:
             and set(spec.kinds) >= SQL_TABLE_KINDS
             and assets_def.get_io_manager_key_for_asset_key(key) != WAREHOUSE_IO_MANAGER_KEY
         ):
-            for name in [_table_name(key), *_metadata_list(spec, ALSO_WRITES)]:
+            stored = _metadata_list(spec, STORED_IN) or [_table_name(key)]
+            for name in [*stored, *_metadata_list(spec, ALSO_WRITES)]:
                 outputs[name] = key
     return outputs
 
@@ -187,7 +194,7 @@ class LakehouseWarehouseResource(DuckDBResource):
             outputs=list(outputs),
             config={"custom_user_agent": "dagster", **self.connection_config},
             properties=self.lakehouse.properties(),
-            macros=mart_macros(),
+            definitions=mart_definitions(),
         ) as session:
             yield session.conn
             if not outputs:

@@ -35,7 +35,7 @@ import duckdb
 import pytest
 
 from spotify_assets.lib.lakehouse import CatalogConfig, attach_published, open_catalog
-from spotify_assets.lib.marts.macros import mart_macros
+from spotify_assets.lib.marts.definitions import mart_definitions
 
 pytestmark = pytest.mark.slow  # two whole demos, in two processes
 
@@ -153,7 +153,7 @@ def test_every_table_is_the_same_in_file_and_lakehouse_mode(tmp_path):
         )
     )
     lake_conn = duckdb.connect()
-    attach_published(lake_conn, catalog, macros=mart_macros())
+    attach_published(lake_conn, catalog, definitions=mart_definitions())
     in_file, in_lake = fingerprint(file_conn), fingerprint(lake_conn)
     assert len(in_file) > 40 and in_file["core.streams"][1] > 1000  # the whole demo ran
     assert sorted(in_file) == sorted(in_lake)

@@ -17,7 +17,9 @@ from spotify_assets.defs.warehouse_tables import warehouse_asset
 from spotify_assets.lib.lakehouse import attach_published, open_session, published
 from spotify_assets.resources import lakehouse as lakehouse_module
 from spotify_assets.resources.lakehouse import (
+    ALSO_COMMITTED,
     SNAPSHOT_ID,
+    STORED_IN,
     LakehouseCatalog,
     LakehouseWarehouseResource,
     publish_run,
@@ -234,3 +236,44 @@ def test_a_retry_that_succeeds_publishes_what_the_run_it_retries_committed(lakeh
     rows, _ = publish_run(instance, instance.get_run_by_id(retry.run_id), lakehouse)
     assert sorted(r.table for r in rows) == ["core.first_half", "core.second_half"]
     assert {r.run_id for r in rows} == {retry.run_id}
+
+
+@warehouse_asset(key=["marts", "toy_view"], deps=[toy])
+def toy_view_as_a_table(warehouse: DuckDBResource) -> None:
+    """What an earlier version built: the table itself."""
+    with warehouse.get_connection() as conn:
+        conn.execute("create or replace table marts.toy_view as select 'stale' as v")
+
+
+TOY_VIEW = "create or replace view marts.toy_view as select v || '!' as v from marts.toy_part"
+
+
+@warehouse_asset(key=["marts", "toy_view"], deps=[toy], metadata={STORED_IN: ["marts.toy_part"]})
+def toy_view(warehouse: DuckDBResource) -> None:
+    """Now: a view over the table it is stored in."""
+    with warehouse.get_connection() as conn:
+        conn.execute(
+            "create or replace table marts.toy_part as "
+            "select max(version)::varchar as v from core.toy"
+        )
+        # replaces the earlier version's table, here a view over its snapshot
+        conn.execute(TOY_VIEW)
+
+
+def test_a_view_commits_the_tables_it_is_stored_in_and_readers_define_it(lakehouse):
+    instance = dg.DagsterInstance.ephemeral()
+    assert dg.materialize(
+        [toy, toy_view_as_a_table], resources=resources(lakehouse), instance=instance
+    ).success
+    result = dg.materialize(
+        [toy, toy_view], resources=resources(lakehouse), instance=instance, selection=[toy_view]
+    )
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    assert f"{ALSO_COMMITTED}marts.toy_part" in metadata  # the part, committed
+    assert SNAPSHOT_ID not in metadata  # not the view
+    definitions = {"marts.toy_part": [TOY_VIEW]}
+    with open_session(lakehouse.catalog(), definitions=definitions) as session:
+        # the table of an earlier version stays in the catalog, unchanged, but readers see the view
+        assert session.conn.execute("select v from marts.toy_view").fetchall() == [("3!",)]

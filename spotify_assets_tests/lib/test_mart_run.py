@@ -1,11 +1,12 @@
 """How marts are built (lib/marts/run.py): scratch tables built once and dropped, the step's
-share of DuckDB's memory limit."""
+share of DuckDB's memory limit, a mart stored in parts as a view over them."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
 
+from spotify_assets.lib.marts.definitions import mart_definitions
 from spotify_assets.lib.marts.run import (
     build_mart,
     build_marts,
@@ -13,7 +14,7 @@ from spotify_assets.lib.marts.run import (
     scratch_tables,
     size_bytes,
 )
-from spotify_assets.lib.marts.spec import Mart, Scratch
+from spotify_assets.lib.marts.spec import Mart, Part, Scratch
 
 COUNTS = Scratch("test_counts", "select n, n * 2 as twice from range(5) r(n)")
 SUMS = Scratch("test_sums", "select sum(twice) as total from test_counts")
@@ -85,3 +86,55 @@ def test_memory_share_lowers_the_limit_and_restores_it():
         assert conn.execute(limit).fetchone() == before
         with memory_share(conn, None):
             assert conn.execute(limit).fetchone() == before
+
+
+NAMES = Part("test_names", "select n as item, 'name ' || n as name from range(3) r(n)", "names")
+COUNTED = Part(
+    "test_counted",
+    "select item, count(*) as total from test_counts join marts.test_names on item = n % 3 "
+    "group by item",
+    "counts by item",
+)
+VIEWED = Mart(
+    name="test_viewed",
+    description="a view over its parts",
+    sql="select name, total from marts.test_counted join marts.test_names using (item)",
+    columns={"name": "a name", "total": "a count"},
+    reads=(),
+    key=("name",),
+    scratch=(COUNTS,),
+    parts=(NAMES, COUNTED),
+)
+
+
+def table_types(conn) -> dict[str, str]:
+    query = (
+        "select table_name, table_type from information_schema.tables where table_schema = 'marts'"
+    )
+    return dict(conn.execute(query).fetchall())
+
+
+def test_a_mart_stored_in_parts_is_a_view_over_them_and_replaces_a_table_of_its_name():
+    with duckdb.connect() as conn:
+        # a warehouse from before the mart became a view holds a table under its name
+        conn.execute("create schema marts")
+        conn.execute("create table marts.test_viewed as select 'old' as name, 0 as total")
+        build_mart(conn, VIEWED)
+        assert table_types(conn) == {
+            "test_names": "BASE TABLE",
+            "test_counted": "BASE TABLE",
+            "test_viewed": "VIEW",
+        }
+        got = conn.execute("select * from marts.test_viewed order by name").fetchall()
+        assert got == [("name 0", 2), ("name 1", 2), ("name 2", 1)]
+        # and back: a mart stored as a table replaces the view of its name
+        build_mart(conn, mart("test_viewed", "select 7 as total"))
+        assert table_types(conn)["test_viewed"] == "BASE TABLE"
+
+
+def test_the_views_of_marts_are_defined_with_their_last_part():
+    definitions = mart_definitions()
+    view = definitions["marts.content_daily_counts"]
+    assert view[0].startswith("create or replace view marts.content_daily as")
+    assert any("macro marts.top_content" in statement for statement in view[1:])
+    assert "marts.content_daily" not in definitions  # a view, not a table of the catalog

@@ -45,6 +45,7 @@ from spotify_assets.lib.quality.rules import (
 )
 from spotify_assets.lib.reports.plots import markdown_image, render
 from spotify_assets.resources.event_log import latest_metadata_value
+from spotify_assets.resources.lakehouse import STORED_IN
 from spotify_assets.resources.table_metadata import table_schema
 
 if TYPE_CHECKING:
@@ -77,7 +78,10 @@ def mart_spec(
         kinds={"duckdb", "sql"},
         automation_condition=automation_condition,
         freshness_policy=freshness_policy,
-        metadata={"dagster/table_name": f"warehouse.{mart.table}"},
+        metadata={
+            "dagster/table_name": f"warehouse.{mart.table}",
+            **({STORED_IN: list(mart.stored_in)} if mart.parts else {}),
+        },
         skippable=True,
     )
 
@@ -109,7 +113,9 @@ def mart_sql_text(mart: Mart) -> str:
         f"-- scratch table, built once per step\ncreate temp table {s.name} as\n{s.sql.strip()};"
         for s in scratch_of([mart])
     ]
-    return "\n\n".join([*parts, f"create or replace table {mart.table} as\n{mart.sql.strip()}"])
+    parts += [f"create or replace table {p.table} as\n{p.sql.strip()};" for p in mart.parts]
+    kind = "view" if mart.parts else "table"
+    return "\n\n".join([*parts, f"create or replace {kind} {mart.table} as\n{mart.sql.strip()}"])
 
 
 def mart_metadata(conn: Any, mart: Mart, seconds: float) -> dict[str, Any]:

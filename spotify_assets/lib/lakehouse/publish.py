@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from spotify_assets.lib.lakehouse.catalog import OWN_NAMESPACE, TABLE_PROPERTIES
-from spotify_assets.lib.lakehouse.session import Committed, define_macros
+from spotify_assets.lib.lakehouse.session import Committed, run_definitions
 from spotify_assets.lib.lakehouse.tables import RUN_ID_PROPERTY, attach
 
 if TYPE_CHECKING:
@@ -202,17 +202,17 @@ def attach_published(
     run_id: str | None = None,
     *,
     properties: dict[str, str] | None = None,
-    macros: Mapping[str, Sequence[str]] | None = None,
+    definitions: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Published]:
     """Every published table on the DuckDB connection ``conn`` as a view at its snapshot as of
     run ``run_id`` (default: the last published run), and ``lakehouse.published_snapshots``
-    itself; then ``macros`` (statements by the table they read: the marts' macros,
-    ``lib.marts.macros.mart_macros()``). Returns what it attached."""
+    itself; then ``definitions`` (statements by the table they read: the marts' views and
+    macros, ``lib.marts.definitions.mart_definitions()``). Returns what it attached."""
     found = published(catalog, run_id)
     for name, row in found.items():
         table = catalog.load_table(name)
         attach(conn, table, name, snapshot_id=row.snapshot_id, properties=properties)
     if found:
         attach(conn, catalog.load_table(PUBLISHED_TABLE), PUBLISHED_TABLE, properties=properties)
-    define_macros(conn, found, macros or {})
+    run_definitions(conn, found, definitions or {})
     return found

@@ -153,10 +153,12 @@ def _input_view(catalog: Catalog, name: str, location: str | None) -> SnapshotVi
     return cached_view(location, load)
 
 
-def define_macros(conn: Any, tables: Iterable[str], macros: Mapping[str, Sequence[str]]) -> None:
-    """Run the statements of ``macros`` whose table is among ``tables``."""
+def run_definitions(
+    conn: Any, tables: Iterable[str], definitions: Mapping[str, Sequence[str]]
+) -> None:
+    """Run the statements of ``definitions`` whose table is among ``tables``."""
     present = set(tables)
-    for table, statements in macros.items():
+    for table, statements in definitions.items():
         if table in present:
             for statement in statements:
                 conn.execute(statement)
@@ -169,11 +171,11 @@ def open_session(
     outputs: Iterable[str] = (),
     config: dict[str, Any] | None = None,
     properties: dict[str, str] | None = None,
-    macros: Mapping[str, Sequence[str]] | None = None,
+    definitions: Mapping[str, Sequence[str]] | None = None,
 ) -> Iterator[Session]:
     """A session over every table of the warehouse schemas, ``outputs`` (``schema.table``)
-    loaded as real tables, with ``macros`` (what a catalog cannot hold: statements by the
-    table they read, run when it is there).
+    loaded as real tables, with ``definitions`` (views and macros, which a catalog cannot hold:
+    statements by the table they read, run when it is there).
     ``config`` is DuckDB's (``memory_limit``...); its spill files go to a temporary folder
     removed at the end. ``properties`` are the catalog's (S3 endpoint)."""
     outputs = list(dict.fromkeys(outputs))
@@ -195,7 +197,7 @@ def open_session(
                 if table is not None:
                     attach(conn, table, name, materialize=True, properties=properties)
                 conn.execute(f'create schema if not exists "{split_name(name)[0]}"')
-            define_macros(conn, locations, macros or {})
+            run_definitions(conn, locations, definitions or {})
             yield Session(catalog, conn, bases, inputs)
         finally:
             conn.close()

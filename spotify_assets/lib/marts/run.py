@@ -108,13 +108,40 @@ def scratch_tables(conn: Any, marts: Iterable[Mart]) -> Iterator[dict[str, float
         conn.execute(f"drop table if exists temp.main.{name}")
 
 
+def view_statement(mart: Mart) -> str:
+    """The statement that defines a mart stored in parts (:attr:`Mart.parts`) as a view."""
+    return f"create or replace view {mart.table} as {mart.sql}"
+
+
+def _drop_if(conn: Any, table: str, table_type: str) -> None:
+    """Drop ``table`` if it is of ``table_type`` (``BASE TABLE`` or ``VIEW``): a warehouse
+    built before a mart became a view (or a table again) holds the other kind under its name,
+    which ``create or replace`` refuses to replace."""
+    schema, name = table.split(".")
+    found = conn.execute(
+        "select table_type from information_schema.tables where table_catalog = "
+        "current_database() and table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    if found and found[0][0] == table_type:
+        conn.execute(f"drop {'view' if table_type == 'VIEW' else 'table'} {table}")
+
+
 def build_mart(conn: Any, mart: Mart) -> float:
-    """Create or replace ``marts.<name>`` and run its ``after_sql``; returns seconds taken
-    (with its scratch tables when they had to be built for it alone)."""
+    """Create or replace ``marts.<name>`` (its parts, then the view over them, when it has
+    parts) and run its ``after_sql``; returns seconds taken (with its scratch tables when
+    they had to be built for it alone)."""
     started = time.perf_counter()
     prepare(conn)
     with scratch_tables(conn, [mart]):
-        conn.execute(f"create or replace table {mart.table} as {mart.sql}")
+        for part in mart.parts:
+            conn.execute(f"create or replace table {part.table} as {part.sql}")
+        if mart.parts:
+            _drop_if(conn, mart.table, "BASE TABLE")
+            conn.execute(view_statement(mart))
+        else:
+            _drop_if(conn, mart.table, "VIEW")
+            conn.execute(f"create or replace table {mart.table} as {mart.sql}")
     for statement in mart.after_sql:
         conn.execute(statement)
     return time.perf_counter() - started

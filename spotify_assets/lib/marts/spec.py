@@ -63,8 +63,24 @@ class Scratch:
 
 
 @dataclass(frozen=True)
+class Part:
+    """A table ``marts.<name>`` that holds a mart's rows when the mart is a view over its parts
+    (:attr:`Mart.parts`): integer codes and a table of their names, for example, instead of
+    millions of rows each writing the same strings. ``sql`` is a SELECT over the warehouse,
+    the scratch tables and earlier parts; ``description`` says what a row is."""
+
+    name: str
+    sql: str
+    description: str
+
+    @property
+    def table(self) -> str:
+        return f"marts.{self.name}"
+
+
+@dataclass(frozen=True)
 class Mart:
-    """One table ``marts.<name>``.
+    """One table ``marts.<name>`` (or a view of that name over its ``parts``).
 
     ``sql`` is a SELECT (no trailing semicolon) reading only the tables named in ``reads``
     (``core.*`` and other ``marts.*``); marts that read other marts come after them in their
@@ -81,6 +97,8 @@ class Mart:
     build, a check that cost 6 s on 10 million plays for ``content_daily`` and could not fail.
     ``scratch`` are the temporary tables its SQL reads, in build order (each after the scratch
     tables it reads); ``reads`` still names the warehouse tables they come from.
+    ``parts``, when given, are the tables its rows are stored in, built in order: ``sql`` is
+    then the SELECT of the view ``marts.<name>`` over them, which readers query as a table.
     """
 
     name: str
@@ -95,6 +113,7 @@ class Mart:
     headline: str | None = None
     key_by_construction: bool = False
     scratch: tuple[Scratch, ...] = ()
+    parts: tuple[Part, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -106,6 +125,11 @@ class Mart:
     @property
     def table(self) -> str:
         return f"marts.{self.name}"
+
+    @property
+    def stored_in(self) -> tuple[str, ...]:
+        """The tables that hold its rows: its parts, or its own table."""
+        return tuple(p.table for p in self.parts) or (self.table,)
 
     @property
     def rate_columns(self) -> list[str]:
