@@ -110,6 +110,19 @@ def test_every_mart_is_a_described_table_with_a_chart(built):
         if mart.lineage:
             lineage = md["dagster/column_lineage"].value
             assert set(lineage.deps_by_column) == set(mart.lineage)
+        for part in mart.parts:  # a view over tables: each built, named on the asset's page
+            found = query(
+                root,
+                "select table_type from information_schema.tables "
+                f"where table_schema = 'marts' and table_name = '{part.name}'",
+            )
+            assert found == [("BASE TABLE",)], part.table
+            description = next(
+                a.specs_by_key[dg.AssetKey(["marts", mart.name])].description
+                for a in built[3]
+                if dg.AssetKey(["marts", mart.name]) in getattr(a, "specs_by_key", {})
+            )
+            assert part.table in description and part.description in description
         chart = md["plot"].value
         pngs = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", chart)
         assert len(pngs) == len(mart.plots) >= 1, mart.name

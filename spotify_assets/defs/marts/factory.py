@@ -70,10 +70,11 @@ def mart_spec(
     automation_condition: dg.AutomationCondition | None,
     freshness_policy: dg.FreshnessPolicy | None,
 ) -> dg.AssetSpec:
+    stored = "".join(f"\n- `{p.table}`: {p.description}" for p in mart.parts)
     return dg.AssetSpec(
         key=mart_key(mart),
         group_name=group,
-        description=mart.description,
+        description=mart.description + (f"\n\nA view over:{stored}" if stored else ""),
         deps=[table_key(t) for t in mart.reads],
         kinds={"duckdb", "sql"},
         automation_condition=automation_condition,
