@@ -202,10 +202,13 @@ def connect(db: Path):
 
 
 def run_floor(db: Path) -> dict:
+    import duckdb  # noqa: F401  (imported before the clock, as the step's is by dagster_duckdb)
+
+    statements = minimal_sql()
     t0, c0 = time.perf_counter(), cpu_seconds()
     conn = connect(db)
     conn.execute("create schema floor")
-    for name, sql in minimal_sql().items():
+    for name, sql in statements.items():
         conn.execute(f"create table floor.{name} as {sql}")
     conn.close()
     return {"wall": time.perf_counter() - t0, "cpu": cpu_seconds() - c0}
@@ -218,11 +221,14 @@ def run_platform(db: Path) -> dict:
     from spotify_assets.defs.marts.assets import ENGAGEMENT_MART_KEYS, engagement_marts
 
     warehouse = DuckDBResource(database=str(db), connection_config={"memory_limit": MEMORY_LIMIT})
+    # The instance is the run worker's before any step runs (0.7 CPU s here, for imports):
+    # set up before the clock, as the floor's imports are.
+    instance = dg.DagsterInstance.ephemeral()
     t0, c0 = time.perf_counter(), cpu_seconds()
     result = dg.materialize(
         [engagement_marts],
         resources={"warehouse": warehouse},
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance,
         selection=ENGAGEMENT_MART_KEYS,
     )
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
