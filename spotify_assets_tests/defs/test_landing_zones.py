@@ -153,8 +153,10 @@ def test_a_tick_waits_for_files_that_settle_within_seconds(lake, monkeypatch):
     zone = Landing(SCORES, {"lake": lake}, settle_s=2.0)
     [request] = zone.tick().run_requests
     assert batch_files(lake, SCORES, request) == ["just_copied.csv"]
-    [waited] = waits  # one wait, until the file had been unchanged for 2 s
-    assert 1.0 <= waited <= 2.1
+    # one wait (how long depends on this machine's speed: settle_wait_s's own test has the
+    # figures), never longer than the settle time
+    [waited] = waits
+    assert 0 < waited <= 2.1
     drop(lake, "slow_upload.csv", GOOD)
     slow = Landing(SCORES, {"lake": lake}, settle_s=SETTLE_WAIT_MAX_S + 30)
     assert not slow.tick().run_requests

@@ -269,3 +269,22 @@ def test_a_streamed_file_that_is_bad_crashes_or_changes_loses_nothing(store):
     assert result["status"] == "changed" and "taken again" in result["reason"]
     assert read_manifest(store, STREAMING, "moving.txt") == {}
     assert ingest_many(store, STREAMING, ["moving.txt"])["moving.txt"]["accepted"] == 2
+
+
+def test_a_tick_waits_for_files_settling_within_its_limit_only():
+    from datetime import UTC, datetime, timedelta
+
+    from spotify_assets.lib.landing.scan import SETTLE_WAIT_MAX_S, LandedFile, settle_wait_s
+
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+    def changed(seconds_ago: float) -> LandedFile:
+        at = now - timedelta(seconds=seconds_ago)
+        return LandedFile(key=f"k{seconds_ago}", path="f.csv", etag="e", size=1, last_modified=at)
+
+    assert settle_wait_s([], now, 10.0) is None
+    # until the newest has been unchanged for settle_s (and a tenth more: clocks' resolution)
+    assert settle_wait_s([changed(8.0), changed(3.0)], now, 10.0) == pytest.approx(7.1)
+    assert settle_wait_s([changed(12.0)], now, 10.0) == 0.0
+    # a wait longer than the limit is left to a later tick
+    assert settle_wait_s([changed(0.0)], now, SETTLE_WAIT_MAX_S + 1) is None
