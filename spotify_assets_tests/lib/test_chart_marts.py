@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from spotify_assets.lib.landing import ProcessedFile
-from spotify_assets.lib.marts.chart_marts import MARTS
+from spotify_assets.lib.marts.chart_marts import MARTS, REACH_BITS
 from spotify_assets.lib.marts.run import build_marts
 from spotify_assets.lib.spotify_charts import parse_chart_file
 from spotify_assets.lib.spotify_charts.chart_entries import build_chart_entries
@@ -217,6 +217,34 @@ def test_chart_reach_names_a_track_as_the_global_chart_else_its_best_entry(conn)
         "where track_id = 'AAAAAAAAAAAAAAAAAAAAAA' and period_start = date '2024-01-01'",
     )
     assert got == [("D", 3, "de,fr,us")]
+
+
+@pytest.mark.parametrize("n", [2, REACH_BITS, REACH_BITS + 1, 300])
+def test_chart_reach_lists_the_countries_of_any_number_of_country_charts(conn, n):
+    # Up to REACH_BITS codes they are bits of one integer, beyond that a list: the same rows.
+    codes = [a + b for a in "abcdefghijklmnopqrstuvwxyz" for b in "abcdefghijklmnopqrstuvwxyz"]
+    codes = sorted(codes[::-1][:n])
+    conn.execute(
+        "create or replace temp table one as select * from core.chart_entries "
+        "where region = 'us' and track_id = 'AAAAAAAAAAAAAAAAAAAAAA'"
+    )
+    conn.execute("delete from core.chart_entries")
+    on_chart = [("A", c) for c in codes] + [("B", c) for c in codes[1::2]] + [("C", "global")]
+    conn.executemany(
+        "insert into core.chart_entries select * replace (? as region, ? as track_id, "
+        "? as rank) from one",
+        [(region, IDS[t], i % 50 + 1) for i, (t, region) in enumerate(on_chart)],
+    )
+    build_marts(conn, [m for m in MARTS if m.name == "chart_reach"])
+    got = {
+        r[0][0]: r[1:]
+        for r in rows(conn, "select track_id, regions, region_list from marts.chart_reach")
+    }
+    assert got == {
+        "A": (n, ",".join(codes)),
+        "B": (len(codes[1::2]), ",".join(codes[1::2]) or None),
+        "C": (0, None),
+    }
 
 
 def test_chart_artists_split_names_and_credit_full_streams(conn):
