@@ -115,7 +115,8 @@ class LakeIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
             return
-        partition = context.partition_key if context.has_partition_key else None
+        # The asset's partition, not the run's (a partitioned run may build unpartitioned assets).
+        partition = context.asset_partition_key if context.has_asset_partitions else None
         base = _asset_path(context)
         store = self.lake.store()
         if isinstance(obj, pd.DataFrame):

@@ -57,7 +57,8 @@ class HashedModelIOManager(dg.ConfigurableIOManager):
 
     def _key(self, context: dg.OutputContext | dg.InputContext) -> str:
         base = f"{MODELS_PREFIX}/{'/'.join(context.asset_key.path)}"
-        partition = context.partition_key if context.has_partition_key else None
+        # The asset's partition, not the run's (a partitioned run may build unpartitioned assets).
+        partition = context.asset_partition_key if context.has_asset_partitions else None
         return f"{base}/{partition}.pkl" if partition else f"{base}.pkl"
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
@@ -73,7 +74,7 @@ class HashedModelIOManager(dg.ConfigurableIOManager):
         )
 
     def _recorded_hash(self, context: dg.InputContext) -> str | None:
-        partition = context.partition_key if context.has_partition_key else None
+        partition = context.asset_partition_key if context.has_asset_partitions else None
         value = latest_metadata_value(
             context.instance, context.asset_key, HASH_METADATA, partition=partition
         )

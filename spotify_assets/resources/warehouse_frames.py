@@ -38,7 +38,9 @@ class WarehousePandasTypeHandler(DuckDBPandasTypeHandler):
             ),
             "dagster/table_name": f"warehouse.{target}",
         }
-        if context.has_partition_key:
+        # The asset's partitions, not the run's: a batch's run (partitioned) also builds
+        # unpartitioned tables.
+        if context.has_asset_partitions:
             metadata["dagster/partition_row_count"] = int(len(obj))
             metadata["table_row_count"] = int(total)
         else:

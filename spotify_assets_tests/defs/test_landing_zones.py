@@ -69,6 +69,8 @@ def test_a_toy_zone_gets_batches_ingest_checks_and_inventory(lake):
         ["sub/d.csv"],
     ]
     assert all(r.partition_key == r.tags[BATCH_TAG].split("/", 1)[1] for r in first.run_requests)
+    # The last batch's run also builds the zone's tables (the sensor's whole selection).
+    assert [r.asset_selection for r in first.run_requests] == [[SCORES.key], [SCORES.key], None]
     assert len(zone.instance.get_dynamic_partitions(SCORES.partitions.name)) == 3
     assert not zone.tick().run_requests  # requested, their runs not ended: not asked twice
 
@@ -331,23 +333,33 @@ def test_a_zone_declared_in_its_own_module_is_found_by_the_whole_platform(lake, 
         "warehouse_io_manager": WarehouseIOManager(database=database),
     }
     zone = Landing(SCORES, resources)
-    [run] = zone.land()
-    assert run.success
-    built = dg.materialize(
-        [
-            SCORES.asset,
-            *SCORES.tables,
-            defs.get_assets_def(LANDING_FILES_KEY),
-            defs.get_assets_def(DATA_QUALITY_KEY),
-        ],
-        selection=[scores_table, LANDING_FILES_KEY, DATA_QUALITY_KEY],
+    [request] = zone.tick().run_requests
+    # The batch's run, as the daemon launches it: the sensor's selection (no subset asked),
+    # the ingest of its batch then the zone's table in its group and the account of files.
+    assert request.asset_selection is None
+    selected = SCORES.sensor.asset_selection.resolve(graph)
+    assert selected == {SCORES.key, scores_table, LANDING_FILES_KEY}
+    run = dg.materialize(
+        [defs.get_assets_def(k) for k in selected],
         instance=zone.instance,
         resources=zone.resources,
+        partition_key=request.partition_key,
+        tags=request.tags,
+    )
+    assert run.success
+    materialized = [e.materialization for e in run.get_asset_materialization_events()]
+    assert {(m.asset_key, m.partition) for m in materialized} == {
+        (SCORES.key, request.partition_key),
+        (scores_table, None),
+        (LANDING_FILES_KEY, None),
+    }
+    # The account of the landed files is built after the tables people read (its priority).
+    started = [e.step_key for e in run.all_events if e.event_type_value == "STEP_START"]
+    assert started.index("core__scores") < started.index("core__landing_files")
+    built = dg.materialize(
+        [defs.get_assets_def(DATA_QUALITY_KEY)], instance=zone.instance, resources=zone.resources
     )
     assert built.success
-    # The account of the landed files is built after the tables people read (its priority).
-    started = [e.step_key for e in built.all_events if e.event_type_value == "STEP_START"]
-    assert started.index("core__scores") < started.index("core__landing_files")
     with duckdb.connect(database, read_only=True) as conn:
         assert conn.execute("select player from core.scores").fetchall() == [("ann",), ("bob",)]
         assert sorted(
