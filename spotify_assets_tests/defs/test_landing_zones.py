@@ -339,8 +339,10 @@ def test_a_zone_declared_in_its_own_module_is_found_by_the_whole_platform(lake, 
     assert request.asset_selection is None
     selected = SCORES.sensor.asset_selection.resolve(graph)
     assert selected == {SCORES.key, scores_table, LANDING_FILES_KEY}
+    checks = [c for c in defs.asset_checks or [] if {k.asset_key for k in c.check_keys} & selected]
     run = dg.materialize(
-        [defs.get_assets_def(k) for k in selected],
+        [*{defs.get_assets_def(k) for k in selected}, *checks],
+        selection=list(selected),
         instance=zone.instance,
         resources=zone.resources,
         partition_key=request.partition_key,
@@ -356,6 +358,12 @@ def test_a_zone_declared_in_its_own_module_is_found_by_the_whole_platform(lake, 
     # The account of the landed files is built after the tables people read (its priority).
     started = [e.step_key for e in run.all_events if e.event_type_value == "STEP_START"]
     assert started.index("core__scores") < started.index("core__landing_files")
+    # core.landing_files checks its row count in its own step: the shared check step of the
+    # zone's table (which what reads the table waits for) does not wait for it.
+    assert started.index("row_count_checks") < started.index("core__landing_files")
+    assert {(c.asset_key, c.check_name, c.passed) for c in run.get_asset_check_evaluations()} >= {
+        (LANDING_FILES_KEY, "row_count_vs_previous", True)
+    }
     built = dg.materialize(
         [defs.get_assets_def(DATA_QUALITY_KEY)], instance=zone.instance, resources=zone.resources
     )

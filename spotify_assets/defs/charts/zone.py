@@ -21,9 +21,6 @@ CHARTS = landing_zone_defs(
         "Parquet in the lake's processed area; bad rows kept aside with file, line and reason."
     ),
     kinds={"csv", "parquet", "s3"},
-    # A look every 20 s (the listening history's: every 10 s): a year of charts dropped at once
-    # waits 10 s on average to be seen; an idle look costs the daemon about 0.07 CPU s.
-    sensor_interval_s=20,
     rejected_records_table=REJECTED_CHART_ROWS_KEY,
 )
 defs = CHARTS.definitions

@@ -22,7 +22,10 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from spotify_assets.defs.quality.rule_checks import rule_check_result, rule_check_spec
-from spotify_assets.defs.quality.table_checks import ROW_COUNT_CHECK
+from spotify_assets.defs.quality.table_checks import (
+    inline_row_count_result,
+    inline_row_count_spec,
+)
 from spotify_assets.defs.warehouse_tables import WAREHOUSE_POOL
 from spotify_assets.lib.listening.streams import ensure_streams
 from spotify_assets.lib.marts.run import (
@@ -36,15 +39,12 @@ from spotify_assets.lib.marts.run import (
 )
 from spotify_assets.lib.marts.spec import Mart
 from spotify_assets.lib.quality.rules import (
-    MIN_ROW_RATIO,
     Rule,
     evaluate,
-    row_count_change,
     unique_key,
     within_unit_interval,
 )
 from spotify_assets.lib.reports.plots import markdown_image, render
-from spotify_assets.resources.event_log import latest_metadata_value
 from spotify_assets.resources.lakehouse import STORED_IN
 from spotify_assets.resources.table_metadata import table_schema
 
@@ -258,33 +258,16 @@ def mart_rules(mart: Mart) -> list[Rule]:
 def mart_check_specs(mart: Mart) -> list[dg.AssetCheckSpec]:
     key = mart_key(mart)
     return [
-        dg.AssetCheckSpec(
-            ROW_COUNT_CHECK,
-            asset=key,
-            blocking=True,
-            description=f"{mart.table} keeps at least {MIN_ROW_RATIO:.0%} of the rows of its "
-            "previous materialization",
-        ),
+        inline_row_count_spec(key, mart.table),
         *[rule_check_spec(key, rule) for rule in mart_rules(mart)],
     ]
-
-
-def previous_row_count(instance: dg.DagsterInstance, key: dg.AssetKey) -> int | None:
-    """``dagster/row_count`` of the asset's latest materialization (before this one)."""
-    value = latest_metadata_value(instance, key, "dagster/row_count")
-    return None if value is None else int(value)
 
 
 def mart_check_results(
     context: dg.AssetExecutionContext, conn: Any, mart: Mart, metadata: dict[str, Any]
 ) -> list[dg.AssetCheckResult]:
     key = mart_key(mart)
-    passed, figures = row_count_change(
-        int(metadata["dagster/row_count"]), previous_row_count(context.instance, key)
-    )
     return [
-        dg.AssetCheckResult(
-            asset_key=key, check_name=ROW_COUNT_CHECK, passed=passed, metadata=figures
-        ),
+        inline_row_count_result(context.instance, key, int(metadata["dagster/row_count"])),
         *[rule_check_result(key, evaluate(conn, rule)) for rule in mart_rules(mart)],
     ]

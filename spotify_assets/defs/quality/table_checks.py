@@ -25,7 +25,11 @@ import dagster as dg
 
 from spotify_assets.defs.warehouse_tables import WarehouseTable
 from spotify_assets.lib.quality.rules import MIN_ROW_RATIO, row_count_change, schema_change
-from spotify_assets.resources.event_log import materialization_metadata, recent_materializations
+from spotify_assets.resources.event_log import (
+    latest_metadata_value,
+    materialization_metadata,
+    recent_materializations,
+)
 
 SCHEMA_CHANGE_CHECK = "column_schema_change"
 
@@ -41,6 +45,31 @@ def row_count_tables(tables: Sequence[WarehouseTable]) -> list[dg.AssetKey]:
     return [
         t.key for t in tables if not t.row_count_may_drop and ROW_COUNT_CHECK not in t.check_names
     ]
+
+
+def inline_row_count_spec(key: dg.AssetKey, what: str | None = None) -> dg.AssetCheckSpec:
+    """``row_count_vs_previous`` (ERROR, blocking) evaluated by the asset's own step, right
+    after it is built (:func:`inline_row_count_result`), instead of in the shared check step:
+    a step that waits for that shared step then need not wait for every table checked in it."""
+    return dg.AssetCheckSpec(
+        ROW_COUNT_CHECK,
+        asset=key,
+        blocking=True,
+        description=f"{what or 'The table'} keeps at least {MIN_ROW_RATIO:.0%} of the rows of "
+        "its previous materialization",
+    )
+
+
+def inline_row_count_result(
+    instance: dg.DagsterInstance, key: dg.AssetKey, rows: int
+) -> dg.AssetCheckResult:
+    """The result of :func:`inline_row_count_spec` for ``rows`` just built, against the
+    ``dagster/row_count`` of the asset's latest materialization (before this one)."""
+    previous = latest_metadata_value(instance, key, "dagster/row_count")
+    passed, figures = row_count_change(rows, None if previous is None else int(previous))
+    return dg.AssetCheckResult(
+        asset_key=key, check_name=ROW_COUNT_CHECK, passed=passed, metadata=figures
+    )
 
 
 def _row_count(record: dg.EventLogRecord) -> int | None:
