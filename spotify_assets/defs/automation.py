@@ -104,7 +104,8 @@ FULL_EVALUATION_EVERY_S = 30 * 60
 #: The events that can change a condition: an asset's (materialized, observed, failed, planned
 #: by a new run: in progress, wiped), a check's result, a run's end. A run's other events (its
 #: steps' starts, outputs, logs) cannot: evaluating the graph for them cost 1-2 CPU s at every
-#: tick of a long run, taken from the run itself on a small machine.
+#: tick of a long run, taken from the run itself on a small machine. Those of a run still in
+#: progress wait for its end (below).
 GATE_EVENT_TYPES = (
     dg.DagsterEventType.ASSET_MATERIALIZATION,
     dg.DagsterEventType.ASSET_OBSERVATION,
@@ -118,12 +119,16 @@ GATE_EVENT_TYPES = (
 )
 
 
+#: Events of one type read per tick to tell whose they are; more than that opens the gate.
+_GATE_EVENTS_READ = 500
+
+
 class _Gate:
     """When an evaluation of the graph can find something new: the event log moved by an event
-    of :data:`GATE_EVENT_TYPES` (a run was created or ended, an asset was materialized or
-    observed, a check evaluated), a cron tick or a time partition's boundary passed, or the last
-    evaluation is old. Kept in the code server's memory: a new code server (a reload, a
-    restart) evaluates at its first tick."""
+    of :data:`GATE_EVENT_TYPES` (an asset was materialized or observed, a check evaluated, a
+    run ended) reported from outside any run or by a run that has ended, a cron tick or a time
+    partition's boundary passed, or the last evaluation is old. Kept in the code server's
+    memory: a new code server (a reload, a restart) evaluates at its first tick."""
 
     def __init__(self) -> None:
         # (newest event id looked at, last evaluated at)
@@ -151,19 +156,40 @@ class _Gate:
         return self._crons
 
     def moved(self, context: dg.SensorEvaluationContext, since: int | None) -> bool:
-        """Whether an event of :data:`GATE_EVENT_TYPES` was written after event id ``since``."""
-        storage = self.instance(context).event_log_storage
+        """Whether an event of :data:`GATE_EVENT_TYPES` was written after event id ``since`` by
+        no run (reported from outside) or by a run that has ended (its end is one of them).
+
+        The events of a run still in progress wait for its end: what it materializes can move
+        assets outside it, but evaluated while it runs, the graph's evaluations (1-2 CPU s
+        each, one per tick) and the runs they launch take the cores from it (a year of charts:
+        its chart marts 22 s instead of 17 s), and what follows its last assets waits for its
+        end anyway. So a run's downstream is requested at its end, in one run; runs that end
+        and runless events still open the gate while another run goes on for hours, and every
+        ``FULL_EVALUATION_EVERY_S`` the graph is evaluated anyway."""
+        instance = self.instance(context)
+        runs: set[str] = set()
         try:
-            return any(
-                storage.get_logs_for_all_runs_by_log_id(
+            for event_type in GATE_EVENT_TYPES:
+                entries = instance.event_log_storage.get_logs_for_all_runs_by_log_id(
                     after_cursor=-1 if since is None else since,
                     dagster_event_type=event_type,
-                    limit=1,
+                    limit=_GATE_EVENTS_READ,
                 )
-                for event_type in GATE_EVENT_TYPES
-            )
+                if len(entries) >= _GATE_EVENTS_READ:
+                    return True
+                for entry in entries.values():
+                    if not entry.run_id:
+                        return True
+                    runs.add(entry.run_id)
         except NotImplementedError:  # an event log sharded by run: any event counts
             return True
+        if not runs:
+            return False
+        found = {
+            r.dagster_run.run_id: r.dagster_run
+            for r in instance.get_run_records(filters=dg.RunsFilter(run_ids=sorted(runs)))
+        }
+        return any(run_id not in found or found[run_id].is_finished for run_id in runs)
 
     def skip_reason(self, context: dg.SensorEvaluationContext, newest: int | None) -> str | None:
         """Why this tick need not evaluate the graph, or None. The event log having moved only

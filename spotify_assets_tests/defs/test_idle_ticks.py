@@ -77,6 +77,46 @@ def test_a_runs_own_events_do_not_open_the_gate(monkeypatch, tmp_path):
         assert gate.skip_reason(context, storage_.get_maximum_record_id()) is None
 
 
+def test_a_run_in_progress_opens_the_gate_at_its_end(monkeypatch, tmp_path):
+    """What a run materializes while it runs is evaluated once it has ended (its evaluations
+    took the cores from the run); a runless event still opens the gate at once."""
+    from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+
+    storage = {
+        "module": "dagster._core.storage.event_log",
+        "class": "ConsolidatedSqliteEventLogStorage",
+        "config": {"base_dir": str(tmp_path)},
+    }
+
+    @dg.asset
+    def table() -> None: ...
+
+    job = dg.Definitions(assets=[table]).get_implicit_global_asset_job_def()
+    with dg.instance_for_test(overrides={"event_log_storage": storage}) as instance:
+        context = dg.build_sensor_context(instance=instance)
+        gate = _Gate()
+        monkeypatch.setattr(gate, "crons", lambda _context: ())
+        log = gate.instance(context).event_log_storage
+        gate.last = (log.get_maximum_record_id(), time.time())
+        run = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+        instance.report_dagster_event(
+            DagsterEvent(
+                DagsterEventType.ASSET_MATERIALIZATION.value,
+                job_name=run.job_name,
+                event_specific_data=StepMaterializationData(dg.AssetMaterialization("table")),
+            ),
+            run_id=run.run_id,
+        )
+        materialized = log.get_maximum_record_id()
+        assert gate.skip_reason(context, materialized)  # its run goes on
+        assert gate.last[0] == materialized
+        instance.report_run_failed(run)  # its end: the run's events count now
+        assert gate.skip_reason(context, log.get_maximum_record_id()) is None
+        gate.last = (log.get_maximum_record_id(), time.time())
+        instance.report_runless_asset_event(dg.AssetMaterialization("anything"))
+        assert gate.skip_reason(context, log.get_maximum_record_id()) is None
+
+
 def test_a_tests_sensor_context_brings_its_own_lake(tmp_path):
     lake = LakeResource(url=str(tmp_path))
     with dg.instance_for_test() as instance:
