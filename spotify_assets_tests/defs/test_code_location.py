@@ -84,3 +84,25 @@ def test_the_projects_instance_lets_the_check_sensor_read_across_runs(tmp_path, 
         assert isinstance(result, dg.SensorResult)
         assert len(result.run_requests) == 1
         assert int(result.cursor) > 0
+
+
+def test_batch_runs_build_the_zones_tables_and_load_nothing_through_io_managers():
+    """A batch's run has the batch's partition key and builds unpartitioned tables: an input
+    loaded through an IO manager there would see the run's partition, not its own (see
+    LakeIOManager.load_input), so every asset of those runs reads the warehouse by itself."""
+    from spotify_assets.definitions import defs
+    from spotify_assets.defs.landing import LANDING_FILES_KEY, landing_zones
+
+    graph = defs.resolve_asset_graph()
+    selected = {z.zone.name: z.sensor.asset_selection.resolve(graph) for z in landing_zones(defs)}
+    charts = {k.to_user_string() for k in selected["charts"]}
+    assert {"raw/chart_files", "core/chart_entries", "marts/chart_reach"} <= charts
+    assert all(LANDING_FILES_KEY in keys for keys in selected.values())
+    loaded = [
+        (zone, key.to_user_string(), i.name)
+        for zone, keys in selected.items()
+        for key in keys
+        for i in defs.get_assets_def(key).node_def.input_defs
+        if not i.dagster_type.is_nothing
+    ]
+    assert loaded == []
