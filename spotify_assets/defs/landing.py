@@ -16,11 +16,12 @@ every zone, accounted for) and the held-file rows of ``reports/data_quality`` fr
 
 A **batch** is the files one ingest run takes: a Dagster partition (so Dagster's event log and
 the UI grow with runs, not with files), with its list of files in the lake
-(``processed/<zone>_batches/<batch>.files.json``). The run of a tick's (last) batch also builds
-what the zone feeds in its own group (its core tables and marts) and ``core/landing_files``:
-a landed file reaches them without waiting for the automation's next tick and another run
-worker (a year of charts: about 12 s sooner); what lies beyond (the catalog, the dashboard)
-follows by automation once the run has ended. Each file's own state is in its manifest
+(``processed/<zone>_batches/<batch>.files.json``). A batch's run also builds what the zone
+feeds in its own group (its core tables and marts) and ``core/landing_files``, after its
+ingest: a landed file reaches them without waiting for the automation's next tick and another
+run worker (a year of charts: about 12 s sooner), and every run that ingested files rebuilds
+the tables after it, whatever other runs do meanwhile. What lies beyond (the catalog, the
+dashboard) follows by automation once the run has ended. Each file's own state is in its manifest
 and in ``core/landing_files``. A file failing a blocking check of its zone is *held*: its rows
 stay out of the core tables, alone, until it is fixed or removed; the check results of the
 batch say so (ERROR) without stopping the other files of the batch, nor what is downstream.
@@ -428,8 +429,8 @@ def _sensor(
         name=f"{zone.name}_sensor",
         description=f"Watches {zone.landing_prefix} in the lake (folder or S3) and launches a "
         f"run of {key.to_user_string()} per batch of new or changed files once they have "
-        f"stopped changing, the last batch's run with what the zone feeds in group {group} "
-        "and core/landing_files; frees the files of runs that died without processing them.",
+        f"stopped changing, then what the zone feeds in group {group} and "
+        "core/landing_files; frees the files of runs that died without processing them.",
         asset_selection=batch_run_selection(key, group),
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -507,10 +508,9 @@ def _sensor(
                 cursor=found.cursor.to_json(),
             )
         requests, new = [], []
-        batches = plan_batches(
+        for files in plan_batches(
             found.to_run, max_files=lake.ingest_batch_files, max_bytes=lake.ingest_batch_bytes
-        )
-        for i, files in enumerate(batches, 1):
+        ):
             batch = new_batch_id(now)
             write_batch(store, zone, batch, files)
             found.cursor.in_flight[batch] = now.isoformat()
@@ -519,9 +519,11 @@ def _sensor(
                 dg.RunRequest(
                     run_key=f"{zone.name}:{batch}",
                     partition_key=batch,
-                    # The last batch's run also builds the zone's tables (the sensor's whole
-                    # selection); the others ingest only: the tables are built once per tick.
-                    asset_selection=None if i == len(batches) else [key],
+                    # The sensor's whole selection: the ingest, then the zone's tables. Every
+                    # batch's run rebuilds them: a tick's batches run side by side, and a table
+                    # built by one of them while another was still ingesting would miss that
+                    # one's files (a tick makes several batches only past the batch limits).
+                    asset_selection=None,
                     tags={BATCH_TAG: f"{zone.name}/{batch}", FILES_TAG: str(len(files))},
                 )
             )
